@@ -1,0 +1,1 @@
+"""Audio device adapters (ALSA through PyAudio, WAV files, tones, null) behind one Protocol."""

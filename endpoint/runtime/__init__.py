@@ -1,0 +1,1 @@
+"""The runtime: the only layer that owns sockets, clocks and threads."""

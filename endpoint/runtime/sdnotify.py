@@ -1,0 +1,89 @@
+"""systemd's notify protocol (sd_notify(3)), written against the documented socket protocol.
+
+The service manager passes ``NOTIFY_SOCKET`` (a filesystem path, or ``@name`` for the abstract
+namespace); each state update is one datagram of ``KEY=VALUE`` lines. Outside systemd the variable
+is absent and every call is a cheap no-op, so the same code runs in a terminal and in tests.
+
+``WATCHDOG=1`` must only be sent while the endpoint really works: ``WatchdogGate`` lets the
+runtime ping only when both the SIP loop and the media thread have shown a heartbeat recently, so
+a wedged media thread makes systemd restart us instead of leaving a silent box on the wall.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+log = logging.getLogger("endpoint.runtime.sdnotify")
+
+
+class Notifier:
+    """Sends state datagrams to systemd; silent no-op when not started by systemd."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        address = env.get("NOTIFY_SOCKET", "")
+        self._address: str | bytes | None = None
+        if address.startswith("@"):
+            self._address = "\0" + address[1:]
+        elif address.startswith("/"):
+            self._address = address
+        self._sock: socket.socket | None = None
+        self.watchdog_usec = _int(env.get("WATCHDOG_USEC"))
+        if self.watchdog_usec and env.get("WATCHDOG_PID", str(os.getpid())) != str(os.getpid()):
+            self.watchdog_usec = None
+
+    @property
+    def enabled(self) -> bool:
+        return self._address is not None
+
+    def notify(self, **fields: str | int) -> bool:
+        """Send ``KEY=value`` lines, e.g. ``notify(READY=1, STATUS="registered")``."""
+        if self._address is None:
+            return False
+        payload = "\n".join(f"{key}={value}" for key, value in fields.items()).encode()
+        try:
+            if self._sock is None:
+                self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+            self._sock.sendto(payload, self._address)
+        except OSError as exc:
+            log.warning("cannot notify systemd at %s: %s", os.environ.get("NOTIFY_SOCKET"), exc)
+            return False
+        return True
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+
+@dataclass
+class WatchdogGate:
+    """Decides whether a watchdog ping is honest: every registered loop beat recently."""
+
+    max_silence: float
+    clock: Callable[[], float]
+    _beats: dict[str, Callable[[], float | None]] = field(default_factory=dict)
+
+    def watch(self, name: str, last_beat: Callable[[], float | None]) -> None:
+        """``last_beat`` returns the monotonic time of the loop's last heartbeat (None = never)."""
+        self._beats[name] = last_beat
+
+    def stalled(self) -> list[str]:
+        """Names of the loops that have not beaten within ``max_silence``."""
+        now = self.clock()
+        out = []
+        for name, last_beat in self._beats.items():
+            beat = last_beat()
+            if beat is None or now - beat > self.max_silence:
+                out.append(name)
+        return out
+
+
+def _int(text: str | None) -> int | None:
+    if text is None or not text.isdigit():
+        return None
+    return int(text)

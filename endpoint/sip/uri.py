@@ -1,0 +1,179 @@
+"""SIP, SIPS and other URIs (RFC 3261 §19.1, §25.1).
+
+SIP URIs are parsed into their parts; other schemes (``tel:``, ``http:``, unknown ones) are kept
+opaque as ``AbsoluteURI``, because a UA only needs to know it cannot use them (416, RFC 4475
+§3.3.2). The user part and parameter values stay %-escaped exactly as received: RFC 4475 §3.1.1.4
+registers ``sip:%00@host`` and ``sip:%00%00@host`` as two distinct contacts, and comparing escaped
+forms keeps them distinct while serialization stays byte-exact.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from functools import lru_cache
+
+from endpoint.sip import grammar
+from endpoint.sip.errors import ParseError
+
+Params = tuple[tuple[str, str | None], ...]
+
+
+def find_param(params: Params, name: str) -> str | None:
+    """Value of parameter ``name`` (case-insensitive); "" for a flag parameter; None if absent."""
+    lowered = name.lower()
+    for key, value in params:
+        if key.lower() == lowered:
+            return "" if value is None else value
+    return None
+
+
+def replace_params(params: Params, changes: dict[str, str | None]) -> Params:
+    """``params`` with each named parameter replaced (in place) or appended."""
+    pending = {k.lower(): (k, v) for k, v in changes.items()}
+    out: list[tuple[str, str | None]] = []
+    for key, value in params:
+        change = pending.pop(key.lower(), None)
+        out.append((key, change[1]) if change is not None else (key, value))
+    out.extend(pending.values())
+    return tuple(out)
+
+
+def remove_params(params: Params, names: tuple[str, ...]) -> Params:
+    drop = {n.lower() for n in names}
+    return tuple((k, v) for k, v in params if k.lower() not in drop)
+
+
+def format_params(params: Params) -> str:
+    return "".join(f";{k}" if v is None else f";{k}={v}" for k, v in params)
+
+
+@dataclass(frozen=True, slots=True)
+class SipURI:
+    """``sip:user:password@host:port;params?headers``; IPv6 hosts keep their brackets."""
+
+    scheme: str
+    host: str
+    user: str | None = None
+    password: str | None = None
+    port: int | None = None
+    params: Params = ()
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def param(self, name: str) -> str | None:
+        return find_param(self.params, name)
+
+    def has_param(self, name: str) -> bool:
+        return find_param(self.params, name) is not None
+
+    def with_params(self, **changes: str | None) -> SipURI:
+        return dataclasses.replace(self, params=replace_params(self.params, changes))
+
+    def without_params(self, *names: str) -> SipURI:
+        return dataclasses.replace(self, params=remove_params(self.params, names))
+
+    def without_headers(self) -> SipURI:
+        return dataclasses.replace(self, headers=())
+
+    @property
+    def transport(self) -> str:
+        value = self.param("transport")
+        return value.lower() if value else "udp"
+
+    @property
+    def host_port(self) -> str:
+        return self.host if self.port is None else f"{self.host}:{self.port}"
+
+    @property
+    def bare_host(self) -> str:
+        """The host without IPv6 brackets, as sockets want it."""
+        return self.host[1:-1] if self.host.startswith("[") else self.host
+
+    def __str__(self) -> str:
+        out = [self.scheme, ":"]
+        if self.user is not None:
+            out.append(self.user)
+            if self.password is not None:
+                out += [":", self.password]
+            out.append("@")
+        out.append(self.host)
+        if self.port is not None:
+            out += [":", str(self.port)]
+        out.append(format_params(self.params))
+        if self.headers:
+            out.append("?" + "&".join(f"{k}={v}" for k, v in self.headers))
+        return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class AbsoluteURI:
+    """Any non-SIP URI (``tel:``, ``http:``, ``urn:``, unknown schemes), kept opaque."""
+
+    scheme: str
+    rest: str
+
+    def __str__(self) -> str:
+        return f"{self.scheme}:{self.rest}"
+
+
+URI = SipURI | AbsoluteURI
+
+
+def parse_uri(text: str) -> URI:
+    """Parse a URI; raises ParseError(400) if it is malformed."""
+    return _parse_uri_cached(text)
+
+
+@lru_cache(maxsize=512)
+def _parse_uri_cached(text: str) -> URI:
+    scheme, colon, rest = text.partition(":")
+    if not colon or not grammar.SCHEME_RE.fullmatch(scheme):
+        raise ParseError(f"malformed URI {text[:80]!r}")
+    lowered = scheme.lower()
+    if lowered not in ("sip", "sips"):
+        if not rest or not grammar.URIC_RE.fullmatch(rest):
+            raise ParseError(f"malformed {scheme} URI {text[:80]!r}")
+        return AbsoluteURI(lowered, rest)
+    return _parse_sip(lowered, rest, text)
+
+
+def _parse_sip(scheme: str, rest: str, text: str) -> SipURI:
+    user = password = None
+    if "@" in rest:
+        userinfo, _, rest = rest.rpartition("@")
+        user, colon, pw = userinfo.partition(":")
+        if not user or not grammar.USER_RE.fullmatch(user):
+            raise ParseError(f"malformed user part in {text[:80]!r}")
+        if colon:
+            if not grammar.PASSWORD_RE.fullmatch(pw):
+                raise ParseError(f"malformed password part in {text[:80]!r}")
+            password = pw
+    rest, question, header_text = rest.partition("?")
+    hostport, *param_texts = rest.split(";")
+    m = grammar.HOSTPORT_RE.fullmatch(hostport)
+    if m is None:
+        raise ParseError(f"malformed host in {text[:80]!r}")
+    host, port_text = m.group(1), m.group(2)
+    port = None
+    if port_text is not None:
+        port = int(port_text)
+        if port > 65535:
+            raise ParseError(f"port out of range in {text[:80]!r}")
+    params: list[tuple[str, str | None]] = []
+    for p in param_texts:
+        name, eq, value = p.partition("=")
+        if not grammar.PARAMCHARS_RE.fullmatch(name) or (
+            eq and not grammar.PARAMCHARS_RE.fullmatch(value)
+        ):
+            raise ParseError(f"malformed URI parameter {p[:40]!r} in {text[:80]!r}")
+        params.append((name, value if eq else None))
+    if len(params) > 64:
+        raise ParseError("too many URI parameters")
+    headers: list[tuple[str, str]] = []
+    if question:
+        for h in header_text.split("&"):
+            name, eq, value = h.partition("=")
+            if not name or not eq or not grammar.HNV_RE.fullmatch(name + value):
+                raise ParseError(f"malformed URI header {h[:40]!r} in {text[:80]!r}")
+            headers.append((name, value))
+    return SipURI(scheme, host, user, password, port, tuple(params), tuple(headers))

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Sets up a development/test machine (Debian 12 / Raspberry Pi OS bookworm or trixie):
+#   1. the Debian packages the endpoint and its tests need (when run as root or with sudo),
+#   2. a virtual environment with the endpoint and its test tools.
+# Environment: PYTHON (interpreter, >= 3.11; default: the first python3.13/3.11/python3 found),
+#              VENV (default .venv), SKIP_APT=1 (do not touch Debian packages).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+# portaudio19-dev: PyAudio has no Linux wheels and builds against it.
+# libasound2-plugins + pulseaudio: the ALSA 'pulse' device that paces like a real sound card in tests.
+# kamailio, sip-tester (SIPp), baresip-core, sipsak, tshark: the real peers of the interop tests.
+# systemd: systemd-analyze verify of the unit file.
+APT_PACKAGES=(build-essential portaudio19-dev libasound2-plugins alsa-utils pulseaudio
+              kamailio sip-tester baresip-core sipsak tshark systemd)
+
+if [ "${SKIP_APT:-0}" != 1 ] && command -v apt-get >/dev/null 2>&1; then
+  missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    echo "setup: installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -q
+    $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+  fi
+fi
+
+if [ -z "${PYTHON:-}" ]; then
+  for c in python3.13 python3.11 python3; do
+    if command -v "$c" >/dev/null 2>&1; then PYTHON=$(command -v "$c"); break; fi
+  done
+fi
+"$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || {
+  echo "setup: $PYTHON is older than Python 3.11; set PYTHON=/path/to/python3.11 or newer" >&2
+  exit 1
+}
+VENV=${VENV:-.venv}
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+"$VENV/bin/python" -m pip install -q --upgrade pip
+"$VENV/bin/python" -m pip install -q -e '.[dev,bench]'
+echo "setup: ready: $("$VENV/bin/python" --version) in $VENV"

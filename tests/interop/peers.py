@@ -1,0 +1,492 @@
+"""Real third-party SIP peers on 127.0.0.1 for the interop tests: Kamailio, baresip and SIPp.
+
+Each peer runs as a child process of the test (``Popen`` kept, so it is reaped and never left
+behind), on ports picked free at start, with its configuration written into the test's own
+temporary directory from the copies in ``tests/interop/peers/``. A peer that does not come up
+fails the test with its log attached; nothing is skipped, because CI installs the peers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PEERS = Path(__file__).resolve().parent / "peers"
+LOOPBACK = "127.0.0.1"
+
+#: Users configured in kamailio.cfg: username -> password.
+KAMAILIO_USERS = {
+    "door": "secret",
+    "flat": "secret",
+    "alice": "alicepw",
+    "bob": "bobpw",
+    "sipp": "sipp",
+}
+
+
+class PeerError(RuntimeError):
+    """A peer did not start or did not answer in time; the message carries its log tail."""
+
+
+def require(binary: str) -> str:
+    path = shutil.which(binary)
+    if path is None:
+        raise PeerError(
+            f"{binary} is not installed: run ./setup.sh (it installs the interop peers)"
+        )
+    return path
+
+
+def free_port(kind: int = socket.SOCK_DGRAM, *, both: bool = False) -> int:
+    """A port that is free on 127.0.0.1 for ``kind`` (and for TCP too when ``both``)."""
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, kind) as s:
+            s.bind((LOOPBACK, 0))
+            port = int(s.getsockname()[1])
+        if not both:
+            return port
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+            try:
+                t.bind((LOOPBACK, port))
+            except OSError:
+                continue
+        return port
+    raise PeerError("no free port found on 127.0.0.1")
+
+
+def free_port_range(size: int) -> tuple[int, int]:
+    """An even-aligned range of ``size`` consecutive free UDP ports (for RTP)."""
+    rng = random.Random()
+    for _ in range(200):
+        start = rng.randrange(20000, 60000 - size) & ~1
+        socks: list[socket.socket] = []
+        try:
+            for p in range(start, start + size):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind((LOOPBACK, p))
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+        return start, start + size - 1
+    raise PeerError("no free RTP port range found")
+
+
+def sip_options_ping(port: int, *, timeout: float = 10.0, transport: str = "udp") -> str:
+    """Send OPTIONS until any response comes back; return its status line.
+
+    Written with raw bytes on purpose: the harness must not depend on the code under test.
+    """
+    deadline = time.monotonic() + timeout
+    n = 0
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((LOOPBACK, 0))
+        lport = s.getsockname()[1]
+        while time.monotonic() < deadline:
+            n += 1
+            msg = (
+                f"OPTIONS sip:{LOOPBACK}:{port} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP {LOOPBACK}:{lport};rport"
+                f";branch=z9hG4bK{random.getrandbits(40):x}\r\n"
+                "Max-Forwards: 70\r\n"
+                f"From: <sip:probe@{LOOPBACK}>;tag={random.getrandbits(32):x}\r\n"
+                f"To: <sip:{LOOPBACK}:{port}>\r\n"
+                f"Call-ID: probe-{random.getrandbits(48):x}\r\n"
+                f"CSeq: {n} OPTIONS\r\n"
+                "Content-Length: 0\r\n\r\n"
+            )
+            s.sendto(msg.encode(), (LOOPBACK, port))
+            s.settimeout(0.05)
+            with contextlib.suppress(TimeoutError, ConnectionRefusedError):
+                data, _ = s.recvfrom(65535)
+                return data.split(b"\r\n", 1)[0].decode(errors="replace")
+            time.sleep(0.02)
+    raise PeerError(f"nothing answered OPTIONS on {LOOPBACK}:{port} within {timeout} s")
+
+
+def _log_tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _stop(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+@dataclass
+class Kamailio:
+    """Kamailio 5.6 as registrar + proxy with digest auth (``peers/kamailio.cfg``)."""
+
+    workdir: Path
+    port: int = 0
+    defines: tuple[str, ...] = ()
+    proc: subprocess.Popen[bytes] | None = None
+    log: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log = self.workdir / "kamailio.log"
+        if not self.port:
+            self.port = free_port(both=True)
+
+    @property
+    def ctl_socket(self) -> Path:
+        return self.workdir / "kctl"
+
+    def start(self) -> Kamailio:
+        kamailio = require("kamailio")
+        rt = self.workdir / "rt"
+        rt.mkdir(exist_ok=True)
+        pidfile = self.workdir / "kamailio.pid"
+        pidfile.unlink(missing_ok=True)
+        args = [
+            kamailio,
+            "-f",
+            str(PEERS / "kamailio.cfg"),
+            "-A",
+            f"SIP_PORT={self.port}",
+            "-A",
+            f'CTL_SOCK="unix:{self.ctl_socket}"',
+            "-DD",
+            "-E",
+            "-Y",
+            str(rt),
+            "-P",
+            str(pidfile),
+            "-m",
+            "32",
+            "-M",
+            "8",
+        ]
+        for d in self.defines:
+            args += ["-A", d]
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                args,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        try:
+            sip_options_ping(self.port, timeout=10)
+        except PeerError as exc:
+            self.stop()
+            raise PeerError(f"{exc}\nkamailio log:\n{_log_tail(self.log)}") from None
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop(self.proc)
+
+    def registrations(self, user: str) -> list[str]:
+        """Contact URIs Kamailio holds for ``user`` (``kamcmd ul.lookup location user``)."""
+        out = subprocess.run(
+            [require("kamcmd"), "-s", f"unix:{self.ctl_socket}", "ul.lookup", "location", user],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        return re.findall(r"Address:\s*(\S+)", out.stdout)
+
+
+class BaresipControl:
+    """A client of baresip's ``ctrl_tcp`` module: netstring-framed JSON commands and events."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection((LOOPBACK, port), timeout=5)
+        self.buf = b""
+        self.events: list[dict[str, Any]] = []
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def _next(self, deadline: float) -> dict[str, Any] | None:
+        while True:
+            colon = self.buf.find(b":")
+            if colon > 0:
+                n = int(self.buf[:colon])
+                if len(self.buf) >= colon + n + 2:
+                    payload = self.buf[colon + 1 : colon + 1 + n]
+                    self.buf = self.buf[colon + n + 2 :]
+                    msg: dict[str, Any] = json.loads(payload)
+                    return msg
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.sock.settimeout(left)
+            try:
+                data = self.sock.recv(65536)
+            except TimeoutError:
+                return None
+            if not data:
+                return None
+            self.buf += data
+
+    def command(self, command: str, params: str = "", timeout: float = 10) -> dict[str, Any]:
+        token = f"t{random.getrandbits(32):x}"
+        body = json.dumps({"command": command, "params": params, "token": token}).encode()
+        self.sock.sendall(str(len(body)).encode() + b":" + body + b",")
+        deadline = time.monotonic() + timeout
+        while (msg := self._next(deadline)) is not None:
+            if msg.get("response"):
+                return msg
+            self.events.append(msg)
+        raise PeerError(f"baresip did not answer {command!r}")
+
+    def wait_event(self, event_type: str, timeout: float = 10) -> dict[str, Any]:
+        for i, ev in enumerate(self.events):
+            if ev.get("type") == event_type:
+                del self.events[: i + 1]
+                return ev
+        deadline = time.monotonic() + timeout
+        while (msg := self._next(deadline)) is not None:
+            if msg.get("type") == event_type:
+                return msg
+            self.events.append(msg)
+        seen = [e.get("type") for e in self.events]
+        raise PeerError(f"baresip: no {event_type} within {timeout} s (saw {seen})")
+
+
+@dataclass
+class Baresip:
+    """A headless baresip 1.0 user agent (no sound card: ``ausine`` source, ``aubridge`` sink).
+
+    ``registrar=None`` runs it peer-to-peer. Received and sent audio is dumped as WAV under
+    ``workdir/rec`` (``dump-*-dec.wav`` = what it received).
+    """
+
+    workdir: Path
+    user: str = "flat"
+    password: str = "secret"
+    registrar: str | None = None
+    answermode: str = "auto"
+    tone_hz: int = 1000
+    echo: bool = False
+    sip_port: int = 0
+    ctrl_port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+    log: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log = self.workdir / "baresip.log"
+        self.sip_port = self.sip_port or free_port(both=True)
+        self.ctrl_port = self.ctrl_port or free_port(socket.SOCK_STREAM)
+        self.cons_port = free_port(both=True)
+        self.rtp_ports = free_port_range(20)
+
+    @property
+    def uri(self) -> str:
+        return f"sip:{self.user}@{LOOPBACK}:{self.sip_port}"
+
+    def _write_config(self) -> None:
+        rec = self.workdir / "rec"
+        rec.mkdir(exist_ok=True)
+        if self.echo:
+            source, player, rate = "aubridge,echo", "aubridge,echo", "8000\nausrc_channels\t\t1"
+        else:
+            source, player = f"ausine,{self.tone_hz}", "aubridge,sink"
+            rate = "48000\nausrc_channels\t\t2"  # ausine only does 48 kHz stereo
+        config = f"""poll_method\t\tepoll
+sip_listen\t\t{LOOPBACK}:{self.sip_port}
+net_interface\t\t{LOOPBACK}
+dns_server\t\t{LOOPBACK}:53
+call_local_timeout\t120
+call_max_calls\t\t4
+audio_player\t\t{player}
+audio_alert\t\taubridge,alert
+audio_source\t\t{source}
+ausrc_srate\t\t{rate}
+audio_buffer\t\t20-160
+audio_level\t\tno
+rtp_ports\t\t{self.rtp_ports[0]}-{self.rtp_ports[1]}
+rtp_timeout\t\t0
+rtcp_mux\t\tno
+jitter_buffer_delay\t1-10
+rtp_stats\t\tyes
+module_path\t\t/usr/lib/baresip/modules
+module\t\t\tg711.so
+module\t\t\taubridge.so
+module\t\t\tausine.so
+module\t\t\tsndfile.so
+module_tmp\t\tuuid.so
+module_tmp\t\taccount.so
+module_app\t\tmenu.so
+module_app\t\tctrl_tcp.so
+module\t\t\tcons.so
+ctrl_tcp_listen\t\t{LOOPBACK}:{self.ctrl_port}
+cons_listen\t\t{LOOPBACK}:{self.cons_port}
+snd_path\t\t{rec}
+statmode_default\toff
+ringback_disabled\tyes
+"""
+        (self.workdir / "config").write_text(config)
+        common = f"answermode={self.answermode};audio_codecs=PCMU;mwi=no"
+        if self.registrar:
+            account = (
+                f"<sip:{self.user}@{self.registrar};transport=udp>;auth_pass={self.password};"
+                f"{common};regint=600\n"
+            )
+        else:
+            account = (
+                f"<sip:{self.user}@{LOOPBACK}:{self.sip_port};transport=udp>;{common};regint=0\n"
+            )
+        (self.workdir / "accounts").write_text(account)
+        (self.workdir / "contacts").write_text("")
+
+    def start(self) -> Baresip:
+        baresip = require("baresip")
+        self._write_config()
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [baresip, "-f", str(self.workdir), "-v"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        try:
+            sip_options_ping(self.sip_port, timeout=10)
+            if self.registrar:
+                self.wait_log(r"\{\d+/UDP/v4\} 200 OK", timeout=10)
+        except PeerError as exc:
+            self.stop()
+            raise PeerError(f"{exc}\nbaresip log:\n{_log_tail(self.log)}") from None
+        self.ctrl = BaresipControl(self.ctrl_port)
+        return self
+
+    def wait_log(self, pattern: str, timeout: float = 10) -> str:
+        deadline = time.monotonic() + timeout
+        rx = re.compile(pattern)
+        while time.monotonic() < deadline:
+            m = rx.search(self.log.read_text(errors="replace"))
+            if m:
+                return m.group(0)
+            time.sleep(0.02)
+        raise PeerError(f"baresip log never matched {pattern!r}:\n{_log_tail(self.log)}")
+
+    def received_wavs(self) -> list[Path]:
+        return sorted((self.workdir / "rec").glob("dump-*-dec.wav"))
+
+    def stop(self) -> None:
+        ctrl = getattr(self, "ctrl", None)
+        if ctrl is not None:
+            ctrl.close()
+        if self.proc is not None:
+            _stop(self.proc, timeout=5)
+
+
+@dataclass
+class Sipp:
+    """One SIPp 3.6 scenario run (``peers/*.xml``), with its cwd holding the tone files."""
+
+    workdir: Path
+    scenario: str
+    args: list[str]
+    port: int = 0
+    media_port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = self.port or free_port(both=True)
+        self.media_port = self.media_port or free_port_range(4)[0]
+        for tone in PEERS.glob("*.pcmu"):
+            target = self.workdir / tone.name
+            if not target.exists():
+                target.symlink_to(tone)
+
+    def start(self) -> Sipp:
+        sipp = require("sipp")
+        name = Path(self.scenario).stem
+        cmd = [
+            sipp,
+            *self.args,
+            "-sf",
+            str(PEERS / self.scenario),
+            "-i",
+            LOOPBACK,
+            "-mi",
+            LOOPBACK,
+            "-p",
+            str(self.port),
+            "-mp",
+            str(self.media_port),
+            "-m",
+            "1",
+            "-nostdin",
+            "-trace_err",
+            "-error_file",
+            str(self.workdir / f"{name}.errors"),
+            "-message_file",
+            str(self.workdir / f"{name}.messages"),
+            "-trace_msg",
+        ]
+        self.out = self.workdir / f"{name}.out"
+        with self.out.open("ab") as out:
+            self.proc = subprocess.Popen(
+                cmd,
+                cwd=self.workdir,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        return self
+
+    def wait(self, timeout: float = 30) -> int:
+        assert self.proc is not None
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _stop(self.proc)
+            raise PeerError(f"sipp {self.scenario} did not finish:\n{self.report()}") from None
+
+    def report(self) -> str:
+        name = Path(self.scenario).stem
+        parts = []
+        for suffix in ("errors", "messages"):
+            p = self.workdir / f"{name}.{suffix}"
+            if p.exists():
+                parts.append(f"--- {p.name}\n{_log_tail(p, 80)}")
+        return "\n".join(parts)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop(self.proc)
+
+
+@contextlib.contextmanager
+def running(peer: Any) -> Iterator[Any]:
+    """``with running(Kamailio(tmp)) as k:`` starts the peer and always stops it."""
+    try:
+        yield peer.start()
+    finally:
+        peer.stop()

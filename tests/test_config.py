@@ -1,0 +1,139 @@
+"""Configuration validation: every mistake is named with its key, its value and the fix."""
+
+from pathlib import Path
+
+import pytest
+
+from endpoint.config import ConfigError, HostPort, load_config, parse_config
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "config.toml"
+
+
+def problems_of(text: str, base: Path = Path(".")) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, source="door.toml", base=base)
+    return info.value.problems
+
+
+def test_example_file_is_valid_apart_from_its_password_file(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text().replace("/etc/sip-endpoint/password", str(tmp_path / "pw"))
+    (tmp_path / "pw").write_text("s3cret\n")
+    config = parse_config(text)
+    assert config.sip.listen == HostPort("0.0.0.0", 5060)
+    assert config.account is not None
+    assert config.account.registrar == "sip:pbx.example.com:5060"
+    assert config.account.domain == "pbx.example.com"
+    assert config.account.password == "s3cret"
+    assert config.media.rtp_ports == (10000, 10099)
+    assert config.calls.allow == ("*",)
+
+
+def test_empty_file_is_peer_to_peer_with_defaults() -> None:
+    config = parse_config("")
+    assert config.account is None
+    assert config.calls.auto_answer is True
+    assert config.calls.answer_delay == 0.0
+    assert config.audio.backend == "alsa"
+
+
+def test_a_bad_value_names_key_value_and_fix() -> None:
+    (line,) = problems_of("[calls]\nanswer_delay = -3\n")
+    assert line == "[calls] answer_delay = -3: seconds between 0 and 300, e.g. 0 or 2.5"
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    problems = problems_of(
+        '[sip]\nlisten = "0.0.0.0:99999"\ntransport = "sctp"\n[media]\nptime = 25\n'
+    )
+    assert len(problems) == 3
+    assert any(p.startswith('[sip] listen = "0.0.0.0:99999": host:port') for p in problems)
+    assert any(p.startswith('[sip] transport = "sctp": one of "udp", "tcp"') for p in problems)
+    assert any(p.startswith("[media] ptime = 25: one of 10, 20") for p in problems)
+
+
+def test_misspelt_key_gets_a_suggestion() -> None:
+    (line,) = problems_of("[calls]\nauto_anwser = true\n")
+    assert line == "[calls] auto_anwser: unknown key; did you mean auto_answer?"
+
+
+def test_misspelt_section_gets_a_suggestion() -> None:
+    (line,) = problems_of("[acount]\nuser = 'door'\n")
+    assert line == "[acount]: unknown section; did you mean [account]?"
+
+
+def test_account_needs_registrar_user_and_password() -> None:
+    problems = problems_of("[account]\n")
+    assert [p.split(" is missing")[0] for p in problems] == [
+        "[account] registrar",
+        "[account] user",
+        "[account] password",
+    ]
+
+
+def test_password_never_appears_in_errors_or_repr(tmp_path: Path) -> None:
+    text = '[account]\nregistrar = "sip:pbx"\nuser = "door"\npassword = "hunter2"\nexpires = 5\n'
+    problems = problems_of(text)
+    assert problems == ["[account] expires = 5: seconds between 30 and 86400, e.g. expires = 600"]
+    config = parse_config(text.replace("expires = 5", "expires = 60"))
+    assert "hunter2" not in repr(config)
+    assert "hunter2" not in str(config)
+
+
+def test_bad_password_value_is_masked() -> None:
+    text = '[account]\nregistrar = "sip:pbx"\nuser = "door"\npassword = ""\n'
+    (line,) = problems_of(text)
+    assert line.startswith("[account] password = ********:")
+
+
+def test_password_file_is_read_relative_to_the_config(tmp_path: Path) -> None:
+    (tmp_path / "pw").write_text("from-file\n")
+    (tmp_path / "door.toml").write_text(
+        '[account]\nregistrar = "pbx.example.com"\nuser = "door"\npassword_file = "pw"\n'
+    )
+    config = load_config(tmp_path / "door.toml")
+    assert config.account is not None
+    assert config.account.password == "from-file"
+    assert config.account.registrar == "sip:pbx.example.com"
+
+
+def test_missing_password_file_says_how_to_fix(tmp_path: Path) -> None:
+    text = '[account]\nregistrar = "sip:pbx"\nuser = "door"\npassword_file = "nope"\n'
+    (line,) = problems_of(text, base=tmp_path)
+    assert "password_file" in line
+    assert "cannot be read" in line
+    assert "create it" in line
+
+
+def test_registrar_with_user_part_is_rejected() -> None:
+    text = '[account]\nregistrar = "sip:door@pbx"\nuser = "door"\npassword = "x"\n'
+    (line,) = problems_of(text)
+    assert line.startswith('[account] registrar = "sip:door@pbx": the registrar, e.g.')
+
+
+def test_ipv6_listen_address() -> None:
+    config = parse_config('[sip]\nlisten = "[::1]:5070"\n')
+    assert config.sip.listen == HostPort("::1", 5070)
+    assert str(config.sip.listen) == "[::1]:5070"
+
+
+def test_jitter_bounds_must_be_ordered() -> None:
+    (line,) = problems_of("[media]\njitter_min_ms = 300\njitter_max_ms = 100\n")
+    assert "make jitter_min_ms <= jitter_max_ms" in line
+
+
+def test_file_backend_needs_a_file() -> None:
+    (line,) = problems_of('[audio]\nbackend = "file"\n')
+    assert "needs input_file" in line
+
+
+def test_unreadable_file_and_bad_toml_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the file"):
+        load_config(tmp_path / "missing.toml")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        parse_config("[sip\n")
+
+
+def test_rtp_ports_as_list_or_string() -> None:
+    assert parse_config("[media]\nrtp_ports = [20000, 20010]\n").media.rtp_ports == (20000, 20010)
+    (line,) = problems_of('[media]\nrtp_ports = "100-50"\n')
+    assert line.startswith('[media] rtp_ports = "100-50": a range')

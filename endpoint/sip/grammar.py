@@ -72,3 +72,36 @@ DATE_RE = re.compile(
 )
 
 MAGIC_COOKIE = "z9hG4bK"
+
+PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
+
+# --- Fast-path validators -------------------------------------------------------------------
+# Whole header values in their common, whitespace-free form, checked in one C-level match. A
+# value that does not match is not necessarily invalid: it goes to the full parser, which
+# accepts every form the grammar allows (LWS around separators, folding) and raises otherwise.
+_GEN_VALUE = rf"(?:{TOKEN}|{IPV6REF}|{QUOTED_STRING})"
+_HEADER_PARAMS = rf"(?:;{TOKEN}(?:={_GEN_VALUE})?)*"
+_URI_PARAM = rf"(?:[A-Za-z0-9\-_.!~*'()\[\]/:&+$]|{ESCAPED})+"
+_URI_HEADER = rf"(?:[A-Za-z0-9\-_.!~*'()\[\]/?:+$]|{ESCAPED})+"
+SIP_URI_FAST = (
+    rf"[Ss][Ii][Pp][Ss]?:"
+    rf"(?:(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/]|{ESCAPED})+"
+    rf"(?::(?:[A-Za-z0-9\-_.!~*'()&=+$,]|{ESCAPED})*)?@)?"
+    rf"{HOST}(?::{PORT})?"
+    rf"(?:;{_URI_PARAM}(?:={_URI_PARAM})?)*"
+    rf"(?:\?{_URI_HEADER}={_URI_HEADER}?(?:&{_URI_HEADER}={_URI_HEADER}?)*)?"
+)
+_DISPLAY = rf"(?:{QUOTED_STRING} ?|{TOKEN}(?: {TOKEN})* ?)"
+# addr-spec without <>: RFC 3261 §20.10 - no ";", "?" or "," in the URI; params are the header's.
+_ADDR_SPEC_FAST = (
+    rf"[Ss][Ii][Pp][Ss]?:(?:(?:[A-Za-z0-9\-_.!~*'()&=+$/]|{ESCAPED})+"
+    rf"(?::(?:[A-Za-z0-9\-_.!~*'()&=+$]|{ESCAPED})*)?@)?{HOST}(?::{PORT})?"
+)
+NAME_ADDR_FAST = rf"(?:{_DISPLAY}?<{SIP_URI_FAST}>|{_ADDR_SPEC_FAST}){_HEADER_PARAMS}"
+NAME_ADDR_FAST_RE = re.compile(NAME_ADDR_FAST)
+NAME_ADDR_LIST_FAST_RE = re.compile(rf"{NAME_ADDR_FAST}(?:, ?{NAME_ADDR_FAST})*")
+VIA_FAST = rf"SIP/2\.0/{TOKEN} {HOST}(?::{PORT})?{_HEADER_PARAMS}"
+VIA_LIST_FAST_RE = re.compile(rf"{VIA_FAST}(?:, ?{VIA_FAST})*")
+CSEQ_FAST_RE = re.compile(rf"[0-9]{{1,10}} {TOKEN}")
+#: One header line in its usual form: ``Name: value`` (name a token, no folding).
+HEADER_LINE_RE = re.compile(rf"^({TOKEN})[ \t]*:[ \t]*([^\r\n]*?)[ \t]*\r?$", re.MULTILINE)

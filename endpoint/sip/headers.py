@@ -69,6 +69,12 @@ def split_list(text: str) -> list[str]:
 
 def parse_params(text: str, where: str) -> Params:
     """``;name[=value]`` pairs with optional whitespace around ``;`` and ``=``."""
+    if not text:
+        return ()
+    if text[0] == ";" and not any(c in text for c in ' \t"[') and len(text) < 2048:
+        fast = _simple_params(text)
+        if fast is not None:
+            return fast
     params: list[tuple[str, str | None]] = []
     pos = 0
     n = len(text)
@@ -84,6 +90,24 @@ def parse_params(text: str, where: str) -> Params:
         if len(params) > MAX_LIST_ITEMS:
             raise ParseError(f"too many parameters in {where}")
     return tuple(params)
+
+
+def _simple_params(text: str) -> Params | None:
+    """The common case ``;a=b;c`` without quotes or whitespace; None to take the full path."""
+    out: list[tuple[str, str | None]] = []
+    token = grammar.TOKEN_CHARS
+    for item in text[1:].split(";"):
+        name, eq, value = item.partition("=")
+        if (
+            not name
+            or not token.issuperset(name)
+            or (eq and (not value or not token.issuperset(value)))
+        ):
+            return None
+        out.append((name, value if eq else None))
+    if len(out) > MAX_LIST_ITEMS:
+        return None
+    return tuple(out)
 
 
 def unquote(text: str) -> str:

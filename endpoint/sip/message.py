@@ -100,11 +100,13 @@ class Headers:
         self._index: dict[str, list[str]] | None = None
 
     @classmethod
-    def _trusted(cls, fields: list[tuple[str, str]]) -> Headers:
+    def _trusted(
+        cls, fields: list[tuple[str, str]], index: dict[str, list[str]] | None = None
+    ) -> Headers:
         """Build from fields whose names are already canonical (the parser's fast path)."""
         h = cls.__new__(cls)
         h._fields = tuple(fields)
-        h._index = None
+        h._index = index
         return h
 
     def _lookup(self) -> dict[str, list[str]]:
@@ -117,7 +119,10 @@ class Headers:
         return index
 
     def get(self, name: str) -> str | None:
-        values = self._lookup().get(canonical_name(name).lower())
+        key = name.lower()
+        if len(key) == 1:
+            key = canonical_name(key).lower()
+        values = self._lookup().get(key)
         return values[0] if values else None
 
     def get_all(self, name: str) -> list[str]:
@@ -379,9 +384,52 @@ def _split_head(data: bytes, stream: bool) -> tuple[str, bytes]:
     return data[:end].decode("utf-8", "surrogateescape"), data[end + 4 :]
 
 
-def _header_fields(lines: list[str]) -> list[tuple[str, str]]:
+_NAME_CACHE: dict[str, tuple[str, str]] = {}
+for _name in [*CANONICAL_NAMES.values(), *COMPACT_FORMS]:
+    for _spelling in (_name, _name.lower(), _name.upper()):
+        _canon = canonical_name(_spelling)
+        _NAME_CACHE[_spelling] = (_canon, _canon.lower())
+
+
+def _header_fields(text: str) -> tuple[list[tuple[str, str]], dict[str, list[str]]]:
+    """Header fields of ``text`` (the lines after the start line) and their index."""
+    if "\n " in text or "\n\t" in text:
+        lines = [f"{n}:{v}" for n, v in _folded_fields(text.split("\r\n"))]
+    else:
+        lines = text.split("\r\n")
+    if len(lines) > MAX_HEADER_FIELDS:
+        raise ParseError("too many header fields")
+    cache = _NAME_CACHE
     fields: list[tuple[str, str]] = []
-    canonical = CANONICAL_NAMES
+    index: dict[str, list[str]] = {}
+    for name, colon, raw_value in [line.partition(":") for line in lines]:
+        if not colon:
+            raise ParseError(f"header line without ':' {name[:40]!r}")
+        known = cache.get(name) or _new_name(name)
+        value = raw_value.strip(" \t")
+        fields.append((known[0], value))
+        key = known[1]
+        if key in index:
+            index[key].append(value)
+        else:
+            index[key] = [value]
+    return fields, index
+
+
+def _new_name(raw: str) -> tuple[str, str]:
+    """Validate a header name not seen before and remember its canonical form."""
+    name = raw.rstrip(" \t")
+    if not name or not grammar.TOKEN_CHARS.issuperset(name):
+        raise ParseError(f"malformed header name {name[:40]!r}")
+    canon = canonical_name(name)
+    known = (canon, canon.lower())
+    if len(_NAME_CACHE) < 4096:
+        _NAME_CACHE[raw] = known
+    return known
+
+
+def _folded_fields(lines: list[str]) -> list[tuple[str, str]]:
+    fields: list[tuple[str, str]] = []
     token_chars = grammar.TOKEN_CHARS
     for line in lines:
         if line[:1] in (" ", "\t"):
@@ -396,14 +444,11 @@ def _header_fields(lines: list[str]) -> list[tuple[str, str]]:
         if not colon:
             raise ParseError(f"header line without ':' {line[:40]!r}")
         name = name.rstrip(grammar.WS)
-        known = canonical.get(name.lower())
-        if known is None:
-            if not name or not token_chars.issuperset(name):
-                raise ParseError(f"malformed header name {name[:40]!r}")
-            known = name
-        fields.append((known, value.strip(grammar.WS)))
+        if not name or not token_chars.issuperset(name):
+            raise ParseError(f"malformed header name {name[:40]!r}")
+        fields.append((name, value.strip(grammar.WS)))
         if len(fields) > MAX_HEADER_FIELDS:
-            raise ParseError("too many header fields", 400)
+            raise ParseError("too many header fields")
     return fields
 
 
@@ -422,10 +467,9 @@ def _parse(data: bytes, *, stream: bool) -> Message:
     if data[:2] == b"\r\n":
         data = data.lstrip(b"\r\n")
     head, rest = _split_head(data, stream)
-    lines = head.split("\r\n")
-    start = lines[0]
-    fields = _header_fields(lines[1:])
-    headers = Headers._trusted(fields)
+    start, _, header_text = head.partition("\r\n")
+    fields, index = _header_fields(header_text) if header_text else ([], {})
+    headers = Headers._trusted(fields, index)
     body = _frame_body(headers, rest, stream)
     message: Message
     if start[:4].upper() == "SIP/":
@@ -465,26 +509,37 @@ def _frame_body(headers: Headers, rest: bytes, stream: bool) -> bytes:
 
 
 def _validate(message: Message) -> None:
-    """Parse the header fields every layer reads, so a malformed one is a 400 now."""
-    h = message.headers
-    if "Via" in h:
-        _ = message.via
-    if "From" in h:
-        _ = message.from_addr
-    if "To" in h:
-        _ = message.to_addr
-    if "CSeq" in h:
-        _ = message.cseq
-    if "Contact" in h:
-        _ = message.contact
-    call_id = h.get("Call-ID")
-    if call_id is not None and not grammar.CALL_ID_RE.fullmatch(call_id):
-        raise ParseError(f"malformed Call-ID {call_id[:40]!r}")
-    if "Max-Forwards" in h:
-        _ = message.max_forwards
-    date = h.get("Date")
-    if date is not None and not grammar.DATE_RE.fullmatch(date):
-        raise ParseError(f"malformed Date {date[:40]!r} (RFC 1123 date in GMT required)")
+    """Validate the header fields every layer reads, so a malformed one is a 400 now.
+
+    Each value is matched in its common form by one compiled expression; only a value that
+    does not match goes through the full parser, which accepts all the grammar allows and
+    raises ParseError otherwise. Typed objects are built later, on first access.
+    """
+    index = message.headers._lookup()
+    for row in index.get("via", ()):
+        if not grammar.VIA_LIST_FAST_RE.fullmatch(row):
+            parse_via_list(row)
+    for key in ("from", "to"):
+        values = index.get(key)
+        if values and not grammar.NAME_ADDR_FAST_RE.fullmatch(values[0]):
+            NameAddr.parse(values[0])
+    for row in index.get("contact", ()):
+        if row != "*" and not grammar.NAME_ADDR_LIST_FAST_RE.fullmatch(row):
+            parse_name_addr_list(row)
+    values = index.get("cseq")
+    if values:
+        cseq = values[0]
+        if not grammar.CSEQ_FAST_RE.fullmatch(cseq) or int(cseq.split(" ", 1)[0]) >= 2**31:
+            CSeq.parse(cseq)
+    values = index.get("call-id")
+    if values and not grammar.CALL_ID_RE.fullmatch(values[0]):
+        raise ParseError(f"malformed Call-ID {values[0][:40]!r}")
+    values = index.get("max-forwards")
+    if values and not (values[0].isdigit() and len(values[0]) <= 9):
+        raise ParseError(f"malformed Max-Forwards {values[0][:20]!r}")
+    values = index.get("date")
+    if values and not grammar.DATE_RE.fullmatch(values[0]):
+        raise ParseError(f"malformed Date {values[0][:40]!r} (RFC 1123 date in GMT required)")
 
 
 _REASONS = {

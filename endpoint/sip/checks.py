@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from endpoint.sip.errors import ParseError
-from endpoint.sip.message import Request, Response
+from endpoint.sip.message import Request, Response, reason_phrase
 from endpoint.sip.uri import SipURI
 
 #: Methods a SIP endpoint knows of. Those it does not implement get 405 with Allow; any other
@@ -136,3 +136,36 @@ def check_response(response: Response) -> str | None:
     if len(vias) != 1:
         return f"{len(vias)} Via values in a response to a UA"
     return None
+
+
+_ECHOED = {
+    b"via": b"Via", b"v": b"Via", b"from": b"From", b"f": b"From", b"to": b"To", b"t": b"To",
+    b"call-id": b"Call-ID", b"i": b"Call-ID", b"cseq": b"CSeq",
+}  # fmt: skip
+
+
+def error_response(data: bytes, error: ParseError) -> bytes | None:
+    """A stateless answer (400, 505, 513...) to a request that failed to parse, or None.
+
+    RFC 3261 §8.2 wants malformed requests answered; the answer must carry the request's Via,
+    From, To, Call-ID and CSeq so the sender can match it. They are copied as raw rows when they
+    can be found; a datagram that is not a request, or lacks a Via, is dropped (there is nobody
+    to answer). The reason phrase is ours, never text from the peer.
+    """
+    head = data.lstrip(b"\r\n")
+    if head[:4].upper() == b"SIP/" or b" " not in head[:64]:
+        return None
+    rows: list[bytes] = []
+    has_via = False
+    for line in head.split(b"\r\n\r\n", 1)[0].split(b"\r\n")[1:64]:
+        name, colon, value = line.partition(b":")
+        canon = _ECHOED.get(name.strip().lower())
+        if not colon or canon is None or len(line) > 1024 or b"\r" in value or b"\n" in value:
+            continue
+        has_via = has_via or canon == b"Via"
+        rows.append(canon + b": " + value.strip())
+    if not has_via:
+        return None
+    status = error.status if 400 <= error.status < 600 else 400
+    start = f"SIP/2.0 {status} {reason_phrase(status)}".encode()
+    return b"\r\n".join([start, *rows, b"Content-Length: 0", b"", b""])

@@ -1,0 +1,140 @@
+"""SIP over real UDP and TCP sockets on 127.0.0.1 (RFC 3261 §18)."""
+
+import asyncio
+import socket
+from pathlib import Path
+
+import pytest
+
+from endpoint.runtime.sip_transport import SipTransport
+from endpoint.sip import Request, Response, make_response, parse
+from endpoint.sip.message import Message
+
+TORTURE = Path(__file__).resolve().parents[1] / "sip" / "rfc4475" / "messages"
+OPTIONS = (
+    b"OPTIONS sip:door@127.0.0.1 SIP/2.0\r\n"
+    b"Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKabc;rport\r\n"
+    b"From: <sip:flat@127.0.0.1>;tag=1\r\nTo: <sip:door@127.0.0.1>\r\n"
+    b"Call-ID: c1@127.0.0.1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+)
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.items: list[tuple[Message, tuple[str, int], str]] = []
+        self.event = asyncio.Event()
+
+    def __call__(self, message: Message, source: tuple[str, int], kind: str) -> None:
+        self.items.append((message, source, kind))
+        self.event.set()
+
+    async def wait(self, count: int) -> None:
+        async with asyncio.timeout(5):
+            while len(self.items) < count:
+                self.event.clear()
+                await self.event.wait()
+
+
+def udp_client() -> socket.socket:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    s.setblocking(False)
+    return s
+
+
+async def recv(sock: socket.socket) -> bytes:
+    loop = asyncio.get_running_loop()
+    async with asyncio.timeout(5):
+        return await loop.sock_recv(sock, 65535)
+
+
+@pytest.fixture
+async def transport() -> SipTransport:
+    t = SipTransport("127.0.0.1", 0, Collector())
+    await t.start()
+    yield t  # type: ignore[misc]
+    await t.close()
+
+
+async def test_udp_request_reaches_the_receiver_with_its_source(transport: SipTransport) -> None:
+    collector = transport.receiver
+    assert isinstance(collector, Collector)
+    client = udp_client()
+    client.sendto(OPTIONS, transport.local_address)
+    await collector.wait(1)
+    message, source, kind = collector.items[0]
+    assert isinstance(message, Request) and message.method == "OPTIONS"
+    assert source == client.getsockname() and kind == "udp"
+    transport.send(bytes(make_response(message, 200, to_tag="x")), source)
+    answer = parse(await recv(client))
+    assert isinstance(answer, Response) and answer.status == 200
+    client.close()
+
+
+async def test_malformed_requests_get_400_and_service_continues(transport: SipTransport) -> None:
+    collector = transport.receiver
+    assert isinstance(collector, Collector)
+    client = udp_client()
+    for name in ("badinv01", "quotbal", "baddn", "lwsstart", "ltgtruri", "clerr"):
+        client.sendto((TORTURE / f"{name}.dat").read_bytes(), transport.local_address)
+        reply = await recv(client)  # echoes the request's (possibly broken) Via and Call-ID
+        assert reply.startswith(b"SIP/2.0 400 Bad Request\r\n"), name
+        assert f"\r\nCall-ID: {name}".encode() in reply, name
+    client.sendto((TORTURE / "bigcode.dat").read_bytes(), transport.local_address)  # dropped
+    client.sendto(OPTIONS, transport.local_address)
+    await collector.wait(1)
+    assert transport.stats.malformed == 7
+    assert transport.stats.answered_400 == 6 and transport.stats.dropped == 1
+    client.close()
+
+
+async def test_udp_keepalive_ping_gets_pong(transport: SipTransport) -> None:
+    client = udp_client()
+    client.sendto(b"\r\n\r\n", transport.local_address)
+    assert await recv(client) == b"\r\n"
+    client.close()
+
+
+async def test_tcp_framing_and_response_on_the_same_connection(transport: SipTransport) -> None:
+    collector = transport.receiver
+    assert isinstance(collector, Collector)
+    reader, writer = await asyncio.open_connection(*transport.local_address)
+    second = OPTIONS.replace(b"CSeq: 1", b"CSeq: 2").replace(b"UDP", b"TCP")
+    data = b"\r\n\r\n" + OPTIONS.replace(b"UDP", b"TCP") + second
+    for i in range(0, len(data), 7):  # dribble it in small pieces
+        writer.write(data[i : i + 7])
+        await writer.drain()
+    await collector.wait(2)
+    assert [m.cseq.seq for m, _, _ in collector.items] == [1, 2]
+    message, source, kind = collector.items[1]
+    assert kind == "tcp"
+    assert isinstance(message, Request)
+    async with asyncio.timeout(5):
+        assert await reader.readexactly(2) == b"\r\n"  # pong for the CRLFCRLF ping
+    transport.send(bytes(make_response(message, 200, to_tag="y")), source, "tcp")
+    async with asyncio.timeout(5):
+        head = await reader.readuntil(b"\r\n\r\n")
+    assert head.startswith(b"SIP/2.0 200 OK\r\n")
+    writer.write(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h\r\n\r\n")  # no Content-Length
+    async with asyncio.timeout(5):
+        rest = await reader.read()  # answered 400, then closed
+    assert rest.startswith(b"SIP/2.0 400 Bad Request")
+    writer.close()
+
+
+async def test_tcp_send_opens_a_connection() -> None:
+    got: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await got.put(await reader.readuntil(b"\r\n\r\n"))
+        writer.close()
+
+    srv = await asyncio.start_server(server, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    t = SipTransport("127.0.0.1", 0, Collector())
+    await t.start()
+    t.send(OPTIONS.replace(b"UDP", b"TCP"), ("127.0.0.1", port), "tcp")
+    async with asyncio.timeout(5):
+        assert (await got.get()).startswith(b"OPTIONS sip:door@127.0.0.1")
+    await t.close()
+    srv.close()

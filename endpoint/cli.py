@@ -7,12 +7,17 @@ non-zero status; only a bug produces a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
-from typing import TextIO
+from pathlib import Path
+from typing import Any, TextIO
 
 from endpoint import __version__
 from endpoint.config import Config, ConfigError, load_config
+from endpoint.control_client import DEFAULT_SOCKET, ControlError
+from endpoint.control_client import events as control_events
+from endpoint.control_client import request as control_request
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,7 +30,48 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-config", help="validate a configuration file and exit")
     check.add_argument("file", help="the TOML configuration file")
     commands.add_parser("demo", help="run a self-contained demonstration on 127.0.0.1")
+    ctl = commands.add_parser("ctl", help="control a running endpoint through its socket")
+    ctl.add_argument("--socket", type=Path, default=DEFAULT_SOCKET, help="control socket path")
+    actions = ctl.add_subparsers(dest="action", metavar="ACTION", required=True)
+    actions.add_parser("call", help="call a SIP URI").add_argument("uri")
+    actions.add_parser("hangup", help="end (or cancel) the current call")
+    actions.add_parser("answer", help="answer the ringing call")
+    actions.add_parser("dtmf", help="send DTMF digits in the call").add_argument("digits")
+    actions.add_parser("open-door", help="pulse the door relay")
+    status = actions.add_parser("status", help="registration and call state")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    actions.add_parser("events", help="print events as JSON lines until interrupted")
     return parser
+
+
+def _ctl(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    path: Path = args.socket
+    try:
+        if args.action == "events":
+            for event in control_events(path):
+                print(json.dumps(event), file=out, flush=True)
+            return 0
+        payload: dict[str, Any] = {"cmd": args.action}
+        if args.action == "call":
+            payload["uri"] = args.uri
+        elif args.action == "dtmf":
+            payload["digits"] = args.digits
+        answer = control_request(path, payload)
+    except ControlError as exc:
+        print(f"sip-endpoint ctl: {exc}", file=err)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    if not answer.get("ok"):
+        print(f"sip-endpoint ctl {args.action}: {answer.get('error', 'failed')}", file=err)
+        return 1
+    if args.action == "status" and not args.json:
+        for key, value in answer.items():
+            if key != "ok":
+                print(f"{key}: {value}", file=out)
+    else:
+        print(json.dumps(answer), file=out)
+    return 0
 
 
 def describe(config: Config) -> list[str]:
@@ -67,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
     if args.command == "check-config":
         return _check_config(args.file, sys.stdout, sys.stderr)
+    if args.command == "ctl":
+        return _ctl(args, sys.stdout, sys.stderr)
     if args.command == "demo":
         from endpoint.demo import run_demo
 

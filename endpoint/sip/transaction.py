@@ -1,0 +1,649 @@
+"""SIP transactions (RFC 3261 §17, with RFC 6026's Accepted state), sans-IO.
+
+Four state machines (INVITE client, Fig. 5; non-INVITE client, Fig. 6; INVITE server, Fig. 7;
+non-INVITE server, Fig. 8), each a transition table ``(state, input) -> (action, next state)``.
+A pair missing from a table is an input the RFC says to ignore in that state. Timers are absolute
+deadlines: the runtime arms one timer at ``get_timer()`` and calls ``handle_timer(now)``.
+
+``TransactionLayer`` creates and matches transactions (§17.1.3, §17.2.3 with the RFC 2543
+fallback for branches without the magic cookie), fills in ``received``/``rport`` on incoming
+requests (§18.2.1, RFC 3581), decides where responses go (§18.2.2), and caps how many
+transactions a peer can make us hold.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from endpoint.sip import grammar
+from endpoint.sip.errors import ParseError, UsageError
+from endpoint.sip.headers import Via
+from endpoint.sip.message import Headers, Message, Request, Response, make_response
+
+Address = tuple[str, int]
+MAX_TRANSACTIONS = 512
+
+
+@dataclass(frozen=True, slots=True)
+class TimerConfig:
+    """T1 (RTT estimate), T2 (max retransmit interval), T4 (max message lifetime)."""
+
+    t1: float = 0.5
+    t2: float = 4.0
+    t4: float = 5.0
+
+
+def new_branch(rng: random.Random) -> str:
+    """A branch that is unique in space and time (§8.1.1.7), with the RFC 3261 magic cookie."""
+    return f"{grammar.MAGIC_COOKIE}{rng.getrandbits(64):016x}"
+
+
+def is_reliable(transport: str) -> bool:
+    return transport.lower() in ("tcp", "tls", "sctp", "ws", "wss")
+
+
+def response_destination(via: Via, source: Address, transport: str) -> Address:
+    """Where a response to a request with top ``via``, received from ``source``, goes (§18.2.2).
+
+    Reliable transports answer on the connection, i.e. to the source. On UDP, RFC 3581: if the
+    request asked for rport, answer the source address and port; else ``maddr``, else the
+    ``received`` address (or sent-by host) at the sent-by port.
+    """
+    if is_reliable(transport) or via.has_rport:
+        return source
+    port = via.port or 5060
+    if via.maddr:
+        return (via.maddr, port)
+    return (via.received or via.host.strip("[]"), port)
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    data: bytes
+    destination: Address
+    transport: str
+
+
+# ---- events -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RequestReceived:
+    """A new request for the TU. ``cancels`` is the INVITE server transaction a CANCEL targets."""
+
+    transaction: str
+    request: Request
+    source: Address
+    transport: str
+    cancels: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AckReceived:
+    """An ACK that is not part of an INVITE server transaction's non-2xx exchange (2xx ACK)."""
+
+    request: Request
+    source: Address
+    transport: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseReceived:
+    transaction: str
+    response: Response
+
+
+@dataclass(frozen=True, slots=True)
+class StrayResponse:
+    """A response matching no client transaction (e.g. a 2xx retransmission after Timer M)."""
+
+    response: Response
+    source: Address
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionTimeout:
+    """Timer B/F (no final response: the TU acts as on a 408) or H/L (no ACK came)."""
+
+    transaction: str
+    request: Request
+    timer: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransportError:
+    transaction: str
+    request: Request
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionTerminated:
+    transaction: str
+
+
+Event = (
+    RequestReceived
+    | AckReceived
+    | ResponseReceived
+    | StrayResponse
+    | TransactionTimeout
+    | TransportError
+    | TransactionTerminated
+)
+
+
+class State(enum.Enum):
+    CALLING = "Calling"
+    TRYING = "Trying"
+    PROCEEDING = "Proceeding"
+    ACCEPTED = "Accepted"
+    COMPLETED = "Completed"
+    CONFIRMED = "Confirmed"
+    TERMINATED = "Terminated"
+
+
+class Input(enum.Enum):
+    PROVISIONAL = "1xx received"
+    SUCCESS = "2xx received"
+    FAILURE = "300-699 received"
+    REQUEST = "request retransmission"
+    ACK = "ACK received"
+    SEND_PROVISIONAL = "TU sends 1xx"
+    SEND_SUCCESS = "TU sends 2xx"
+    SEND_FAILURE = "TU sends 300-699"
+    TIMER_A = "A"
+    TIMER_B = "B"
+    TIMER_D = "D"
+    TIMER_E = "E"
+    TIMER_F = "F"
+    TIMER_G = "G"
+    TIMER_H = "H"
+    TIMER_I = "I"
+    TIMER_J = "J"
+    TIMER_K = "K"
+    TIMER_L = "L"
+    TIMER_M = "M"
+    TIMER_TRYING = "100 Trying timer"
+    TRANSPORT_ERROR = "transport error"
+
+
+_TIMER_INPUTS = {i.value: i for i in Input if len(i.value) == 1}
+_TIMER_INPUTS["trying"] = Input.TIMER_TRYING
+
+
+@dataclass
+class Transaction:
+    key: str
+    request: Request
+    destination: Address
+    transport: str
+    state: State
+    server: bool
+    invite: bool
+    timers: dict[str, float] = field(default_factory=dict)
+    intervals: dict[str, float] = field(default_factory=dict)
+    last_response: Response | None = None
+    ack: bytes | None = None
+    #: For an INVITE server transaction in Accepted: (Call-ID, CSeq, to-tag) of the 2xx.
+    accepted: tuple[str, int, str | None] | None = None
+
+    @property
+    def reliable(self) -> bool:
+        return is_reliable(self.transport)
+
+
+Action = Callable[["TransactionLayer", Transaction, float, Message | None], None]
+Table = dict[tuple[State, Input], tuple[str, State]]
+
+S, I = State, Input  # noqa: E741 - the tables below read like the RFC's figures
+
+#: Figure 5 with RFC 6026 (2xx -> Accepted, absorbing 2xx retransmissions for Timer M).
+INVITE_CLIENT: Table = {
+    (S.CALLING, I.TIMER_A): ("retransmit_request", S.CALLING),
+    (S.CALLING, I.TIMER_B): ("timeout", S.TERMINATED),
+    (S.CALLING, I.PROVISIONAL): ("pass_up", S.PROCEEDING),
+    (S.PROCEEDING, I.PROVISIONAL): ("pass_up", S.PROCEEDING),
+    (S.CALLING, I.SUCCESS): ("pass_up_accepted", S.ACCEPTED),
+    (S.PROCEEDING, I.SUCCESS): ("pass_up_accepted", S.ACCEPTED),
+    (S.ACCEPTED, I.SUCCESS): ("pass_up", S.ACCEPTED),
+    (S.ACCEPTED, I.TIMER_M): ("terminate", S.TERMINATED),
+    (S.CALLING, I.FAILURE): ("ack_and_pass_up", S.COMPLETED),
+    (S.PROCEEDING, I.FAILURE): ("ack_and_pass_up", S.COMPLETED),
+    (S.COMPLETED, I.FAILURE): ("resend_ack", S.COMPLETED),
+    (S.COMPLETED, I.TIMER_D): ("terminate", S.TERMINATED),
+    (S.CALLING, I.TRANSPORT_ERROR): ("transport_error", S.TERMINATED),
+    (S.PROCEEDING, I.TRANSPORT_ERROR): ("transport_error", S.TERMINATED),
+    (S.COMPLETED, I.TRANSPORT_ERROR): ("transport_error", S.TERMINATED),
+}
+
+#: Figure 6.
+NON_INVITE_CLIENT: Table = {
+    (S.TRYING, I.TIMER_E): ("retransmit_request", S.TRYING),
+    (S.PROCEEDING, I.TIMER_E): ("retransmit_request", S.PROCEEDING),
+    (S.TRYING, I.TIMER_F): ("timeout", S.TERMINATED),
+    (S.PROCEEDING, I.TIMER_F): ("timeout", S.TERMINATED),
+    (S.TRYING, I.PROVISIONAL): ("pass_up", S.PROCEEDING),
+    (S.PROCEEDING, I.PROVISIONAL): ("pass_up", S.PROCEEDING),
+    (S.TRYING, I.SUCCESS): ("pass_up_final", S.COMPLETED),
+    (S.TRYING, I.FAILURE): ("pass_up_final", S.COMPLETED),
+    (S.PROCEEDING, I.SUCCESS): ("pass_up_final", S.COMPLETED),
+    (S.PROCEEDING, I.FAILURE): ("pass_up_final", S.COMPLETED),
+    (S.COMPLETED, I.TIMER_K): ("terminate", S.TERMINATED),
+    (S.TRYING, I.TRANSPORT_ERROR): ("transport_error", S.TERMINATED),
+    (S.PROCEEDING, I.TRANSPORT_ERROR): ("transport_error", S.TERMINATED),
+}
+
+#: Figure 7 with RFC 6026 (2xx -> Accepted; the 2xx is retransmitted until its ACK, §13.3.1.4).
+INVITE_SERVER: Table = {
+    (S.PROCEEDING, I.TIMER_TRYING): ("send_trying", S.PROCEEDING),
+    (S.PROCEEDING, I.REQUEST): ("resend_response", S.PROCEEDING),
+    (S.PROCEEDING, I.SEND_PROVISIONAL): ("send_response", S.PROCEEDING),
+    (S.PROCEEDING, I.SEND_SUCCESS): ("send_success", S.ACCEPTED),
+    (S.PROCEEDING, I.SEND_FAILURE): ("send_failure", S.COMPLETED),
+    (S.ACCEPTED, I.SEND_SUCCESS): ("send_response", S.ACCEPTED),
+    (S.ACCEPTED, I.TIMER_G): ("retransmit_response", S.ACCEPTED),
+    (S.ACCEPTED, I.ACK): ("ack_for_success", S.TERMINATED),
+    (S.ACCEPTED, I.TIMER_L): ("timeout", S.TERMINATED),
+    (S.COMPLETED, I.REQUEST): ("resend_response", S.COMPLETED),
+    (S.COMPLETED, I.TIMER_G): ("retransmit_response", S.COMPLETED),
+    (S.COMPLETED, I.TIMER_H): ("timeout", S.TERMINATED),
+    (S.COMPLETED, I.ACK): ("confirm", S.CONFIRMED),
+    (S.CONFIRMED, I.TIMER_I): ("terminate", S.TERMINATED),
+    (S.PROCEEDING, I.TRANSPORT_ERROR): ("transport_error", S.TERMINATED),
+    (S.ACCEPTED, I.TRANSPORT_ERROR): ("transport_error", S.TERMINATED),
+    (S.COMPLETED, I.TRANSPORT_ERROR): ("transport_error", S.TERMINATED),
+}
+
+#: Figure 8.
+NON_INVITE_SERVER: Table = {
+    (S.TRYING, I.SEND_PROVISIONAL): ("send_response", S.PROCEEDING),
+    (S.TRYING, I.SEND_SUCCESS): ("send_final", S.COMPLETED),
+    (S.TRYING, I.SEND_FAILURE): ("send_final", S.COMPLETED),
+    (S.PROCEEDING, I.SEND_PROVISIONAL): ("send_response", S.PROCEEDING),
+    (S.PROCEEDING, I.SEND_SUCCESS): ("send_final", S.COMPLETED),
+    (S.PROCEEDING, I.SEND_FAILURE): ("send_final", S.COMPLETED),
+    (S.PROCEEDING, I.REQUEST): ("resend_response", S.PROCEEDING),
+    (S.COMPLETED, I.REQUEST): ("resend_response", S.COMPLETED),
+    (S.COMPLETED, I.TIMER_J): ("terminate", S.TERMINATED),
+    (S.PROCEEDING, I.TRANSPORT_ERROR): ("transport_error", S.TERMINATED),
+    (S.COMPLETED, I.TRANSPORT_ERROR): ("transport_error", S.TERMINATED),
+}
+
+
+def table_for(txn: Transaction) -> Table:
+    if txn.server:
+        return INVITE_SERVER if txn.invite else NON_INVITE_SERVER
+    return INVITE_CLIENT if txn.invite else NON_INVITE_CLIENT
+
+
+def _status_input(status: int, sending: bool) -> Input:
+    if status < 200:
+        return I.SEND_PROVISIONAL if sending else I.PROVISIONAL
+    if status < 300:
+        return I.SEND_SUCCESS if sending else I.SUCCESS
+    return I.SEND_FAILURE if sending else I.FAILURE
+
+
+class TransactionLayer:
+    """All transactions of one UA: the five-method sans-IO core of DESIGN style 1."""
+
+    def __init__(
+        self,
+        timers: TimerConfig | None = None,
+        *,
+        max_transactions: int = MAX_TRANSACTIONS,
+        trying_delay: float = 0.2,
+    ) -> None:
+        self.config = timers or TimerConfig()
+        self.max_transactions = max_transactions
+        self.trying_delay = trying_delay
+        self._txns: dict[str, Transaction] = {}
+        self._out: list[Outgoing] = []
+        self._events: list[Event] = []
+        self.rejected_overload = 0
+
+    # -- the five methods ------------------------------------------------------------------
+
+    def receive(self, message: Message, source: Address, transport: str, now: float) -> None:
+        """Feed a parsed message from the network."""
+        try:
+            if isinstance(message, Response):
+                self._receive_response(message, source, now)
+            else:
+                self._receive_request(message, source, transport, now)
+        except ParseError:
+            # A message whose matching fields are broken cannot belong to a transaction:
+            # requests were answered 400 by the checks upstream; here it is dropped.
+            return
+
+    def datagrams_to_send(self) -> list[Outgoing]:
+        out, self._out = self._out, []
+        return out
+
+    def events(self) -> list[Event]:
+        out, self._events = self._events, []
+        return out
+
+    def get_timer(self) -> float | None:
+        deadlines = [t for txn in self._txns.values() for t in txn.timers.values()]
+        return min(deadlines) if deadlines else None
+
+    def handle_timer(self, now: float) -> None:
+        for txn in list(self._txns.values()):
+            for name, deadline in sorted(txn.timers.items(), key=lambda kv: kv[1]):
+                if deadline <= now and txn.timers.get(name) == deadline:
+                    del txn.timers[name]
+                    self._fire(txn, _TIMER_INPUTS[name], now, None)
+
+    # -- TU interface ----------------------------------------------------------------------
+
+    def send_request(
+        self, request: Request, destination: Address, transport: str, now: float
+    ) -> str:
+        """Start a client transaction; returns its id. The top Via must carry a branch."""
+        branch = request.top_via.branch
+        if not branch:
+            raise UsageError("a request sent in a transaction needs a Via branch")
+        if request.method == "ACK":
+            raise UsageError("ACK is not sent in a client transaction (§17.1.1.3)")
+        key = _client_key(branch, request.cseq.method)
+        invite = request.method == "INVITE"
+        txn = Transaction(
+            key,
+            request,
+            destination,
+            transport,
+            S.CALLING if invite else S.TRYING,
+            server=False,
+            invite=invite,
+        )
+        self._txns[key] = txn
+        self._send(txn, bytes(request))
+        t1 = self.config.t1
+        if invite:
+            if not txn.reliable:
+                self._arm(txn, "A", now, t1)
+            txn.timers["B"] = now + 64 * t1
+        else:
+            if not txn.reliable:
+                self._arm(txn, "E", now, t1)
+            txn.timers["F"] = now + 64 * t1
+        return key
+
+    def send_ack(self, ack: Request, destination: Address, transport: str) -> None:
+        """An ACK for a 2xx is sent by the TU outside any transaction (§13.2.2.4)."""
+        self._out.append(Outgoing(bytes(ack), destination, transport))
+
+    def send_response(self, transaction: str, response: Response, now: float) -> None:
+        """The TU's response to a server transaction."""
+        txn = self._txns.get(transaction)
+        if txn is None or not txn.server:
+            raise UsageError(f"no server transaction {transaction!r}")
+        self._fire(txn, _status_input(response.status, True), now, response)
+
+    def transport_error(self, transaction: str, now: float) -> None:
+        """The transport could not deliver this transaction's message (§17.1.4, §17.2.4)."""
+        txn = self._txns.get(transaction)
+        if txn is not None:
+            self._fire(txn, I.TRANSPORT_ERROR, now, None)
+
+    def state(self, transaction: str) -> State:
+        txn = self._txns.get(transaction)
+        return txn.state if txn is not None else S.TERMINATED
+
+    def __len__(self) -> int:
+        return len(self._txns)
+
+    # -- matching ----------------------------------------------------------------------------
+
+    def _receive_response(self, response: Response, source: Address, now: float) -> None:
+        via = response.top_via
+        key = _client_key(via.branch or "", response.cseq.method)
+        txn = self._txns.get(key)
+        if txn is None or txn.server:
+            self._events.append(StrayResponse(response, source))
+            return
+        self._fire(txn, _status_input(response.status, False), now, response)
+
+    def _receive_request(
+        self, request: Request, source: Address, transport: str, now: float
+    ) -> None:
+        request = _stamp_via(request, source)
+        key = _server_key(request)
+        txn = self._txns.get(key)
+        if request.method == "ACK":
+            if txn is not None and txn.invite and txn.state is S.COMPLETED:
+                self._fire(txn, I.ACK, now, request)  # ACK for our non-2xx: same branch
+                return
+            if txn is not None and txn.invite and txn.state is S.CONFIRMED:
+                return  # a retransmitted ACK, absorbed (§17.2.1)
+            accepted = self._accepted_for(request)
+            if accepted is not None:
+                self._fire(accepted, I.ACK, now, request)
+            self._events.append(AckReceived(request, source, transport))
+            return
+        if txn is not None:
+            self._fire(txn, I.REQUEST, now, request)
+            return
+        if len(self._txns) >= self.max_transactions:
+            self.rejected_overload += 1
+            busy = make_response(request, 503, headers=[("Retry-After", "5")])
+            self._out.append(
+                Outgoing(
+                    bytes(busy), response_destination(request.top_via, source, transport), transport
+                )
+            )
+            return
+        invite = request.method == "INVITE"
+        txn = Transaction(
+            key,
+            request,
+            response_destination(request.top_via, source, transport),
+            transport,
+            S.PROCEEDING if invite else S.TRYING,
+            server=True,
+            invite=invite,
+        )
+        self._txns[key] = txn
+        if invite and self.trying_delay >= 0:
+            txn.timers["trying"] = now + self.trying_delay
+        cancels = None
+        if request.method == "CANCEL":
+            target = self._txns.get(_server_key(request, method="INVITE"))
+            if target is not None and target.server and target.state is S.PROCEEDING:
+                cancels = target.key
+        self._events.append(RequestReceived(key, request, source, transport, cancels))
+
+    def _accepted_for(self, ack: Request) -> Transaction | None:
+        """The INVITE server transaction in Accepted whose 2xx this ACK acknowledges."""
+        wanted = (ack.call_id, ack.cseq.seq, ack.to_addr.tag)
+        for txn in self._txns.values():
+            if txn.server and txn.invite and txn.state is S.ACCEPTED and txn.accepted == wanted:
+                return txn
+        return None
+
+    # -- the machine -------------------------------------------------------------------------
+
+    def _fire(self, txn: Transaction, event: Input, now: float, message: Message | None) -> None:
+        entry = table_for(txn).get((txn.state, event))
+        if entry is None:
+            return  # the RFC's figures ignore this input in this state
+        action, next_state = entry
+        _ACTIONS[action](self, txn, now, message)
+        txn.state = next_state
+        if next_state is S.TERMINATED:
+            self._txns.pop(txn.key, None)
+            txn.timers.clear()
+            self._events.append(TransactionTerminated(txn.key))
+
+    def _send(self, txn: Transaction, data: bytes) -> None:
+        self._out.append(Outgoing(data, txn.destination, txn.transport))
+
+    def _arm(self, txn: Transaction, timer: str, now: float, interval: float) -> None:
+        txn.intervals[timer] = interval
+        txn.timers[timer] = now + interval
+
+    def _wait(self, txn: Transaction, timer: str, now: float, unreliable: float) -> None:
+        """Timers D, I, J, K: their unreliable value, zero on a reliable transport."""
+        txn.timers[timer] = now + (0.0 if txn.reliable else unreliable)
+
+    # actions (named in the tables)
+
+    def _a_retransmit_request(self, txn: Transaction, now: float, _: Message | None) -> None:
+        self._send(txn, bytes(txn.request))
+        if txn.invite:  # Timer A doubles without a cap
+            self._arm(txn, "A", now, txn.intervals["A"] * 2)
+        elif txn.state is S.PROCEEDING:  # §17.1.2.2: after a provisional, every T2
+            self._arm(txn, "E", now, self.config.t2)
+        else:
+            self._arm(txn, "E", now, min(txn.intervals["E"] * 2, self.config.t2))
+
+    def _a_timeout(self, txn: Transaction, now: float, _: Message | None) -> None:
+        timer = {S.CALLING: "B", S.TRYING: "F", S.PROCEEDING: "F", S.COMPLETED: "H"}.get(
+            txn.state, "L"
+        )
+        self._events.append(TransactionTimeout(txn.key, txn.request, timer))
+
+    def _a_pass_up(self, txn: Transaction, now: float, message: Message | None) -> None:
+        txn.timers.pop("A", None)
+        txn.timers.pop("B", None)
+        assert isinstance(message, Response)
+        self._events.append(ResponseReceived(txn.key, message))
+
+    def _a_pass_up_accepted(self, txn: Transaction, now: float, message: Message | None) -> None:
+        self._a_pass_up(txn, now, message)
+        txn.timers["M"] = now + 64 * self.config.t1
+
+    def _a_pass_up_final(self, txn: Transaction, now: float, message: Message | None) -> None:
+        txn.timers.pop("E", None)
+        txn.timers.pop("F", None)
+        assert isinstance(message, Response)
+        self._events.append(ResponseReceived(txn.key, message))
+        self._wait(txn, "K", now, self.config.t4)
+
+    def _a_ack_and_pass_up(self, txn: Transaction, now: float, message: Message | None) -> None:
+        assert isinstance(message, Response)
+        txn.ack = bytes(build_ack(txn.request, message))
+        self._send(txn, txn.ack)
+        self._a_pass_up(txn, now, message)
+        self._wait(txn, "D", now, 32.0)
+
+    def _a_resend_ack(self, txn: Transaction, now: float, _: Message | None) -> None:
+        if txn.ack is not None:
+            self._send(txn, txn.ack)
+
+    def _a_terminate(self, txn: Transaction, now: float, _: Message | None) -> None:
+        return None
+
+    def _a_transport_error(self, txn: Transaction, now: float, _: Message | None) -> None:
+        self._events.append(TransportError(txn.key, txn.request))
+
+    def _a_send_trying(self, txn: Transaction, now: float, _: Message | None) -> None:
+        """§17.2.1: a 100 if the TU has not answered within 200 ms."""
+        if txn.last_response is None:
+            txn.last_response = make_response(txn.request, 100)
+            self._send(txn, bytes(txn.last_response))
+
+    def _a_send_response(self, txn: Transaction, now: float, message: Message | None) -> None:
+        assert isinstance(message, Response)
+        txn.timers.pop("trying", None)
+        txn.last_response = message
+        self._send(txn, bytes(message))
+
+    def _a_resend_response(self, txn: Transaction, now: float, _: Message | None) -> None:
+        if txn.last_response is not None:
+            self._send(txn, bytes(txn.last_response))
+
+    def _a_send_success(self, txn: Transaction, now: float, message: Message | None) -> None:
+        assert isinstance(message, Response)
+        self._a_send_response(txn, now, message)
+        txn.accepted = (message.call_id, message.cseq.seq, message.to_addr.tag)
+        if not txn.reliable:
+            self._arm(txn, "G", now, self.config.t1)
+        txn.timers["L"] = now + 64 * self.config.t1
+
+    def _a_send_failure(self, txn: Transaction, now: float, message: Message | None) -> None:
+        self._a_send_response(txn, now, message)
+        if not txn.reliable:
+            self._arm(txn, "G", now, self.config.t1)
+        txn.timers["H"] = now + 64 * self.config.t1
+
+    def _a_retransmit_response(self, txn: Transaction, now: float, _: Message | None) -> None:
+        self._a_resend_response(txn, now, None)
+        self._arm(txn, "G", now, min(txn.intervals["G"] * 2, self.config.t2))
+
+    def _a_ack_for_success(self, txn: Transaction, now: float, _: Message | None) -> None:
+        return None
+
+    def _a_confirm(self, txn: Transaction, now: float, _: Message | None) -> None:
+        txn.timers.pop("G", None)
+        txn.timers.pop("H", None)
+        self._wait(txn, "I", now, self.config.t4)
+
+    def _a_send_final(self, txn: Transaction, now: float, message: Message | None) -> None:
+        self._a_send_response(txn, now, message)
+        self._wait(txn, "J", now, 64 * self.config.t1)
+
+
+_ACTIONS: dict[str, Action] = {
+    name: getattr(TransactionLayer, f"_a_{name}")
+    for table in (INVITE_CLIENT, NON_INVITE_CLIENT, INVITE_SERVER, NON_INVITE_SERVER)
+    for name, _ in table.values()
+}
+
+
+def _client_key(branch: str, method: str) -> str:
+    """§17.1.3: the branch of the top Via and the CSeq method identify a client transaction."""
+    return f"c|{branch}|{method}"
+
+
+def _server_key(request: Request, method: str | None = None) -> str:
+    """§17.2.3 (RFC 3261 branch) or the RFC 2543 fallback; ACK and CANCEL map to INVITE's."""
+    via = request.top_via
+    m = method or request.method
+    if m == "ACK":
+        m = "INVITE"
+    branch = via.branch or ""
+    if branch.startswith(grammar.MAGIC_COOKIE) and len(branch) > len(grammar.MAGIC_COOKIE):
+        return f"s|{branch}|{via.sent_by.lower()}|{m}"
+    # RFC 2543: Request-URI, To tag, From tag, Call-ID, CSeq number and top Via. The To tag is
+    # left out so that the ACK (which carries our tag) matches the INVITE (which did not).
+    uri = request.uri
+    return (
+        f"s2543|{uri}|{request.from_addr.tag}|{request.call_id}|{request.cseq.seq}|"
+        f"{via.sent_by.lower()}|{branch}|{m}"
+    )
+
+
+def _stamp_via(request: Request, source: Address) -> Request:
+    """§18.2.1 / RFC 3581: note the real source address in the top Via when it differs."""
+    via = request.top_via
+    changes: dict[str, str | None] = {}
+    if via.host.strip("[]") != source[0]:
+        changes["received"] = source[0]
+    if via.has_rport and via.rport is None:
+        changes["rport"] = str(source[1])
+        changes.setdefault("received", source[0])
+    if not changes:
+        return request
+    headers = request.headers.remove_first("Via").prepend("Via", str(via.with_params(**changes)))
+    return request.replace(headers=headers)
+
+
+def build_ack(invite: Request, response: Response) -> Request:
+    """The ACK for a non-2xx final response (§17.1.1.3): built by the client transaction."""
+    fields: list[tuple[str, str]] = [("Via", str(invite.top_via))]
+    for name in ("Max-Forwards", "From"):
+        value = invite.headers.get(name)
+        if value is not None:
+            fields.append((name, value))
+    to_value = response.headers.get("To")
+    if to_value is not None:
+        fields.append(("To", to_value))
+    fields.append(("Call-ID", invite.call_id))
+    fields.append(("CSeq", f"{invite.cseq.seq} ACK"))
+    fields.extend(("Route", value) for value in invite.headers.rows("Route"))
+    return Request("ACK", invite.uri, Headers(fields))

@@ -1,0 +1,263 @@
+"""The SDP offer/answer model (RFC 3264) for a G.711 audio endpoint.
+
+We offer PCMU and/or PCMA (RFC 3551 static types 0 and 8) and RFC 4733 telephone-event, and
+answer the first audio stream we can use, refusing every other m= line with port 0 while keeping
+their number and order (§6). The codec is the first one in the offer's order that we support
+(§6.1: the answerer should respect the offerer's preference). Hold is understood both ways:
+direction attributes, and the legacy ``c=0.0.0.0`` (§8.4). Nothing usable means 488.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+
+from endpoint.sip.errors import SipError
+from endpoint.sip.sdp import (
+    Attribute,
+    Connection,
+    MediaDescription,
+    Origin,
+    SessionDescription,
+)
+
+STATIC_TYPES = {"PCMU": 0, "PCMA": 8}
+_BY_TYPE = {pt: name for name, pt in STATIC_TYPES.items()}
+DEFAULT_DTMF_PT = 101
+_MIRROR = {"sendonly": "recvonly", "recvonly": "sendonly", "inactive": "inactive"}
+
+
+class NotAcceptableError(SipError):
+    """No media in the offer (or answer) we can use: answer 488 Not Acceptable Here."""
+
+    status = 488
+
+
+@dataclass(frozen=True, slots=True)
+class LocalMedia:
+    """What we can do and where we receive."""
+
+    address: str
+    port: int
+    codecs: tuple[str, ...] = ("PCMU", "PCMA")
+    telephone_event: bool = True
+    ptime: int = 20
+    direction: str = "sendrecv"
+    rtcp_mux: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class NegotiatedMedia:
+    """The outcome of one offer/answer exchange, as the media engine needs it."""
+
+    remote_address: str
+    remote_port: int
+    remote_rtcp_port: int
+    rtcp_mux: bool
+    codec: str
+    payload_type: int
+    telephone_event_pt: int | None
+    ptime: int
+    #: Our direction: may we send, do we expect to receive.
+    direction: str
+    #: The peer put the call on hold (sendonly/inactive/c=0.0.0.0 from its side).
+    remote_hold: bool
+
+    @property
+    def sends(self) -> bool:
+        return self.direction in ("sendrecv", "sendonly") and not self.remote_hold
+
+    @property
+    def receives(self) -> bool:
+        return self.direction in ("sendrecv", "recvonly")
+
+
+class SdpSession:
+    """Our o= line across a call: same session id, version +1 whenever the SDP changes."""
+
+    def __init__(self, rng: random.Random, address: str, username: str = "-") -> None:
+        self.session_id = str(rng.getrandbits(62))
+        self.version = int(self.session_id) % 10**9
+        self.address = address
+        self.username = username
+        self._last_body: str | None = None
+
+    def seal(
+        self, media: tuple[MediaDescription, ...], connection: Connection
+    ) -> SessionDescription:
+        """A full description; bumps the version if anything differs from the last one."""
+        body = "\r\n".join(str(m) for m in media) + str(connection)
+        if self._last_body is not None and body != self._last_body:
+            self.version += 1
+        self._last_body = body
+        family = "IP6" if ":" in self.address else "IP4"
+        origin = Origin(self.username, self.session_id, self.version, "IN", family, self.address)
+        return SessionDescription(
+            origin=origin, session_name="sip-endpoint", connection=connection, media=media
+        )
+
+
+def _connection(address: str) -> Connection:
+    return Connection("IN", "IP6" if ":" in address else "IP4", address)
+
+
+def _audio_attributes(
+    codecs: list[tuple[str, int]],
+    dtmf: tuple[int, str] | None,
+    ptime: int,
+    direction: str,
+    rtcp_mux: bool,
+) -> tuple[Attribute, ...]:
+    attrs: list[Attribute] = [("rtpmap", f"{pt} {name}/8000") for name, pt in codecs]
+    if dtmf is not None:
+        attrs += [("rtpmap", f"{dtmf[0]} telephone-event/8000"), ("fmtp", f"{dtmf[0]} {dtmf[1]}")]
+    attrs.append(("ptime", str(ptime)))
+    attrs.append((direction, None))
+    if rtcp_mux:
+        attrs.append(("rtcp-mux", None))
+    return tuple(attrs)
+
+
+def make_offer(local: LocalMedia, session: SdpSession) -> SessionDescription:
+    """Our offer: one audio stream with our codecs in our order, telephone-event, ptime."""
+    codecs = [(name, STATIC_TYPES[name]) for name in local.codecs]
+    dtmf = (DEFAULT_DTMF_PT, "0-16") if local.telephone_event else None
+    formats = tuple(str(pt) for _, pt in codecs) + ((str(DEFAULT_DTMF_PT),) if dtmf else ())
+    media = MediaDescription(
+        "audio",
+        local.port,
+        "RTP/AVP",
+        formats,
+        attributes=_audio_attributes(codecs, dtmf, local.ptime, local.direction, local.rtcp_mux),
+    )
+    return session.seal((media,), _connection(local.address))
+
+
+def _dtmf_type(media: MediaDescription) -> int | None:
+    for pt, (name, rate, _) in media.rtpmap().items():
+        if name.lower() == "telephone-event" and rate == 8000 and str(pt) in media.formats:
+            return pt
+    return None
+
+
+def _codec_in(media: MediaDescription, wanted: tuple[str, ...]) -> tuple[str, int] | None:
+    """First format of ``media`` (in its order) that is one of ``wanted``."""
+    rtpmap = media.rtpmap()
+    for fmt in media.formats:
+        if not fmt.isdigit():
+            continue
+        pt = int(fmt)
+        name = rtpmap[pt][0].upper() if pt in rtpmap else _BY_TYPE.get(pt)
+        rate = rtpmap[pt][1] if pt in rtpmap else 8000
+        if name in wanted and rate == 8000:
+            return (name, pt)
+    return None
+
+
+def _usable_audio(media: MediaDescription) -> bool:
+    return media.media == "audio" and media.port != 0 and media.proto.upper() == "RTP/AVP"
+
+
+def _remote(offer: SessionDescription, media: MediaDescription) -> tuple[str, bool]:
+    conn = media.connection or offer.connection
+    if conn is None:
+        raise NotAcceptableError("no c= line for the audio stream")
+    return conn.address, conn.is_hold
+
+
+def _ptime(media: MediaDescription, default: int) -> int:
+    ptime = media.ptime
+    if ptime is None or ptime % 10 or not 10 <= ptime <= 60:
+        return default
+    return ptime
+
+
+def make_answer(
+    offer: SessionDescription, local: LocalMedia, session: SdpSession
+) -> tuple[SessionDescription, NegotiatedMedia]:
+    """Answer ``offer`` (RFC 3264 §6); raises NotAcceptableError (488) if no audio is usable."""
+    chosen: int | None = None
+    negotiated: NegotiatedMedia | None = None
+    answers: list[MediaDescription] = []
+    for index, media in enumerate(offer.media):
+        codec = _codec_in(media, local.codecs) if _usable_audio(media) else None
+        if chosen is not None or codec is None:
+            # §6: a refused stream is answered with port 0, same media type and formats.
+            answers.append(MediaDescription(media.media, 0, media.proto, media.formats))
+            continue
+        chosen = index
+        address, legacy_hold = _remote(offer, media)
+        offered_dir = media.direction or offer.direction or "sendrecv"
+        if legacy_hold:
+            offered_dir = "sendonly" if offered_dir == "sendrecv" else offered_dir
+        direction = _MIRROR.get(offered_dir, local.direction)
+        if local.direction != "sendrecv" and direction == "sendrecv":
+            direction = local.direction
+        dtmf_pt = _dtmf_type(media) if local.telephone_event else None
+        dtmf = (dtmf_pt, media.fmtp(dtmf_pt) or "0-15") if dtmf_pt is not None else None
+        ptime = _ptime(media, local.ptime)
+        mux = media.rtcp_mux and local.rtcp_mux
+        formats = (str(codec[1]),) + ((str(dtmf_pt),) if dtmf_pt is not None else ())
+        answers.append(
+            MediaDescription(
+                "audio",
+                local.port,
+                media.proto,
+                formats,
+                attributes=_audio_attributes([codec], dtmf, ptime, direction, mux),
+            )
+        )
+        rtcp_port = media.port if mux else (media.rtcp_port or media.port + 1)
+        negotiated = NegotiatedMedia(
+            remote_address=address,
+            remote_port=media.port,
+            remote_rtcp_port=rtcp_port,
+            rtcp_mux=mux,
+            codec=codec[0],
+            payload_type=codec[1],
+            telephone_event_pt=dtmf_pt,
+            ptime=ptime,
+            direction=direction,
+            remote_hold=legacy_hold or offered_dir in ("sendonly", "inactive"),
+        )
+    if negotiated is None:
+        raise NotAcceptableError("no usable audio stream (PCMU/PCMA over RTP/AVP) in the offer")
+    return session.seal(tuple(answers), _connection(local.address)), negotiated
+
+
+def process_answer(
+    offer: SessionDescription, answer: SessionDescription, local: LocalMedia
+) -> NegotiatedMedia:
+    """What an answer to our ``offer`` means for the media (RFC 3264 §7)."""
+    if len(answer.media) != len(offer.media):
+        raise NotAcceptableError("the answer does not have the offer's m= lines")
+    for media in answer.media:
+        if not _usable_audio(media):
+            continue
+        codec = _codec_in(media, local.codecs)
+        if codec is None:
+            continue
+        address, legacy_hold = _remote(answer, media)
+        answered_dir = media.direction or answer.direction or "sendrecv"
+        if legacy_hold:
+            answered_dir = "sendonly" if answered_dir == "sendrecv" else answered_dir
+        mine = {"sendonly": "recvonly", "recvonly": "sendonly"}.get(answered_dir, answered_dir)
+        mux = media.rtcp_mux and local.rtcp_mux
+        return NegotiatedMedia(
+            remote_address=address,
+            remote_port=media.port,
+            remote_rtcp_port=media.port if mux else (media.rtcp_port or media.port + 1),
+            rtcp_mux=mux,
+            codec=codec[0],
+            payload_type=codec[1],
+            telephone_event_pt=_dtmf_type(media) if local.telephone_event else None,
+            ptime=_ptime(media, local.ptime),
+            direction=mine,
+            remote_hold=legacy_hold or answered_dir in ("sendonly", "inactive"),
+        )
+    raise NotAcceptableError("the answer accepted no audio stream we can use")
+
+
+def hold(local: LocalMedia) -> LocalMedia:
+    """Our media for putting the peer on hold (RFC 3264 §8.4: sendonly)."""
+    return replace(local, direction="sendonly")

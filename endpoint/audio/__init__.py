@@ -1,1 +1,20 @@
-"""Audio device adapters (ALSA through PyAudio, WAV files, tones, null) behind one Protocol."""
+"""Audio device adapters (ALSA through PyAudio, WAV files, tones, null) behind one Protocol.
+
+The media runtime uses `open_audio()` and the `AudioPort` it returns; `list_devices()` is for
+the `doctor` command.
+"""
+
+from endpoint.audio.devices import DeviceInfo, list_devices
+from endpoint.audio.factory import BACKENDS, open_audio
+from endpoint.audio.port import AudioError, AudioPort, AudioStatus, DeviceState
+
+__all__ = [
+    "BACKENDS",
+    "AudioError",
+    "AudioPort",
+    "AudioStatus",
+    "DeviceInfo",
+    "DeviceState",
+    "list_devices",
+    "open_audio",
+]

@@ -1,0 +1,66 @@
+"""`open_audio()`: the one place that maps a backend name and options to an `AudioPort`.
+
+The keyword names are those of `[audio]` in the configuration (`AudioSettings`), so the runtime
+can pass the settings through. `role="alert"` opens the port that plays ringback and alert tones:
+on ALSA it plays to `alert_device`, or else shares (and mixes into) the call's playback device;
+the other backends have nowhere separate to play it, so alerts go to a null port.
+"""
+
+from pathlib import Path
+from typing import Literal
+
+from endpoint.audio.alsa import AlsaPort
+from endpoint.audio.devices import DeviceSpec
+from endpoint.audio.null import NullPort
+from endpoint.audio.port import AudioError, AudioPort
+from endpoint.audio.registry import DeviceRegistry
+from endpoint.audio.tone import TonePort
+from endpoint.audio.wavfile import FilePort
+from endpoint.media.frame import FRAME_SAMPLES
+
+BACKENDS = ("alsa", "file", "tone", "null")
+
+PortRole = Literal["call", "alert"]
+
+
+def open_audio(
+    backend: str,
+    *,
+    capture_device: DeviceSpec = None,
+    playback_device: DeviceSpec = None,
+    alert_device: DeviceSpec = None,
+    input_file: Path | None = None,
+    output_file: Path | None = None,
+    tone_hz: float = 440.0,
+    role: PortRole = "call",
+    loop: bool = True,
+    frame_samples: int = FRAME_SAMPLES,
+    registry: DeviceRegistry | None = None,
+) -> AudioPort:
+    """Create (not start) the port for `backend`; raises AudioError for a bad choice or file."""
+    if backend not in BACKENDS:
+        raise AudioError(f"unknown audio backend {backend!r}; use one of {', '.join(BACKENDS)}")
+    if role == "alert":
+        if backend != "alsa":
+            return NullPort(frame_samples)
+        device = alert_device if alert_device is not None else playback_device
+        return AlsaPort(
+            playback_device=device,
+            capture=False,
+            registry=registry,
+            frame_samples=frame_samples,
+        )
+    if backend == "alsa":
+        return AlsaPort(
+            capture_device, playback_device, registry=registry, frame_samples=frame_samples
+        )
+    if backend == "file":
+        if input_file is None and output_file is None:
+            raise AudioError("the file backend needs an input_file and/or an output_file")
+        return FilePort(input_file, output_file, loop=loop, frame_samples=frame_samples)
+    if backend == "tone":
+        try:
+            return TonePort(tone_hz, frame_samples=frame_samples)
+        except ValueError as exc:
+            raise AudioError(str(exc)) from exc
+    return NullPort(frame_samples)

@@ -1,0 +1,124 @@
+"""Sample-rate and channel conversion between a device's native format and 8 kHz mono frames.
+
+Why soxr's *variable-rate* engine (`vr=True`) for streams: the fixed-rate engines process in FFT
+blocks, so a 20 ms input chunk gives nothing for several chunks and then a burst (measured: "HQ"
+8 -> 48 kHz returns 6440 samples every 7th chunk, 140 ms of added latency). The variable-rate
+engine returns a steady 20 ms per 20 ms with about 12.5 ms of delay, and it is still a proper
+anti-aliasing filter: flat to 3.9 kHz and below -114 dB from 4.5 kHz when going 48 -> 8 kHz
+(`benchmarks/bench_resample.py` prints these figures). A streaming resampler keeps its filter
+state between chunks, so frame boundaries do not click.
+
+Samples are float32 in [-1, 1) inside the converters and int16 at the edges.
+"""
+
+import numpy as np
+import numpy.typing as npt
+import soxr
+
+from endpoint.media.frame import Frame
+
+Samples = npt.NDArray[np.float32]
+
+_INT16_SCALE = 32768.0
+
+
+def int16_to_float(pcm: npt.NDArray[np.int16]) -> Samples:
+    """Scale int16 samples to float32 in [-1, 1)."""
+    return pcm.astype(np.float32) / np.float32(_INT16_SCALE)
+
+
+def float_to_int16(samples: npt.NDArray[np.floating]) -> Frame:
+    """Round float samples in [-1, 1) to int16, saturating instead of wrapping around."""
+    scaled = np.rint(np.asarray(samples, dtype=np.float64) * _INT16_SCALE)
+    return np.clip(scaled, -32768, 32767).astype(np.int16)
+
+
+def downmix(interleaved: npt.NDArray[np.int16], channels: int) -> Samples:
+    """Average interleaved channels into one float32 channel."""
+    if channels == 1:
+        return int16_to_float(interleaved)
+    frames = interleaved.reshape(-1, channels).astype(np.float32)
+    mono: Samples = frames.mean(axis=1, dtype=np.float32) / np.float32(_INT16_SCALE)
+    return mono
+
+
+def upmix(mono: Frame, channels: int) -> npt.NDArray[np.int16]:
+    """Copy one channel into every channel of an interleaved buffer."""
+    if channels == 1:
+        return mono
+    return np.repeat(mono, channels)
+
+
+class StreamResampler:
+    """Streaming mono float32 resampler that keeps its filter state from chunk to chunk."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, in_rate: int, out_rate: int) -> None:
+        if in_rate <= 0 or out_rate <= 0:
+            raise ValueError(f"sample rates must be positive, not {in_rate} -> {out_rate}")
+        self._stream: soxr.ResampleStream | None = None
+        if in_rate != out_rate:
+            self._stream = soxr.ResampleStream(in_rate, out_rate, 1, dtype="float32", vr=True)
+
+    def process(self, samples: Samples) -> Samples:
+        """Resample one chunk; the output length follows the rate ratio over time."""
+        if self._stream is None:
+            return samples
+        out: Samples = self._stream.resample_chunk(np.ascontiguousarray(samples))
+        return out
+
+    def flush(self) -> Samples:
+        """Return what the filter still holds at the end of a stream, and reset it."""
+        if self._stream is None:
+            return np.zeros(0, dtype=np.float32)
+        out: Samples = self._stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+        self._stream.clear()
+        return out
+
+    def reset(self) -> None:
+        """Forget the filter state (after a device reopen, the old tail is stale)."""
+        if self._stream is not None:
+            self._stream.clear()
+
+
+class SampleQueue:
+    """A float32 FIFO that turns chunks of any length into chunks of a fixed length."""
+
+    __slots__ = ("_buffer", "_length")
+
+    def __init__(self, capacity: int) -> None:
+        self._buffer = np.zeros(capacity, dtype=np.float32)
+        self._length = 0
+
+    def __len__(self) -> int:
+        return self._length
+
+    def put(self, samples: Samples) -> int:
+        """Append samples; what does not fit is dropped from the *oldest* end. Returns drops."""
+        count = samples.size
+        capacity = self._buffer.size
+        if count >= capacity:
+            self._buffer[:] = samples[count - capacity :]
+            dropped = self._length + count - capacity
+            self._length = capacity
+            return dropped
+        overflow = max(0, self._length + count - capacity)
+        if overflow:
+            self._buffer[: self._length - overflow] = self._buffer[overflow : self._length]
+            self._length -= overflow
+        self._buffer[self._length : self._length + count] = samples
+        self._length += count
+        return overflow
+
+    def take(self, count: int) -> Samples | None:
+        """Remove and return exactly `count` samples, or None when fewer are queued."""
+        if count > self._length:
+            return None
+        out = self._buffer[:count].copy()
+        self._buffer[: self._length - count] = self._buffer[count : self._length]
+        self._length -= count
+        return out
+
+    def clear(self) -> None:
+        self._length = 0

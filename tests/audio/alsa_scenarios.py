@@ -1,0 +1,297 @@
+"""Scenarios run in a child process against real PortAudio/ALSA, one per process.
+
+PortAudio reads the ALSA configuration when it initialises, and ALSA reads ALSA_CONFIG_PATH /
+HOME at that moment too, so each scenario runs in its own process with its own environment (set
+by test_alsa.py). Usage: python alsa_scenarios.py <scenario> <directory> [args...]. A scenario
+leaves its observations in <directory> (result.json, *.npy); the test process asserts on them.
+These are integration helpers: waiting here polls with short sleeps under a deadline.
+"""
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from endpoint.audio.alsa import AlsaPort
+from endpoint.audio.port import AudioStatus, DeviceState
+from endpoint.audio.registry import DeviceRegistry
+from endpoint.audio.tone import ToneGenerator
+from endpoint.media.frame import Frame
+
+DEADLINE = 20.0
+
+
+def wait(predicate: Callable[[], bool], timeout: float = DEADLINE) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.005)
+    return predicate()
+
+
+def status_dict(status: AudioStatus) -> dict[str, object]:
+    data = asdict(status)
+    data["state"] = status.state.value
+    return data
+
+
+def playback(directory: Path, rate: int) -> dict[str, object]:
+    """Queue one second of a 440 Hz + 1 kHz tone, start, wait until it has all been taken."""
+    registry = DeviceRegistry()
+    port = AlsaPort(
+        playback_device="TESTcard",
+        capture=False,
+        registry=registry,
+        rates=(rate,),
+        playback_frames=100,
+        prime=1,
+    )
+    generator = ToneGenerator((440.0, 1000.0), 0.6)
+    source = [generator.next_frame() for _ in range(50)]
+    for frame in source:
+        port.write_frame(frame)
+    port.start()
+    running = port.wait_running(DEADLINE)
+    drained = wait(lambda: port.status().playback_fill == 0)
+    status = port.status()
+    port.stop()
+    registry.shutdown()
+    np.save(directory / "source.npy", np.concatenate(source))
+    return {"running": running, "drained": drained, "status": status_dict(status)}
+
+
+def capture(directory: Path, rate: int) -> dict[str, object]:
+    """Feed a known signal at the device rate through a FIFO; collect what read_frame() gives.
+
+    The FIFO is what paces the capture: ALSA's file plugin reads from it, so the capture stream
+    waits for our writes instead of racing through the ring buffer.
+    """
+    fifo = directory / "in.raw"
+    os.mkfifo(fifo)
+    writer = os.open(fifo, os.O_RDWR)
+    t = np.arange(rate) / rate
+    chirp = 0.5 * np.sin(2 * np.pi * (200 * t + 1400 * t * t))
+    signal_in = np.rint(chirp * 32767).astype("<i2")
+    registry = DeviceRegistry()
+    port = AlsaPort(
+        capture_device="testcard",
+        playback=False,
+        registry=registry,
+        rates=(rate,),
+        capture_frames=100,
+        stall_timeout=None,
+    )
+    port.start()
+    running = port.wait_running(DEADLINE)
+    feeder = threading.Thread(target=os.write, args=(writer, signal_in.tobytes()))
+    feeder.start()
+    frames: list[Frame] = []
+    expected = 45
+
+    def collect() -> bool:
+        while (frame := port.read_frame()) is not None:
+            frames.append(frame)
+        return len(frames) >= expected
+
+    collected = wait(collect)
+    feeder.join()
+    status = port.status()
+    os.close(writer)  # end of file: the capture thread stops waiting and can be stopped
+    port.stop()
+    registry.shutdown()
+    np.save(directory / "source.npy", signal_in)
+    np.save(directory / "captured.npy", np.concatenate(frames) if frames else np.zeros(0))
+    return {"running": running, "collected": collected, "status": status_dict(status)}
+
+
+def stalled_capture(directory: Path) -> dict[str, object]:
+    """A capture device that stops delivering (nothing comes out of the FIFO) is declared lost,
+    its stream is closed and the device reopened; frames come out again.
+
+    PortAudio's abort does not interrupt the file plugin's blocked read(), so the close only
+    completes when data arrives: the scenario feeds the FIFO once the loss has been reported.
+    """
+    fifo = directory / "in.raw"
+    os.mkfifo(fifo)
+    writer = os.open(fifo, os.O_RDWR)
+    registry = DeviceRegistry()
+    port = AlsaPort(
+        capture_device="testcard",
+        playback=False,
+        registry=registry,
+        stall_timeout=0.3,
+        startup_grace=0.3,
+        backoff_initial=0.05,
+    )
+    port.start()
+    running = port.wait_running(DEADLINE)
+    lost = wait(lambda: port.status().state is DeviceState.LOST)
+    os.write(writer, np.ones(1600, dtype="<i2").tobytes())
+    back = wait(lambda: port.status().state is DeviceState.RUNNING)
+    reopens = port.status().reopens
+    frames = 0
+
+    def some_frames() -> bool:
+        nonlocal frames
+        while port.read_frame() is not None:
+            frames += 1
+        return frames >= 5
+
+    got_frames = wait(some_frames)
+    os.close(writer)
+    port.stop()
+    registry.shutdown()
+    return {
+        "running": running,
+        "lost": lost,
+        "back": back,
+        "reopens": reopens,
+        "got_frames": got_frames,
+    }
+
+
+def missing_card(directory: Path) -> dict[str, object]:
+    """The configured card does not exist at start-up (hw:9); later it appears.
+
+    ~/.asoundrc first names a card that is not there; the scenario then rewrites it to the
+    file plugin, as if the USB card had been plugged in. The adapter keeps retrying, and its
+    PortAudio re-initialisation (nothing else is open) enumerates the card anew.
+    """
+    asoundrc = Path(os.environ["HOME"]) / ".asoundrc"
+    asoundrc.write_text("pcm.usbcard { type hw card 9 }\n")
+    registry = DeviceRegistry()
+    port = AlsaPort(
+        playback_device="usbcard",
+        capture=False,
+        registry=registry,
+        backoff_initial=0.05,
+        backoff_max=0.2,
+    )
+    port.start()
+    starting = wait(lambda: port.status().last_error is not None)
+    status_missing = port.status()
+    port.write_frame(np.zeros(160, dtype=np.int16))  # the media thread carries on meanwhile
+    asoundrc.write_text(
+        f'pcm.usbcard {{ type file slave.pcm null format raw file "{directory}/out.raw" }}\n'
+    )
+    running = port.wait_running(DEADLINE)
+    status_back = port.status()
+    port.stop()
+    registry.shutdown()
+    return {
+        "starting": starting,
+        "missing": status_dict(status_missing),
+        "running": running,
+        "back": status_dict(status_back),
+    }
+
+
+def start_pulse(directory: Path) -> subprocess.Popen[bytes]:
+    """A private PulseAudio daemon with a null sink (it paces like a real card, 20 ms)."""
+    script = directory / "default.pa"
+    script.write_text(
+        "load-module module-null-sink sink_name=nullsink\n"
+        f"load-module module-native-protocol-unix socket={directory}/pulse.sock "
+        "auth-anonymous=1\n"
+        "set-default-sink nullsink\n"
+        "set-default-source nullsink.monitor\n"
+    )
+    (directory / "pulse.sock").unlink(missing_ok=True)
+    daemon = subprocess.Popen(
+        ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "-F", str(script)],
+        stdout=subprocess.DEVNULL,
+        stderr=open(directory / "pulse.log", "ab"),  # noqa: SIM115 (closed with the process)
+    )
+    if not wait((directory / "pulse.sock").exists, 10.0):
+        daemon.kill()
+        raise RuntimeError("pulseaudio did not start")
+    return daemon
+
+
+def pulse_unplug(directory: Path) -> dict[str, object]:
+    """Kill the sound server in the middle of a call, bring it back, watch the port recover.
+
+    Killing PulseAudio makes ALSA's pulse plugin fail under PortAudio's callback thread, the way
+    a USB card that is pulled out does: PortAudio ends the stream. Reopening fails until the
+    server is back.
+    """
+    daemon = start_pulse(directory)
+    registry = DeviceRegistry()
+    port = AlsaPort("pulse", "pulse", registry=registry, backoff_initial=0.1, backoff_max=0.5)
+    port.start()
+    running = port.wait_running(DEADLINE)
+    got_audio = wait(lambda: port.read_frame() is not None)
+    daemon.send_signal(signal.SIGKILL)
+    daemon.wait()
+    lost = wait(lambda: port.status().state is DeviceState.LOST)
+    status_lost = port.status()
+    for _ in range(10):  # the media thread keeps ticking: nothing blocks or raises
+        port.read_frame()
+        port.write_frame(np.zeros(160, dtype=np.int16))
+    daemon = start_pulse(directory)
+    back = wait(lambda: port.status().state is DeviceState.RUNNING and port.status().reopens >= 2)
+    got_audio_again = wait(lambda: port.read_frame() is not None)
+    status_back = port.status()
+    port.stop()
+    registry.shutdown()
+    daemon.terminate()
+    daemon.wait()
+    return {
+        "running": running,
+        "got_audio": got_audio,
+        "lost": lost,
+        "lost_status": status_dict(status_lost),
+        "back": back,
+        "got_audio_again": got_audio_again,
+        "back_status": status_dict(status_back),
+    }
+
+
+def devices(directory: Path) -> dict[str, object]:
+    """What `list_devices()` (for the doctor command) reports.
+
+    PortAudio lists testcard as a capture device only if its infile can be opened.
+    """
+    (directory / "in.raw").touch()
+    from endpoint.audio import list_devices
+    from endpoint.audio.registry import default_registry
+
+    found = [asdict(d) for d in list_devices()]
+    default_registry().shutdown()
+    return {"devices": found}
+
+
+SCENARIOS: dict[str, Callable[..., dict[str, object]]] = {
+    "playback": playback,
+    "capture": capture,
+    "missing_card": missing_card,
+    "stalled_capture": stalled_capture,
+    "devices": devices,
+    "pulse_unplug": pulse_unplug,
+}
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(
+        level=logging.INFO,
+        filename=str(Path(argv[1]) / "audio.log"),
+        format="%(name)s %(levelname)s %(message)s",
+    )
+    name, directory, *args = argv
+    result = SCENARIOS[name](Path(directory), *(int(a) for a in args))
+    (Path(directory) / "result.json").write_text(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,175 @@
+"""The ALSA backend through real PyAudio -> PortAudio -> ALSA, with no sound card.
+
+How ALSA is pointed at a test configuration: ALSA_CONFIG_PATH names asound-file.conf, which
+includes the system /usr/share/alsa/alsa.conf and then defines "testcard" (ALSA's `file` plugin
+over its `null` plugin: what is played lands in $AUDIO_TEST_DIR/out.raw, what is captured comes
+from $AUDIO_TEST_DIR/in.raw). HOME is the test's own directory, so a scenario can add a
+~/.asoundrc (alsa.conf loads it). ALSA and PortAudio read all this when PortAudio initialises,
+so every scenario runs in a child process (alsa_scenarios.py) with its own environment.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+import soxr
+
+HERE = Path(__file__).parent
+CONFIG = HERE / "asound-file.conf"
+SCENARIOS = HERE / "alsa_scenarios.py"
+
+
+def run_scenario(directory: Path, name: str, *args: int) -> dict[str, object]:
+    env = {
+        **os.environ,
+        "ALSA_CONFIG_PATH": str(CONFIG),
+        "AUDIO_TEST_DIR": str(directory),
+        "HOME": str(directory),
+        "JACK_NO_START_SERVER": "1",
+        "PULSE_SERVER": f"unix:{directory}/pulse.sock",
+        "PULSE_RUNTIME_PATH": str(directory / "pulse-runtime"),
+        "PULSE_STATE_PATH": str(directory / "pulse-state"),
+    }
+    proc = subprocess.run(
+        [sys.executable, "-bb", str(SCENARIOS), name, str(directory), *map(str, args)],
+        env=env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")[-3000:]
+    result: dict[str, object] = json.loads((directory / "result.json").read_text())
+    return result
+
+
+def log_lines(directory: Path) -> list[str]:
+    return (directory / "audio.log").read_text().splitlines()
+
+
+def align(received: npt.NDArray[np.float64], source: npt.NDArray[np.float64]) -> tuple[int, float]:
+    """Offset in `received` where `source` fits best, and the normalized correlation there."""
+    size = received.size + source.size
+    spectrum = np.fft.rfft(received, size) * np.conj(np.fft.rfft(source, size))
+    scores = np.fft.irfft(spectrum, size)[: received.size - source.size + 1]
+    lag = int(np.argmax(scores))
+    segment = received[lag : lag + source.size]
+    corr = float(segment @ source / (np.linalg.norm(segment) * np.linalg.norm(source) + 1e-12))
+    return lag, corr
+
+
+@pytest.mark.parametrize("rate", [8000, 48000, 44100])
+def test_tone_played_lands_in_the_file_at_the_device_rate(tmp_path: Path, rate: int) -> None:
+    result = run_scenario(tmp_path, "playback", rate)
+    status = result["status"]
+    assert isinstance(status, dict)
+    assert result["running"] and result["drained"]
+    assert status["playback_rate"] == rate
+    assert status["playback_dropped"] == 0
+
+    played = np.fromfile(tmp_path / "out.raw", dtype="<i2").astype(np.float64)
+    source = np.load(tmp_path / "source.npy").astype(np.float64)
+    # At the device rate the second of tone spans `rate` samples (give or take the filter).
+    loud = np.flatnonzero(np.abs(played) > 1000)
+    assert abs((loud[-1] - loud[0]) - rate) < rate * 0.01
+    # Resampled back to 8 kHz it is the source, delayed.
+    back = soxr.resample(played, rate, 8000, quality="HQ") if rate != 8000 else played
+    _, corr = align(back, source)
+    assert corr > 0.99
+
+
+def test_a_device_name_matches_case_insensitively_and_opening_is_logged(tmp_path: Path) -> None:
+    run_scenario(tmp_path, "playback", 48000)
+    opened = [line for line in log_lines(tmp_path) if "opened" in line]
+    assert opened == [
+        "endpoint.audio.alsa INFO audio playback device 'TESTcard' opened: "
+        "testcard at 48000 Hz, 1 channel(s)"
+    ]
+
+
+@pytest.mark.parametrize("rate", [48000, 44100])
+def test_captured_signal_comes_out_as_8khz_frames(tmp_path: Path, rate: int) -> None:
+    result = run_scenario(tmp_path, "capture", rate)
+    status = result["status"]
+    assert isinstance(status, dict)
+    assert result["running"] and result["collected"]
+    assert status["capture_rate"] == rate
+    assert status["capture_dropped"] == 0
+    captured = np.load(tmp_path / "captured.npy").astype(np.float64)
+    assert captured.size % 160 == 0
+    source = np.load(tmp_path / "source.npy").astype(np.float32) / np.float32(32768)
+    # Sample for sample, the frames are the chirp through a streaming soxr resampler: nothing
+    # was lost, repeated or reordered between PortAudio's thread and read_frame().
+    stream = soxr.ResampleStream(rate, 8000, 1, dtype="float32", vr=True)
+    chunks = [stream.resample_chunk(source[i : i + rate // 50]) for i in range(0, rate, rate // 50)]
+    reference = np.concatenate(chunks).astype(np.float64) * 32768.0
+    lag, corr = align(reference, captured)
+    assert (lag, round(corr, 4)) == (0, 1.0)
+    # And it is the chirp: against an ideal (linear-phase, offline) resampling the streaming
+    # filter only adds a fraction of a millisecond of phase dispersion.
+    ideal = soxr.resample(source.astype(np.float64), rate, 8000, quality="VHQ") * 32768.0
+    _, corr = align(ideal, captured[400:6400])
+    assert corr > 0.95
+
+
+def test_capture_at_8khz_is_bit_exact(tmp_path: Path) -> None:
+    run_scenario(tmp_path, "capture", 8000)
+    captured = np.load(tmp_path / "captured.npy")
+    source = np.load(tmp_path / "source.npy")
+    assert captured.size >= 45 * 160
+    assert np.array_equal(captured, source[: captured.size])
+
+
+def test_list_devices_reports_the_configured_pcm(tmp_path: Path) -> None:
+    found = run_scenario(tmp_path, "devices")["devices"]
+    assert isinstance(found, list)
+    testcard = [d for d in found if d["name"] == "testcard"]
+    assert len(testcard) == 1
+    assert testcard[0]["max_input_channels"] > 0 and testcard[0]["max_output_channels"] > 0
+    assert testcard[0]["default_rate"] > 0
+
+
+def test_a_card_absent_at_start_is_opened_when_it_appears(tmp_path: Path) -> None:
+    result = run_scenario(tmp_path, "missing_card")
+    missing, back = result["missing"], result["back"]
+    assert isinstance(missing, dict) and isinstance(back, dict)
+    assert result["starting"] and missing["state"] == "starting"
+    assert "usbcard" in str(missing["last_error"])
+    assert result["running"] and back["state"] == "running"
+    lines = log_lines(tmp_path)
+    not_available = [line for line in lines if "not available" in line]
+    assert len(not_available) == 1  # once, however many retries
+    assert any("audio playback device 'usbcard' opened: usbcard" in line for line in lines)
+
+
+def test_a_stalled_device_is_aborted_and_reopened(tmp_path: Path) -> None:
+    result = run_scenario(tmp_path, "stalled_capture")
+    assert result["running"] and result["lost"] and result["back"]
+    assert isinstance(result["reopens"], int) and result["reopens"] >= 1
+    assert result["got_frames"]
+    lost = [line for line in log_lines(tmp_path) if " lost: " in line]
+    assert lost[0] == (
+        "endpoint.audio.alsa WARNING audio capture device 'testcard' (testcard) lost: "
+        "no audio for 0.3 s; retrying"
+    )
+
+
+@pytest.mark.skipif(shutil.which("pulseaudio") is None, reason="needs pulseaudio")
+def test_sound_server_killed_mid_call_the_port_reopens(tmp_path: Path) -> None:
+    result = run_scenario(tmp_path, "pulse_unplug")
+    assert result["running"] and result["got_audio"]
+    lost_status, back_status = result["lost_status"], result["back_status"]
+    assert isinstance(lost_status, dict) and isinstance(back_status, dict)
+    assert result["lost"] and lost_status["state"] == "lost"
+    assert result["back"] and back_status["reopens"] == 2
+    assert result["got_audio_again"]
+    lines = log_lines(tmp_path)
+    lost = [line for line in lines if " lost: " in line]
+    back = [line for line in lines if " back after " in line]
+    assert len(lost) == 2 and len(back) == 2  # capture and playback, once each
+    assert all("(pulse)" in line for line in lost + back)

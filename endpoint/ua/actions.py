@@ -1,0 +1,53 @@
+"""What the user agent's state machines ask the runtime to do, and what they tell the world.
+
+The UA core is sans-IO: it returns these frozen records and the runtime carries them out
+(sending through the transaction layer, starting media, publishing on the control socket). A
+request is always sent inside a client transaction; ``tag`` lets the owner recognise the
+transaction's outcome when it comes back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from endpoint.sip import Request
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """Where a request goes: an address (resolved by the runtime if it is a name) and transport."""
+
+    host: str
+    port: int
+    transport: str = "udp"
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    """Start a client transaction for ``request`` towards ``destination``."""
+
+    request: Request
+    destination: Destination
+    tag: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendKeepalive:
+    """A CRLF keep-alive (RFC 5626 §3.5.1 for TCP; the same bytes keep a UDP NAT binding)."""
+
+    destination: Destination
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """An event for the log, the control socket's ``events`` stream and the LEDs."""
+
+    event: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"event": self.event, **self.detail}
+
+
+Action = SendRequest | SendKeepalive | Notice

@@ -1,0 +1,314 @@
+"""Registration of one account with its registrar (RFC 3261 §10), as a state machine.
+
+It registers on start, answers 401/407 with digest credentials, follows 423 Min-Expires, refreshes
+before the binding expires, moves its Contact to the address the registrar saw us at (rport /
+received: the box may sit behind NAT), sends keep-alives, and un-registers (Expires: 0) on stop.
+Failures are retried with capped exponential backoff and jitter; every attempt and outcome is a
+``Notice`` for the log, the control socket and the LEDs. Time and randomness come in as
+arguments; requests go out as ``SendRequest`` actions whose outcome comes back through
+``on_response`` / ``on_failure``.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from dataclasses import dataclass
+
+from endpoint.config import AccountSettings
+from endpoint.sip import Headers, Request, Response, parse_uri
+from endpoint.sip.digest import DigestClient, DigestError
+from endpoint.sip.transaction import new_branch
+from endpoint.sip.uri import SipURI
+from endpoint.ua.actions import Action, Destination, Notice, SendKeepalive, SendRequest
+from endpoint.ua.backoff import Backoff
+
+
+class RegState(enum.Enum):
+    IDLE = "idle"
+    REGISTERING = "registering"
+    REGISTERED = "registered"
+    WAITING = "waiting to retry"
+    UNREGISTERING = "unregistering"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class LocalAddress:
+    """Where we receive SIP, as the runtime bound it (and as peers should reach it)."""
+
+    host: str
+    port: int
+    transport: str = "udp"
+
+
+def _destination(target: str, transport: str) -> Destination:
+    uri = parse_uri(target)
+    if not isinstance(uri, SipURI):
+        raise ValueError(f"not a SIP URI: {target}")
+    port = uri.port or (5061 if uri.scheme == "sips" else 5060)
+    return Destination(uri.bare_host, port, uri.param("transport") or transport)
+
+
+class Registration:
+    """One account's binding. Drive it with start/stop, responses, failures and timers."""
+
+    #: Refresh when this share of the granted lifetime has passed (pjsip and baresip use ~90 %
+    #: with a floor; we also keep at least 5 s of margin).
+    REFRESH_SHARE = 0.85
+
+    def __init__(
+        self,
+        account: AccountSettings,
+        local: LocalAddress,
+        rng: random.Random,
+        *,
+        name: str = "account",
+        backoff: Backoff | None = None,
+        user_agent: str = "sip-endpoint",
+    ) -> None:
+        self.account = account
+        self.local = local
+        self.rng = rng
+        self.name = name
+        self.backoff = backoff or Backoff()
+        self.user_agent = user_agent
+        self.state = RegState.IDLE
+        self.digest = DigestClient(account.auth_user, account.password, rng)
+        self.call_id = f"{rng.getrandbits(96):024x}@{local.host}"
+        self.from_tag = f"{rng.getrandbits(32):08x}"
+        self.cseq = rng.randrange(1, 2**20)
+        self.expires = account.expires
+        self.granted: int | None = None
+        self.failures = 0
+        self.attempts = 0
+        self.contact_host, self.contact_port = local.host, local.port
+        self.last_status: int | None = None
+        self.last_reason = ""
+        self._pending: str | None = None
+        self._auth: tuple[tuple[str, str], ...] = ()
+        self._deadline: float | None = None
+        self._keepalive_at: float | None = None
+        uri = parse_uri(account.registrar)
+        if not isinstance(uri, SipURI):
+            raise ValueError(f"registrar is not a SIP URI: {account.registrar}")
+        self.request_uri: SipURI = (
+            uri if uri.bare_host == account.domain else SipURI("sip", account.domain)
+        )
+        target = account.outbound_proxy or account.registrar
+        self.destination = _destination(target, local.transport)
+
+    # -- inputs ------------------------------------------------------------------------------
+
+    @property
+    def aor(self) -> str:
+        return f"sip:{self.account.user}@{self.account.domain}"
+
+    @property
+    def registered(self) -> bool:
+        return self.state is RegState.REGISTERED
+
+    def start(self, now: float) -> list[Action]:
+        if self.state not in (RegState.IDLE, RegState.STOPPED, RegState.WAITING):
+            return []
+        return self._send_register(now, self.expires)
+
+    def stop(self, now: float) -> list[Action]:
+        """Un-register (Expires: 0) if a binding may exist; else stop at once."""
+        self._deadline = None
+        self._keepalive_at = None
+        if self.state in (RegState.REGISTERED, RegState.REGISTERING):
+            return self._send_register(now, 0, next_state=RegState.UNREGISTERING)
+        self.state = RegState.STOPPED
+        return [self._notice("unregistered")]
+
+    def refresh_now(self, now: float) -> list[Action]:
+        """Re-register at once (a button, a control command, a network change)."""
+        if self.state in (RegState.UNREGISTERING, RegState.REGISTERING):
+            return []
+        self.failures = 0
+        return self._send_register(now, self.expires)
+
+    def on_response(self, tag: str, response: Response, now: float) -> list[Action]:
+        if tag != self._pending or response.status < 200:
+            return []
+        self._pending = None
+        self.last_status, self.last_reason = response.status, response.reason
+        status = response.status
+        if status in (401, 407):
+            return self._challenged(response, now)
+        if status == 423:
+            return self._interval_too_brief(response, now)
+        if 200 <= status < 300:
+            return self._success(response, now)
+        return self._failed(now, f"{status} {response.reason}")
+
+    def on_failure(self, tag: str, reason: str, now: float) -> list[Action]:
+        """The transaction timed out (Timer F) or the transport failed."""
+        if tag != self._pending:
+            return []
+        self._pending = None
+        self.last_status, self.last_reason = None, reason
+        return self._failed(now, reason)
+
+    def get_timer(self) -> float | None:
+        times = [t for t in (self._deadline, self._keepalive_at) if t is not None]
+        return min(times) if times else None
+
+    def handle_timer(self, now: float) -> list[Action]:
+        actions: list[Action] = []
+        if self._keepalive_at is not None and now >= self._keepalive_at:
+            self._keepalive_at = now + self.account.keepalive_interval
+            actions += self._keepalive(now)
+        if self._deadline is not None and now >= self._deadline:
+            self._deadline = None
+            if self.state in (RegState.REGISTERED, RegState.WAITING):
+                actions += self._send_register(now, self.expires)
+        return actions
+
+    # -- transitions -------------------------------------------------------------------------
+
+    def _challenged(self, response: Response, now: float) -> list[Action]:
+        header = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
+        try:
+            fields = self.digest.answer(
+                response.headers.rows(header), response.status, "REGISTER", str(self.request_uri)
+            )
+        except DigestError as exc:
+            return self._failed(now, str(exc), fatal_auth=True)
+        expires = 0 if self.state is RegState.UNREGISTERING else self.expires
+        self._auth = tuple(fields)
+        return self._send_register(now, expires, next_state=self.state)
+
+    def _interval_too_brief(self, response: Response, now: float) -> list[Action]:
+        minimum = response.headers.get("Min-Expires")
+        if minimum is None or not minimum.strip().isdigit() or int(minimum) <= self.expires:
+            return self._failed(now, "423 without a usable Min-Expires")
+        self.expires = int(minimum)  # RFC 3261 §10.2.8
+        return self._send_register(now, self.expires, next_state=self.state)
+
+    def _success(self, response: Response, now: float) -> list[Action]:
+        self.digest.succeeded()
+        self._auth = ()
+        if self.state is RegState.UNREGISTERING:
+            self.state = RegState.STOPPED
+            self._deadline = None
+            return [self._notice("unregistered")]
+        granted = self._granted(response)
+        via = response.top_via
+        seen_host = via.received or self.contact_host
+        seen_port = via.rport or self.contact_port
+        if (seen_host, seen_port) != (self.contact_host, self.contact_port):
+            # Behind NAT: the registrar saw another address. Register that one instead, so
+            # calls reach us (the binding of the old Contact expires on its own).
+            self.contact_host, self.contact_port = seen_host, seen_port
+            return [
+                self._notice("registration-contact-changed", contact=self._contact_uri()),
+                *self._send_register(now, self.expires),
+            ]
+        self.granted = granted
+        self.failures = 0
+        first = self.state is not RegState.REGISTERED
+        self.state = RegState.REGISTERED
+        self._deadline = now + max(min(granted * self.REFRESH_SHARE, granted - 5.0), 1.0)
+        if self.account.keepalive != "off" and self._keepalive_at is None:
+            self._keepalive_at = now + self.account.keepalive_interval
+        name = "registered" if first else "registration-refreshed"
+        return [self._notice(name, expires=granted, contact=self._contact_uri())]
+
+    def _granted(self, response: Response) -> int:
+        ours = self._contact_uri()
+        for contact in response.contact:
+            if str(contact.uri) == ours and contact.expires is not None:
+                return contact.expires
+        if response.expires is not None:
+            return response.expires
+        return self.expires
+
+    def _failed(self, now: float, reason: str, *, fatal_auth: bool = False) -> list[Action]:
+        self._auth = ()
+        if self.state is RegState.UNREGISTERING:
+            self.state = RegState.STOPPED
+            return [self._notice("unregistered", reason=reason)]
+        delay = self.backoff.delay(self.failures, self.rng)
+        self.failures += 1
+        self.state = RegState.WAITING
+        self._deadline = now + delay
+        self._keepalive_at = None
+        detail: dict[str, object] = {"reason": reason, "retry_in": round(delay, 1)}
+        if fatal_auth:
+            detail["fix"] = "check [account] user, auth_user and password"
+        return [self._notice("registration-failed", **detail)]
+
+    def _keepalive(self, now: float) -> list[Action]:
+        if self.account.keepalive == "crlf":
+            return [SendKeepalive(self.destination)]
+        if self.account.keepalive == "options":
+            self.cseq += 1
+            request = self._build("OPTIONS", 0)
+            return [SendRequest(request, self.destination, f"{self.name}:keepalive")]
+        return []
+
+    # -- building ----------------------------------------------------------------------------
+
+    def _contact_uri(self) -> str:
+        host = self.contact_host if ":" not in self.contact_host else f"[{self.contact_host}]"
+        transport = "" if self.local.transport == "udp" else f";transport={self.local.transport}"
+        return f"sip:{self.account.user}@{host}:{self.contact_port}{transport}"
+
+    def _build(self, method: str, expires: int) -> Request:
+        host = self.local.host if ":" not in self.local.host else f"[{self.local.host}]"
+        via = (
+            f"SIP/2.0/{self.local.transport.upper()} {host}:{self.local.port};rport;"
+            f"branch={new_branch(self.rng)}"
+        )
+        display = f'"{self.account.display_name}" ' if self.account.display_name else ""
+        fields: list[tuple[str, str]] = [
+            ("Via", via),
+            ("Max-Forwards", "70"),
+            ("From", f"{display}<{self.aor}>;tag={self.from_tag}"),
+            ("To", f"{display}<{self.aor}>"),
+            ("Call-ID", self.call_id),
+            ("CSeq", f"{self.cseq} {method}"),
+        ]
+        if self.account.outbound_proxy:
+            fields.append(("Route", f"<{self.account.outbound_proxy};lr>"))
+        if method == "REGISTER":
+            fields += [("Contact", f"<{self._contact_uri()}>"), ("Expires", str(expires))]
+        fields += [("User-Agent", self.user_agent), *self._auth]
+        return Request(method, self.request_uri, Headers(fields))
+
+    def _send_register(
+        self, now: float, expires: int, *, next_state: RegState = RegState.REGISTERING
+    ) -> list[Action]:
+        self.cseq += 1
+        self.attempts += 1
+        self.state = next_state
+        request = self._build("REGISTER", expires)
+        tag = f"{self.name}:register:{self.cseq}"
+        self._pending = tag
+        actions: list[Action] = [SendRequest(request, self.destination, tag)]
+        if next_state is RegState.REGISTERING and not self._auth:
+            actions.insert(
+                0,
+                self._notice(
+                    "registering", attempt=self.attempts, registrar=self.account.registrar
+                ),
+            )
+        return actions
+
+    def _notice(self, event: str, **detail: object) -> Notice:
+        return Notice(event, {"account": self.name, "aor": self.aor, **detail})
+
+    def status(self) -> dict[str, object]:
+        return {
+            "account": self.name,
+            "aor": self.aor,
+            "state": self.state.value,
+            "registrar": self.account.registrar,
+            "expires": self.granted,
+            "contact": self._contact_uri(),
+            "last_response": f"{self.last_status} {self.last_reason}".strip()
+            if self.last_status
+            else self.last_reason,
+        }

@@ -1,0 +1,280 @@
+"""RTP (RFC 3550): packets, the sending side, and the receiving side's source validation.
+
+The sender draws SSRC, first sequence number and first timestamp at random (§5.1: predictable
+values help attackers inject audio) and wraps both counters. The receiver validates a new
+source over ``MIN_SEQUENTIAL`` packets (§A.1), then *latches* to its address and SSRC: we send
+back to where the peer's media really comes from (symmetric RTP, RFC 4961, which gets through
+NATs), and packets from any other address or SSRC are dropped and counted. Without latching, any
+host that guesses the port can inject audio into the intercom's speaker ("RTP bleed").
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+from dataclasses import dataclass, field
+
+RTP_VERSION = 2
+SEQ_MOD = 1 << 16
+MIN_SEQUENTIAL = 2
+MAX_DROPOUT = 3000
+MAX_MISORDER = 100
+
+Address = tuple[str, int]
+
+
+class RtpError(Exception):
+    """A datagram that is not a valid RTP packet (counted and dropped, never raised further)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RtpExtension:
+    profile: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RtpPacket:
+    payload_type: int
+    sequence: int
+    timestamp: int
+    ssrc: int
+    payload: bytes = b""
+    marker: bool = False
+    csrc: tuple[int, ...] = ()
+    extension: RtpExtension | None = None
+    padding: int = 0
+
+    @classmethod
+    def parse(cls, data: bytes) -> RtpPacket:
+        if len(data) < 12:
+            raise RtpError("shorter than an RTP header")
+        b0, b1, sequence, timestamp, ssrc = struct.unpack_from("!BBHII", data)
+        if b0 >> 6 != RTP_VERSION:
+            raise RtpError(f"RTP version {b0 >> 6}")
+        cc = b0 & 0x0F
+        offset = 12 + 4 * cc
+        if len(data) < offset:
+            raise RtpError("truncated CSRC list")
+        csrc = struct.unpack_from(f"!{cc}I", data, 12) if cc else ()
+        extension = None
+        if b0 & 0x10:
+            if len(data) < offset + 4:
+                raise RtpError("truncated header extension")
+            profile, words = struct.unpack_from("!HH", data, offset)
+            end = offset + 4 + 4 * words
+            if len(data) < end:
+                raise RtpError("truncated header extension")
+            extension = RtpExtension(profile, data[offset + 4 : end])
+            offset = end
+        end = len(data)
+        padding = 0
+        if b0 & 0x20:
+            padding = data[-1]
+            if padding == 0 or offset + padding > end:
+                raise RtpError("bad padding length")
+            end -= padding
+        return cls(
+            payload_type=b1 & 0x7F,
+            sequence=sequence,
+            timestamp=timestamp,
+            ssrc=ssrc,
+            payload=data[offset:end],
+            marker=bool(b1 & 0x80),
+            csrc=tuple(csrc),
+            extension=extension,
+            padding=padding,
+        )
+
+    def __bytes__(self) -> bytes:
+        b0 = (RTP_VERSION << 6) | len(self.csrc)
+        if self.padding:
+            b0 |= 0x20
+        if self.extension is not None:
+            b0 |= 0x10
+        b1 = (0x80 if self.marker else 0) | (self.payload_type & 0x7F)
+        parts = [struct.pack("!BBHII", b0, b1, self.sequence, self.timestamp, self.ssrc)]
+        if self.csrc:
+            parts.append(struct.pack(f"!{len(self.csrc)}I", *self.csrc))
+        if self.extension is not None:
+            ext = self.extension.data + b"\0" * (-len(self.extension.data) % 4)
+            parts.append(struct.pack("!HH", self.extension.profile, len(ext) // 4) + ext)
+        parts.append(self.payload)
+        if self.padding:
+            parts.append(b"\0" * (self.padding - 1) + bytes([self.padding]))
+        return b"".join(parts)
+
+
+@dataclass
+class RtpSender:
+    """Numbers our outgoing packets: one SSRC, one sequence space shared by audio and DTMF."""
+
+    rng: random.Random = field(repr=False)
+    clock_rate: int = 8000
+    ssrc: int = 0
+    sequence: int = 0
+    timestamp: int = 0
+    packets: int = 0
+    octets: int = 0
+
+    def __post_init__(self) -> None:
+        self.ssrc = self.rng.getrandbits(32)
+        self.sequence = self.rng.getrandbits(16)
+        self.timestamp = self.rng.getrandbits(32)
+
+    def packet(
+        self,
+        payload_type: int,
+        payload: bytes,
+        samples: int,
+        *,
+        marker: bool = False,
+        timestamp: int | None = None,
+    ) -> RtpPacket:
+        """The next packet; advances the media clock by ``samples`` (0 for DTMF updates)."""
+        packet = RtpPacket(
+            payload_type,
+            self.sequence,
+            self.timestamp if timestamp is None else timestamp,
+            self.ssrc,
+            payload,
+            marker,
+        )
+        self.sequence = (self.sequence + 1) % SEQ_MOD
+        self.timestamp = (self.timestamp + samples) & 0xFFFFFFFF
+        self.packets += 1
+        self.octets += len(payload)
+        return packet
+
+
+@dataclass
+class SourceState:
+    """RFC 3550 §A.1 per-source sequence state, plus §A.8 interarrival jitter."""
+
+    ssrc: int
+    base_seq: int = 0
+    max_seq: int = 0
+    bad_seq: int = SEQ_MOD + 1
+    cycles: int = 0
+    received: int = 0
+    probation: int = MIN_SEQUENTIAL
+    transit: int | None = None
+    jitter: float = 0.0
+    expected_prior: int = 0
+    received_prior: int = 0
+
+    def init(self, seq: int) -> None:
+        self.base_seq = seq
+        self.max_seq = seq
+        self.bad_seq = SEQ_MOD + 1
+        self.cycles = 0
+        self.received = 0
+        self.received_prior = 0
+        self.expected_prior = 0
+
+    def update(self, seq: int) -> bool:
+        """§A.1 ``update_seq``: True if the packet counts as valid."""
+        udelta = (seq - self.max_seq) % SEQ_MOD
+        if self.probation:
+            if seq == (self.max_seq + 1) % SEQ_MOD:
+                self.probation -= 1
+                self.max_seq = seq
+                if self.probation == 0:
+                    self.init(seq)
+                    self.received += 1
+                    return True
+            else:
+                self.probation = MIN_SEQUENTIAL - 1
+                self.max_seq = seq
+            return False
+        if udelta < MAX_DROPOUT:
+            if seq < self.max_seq:
+                self.cycles += SEQ_MOD
+            self.max_seq = seq
+        elif udelta <= SEQ_MOD - MAX_MISORDER:
+            if seq == self.bad_seq:
+                self.init(seq)  # the source restarted: accept its new numbering
+            else:
+                self.bad_seq = (seq + 1) % SEQ_MOD
+                return False
+        self.received += 1
+        return True
+
+    @property
+    def extended_max(self) -> int:
+        return self.cycles + self.max_seq
+
+    @property
+    def expected(self) -> int:
+        return self.extended_max - self.base_seq + 1
+
+    @property
+    def lost(self) -> int:
+        """Cumulative packets lost (§6.4.1; negative with duplicates, as the RFC allows)."""
+        return self.expected - self.received
+
+    def arrival(self, timestamp: int, now: float, clock_rate: int) -> None:
+        """§A.8: interarrival jitter in timestamp units."""
+        arrival = int(now * clock_rate)
+        transit = (arrival - timestamp) & 0xFFFFFFFF
+        if self.transit is not None:
+            d = abs(((transit - self.transit + 2**31) & 0xFFFFFFFF) - 2**31)
+            self.jitter += (d - self.jitter) / 16
+        self.transit = transit
+
+
+@dataclass
+class RtpReceiver:
+    """Validates and latches the remote source; counts what it drops and why."""
+
+    clock_rate: int = 8000
+    expected_address: Address | None = None
+    latched_address: Address | None = None
+    source: SourceState | None = None
+    malformed: int = 0
+    foreign: int = 0
+    probation_dropped: int = 0
+    invalid_sequence: int = 0
+    latch_events: list[Address] = field(default_factory=list)
+
+    def set_remote(self, address: Address | None) -> None:
+        """The signalled remote address changed (answer, re-INVITE): latch anew."""
+        self.expected_address = address
+        self.latched_address = None
+        self.source = None
+
+    def receive(self, data: bytes, address: Address, now: float) -> RtpPacket | None:
+        """The packet if it is valid media from our peer, else None (and counted)."""
+        try:
+            packet = RtpPacket.parse(data)
+        except RtpError:
+            self.malformed += 1
+            return None
+        latched = self.latched_address
+        same_ssrc = self.source is None or packet.ssrc == self.source.ssrc
+        if latched is not None and (address != latched or not same_ssrc):
+            self.foreign += 1
+            return None
+        if self.source is None or self.source.ssrc != packet.ssrc:
+            state = SourceState(packet.ssrc)
+            state.init(packet.sequence)
+            state.max_seq = (packet.sequence - 1) % SEQ_MOD
+            self.source = state
+        source = self.source
+        was_probing = source.probation > 0
+        if not source.update(packet.sequence):
+            if was_probing:
+                self.probation_dropped += 1
+            else:
+                self.invalid_sequence += 1
+            return None
+        if self.latched_address is None:
+            # Symmetric RTP (RFC 4961): from now on this address and SSRC are our peer.
+            self.latched_address = address
+            self.latch_events.append(address)
+        source.arrival(packet.timestamp, now, self.clock_rate)
+        return packet
+
+    @property
+    def jitter_ms(self) -> float:
+        return 0.0 if self.source is None else self.source.jitter * 1000 / self.clock_rate

@@ -1,0 +1,126 @@
+"""RTP (RFC 3550): packets, numbering, source validation (§A.1), latching, loss and jitter."""
+
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from endpoint.media.rtp import RtpError, RtpExtension, RtpPacket, RtpReceiver, RtpSender
+
+# A PCMU packet as baresip sends it (marker on the first packet of the talk spurt), and one
+# with two CSRCs, a one-word header extension and 4 octets of padding.
+BARESIP = bytes.fromhex("8080d5c93b1e2f40441e8f2d") + b"\xff" * 160
+FULL = (
+    bytes.fromhex("b2083039000000640000abcd0000000100000002bede000110ab0000")
+    + b"xy"
+    + b"\0\0\0\x04"
+)
+
+
+def test_parse_real_packet() -> None:
+    p = RtpPacket.parse(BARESIP)
+    assert (p.payload_type, p.marker, p.sequence, p.timestamp) == (0, True, 0xD5C9, 0x3B1E2F40)
+    assert p.ssrc == 0x441E8F2D and len(p.payload) == 160
+    assert bytes(p) == BARESIP
+
+
+def test_csrc_extension_and_padding_round_trip() -> None:
+    p = RtpPacket.parse(FULL)
+    assert p.csrc == (1, 2) and p.extension == RtpExtension(0xBEDE, bytes.fromhex("10ab0000"))
+    assert p.payload == b"xy" and p.padding == 4 and p.payload_type == 8
+    assert bytes(p) == FULL
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"\x80\x00",
+        bytes.fromhex("4000000000000000000000000"[:24]) + b"x",
+        bytes.fromhex("8f00000000000000000000000000"),  # 15 CSRCs announced, none present
+        bytes.fromhex("9000000000000000000000000000"),  # extension announced, missing
+        bytes.fromhex("a0000000000000000000000000ff"),
+    ],  # padding longer than the packet
+)
+def test_malformed_packets_raise_rtp_error(data: bytes) -> None:
+    with pytest.raises(RtpError):
+        RtpPacket.parse(data)
+
+
+@given(st.binary(max_size=64))
+def test_parse_raises_only_rtp_error(data: bytes) -> None:
+    try:
+        packet = RtpPacket.parse(data)
+    except RtpError:
+        return
+    assert RtpPacket.parse(bytes(packet)) == packet
+
+
+def test_sender_random_start_and_wrap_around() -> None:
+    sender = RtpSender(random.Random(9))
+    a, b = RtpSender(random.Random(1)), RtpSender(random.Random(2))
+    assert (a.ssrc, a.sequence, a.timestamp) != (b.ssrc, b.sequence, b.timestamp)
+    sender.sequence, sender.timestamp = 0xFFFF, 0xFFFFFF00
+    first = sender.packet(0, b"\xff" * 160, 160, marker=True)
+    second = sender.packet(0, b"\xff" * 160, 160)
+    assert (first.sequence, second.sequence) == (0xFFFF, 0)
+    assert second.timestamp == (0xFFFFFF00 + 160) & 0xFFFFFFFF
+    assert first.marker and not second.marker
+    assert sender.packets == 2 and sender.octets == 320
+
+
+def stream(seqs: list[int], ssrc: int = 7, start_ts: int = 1000) -> list[bytes]:
+    return [
+        bytes(RtpPacket(0, s % 65536, start_ts + 160 * i, ssrc, b"\xff" * 160))
+        for i, s in enumerate(seqs)
+    ]
+
+
+PEER = ("192.0.2.9", 40000)
+
+
+def test_probation_then_latch_and_foreign_sources_dropped() -> None:
+    rx = RtpReceiver()
+    got = [rx.receive(p, PEER, i * 0.02) for i, p in enumerate(stream([100, 101, 102]))]
+    assert [g is not None for g in got] == [False, True, True]  # MIN_SEQUENTIAL = 2
+    assert rx.latched_address == PEER and rx.latch_events == [PEER]
+    intruder = stream([500, 501, 502], ssrc=99)
+    assert all(rx.receive(p, ("203.0.113.66", 9999), 1.0) is None for p in intruder)
+    same_host_other_ssrc = stream([103], ssrc=99)[0]
+    assert rx.receive(same_host_other_ssrc, PEER, 1.0) is None
+    assert rx.foreign == 4
+    assert rx.receive(stream([103])[0], PEER, 1.02) is not None
+    rx.set_remote(("198.51.100.1", 5000))  # re-INVITE: latch again
+    assert rx.latched_address is None
+
+
+def test_loss_duplicates_and_sequence_wrap() -> None:
+    rx = RtpReceiver()
+    seqs = [65533, 65534, 65535, 0, 2, 3, 3, 5]
+    for i, p in enumerate(stream(seqs)):
+        rx.receive(p, PEER, i * 0.02)
+    source = rx.source
+    assert source is not None
+    assert source.cycles == 65536 and source.extended_max == 65536 + 5
+    assert source.expected == 8  # 65534 .. 5 (65533 went to probation)
+    assert source.received == 7  # 1 and 4 missing, 3 counted twice
+    assert source.lost == 1  # RFC 3550 §6.4.1: duplicates offset losses
+
+
+def test_jitter_follows_rfc3550_a8() -> None:
+    rx = RtpReceiver()
+    arrivals = [0.0, 0.020, 0.040, 0.065, 0.080, 0.100]  # one packet 5 ms late
+    for t, p in zip(arrivals, stream(list(range(10, 16))), strict=True):
+        rx.receive(p, PEER, t)
+    # transit differences (in 8 kHz units) after probation: 0, 40, 40, 0 -> J = ...
+    j = 0.0
+    for d in (0, 40, 40, 0):
+        j += (d - j) / 16
+    assert rx.source is not None and rx.source.jitter == pytest.approx(j)
+    assert rx.jitter_ms == pytest.approx(j / 8)
+
+
+def test_garbage_is_counted_not_raised() -> None:
+    rx = RtpReceiver()
+    assert rx.receive(b"\x00" * 20, PEER, 0.0) is None and rx.malformed == 1

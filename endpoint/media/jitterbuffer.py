@@ -1,0 +1,173 @@
+"""The adaptive jitter buffer: network packets in, one 20 ms frame out per playout tick.
+
+Packets arrive early, late, out of order, twice or never; the sound card wants exactly one frame
+every 20 ms by *its* clock. The buffer keys frames by RTP timestamp, holds them for a target
+delay that follows the measured jitter within [min, max] (quick to grow on a spike, slow to
+shrink), drops duplicates and packets that come after their playout time, and fills gaps with
+loss concealment (plc.py). Two clocks never run at exactly the same rate: a sender 500 ppm fast
+adds a frame of delay every 40 s, one 500 ppm slow drains the buffer. So when the buffered depth
+drifts away from the target, one frame is dropped or a silent one inserted, preferably where
+the audio is quiet; over a call of hours the delay neither grows nor underruns.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE, Frame
+from endpoint.media.plc import Concealer
+
+#: A frame quieter than this RMS (about -50 dBFS) is "silence" for drift compensation.
+QUIET_RMS = 100.0
+#: A timestamp this many frames away from the playout point means the stream restarted.
+RESYNC_FRAMES = 250
+
+
+@dataclass
+class JitterStats:
+    received: int = 0
+    played: int = 0
+    late: int = 0
+    duplicates: int = 0
+    overflow: int = 0
+    concealed: int = 0
+    drift_dropped: int = 0
+    drift_inserted: int = 0
+    resyncs: int = 0
+
+
+class JitterBuffer:
+    def __init__(
+        self,
+        min_delay_ms: int = 20,
+        max_delay_ms: int = 200,
+        frame_samples: int = FRAME_SAMPLES,
+        clock_rate: int = SAMPLE_RATE,
+    ) -> None:
+        self.frame_samples = frame_samples
+        self.frame_ms = frame_samples * 1000 / clock_rate
+        self.clock_rate = clock_rate
+        self.min_frames = max(1, round(min_delay_ms / self.frame_ms))
+        self.max_frames = max(self.min_frames, round(max_delay_ms / self.frame_ms))
+        self.stats = JitterStats()
+        self.plc = Concealer(frame_samples)
+        self._frames: dict[int, Frame] = {}
+        self._next: int | None = None  # extended frame index to play next
+        self._last_index: int | None = None  # for unwrapping 32-bit timestamps
+        self._transits: deque[float] = deque(maxlen=500)
+        self._spread = 0.0  # seconds: how late packets come relative to the earliest one
+        self._last_quiet = True
+        self._level = 0.0
+
+    # -- input -------------------------------------------------------------------------------
+
+    def _index(self, timestamp: int) -> int:
+        """Frame index from a 32-bit timestamp, unwrapped near the previous one."""
+        raw = timestamp // self.frame_samples
+        modulus = (1 << 32) // self.frame_samples
+        if self._last_index is None:
+            return raw
+        base = self._last_index - self._last_index % modulus
+        candidates = (base + raw - modulus, base + raw, base + raw + modulus)
+        return min(candidates, key=lambda c: abs(c - self._last_index))  # type: ignore[operator]
+
+    def put(self, timestamp: int, pcm: Frame, arrival: float) -> None:
+        """A decoded frame (``frame_samples`` long) with its RTP timestamp and arrival time."""
+        index = self._index(timestamp)
+        self._last_index = index
+        self.stats.received += 1
+        self._measure(timestamp, arrival)
+        if self._next is not None and abs(index - self._next) > RESYNC_FRAMES:
+            self._frames.clear()
+            self._next = None
+            self.stats.resyncs += 1
+        if self._next is not None and index < self._next:
+            self.stats.late += 1
+            return
+        if index in self._frames:
+            self.stats.duplicates += 1
+            return
+        self._frames[index] = pcm
+        while len(self._frames) > 2 * self.max_frames + 2:
+            del self._frames[min(self._frames)]
+            self.stats.overflow += 1
+
+    def _measure(self, timestamp: int, arrival: float) -> None:
+        """Track how late packets come relative to the fastest one of the last ~10 s.
+
+        A sliding minimum, not an all-time one, so that clock drift between the sender and us
+        (which makes transit times creep) is not mistaken for jitter.
+        """
+        transit = arrival - timestamp / self.clock_rate
+        window = self._transits
+        if window and abs(transit - window[-1]) > 10.0:
+            window.clear()  # a timestamp jump or wrap: start measuring afresh
+            self._spread = 0.0
+        window.append(transit)
+        late = transit - min(window)
+        # Peak tracker: a spike raises the estimate at once; it decays by ~1 % per packet.
+        self._spread = max(late, self._spread * 0.99)
+
+    # -- output ------------------------------------------------------------------------------
+
+    @property
+    def target_frames(self) -> int:
+        wanted = 1 + int(np.ceil(self._spread * 1000 / self.frame_ms))
+        return min(max(wanted, self.min_frames), self.max_frames)
+
+    @property
+    def depth(self) -> int:
+        """Frames buffered from the playout point to the newest frame."""
+        if self._next is None or not self._frames:
+            return 0
+        return max(self._frames) - self._next + 1
+
+    @property
+    def delay_ms(self) -> float:
+        return self.depth * self.frame_ms
+
+    def get(self, now: float) -> Frame:
+        """The next frame to play: real audio, concealment, or silence before the start."""
+        if self._next is None:
+            if not self._frames:
+                return np.zeros(self.frame_samples, dtype=np.int16)
+            span = max(self._frames) - min(self._frames) + 1
+            if span < self.target_frames:
+                return np.zeros(self.frame_samples, dtype=np.int16)
+            self._next = min(self._frames)
+            self._level = float(self.depth)
+        depth, target = self.depth, self.target_frames
+        # The smoothed depth separates a steady trend (clock drift, a lower jitter target)
+        # from the tick-to-tick wobble of packet arrival phases.
+        self._level += (depth - self._level) * 0.05
+        if self._level > target + 1 and depth > target + 1 and self._next in self._frames:
+            # Too much delay: skip a frame, a quiet one if the buffer allows waiting for it.
+            if _quiet(self._frames[self._next]) or depth > target + 4:
+                del self._frames[self._next]
+                self._next += 1
+                self._level -= 1
+                self.stats.drift_dropped += 1
+        elif self._level < target - 0.6 and depth < target and self._last_quiet:
+            # Too little: play one silent frame without consuming, in a pause.
+            self._level += 1
+            self.stats.drift_inserted += 1
+            self.stats.played += 1
+            return self.plc.good(np.zeros(self.frame_samples, dtype=np.int16))
+        frame = self._frames.pop(self._next, None)
+        self._next += 1
+        self.stats.played += 1
+        if frame is None:
+            self.stats.concealed += 1
+            out = self.plc.conceal()
+        else:
+            out = self.plc.good(frame)
+        self._last_quiet = _quiet(out)
+        return out
+
+
+def _quiet(frame: Frame) -> bool:
+    samples = frame.astype(np.float64)
+    return float(np.sqrt(np.mean(samples * samples))) < QUIET_RMS

@@ -1,0 +1,340 @@
+"""One call's media, sans-IO: frames and datagrams in, datagrams and frames out.
+
+The media thread calls ``send_frame`` and ``playout`` once per packet time with its clock, hands
+received datagrams to ``receive_rtp``/``receive_rtcp`` and sends what comes back; RTCP runs on
+``get_timer``/``handle_timer``. Everything that decides (numbering, codec, DTMF replacing audio,
+validation and latching, jitter buffering, reports) happens here, so the whole engine is tested
+end to end without a socket or a clock.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from endpoint.media import rtcp
+from endpoint.media.dtmf import DtmfDigit, DtmfReceiver, DtmfSender
+from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE, Frame
+from endpoint.media.g711 import CODECS
+from endpoint.media.jitterbuffer import JitterBuffer
+from endpoint.media.quality import StreamStats, estimate_mos
+from endpoint.media.rtp import Address, RtpPacket, RtpReceiver, RtpSender
+
+Datagram = tuple[bytes, Address]
+_CODEC_NAMES = {0: "PCMU", 8: "PCMA"}
+
+
+@dataclass(frozen=True, slots=True)
+class StreamConfig:
+    remote_rtp: Address
+    remote_rtcp: Address
+    payload_type: int = 0
+    telephone_event_pt: int | None = 101
+    ptime_ms: int = 20
+    rtcp_mux: bool = False
+    cname: str = "sip-endpoint"
+    jitter_min_ms: int = 20
+    jitter_max_ms: int = 200
+    direction: str = "sendrecv"
+    #: Unix time minus the monotonic clock, for the NTP timestamps of sender reports.
+    wallclock_offset: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLatched:
+    address: Address
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteBye:
+    reason: str
+
+
+MediaEvent = DtmfDigit | SourceLatched | RemoteBye
+
+
+@dataclass
+class _Counters:
+    received_octets: int = 0
+    unknown_payload: int = 0
+    rtcp_malformed: int = 0
+    rtt: float | None = None
+    remote_fraction_lost: float | None = None
+    remote_jitter: float | None = None
+    dtmf: int = 0
+    last_sr_middle: int = 0
+    last_sr_arrival: float | None = None
+    end_of: int | None = None
+    end_seq: int = 0
+
+
+class MediaStream:
+    def __init__(self, config: StreamConfig, rng: random.Random, now: float) -> None:
+        if config.payload_type not in CODECS:
+            raise ValueError(f"unsupported payload type {config.payload_type}")
+        self.config = config
+        self.rng = rng
+        self.encode, self.decode = CODECS[config.payload_type]
+        self.samples_per_packet = config.ptime_ms * SAMPLE_RATE // 1000
+        self.sender = RtpSender(rng)
+        self.receiver = RtpReceiver()
+        self.receiver.set_remote(config.remote_rtp)
+        self.jitter = JitterBuffer(config.jitter_min_ms, config.jitter_max_ms)
+        self.dtmf_out = (
+            DtmfSender(config.telephone_event_pt, self.samples_per_packet)
+            if config.telephone_event_pt is not None
+            else None
+        )
+        self.dtmf_in = DtmfReceiver()
+        self._events: list[MediaEvent] = []
+        self._pending: list[Frame] = []
+        self._marker = True
+        self._rtcp_at = now + rtcp.interval(rng, initial=True)
+        self._rtcp_source: Address | None = None
+        self._c = _Counters()
+        self._closed = False
+        self._prior_expected = 0
+        self._prior_received = 0
+
+    # -- sending -----------------------------------------------------------------------------
+
+    @property
+    def _rtp_destination(self) -> Address:
+        # Symmetric RTP (RFC 4961): answer where the peer's media really comes from.
+        return self.receiver.latched_address or self.config.remote_rtp
+
+    @property
+    def _rtcp_destination(self) -> Address:
+        if self.config.rtcp_mux:
+            return self._rtp_destination
+        return self._rtcp_source or self.config.remote_rtcp
+
+    @property
+    def sends(self) -> bool:
+        return self.config.direction in ("sendrecv", "sendonly")
+
+    @property
+    def receives(self) -> bool:
+        return self.config.direction in ("sendrecv", "recvonly")
+
+    def send_frame(self, pcm: Frame, now: float) -> list[Datagram]:
+        """RTP for one 20 ms frame (accumulated to the ptime); DTMF replaces audio."""
+        if self._closed or not self.sends:
+            return []
+        self._pending.append(pcm)
+        if len(self._pending) * FRAME_SAMPLES < self.samples_per_packet:
+            return []
+        audio = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
+        self._pending = []
+        if self.dtmf_out is not None and self.dtmf_out.busy:
+            packet = self.dtmf_out.tick(self.sender)
+            if packet is not None:
+                self._marker = True
+                return [(bytes(packet), self._rtp_destination)]
+        packet = self.sender.packet(
+            self.config.payload_type,
+            self.encode(audio),
+            self.samples_per_packet,
+            marker=self._marker,
+        )
+        self._marker = False
+        return [(bytes(packet), self._rtp_destination)]
+
+    def send_dtmf(self, digits: str) -> str:
+        """Queue digits for RFC 4733 sending; returns the characters refused."""
+        if self.dtmf_out is None:
+            return digits
+        return self.dtmf_out.send(digits)
+
+    # -- receiving ---------------------------------------------------------------------------
+
+    def receive_rtp(self, data: bytes, address: Address, now: float) -> None:
+        if self.config.rtcp_mux and rtcp.is_rtcp(data):
+            self.receive_rtcp(data, address, now)
+            return
+        latched_before = self.receiver.latched_address
+        packet = self.receiver.receive(data, address, now)
+        if packet is None:
+            return
+        if latched_before is None and self.receiver.latched_address is not None:
+            self._events.append(SourceLatched(self.receiver.latched_address))
+        self._c.received_octets += len(packet.payload)
+        self._events.extend(self.dtmf_in.poll(now))
+        if packet.payload_type == self.config.telephone_event_pt:
+            digits = self.dtmf_in.receive(packet, now)
+            self._c.dtmf += len(digits)
+            self._events.extend(digits)
+            self._silence_for_event(packet, now)
+            return
+        if packet.payload_type != self.config.payload_type:
+            self._c.unknown_payload += 1
+            return
+        if self.receives:
+            self._buffer(packet, now)
+
+    def _silence_for_event(self, packet: RtpPacket, now: float) -> None:
+        """An event packet stands in for the audio of its packet time: play silence there,
+        not concealment (the sender muted its audio while the key was pressed)."""
+        if not self.receives or len(packet.payload) < 4:
+            return
+        duration = int.from_bytes(packet.payload[2:4], "big")
+        repeat = 0
+        if packet.payload[1] & 0x80:  # an end packet: its repeats cover the next packet times
+            if self._c.end_of != packet.timestamp:
+                self._c.end_of, self._c.end_seq = packet.timestamp, packet.sequence
+            repeat = (packet.sequence - self._c.end_seq) % 65536
+        spp = self.samples_per_packet
+        start = (packet.timestamp + max(duration - spp, 0) + repeat * spp) & 0xFFFFFFFF
+        for k in range(self.samples_per_packet // FRAME_SAMPLES):
+            self.jitter.put((start + k * FRAME_SAMPLES) & 0xFFFFFFFF, silence(), now)
+
+    def _buffer(self, packet: RtpPacket, now: float) -> None:
+        pcm = self.decode(packet.payload)
+        for k in range(len(pcm) // FRAME_SAMPLES):
+            frame = pcm[k * FRAME_SAMPLES : (k + 1) * FRAME_SAMPLES]
+            self.jitter.put((packet.timestamp + k * FRAME_SAMPLES) & 0xFFFFFFFF, frame, now)
+
+    def playout(self, now: float) -> Frame:
+        """The next 20 ms for the speaker."""
+        self._events.extend(self.dtmf_in.poll(now))
+        if not self.receives:
+            return np.zeros(FRAME_SAMPLES, dtype=np.int16)
+        return self.jitter.get(now)
+
+    def receive_rtcp(self, data: bytes, address: Address, now: float) -> None:
+        try:
+            packets = rtcp.parse_compound(data)
+        except rtcp.RtcpError:
+            self._c.rtcp_malformed += 1
+            return
+        self._rtcp_source = address
+        arrival_ntp = rtcp.ntp_timestamp(now + self.config.wallclock_offset)
+        for packet in packets:
+            if isinstance(packet, rtcp.SenderReport):
+                self._c.last_sr_middle = rtcp.middle32(packet.ntp)
+                self._c.last_sr_arrival = now
+            if isinstance(packet, rtcp.SenderReport | rtcp.ReceiverReport):
+                for block in packet.blocks:
+                    if block.ssrc != self.sender.ssrc:
+                        continue
+                    rtt = rtcp.round_trip(block, arrival_ntp)
+                    if rtt is not None:
+                        self._c.rtt = rtt
+                    self._c.remote_fraction_lost = block.fraction_lost / 256
+                    self._c.remote_jitter = block.jitter * 1000 / SAMPLE_RATE
+            elif isinstance(packet, rtcp.Goodbye):
+                self._events.append(RemoteBye(packet.reason))
+
+    # -- RTCP --------------------------------------------------------------------------------
+
+    def get_timer(self) -> float | None:
+        return None if self._closed else self._rtcp_at
+
+    def handle_timer(self, now: float) -> list[Datagram]:
+        if self._closed or now < self._rtcp_at:
+            return []
+        self._rtcp_at = now + rtcp.interval(self.rng, we_sent=self.sender.packets > 0)
+        return [(rtcp.encode_compound(self._report(now)), self._rtcp_destination)]
+
+    def _report(self, now: float) -> list[rtcp.RtcpPacket]:
+        blocks: tuple[rtcp.ReportBlock, ...] = ()
+        source = self.receiver.source
+        if source is not None and source.received:
+            expected = source.expected
+            interval_expected = expected - self._prior_expected
+            interval_received = source.received - self._prior_received
+            self._prior_expected, self._prior_received = expected, source.received
+            lost_interval = interval_expected - interval_received
+            fraction = (
+                (lost_interval << 8) // interval_expected
+                if interval_expected > 0 and lost_interval > 0
+                else 0
+            )
+            dlsr = 0
+            if self._c.last_sr_arrival is not None:
+                dlsr = int((now - self._c.last_sr_arrival) * 65536) & 0xFFFFFFFF
+            blocks = (
+                rtcp.ReportBlock(
+                    source.ssrc,
+                    min(fraction, 255),
+                    max(min(source.lost, 0x7FFFFF), -0x800000),
+                    source.extended_max & 0xFFFFFFFF,
+                    int(source.jitter),
+                    self._c.last_sr_middle,
+                    dlsr,
+                ),
+            )
+        sdes = rtcp.SourceDescription(self.sender.ssrc, self.config.cname)
+        if self.sender.packets:
+            sr = rtcp.SenderReport(
+                self.sender.ssrc,
+                rtcp.ntp_timestamp(now + self.config.wallclock_offset),
+                self.sender.timestamp,
+                self.sender.packets & 0xFFFFFFFF,
+                self.sender.octets & 0xFFFFFFFF,
+                blocks,
+            )
+            return [sr, sdes]
+        return [rtcp.ReceiverReport(self.sender.ssrc, blocks), sdes]
+
+    # -- control -----------------------------------------------------------------------------
+
+    def set_remote(self, rtp_address: Address, rtcp_address: Address) -> None:
+        """New remote addresses from a re-INVITE or UPDATE: latch anew."""
+        self.config = replace(self.config, remote_rtp=rtp_address, remote_rtcp=rtcp_address)
+        self.receiver.set_remote(rtp_address)
+        self._rtcp_source = None
+
+    def set_direction(self, direction: str) -> None:
+        """Hold and resume (sendonly, recvonly, inactive, sendrecv)."""
+        self.config = replace(self.config, direction=direction)
+        self._marker = True
+
+    def events(self) -> list[MediaEvent]:
+        out, self._events = self._events, []
+        return out
+
+    def close(self, now: float) -> list[Datagram]:
+        """The final RTCP: a report and BYE (§6.6)."""
+        if self._closed:
+            return []
+        packets = [*self._report(now), rtcp.Goodbye((self.sender.ssrc,))]
+        self._closed = True
+        return [(rtcp.encode_compound(packets), self._rtcp_destination)]
+
+    def stats(self) -> StreamStats:
+        source = self.receiver.source
+        lost = source.lost if source else 0
+        expected = source.expected if source else 0
+        fraction = max(lost, 0) / expected if expected > 0 else 0.0
+        jb = self.jitter
+        rtt_ms = self._c.rtt * 1000 if self._c.rtt is not None else None
+        one_way = (rtt_ms or 0.0) / 2 + jb.delay_ms + self.config.ptime_ms
+        concealed_share = jb.stats.concealed / jb.stats.played if jb.stats.played else 0.0
+        return StreamStats(
+            codec=_CODEC_NAMES[self.config.payload_type],
+            sent_packets=self.sender.packets,
+            sent_octets=self.sender.octets,
+            received_packets=source.received if source else 0,
+            received_octets=self._c.received_octets,
+            lost=lost,
+            fraction_lost=fraction,
+            late=jb.stats.late,
+            discarded=jb.stats.overflow + self._c.unknown_payload + self.receiver.malformed,
+            duplicates=jb.stats.duplicates,
+            foreign=self.receiver.foreign,
+            concealed=jb.stats.concealed,
+            jitter_ms=self.receiver.jitter_ms,
+            rtt_ms=rtt_ms,
+            jitter_buffer_ms=jb.delay_ms,
+            remote_fraction_lost=self._c.remote_fraction_lost,
+            remote_jitter_ms=self._c.remote_jitter,
+            dtmf_received=self._c.dtmf,
+            mos=estimate_mos(max(fraction, concealed_share), one_way),
+        )
+
+
+def silence() -> Frame:
+    return np.zeros(FRAME_SAMPLES, dtype=np.int16)

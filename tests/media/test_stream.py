@@ -1,0 +1,151 @@
+"""Two media engines talking through a simulated network on a fake clock, plus RTCP and MOS."""
+
+import heapq
+import random
+
+import numpy as np
+import pytest
+
+from endpoint.media import rtcp
+from endpoint.media.dtmf import DtmfDigit
+from endpoint.media.quality import estimate_mos, mos_from_r, r_factor
+from endpoint.media.stream import MediaStream, RemoteBye, SourceLatched, StreamConfig
+
+DOOR = ("10.0.0.1", 4000)
+FLAT = ("10.0.0.2", 5000)
+
+
+def tone(k: int, hz: float) -> np.ndarray:
+    t = (np.arange(160) + 160 * k) / 8000
+    return (np.sin(2 * np.pi * hz * t) * 10000).astype(np.int16)
+
+
+def call(
+    seconds: float,
+    *,
+    loss: float = 0.0,
+    jitter: float = 0.0,
+    digits: str = "",
+    seed: int = 1,
+    payload_type: int = 0,
+) -> tuple[MediaStream, MediaStream, list[np.ndarray], list[object]]:
+    rng = random.Random(seed)
+    door = MediaStream(
+        StreamConfig(FLAT, (FLAT[0], FLAT[1] + 1), payload_type=payload_type, jitter_min_ms=40),
+        rng,
+        0.0,
+    )
+    flat = MediaStream(
+        StreamConfig(DOOR, (DOOR[0], DOOR[1] + 1), payload_type=payload_type, jitter_min_ms=40),
+        rng,
+        0.0,
+    )
+    door.send_dtmf(digits)
+    wire: list[tuple[float, int, bytes, tuple[str, int], tuple[str, int]]] = []
+    heard: list[np.ndarray] = []
+    events: list[object] = []
+    n = 0
+    for k in range(int(seconds / 0.02)):
+        now = k * 0.02
+        while wire and wire[0][0] <= now:
+            _, _, data, src, dst = heapq.heappop(wire)
+            target = flat if dst[0] == FLAT[0] else door
+            (target.receive_rtcp if dst[1] % 2 else target.receive_rtp)(data, src, now)
+
+        def send(
+            packets: list[tuple[bytes, tuple[str, int]]], src: tuple[str, int], now: float = now
+        ) -> None:
+            nonlocal n
+            for data, dst in packets:
+                if rng.random() < loss:
+                    continue
+                n += 1
+                heapq.heappush(wire, (now + 0.01 + rng.uniform(0, jitter), n, data, src, dst))
+
+        send(door.send_frame(tone(k, 1000), now), DOOR)
+        send(flat.send_frame(tone(k, 440), now), FLAT)
+        for stream, addr in ((door, (DOOR[0], DOOR[1] + 1)), (flat, (FLAT[0], FLAT[1] + 1))):
+            t = stream.get_timer()
+            if t is not None and t <= now:
+                send(stream.handle_timer(now), addr)
+        heard.append(flat.playout(now))
+        door.playout(now)
+        events += flat.events()
+    return door, flat, heard, events
+
+
+def correlation_with_tone(heard: list[np.ndarray], hz: float) -> float:
+    audio = np.concatenate(heard[60:]).astype(float)
+    t = np.arange(len(audio)) / 8000
+    i, q = np.sin(2 * np.pi * hz * t), np.cos(2 * np.pi * hz * t)
+    amplitude = 2 * np.hypot(np.dot(audio, i), np.dot(audio, q)) / len(audio)
+    return amplitude / (np.sqrt(2 * np.mean(audio**2)) or 1.0)
+
+
+def test_tone_arrives_clean_and_dtmf_once() -> None:
+    _, flat, heard, events = call(3.0, digits="159#")
+    assert correlation_with_tone(heard, 1000) > 0.95
+    assert correlation_with_tone(heard, 440) < 0.1
+    assert [e for e in events if isinstance(e, DtmfDigit)] == [DtmfDigit(d, 100) for d in "159#"]
+    assert [e for e in events if isinstance(e, SourceLatched)] == [SourceLatched(DOOR)]
+    stats = flat.stats()
+    assert stats.lost == 0 and stats.concealed == 0 and stats.dtmf_received == 4
+    # 10 ms on the wire each way, delivered at the next 20 ms tick: 40 ms round trip
+    assert stats.rtt_ms is not None and 35 <= stats.rtt_ms <= 45
+    assert stats.mos > 4.3
+
+
+def test_pcma_and_a_lossy_jittery_network() -> None:
+    _, flat, heard, _ = call(6.0, loss=0.05, jitter=0.03, seed=7, payload_type=8)
+    stats = flat.stats()
+    assert stats.codec == "PCMA"
+    assert 0.02 < stats.fraction_lost < 0.09 and stats.concealed > 0
+    assert correlation_with_tone(heard, 1000) > 0.8  # concealment keeps the tone
+    assert stats.jitter_ms > 1 and 3.0 < stats.mos < 4.3
+    assert stats.remote_fraction_lost is not None  # the door's receiver reports came back
+
+
+def test_close_sends_bye_and_the_peer_hears_it() -> None:
+    door, flat, _, _ = call(1.0)
+    ((data, dst),) = door.close(1.0)
+    assert dst == (FLAT[0], FLAT[1] + 1)
+    kinds = [type(p).__name__ for p in rtcp.parse_compound(data)]
+    assert kinds == ["SenderReport", "SourceDescription", "Goodbye"]
+    flat.receive_rtcp(data, (DOOR[0], DOOR[1] + 1), 1.0)
+    assert any(isinstance(e, RemoteBye) for e in flat.events())
+    assert door.send_frame(tone(0, 1000), 1.1) == [] and door.close(1.2) == []
+
+
+def test_hold_stops_sending() -> None:
+    door, _, _, _ = call(0.2)
+    door.set_direction("recvonly")
+    assert door.send_frame(tone(0, 1000), 0.3) == []
+
+
+def test_rtcp_packets_round_trip() -> None:
+    block = rtcp.ReportBlock(0x1234, 12, -3, 70000, 55, 0xABCD0000, 65536)
+    packets = [
+        rtcp.SenderReport(7, rtcp.ntp_timestamp(1.7e9), 160, 10, 1600, (block,)),
+        rtcp.SourceDescription(7, "door@10.0.0.1"),
+        rtcp.Goodbye((7,)),
+    ]
+    assert rtcp.parse_compound(rtcp.encode_compound(packets)) == packets
+    with pytest.raises(rtcp.RtcpError):
+        rtcp.parse_compound(rtcp.encode(rtcp.Goodbye((7,))))  # must start with SR/RR
+
+
+def test_rtcp_interval_is_randomised_around_5s() -> None:
+    rng = random.Random(1)
+    values = [rtcp.interval(rng) for _ in range(1000)]
+    assert 5 * 0.5 / (np.e - 1.5) <= min(values) and max(values) <= 5 * 1.5 / (np.e - 1.5)
+    assert 3.8 < float(np.mean(values)) < 4.4
+    assert rtcp.interval(rng, initial=True) <= 2.5 * 1.5 / (np.e - 1.5)
+
+
+def test_e_model_reference_points() -> None:
+    assert r_factor(0.0, 0.0) == pytest.approx(93.2)
+    assert mos_from_r(93.2) == pytest.approx(4.41, abs=0.01)
+    assert mos_from_r(50) == pytest.approx(2.58, abs=0.01)
+    assert estimate_mos(0.0, 150) == pytest.approx(4.34, abs=0.02)
+    assert estimate_mos(0.05, 50) < estimate_mos(0.01, 50) < estimate_mos(0.0, 50)
+    assert estimate_mos(0.05, 50, plc=False) < estimate_mos(0.05, 50)

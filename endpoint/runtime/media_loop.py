@@ -1,0 +1,216 @@
+"""The media thread: one per process, paced on absolute deadlines, serving every call.
+
+Each tick (20 ms by the monotonic clock, ``start + n * period``, never ``sleep(0.02)`` which
+drifts) it drains the calls' RTP/RTCP sockets, reads one frame from the audio port, lets the
+call's ``MediaStream`` packetise it, sends, and hands the next frame to the speaker. It runs at
+SCHED_FIFO priority when the process may, so SIP handling, logging or garbage collection on the
+asyncio side cannot delay a packet. If it falls far behind (the machine was suspended, a
+debugger stopped it) it resynchronises instead of sending a burst.
+
+The asyncio side talks to it only through a command queue and reads events back from another;
+``last_tick`` is the heartbeat the systemd watchdog checks (a wedged media thread must stop the
+pings). An exception in one call ends that call and is reported; the thread keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+import numpy as np
+
+from endpoint.audio import AudioPort
+from endpoint.media.frame import FRAME_SAMPLES
+from endpoint.media.quality import StreamStats
+from endpoint.media.stream import MediaEvent, MediaStream
+from endpoint.runtime.realtime import Priority, make_current_thread_realtime
+from endpoint.runtime.rtp_transport import RtpSockets
+
+log = logging.getLogger("endpoint.runtime.media")
+
+#: Ticks behind schedule after which the loop resynchronises rather than catch up.
+RESYNC_TICKS = 5
+
+
+@dataclass
+class CallMedia:
+    call_id: str
+    stream: MediaStream
+    sockets: RtpSockets
+    port: AudioPort
+
+
+@dataclass(frozen=True, slots=True)
+class CallFailed:
+    """A call's media hit an internal error and was ended."""
+
+    reason: str
+
+
+LoopEvent = tuple[str, MediaEvent | CallFailed]
+
+
+class MediaLoop:
+    def __init__(
+        self,
+        ptime_ms: int = 20,
+        *,
+        realtime_priority: int | None = 20,
+        wake: Callable[[], None] | None = None,
+    ) -> None:
+        self.period_ns = ptime_ms * 1_000_000
+        self.realtime_priority = realtime_priority
+        self.wake = wake
+        self._calls: dict[str, CallMedia] = {}
+        self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._events: queue.SimpleQueue[LoopEvent] = queue.SimpleQueue()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.priority: Priority | None = None
+        self.last_tick: float | None = None
+        self.ticks = 0
+        self.resyncs = 0
+        self.max_lateness = 0.0
+        self._started = threading.Event()
+
+    # -- lifecycle (asyncio side) ------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="media", daemon=True)
+        self._thread.start()
+        self._started.wait(5)
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        for call in list(self._calls.values()):
+            self._close(call)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def add_call(self, call: CallMedia) -> None:
+        self._commands.put(lambda: self._calls.__setitem__(call.call_id, call))
+
+    def remove_call(self, call_id: str) -> Future[StreamStats | None]:
+        """End a call's media (RTCP BYE sent); resolves with its final statistics."""
+        result: Future[StreamStats | None] = Future()
+
+        def command() -> None:
+            call = self._calls.pop(call_id, None)
+            result.set_result(None if call is None else self._close(call))
+
+        if not self.alive:
+            command()
+        else:
+            self._commands.put(command)
+        return result
+
+    def send_dtmf(self, call_id: str, digits: str) -> None:
+        self._commands.put(lambda: self._with(call_id, lambda c: c.stream.send_dtmf(digits)))
+
+    def set_direction(self, call_id: str, direction: str) -> None:
+        self._commands.put(lambda: self._with(call_id, lambda c: c.stream.set_direction(direction)))
+
+    def set_remote(self, call_id: str, rtp: tuple[str, int], rtcp: tuple[str, int]) -> None:
+        self._commands.put(lambda: self._with(call_id, lambda c: c.stream.set_remote(rtp, rtcp)))
+
+    def stats(self, call_id: str) -> StreamStats | None:
+        call = self._calls.get(call_id)
+        return None if call is None else call.stream.stats()
+
+    def events(self) -> list[LoopEvent]:
+        out = []
+        while True:
+            try:
+                out.append(self._events.get_nowait())
+            except queue.Empty:
+                return out
+
+    # -- the thread --------------------------------------------------------------------------
+
+    def _with(self, call_id: str, action: Callable[[CallMedia], object]) -> None:
+        call = self._calls.get(call_id)
+        if call is not None:
+            action(call)
+
+    def _run(self) -> None:
+        if self.realtime_priority is not None:
+            self.priority = make_current_thread_realtime(self.realtime_priority)
+        else:
+            self.priority = Priority(False, "real-time priority not requested")
+        self._started.set()
+        period = self.period_ns
+        deadline = time.monotonic_ns()
+        while not self._stop.is_set():
+            deadline += period
+            now_ns = time.monotonic_ns()
+            if now_ns < deadline:
+                time.sleep((deadline - now_ns) / 1e9)
+            elif now_ns - deadline > RESYNC_TICKS * period:
+                self.resyncs += 1
+                deadline = now_ns
+            now = time.monotonic()
+            self.max_lateness = max(self.max_lateness, now - deadline / 1e9)
+            self._commands_now()
+            produced = False
+            for call in list(self._calls.values()):
+                try:
+                    produced = self._tick(call, now) or produced
+                except Exception as exc:
+                    log.exception("media of call %s failed; ending it", call.call_id)
+                    self._calls.pop(call.call_id, None)
+                    self._close(call)
+                    self._events.put((call.call_id, CallFailed(f"{type(exc).__name__}: {exc}")))
+                    produced = True
+            self.ticks += 1
+            self.last_tick = now
+            if produced and self.wake is not None:
+                self.wake()
+
+    def _commands_now(self) -> None:
+        while True:
+            try:
+                command = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            command()
+
+    def _tick(self, call: CallMedia, now: float) -> bool:
+        stream, sockets = call.stream, call.sockets
+        for data, addr in sockets.drain(sockets.rtp):
+            stream.receive_rtp(data, addr, now)
+        if sockets.rtcp is not None:
+            for data, addr in sockets.drain(sockets.rtcp):
+                stream.receive_rtcp(data, addr, now)
+        frame = call.port.read_frame()
+        if frame is None:
+            frame = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+        for data, destination in stream.send_frame(frame, now):
+            sockets.send(sockets.rtp, data, destination)
+        call.port.write_frame(stream.playout(now))
+        timer = stream.get_timer()
+        if timer is not None and timer <= now:
+            rtcp_socket = sockets.rtcp or sockets.rtp
+            for data, destination in stream.handle_timer(now):
+                sockets.send(rtcp_socket, data, destination)
+        events = stream.events()
+        for event in events:
+            self._events.put((call.call_id, event))
+        return bool(events)
+
+    def _close(self, call: CallMedia) -> StreamStats:
+        try:
+            rtcp_socket = call.sockets.rtcp or call.sockets.rtp
+            for data, destination in call.stream.close(time.monotonic()):
+                call.sockets.send(rtcp_socket, data, destination)
+            return call.stream.stats()
+        finally:
+            call.sockets.close()

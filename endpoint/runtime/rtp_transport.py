@@ -1,0 +1,95 @@
+"""UDP sockets for one call's RTP and RTCP, allocated from the configured port range.
+
+RTP takes an even port and RTCP the next one (RFC 3550 §11), or RTP alone with rtcp-mux. The
+sockets are non-blocking: the media thread drains them each tick and never waits on the network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import socket
+from dataclasses import dataclass
+
+Address = tuple[str, int]
+MAX_DRAIN = 32  # datagrams per socket per tick: a flood cannot stall the media clock
+
+
+class NoFreePortError(OSError):
+    """Every port pair of the range is in use."""
+
+
+@dataclass
+class RtpSockets:
+    rtp: socket.socket
+    rtcp: socket.socket | None
+
+    @property
+    def rtp_port(self) -> int:
+        return int(self.rtp.getsockname()[1])
+
+    @property
+    def rtcp_port(self) -> int:
+        return int(self.rtcp.getsockname()[1]) if self.rtcp is not None else self.rtp_port
+
+    def close(self) -> None:
+        self.rtp.close()
+        if self.rtcp is not None:
+            self.rtcp.close()
+
+    def drain(self, sock: socket.socket) -> list[tuple[bytes, Address]]:
+        out = []
+        for _ in range(MAX_DRAIN):
+            try:
+                data, addr = sock.recvfrom(2048)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                break  # e.g. ICMP port unreachable reported on a connected path
+            out.append((data, (addr[0], addr[1])))
+        return out
+
+    def send(self, sock: socket.socket, data: bytes, destination: Address) -> bool:
+        try:
+            sock.sendto(data, destination)
+        except (BlockingIOError, InterruptedError, OSError):
+            return False
+        return True
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    with contextlib.suppress(OSError):  # DSCP EF (46): voice, for networks that honour it
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, 46 << 2)
+    return sock
+
+
+def allocate(
+    host: str, port_range: tuple[int, int], rng: random.Random, *, rtcp_mux: bool = False
+) -> RtpSockets:
+    """Bind an RTP (even) port and its RTCP neighbour from ``port_range``, starting at random."""
+    low = port_range[0] + port_range[0] % 2
+    pairs = list(range(low, port_range[1], 2))
+    start = rng.randrange(len(pairs)) if pairs else 0
+    for i in range(len(pairs)):
+        port = pairs[(start + i) % len(pairs)]
+        try:
+            rtp = _bind(host, port)
+        except OSError:
+            continue
+        if rtcp_mux:
+            return RtpSockets(rtp, None)
+        try:
+            rtcp_sock = _bind(host, port + 1)
+        except OSError:
+            rtp.close()
+            continue
+        return RtpSockets(rtp, rtcp_sock)
+    raise NoFreePortError(f"no free RTP port pair in {port_range[0]}-{port_range[1]} on {host}")

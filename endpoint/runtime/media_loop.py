@@ -62,6 +62,7 @@ class MediaLoop:
         *,
         realtime_priority: int | None = 20,
         wake: Callable[[], None] | None = None,
+        record_lateness: bool = False,
     ) -> None:
         self.period_ns = ptime_ms * 1_000_000
         self.realtime_priority = realtime_priority
@@ -76,6 +77,8 @@ class MediaLoop:
         self.ticks = 0
         self.resyncs = 0
         self.max_lateness = 0.0
+        #: Wake-up lateness of every tick (seconds), kept only for benchmarks.
+        self.lateness: list[float] | None = [] if record_lateness else None
         self._started = threading.Event()
 
     # -- lifecycle (asyncio side) ------------------------------------------------------------
@@ -158,17 +161,22 @@ class MediaLoop:
                 self.resyncs += 1
                 deadline = now_ns
             now = time.monotonic()
-            self.max_lateness = max(self.max_lateness, now - deadline / 1e9)
-            self._commands_now()
+            late = now - deadline / 1e9
+            self.max_lateness = max(self.max_lateness, late)
+            if self.lateness is not None and len(self.lateness) < 1_000_000:
+                self.lateness.append(late)
             produced = False
+            for call in list(self._calls.values()):
+                try:
+                    self._send(call, now)
+                except Exception as exc:
+                    self._fail(call, exc)
+            self._commands_now()
             for call in list(self._calls.values()):
                 try:
                     produced = self._tick(call, now) or produced
                 except Exception as exc:
-                    log.exception("media of call %s failed; ending it", call.call_id)
-                    self._calls.pop(call.call_id, None)
-                    self._close(call)
-                    self._events.put((call.call_id, CallFailed(f"{type(exc).__name__}: {exc}")))
+                    self._fail(call, exc)
                     produced = True
             self.ticks += 1
             self.last_tick = now
@@ -183,18 +191,28 @@ class MediaLoop:
                 return
             command()
 
+    def _fail(self, call: CallMedia, exc: Exception) -> None:
+        log.exception("media of call %s failed; ending it", call.call_id)
+        if self._calls.pop(call.call_id, None) is not None:
+            self._close(call)
+            self._events.put((call.call_id, CallFailed(f"{type(exc).__name__}: {exc}")))
+
+    def _send(self, call: CallMedia, now: float) -> None:
+        """First thing after waking: the packet leaves with the least possible delay."""
+        frame = call.port.read_frame()
+        if frame is None:
+            frame = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+        for data, destination in call.stream.send_frame(frame, now):
+            call.sockets.send(call.sockets.rtp, data, destination)
+
     def _tick(self, call: CallMedia, now: float) -> bool:
+        """Everything that may wait a few hundred microseconds: receive, play, report."""
         stream, sockets = call.stream, call.sockets
         for data, addr in sockets.drain(sockets.rtp):
             stream.receive_rtp(data, addr, now)
         if sockets.rtcp is not None:
             for data, addr in sockets.drain(sockets.rtcp):
                 stream.receive_rtcp(data, addr, now)
-        frame = call.port.read_frame()
-        if frame is None:
-            frame = np.zeros(FRAME_SAMPLES, dtype=np.int16)
-        for data, destination in stream.send_frame(frame, now):
-            sockets.send(sockets.rtp, data, destination)
         call.port.write_frame(stream.playout(now))
         timer = stream.get_timer()
         if timer is not None and timer <= now:

@@ -73,6 +73,13 @@ class TonePort:
         self._generator = ToneGenerator((frequency,), amplitude)
         self._frame_samples = frame_samples
         self._running = False
+        # A whole-Hz tone repeats exactly every second: generate that second once and read
+        # frames out of it (a table read, like a capture ring), instead of computing sines
+        # on the media thread every 20 ms.
+        self._table: Frame | None = None
+        self._offset = 0
+        if float(frequency).is_integer():
+            self._table = np.concatenate([self._generator.next_frame(SAMPLE_RATE)] * 2)
 
     def start(self) -> None:
         self._running = True
@@ -83,7 +90,11 @@ class TonePort:
     def read_frame(self) -> Frame | None:
         if not self._running:
             return None
-        return self._generator.next_frame(self._frame_samples)
+        if self._table is None:
+            return self._generator.next_frame(self._frame_samples)
+        start = self._offset
+        self._offset = (start + self._frame_samples) % SAMPLE_RATE
+        return self._table[start : start + self._frame_samples].copy()
 
     def write_frame(self, frame: Frame) -> None:
         checked_copy(frame, self._frame_samples)

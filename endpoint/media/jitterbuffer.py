@@ -22,6 +22,8 @@ from endpoint.media.plc import Concealer
 
 #: A frame quieter than this RMS (about -50 dBFS) is "silence" for drift compensation.
 QUIET_RMS = 100.0
+#: Packets over which the fastest transit time is remembered (10 s at 20 ms).
+WINDOW = 500
 #: A timestamp this many frames away from the playout point means the stream restarted.
 RESYNC_FRAMES = 250
 
@@ -57,7 +59,9 @@ class JitterBuffer:
         self._frames: dict[int, Frame] = {}
         self._next: int | None = None  # extended frame index to play next
         self._last_index: int | None = None  # for unwrapping 32-bit timestamps
-        self._transits: deque[float] = deque(maxlen=500)
+        self._transits: deque[tuple[int, float]] = deque()
+        self._last_transit = 0.0
+        self._count = 0
         self._spread = 0.0  # seconds: how late packets come relative to the earliest one
         self._last_quiet = True
         self._level = 0.0
@@ -103,11 +107,19 @@ class JitterBuffer:
         """
         transit = arrival - timestamp / self.clock_rate
         window = self._transits
-        if window and abs(transit - window[-1]) > 10.0:
+        if window and abs(transit - self._last_transit) > 10.0:
             window.clear()  # a timestamp jump or wrap: start measuring afresh
             self._spread = 0.0
-        window.append(transit)
-        late = transit - min(window)
+        self._last_transit = transit
+        # Sliding minimum over the last WINDOW packets: a deque of (index, transit) with
+        # increasing transits, so the minimum is always at the left (O(1) amortised).
+        self._count += 1
+        while window and window[-1][1] >= transit:
+            window.pop()
+        window.append((self._count, transit))
+        if window[0][0] <= self._count - WINDOW:
+            window.popleft()
+        late = transit - window[0][1]
         # Peak tracker: a spike raises the estimate at once; it decays by ~1 % per packet.
         self._spread = max(late, self._spread * 0.99)
 
@@ -169,5 +181,5 @@ class JitterBuffer:
 
 
 def _quiet(frame: Frame) -> bool:
-    samples = frame.astype(np.float64)
-    return float(np.sqrt(np.mean(samples * samples))) < QUIET_RMS
+    samples = frame.astype(np.int64)
+    return int(np.dot(samples, samples)) < QUIET_RMS * QUIET_RMS * len(frame)

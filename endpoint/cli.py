@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     check = commands.add_parser("check-config", help="validate a configuration file and exit")
     check.add_argument("file", help="the TOML configuration file")
+    run = commands.add_parser("run", help="run the endpoint in the foreground (logs to stderr)")
+    run.add_argument("--config", required=True, help="the TOML configuration file")
     commands.add_parser("demo", help="run a self-contained demonstration on 127.0.0.1")
     ctl = commands.add_parser("ctl", help="control a running endpoint through its socket")
     ctl.add_argument("--socket", type=Path, default=DEFAULT_SOCKET, help="control socket path")
@@ -107,12 +109,42 @@ def _check_config(path: str, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def _run(path: str, err: TextIO) -> int:
+    import asyncio
+
+    from endpoint.logs import secrets, setup_logging
+    from endpoint.runtime.engine import Engine
+
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        print(f"{path}: {len(exc.problems)} problem(s):", file=err)
+        for problem in exc.problems:
+            print(f"  {problem}", file=err)
+        return 2
+    setup_logging(config.log_level)
+    for account in (config.account, config.backup_account):
+        if account is not None:
+            secrets.add(account.password)
+    try:
+        return asyncio.run(Engine(config).run())
+    except OSError as exc:
+        print(
+            f"sip-endpoint: cannot start: {exc.strerror or exc} "
+            f"(is another program using {config.sip.listen}?)",
+            file=err,
+        )
+        return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command and return the process exit status."""
     parser = _parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
     if args.command == "check-config":
         return _check_config(args.file, sys.stdout, sys.stderr)
+    if args.command == "run":
+        return _run(args.config, sys.stderr)
     if args.command == "ctl":
         return _ctl(args, sys.stdout, sys.stderr)
     if args.command == "demo":

@@ -197,7 +197,13 @@ class Registration:
         granted = self._granted(response)
         via = response.top_via
         seen_host = via.received or self.contact_host
-        seen_port = via.rport or self.contact_port
+        # On UDP the source port the registrar saw is where it can reach us (NAT). On TCP it
+        # is the ephemeral port of our outgoing connection, not a listening one: keep ours.
+        seen_port = (
+            (via.rport or self.contact_port)
+            if self.local.transport == "udp"
+            else (self.contact_port)
+        )
         if (seen_host, seen_port) != (self.contact_host, self.contact_port):
             # Behind NAT: the registrar saw another address. Register that one instead, so
             # calls reach us (the binding of the old Contact expires on its own).

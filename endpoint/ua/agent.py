@@ -1,0 +1,223 @@
+"""The user agent core: the transaction layer, registrations and request handling, sans-IO.
+
+The runtime feeds it parsed messages, the clock and timer firings; it returns datagrams to send
+and notices for the log and the control socket. Every incoming request is first checked
+(``check_request``: the RFC 4475 application-layer answers), then answered by method. This
+build registers and answers OPTIONS; INVITE is answered 480 Temporarily Unavailable with a
+reason until the call layer (calls, media, DTMF) is added on top of these same pieces.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from endpoint.config import Config
+from endpoint.sip import Request, Response, check_request, make_response
+from endpoint.sip.checks import DEFAULT_METHODS
+from endpoint.sip.transaction import (
+    Outgoing,
+    RequestReceived,
+    ResponseReceived,
+    TransactionLayer,
+    TransactionTimeout,
+    TransportError,
+)
+from endpoint.ua.actions import Action, Notice, SendKeepalive, SendRequest
+from endpoint.ua.registration import LocalAddress, Registration, RegState
+
+SUPPORTED = ("replaces", "timer")
+ACCEPT = ("application/sdp",)
+
+
+@dataclass
+class UserAgent:
+    config: Config
+    local: LocalAddress
+    rng: random.Random = field(repr=False)
+    #: Host names the runtime resolved (registrar, proxy): name -> address.
+    resolved: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.transactions = TransactionLayer()
+        self.registrations: list[Registration] = []
+        for name, account in (
+            ("account", self.config.account),
+            ("backup", self.config.backup_account),
+        ):
+            if account is not None:
+                self.registrations.append(
+                    Registration(
+                        account,
+                        self.local,
+                        self.rng,
+                        name=name,
+                        user_agent=self.config.sip.user_agent,
+                    )
+                )
+        self._owners: dict[str, tuple[Registration, str]] = {}
+        self._out: list[Outgoing] = []
+        self._notices: list[Notice] = []
+        self.stopping = False
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self, now: float) -> None:
+        if self.registrations:
+            self._run(self.registrations[0], self.registrations[0].start(now), now)
+        else:
+            self._notices.append(Notice("ready", {"mode": "peer-to-peer"}))
+
+    def stop(self, now: float) -> None:
+        """Un-register everything (Expires: 0); ``stopped`` turns true when done."""
+        self.stopping = True
+        for registration in self.registrations:
+            self._run(registration, registration.stop(now), now)
+
+    @property
+    def stopped(self) -> bool:
+        return self.stopping and all(
+            r.state in (RegState.STOPPED, RegState.IDLE) for r in self.registrations
+        )
+
+    # -- the five methods ------------------------------------------------------------------
+
+    def receive(
+        self, message: Request | Response, source: tuple[str, int], transport: str, now: float
+    ) -> None:
+        self.transactions.receive(message, source, transport, now)
+        self._drain(now)
+
+    def datagrams_to_send(self) -> list[Outgoing]:
+        out = self._out + self.transactions.datagrams_to_send()
+        self._out = []
+        return out
+
+    def notices(self) -> list[Notice]:
+        out, self._notices = self._notices, []
+        return out
+
+    def get_timer(self) -> float | None:
+        times = [t for t in (r.get_timer() for r in self.registrations) if t is not None]
+        tx = self.transactions.get_timer()
+        if tx is not None:
+            times.append(tx)
+        return min(times) if times else None
+
+    def handle_timer(self, now: float) -> None:
+        self.transactions.handle_timer(now)
+        for registration in self.registrations:
+            timer = registration.get_timer()
+            if timer is not None and timer <= now:
+                self._run(registration, registration.handle_timer(now), now)
+        self._drain(now)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _address(self, host: str) -> str:
+        return self.resolved.get(host, host)
+
+    def _run(self, owner: Registration, actions: list[Action], now: float) -> None:
+        for action in actions:
+            if isinstance(action, SendRequest):
+                dest = action.destination
+                key = self.transactions.send_request(
+                    action.request, (self._address(dest.host), dest.port), dest.transport, now
+                )
+                self._owners[key] = (owner, action.tag)
+            elif isinstance(action, SendKeepalive):
+                dest = action.destination
+                self._out.append(
+                    Outgoing(b"\r\n\r\n", (self._address(dest.host), dest.port), dest.transport)
+                )
+            else:
+                self._notices.append(action)
+                self._failover(owner, action, now)
+
+    def _failover(self, owner: Registration, notice: Notice, now: float) -> None:
+        """Primary failing: bring up the backup account; primary back: release the backup."""
+        if len(self.registrations) < 2 or self.stopping:
+            return
+        primary, backup = self.registrations[0], self.registrations[1]
+        if owner is primary and notice.event == "registration-failed":
+            if backup.state in (RegState.IDLE, RegState.STOPPED):
+                self._run(backup, backup.start(now), now)
+        elif owner is primary and notice.event == "registered" and backup.registered:
+            self._run(backup, backup.stop(now), now)
+
+    def _drain(self, now: float) -> None:
+        for event in self.transactions.events():
+            if isinstance(event, ResponseReceived):
+                owner = self._owners.get(event.transaction)
+                if owner is not None and event.response.status >= 200:
+                    del self._owners[event.transaction]
+                    registration, tag = owner
+                    self._run(registration, registration.on_response(tag, event.response, now), now)
+            elif isinstance(event, TransactionTimeout | TransportError):
+                owner = self._owners.pop(event.transaction, None)
+                if owner is not None:
+                    reason = (
+                        "no response (timeout)"
+                        if isinstance(event, TransactionTimeout)
+                        else "transport error"
+                    )
+                    registration, tag = owner
+                    self._run(registration, registration.on_failure(tag, reason, now), now)
+            elif isinstance(event, RequestReceived):
+                self._request(event, now)
+
+    def _request(self, event: RequestReceived, now: float) -> None:
+        request = event.request
+        rejection = check_request(request, supported=SUPPORTED, accept=ACCEPT)
+        if rejection is not None:
+            response = make_response(
+                request,
+                rejection.status,
+                rejection.reason,
+                to_tag=self._tag(),
+                headers=rejection.headers,
+            )
+        elif request.method == "OPTIONS":
+            response = make_response(
+                request,
+                200,
+                to_tag=self._tag(),
+                headers=[
+                    ("Allow", ", ".join(DEFAULT_METHODS)),
+                    ("Accept", ", ".join(ACCEPT)),
+                    ("Supported", ", ".join(SUPPORTED)),
+                    ("Server", self.config.sip.user_agent),
+                ],
+            )
+        elif request.method == "CANCEL":
+            response = make_response(request, 481, to_tag=self._tag())
+        elif request.method == "INVITE":
+            response = make_response(
+                request,
+                480,
+                "Temporarily Unavailable (calls not enabled)",
+                to_tag=self._tag(),
+                headers=[("Retry-After", "60")],
+            )
+            self._notices.append(
+                Notice(
+                    "call-refused",
+                    {
+                        "from": str(request.from_addr.uri),
+                        "reason": "calls are not enabled in this build",
+                    },
+                )
+            )
+        else:
+            response = make_response(request, 481, to_tag=self._tag())  # no such dialog
+        self.transactions.send_response(event.transaction, response, now)
+
+    def _tag(self) -> str:
+        return f"{self.rng.getrandbits(48):012x}"
+
+    def status(self) -> dict[str, object]:
+        return {
+            "listen": f"{self.local.transport} {self.local.host}:{self.local.port}",
+            "registrations": [r.status() for r in self.registrations],
+            "transactions": len(self.transactions),
+        }

@@ -1,0 +1,97 @@
+"""The user agent core, sans-IO: requests answered, registration routed, backup failover."""
+
+import random
+
+from endpoint.config import AccountSettings, Config
+from endpoint.sip import Request, Response, make_response, parse
+from endpoint.sip.transaction import Outgoing
+from endpoint.ua.agent import UserAgent
+from endpoint.ua.registration import LocalAddress, RegState
+
+PEER = ("192.0.2.50", 5060)
+
+
+def request(method: str, extra: str = "") -> bytes:
+    return (
+        f"{method} sip:door@192.0.2.5 SIP/2.0\r\n"
+        f"Via: SIP/2.0/UDP 192.0.2.50;branch=z9hG4bK{method}\r\n"
+        f"From: <sip:flat@example.com>;tag=1\r\nTo: <sip:door@example.com>\r\n"
+        f"Call-ID: c-{method}\r\nCSeq: 1 {method}\r\nMax-Forwards: 70\r\n"
+        f"{extra}Content-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def answer_to(ua: UserAgent, data: bytes) -> Response:
+    message = parse(data)
+    assert isinstance(message, Request)
+    ua.receive(message, PEER, "udp", 0.0)
+    (out,) = ua.datagrams_to_send()
+    reply = parse(out.data)
+    assert isinstance(reply, Response) and out.destination == PEER
+    return reply
+
+
+def peer_to_peer() -> UserAgent:
+    return UserAgent(Config(), LocalAddress("192.0.2.5", 5060), random.Random(1))
+
+
+def test_options_lists_what_we_do() -> None:
+    reply = answer_to(peer_to_peer(), request("OPTIONS"))
+    assert reply.status == 200
+    assert "INVITE" in (reply.headers.get("Allow") or "")
+    assert reply.headers.get("Accept") == "application/sdp" and reply.to_addr.tag
+
+
+def test_request_checks_come_first() -> None:
+    ua = peer_to_peer()
+    assert answer_to(ua, request("SUBSCRIBE")).status == 405
+    reply = answer_to(
+        ua, request("OPTIONS", "Require: foo\r\n").replace(b"OPTIONS\r\n", b"OPTIONS\r\n")
+    )
+    assert reply.status == 420 and reply.headers.get("Unsupported") == "foo"
+
+
+def test_invite_is_refused_until_calls_exist() -> None:
+    ua = peer_to_peer()
+    reply = answer_to(ua, request("INVITE"))
+    assert reply.status == 480 and reply.headers.get("Retry-After") == "60"
+    assert [n.event for n in ua.notices()] == ["call-refused"]
+
+
+def account(registrar: str) -> AccountSettings:
+    return AccountSettings(
+        registrar=registrar,
+        user="door",
+        password="pw",
+        domain="example.com",
+        auth_user="door",
+        expires=600,
+    )
+
+
+def test_backup_account_takes_over_while_the_primary_fails() -> None:
+    config = Config(
+        account=account("sip:pbx1.example.com"), backup_account=account("sip:pbx2.example.com")
+    )
+    ua = UserAgent(
+        config,
+        LocalAddress("192.0.2.5", 5060),
+        random.Random(2),
+        {"pbx1.example.com": "192.0.2.101", "pbx2.example.com": "192.0.2.102"},
+    )
+    ua.start(0.0)
+    (first,) = ua.datagrams_to_send()
+    assert first.destination == ("192.0.2.101", 5060)
+    # Timer F: the primary never answers -> registration-failed -> the backup registers.
+    t = 0.0
+    sent: list[Outgoing] = []
+    while not any(o.destination[0] == "192.0.2.102" for o in sent) and t < 40:
+        t = ua.get_timer() or 40
+        ua.handle_timer(t)
+        sent = ua.datagrams_to_send()
+    backup = next(o for o in sent if o.destination[0] == "192.0.2.102")
+    reg = parse(backup.data)
+    assert isinstance(reg, Request) and reg.method == "REGISTER"
+    ua.receive(make_response(reg, 200, to_tag="x"), ("192.0.2.102", 5060), "udp", t + 0.1)
+    assert ua.registrations[1].state is RegState.REGISTERED
+    assert "registration-failed" in [n.event for n in ua.notices()]

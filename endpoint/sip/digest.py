@@ -5,8 +5,9 @@ SHA-256 > MD5, "-sess" variants by their base), with qop=auth (or auth-int when 
 one offered), a cnonce from the injected random source, and nc counted per nonce. ``stale=true``
 means our password was right and only the nonce expired, so the retry does not count as a
 failure; the same nonce challenged again after we answered means the password is wrong, and the
-caller must stop instead of looping (``DigestError``). The password and everything derived from
-it stay out of ``repr`` and error messages.
+caller must stop instead of looping (``DigestError``); so must it after a few stale nonces in a
+row, or a stale challenge that repeats the nonce we just answered. The password and everything
+derived from it stay out of ``repr`` and error messages.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ _ALGORITHMS = {
     "SHA-256": (hashlib.sha256, 2),
     "SHA-512-256": (lambda data=b"": hashlib.new("sha512_256", data), 3),
 }
+
+#: Stale-nonce retries in a row (without a success in between) before we give up: a server that
+#: calls every nonce stale would otherwise keep us re-sending for ever.
+MAX_STALE_RETRIES = 3
 
 _PARAM_RE = re.compile(
     r'[ \t]*([A-Za-z0-9\-_.!%*+`\'~]+)[ \t]*=[ \t]*("(?:[^"\\]|\\.)*"|[^, \t"]+)[ \t]*(,|$)'
@@ -56,13 +61,14 @@ def parse_challenge(value: str) -> Challenge | None:
 
     Raises ParseError for a malformed Digest challenge.
     """
+    # RFC 3261 §25.1: the scheme is followed by LWS, which may be a tab as well as a space.
     text = value.strip()
-    scheme, _, rest = text.partition(" ")
-    if scheme.lower() != "digest":
+    cut = min((i for i in (text.find(" "), text.find("\t")) if i >= 0), default=len(text))
+    if text[:cut].lower() != "digest":
         return None
     params: dict[str, str] = {}
     pos = 0
-    rest = rest.strip()
+    rest = text[cut:].strip()
     while pos < len(rest):
         m = _PARAM_RE.match(rest, pos)
         if m is None:
@@ -134,6 +140,7 @@ class _NonceState:
     challenge: Challenge
     nc: int = 0
     answered: bool = False
+    stale_retries: int = 0
 
 
 @dataclass
@@ -144,6 +151,7 @@ class DigestClient:
     password: str = field(repr=False)
     rng: random.Random = field(repr=False)
     _realms: dict[tuple[int, str], _NonceState] = field(default_factory=dict, repr=False)
+    _stale_retry: bool = field(default=False, repr=False)
 
     def __repr__(self) -> str:
         return f"DigestClient(username={self.username!r})"
@@ -154,30 +162,63 @@ class DigestClient:
         """Credentials for a 401 (``kind=401``) or 407 response's challenge values.
 
         Returns the ``(header name, value)`` fields to add to the re-sent request: one per
-        realm that challenged. Raises DigestError when retrying cannot help.
+        realm that challenged. Raises DigestError when retrying cannot help, including when
+        every challenge is malformed (a malformed one beside a usable one is skipped, so that a
+        peer's bad header never escapes as anything but "stop").
         """
         header = "Authorization" if kind == 401 else "Proxy-Authorization"
         best: dict[str, Challenge] = {}
+        malformed: ParseError | None = None
         for value in challenges:
-            challenge = parse_challenge(value)
+            try:
+                challenge = parse_challenge(value)
+            except ParseError as exc:
+                malformed = exc
+                continue
             if challenge is None:
                 continue
             current = best.get(challenge.realm)
             if current is None or challenge.strength > current.strength:
                 best[challenge.realm] = challenge
         if not best:
-            raise DigestError("no supported Digest challenge (MD5, SHA-256, SHA-512-256)")
+            detail = f": {malformed.reason}" if malformed is not None else ""
+            raise DigestError(f"no supported Digest challenge (MD5, SHA-256, SHA-512-256){detail}")
         fields = []
+        stale_retry = True
         for realm, challenge in best.items():
-            state = self._realms.get((kind, realm))
-            if state is not None and state.answered and not challenge.stale:
-                # Challenged again after we answered, and not because the nonce went stale:
-                # the server refused the credentials (RFC 7616 §3.3).
-                raise DigestError(f"credentials for {self.username!r} rejected by realm {realm!r}")
+            old = self._realms.get((kind, realm))
+            self._check_not_rejected(old, challenge, realm)
             state = _NonceState(challenge)
+            if old is not None and old.challenge.nonce == challenge.nonce:
+                state.nc = old.nc  # the same nonce again: nc goes on (RFC 7616 §3.4)
+            if old is not None and challenge.stale:
+                state.stale_retries = old.stale_retries + 1
+            else:
+                stale_retry = False
             self._realms[(kind, realm)] = state
             fields.append((header, self._credentials(state, method, uri, body)))
+        self._stale_retry = stale_retry
         return fields
+
+    @property
+    def is_stale_retry(self) -> bool:
+        """The last ``answer`` only renewed stale nonces: not an authentication failure."""
+        return self._stale_retry
+
+    def _check_not_rejected(
+        self, old: _NonceState | None, challenge: Challenge, realm: str
+    ) -> None:
+        if old is None or not old.answered:
+            return
+        rejected = f"credentials for {self.username!r} rejected by realm {realm!r}"
+        if not challenge.stale:
+            # Challenged again after we answered, and not because the nonce went stale:
+            # the server refused the credentials (RFC 7616 §3.3).
+            raise DigestError(rejected)
+        if challenge.nonce == old.challenge.nonce:
+            raise DigestError(f"{rejected} (stale, but the nonce we just used)")
+        if old.stale_retries >= MAX_STALE_RETRIES:
+            raise DigestError(f"{rejected} ({MAX_STALE_RETRIES} stale nonces in a row)")
 
     def authorize(self, method: str, uri: str, body: bytes = b"") -> list[tuple[str, str]]:
         """Pre-emptive credentials from the last challenges (next nc), as pjsip does.
@@ -196,6 +237,7 @@ class DigestClient:
         """The request was accepted: a later challenge is a fresh one, not a rejection."""
         for state in self._realms.values():
             state.answered = False
+            state.stale_retries = 0
 
     def _credentials(self, state: _NonceState, method: str, uri: str, body: bytes) -> str:
         c = state.challenge
@@ -228,6 +270,10 @@ class DigestClient:
             parts.append(f"opaque={_quote(c.opaque)}")
         if qop is not None:
             parts += [f"qop={qop}", f"nc={nc}", f"cnonce={_quote(cnonce)}"]
+        elif c.session:
+            # RFC 2617 §3.2.2.2: a -sess HA1 is computed over the cnonce, so the server needs
+            # it even in the RFC 2069 form (where §3.2.2 otherwise leaves cnonce out).
+            parts.append(f"cnonce={_quote(cnonce)}")
         if c.userhash:
             parts.append("userhash=true")
         return ", ".join(parts)

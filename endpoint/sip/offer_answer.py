@@ -12,19 +12,38 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 
-from endpoint.sip.errors import SipError
+from endpoint.sip.errors import SipError, UsageError
 from endpoint.sip.sdp import (
+    DIRECTIONS,
     Attribute,
     Connection,
     MediaDescription,
     Origin,
     SessionDescription,
+    parse_int,
 )
 
 STATIC_TYPES = {"PCMU": 0, "PCMA": 8}
 _BY_TYPE = {pt: name for name, pt in STATIC_TYPES.items()}
 DEFAULT_DTMF_PT = 101
-_MIRROR = {"sendonly": "recvonly", "recvonly": "sendonly", "inactive": "inactive"}
+_SENDS = {"sendrecv": True, "sendonly": True, "recvonly": False, "inactive": False}
+_RECEIVES = {"sendrecv": True, "sendonly": False, "recvonly": True, "inactive": False}
+_BY_FLAGS = {
+    (True, True): "sendrecv",
+    (True, False): "sendonly",
+    (False, True): "recvonly",
+    (False, False): "inactive",
+}
+
+
+def _our_direction(theirs: str, ours: str) -> str:
+    """Our direction facing the peer's ``theirs`` (RFC 3264 §6.1, §7).
+
+    We send only if the peer receives and we want to send, and receive only if the peer sends
+    and we want to receive: sendonly is answered recvonly, recvonly sendonly, and when we are
+    holding (sendonly) a peer's sendonly meets it as inactive.
+    """
+    return _BY_FLAGS[(_RECEIVES[theirs] and _SENDS[ours], _SENDS[theirs] and _RECEIVES[ours])]
 
 
 class NotAcceptableError(SipError):
@@ -44,6 +63,12 @@ class LocalMedia:
     ptime: int = 20
     direction: str = "sendrecv"
     rtcp_mux: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.codecs or any(name not in STATIC_TYPES for name in self.codecs):
+            raise UsageError(f"codecs must be a non-empty choice of {sorted(STATIC_TYPES)}")
+        if self.direction not in DIRECTIONS:
+            raise UsageError(f"direction must be one of {DIRECTIONS}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,9 +169,9 @@ def _codec_in(media: MediaDescription, wanted: tuple[str, ...]) -> tuple[str, in
     """First format of ``media`` (in its order) that is one of ``wanted``."""
     rtpmap = media.rtpmap()
     for fmt in media.formats:
-        if not fmt.isdigit():
+        pt = parse_int(fmt, 3)
+        if pt is None:
             continue
-        pt = int(fmt)
         name = rtpmap[pt][0].upper() if pt in rtpmap else _BY_TYPE.get(pt)
         rate = rtpmap[pt][1] if pt in rtpmap else 8000
         if name in wanted and rate == 8000:
@@ -190,9 +215,7 @@ def make_answer(
         offered_dir = media.direction or offer.direction or "sendrecv"
         if legacy_hold:
             offered_dir = "sendonly" if offered_dir == "sendrecv" else offered_dir
-        direction = _MIRROR.get(offered_dir, local.direction)
-        if local.direction != "sendrecv" and direction == "sendrecv":
-            direction = local.direction
+        direction = _our_direction(offered_dir, local.direction)
         dtmf_pt = _dtmf_type(media) if local.telephone_event else None
         dtmf = (dtmf_pt, media.fmtp(dtmf_pt) or "0-15") if dtmf_pt is not None else None
         ptime = _ptime(media, local.ptime)
@@ -241,7 +264,7 @@ def process_answer(
         answered_dir = media.direction or answer.direction or "sendrecv"
         if legacy_hold:
             answered_dir = "sendonly" if answered_dir == "sendrecv" else answered_dir
-        mine = {"sendonly": "recvonly", "recvonly": "sendonly"}.get(answered_dir, answered_dir)
+        mine = _our_direction(answered_dir, local.direction)
         mux = media.rtcp_mux and local.rtcp_mux
         return NegotiatedMedia(
             remote_address=address,

@@ -8,6 +8,7 @@ whitespace (real phones send both) and raises ParseError on anything it cannot m
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 from endpoint.sip.errors import ParseError
@@ -15,6 +16,20 @@ from endpoint.sip.errors import ParseError
 MAX_LINES = 512
 MAX_MEDIA = 16
 DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
+#: Session-level line types that RFC 8866 §5 places between s= and c=; the others we keep
+#: (r=, z=, k=, and any unknown type) follow the t= lines.
+_BEFORE_CONNECTION = frozenset("iuep")
+
+
+def parse_int(text: str, max_digits: int = 10) -> int | None:
+    """A non-negative decimal of ASCII digits, or None.
+
+    ``str.isdigit`` alone would let "²" through to ``int()`` (ValueError), and a peer's
+    5000-digit number would trip Python's int-conversion limit: both must stay parse failures.
+    """
+    if not text or len(text) > max_digits or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +99,12 @@ class MediaDescription:
         for value in _find(self.attributes, "rtpmap"):
             pt_text, _, spec = (value or "").partition(" ")
             parts = spec.strip().split("/")
-            if not pt_text.isdigit() or len(parts) < 2 or not parts[1].isdigit():
+            pt = parse_int(pt_text, 3)
+            rate = parse_int(parts[1]) if len(parts) >= 2 else None
+            if pt is None or rate is None:
                 continue
-            channels = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 1
-            out[int(pt_text)] = (parts[0], int(parts[1]), channels)
+            channels = (parse_int(parts[2], 3) if len(parts) > 2 else None) or 1
+            out[pt] = (parts[0], rate, channels)
         return out
 
     def fmtp(self, payload_type: int) -> str | None:
@@ -103,11 +120,13 @@ class MediaDescription:
 
     @property
     def ptime(self) -> int | None:
-        value = self.attribute("ptime")
-        try:
-            return round(float(value)) if value else None
-        except ValueError:
-            return None
+        """a=ptime in milliseconds (RFC 8866 §6.4), None if absent or not a sane number."""
+        return _milliseconds(self.attribute("ptime"))
+
+    @property
+    def maxptime(self) -> int | None:
+        """a=maxptime in milliseconds (RFC 8866 §6.5), None if absent or not a sane number."""
+        return _milliseconds(self.attribute("maxptime"))
 
     @property
     def rtcp_mux(self) -> bool:
@@ -117,9 +136,7 @@ class MediaDescription:
     def rtcp_port(self) -> int | None:
         """Port of a=rtcp (RFC 3605), if given."""
         value = self.attribute("rtcp")
-        if value and value.split(" ", 1)[0].isdigit():
-            return int(value.split(" ", 1)[0])
-        return None
+        return parse_int(value.split(" ", 1)[0], 5) if value else None
 
     def __str__(self) -> str:
         port = f"{self.port}/{self.port_count}" if self.port_count else str(self.port)
@@ -153,17 +170,26 @@ class SessionDescription:
 
     def __str__(self) -> str:
         lines = ["v=0", f"o={self.origin}", f"s={self.session_name}"]
-        lines += [f"{key}={value}" for key, value in self.other]
+        lines += [f"{k}={v}" for k, v in self.other if k in _BEFORE_CONNECTION]
         if self.connection is not None:
             lines.append(f"c={self.connection}")
         lines += [f"b={b}" for b in self.bandwidths]
         lines += [f"t={t}" for t in self.times]
+        lines += [f"{k}={v}" for k, v in self.other if k not in _BEFORE_CONNECTION]
         lines += [f"a={k}" if v is None else f"a={k}:{v}" for k, v in self.attributes]
         lines += [str(m) for m in self.media]
         return "\r\n".join(lines) + "\r\n"
 
     def __bytes__(self) -> bytes:
         return str(self).encode("utf-8")
+
+
+def _milliseconds(value: str | None) -> int | None:
+    try:
+        number = float(value) if value else math.nan
+    except ValueError:
+        return None
+    return round(number) if 0 < number <= 10_000 else None  # NaN and inf fail the range test
 
 
 def _connection(value: str) -> Connection:
@@ -212,10 +238,10 @@ def _media_line(value: str) -> tuple[str, int, int | None, str, tuple[str, ...]]
     if len(parts) < 4:
         raise ParseError(f"malformed m= line {value[:40]!r}")
     port_text, _, count_text = parts[1].partition("/")
-    if not port_text.isdigit() or int(port_text) > 65535:
+    port = parse_int(port_text, 5)
+    if port is None or port > 65535:
         raise ParseError(f"malformed media port {parts[1][:20]!r}")
-    count = int(count_text) if count_text.isdigit() else None
-    return (parts[0], int(port_text), count, parts[2], tuple(parts[3:]))
+    return (parts[0], port, parse_int(count_text, 5), parts[2], tuple(parts[3:]))
 
 
 def parse_sdp(data: bytes | str) -> SessionDescription:
@@ -243,9 +269,10 @@ def parse_sdp(data: bytes | str) -> SessionDescription:
             media.append(_Builder(media_line=_media_line(value)))
         elif key == "o" and not media:
             parts = value.split()
-            if len(parts) != 6 or not parts[2].isdigit():
+            version = parse_int(parts[2], 20) if len(parts) == 6 else None  # 64-bit fits
+            if version is None:
                 raise ParseError(f"malformed o= line {value[:60]!r}")
-            origin = Origin(parts[0], parts[1], int(parts[2]), parts[3], parts[4], parts[5])
+            origin = Origin(parts[0], parts[1], version, parts[3], parts[4], parts[5])
         elif key == "s" and not media:
             session_name = value
         elif key == "t" and not media:

@@ -1,5 +1,7 @@
 """Digest authentication, client side: the RFCs' own examples, then SIP's cases."""
 
+import contextlib
+import hashlib
 import random
 
 import pytest
@@ -186,3 +188,171 @@ def test_parsing_any_text_raises_only_parse_error(value: str) -> None:
         parse_challenge("Digest " + value)
     except ParseError:
         pass
+
+
+def test_rfc7616_section_3_9_2_sha512_256_userhash_with_errata_4897() -> None:
+    """The hashes printed in the RFC are not standard SHA-512/256; erratum 4897 gives these."""
+    challenge = parse_challenge(
+        'Digest realm="api@example.org", qop="auth", algorithm=SHA-512-256, '
+        'nonce="5TsQWLVdgBdmrQ0XsxbDODV+57QdFR34I9HAbC/RVvkK", '
+        'opaque="HRPCssKJSGjCrkzDg8OhwpzCiGPChXYjwrI2QmXDnsOS", charset=UTF-8, userhash=true'
+    )
+    assert challenge is not None
+    assert (challenge.algorithm, challenge.userhash) == ("SHA-512-256", True)
+    response = digest_response(
+        challenge,
+        "J\u00e4s\u00f8n Doe",
+        "Secret, or not?",
+        "GET",
+        "/doe.json",
+        nc="00000001",
+        cnonce="NTg6RKcb9boFIAS3KrFK9BGeh+iDa/sm6jUMp2wds69v",
+        qop="auth",
+    )
+    assert response == "3798d4131c277846293534c3edc11bd8a5e4cdcbff78b05db9d95eeb1cec68a5"
+    value = 'Digest realm="api@example.org", nonce="n", algorithm=SHA-512-256, userhash=true'
+    jason = DigestClient("J\u00e4s\u00f8n Doe", "Secret, or not?", random.Random(1))
+    (field,) = jason.answer([value], 401, "GET", "/doe.json")
+    assert field[1].startswith(
+        'Digest username="793263caabb707a56211940d90411ea4a575adeccb7e360aeb624ed06ece9b0b"'
+    )
+
+
+def md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def test_md5_sess_follows_rfc2617_section_3_2_2_2() -> None:
+    c = Challenge(realm="r", nonce="n", algorithm="MD5", session=True, qop=("auth",))
+    ha1 = md5(f"{md5('u:r:p')}:n:c")
+    expected = md5(f"{ha1}:n:00000002:c:auth:{md5('REGISTER:sip:r')}")
+    got = digest_response(c, "u", "p", "REGISTER", "sip:r", nc="00000002", cnonce="c", qop="auth")
+    assert got == expected
+
+
+def test_rfc2069_form_without_qop() -> None:
+    c = Challenge(realm="r", nonce="n")
+    expected = md5(f"{md5('u:r:p')}:n:{md5('INVITE:sip:b@h')}")
+    assert digest_response(c, "u", "p", "INVITE", "sip:b@h", nc="", cnonce="", qop=None) == expected
+
+
+def params(value: str) -> dict[str, str]:
+    """The credentials' parameters, unquoted (test helper; values here hold no commas)."""
+    out = {}
+    for part in value.removeprefix("Digest ").split(", "):
+        name, _, raw = part.partition("=")
+        out[name] = raw.strip('"')
+    return out
+
+
+def test_sess_without_qop_still_sends_the_cnonce_it_hashed() -> None:
+    (field,) = client().answer(['Digest realm="r", nonce="n", algorithm=MD5-sess'], 401, "M", "u")
+    p = params(field[1])
+    assert "qop" not in p and "nc" not in p
+    ha1 = md5(f"{md5('door:r:secret')}:n:{p['cnonce']}")
+    assert p["response"] == md5(f"{ha1}:n:{md5('M:u')}")
+
+
+def test_auth_int_only_hashes_the_body() -> None:
+    body = b"v=0\r\n"
+    (field,) = client().answer(
+        ['Digest realm="r", nonce="n", qop="auth-int"'], 401, "INVITE", "sip:b@h", body
+    )
+    p = params(field[1])
+    ha2 = md5(f"INVITE:sip:b@h:{hashlib.md5(body).hexdigest()}")
+    assert p["qop"] == "auth-int"
+    assert p["response"] == md5(f"{md5('door:r:secret')}:n:{p['nc']}:{p['cnonce']}:auth-int:{ha2}")
+
+
+def test_quoting_of_the_credentials() -> None:
+    """RFC 7616 §3.4: realm, nonce, uri, response, cnonce, opaque quoted; qop, nc, algorithm not."""
+    (field,) = client().answer(
+        ['Digest realm="r", nonce="n", opaque="o", qop="auth", algorithm=SHA-256'], 401, "M", "u"
+    )
+    for quoted in ("username", "realm", "nonce", "uri", "response", "cnonce", "opaque"):
+        assert f'{quoted}="' in field[1]
+    for bare in ("qop=auth,", "nc=00000001,", "algorithm=SHA-256,"):
+        assert bare in field[1] + ","
+
+
+def test_is_stale_retry_signal() -> None:
+    c = client()
+    c.answer(['Digest realm="r", nonce="1", qop="auth"'], 401, "REGISTER", "sip:r")
+    assert not c.is_stale_retry
+    c.answer(['Digest realm="r", nonce="2", qop="auth", stale=TRUE'], 401, "REGISTER", "sip:r")
+    assert c.is_stale_retry
+
+
+def test_stale_with_the_nonce_we_just_used_is_a_rejection() -> None:
+    c = client()
+    c.answer(['Digest realm="r", nonce="1", qop="auth"'], 401, "REGISTER", "sip:r")
+    with pytest.raises(DigestError, match="rejected"):
+        c.answer(['Digest realm="r", nonce="1", stale=true'], 401, "REGISTER", "sip:r")
+
+
+def test_endless_stale_nonces_stop_after_a_few() -> None:
+    c = client()
+    c.answer(['Digest realm="r", nonce="0"'], 401, "REGISTER", "sip:r")
+    for n in range(1, 4):
+        c.answer([f'Digest realm="r", nonce="{n}", stale=true'], 401, "REGISTER", "sip:r")
+    with pytest.raises(DigestError, match="stale nonces in a row"):
+        c.answer(['Digest realm="r", nonce="4", stale=true'], 401, "REGISTER", "sip:r")
+
+
+def test_success_resets_the_stale_count() -> None:
+    c = client()
+    c.answer(['Digest realm="r", nonce="0"'], 401, "REGISTER", "sip:r")
+    for n in range(1, 10):
+        c.answer([f'Digest realm="r", nonce="{n}", stale=true'], 401, "REGISTER", "sip:r")
+        c.succeeded()
+        c.authorize("REGISTER", "sip:r")
+
+
+def test_the_same_nonce_challenged_again_after_success_continues_nc() -> None:
+    """A server that re-issues its nonce must not see nc=00000001 twice (a replay to it)."""
+    c = client()
+    c.answer(['Digest realm="r", nonce="1", qop="auth"'], 401, "REGISTER", "sip:r")
+    c.succeeded()
+    c.authorize("REGISTER", "sip:r")
+    c.succeeded()
+    (field,) = c.answer(['Digest realm="r", nonce="1", qop="auth"'], 401, "REGISTER", "sip:r")
+    assert params(field[1])["nc"] == "00000003"
+
+
+def test_malformed_challenge_beside_a_good_one_is_skipped() -> None:
+    values = ['Digest realm="r", nonce="1", qop="auth', 'Digest realm="p", nonce="2"']
+    (field,) = client().answer(values, 407, "INVITE", "sip:b@h")
+    assert params(field[1])["realm"] == "p"
+    with pytest.raises(DigestError, match=r"no supported.*realm or nonce"):
+        client().answer(['Digest nonce="1"'], 401, "REGISTER", "sip:r")
+
+
+def test_scheme_may_be_followed_by_a_tab_and_is_case_insensitive() -> None:
+    challenge = parse_challenge('dIgEsT\trealm="r",nonce="n" , ALGORITHM=sha-256-SESS')
+    assert challenge == Challenge(realm="r", nonce="n", algorithm="SHA-256", session=True)
+    assert parse_challenge('Basic realm="r"') is None
+    assert parse_challenge('NewAuth realm="r", nonce="n"') is None
+
+
+def test_escapes_in_quoted_strings() -> None:
+    challenge = parse_challenge(r'Digest realm="a \"b\" \\c", nonce="n", future="x, y"')
+    assert challenge is not None and challenge.realm == r'a "b" \c'
+    (field,) = client().answer([r'Digest realm="a \"b\" \\c", nonce="n"'], 401, "M", "u")
+    assert r'realm="a \"b\" \\c"' in field[1]
+
+
+def test_neither_password_nor_ha1_leaks() -> None:
+    c = DigestClient("door", "hunter2-secret", random.Random(1))
+    ha1 = md5("door:r:hunter2-secret")
+    (field,) = c.answer(['Digest realm="r", nonce="1", qop="auth"'], 401, "REGISTER", "sip:r")
+    with pytest.raises(DigestError) as info:
+        c.answer(['Digest realm="r", nonce="2"'], 401, "REGISTER", "sip:r")
+    for text in (repr(c), str(c), str(info.value), repr(info.value), field[1]):
+        assert "hunter2" not in text and ha1 not in text
+
+
+@given(st.lists(st.text(max_size=120), max_size=3))
+def test_answer_to_any_challenges_raises_only_digest_error(values: list[str]) -> None:
+    for challenges in (values, ["Digest " + v for v in values]):
+        with contextlib.suppress(DigestError):
+            client().answer(challenges, 401, "REGISTER", "sip:r")

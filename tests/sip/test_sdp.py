@@ -178,3 +178,87 @@ def test_version_increments_only_when_the_sdp_changes() -> None:
     assert held.origin.version == first.origin.version + 1
     assert held.origin.session_id == first.origin.session_id
     assert held.media[0].direction == "sendonly"
+
+
+RFC8866_EXAMPLE = (
+    "v=0\r\n"
+    "o=jdoe 3724394400 3724394405 IN IP4 198.51.100.1\r\n"
+    "s=Call to John Smith\r\n"
+    "i=SDP Offer #1\r\n"
+    "u=http://www.jdoe.example.com/home.html\r\n"
+    "e=Jane Doe <jane@jdoe.example.com>\r\n"
+    "p=+1 617 555-6011\r\n"
+    "c=IN IP4 198.51.100.1\r\n"
+    "t=0 0\r\n"
+    "m=audio 49170 RTP/AVP 0\r\n"
+    "m=audio 49180 RTP/AVP 0\r\n"
+    "m=video 51372 RTP/AVP 99\r\n"
+    "c=IN IP6 2001:db8::2\r\n"
+    "a=rtpmap:99 h263-1998/90000\r\n"
+)
+
+
+def test_rfc8866_section_5_example_round_trips() -> None:
+    sdp = parse_sdp(RFC8866_EXAMPLE)
+    assert str(sdp) == RFC8866_EXAMPLE
+    assert sdp.origin.version == 3724394405 and sdp.session_name == "Call to John Smith"
+    video = sdp.media[2]
+    assert video.connection is not None and video.connection.address == "2001:db8::2"
+
+
+def test_lines_after_t_keep_their_place() -> None:
+    """RFC 8866 §5: r= follows its t=, then z=, k=, a=; none may move before c=."""
+    text = (
+        "v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nc=IN IP4 198.51.100.1\r\nb=AS:64\r\n"
+        "t=3724394400 3724398000\r\nr=604800 3600 0 90000\r\nz=2882844526 -1h\r\n"
+        "k=prompt\r\na=recvonly\r\nm=audio 49170 RTP/AVP 0\r\ni=speech\r\n"
+        "c=IN IP4 198.51.100.2\r\nb=AS:64\r\nk=prompt\r\na=ptime:20\r\na=maxptime:40\r\n"
+    )
+    sdp = parse_sdp(text)
+    assert str(sdp) == text
+    assert sdp.direction == "recvonly"
+    assert (sdp.media[0].ptime, sdp.media[0].maxptime) == (20, 40)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "v=0\no=- 1 \u00b2 IN IP4 h\n",  # "²".isdigit() is True, int("²") fails
+        "v=0\no=- 1 " + "9" * 5000 + " IN IP4 h\n",  # over int()'s 4300-digit limit
+        "v=0\no=- 1 1 IN IP4 h\nm=audio \u00b2 RTP/AVP 0\n",
+        "v=0\no=- 1 1 IN IP4 h\nm=audio " + "9" * 5000 + " RTP/AVP 0\n",
+        "v=0\no=- 1 1 IN IP4 h\nm=audio 65536 RTP/AVP 0\n",
+    ],
+)
+def test_numbers_that_only_look_like_numbers_are_parse_errors(text: str) -> None:
+    with pytest.raises(ParseError):
+        parse_sdp(text)
+
+
+@pytest.mark.parametrize(
+    "attribute",
+    [
+        "a=rtpmap:\u00b2 PCMU/8000",
+        "a=rtpmap:0 PCMU/\u00b2",
+        "a=rtpmap:0 PCMU/" + "9" * 5000,
+        "a=rtcp:\u00b2",
+        "a=rtcp:" + "9" * 5000,
+        "a=ptime:inf",
+        "a=ptime:1e400",
+        "a=ptime:nan",
+        "a=maxptime:-20",
+    ],
+)
+def test_bad_attribute_values_are_ignored_not_fatal(attribute: str) -> None:
+    sdp = parse_sdp(f"v=0\no=- 1 1 IN IP4 h\nm=audio 4000 RTP/AVP 0\n{attribute}\n")
+    media = sdp.media[0]
+    assert media.rtpmap() == {} and media.rtcp_port is None
+    assert media.ptime is None and media.maxptime is None
+
+
+def test_line_and_media_caps() -> None:
+    head = "v=0\no=- 1 1 IN IP4 h\n"
+    with pytest.raises(ParseError, match="too long"):
+        parse_sdp(head + "a=x\n" * 600)
+    with pytest.raises(ParseError, match="too many m= lines"):
+        parse_sdp(head + "m=audio 0 RTP/AVP 0\n" * 17)

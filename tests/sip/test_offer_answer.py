@@ -1,0 +1,191 @@
+"""RFC 3264 offer/answer for a G.711 door station, read as the RFC's and RFC 4317's examples.
+
+The basic exchanges (audio+video with video refused, offerer's codec order, mirrored holds, 488)
+live in test_sdp.py; these cover several audio streams, payload-type numbering, our own hold
+meeting the peer's, the answer side of §7, and that peer input only ever fails as our errors.
+"""
+
+import contextlib
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from endpoint.sip import ParseError, UsageError
+from endpoint.sip.offer_answer import (
+    LocalMedia,
+    NotAcceptableError,
+    SdpSession,
+    hold,
+    make_answer,
+    make_offer,
+    process_answer,
+)
+from endpoint.sip.sdp import parse_sdp
+
+LOCAL = LocalMedia("192.0.2.10", 40000)
+ALICE = (
+    "v=0\r\n"
+    "o=alice 2890844526 2890844526 IN IP4 host.atlanta.example.com\r\n"
+    "s=\r\n"
+    "c=IN IP4 host.atlanta.example.com\r\n"
+    "t=0 0\r\n"
+)
+
+
+def session() -> SdpSession:
+    return SdpSession(random.Random(3), LOCAL.address)
+
+
+def test_first_usable_audio_answered_every_other_line_refused_in_order() -> None:
+    """§6: one m= line per offered line, in order; refused ones get port 0.
+
+    The SRTP stream is refused (we do not do RTP/SAVP), the held plain-RTP one is taken with
+    the offerer's telephone-event number, and a second usable audio stream and the video are
+    refused because we want exactly one.
+    """
+    offer = parse_sdp(
+        ALICE + "m=audio 49170 RTP/SAVP 0\r\n"
+        "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR\r\n"
+        "m=audio 49172 RTP/AVP 0 97 8 101\r\n"
+        "a=rtpmap:97 iLBC/8000\r\n"
+        "a=rtpmap:101 telephone-event/8000\r\n"
+        "a=sendonly\r\n"
+        "m=audio 49174 RTP/AVP 0\r\n"
+        "m=video 51372 RTP/AVP 31\r\n"
+        "a=rtpmap:31 H261/90000\r\n"
+    )
+    answer, media = make_answer(offer, LOCAL, session())
+    assert bytes(answer) == (
+        b"v=0\r\n"
+        b"o=- 2733073800989720573 989720573 IN IP4 192.0.2.10\r\n"
+        b"s=sip-endpoint\r\n"
+        b"c=IN IP4 192.0.2.10\r\n"
+        b"t=0 0\r\n"
+        b"m=audio 0 RTP/SAVP 0\r\n"
+        b"m=audio 40000 RTP/AVP 0 101\r\n"
+        b"a=rtpmap:0 PCMU/8000\r\n"
+        b"a=rtpmap:101 telephone-event/8000\r\n"
+        b"a=fmtp:101 0-15\r\n"  # RFC 4733 §2.4.1: no fmtp offered means events 0-15
+        b"a=ptime:20\r\n"
+        b"a=recvonly\r\n"
+        b"m=audio 0 RTP/AVP 0\r\n"
+        b"m=video 0 RTP/AVP 31\r\n"
+    )
+    assert (media.remote_port, media.remote_rtcp_port, media.rtcp_mux) == (49172, 49173, False)
+    assert media.remote_hold and not media.sends and media.receives
+
+
+def test_offerers_dynamic_number_for_a_codec_is_kept() -> None:
+    offer = parse_sdp(ALICE + "m=audio 49170 RTP/AVP 98\r\na=rtpmap:98 PCMA/8000\r\n")
+    answer, media = make_answer(offer, LOCAL, session())
+    assert (media.codec, media.payload_type) == ("PCMA", 98)
+    assert answer.media[0].formats == ("98",) and answer.media[0].rtpmap()[98][0] == "PCMA"
+
+
+def test_pcmu_at_another_clock_rate_is_not_pcmu() -> None:
+    offer = parse_sdp(ALICE + "m=audio 49170 RTP/AVP 0\r\na=rtpmap:0 PCMU/16000\r\n")
+    with pytest.raises(NotAcceptableError):
+        make_answer(offer, LOCAL, session())
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "answered"),
+    [
+        ("sendonly", "sendrecv", "sendonly"),  # we hold a peer who offers normally
+        ("sendonly", "sendonly", "inactive"),  # both hold: nobody sends (RFC 3264 §8.4)
+        ("sendonly", "recvonly", "sendonly"),
+        ("recvonly", "recvonly", "inactive"),
+        ("inactive", "sendrecv", "inactive"),
+    ],
+)
+def test_our_direction_meets_the_offered_one(ours: str, theirs: str, answered: str) -> None:
+    offer = parse_sdp(ALICE + f"m=audio 49170 RTP/AVP 0\r\na={theirs}\r\n")
+    answer, media = make_answer(offer, LocalMedia("192.0.2.10", 40000, direction=ours), session())
+    assert answer.media[0].direction == answered == media.direction
+
+
+def test_answer_to_our_hold_without_direction_still_leaves_us_sendonly() -> None:
+    """§7: the answer cannot widen what we offered (a missing attribute means sendrecv)."""
+    held = hold(LOCAL)
+    offer = make_offer(held, session())
+    answer = parse_sdp(ALICE + "m=audio 49170 RTP/AVP 0\r\n")
+    media = process_answer(offer, answer, held)
+    assert media.direction == "sendonly" and media.sends and not media.receives
+
+
+def test_answer_with_rtcp_attribute_and_without_mux() -> None:
+    offer = make_offer(LOCAL, session())
+    answer = parse_sdp(
+        ALICE + "m=audio 49170 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+        "a=rtcp:53020 IN IP4 host.atlanta.example.com\r\na=recvonly\r\n"
+    )
+    media = process_answer(offer, answer, LOCAL)
+    assert (media.codec, media.payload_type, media.telephone_event_pt) == ("PCMA", 8, 101)
+    assert (media.remote_rtcp_port, media.rtcp_mux) == (53020, False)
+    assert media.direction == "sendonly" and not media.remote_hold
+
+
+def test_answer_with_a_different_number_of_lines_is_refused() -> None:
+    offer = make_offer(LOCAL, session())
+    answer = parse_sdp(ALICE + "m=audio 49170 RTP/AVP 0\r\nm=video 0 RTP/AVP 31\r\n")
+    with pytest.raises(NotAcceptableError):
+        process_answer(offer, answer, LOCAL)
+
+
+@pytest.mark.parametrize(("ptime", "used"), [("30", 30), ("25", 20), ("inf", 20), ("x", 20)])
+def test_ptime_honoured_when_sane(ptime: str, used: int) -> None:
+    offer = parse_sdp(ALICE + f"m=audio 49170 RTP/AVP 0\r\na=ptime:{ptime}\r\n")
+    answer, media = make_answer(offer, LOCAL, session())
+    assert media.ptime == used and answer.media[0].ptime == used
+
+
+def test_version_counts_our_offers_and_answers_in_one_sequence() -> None:
+    """RFC 3264 §8: one o= line for the whole session, version +1 exactly when it changes."""
+    s = session()
+    first = make_offer(LOCAL, s)
+    answer, _ = make_answer(parse_sdp(ALICE + "m=audio 49170 RTP/AVP 0\r\n"), LOCAL, s)
+    refresh = make_offer(LOCAL, s)
+    held = make_offer(hold(LOCAL), s)
+    again = make_offer(hold(LOCAL), s)
+    versions = [d.origin.version for d in (first, answer, refresh, held, again)]
+    assert versions == [versions[0] + n for n in (0, 1, 2, 3, 3)]
+    assert len({d.origin.session_id for d in (first, answer, refresh, held, again)}) == 1
+
+
+def test_local_media_misconfiguration_is_a_usage_error() -> None:
+    with pytest.raises(UsageError):
+        LocalMedia("192.0.2.10", 40000, codecs=("G722",))
+    with pytest.raises(UsageError):
+        LocalMedia("192.0.2.10", 40000, direction="hold")
+
+
+SECTION_LINE = st.sampled_from(
+    [
+        "a=rtpmap:",
+        "a=fmtp:",
+        "a=ptime:",
+        "a=rtcp:",
+        "a=sendonly",
+        "a=rtcp-mux",
+        "c=IN IP4 ",
+        "m=audio ",
+    ]
+)
+
+
+VALUE = st.one_of(
+    st.text(max_size=25),
+    st.text(alphabet="0123456789\u00b2\u0663/ .-infPCMU", max_size=25),  # "²" and "٣" are isdigit()
+    st.just("9" * 5000),  # beyond int()'s digit limit
+)
+
+
+@given(st.lists(st.tuples(SECTION_LINE, VALUE), max_size=8))
+def test_any_peer_audio_section_fails_only_as_our_errors(lines: list[tuple[str, str]]) -> None:
+    text = ALICE + "m=audio 49170 RTP/AVP 0 8 101\r\n" + "".join(k + v + "\r\n" for k, v in lines)
+    with contextlib.suppress(ParseError, NotAcceptableError):
+        offer = parse_sdp(text)
+        make_answer(offer, LOCAL, session())
+        process_answer(make_offer(LOCAL, session()), offer, LOCAL)

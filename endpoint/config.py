@@ -84,7 +84,7 @@ class MediaSettings:
     codecs: tuple[str, ...] = ("PCMU", "PCMA")
     ptime: int = 20
     telephone_event: bool = True
-    jitter_min_ms: int = 20
+    jitter_min_ms: int = 40
     jitter_max_ms: int = 200
 
 
@@ -546,7 +546,7 @@ def parse_config(text: str, *, source: str = "config", base: Path = Path(".")) -
         ptime=r.get("ptime", 20, _choice_int(10, 20, 30, 40, 60), "one of 10, 20, 30, 40, 60"),
         telephone_event=r.get("telephone_event", True, _bool, "true or false"),
         jitter_min_ms=r.get(
-            "jitter_min_ms", 20, _int_in(0, 1000), "milliseconds between 0 and 1000, e.g. 20"
+            "jitter_min_ms", 40, _int_in(0, 1000), "milliseconds between 0 and 1000, e.g. 40"
         ),
         jitter_max_ms=r.get(
             "jitter_max_ms", 200, _int_in(20, 2000), "milliseconds between 20 and 2000, e.g. 200"

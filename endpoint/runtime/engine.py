@@ -17,13 +17,19 @@ import socket
 import time
 from typing import Any
 
+from endpoint.audio import AudioPort, open_audio
 from endpoint.config import Config
+from endpoint.media.dtmf import DtmfDigit
+from endpoint.media.quality import StreamStats
+from endpoint.media.stream import MediaStream, StreamConfig
 from endpoint.runtime.control import ControlServer, EventHub
+from endpoint.runtime.media_loop import CallFailed, CallMedia, MediaLoop
+from endpoint.runtime.rtp_transport import RtpSockets, allocate
 from endpoint.runtime.sdnotify import Notifier
 from endpoint.runtime.sip_transport import SipTransport
 from endpoint.sip.message import Message
 from endpoint.sip.uri import SipURI, parse_uri
-from endpoint.ua.actions import Notice
+from endpoint.ua.actions import NeedMedia, Notice, StartMedia, StopMedia
 from endpoint.ua.agent import UserAgent
 from endpoint.ua.registration import LocalAddress
 
@@ -51,6 +57,11 @@ class Engine:
         self._timer: asyncio.TimerHandle | None = None
         self._stop = asyncio.Event()
         self.last_step: float | None = None
+        self.media: MediaLoop | None = None
+        self._sockets: dict[str, RtpSockets] = {}
+        self._ports: dict[str, AudioPort] = {}
+        self._callers: dict[str, str] = {}
+        self._rng = secrets.SystemRandom()
 
     async def start(self) -> None:
         """Bind, resolve, start registering. Raises OSError for the caller to report."""
@@ -79,6 +90,13 @@ class Engine:
         self.ua = UserAgent(cfg, local, secrets.SystemRandom(), resolved)
         self.control = ControlServer(cfg.control.socket, self._command, self.events)
         await self.control.start()
+        loop = asyncio.get_running_loop()
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(self._media_events)
+
+        self.media = MediaLoop(cfg.media.ptime, wake=wake)
+        self.media.start()
         log.info("listening on %s %s:%d", cfg.sip.transport, host, self.transport.port)
         self.ua.start(time.monotonic())
         self._step()
@@ -110,6 +128,14 @@ class Engine:
             return
         for out in ua.datagrams_to_send():
             transport.send(out.data, out.destination, out.transport)
+        for _ in range(8):  # call actions may lead to more (media ready -> answer -> start)
+            actions = ua.call_actions()
+            if not actions:
+                break
+            for action in actions:
+                self._call_action(action)
+            for out in ua.datagrams_to_send():
+                transport.send(out.data, out.destination, out.transport)
         for notice in ua.notices():
             self._publish(notice)
         if self._timer is not None:
@@ -124,6 +150,108 @@ class Engine:
         if ua.stopped:
             self._stop.set()
 
+    def _call_action(self, action: NeedMedia | StartMedia | StopMedia) -> None:
+        ua, media = self.ua, self.media
+        if ua is None or media is None:
+            return
+        now = time.monotonic()
+        if isinstance(action, NeedMedia):
+            try:
+                sockets = allocate(ua.local.host, self.config.media.rtp_ports, self._rng)
+            except OSError as exc:
+                log.error(
+                    "no RTP port for call %s: %s (widen [media] rtp_ports)", action.call_id, exc
+                )
+                return
+            self._sockets[action.call_id] = sockets
+            ua.media_ready(action.call_id, sockets.rtp_port, now)
+        elif isinstance(action, StartMedia):
+            if action.call_id not in self._sockets:
+                return
+            sockets = self._sockets[action.call_id]
+            m = action.media
+            stream = MediaStream(
+                StreamConfig(
+                    (m.remote_address, m.remote_port),
+                    (m.remote_address, m.remote_rtcp_port),
+                    payload_type=m.payload_type,
+                    telephone_event_pt=m.telephone_event_pt,
+                    ptime_ms=m.ptime,
+                    rtcp_mux=m.rtcp_mux,
+                    cname=f"door@{ua.local.host}",
+                    jitter_min_ms=self.config.media.jitter_min_ms,
+                    jitter_max_ms=self.config.media.jitter_max_ms,
+                    direction=m.direction,
+                    wallclock_offset=time.time() - time.monotonic(),
+                ),
+                self._rng,
+                now,
+            )
+            a = self.config.audio
+            port = open_audio(
+                a.backend,
+                capture_device=a.capture_device,
+                playback_device=a.playback_device,
+                alert_device=a.alert_device,
+                input_file=a.input_file,
+                output_file=a.output_file,
+                tone_hz=a.tone_hz,
+            )
+            port.start()
+            self._ports[action.call_id] = port
+            media.add_call(CallMedia(action.call_id, stream, sockets, port))
+        else:
+            future = media.remove_call(action.call_id)
+            old_sockets = self._sockets.pop(action.call_id, None)
+            old_port = self._ports.pop(action.call_id, None)
+            call_id, reason = action.call_id, action.reason
+            loop = asyncio.get_running_loop()
+
+            def report(done: object) -> None:
+                stats = future.result()
+                if old_port is not None:
+                    old_port.stop()
+                if old_sockets is not None and stats is None:
+                    old_sockets.close()
+                self._report(call_id, reason, stats)
+
+            future.add_done_callback(lambda f: loop.call_soon_threadsafe(report, f))
+
+    def _report(self, call_id: str, reason: str, stats: StreamStats | None) -> None:
+        """The end-of-call report: one log line an installer can read, and an event."""
+        summary = stats.summary() if stats is not None else "no media"
+        log.info("call-report call_id=%s reason=%s %s", call_id, reason, summary)
+        self.events.publish(
+            {
+                "event": "call-report",
+                "call_id": call_id,
+                "reason": reason,
+                **(stats.as_dict() if stats is not None else {}),
+            }
+        )
+
+    def _media_events(self) -> None:
+        if self.media is None:
+            return
+        for call_id, event in self.media.events():
+            if isinstance(event, DtmfDigit):
+                log.info(
+                    "dtmf call_id=%s digit=%s duration_ms=%d",
+                    call_id,
+                    event.digit,
+                    event.duration_ms,
+                )
+                self.events.publish(
+                    {
+                        "event": "dtmf",
+                        "call_id": call_id,
+                        "digit": event.digit,
+                        "duration_ms": event.duration_ms,
+                    }
+                )
+            elif isinstance(event, CallFailed):
+                log.error("media of call %s failed: %s", call_id, event.reason)
+
     def _publish(self, notice: Notice) -> None:
         detail = " ".join(f"{k}={v}" for k, v in notice.detail.items())
         level = logging.WARNING if notice.event.endswith("failed") else logging.INFO
@@ -136,8 +264,16 @@ class Engine:
         command = request["cmd"]
         if command == "status" and self.ua is not None:
             return {"ok": True, **self.ua.status()}
-        if command in ("call", "hangup", "answer", "dtmf", "open-door"):
-            return {"ok": False, "error": f"{command}: calls are not enabled in this build"}
+        if command == "answer" and self.ua is not None:
+            done = self.ua.answer(time.monotonic())
+            self._step()
+            return {"ok": done} if done else {"ok": False, "error": "no ringing call"}
+        if command == "hangup" and self.ua is not None:
+            done = self.ua.hangup(time.monotonic())
+            self._step()
+            return {"ok": done} if done else {"ok": False, "error": "no call"}
+        if command in ("call", "dtmf", "open-door"):
+            return {"ok": False, "error": f"{command}: not available in this build yet"}
         return {"ok": False, "error": f"unknown command {command!r}"}
 
     def request_stop(self) -> None:
@@ -164,6 +300,10 @@ class Engine:
     async def close(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        if self.media is not None:
+            self.media.stop()
+        for port in self._ports.values():
+            port.stop()
         if self.control is not None:
             await self.control.close()
         if self.transport is not None:

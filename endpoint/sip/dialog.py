@@ -41,11 +41,13 @@ def dialog_id_of(message: Message, *, incoming: bool) -> DialogId:
     return (message.call_id, message.from_addr.tag or "", message.to_addr.tag or "")
 
 
-def _remote_target(message: Message) -> URI:
+def _remote_target(message: Message, fallback: URI) -> URI:
+    """The peer's Contact; an RFC 2543 peer may omit it, and then its address-of-record is all
+    we have (RFC 4475 §3.4.1 asks us to accept such requests)."""
     contacts = message.contact
-    if len(contacts) != 1:
-        raise ParseError("a dialog-creating message needs exactly one Contact")
-    return contacts[0].uri
+    if len(contacts) > 1:
+        raise ParseError("a dialog-creating message may carry only one Contact")
+    return contacts[0].uri if contacts else fallback
 
 
 @dataclass
@@ -84,7 +86,7 @@ class Dialog:
             remote_tag=tag,
             local_uri=invite.headers.get("From") or "",
             remote_uri=response.headers.get("To") or "",
-            remote_target=_remote_target(response),
+            remote_target=_remote_target(response, response.to_addr.uri),
             route_set=route,
             local_contact=invite.headers.get("Contact") or "",
             local_cseq=invite.cseq.seq,
@@ -110,7 +112,7 @@ class Dialog:
             remote_tag=invite.from_addr.tag or "",
             local_uri=response.headers.get("To") or "",
             remote_uri=invite.headers.get("From") or "",
-            remote_target=_remote_target(invite),
+            remote_target=_remote_target(invite, invite.from_addr.uri),
             route_set=invite.record_route,
             local_contact=response.headers.get("Contact") or "",
             local_cseq=initial_cseq,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from endpoint.sip import Request
+from endpoint.sip.offer_answer import NegotiatedMedia
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,3 +52,26 @@ class Notice:
 
 
 Action = SendRequest | SendKeepalive | Notice
+
+
+@dataclass(frozen=True, slots=True)
+class NeedMedia:
+    """Allocate RTP/RTCP sockets for a call; answer with ``UserAgent.media_ready``."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StartMedia:
+    call_id: str
+    media: NegotiatedMedia
+    local_port: int
+
+
+@dataclass(frozen=True, slots=True)
+class StopMedia:
+    call_id: str
+    reason: str
+
+
+CallAction = NeedMedia | StartMedia | StopMedia

@@ -2,9 +2,8 @@
 
 The runtime feeds it parsed messages, the clock and timer firings; it returns datagrams to send
 and notices for the log and the control socket. Every incoming request is first checked
-(``check_request``: the RFC 4475 application-layer answers), then answered by method. This
-build registers and answers OPTIONS; INVITE is answered 480 Temporarily Unavailable with a
-reason until the call layer (calls, media, DTMF) is added on top of these same pieces.
+(``check_request``: the RFC 4475 application-layer answers), then answered by method. Incoming
+calls are handled by ``IncomingCalls`` (ring, auto-answer, media, hang-up).
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from endpoint.config import Config
 from endpoint.sip import Request, Response, check_request, make_response
 from endpoint.sip.checks import DEFAULT_METHODS
 from endpoint.sip.transaction import (
+    AckReceived,
     Outgoing,
     RequestReceived,
     ResponseReceived,
@@ -23,7 +23,8 @@ from endpoint.sip.transaction import (
     TransactionTimeout,
     TransportError,
 )
-from endpoint.ua.actions import Action, Notice, SendKeepalive, SendRequest
+from endpoint.ua.actions import Action, CallAction, Notice, SendKeepalive, SendRequest
+from endpoint.ua.calls import IncomingCalls
 from endpoint.ua.registration import LocalAddress, Registration, RegState
 
 SUPPORTED = ("replaces", "timer")
@@ -55,6 +56,7 @@ class UserAgent:
                         user_agent=self.config.sip.user_agent,
                     )
                 )
+        self.calls = IncomingCalls(self.config, self.local, self.transactions, self.rng)
         self._owners: dict[str, tuple[Registration, str]] = {}
         self._out: list[Outgoing] = []
         self._notices: list[Notice] = []
@@ -69,8 +71,10 @@ class UserAgent:
             self._notices.append(Notice("ready", {"mode": "peer-to-peer"}))
 
     def stop(self, now: float) -> None:
-        """Un-register everything (Expires: 0); ``stopped`` turns true when done."""
+        """Hang up, un-register everything (Expires: 0); ``stopped`` turns true when done."""
         self.stopping = True
+        self.calls.hangup(now)
+        self._drain(now)
         for registration in self.registrations:
             self._run(registration, registration.stop(now), now)
 
@@ -94,18 +98,35 @@ class UserAgent:
         return out
 
     def notices(self) -> list[Notice]:
+        self._notices += [e for e in self.calls.events if isinstance(e, Notice)]
+        self.calls.events = [e for e in self.calls.events if not isinstance(e, Notice)]
         out, self._notices = self._notices, []
         return out
 
+    def call_actions(self) -> list[CallAction]:
+        out = [e for e in self.calls.events if not isinstance(e, Notice)]
+        self.calls.events = [e for e in self.calls.events if isinstance(e, Notice)]
+        return out
+
+    def media_ready(self, call_id: str, rtp_port: int, now: float) -> None:
+        self.calls.media_ready(call_id, rtp_port, now)
+
+    def answer(self, now: float) -> bool:
+        return self.calls.answer(None, now)
+
+    def hangup(self, now: float) -> bool:
+        return self.calls.hangup(now)
+
     def get_timer(self) -> float | None:
         times = [t for t in (r.get_timer() for r in self.registrations) if t is not None]
-        tx = self.transactions.get_timer()
-        if tx is not None:
-            times.append(tx)
+        for extra in (self.transactions.get_timer(), self.calls.get_timer()):
+            if extra is not None:
+                times.append(extra)
         return min(times) if times else None
 
     def handle_timer(self, now: float) -> None:
         self.transactions.handle_timer(now)
+        self.calls.handle_timer(now)
         for registration in self.registrations:
             timer = registration.get_timer()
             if timer is not None and timer <= now:
@@ -165,6 +186,8 @@ class UserAgent:
                     self._run(registration, registration.on_failure(tag, reason, now), now)
             elif isinstance(event, RequestReceived):
                 self._request(event, now)
+            elif isinstance(event, AckReceived):
+                self.calls.ack(event.request)
 
     def _request(self, event: RequestReceived, now: float) -> None:
         request = event.request
@@ -190,24 +213,17 @@ class UserAgent:
                 ],
             )
         elif request.method == "CANCEL":
-            response = make_response(request, 481, to_tag=self._tag())
+            self.calls.cancel(request, event.transaction, event.cancels, now)
+            return
+        elif request.method == "INVITE" and request.to_addr.tag is None:
+            self.calls.invite(request, event.transaction, now)
+            return
         elif request.method == "INVITE":
-            response = make_response(
-                request,
-                480,
-                "Temporarily Unavailable (calls not enabled)",
-                to_tag=self._tag(),
-                headers=[("Retry-After", "60")],
-            )
-            self._notices.append(
-                Notice(
-                    "call-refused",
-                    {
-                        "from": str(request.from_addr.uri),
-                        "reason": "calls are not enabled in this build",
-                    },
-                )
-            )
+            # A re-INVITE (hold, session refresh) is not handled yet: refuse it cleanly so
+            # the call goes on with the media it has (RFC 3261 §14.2).
+            response = make_response(request, 488, "Not Acceptable Here (re-INVITE)")
+        elif request.method == "BYE" and self.calls.bye(request, event.transaction, now):
+            return
         else:
             response = make_response(request, 481, to_tag=self._tag())  # no such dialog
         self.transactions.send_response(event.transaction, response, now)

@@ -5,6 +5,7 @@ import random
 from endpoint.config import AccountSettings, Config
 from endpoint.sip import Request, Response, make_response, parse
 from endpoint.sip.transaction import Outgoing
+from endpoint.ua.actions import NeedMedia, StartMedia
 from endpoint.ua.agent import UserAgent
 from endpoint.ua.registration import LocalAddress, RegState
 
@@ -51,11 +52,48 @@ def test_request_checks_come_first() -> None:
     assert reply.status == 420 and reply.headers.get("Unsupported") == "foo"
 
 
-def test_invite_is_refused_until_calls_exist() -> None:
+OFFER = (
+    "v=0\r\no=- 1 1 IN IP4 192.0.2.50\r\ns=-\r\nc=IN IP4 192.0.2.50\r\nt=0 0\r\n"
+    "m=audio 7000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n"
+)
+
+
+def invite(call_id: str) -> Request:
+    data = (
+        request("INVITE", "Content-Type: application/sdp\r\n")
+        .replace(
+            b"Content-Length: 0\r\n\r\n", f"Content-Length: {len(OFFER)}\r\n\r\n{OFFER}".encode()
+        )
+        .replace(b"c-INVITE", call_id.encode())
+        .replace(b"z9hG4bKINVITE", f"z9hG4bK{call_id}".encode())
+    )
+    message = parse(data)
+    assert isinstance(message, Request)
+    return message
+
+
+def test_incoming_call_rings_gets_media_and_is_answered_with_sdp() -> None:
     ua = peer_to_peer()
-    reply = answer_to(ua, request("INVITE"))
-    assert reply.status == 480 and reply.headers.get("Retry-After") == "60"
-    assert [n.event for n in ua.notices()] == ["call-refused"]
+    ua.receive(invite("call1"), PEER, "udp", 0.0)
+    (ringing,) = [parse(o.data) for o in ua.datagrams_to_send()]
+    assert isinstance(ringing, Response) and ringing.status == 180 and ringing.to_addr.tag
+    (need,) = ua.call_actions()
+    assert isinstance(need, NeedMedia) and need.call_id == "call1"
+    ua.media_ready("call1", 40000, 0.01)
+    (ok,) = [parse(o.data) for o in ua.datagrams_to_send()]
+    assert isinstance(ok, Response) and ok.status == 200 and ok.content_type == "application/sdp"
+    assert b"m=audio 40000 RTP/AVP 0 101" in ok.body and ok.to_addr.tag == ringing.to_addr.tag
+    (start,) = ua.call_actions()
+    assert isinstance(start, StartMedia) and start.media.remote_port == 7000
+    ua.receive(invite("call2"), PEER, "udp", 1.0)
+    (busy,) = [parse(o.data) for o in ua.datagrams_to_send()]
+    assert isinstance(busy, Response) and busy.status == 486
+    events = [n.event for n in ua.notices()]
+    assert events == ["call-incoming", "call-answered", "call-busy"]
+
+
+def test_invite_without_an_offer_is_488() -> None:
+    assert answer_to(peer_to_peer(), request("INVITE")).status == 488
 
 
 def account(registrar: str) -> AccountSettings:

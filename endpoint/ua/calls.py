@@ -1,0 +1,300 @@
+"""Incoming calls: ring, auto-answer allowed callers, stream, hang up (RFC 3261 §13-15).
+
+A door intercom's first duty is to answer the concierge. An INVITE from a caller in
+``[calls] allow`` gets 180 Ringing and, once its RTP sockets exist and ``answer_delay`` has
+passed, a 200 OK with our SDP answer; a caller outside the list only rings (or gets 403,
+``not_allowed = "reject"``). A second caller gets 486 Busy Here. CANCEL is answered 200 and the
+INVITE 487; BYE from either side ends the call and the media. Everything is sans-IO: responses
+go through the transaction layer, media needs and starts are actions for the runtime.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from dataclasses import dataclass, field
+
+from endpoint.config import Config
+from endpoint.sip import ParseError, Request, Response, make_response
+from endpoint.sip.checks import DEFAULT_METHODS
+from endpoint.sip.dialog import Dialog, dialog_id_of
+from endpoint.sip.headers import Via
+from endpoint.sip.offer_answer import (
+    LocalMedia,
+    NotAcceptableError,
+    SdpSession,
+    make_answer,
+)
+from endpoint.sip.sdp import SessionDescription, parse_sdp
+from endpoint.sip.transaction import TransactionLayer, new_branch
+from endpoint.sip.uri import SipURI
+from endpoint.ua.actions import NeedMedia, Notice, StartMedia, StopMedia
+from endpoint.ua.allowlist import Allowlist
+from endpoint.ua.registration import LocalAddress
+
+CallEvent = Notice | NeedMedia | StartMedia | StopMedia
+
+
+class CallState(enum.Enum):
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    CONFIRMED = "confirmed"
+    ENDED = "ended"
+
+
+@dataclass
+class Call:
+    call_id: str
+    invite: Request
+    transaction: str
+    offer: SessionDescription
+    caller: str
+    local_tag: str
+    started: float
+    allowed: bool
+    state: CallState = CallState.RINGING
+    dialog: Dialog | None = None
+    answer_at: float | None = None
+    rtp_port: int | None = None
+    answered_at: float | None = None
+    sdp: SdpSession | None = field(default=None, repr=False)
+
+
+class IncomingCalls:
+    def __init__(
+        self,
+        config: Config,
+        local: LocalAddress,
+        transactions: TransactionLayer,
+        rng: random.Random,
+    ) -> None:
+        self.config = config
+        self.local = local
+        self.tx = transactions
+        self.rng = rng
+        self.allowlist = Allowlist(config.calls.allow)
+        self.calls: dict[str, Call] = {}
+        self.events: list[CallEvent] = []
+
+    @property
+    def active(self) -> Call | None:
+        for call in self.calls.values():
+            if call.state is not CallState.ENDED:
+                return call
+        return None
+
+    def _contact(self) -> str:
+        host = self.local.host if ":" not in self.local.host else f"[{self.local.host}]"
+        return f"<sip:door@{host}:{self.local.port}>"
+
+    def _respond(
+        self,
+        call: Call,
+        status: int,
+        *,
+        body: bytes = b"",
+        headers: list[tuple[str, str]] | None = None,
+        now: float,
+    ) -> None:
+        extra = list(headers or [])
+        if 100 < status < 300:
+            extra.append(("Contact", self._contact()))
+        if body:
+            extra.append(("Content-Type", "application/sdp"))
+        response = make_response(
+            call.invite, status, to_tag=call.local_tag, headers=extra, body=body
+        )
+        self.tx.send_response(call.transaction, response, now)
+
+    # -- incoming INVITE ---------------------------------------------------------------------
+
+    def invite(self, request: Request, transaction: str, now: float) -> None:
+        try:
+            self._invite(request, transaction, now)
+        except ParseError as exc:  # a field we only read now turned out malformed
+            self.tx.send_response(
+                transaction, make_response(request, 400, f"Bad Request ({exc.reason})"), now
+            )
+
+    def _invite(self, request: Request, transaction: str, now: float) -> None:
+        busy = self.active
+        tag = f"{self.rng.getrandbits(48):012x}"
+        if busy is not None:
+            self.tx.send_response(transaction, make_response(request, 486, to_tag=tag), now)
+            self.events.append(Notice("call-busy", {"from": str(request.from_addr.uri)}))
+            return
+        try:
+            offer = parse_sdp(request.body)
+        except ParseError:
+            self.tx.send_response(
+                transaction,
+                make_response(request, 488, "Not Acceptable Here (no SDP offer)", to_tag=tag),
+                now,
+            )
+            return
+        uri = request.from_addr.uri
+        user, host = (uri.user, uri.host) if isinstance(uri, SipURI) else (None, str(uri))
+        allowed = self.allowlist.allows(user, host)
+        caller = str(uri)
+        if not allowed and self.config.calls.not_allowed == "reject":
+            self.tx.send_response(transaction, make_response(request, 403, to_tag=tag), now)
+            self.events.append(Notice("call-rejected", {"from": caller, "reason": "not allowed"}))
+            return
+        call = Call(request.call_id, request, transaction, offer, caller, tag, now, allowed)
+        self.calls[call.call_id] = call
+        self._respond(call, 180, now=now)
+        self.events.append(
+            Notice("call-incoming", {"call_id": call.call_id, "from": caller, "allowed": allowed})
+        )
+        self.events.append(NeedMedia(call.call_id))
+
+    def media_ready(self, call_id: str, rtp_port: int, now: float) -> None:
+        call = self.calls.get(call_id)
+        if call is None or call.state is not CallState.RINGING:
+            return
+        call.rtp_port = rtp_port
+        if call.allowed and self.config.calls.auto_answer:
+            call.answer_at = now + self.config.calls.answer_delay
+            if self.config.calls.answer_delay <= 0:
+                self.answer(call_id, now)
+
+    def answer(self, call_id: str | None, now: float) -> bool:
+        call = self.calls.get(call_id) if call_id else self.active
+        try:
+            return self._answer(call, now)
+        except ParseError as exc:
+            if call is not None:
+                self._respond(call, 400, now=now)
+                self._end(call, f"400 {exc.reason}", now)
+            return False
+
+    def _answer(self, call: Call | None, now: float) -> bool:
+        if call is None or call.state is not CallState.RINGING or call.rtp_port is None:
+            return False
+        media = self.config.media
+        local = LocalMedia(
+            self.local.host,
+            call.rtp_port,
+            codecs=media.codecs,
+            telephone_event=media.telephone_event,
+            ptime=media.ptime,
+        )
+        call.sdp = SdpSession(self.rng, self.local.host)
+        try:
+            answer, negotiated = make_answer(call.offer, local, call.sdp)
+        except NotAcceptableError as exc:
+            self._respond(call, 488, now=now)
+            self._end(call, f"488 {exc}", now)
+            return False
+        body = bytes(answer)
+        self._respond(
+            call,
+            200,
+            body=body,
+            now=now,
+            headers=[
+                ("Allow", ", ".join(DEFAULT_METHODS)),
+                ("Supported", "replaces, timer"),
+            ],
+        )
+        ok = make_response(
+            call.invite, 200, to_tag=call.local_tag, headers=[("Contact", self._contact())]
+        )
+        call.dialog = Dialog.as_callee(call.invite, ok, self.rng.randrange(1, 2**31))
+        call.state = CallState.ANSWERED
+        call.answer_at = None
+        call.answered_at = now
+        self.events.append(StartMedia(call.call_id, negotiated, call.rtp_port))
+        self.events.append(
+            Notice(
+                "call-answered",
+                {"call_id": call.call_id, "from": call.caller, "codec": negotiated.codec},
+            )
+        )
+        return True
+
+    # -- during the call -----------------------------------------------------------------
+
+    def ack(self, request: Request) -> None:
+        call = self.calls.get(request.call_id)
+        if call is not None and call.state is CallState.ANSWERED:
+            call.state = CallState.CONFIRMED
+
+    def cancel(self, request: Request, cancel_tx: str, invite_tx: str | None, now: float) -> None:
+        call = next((c for c in self.calls.values() if c.transaction == invite_tx), None)
+        status = 200 if call is not None else 481
+        self.tx.send_response(cancel_tx, make_response(request, status, to_tag=None), now)
+        if call is not None and call.state is CallState.RINGING:
+            self._respond(call, 487, now=now)
+            self._end(call, "cancelled by the caller", now)
+
+    def bye(self, request: Request, transaction: str, now: float) -> bool:
+        """An in-dialog BYE; False if it belongs to no call of ours."""
+        call = self._by_dialog(request)
+        if call is None:
+            return False
+        self.tx.send_response(transaction, make_response(request, 200), now)
+        self._end(call, "hung up by the caller", now)
+        return True
+
+    def hangup(self, now: float) -> bool:
+        call = self.active
+        if call is None:
+            return False
+        if call.state is CallState.RINGING:
+            self._respond(call, 486, now=now)
+            self._end(call, "declined", now)
+            return True
+        dialog = call.dialog
+        if dialog is not None:
+            via = Via(
+                self.local.transport.upper(),
+                self.local.host,
+                self.local.port,
+                (("branch", new_branch(self.rng)), ("rport", None)),
+            )
+            bye = dialog.create_request("BYE", via)
+            hop = dialog.next_hop()
+            if isinstance(hop, SipURI):
+                self.tx.send_request(bye, (hop.bare_host, hop.port or 5060), "udp", now)
+        self._end(call, "hung up locally", now)
+        return True
+
+    def _by_dialog(self, request: Request) -> Call | None:
+        wanted = dialog_id_of(request, incoming=True)
+        for call in self.calls.values():
+            if call.dialog is not None and call.dialog.id == wanted:
+                return call
+        return None
+
+    def _end(self, call: Call, reason: str, now: float) -> None:
+        was_media = call.state in (CallState.ANSWERED, CallState.CONFIRMED)
+        call.state = CallState.ENDED
+        duration = now - (call.answered_at or now)
+        if was_media or call.rtp_port is not None:
+            self.events.append(StopMedia(call.call_id, reason))
+        self.events.append(
+            Notice(
+                "call-ended",
+                {
+                    "call_id": call.call_id,
+                    "from": call.caller,
+                    "reason": reason,
+                    "duration": round(duration, 1),
+                },
+            )
+        )
+        self.calls.pop(call.call_id, None)
+
+    def get_timer(self) -> float | None:
+        times = [c.answer_at for c in self.calls.values() if c.answer_at is not None]
+        return min(times) if times else None
+
+    def handle_timer(self, now: float) -> None:
+        for call in list(self.calls.values()):
+            if call.answer_at is not None and call.answer_at <= now:
+                self.answer(call.call_id, now)
+
+    def response(self, response: Response) -> None:
+        """Responses to our BYEs need no action; kept for symmetry with the UA's routing."""
+        del response

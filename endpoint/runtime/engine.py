@@ -27,6 +27,7 @@ from endpoint.runtime.media_loop import CallFailed, CallMedia, MediaLoop
 from endpoint.runtime.rtp_transport import RtpSockets, allocate
 from endpoint.runtime.sdnotify import Notifier
 from endpoint.runtime.sip_transport import SipTransport
+from endpoint.sip import ParseError
 from endpoint.sip.message import Message
 from endpoint.sip.uri import SipURI, parse_uri
 from endpoint.ua.actions import NeedMedia, Notice, StartMedia, StopMedia
@@ -272,8 +273,25 @@ class Engine:
             done = self.ua.hangup(time.monotonic())
             self._step()
             return {"ok": done} if done else {"ok": False, "error": "no call"}
-        if command in ("call", "dtmf", "open-door"):
-            return {"ok": False, "error": f"{command}: not available in this build yet"}
+        if command == "call" and self.ua is not None:
+            target = request.get("uri")
+            if not isinstance(target, str) or not target:
+                return {"ok": False, "error": 'call needs "uri", e.g. sip:flat@pbx.example.com'}
+            try:
+                call_id = self.ua.call(target, time.monotonic())
+            except (ValueError, ParseError) as exc:
+                return {"ok": False, "error": str(exc)}
+            self._step()
+            return {"ok": True, "call_id": call_id}
+        if command == "dtmf" and self.ua is not None and self.media is not None:
+            active = self.ua.active_call_id()
+            digits = request.get("digits")
+            if active is None or not isinstance(digits, str):
+                return {"ok": False, "error": "no call (or no digits)"}
+            self.media.send_dtmf(active, digits)
+            return {"ok": True}
+        if command == "open-door":
+            return {"ok": False, "error": "open-door: no door relay in this build yet"}
         return {"ok": False, "error": f"unknown command {command!r}"}
 
     def request_stop(self) -> None:

@@ -14,17 +14,20 @@ from dataclasses import dataclass, field
 from endpoint.config import Config
 from endpoint.sip import Request, Response, check_request, make_response
 from endpoint.sip.checks import DEFAULT_METHODS
+from endpoint.sip.dialog import dialog_id_of
 from endpoint.sip.transaction import (
     AckReceived,
     Outgoing,
     RequestReceived,
     ResponseReceived,
+    StrayResponse,
     TransactionLayer,
     TransactionTimeout,
     TransportError,
 )
 from endpoint.ua.actions import Action, CallAction, Notice, SendKeepalive, SendRequest
 from endpoint.ua.calls import IncomingCalls
+from endpoint.ua.outgoing import OutgoingCalls
 from endpoint.ua.registration import LocalAddress, Registration, RegState
 
 SUPPORTED = ("replaces", "timer")
@@ -57,6 +60,9 @@ class UserAgent:
                     )
                 )
         self.calls = IncomingCalls(self.config, self.local, self.transactions, self.rng)
+        self.outgoing = OutgoingCalls(
+            self.config, self.local, self.transactions, self.rng, self._address
+        )
         self._owners: dict[str, tuple[Registration, str]] = {}
         self._out: list[Outgoing] = []
         self._notices: list[Notice] = []
@@ -74,6 +80,7 @@ class UserAgent:
         """Hang up, un-register everything (Expires: 0); ``stopped`` turns true when done."""
         self.stopping = True
         self.calls.hangup(now)
+        self.outgoing.hangup(now)
         self._drain(now)
         for registration in self.registrations:
             self._run(registration, registration.stop(now), now)
@@ -98,28 +105,52 @@ class UserAgent:
         return out
 
     def notices(self) -> list[Notice]:
-        self._notices += [e for e in self.calls.events if isinstance(e, Notice)]
-        self.calls.events = [e for e in self.calls.events if not isinstance(e, Notice)]
+        for source in (self.calls, self.outgoing):
+            self._notices += [e for e in source.events if isinstance(e, Notice)]
+            source.events = [e for e in source.events if not isinstance(e, Notice)]
         out, self._notices = self._notices, []
         return out
 
     def call_actions(self) -> list[CallAction]:
-        out = [e for e in self.calls.events if not isinstance(e, Notice)]
-        self.calls.events = [e for e in self.calls.events if isinstance(e, Notice)]
+        out: list[CallAction] = []
+        for source in (self.calls, self.outgoing):
+            out += [e for e in source.events if not isinstance(e, Notice)]
+            source.events = [e for e in source.events if isinstance(e, Notice)]
         return out
+
+    def call(self, target: str, now: float) -> str:
+        """Place a call; raises ParseError for a target that is not a SIP address."""
+        if self.calls.active is not None or self.outgoing.active is not None:
+            raise ValueError("a call is already in progress")
+        call_id = self.outgoing.call(target, now)
+        return call_id
+
+    def active_call_id(self) -> str | None:
+        incoming, outgoing = self.calls.active, self.outgoing.active
+        if incoming is not None:
+            return incoming.call_id
+        return outgoing.call_id if outgoing is not None else None
 
     def media_ready(self, call_id: str, rtp_port: int, now: float) -> None:
         self.calls.media_ready(call_id, rtp_port, now)
+        self.outgoing.media_ready(call_id, rtp_port, now)
+        self._drain(now)
 
     def answer(self, now: float) -> bool:
         return self.calls.answer(None, now)
 
     def hangup(self, now: float) -> bool:
-        return self.calls.hangup(now)
+        done = self.calls.hangup(now) or self.outgoing.hangup(now)
+        self._drain(now)
+        return done
 
     def get_timer(self) -> float | None:
         times = [t for t in (r.get_timer() for r in self.registrations) if t is not None]
-        for extra in (self.transactions.get_timer(), self.calls.get_timer()):
+        for extra in (
+            self.transactions.get_timer(),
+            self.calls.get_timer(),
+            self.outgoing.get_timer(),
+        ):
             if extra is not None:
                 times.append(extra)
         return min(times) if times else None
@@ -127,6 +158,7 @@ class UserAgent:
     def handle_timer(self, now: float) -> None:
         self.transactions.handle_timer(now)
         self.calls.handle_timer(now)
+        self.outgoing.handle_timer(now)
         for registration in self.registrations:
             timer = registration.get_timer()
             if timer is not None and timer <= now:
@@ -168,12 +200,21 @@ class UserAgent:
 
     def _drain(self, now: float) -> None:
         for event in self.transactions.events():
-            if isinstance(event, ResponseReceived):
+            if isinstance(event, ResponseReceived) and self.outgoing.owns(event.transaction):
+                self.outgoing.on_response(event.transaction, event.response, now)
+            elif isinstance(event, ResponseReceived):
                 owner = self._owners.get(event.transaction)
                 if owner is not None and event.response.status >= 200:
                     del self._owners[event.transaction]
                     registration, tag = owner
                     self._run(registration, registration.on_response(tag, event.response, now), now)
+            elif isinstance(event, TransactionTimeout | TransportError) and self.outgoing.owns(
+                event.transaction
+            ):
+                self.outgoing.on_failure(event.transaction, "no answer (timeout)", now)
+            elif isinstance(event, StrayResponse):
+                if 200 <= event.response.status < 300:
+                    self.outgoing.stray_success(event.response, now)
             elif isinstance(event, TransactionTimeout | TransportError):
                 owner = self._owners.pop(event.transaction, None)
                 if owner is not None:
@@ -216,14 +257,22 @@ class UserAgent:
             self.calls.cancel(request, event.transaction, event.cancels, now)
             return
         elif request.method == "INVITE" and request.to_addr.tag is None:
-            self.calls.invite(request, event.transaction, now)
-            return
+            if self.outgoing.active is not None:
+                response = make_response(request, 486, to_tag=self._tag())
+                self._notices.append(Notice("call-busy", {"from": str(request.from_addr.uri)}))
+            else:
+                self.calls.invite(request, event.transaction, now)
+                return
         elif request.method == "INVITE":
             # A re-INVITE (hold, session refresh) is not handled yet: refuse it cleanly so
             # the call goes on with the media it has (RFC 3261 §14.2).
             response = make_response(request, 488, "Not Acceptable Here (re-INVITE)")
         elif request.method == "BYE" and self.calls.bye(request, event.transaction, now):
             return
+        elif request.method == "BYE" and self.outgoing.remote_bye(
+            dialog_id_of(request, incoming=True), now
+        ):
+            response = make_response(request, 200)
         else:
             response = make_response(request, 481, to_tag=self._tag())  # no such dialog
         self.transactions.send_response(event.transaction, response, now)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.interop.peers import Baresip, free_port
+from tests.interop.peers import Baresip, Kamailio, free_port
 
 pytestmark = pytest.mark.interop
 CLI = [sys.executable, "-m", "endpoint"]
@@ -42,7 +42,7 @@ def tone_share(audio: np.ndarray, hz: float, rate: int = 8000) -> float:
 class Door:
     """Our endpoint as a real process (peer-to-peer), with WAV files as microphone and speaker."""
 
-    def __init__(self, tmp: Path, calls: str = "") -> None:
+    def __init__(self, tmp: Path, calls: str = "", extra: str = "") -> None:
         self.tmp = tmp
         tmp.mkdir(parents=True, exist_ok=True)
         self.port = free_port(both=True)
@@ -51,6 +51,7 @@ class Door:
             f'[sip]\nlisten = "127.0.0.1:{self.port}"\n[calls]\n{calls}\n'
             f'[audio]\nbackend = "file"\ninput_file = "{tmp / "mic.wav"}"\n'
             f'output_file = "{tmp / "heard.wav"}"\n[control]\nsocket = "{tmp / "ctl.sock"}"\n'
+            + extra
         )
         self.proc = subprocess.Popen(
             [*CLI, "run", "--config", str(tmp / "door.toml")], stderr=subprocess.PIPE, text=True
@@ -148,3 +149,64 @@ def test_we_hang_up_with_bye(tmp_path: Path, flat: Baresip) -> None:
     finally:
         log = door.stop()
     assert "reason=hung up locally" in log
+
+
+def test_we_call_baresip_send_dtmf_and_hang_up(tmp_path: Path, flat: Baresip) -> None:
+    door = Door(tmp_path / "door")
+    try:
+        answer = door.ctl("call", flat.uri)
+        assert answer.returncode == 0, answer.stderr
+        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        time.sleep(1.5)
+        assert door.ctl("dtmf", "5#").returncode == 0
+        first = flat.ctrl.wait_event("CALL_DTMF_START", 5)
+        second = flat.ctrl.wait_event("CALL_DTMF_START", 5)
+        assert (first.get("param"), second.get("param")) == ("5", "#")
+        assert door.ctl("hangup").returncode == 0
+        flat.ctrl.wait_event("CALL_CLOSED", 10)
+        time.sleep(0.5)
+    finally:
+        log = door.stop()
+    assert "call-outgoing" in log and "call-answered" in log and "reason=hung up locally" in log
+    heard = read_wav(tmp_path / "door" / "heard.wav")
+    assert tone_share(heard[4000:], 1000) > 0.9
+
+
+def test_we_cancel_while_baresip_rings(tmp_path: Path) -> None:
+    peer = Baresip(tmp_path / "man", user="man", answermode="manual").start()
+    door = Door(tmp_path / "door")
+    try:
+        assert door.ctl("call", peer.uri).returncode == 0
+        peer.ctrl.wait_event("CALL_INCOMING", 10)
+        assert door.ctl("hangup").returncode == 0
+        peer.ctrl.wait_event("CALL_CLOSED", 10)
+        time.sleep(0.5)
+    finally:
+        log = door.stop()
+        peer.stop()
+    assert "call-failed" in log and "reason=cancelled" in log
+
+
+def test_call_through_kamailio_with_proxy_auth(tmp_path: Path, kamailio: Kamailio) -> None:
+    flat = Baresip(tmp_path / "flat", user="flat", registrar=f"127.0.0.1:{kamailio.port}").start()
+    account = (
+        f'[account]\nregistrar = "sip:127.0.0.1:{kamailio.port}"\nuser = "door"\n'
+        'password = "secret"\nexpires = 60\n'
+    )
+    door = Door(tmp_path / "door", extra=account)
+    try:
+        deadline = time.monotonic() + 10
+        while not kamailio.registrations("door") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        answer = door.ctl("call", "flat")  # a user name at our domain, via the registrar
+        assert answer.returncode == 0, answer.stderr
+        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        time.sleep(1.5)
+        flat.ctrl.command("hangup")
+        flat.ctrl.wait_event("CALL_CLOSED", 10)
+        time.sleep(0.5)
+    finally:
+        log = door.stop()
+        flat.stop()
+    assert "call-answered" in log and "reason=hung up by the callee" in log
+    assert tone_share(read_wav(tmp_path / "door" / "heard.wav")[4000:], 1000) > 0.9

@@ -1,0 +1,380 @@
+"""Outgoing calls: the door rings the flat (RFC 3261 §13.2, §9 for CANCEL).
+
+INVITE with our SDP offer, through the registrar/outbound proxy when an account is configured or
+straight to the target's host otherwise. Provisional responses with a To tag create an early
+dialog; a 2xx is ACKed (and re-ACKed if retransmitted), its answer starts the media; 401/407 are
+answered with digest credentials once; 3xx is followed to the first Contact (at most 3 hops);
+every other final response, a timeout or the ring timeout ends the call with a reason. Hanging up
+while it rings sends CANCEL; if the 2xx crosses the CANCEL, the call is ACKed and then ended
+with BYE (§9.1: a 2xx after CANCEL still establishes the dialog).
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from endpoint.config import Config
+from endpoint.sip import Headers, ParseError, Request, Response, parse_uri
+from endpoint.sip.dialog import Dialog
+from endpoint.sip.digest import DigestClient, DigestError
+from endpoint.sip.headers import Via
+from endpoint.sip.offer_answer import (
+    LocalMedia,
+    NotAcceptableError,
+    SdpSession,
+    make_offer,
+    process_answer,
+)
+from endpoint.sip.sdp import SessionDescription, parse_sdp
+from endpoint.sip.transaction import TransactionLayer, new_branch
+from endpoint.sip.uri import SipURI
+from endpoint.ua.actions import NeedMedia, Notice, StartMedia, StopMedia
+from endpoint.ua.registration import LocalAddress
+
+CallEvent = Notice | NeedMedia | StartMedia | StopMedia
+MAX_REDIRECTS = 3
+
+
+class OutState(enum.Enum):
+    WAITING_MEDIA = "preparing"
+    CALLING = "calling"
+    RINGING = "ringing"
+    CONFIRMED = "confirmed"
+    CANCELLING = "cancelling"
+    ENDED = "ended"
+
+
+@dataclass
+class OutgoingCall:
+    call_id: str
+    target: SipURI
+    from_tag: str
+    state: OutState = OutState.WAITING_MEDIA
+    cseq: int = 1
+    invite: Request | None = None
+    transaction: str | None = None
+    offer: SessionDescription | None = None
+    local: LocalMedia | None = None
+    sdp: SdpSession | None = None
+    dialog: Dialog | None = None
+    redirects: int = 0
+    authenticated: bool = False
+    ring_deadline: float | None = None
+    answered_at: float | None = None
+    media_started: bool = False
+
+
+class OutgoingCalls:
+    def __init__(
+        self,
+        config: Config,
+        local: LocalAddress,
+        tx: TransactionLayer,
+        rng: random.Random,
+        resolve: Callable[[str], str],
+    ) -> None:
+        self.config = config
+        self.local = local
+        self.tx = tx
+        self.rng = rng
+        self.resolve = resolve
+        account = config.account
+        self.digest = (
+            DigestClient(account.auth_user, account.password, rng) if account is not None else None
+        )
+        self.calls: dict[str, OutgoingCall] = {}
+        self.by_transaction: dict[str, str] = {}
+        self.events: list[CallEvent] = []
+
+    @property
+    def active(self) -> OutgoingCall | None:
+        return next((c for c in self.calls.values() if c.state is not OutState.ENDED), None)
+
+    # -- placing a call ----------------------------------------------------------------------
+
+    def call(self, target: str, now: float) -> str:
+        """Start a call to ``target`` (a SIP URI, or a user name at our domain); the call id."""
+        account = self.config.account
+        text = target if target.startswith(("sip:", "sips:")) else None
+        if text is None:
+            # A bare user name is called at our domain; with the default domain (the
+            # registrar's host) the registrar's port is kept too.
+            domain = self.local.host
+            if account is not None:
+                registrar = parse_uri(account.registrar)
+                domain = account.domain
+                if isinstance(registrar, SipURI) and registrar.bare_host == account.domain:
+                    domain = registrar.host_port
+            text = f"sip:{target}@{domain}"
+        uri = parse_uri(text)
+        if not isinstance(uri, SipURI):
+            raise ParseError(f"cannot call {target!r}: not a SIP URI")
+        call = OutgoingCall(
+            f"{self.rng.getrandbits(96):024x}", uri, f"{self.rng.getrandbits(48):012x}"
+        )
+        call.ring_deadline = now + self.config.calls.ring_timeout
+        self.calls[call.call_id] = call
+        self.events.append(Notice("call-outgoing", {"call_id": call.call_id, "to": str(uri)}))
+        self.events.append(NeedMedia(call.call_id))
+        return call.call_id
+
+    def media_ready(self, call_id: str, rtp_port: int, now: float) -> None:
+        call = self.calls.get(call_id)
+        if call is None or call.state is not OutState.WAITING_MEDIA:
+            return
+        media = self.config.media
+        call.local = LocalMedia(
+            self.local.host,
+            rtp_port,
+            codecs=media.codecs,
+            telephone_event=media.telephone_event,
+            ptime=media.ptime,
+        )
+        call.sdp = SdpSession(self.rng, self.local.host)
+        call.offer = make_offer(call.local, call.sdp)
+        call.state = OutState.CALLING
+        self._send_invite(call, now)
+
+    def _via(self) -> Via:
+        return Via(
+            self.local.transport.upper(),
+            self.local.host,
+            self.local.port,
+            (("branch", new_branch(self.rng)), ("rport", None)),
+        )
+
+    def _destination(self, call: OutgoingCall) -> tuple[tuple[str, int], str]:
+        account = self.config.account
+        hop_text = None
+        if account is not None:
+            hop_text = account.outbound_proxy or account.registrar
+        hop = parse_uri(hop_text) if hop_text else call.target
+        if not isinstance(hop, SipURI):
+            hop = call.target
+        transport = hop.param("transport") or self.local.transport
+        return (self.resolve(hop.bare_host), hop.port or 5060), transport
+
+    def _send_invite(
+        self, call: OutgoingCall, now: float, auth: list[tuple[str, str]] | None = None
+    ) -> None:
+        assert call.offer is not None
+        account = self.config.account
+        host = self.local.host if ":" not in self.local.host else f"[{self.local.host}]"
+        if account is not None:
+            display = f'"{account.display_name}" ' if account.display_name else ""
+            from_uri = f"{display}<sip:{account.user}@{account.domain}>"
+            contact = f"<sip:{account.user}@{host}:{self.local.port}>"
+        else:
+            from_uri = f"<sip:door@{host}:{self.local.port}>"
+            contact = from_uri
+        fields: list[tuple[str, str]] = [
+            ("Via", str(self._via())),
+            ("Max-Forwards", "70"),
+            ("From", f"{from_uri};tag={call.from_tag}"),
+            ("To", f"<{call.target}>"),
+            ("Call-ID", call.call_id),
+            ("CSeq", f"{call.cseq} INVITE"),
+            ("Contact", contact),
+            ("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, MESSAGE"),
+            ("User-Agent", self.config.sip.user_agent),
+            ("Content-Type", "application/sdp"),
+            *(auth or []),
+        ]
+        if account is not None and account.outbound_proxy:
+            fields.insert(2, ("Route", f"<{account.outbound_proxy};lr>"))
+        call.invite = Request("INVITE", call.target, Headers(fields), bytes(call.offer))
+        destination, transport = self._destination(call)
+        key = self.tx.send_request(call.invite, destination, transport, now)
+        call.transaction = key
+        self.by_transaction[key] = call.call_id
+
+    # -- responses -------------------------------------------------------------------------
+
+    def owns(self, transaction: str) -> bool:
+        return transaction in self.by_transaction
+
+    def on_response(self, transaction: str, response: Response, now: float) -> None:
+        call = self.calls.get(self.by_transaction.get(transaction, ""))
+        if call is None or response.cseq.method != "INVITE":
+            return
+        status = response.status
+        if status < 200:
+            if response.to_addr.tag and response.contact and call.dialog is None:
+                call.dialog = Dialog.as_caller(call.invite, response)  # type: ignore[arg-type]
+            if status in (180, 183) and call.state is OutState.CALLING:
+                call.state = OutState.RINGING
+                self.events.append(Notice("call-ringing", {"call_id": call.call_id}))
+            return
+        self.by_transaction.pop(transaction, None)
+        if status < 300:
+            self._accepted(call, response, now)
+        elif status in (401, 407) and self.digest is not None and not call.authenticated:
+            header = "WWW-Authenticate" if status == 401 else "Proxy-Authenticate"
+            try:
+                auth = self.digest.answer(
+                    response.headers.rows(header), status, "INVITE", str(call.target)
+                )
+            except DigestError as exc:
+                self._end(call, f"{status} authentication failed: {exc}", now)
+                return
+            call.authenticated = True
+            call.cseq += 1
+            self._send_invite(call, now, auth)
+        elif 300 <= status < 400 and response.contact and call.redirects < MAX_REDIRECTS:
+            target = response.contact[0].uri
+            if isinstance(target, SipURI) and call.state is not OutState.CANCELLING:
+                call.redirects += 1
+                call.target = target
+                call.cseq += 1
+                self.events.append(
+                    Notice("call-redirected", {"call_id": call.call_id, "to": str(target)})
+                )
+                self._send_invite(call, now)
+                return
+            self._end(call, f"{status} {response.reason}", now)
+        else:
+            reason = (
+                "cancelled" if call.state is OutState.CANCELLING else f"{status} {response.reason}"
+            )
+            self._end(call, reason, now)
+
+    def _accepted(self, call: OutgoingCall, response: Response, now: float) -> None:
+        assert call.invite is not None
+        dialog = Dialog.as_caller(call.invite, response)
+        dialog.receive_response(response)
+        call.dialog = dialog
+        self._ack(call, response, now)
+        if call.state is OutState.CANCELLING:
+            # §9.1: the 2xx crossed our CANCEL: the call exists, so end it properly.
+            self._bye(call, now)
+            self._end(call, "cancelled (answered at the same time)", now)
+            return
+        try:
+            assert call.offer is not None and call.local is not None
+            negotiated = process_answer(call.offer, parse_sdp(response.body), call.local)
+        except (ParseError, NotAcceptableError) as exc:
+            self._bye(call, now)
+            self._end(call, f"unusable answer: {exc}", now)
+            return
+        call.state = OutState.CONFIRMED
+        call.answered_at = now
+        call.ring_deadline = None
+        call.media_started = True
+        assert call.local is not None
+        self.events.append(StartMedia(call.call_id, negotiated, call.local.port))
+        self.events.append(
+            Notice(
+                "call-answered",
+                {"call_id": call.call_id, "to": str(call.target), "codec": negotiated.codec},
+            )
+        )
+
+    def _ack(self, call: OutgoingCall, response: Response, now: float) -> None:
+        if call.dialog is None or call.invite is None:
+            return
+        ack = call.dialog.create_ack(call.invite.cseq.seq, self._via())
+        hop = call.dialog.next_hop()
+        if isinstance(hop, SipURI):
+            self.tx.send_ack(
+                ack,
+                (self.resolve(hop.bare_host), hop.port or 5060),
+                hop.param("transport") or self.local.transport,
+            )
+
+    def stray_success(self, response: Response, now: float) -> None:
+        """A retransmitted 2xx (our ACK was lost): ACK it again (§13.2.2.4)."""
+        call = self.calls.get(response.call_id)
+        if call is not None and call.dialog is not None and response.cseq.method == "INVITE":
+            self._ack(call, response, now)
+
+    def on_failure(self, transaction: str, reason: str, now: float) -> None:
+        call_id = self.by_transaction.pop(transaction, None)
+        call = self.calls.get(call_id or "")
+        if call is not None:
+            self._end(call, reason, now)
+
+    # -- ending ------------------------------------------------------------------------------
+
+    def hangup(self, now: float) -> bool:
+        call = self.active
+        if call is None:
+            return False
+        if call.state in (OutState.CALLING, OutState.RINGING):
+            self._cancel(call, now)
+            return True
+        if call.state is OutState.CONFIRMED:
+            self._bye(call, now)
+            self._end(call, "hung up locally", now)
+            return True
+        if call.state is OutState.WAITING_MEDIA:
+            self._end(call, "hung up locally", now)
+            return True
+        return False
+
+    def _cancel(self, call: OutgoingCall, now: float) -> None:
+        """§9.1: same Request-URI, Call-ID, From, To, CSeq number and top Via as the INVITE."""
+        invite = call.invite
+        assert invite is not None
+        fields = [("Via", str(invite.top_via)), ("Max-Forwards", "70")]
+        fields += [(n, v) for n, v in invite.headers if n in ("From", "To", "Call-ID", "Route")]
+        fields.append(("CSeq", f"{invite.cseq.seq} CANCEL"))
+        cancel = Request("CANCEL", invite.uri, Headers(fields))
+        destination, transport = self._destination(call)
+        self.tx.send_request(cancel, destination, transport, now)
+        call.state = OutState.CANCELLING
+
+    def _bye(self, call: OutgoingCall, now: float) -> None:
+        dialog = call.dialog
+        if dialog is None:
+            return
+        bye = dialog.create_request("BYE", self._via())
+        hop = dialog.next_hop()
+        if isinstance(hop, SipURI):
+            self.tx.send_request(
+                bye,
+                (self.resolve(hop.bare_host), hop.port or 5060),
+                hop.param("transport") or self.local.transport,
+                now,
+            )
+
+    def remote_bye(self, dialog_id: tuple[str, str, str], now: float) -> bool:
+        for call in self.calls.values():
+            if call.dialog is not None and call.dialog.id == dialog_id:
+                self._end(call, "hung up by the callee", now)
+                return True
+        return False
+
+    def _end(self, call: OutgoingCall, reason: str, now: float) -> None:
+        if call.state is OutState.ENDED:
+            return
+        call.state = OutState.ENDED
+        duration = now - call.answered_at if call.answered_at is not None else 0.0
+        self.events.append(StopMedia(call.call_id, reason))
+        event = "call-ended" if call.answered_at is not None else "call-failed"
+        self.events.append(
+            Notice(
+                event,
+                {
+                    "call_id": call.call_id,
+                    "to": str(call.target),
+                    "reason": reason,
+                    "duration": round(duration, 1),
+                },
+            )
+        )
+        self.calls.pop(call.call_id, None)
+
+    def get_timer(self) -> float | None:
+        times = [c.ring_deadline for c in self.calls.values() if c.ring_deadline is not None]
+        return min(times) if times else None
+
+    def handle_timer(self, now: float) -> None:
+        for call in list(self.calls.values()):
+            if call.ring_deadline is not None and call.ring_deadline <= now:
+                call.ring_deadline = None
+                if call.state in (OutState.CALLING, OutState.RINGING):
+                    self._cancel(call, now)
+                    self.events.append(Notice("call-ring-timeout", {"call_id": call.call_id}))

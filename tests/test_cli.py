@@ -38,5 +38,8 @@ def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
 def test_demo_runs_over_loopback(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    assert "flat <- OPTIONS from Front door" in out
-    assert "door <- SIP/2.0 200 OK" in out
+    assert "flat: incoming call from sip:door@127.0.0.1:" in out
+    assert "door: answered (PCMU)" in out
+    assert "flat: received DTMF 1234#" in out
+    assert "door report: PCMU" in out and "(hung up locally)" in out
+    assert "flat report: PCMU" in out and "(hung up by the caller)" in out

@@ -89,7 +89,7 @@ class Engine:
             host = _outbound_address(target_host, 5060)
         local = LocalAddress(host, self.transport.port, cfg.sip.transport)
         self.ua = UserAgent(cfg, local, secrets.SystemRandom(), resolved)
-        self.control = ControlServer(cfg.control.socket, self._command, self.events)
+        self.control = ControlServer(cfg.control.socket, self.command, self.events)
         await self.control.start()
         loop = asyncio.get_running_loop()
 
@@ -261,7 +261,7 @@ class Engine:
         if notice.event in ("registered", "registration-failed", "unregistered"):
             self.notifier.notify(STATUS=f"{notice.event} {notice.detail.get('aor', '')}".strip())
 
-    async def _command(self, request: dict[str, Any]) -> dict[str, Any]:
+    async def command(self, request: dict[str, Any]) -> dict[str, Any]:
         command = request["cmd"]
         if command == "status" and self.ua is not None:
             return {"ok": True, **self.ua.status()}

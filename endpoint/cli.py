@@ -95,13 +95,20 @@ def describe(config: Config) -> list[str]:
     return lines
 
 
-def _check_config(path: str, out: TextIO, err: TextIO) -> int:
+def _load(path: str, err: TextIO) -> Config | None:
+    """The configuration, or None after printing every problem (never a traceback)."""
     try:
-        config = load_config(path)
+        return load_config(path)
     except ConfigError as exc:
         print(f"{path}: {len(exc.problems)} problem(s):", file=err)
         for problem in exc.problems:
             print(f"  {problem}", file=err)
+        return None
+
+
+def _check_config(path: str, out: TextIO, err: TextIO) -> int:
+    config = _load(path, err)
+    if config is None:
         return 1
     print(f"{path}: OK", file=out)
     for line in describe(config):
@@ -115,12 +122,8 @@ def _run(path: str, err: TextIO) -> int:
     from endpoint.logs import secrets, setup_logging
     from endpoint.runtime.engine import Engine
 
-    try:
-        config = load_config(path)
-    except ConfigError as exc:
-        print(f"{path}: {len(exc.problems)} problem(s):", file=err)
-        for problem in exc.problems:
-            print(f"  {problem}", file=err)
+    config = _load(path, err)
+    if config is None:
         return 2
     setup_logging(config.log_level)
     for account in (config.account, config.backup_account):

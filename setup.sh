@@ -28,15 +28,19 @@ if [ "${SKIP_APT:-0}" != 1 ] && command -v apt-get >/dev/null 2>&1; then
   fi
 fi
 
+new_enough() { "$1" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' 2>/dev/null; }
 if [ -z "${PYTHON:-}" ]; then
-  for c in python3.13 python3.11 python3; do
-    if command -v "$c" >/dev/null 2>&1; then PYTHON=$(command -v "$c"); break; fi
+  # A candidate must really run: a pyenv shim exists even when its version is not selected.
+  for c in python3.13 python3.12 python3.11 python3; do
+    p=$(command -v "$c" 2>/dev/null) || continue
+    if new_enough "$p"; then PYTHON=$p; break; fi
   done
 fi
-"$PYTHON" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || {
-  echo "setup: $PYTHON is older than Python 3.11; set PYTHON=/path/to/python3.11 or newer" >&2
+if [ -z "${PYTHON:-}" ] || ! new_enough "$PYTHON"; then
+  echo "setup: no Python 3.11 or newer found (tried ${PYTHON:-python3.13, python3.12, python3.11, python3});" \
+       "install python3 (>= 3.11) or set PYTHON=/path/to/python3.11" >&2
   exit 1
-}
+fi
 VENV=${VENV:-.venv}
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade pip

@@ -85,7 +85,8 @@ class IncomingCalls:
 
     def _contact(self) -> str:
         host = self.local.host if ":" not in self.local.host else f"[{self.local.host}]"
-        return f"<sip:door@{host}:{self.local.port}>"
+        user = self.config.account.user if self.config.account is not None else "door"
+        return f"<sip:{user}@{host}:{self.local.port}>"
 
     def _respond(
         self,

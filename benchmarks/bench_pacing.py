@@ -35,17 +35,17 @@ def receiver(port_pipe: mp.connection.Connection, seconds: float) -> None:
     make_current_thread_realtime(30)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
-    sock.settimeout(seconds + 5)
     port_pipe.send(sock.getsockname()[1])
     arrivals: list[tuple[int, int]] = []
     deadline = time.monotonic() + seconds + 3
-    try:
-        while time.monotonic() < deadline:
+    while (left := deadline - time.monotonic()) > 0:
+        sock.settimeout(min(left, 1.0))
+        try:
             data = sock.recv(2048)
-            if len(data) > 12 and data[1] & 0x7F == 0:  # PCMU RTP, not RTCP
-                arrivals.append((int.from_bytes(data[2:4], "big"), time.monotonic_ns()))
-    except TimeoutError:
-        pass
+        except TimeoutError:
+            continue
+        if len(data) > 12 and data[1] & 0x7F == 0:  # PCMU RTP, not RTCP
+            arrivals.append((int.from_bytes(data[2:4], "big"), time.monotonic_ns()))
     port_pipe.send(arrivals)
 
 

@@ -69,8 +69,9 @@ def main() -> None:
     try:
         import pyVoIP.VoIP  # noqa: F401  (pyVoIP.SIP alone hits a circular import)
         from pyVoIP.SIP import SIPMessage
-    except ImportError:
-        print("pyVoIP not installed (pip install '.[bench]'): no comparison")
+    except ImportError as exc:
+        # pyVoIP imports audioop, which Python 3.13 removed: compare on 3.11.
+        print(f"pyVoIP unavailable here ({exc}); run this on Python 3.11 for the comparison")
         return
     theirs = rate(lambda: SIPMessage(INVITE), args.seconds)
     print(f"pyVoIP 1.6.8 SIPMessage():     {theirs:10,.0f} msg/s  ({1e6 / theirs:6.1f} us)")

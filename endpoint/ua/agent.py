@@ -31,7 +31,9 @@ from endpoint.ua.outgoing import OutgoingCalls
 from endpoint.ua.registration import LocalAddress, Registration, RegState
 
 SUPPORTED = ("replaces", "timer")
-ACCEPT = ("application/sdp",)
+#: Bodies we take: SDP (INVITE), SIP INFO DTMF relay, and text for MESSAGE.
+ACCEPT = ("application/sdp", "application/dtmf-relay", "text/plain")
+MAX_MESSAGE_TEXT = 1024
 
 
 @dataclass
@@ -267,6 +269,17 @@ class UserAgent:
             # A re-INVITE (hold, session refresh) is not handled yet: refuse it cleanly so
             # the call goes on with the media it has (RFC 3261 §14.2).
             response = make_response(request, 488, "Not Acceptable Here (re-INVITE)")
+        elif request.method == "INFO" and request.content_type == "application/dtmf-relay":
+            response = make_response(request, 200)
+            digit = _dtmf_relay(request.body)
+            if digit is not None:
+                self._notices.append(Notice("dtmf", {"call_id": request.call_id, **digit}))
+        elif request.method == "MESSAGE":
+            response = make_response(request, 200, to_tag=self._tag())
+            text = request.body[:MAX_MESSAGE_TEXT].decode("utf-8", "replace")
+            self._notices.append(
+                Notice("message", {"from": str(request.from_addr.uri), "text": text})
+            )
         elif request.method == "BYE" and self.calls.bye(request, event.transaction, now):
             return
         elif request.method == "BYE" and self.outgoing.remote_bye(
@@ -286,3 +299,16 @@ class UserAgent:
             "registrations": [r.status() for r in self.registrations],
             "transactions": len(self.transactions),
         }
+
+
+def _dtmf_relay(body: bytes) -> dict[str, object] | None:
+    """``Signal=5`` / ``Duration=160`` (the de-facto application/dtmf-relay format)."""
+    fields: dict[str, str] = {}
+    for line in body.decode("ascii", "replace").splitlines()[:8]:
+        key, _, value = line.partition("=")
+        fields[key.strip().lower()] = value.strip()
+    signal = fields.get("signal", "")
+    if len(signal) != 1 or signal.upper() not in "0123456789*#ABCD":
+        return None
+    duration = fields.get("duration", "")
+    return {"digit": signal.upper(), "duration_ms": int(duration) if duration.isdigit() else 0}

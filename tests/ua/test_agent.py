@@ -40,7 +40,7 @@ def test_options_lists_what_we_do() -> None:
     reply = answer_to(peer_to_peer(), request("OPTIONS"))
     assert reply.status == 200
     assert "INVITE" in (reply.headers.get("Allow") or "")
-    assert reply.headers.get("Accept") == "application/sdp" and reply.to_addr.tag
+    assert "application/sdp" in (reply.headers.get("Accept") or "") and reply.to_addr.tag
 
 
 def test_request_checks_come_first() -> None:
@@ -133,3 +133,20 @@ def test_backup_account_takes_over_while_the_primary_fails() -> None:
     ua.receive(make_response(reg, 200, to_tag="x"), ("192.0.2.102", 5060), "udp", t + 0.1)
     assert ua.registrations[1].state is RegState.REGISTERED
     assert "registration-failed" in [n.event for n in ua.notices()]
+
+
+def test_info_dtmf_relay_and_message_are_answered_and_reported() -> None:
+    ua = peer_to_peer()
+    info = request("INFO", "Content-Type: application/dtmf-relay\r\n").replace(
+        b"Content-Length: 0\r\n\r\n", b"Content-Length: 24\r\n\r\nSignal=5\r\nDuration=160\r\n"
+    )
+    assert answer_to(ua, info).status == 200
+    text = request("MESSAGE", "Content-Type: text/plain\r\n").replace(
+        b"Content-Length: 0\r\n\r\n", b"Content-Length: 10\r\n\r\nopen door?"
+    )
+    assert answer_to(ua, text).status == 200
+    notices = [(n.event, n.detail) for n in ua.notices()]
+    assert notices == [
+        ("dtmf", {"call_id": "c-INFO", "digit": "5", "duration_ms": 160}),
+        ("message", {"from": "sip:flat@example.com", "text": "open door?"}),
+    ]

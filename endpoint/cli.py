@@ -18,6 +18,7 @@ from endpoint.config import Config, ConfigError, load_config
 from endpoint.control_client import DEFAULT_SOCKET, ControlError
 from endpoint.control_client import events as control_events
 from endpoint.control_client import request as control_request
+from endpoint.service import commands as service_commands
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,14 +36,24 @@ def _parser() -> argparse.ArgumentParser:
     ctl = commands.add_parser("ctl", help="control a running endpoint through its socket")
     ctl.add_argument("--socket", type=Path, default=DEFAULT_SOCKET, help="control socket path")
     actions = ctl.add_subparsers(dest="action", metavar="ACTION", required=True)
-    actions.add_parser("call", help="call a SIP URI").add_argument("uri")
+    call = actions.add_parser("call", help="call a SIP URI (several: a call group)")
+    call.add_argument("uri", nargs="+", help="sip:user@host, or a user name at our domain")
+    call.add_argument(
+        "--sequential", action="store_true", help="ring one target after another, not all at once"
+    )
+    call.add_argument("--timeout", type=float, help="seconds each target rings (sequential)")
     actions.add_parser("hangup", help="end (or cancel) the current call")
     actions.add_parser("answer", help="answer the ringing call")
     actions.add_parser("dtmf", help="send DTMF digits in the call").add_argument("digits")
     actions.add_parser("open-door", help="pulse the door relay")
+    register = actions.add_parser("register", help="register again now")
+    switch = register.add_mutually_exclusive_group()
+    switch.add_argument("--off", action="store_true", help="un-register: out of service")
+    switch.add_argument("--on", action="store_true", help="back in service: register")
     status = actions.add_parser("status", help="registration and call state")
     status.add_argument("--json", action="store_true", help="print JSON")
     actions.add_parser("events", help="print events as JSON lines until interrupted")
+    service_commands.add_commands(commands)
     return parser
 
 
@@ -54,10 +65,17 @@ def _ctl(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 print(json.dumps(event), file=out, flush=True)
             return 0
         payload: dict[str, Any] = {"cmd": args.action}
-        if args.action == "call":
-            payload["uri"] = args.uri
+        if args.action == "call" and len(args.uri) == 1:
+            payload["uri"] = args.uri[0]
+        elif args.action == "call":
+            payload["uris"] = args.uri
+            payload["mode"] = "sequential" if args.sequential else "parallel"
+            if args.timeout is not None:
+                payload["timeout"] = args.timeout
         elif args.action == "dtmf":
             payload["digits"] = args.digits
+        elif args.action == "register" and (args.off or args.on):
+            payload["enabled"] = bool(args.on)
         answer = control_request(path, payload)
     except ControlError as exc:
         print(f"sip-endpoint ctl: {exc}", file=err)
@@ -92,6 +110,13 @@ def describe(config: Config) -> list[str]:
     lines.append(f"media: {', '.join(config.media.codecs)}, RTP ports {config.media.rtp_ports}")
     lines.append(f"audio: {config.audio.backend}")
     lines.append(f"control socket: {config.control.socket}")
+    hw, door = config.hardware, config.door
+    if hw.board != "none":
+        relay = f"door relay GPIO{door.relay_pin}" if door.relay_pin is not None else "no door"
+        lines.append(
+            f"hardware: {hw.board}, {len(hw.buttons)} button(s), {len(hw.leds)} LED(s), {relay}"
+            + (", DTMF code set" if door.code else "")
+        )
     return lines
 
 
@@ -121,6 +146,7 @@ def _run(path: str, err: TextIO) -> int:
 
     from endpoint.logs import secrets, setup_logging
     from endpoint.runtime.engine import Engine
+    from endpoint.runtime.hardware_bridge import HardwareError
 
     config = _load(path, err)
     if config is None:
@@ -130,13 +156,16 @@ def _run(path: str, err: TextIO) -> int:
         if account is not None:
             secrets.add(account.password)
     try:
-        return asyncio.run(Engine(config).run())
+        return asyncio.run(Engine(config, config_path=Path(path)).run())
     except OSError as exc:
         print(
             f"sip-endpoint: cannot start: {exc.strerror or exc} "
             f"(is another program using {config.sip.listen}?)",
             file=err,
         )
+        return 1
+    except HardwareError as exc:
+        print(f"sip-endpoint: cannot start the hardware: {exc}", file=err)
         return 1
 
 
@@ -150,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args.config, sys.stderr)
     if args.command == "ctl":
         return _ctl(args, sys.stdout, sys.stderr)
+    if args.command in service_commands.NAMES:
+        return service_commands.run(args, sys.stdout, sys.stderr)
     if args.command == "demo":
         from endpoint.demo import run_demo
 

@@ -47,6 +47,9 @@ class SipSettings:
     user_agent: str = "sip-endpoint"
     #: Public address to put in Via/Contact/SDP when the listen address is a wildcard.
     advertise: str | None = None
+    #: Sources trusted with new requests: "*", "registrar", addresses, networks. None: the
+    #: registrar when an account is configured, anyone in peer-to-peer mode.
+    accept_from: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,8 @@ class AccountSettings:
     outbound_proxy: str | None = None
     keepalive: str = "crlf"
     keepalive_interval: int = 25
+    #: Seconds before the first retry of a failed registration (doubling up to 30 min).
+    retry_interval: int = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +91,8 @@ class MediaSettings:
     telephone_event: bool = True
     jitter_min_ms: int = 40
     jitter_max_ms: int = 200
+    #: Seconds of silence from the peer (no RTP, no RTCP) before we hang up; 0 = never.
+    rtp_timeout: int = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +111,77 @@ class ControlSettings:
     socket: Path = Path("/run/sip-endpoint/control.sock")
 
 
+#: What a ``[[hardware.led]]`` shows in each device state unless its ``show`` says otherwise.
+DEFAULT_LED_SHOW: dict[str, str] = {
+    "unregistered": "fast",
+    "idle": "on",
+    "calling": "slow",
+    "ringing": "slow",
+    "in_call": "on",
+    "door_open": "double",
+}
+LED_PATTERNS = ("off", "on", "slow", "fast", "double")
+BUTTON_ACTIONS = ("call", "hangup", "call-or-hangup", "answer", "open-door", "register")
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonSettings:
+    """One ``[[hardware.button]]``: its wiring and what a press does."""
+
+    name: str
+    pin: int
+    pull: str = "up"
+    active: str = "low"
+    bounce_ms: int = 30
+    hold_s: float = 2.0
+    action: str = "call"
+    #: Whom ``call`` / ``call-or-hangup`` rings: user names at our domain or SIP URIs.
+    targets: tuple[str, ...] = ()
+    mode: str = "parallel"
+    target_timeout: float = 20.0
+
+
+@dataclass(frozen=True, slots=True)
+class LedSettings:
+    """One ``[[hardware.led]]``; ``show`` maps every device state to a pattern name."""
+
+    name: str
+    pin: int
+    active: str = "high"
+    show: tuple[tuple[str, str], ...] = tuple(DEFAULT_LED_SHOW.items())
+
+    def pattern(self, state: str) -> str:
+        return dict(self.show).get(state, "off")
+
+
+@dataclass(frozen=True, slots=True)
+class HardwareSettings:
+    board: str = "none"
+    serial_port: str = "/dev/ttyACM0"
+    #: A gpiozero pin factory name; None leaves the choice to gpiozero (GPIOZERO_PIN_FACTORY).
+    pin_factory: str | None = None
+    buttons: tuple[ButtonSettings, ...] = ()
+    leds: tuple[LedSettings, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DoorSettings:
+    """The door relay, its DTMF code and the door sensor. ``code`` never reaches a log."""
+
+    relay_pin: int | None = None
+    relay_active: str = "high"
+    pulse_s: float = 3.0
+    code: str = field(default="", repr=False)
+    code_timeout_s: float = 5.0
+    max_wrong: int = 3
+    lockout_minutes: float = 5.0
+    hangup_after_open_s: float = 0.0
+    sensor_pin: int | None = None
+    sensor_active: str = "low"
+    sensor_pull: str = "up"
+    left_open_s: float = 60.0
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     sip: SipSettings = SipSettings()
@@ -114,10 +192,12 @@ class Config:
     audio: AudioSettings = AudioSettings()
     control: ControlSettings = ControlSettings()
     log_level: str = "info"
+    hardware: HardwareSettings = HardwareSettings()
+    door: DoorSettings = DoorSettings()
 
 
 _SECTIONS: dict[str, tuple[str, ...]] = {
-    "sip": ("listen", "transport", "user_agent", "advertise"),
+    "sip": ("listen", "transport", "user_agent", "advertise", "accept_from"),
     "account": (
         "registrar",
         "user",
@@ -130,6 +210,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
         "outbound_proxy",
         "keepalive",
         "keepalive_interval",
+        "retry_interval",
     ),
     "calls": (
         "auto_answer",
@@ -140,7 +221,15 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
         "ring_timeout",
         "session_expires",
     ),
-    "media": ("rtp_ports", "codecs", "ptime", "telephone_event", "jitter_min_ms", "jitter_max_ms"),
+    "media": (
+        "rtp_ports",
+        "codecs",
+        "ptime",
+        "telephone_event",
+        "jitter_min_ms",
+        "jitter_max_ms",
+        "rtp_timeout",
+    ),
     "audio": (
         "backend",
         "capture_device",
@@ -152,7 +241,35 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     ),
     "control": ("socket",),
     "log": ("level",),
+    "hardware": ("board", "serial_port", "pin_factory", "button", "led"),
+    "door": (
+        "relay_pin",
+        "relay_active",
+        "pulse_s",
+        "code",
+        "code_timeout_s",
+        "max_wrong",
+        "lockout_minutes",
+        "hangup_after_open_s",
+        "sensor_pin",
+        "sensor_active",
+        "sensor_pull",
+        "left_open_s",
+    ),
 }
+_BUTTON_KEYS = (
+    "name",
+    "pin",
+    "pull",
+    "active",
+    "bounce_ms",
+    "hold_s",
+    "action",
+    "targets",
+    "mode",
+    "target_timeout",
+)
+_LED_KEYS = ("name", "pin", "active", "show")
 _SECTIONS["backup_account"] = _SECTIONS["account"]
 
 _HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
@@ -221,6 +338,33 @@ def _number_in(lo: float, hi: float) -> Callable[[Any], float | None]:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return None
         return float(value) if lo <= value <= hi else None
+
+    return convert
+
+
+def _sources(value: Any) -> tuple[str, ...] | None:
+    """``accept_from``: "*", "registrar", IP addresses and networks (CIDR)."""
+    if not isinstance(value, list) or not value:
+        return None
+    out = []
+    for item in value:
+        if not isinstance(item, str):
+            return None
+        if item not in ("*", "registrar"):
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                return None
+        out.append(item)
+    return tuple(out)
+
+
+def _off_or_int_in(lo: int, hi: int) -> Callable[[Any], int | None]:
+    """0 (the feature is off) or an integer in [lo, hi]."""
+    in_range = _int_in(lo, hi)
+
+    def convert(value: Any) -> int | None:
+        return 0 if value == 0 and not isinstance(value, bool) else in_range(value)
 
     return convert
 
@@ -392,6 +536,9 @@ def _read_account(
         keepalive_interval=r.get(
             "keepalive_interval", 25, _int_in(5, 3600), "seconds between 5 and 3600, e.g. 25"
         ),
+        retry_interval=r.get(
+            "retry_interval", 30, _int_in(1, 3600), "seconds between 1 and 3600, e.g. 30"
+        ),
     )
     return account if len(problems) == before else None
 
@@ -431,6 +578,264 @@ def _read_password(r: _Reader, base: Path) -> str:
         f'[{r.section}] password is missing: set password = "..." or password_file = "PATH"'
     )
     return ""
+
+
+# -- [hardware] and [door] -------------------------------------------------------------
+
+_PIN_FIX = "a BCM GPIO number 0-27 (the Pi header's GPIOn), e.g. pin = 17"
+_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_CODE_RE = re.compile(r"^[0-9*#]{1,16}$")
+_PIN_FACTORIES = ("lgpio", "rpigpio", "pigpio", "native", "mock")
+
+
+def _name(value: Any) -> str | None:
+    return value if isinstance(value, str) and _NAME_RE.match(value) else None
+
+
+def _targets(value: Any) -> tuple[str, ...] | None:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        return None
+    if not all(isinstance(v, str) and v.strip() and not any(c.isspace() for c in v) for v in value):
+        return None
+    return tuple(value)
+
+
+def _show_map(value: Any) -> tuple[tuple[str, str], ...] | None:
+    if not isinstance(value, dict):
+        return None
+    merged = dict(DEFAULT_LED_SHOW)
+    for state, pattern in value.items():
+        if state not in DEFAULT_LED_SHOW or not isinstance(pattern, str):
+            return None
+        if pattern.lower() not in LED_PATTERNS:
+            return None
+        merged[state] = pattern.lower()
+    return tuple(merged.items())
+
+
+def _read_button(index: int, table: Any, board: str, problems: list[str]) -> ButtonSettings | None:
+    label = f"hardware.button #{index}"
+    if not isinstance(table, dict):
+        problems.append(f"[{label}]: must be a table, e.g. [[hardware.button]] with name and pin")
+        return None
+    _check_keys(label, table, _BUTTON_KEYS, problems)
+    r = _Reader(label, table, problems)
+    before = len(problems)
+    name = r.required("name", _name, 'letters, digits, "-" or "_", e.g. name = "call"')
+    pin = r.get("pin", -1, _int_in(0, 27), _PIN_FIX)
+    if "pin" not in table:
+        problems.append(f"[{label}] pin is missing: {_PIN_FIX}")
+    pull = r.get("pull", "up", _choice("up", "down", "none"), 'one of "up", "down", "none"')
+    active = r.get(
+        "active", "high" if pull == "down" else "low", _choice("low", "high"), '"low" or "high"'
+    )
+    if board == "gpio" and pull != "none" and (pull == "up") == (active == "high"):
+        problems.append(
+            f'[{label}] pull = "{pull}" with active = "{active}": on the Pi header a pull-{pull} '
+            f"button is active {'low' if pull == 'up' else 'high'} (wire it to "
+            f'{"GND" if pull == "up" else "3V3"}), or use pull = "none" with an external resistor'
+        )
+    action = r.get(
+        "action",
+        "call",
+        _choice(*BUTTON_ACTIONS),
+        "one of " + ", ".join(f'"{a}"' for a in BUTTON_ACTIONS),
+    )
+    no_targets: tuple[str, ...] = ()
+    targets = r.get(
+        "targets",
+        no_targets,
+        _targets,
+        'a list of user names or SIP URIs, e.g. targets = ["flat12", "sip:concierge@example.com"]',
+    )
+    calls = action in ("call", "call-or-hangup")
+    if calls and not targets and "targets" not in table:
+        problems.append(
+            f'[{label}] targets is missing: action = "{action}" needs whom to call, e.g. '
+            'targets = ["flat12"]'
+        )
+    if not calls and "targets" in table:
+        problems.append(
+            f'[{label}] targets is set but action = "{action}" calls no one: remove targets or '
+            'use action = "call"'
+        )
+    button = ButtonSettings(
+        name=name,
+        pin=pin,
+        pull=pull,
+        active=active,
+        bounce_ms=r.get(
+            "bounce_ms", 30, _int_in(0, 1000), "milliseconds between 0 and 1000, e.g. 30"
+        ),
+        hold_s=r.get("hold_s", 2.0, _number_in(0.1, 60), "seconds between 0.1 and 60, e.g. 2"),
+        action=action,
+        targets=targets,
+        mode=r.get(
+            "mode", "parallel", _choice("parallel", "sequential"), '"parallel" or "sequential"'
+        ),
+        target_timeout=r.get(
+            "target_timeout", 20.0, _number_in(1, 600), "seconds between 1 and 600, e.g. 20"
+        ),
+    )
+    return button if len(problems) == before else None
+
+
+def _read_led(index: int, table: Any, problems: list[str]) -> LedSettings | None:
+    label = f"hardware.led #{index}"
+    if not isinstance(table, dict):
+        problems.append(f"[{label}]: must be a table, e.g. [[hardware.led]] with name and pin")
+        return None
+    _check_keys(label, table, _LED_KEYS, problems)
+    r = _Reader(label, table, problems)
+    before = len(problems)
+    name = r.required("name", _name, 'letters, digits, "-" or "_", e.g. name = "status"')
+    if "pin" not in table:
+        problems.append(f"[{label}] pin is missing: {_PIN_FIX}")
+    led = LedSettings(
+        name=name,
+        pin=r.get("pin", -1, _int_in(0, 27), _PIN_FIX),
+        active=r.get("active", "high", _choice("low", "high"), '"high" or "low"'),
+        show=r.get(
+            "show",
+            tuple(DEFAULT_LED_SHOW.items()),
+            _show_map,
+            "a table of state = pattern; states: "
+            + ", ".join(DEFAULT_LED_SHOW)
+            + "; patterns: "
+            + ", ".join(LED_PATTERNS)
+            + ', e.g. show = { idle = "on", ringing = "fast" }',
+        ),
+    )
+    return led if len(problems) == before else None
+
+
+def _read_door(table: Mapping[str, Any], problems: list[str]) -> DoorSettings:
+    r = _Reader("door", table, problems)
+    code = r.get(
+        "code",
+        "",
+        lambda v: v if isinstance(v, str) and (v == "" or _CODE_RE.match(v)) else None,
+        'up to 16 DTMF keys (0-9, * and #) in quotes, e.g. code = "4711" (empty: no DTMF opening)',
+    )
+    return DoorSettings(
+        relay_pin=r.get(
+            "relay_pin", None, _int_in(0, 27), _PIN_FIX.replace("pin =", "relay_pin =")
+        ),
+        relay_active=r.get("relay_active", "high", _choice("low", "high"), '"high" or "low"'),
+        pulse_s=r.get("pulse_s", 3.0, _number_in(0.1, 30), "seconds between 0.1 and 30, e.g. 3"),
+        code=code,
+        code_timeout_s=r.get(
+            "code_timeout_s", 5.0, _number_in(1, 60), "seconds between 1 and 60, e.g. 5"
+        ),
+        max_wrong=r.get("max_wrong", 3, _int_in(1, 100), "a count between 1 and 100, e.g. 3"),
+        lockout_minutes=r.get(
+            "lockout_minutes", 5.0, _number_in(0, 1440), "minutes between 0 and 1440, e.g. 5"
+        ),
+        hangup_after_open_s=r.get(
+            "hangup_after_open_s",
+            0.0,
+            _number_in(0, 600),
+            "seconds between 0 (stay in the call) and 600, e.g. 2",
+        ),
+        sensor_pin=r.get(
+            "sensor_pin", None, _int_in(0, 27), _PIN_FIX.replace("pin =", "sensor_pin =")
+        ),
+        sensor_active=r.get("sensor_active", "low", _choice("low", "high"), '"low" or "high"'),
+        sensor_pull=r.get(
+            "sensor_pull", "up", _choice("up", "down", "none"), 'one of "up", "down", "none"'
+        ),
+        left_open_s=r.get(
+            "left_open_s", 60.0, _number_in(0, 86400), "seconds (0 = no alarm), e.g. 60"
+        ),
+    )
+
+
+def _read_hardware(
+    table: Mapping[str, Any], door_table: Mapping[str, Any], problems: list[str]
+) -> tuple[HardwareSettings, DoorSettings]:
+    r = _Reader("hardware", table, problems)
+    board = r.get(
+        "board",
+        "none",
+        _choice("none", "gpio", "serial", "simulated"),
+        'one of "none", "gpio", "serial", "simulated"',
+    )
+    serial_port = r.get(
+        "serial_port", "/dev/ttyACM0", _str, 'the board\'s serial device, e.g. "/dev/ttyACM0"'
+    )
+    pin_factory = r.get(
+        "pin_factory",
+        None,
+        _choice(*_PIN_FACTORIES),
+        "a gpiozero pin factory: " + ", ".join(f'"{f}"' for f in _PIN_FACTORIES),
+    )
+    if pin_factory is not None and board != "gpio":
+        problems.append(
+            f'[hardware] pin_factory = "{pin_factory}" is only used with board = "gpio": remove '
+            "it or set the board"
+        )
+    tables: dict[str, list[Any]] = {}
+    for key, example in (("button", "[[hardware.button]]"), ("led", "[[hardware.led]]")):
+        value = table.get(key, [])
+        if not isinstance(value, list):
+            r.problem(key, value, f"write each one as its own {example} table")
+            value = []
+        tables[key] = value
+    buttons = [_read_button(i, t, board, problems) for i, t in enumerate(tables["button"], 1)]
+    leds = [_read_led(i, t, problems) for i, t in enumerate(tables["led"], 1)]
+    door = _read_door(door_table, problems)
+    hardware = HardwareSettings(
+        board=board,
+        serial_port=serial_port,
+        pin_factory=pin_factory,
+        buttons=tuple(b for b in buttons if b is not None),
+        leds=tuple(led for led in leds if led is not None),
+    )
+    wired = bool(tables["button"] or tables["led"]) or door.relay_pin is not None
+    if board == "none" and (wired or door.sensor_pin is not None):
+        problems.append(
+            '[hardware] board = "none" but buttons, LEDs or a door relay/sensor are configured: '
+            'set board = "gpio", "serial" or "simulated"'
+        )
+    _check_wiring(hardware, door, problems)
+    return hardware, door
+
+
+def _check_wiring(hardware: HardwareSettings, door: DoorSettings, problems: list[str]) -> None:
+    """Pins and names must be unique: two devices on one pin is a wiring error, not a choice."""
+    users: dict[int, list[str]] = {}
+    for kind, items in (("button", hardware.buttons), ("led", hardware.leds)):
+        names: dict[str, int] = {}
+        for item in items:
+            users.setdefault(item.pin, []).append(f'{kind} "{item.name}"')
+            names[item.name] = names.get(item.name, 0) + 1
+        for name, count in names.items():
+            if count > 1:
+                problems.append(
+                    f'[hardware.{kind}] name = "{name}" is used {count} times: give each '
+                    f"{kind} its own name"
+                )
+    if door.relay_pin is not None:
+        users.setdefault(door.relay_pin, []).append("[door] relay_pin")
+    if door.sensor_pin is not None:
+        users.setdefault(door.sensor_pin, []).append("[door] sensor_pin")
+    for pin, who in sorted(users.items()):
+        if len(who) > 1:
+            problems.append(f"GPIO{pin} is used by {' and '.join(who)}: give each its own pin")
+    if door.relay_pin is None:
+        for button in hardware.buttons:
+            if button.action == "open-door":
+                problems.append(
+                    f'[hardware.button] "{button.name}" has action = "open-door" but [door] has '
+                    "no relay_pin: set [door] relay_pin = 27 (the relay's GPIO)"
+                )
+        if door.code:
+            problems.append(
+                "[door] code is set but there is no relay_pin to open: set relay_pin = 27 (the "
+                "relay's GPIO) or remove code"
+            )
 
 
 def load_config(path: str | Path) -> Config:
@@ -482,10 +887,22 @@ def parse_config(text: str, *, source: str = "config", base: Path = Path(".")) -
             lambda v: v if isinstance(v, str) and _host(v) else None,
             'the address peers should reach us at, e.g. advertise = "192.168.1.20"',
         ),
+        accept_from=r.get(
+            "accept_from",
+            None,
+            _sources,
+            'a list of "*", "registrar", addresses or networks, '
+            'e.g. accept_from = ["registrar", "192.168.1.0/24"]',
+        ),
     )
     account = None
     if "account" in data and isinstance(data["account"], dict):
         account = _read_account("account", data["account"], base, problems)
+    if sip.accept_from and "registrar" in sip.accept_from and "account" not in data:
+        problems.append(
+            '[sip] accept_from = "registrar" needs an [account]: in peer-to-peer mode list '
+            'addresses or networks, or "*"'
+        )
     backup = None
     if "backup_account" in data and isinstance(data["backup_account"], dict):
         if "account" not in data:
@@ -519,8 +936,9 @@ def parse_config(text: str, *, source: str = "config", base: Path = Path(".")) -
         session_expires=r.get(
             "session_expires",
             1800,
-            _int_in(90, 86400),
-            "seconds between 90 (RFC 4028 minimum) and 86400, e.g. 1800",
+            _off_or_int_in(90, 86400),  # RFC 4028 §4: at least Min-SE
+            "0 (no timer unless the peer asks) or seconds between 90 (RFC 4028 minimum) "
+            "and 86400, e.g. 1800",
         ),
     )
     if 0 < calls.max_duration < 30:
@@ -547,6 +965,12 @@ def parse_config(text: str, *, source: str = "config", base: Path = Path(".")) -
         telephone_event=r.get("telephone_event", True, _bool, "true or false"),
         jitter_min_ms=r.get(
             "jitter_min_ms", 40, _int_in(0, 1000), "milliseconds between 0 and 1000, e.g. 40"
+        ),
+        rtp_timeout=r.get(
+            "rtp_timeout",
+            60,
+            _off_or_int_in(5, 3600),
+            "0 (never) or seconds between 5 and 3600, e.g. rtp_timeout = 60",
         ),
         jitter_max_ms=r.get(
             "jitter_max_ms", 200, _int_in(20, 2000), "milliseconds between 20 and 2000, e.g. 200"
@@ -601,6 +1025,7 @@ def parse_config(text: str, *, source: str = "config", base: Path = Path(".")) -
         _choice("debug", "info", "warning", "error"),
         'one of "debug", "info", "warning", "error"',
     )
+    hardware, door = _read_hardware(section("hardware"), section("door"), problems)
     if problems:
         raise ConfigError(source, problems)
     return Config(
@@ -612,6 +1037,8 @@ def parse_config(text: str, *, source: str = "config", base: Path = Path(".")) -
         audio=audio,
         control=control,
         log_level=level,
+        hardware=hardware,
+        door=door,
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from typing import TextIO
 
@@ -24,8 +25,14 @@ _SYSLOG_PRIORITY = {
 }
 
 
+#: Digest parameters whose values must never reach a log (RFC 7616 §3.4): the response is
+#: an offline-guessable hash of the password, and with the nonce it can be replayed while the
+#: nonce lives. A logged Authorization header (a debug dump of a REGISTER) is masked by this.
+_DIGEST_SECRETS = re.compile(r'\b(response|nonce|cnonce)=("[^"]*"|[^\s,;"]+)', re.IGNORECASE)
+
+
 class SecretFilter(logging.Filter):
-    """Masks registered secret strings in the formatted message of every record."""
+    """Masks registered secret strings and digest response/nonce values in every record."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -36,10 +43,8 @@ class SecretFilter(logging.Filter):
             self._secrets.add(secret)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self._secrets:
-            return True
         message = record.getMessage()
-        masked = message
+        masked = _DIGEST_SECRETS.sub(r'\1="********"', message)
         for secret in self._secrets:
             masked = masked.replace(secret, "********")
         if masked != message:

@@ -137,3 +137,13 @@ def test_rtp_ports_as_list_or_string() -> None:
     assert parse_config("[media]\nrtp_ports = [20000, 20010]\n").media.rtp_ports == (20000, 20010)
     (line,) = problems_of('[media]\nrtp_ports = "100-50"\n')
     assert line.startswith('[media] rtp_ports = "100-50": a range')
+
+
+@pytest.mark.parametrize(("value", "ok"), [("0", True), ("89", False), ("90", True)])
+def test_session_expires_is_off_or_at_least_the_rfc_4028_minimum(value: str, ok: bool) -> None:
+    text = f"[calls]\nsession_expires = {value}\n"
+    if ok:
+        assert parse_config(text).calls.session_expires == int(value)
+    else:
+        with pytest.raises(ConfigError, match=r"\[calls\] session_expires = 89: 0 \(no timer"):
+            parse_config(text)

@@ -37,6 +37,14 @@ class LedPattern(enum.Enum):
     """Two 100 ms flashes 100 ms apart, then dark until the 1 s period ends."""
 
 
+PATTERN_STEPS: dict[LedPattern, tuple[tuple[bool, float], ...]] = {
+    LedPattern.SLOW: ((True, 0.5), (False, 0.5)),
+    LedPattern.FAST: ((True, 0.125), (False, 0.125)),
+    LedPattern.DOUBLE: ((True, 0.1), (False, 0.1), (True, 0.1), (False, 0.7)),
+}
+"""One period of each blinking pattern as (lit, seconds) steps, so every adapter blinks alike."""
+
+
 @dataclass(frozen=True, slots=True)
 class ButtonEvent:
     name: str
@@ -144,4 +152,11 @@ class IoBoard(Protocol):
 
     def status(self) -> dict[str, object]:
         """A snapshot for ``ctl status`` and ``doctor``."""
+        ...
+
+    def sensor_states(self) -> dict[str, bool]:
+        """Each sensor's last known state (True = active/open); unknown ones are left out.
+
+        Edges only tell of changes: this is how a door already open at start-up is known.
+        """
         ...

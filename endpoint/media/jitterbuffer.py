@@ -99,6 +99,15 @@ class JitterBuffer:
             del self._frames[min(self._frames)]
             self.stats.overflow += 1
 
+    def restart(self) -> None:
+        """A new RTP source: its timestamps have nothing to do with the old ones."""
+        self._frames.clear()
+        self._next = None
+        self._last_index = None
+        self._transits.clear()
+        self._spread = 0.0
+        self.stats.resyncs += 1
+
     def _measure(self, timestamp: int, arrival: float) -> None:
         """Track how late packets come relative to the fastest one of the last ~10 s.
 

@@ -236,12 +236,16 @@ class RtpReceiver:
     probation_dropped: int = 0
     invalid_sequence: int = 0
     latch_events: list[Address] = field(default_factory=list)
+    #: The latched peer started a new SSRC (early media -> answer, a PBX bridging another leg).
+    ssrc_changes: int = 0
+    _candidate: SourceState | None = None
 
     def set_remote(self, address: Address | None) -> None:
         """The signalled remote address changed (answer, re-INVITE): latch anew."""
         self.expected_address = address
         self.latched_address = None
         self.source = None
+        self._candidate = None
 
     def receive(self, data: bytes, address: Address, now: float) -> RtpPacket | None:
         """The packet if it is valid media from our peer, else None (and counted)."""
@@ -252,7 +256,10 @@ class RtpReceiver:
             return None
         latched = self.latched_address
         same_ssrc = self.source is None or packet.ssrc == self.source.ssrc
-        if latched is not None and (address != latched or not same_ssrc):
+        if latched is not None and address != latched:
+            self.foreign += 1
+            return None
+        if latched is not None and not same_ssrc and not self._new_source_from_peer(packet):
             self.foreign += 1
             return None
         if self.source is None or self.source.ssrc != packet.ssrc:
@@ -274,6 +281,26 @@ class RtpReceiver:
             self.latch_events.append(address)
         source.arrival(packet.timestamp, now, self.clock_rate)
         return packet
+
+    def _new_source_from_peer(self, packet: RtpPacket) -> bool:
+        """A new SSRC from the latched address takes over once it passed probation itself.
+
+        The address is still the one we latched to, so this is our peer (a PBX switching from
+        its announcement to the callee's phone, a media server re-bridging): after
+        MIN_SEQUENTIAL packets in sequence it becomes the source; stray packets of another SSRC
+        never displace the current one.
+        """
+        candidate = self._candidate
+        if candidate is None or candidate.ssrc != packet.ssrc:
+            candidate = SourceState(packet.ssrc)
+            candidate.init(packet.sequence)
+            candidate.max_seq = (packet.sequence - 1) % SEQ_MOD
+            self._candidate = candidate
+        if not candidate.update(packet.sequence) or candidate.probation > 0:
+            return False
+        self.source, self._candidate = candidate, None
+        self.ssrc_changes += 1
+        return True
 
     @property
     def jitter_ms(self) -> float:

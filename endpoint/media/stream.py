@@ -40,6 +40,9 @@ class StreamConfig:
     direction: str = "sendrecv"
     #: Unix time minus the monotonic clock, for the NTP timestamps of sender reports.
     wallclock_offset: float = 0.0
+    #: Seconds without RTP or RTCP from the peer, while we expect media, before
+    #: ``MediaTimeout`` (0 = never): the peer is gone even if it promised no session timer.
+    rtp_timeout_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +55,14 @@ class RemoteBye:
     reason: str
 
 
-MediaEvent = DtmfDigit | SourceLatched | RemoteBye
+@dataclass(frozen=True, slots=True)
+class MediaTimeout:
+    """Nothing came from the peer for ``seconds`` while we expected its audio."""
+
+    seconds: float
+
+
+MediaEvent = DtmfDigit | SourceLatched | RemoteBye | MediaTimeout
 
 
 @dataclass
@@ -97,6 +107,9 @@ class MediaStream:
         self._closed = False
         self._prior_expected = 0
         self._prior_received = 0
+        #: When the peer was last heard from (None: restart the count at the next playout).
+        self._heard_at: float | None = now
+        self._timeout_reported = False
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -155,9 +168,13 @@ class MediaStream:
             self.receive_rtcp(data, address, now)
             return
         latched_before = self.receiver.latched_address
+        changes_before = self.receiver.ssrc_changes
         packet = self.receiver.receive(data, address, now)
         if packet is None:
             return
+        if self.receiver.ssrc_changes != changes_before:
+            self.jitter.restart()
+        self._heard_at = now
         if latched_before is None and self.receiver.latched_address is not None:
             self._events.append(SourceLatched(self.receiver.latched_address))
         self._c.received_octets += len(packet.payload)
@@ -199,9 +216,20 @@ class MediaStream:
     def playout(self, now: float) -> Frame:
         """The next 20 ms for the speaker."""
         self._events.extend(self.dtmf_in.poll(now))
+        self._check_silence(now)
         if not self.receives:
             return np.zeros(FRAME_SAMPLES, dtype=np.int16)
         return self.jitter.get(now)
+
+    def _check_silence(self, now: float) -> None:
+        timeout = self.config.rtp_timeout_s
+        if timeout <= 0 or self._timeout_reported or not self.receives:
+            return
+        if self._heard_at is None:
+            self._heard_at = now
+        elif now - self._heard_at >= timeout:
+            self._timeout_reported = True
+            self._events.append(MediaTimeout(timeout))
 
     def receive_rtcp(self, data: bytes, address: Address, now: float) -> None:
         try:
@@ -210,6 +238,9 @@ class MediaStream:
             self._c.rtcp_malformed += 1
             return
         self._rtcp_source = address
+        latched = self.receiver.latched_address
+        if latched is not None and address[0] == latched[0]:
+            self._heard_at = now  # reports from the peer's host: it is alive (maybe on hold)
         arrival_ntp = rtcp.ntp_timestamp(now + self.config.wallclock_offset)
         for packet in packets:
             if isinstance(packet, rtcp.SenderReport):
@@ -291,6 +322,7 @@ class MediaStream:
         """Hold and resume (sendonly, recvonly, inactive, sendrecv)."""
         self.config = replace(self.config, direction=direction)
         self._marker = True
+        self._heard_at = None  # a call taken off hold gets a full timeout again
 
     def events(self) -> list[MediaEvent]:
         out, self._events = self._events, []

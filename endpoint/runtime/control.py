@@ -93,7 +93,7 @@ class ControlServer:
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):  # gone already, or never made (a failed start)
             self.path.unlink()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

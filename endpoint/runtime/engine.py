@@ -15,28 +15,39 @@ import secrets
 import signal
 import socket
 import time
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from endpoint.audio import AudioPort, open_audio
+from endpoint.audio.tone import ToneGenerator
 from endpoint.config import Config
 from endpoint.media.dtmf import DtmfDigit
+from endpoint.media.frame import FRAME_SAMPLES
 from endpoint.media.quality import StreamStats
-from endpoint.media.stream import MediaStream, StreamConfig
+from endpoint.media.stream import MediaStream, MediaTimeout, StreamConfig
 from endpoint.runtime.control import ControlServer, EventHub
+from endpoint.runtime.hardware_bridge import HardwareBridge, open_board
 from endpoint.runtime.media_loop import CallFailed, CallMedia, MediaLoop
 from endpoint.runtime.rtp_transport import RtpSockets, allocate
 from endpoint.runtime.sdnotify import Notifier
 from endpoint.runtime.sip_transport import SipTransport
+from endpoint.service.supervisor import ServiceSupervisor
 from endpoint.sip import ParseError
 from endpoint.sip.message import Message
 from endpoint.sip.uri import SipURI, parse_uri
-from endpoint.ua.actions import NeedMedia, Notice, StartMedia, StopMedia
+from endpoint.ua.actions import CallAction, NeedMedia, Notice, PlayAlert, StartMedia, UpdateMedia
 from endpoint.ua.agent import UserAgent
 from endpoint.ua.registration import LocalAddress
 
 log = logging.getLogger("endpoint")
 
 STOP_TIMEOUT = 5.0
+#: The call-length warning the peer hears: three 200 ms beeps at 1 kHz.
+WARNING_TONE = np.concatenate(
+    [ToneGenerator([1000.0], 0.4, (0.2, 0.2)).next_frame(FRAME_SAMPLES) for _ in range(50)]
+)
 
 
 def _outbound_address(host: str, port: int) -> str:
@@ -48,8 +59,10 @@ def _outbound_address(host: str, port: int) -> str:
 
 
 class Engine:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, config_path: Path | None = None) -> None:
         self.config = config
+        #: The file SIGHUP re-reads (None: started from a Config, reload has nothing to read).
+        self.config_path = config_path
         self.events = EventHub()
         self.notifier = Notifier()
         self.transport: SipTransport | None = None
@@ -63,6 +76,8 @@ class Engine:
         self._ports: dict[str, AudioPort] = {}
         self._callers: dict[str, str] = {}
         self._rng = secrets.SystemRandom()
+        self.supervisor = ServiceSupervisor(self, self._step)
+        self.hardware: HardwareBridge | None = None
 
     async def start(self) -> None:
         """Bind, resolve, start registering. Raises OSError for the caller to report."""
@@ -70,7 +85,9 @@ class Engine:
         listen = cfg.sip.listen
         # UDP and TCP both listen (RFC 3261 §18: a UA must accept both); the configured
         # transport is the one we send on.
-        self.transport = SipTransport(listen.host, listen.port, self._received, tcp=True)
+        self.transport = SipTransport(
+            listen.host, listen.port, self._received, tcp=True, on_error=self._unreachable
+        )
         await self.transport.start()
         resolved: dict[str, str] = {}
         target_host = "127.0.0.1"
@@ -89,6 +106,8 @@ class Engine:
             host = _outbound_address(target_host, 5060)
         local = LocalAddress(host, self.transport.port, cfg.sip.transport)
         self.ua = UserAgent(cfg, local, secrets.SystemRandom(), resolved)
+        self.hardware = HardwareBridge(cfg, open_board(cfg), self.ua, self._publish, self._step)
+        self.hardware.start()  # before the UA: its first notices set the LEDs
         self.control = ControlServer(cfg.control.socket, self.command, self.events)
         await self.control.start()
         loop = asyncio.get_running_loop()
@@ -101,7 +120,8 @@ class Engine:
         log.info("listening on %s %s:%d", cfg.sip.transport, host, self.transport.port)
         self.ua.start(time.monotonic())
         self._step()
-        self.notifier.notify(READY=1, STATUS="started")
+        self.notifier.notify(READY=1, STATUS=self.supervisor.status.text)
+        self.supervisor.start()  # watchdog pings, while the SIP and media loops both run
 
     async def _resolve(self, host: str) -> str:
         try:
@@ -114,6 +134,11 @@ class Engine:
     def _received(self, message: Message, source: tuple[str, int], kind: str) -> None:
         if self.ua is not None:
             self.ua.receive(message, source, kind, time.monotonic())
+            self._step()
+
+    def _unreachable(self, destination: tuple[str, int], transport: str) -> None:
+        if self.ua is not None:
+            self.ua.transport_failed(destination, transport, time.monotonic())
             self._step()
 
     def _fire(self) -> None:
@@ -151,7 +176,7 @@ class Engine:
         if ua.stopped:
             self._stop.set()
 
-    def _call_action(self, action: NeedMedia | StartMedia | StopMedia) -> None:
+    def _call_action(self, action: CallAction) -> None:
         ua, media = self.ua, self.media
         if ua is None or media is None:
             return
@@ -166,6 +191,16 @@ class Engine:
                 return
             self._sockets[action.call_id] = sockets
             ua.media_ready(action.call_id, sockets.rtp_port, now)
+        elif isinstance(action, UpdateMedia):
+            m = action.media
+            media.set_remote(
+                action.call_id,
+                (m.remote_address, m.remote_port),
+                (m.remote_address, m.remote_rtcp_port if not m.rtcp_mux else m.remote_port),
+            )
+            media.set_direction(action.call_id, m.direction)
+        elif isinstance(action, PlayAlert):
+            media.play_alert(action.call_id, WARNING_TONE)
         elif isinstance(action, StartMedia):
             if action.call_id not in self._sockets:
                 return
@@ -184,6 +219,7 @@ class Engine:
                     jitter_max_ms=self.config.media.jitter_max_ms,
                     direction=m.direction,
                     wallclock_offset=time.time() - time.monotonic(),
+                    rtp_timeout_s=self.config.media.rtp_timeout,
                 ),
                 self._rng,
                 now,
@@ -250,6 +286,16 @@ class Engine:
                         "duration_ms": event.duration_ms,
                     }
                 )
+                if self.ua is not None:
+                    self.ua.dtmf(call_id, event.digit, time.monotonic())
+                    self._step()
+                if self.hardware is not None:
+                    self.hardware.dtmf(call_id, event.digit)
+            elif isinstance(event, MediaTimeout) and self.ua is not None:
+                reason = f"no audio from the peer for {event.seconds:g} s"
+                log.warning("call %s: %s; hanging up", call_id, reason)
+                self.ua.end_call(call_id, reason, time.monotonic())
+                self._step()
             elif isinstance(event, CallFailed):
                 log.error("media of call %s failed: %s", call_id, event.reason)
 
@@ -258,13 +304,15 @@ class Engine:
         level = logging.WARNING if notice.event.endswith("failed") else logging.INFO
         log.log(level, "%s %s", notice.event, detail)
         self.events.publish(notice.as_dict())
-        if notice.event in ("registered", "registration-failed", "unregistered"):
-            self.notifier.notify(STATUS=f"{notice.event} {notice.detail.get('aor', '')}".strip())
+        self.supervisor.notice(notice)  # STATUS= for systemctl status
+        if self.hardware is not None:
+            self.hardware.notice(notice)  # LEDs, door code
 
     async def command(self, request: dict[str, Any]) -> dict[str, Any]:
         command = request["cmd"]
         if command == "status" and self.ua is not None:
-            return {"ok": True, **self.ua.status()}
+            hardware = self.hardware.status() if self.hardware is not None else None
+            return {"ok": True, **self.ua.status(), "hardware": hardware}
         if command == "answer" and self.ua is not None:
             done = self.ua.answer(time.monotonic())
             self._step()
@@ -274,15 +322,17 @@ class Engine:
             self._step()
             return {"ok": done} if done else {"ok": False, "error": "no call"}
         if command == "call" and self.ua is not None:
-            target = request.get("uri")
-            if not isinstance(target, str) or not target:
-                return {"ok": False, "error": 'call needs "uri", e.g. sip:flat@pbx.example.com'}
-            try:
-                call_id = self.ua.call(target, time.monotonic())
-            except (ValueError, ParseError) as exc:
-                return {"ok": False, "error": str(exc)}
+            return self._call_command(self.ua, request)
+        if command == "register" and self.ua is not None:
+            if not self.ua.registrations:
+                return {"ok": False, "error": "no [account]: peer-to-peer mode registers nowhere"}
+            enabled = request.get("enabled")
+            if isinstance(enabled, bool):
+                self.ua.set_registered(enabled, time.monotonic())
+            else:
+                self.ua.reregister(time.monotonic())
             self._step()
-            return {"ok": True, "call_id": call_id}
+            return {"ok": True}
         if command == "dtmf" and self.ua is not None and self.media is not None:
             active = self.ua.active_call_id()
             digits = request.get("digits")
@@ -291,8 +341,34 @@ class Engine:
             self.media.send_dtmf(active, digits)
             return {"ok": True}
         if command == "open-door":
-            return {"ok": False, "error": "open-door: no door relay in this build yet"}
+            if self.hardware is None:
+                return {"ok": False, "error": "not started"}
+            answer = self.hardware.open_door("ctl")
+            self._step()
+            return answer
         return {"ok": False, "error": f"unknown command {command!r}"}
+
+    def _call_command(self, ua: UserAgent, request: dict[str, Any]) -> dict[str, Any]:
+        """``{"uri": ...}`` for one target; ``{"uris": [...], "mode": "parallel" |
+        "sequential", "timeout": seconds}`` for a call group."""
+        targets = request.get("uris", [request.get("uri")])
+        if not isinstance(targets, list) or not all(isinstance(t, str) and t for t in targets):
+            return {"ok": False, "error": 'call needs "uri", e.g. sip:flat@pbx.example.com'}
+        mode = request.get("mode", "parallel")
+        timeout = request.get("timeout", self.config.calls.ring_timeout)
+        if mode not in ("parallel", "sequential") or not isinstance(timeout, int | float):
+            return {"ok": False, "error": 'mode is "parallel" or "sequential", timeout seconds'}
+        now = time.monotonic()
+        try:
+            if len(targets) == 1:
+                answer = {"ok": True, "call_id": ua.call(targets[0], now)}
+            else:
+                group = ua.call_group(targets, mode == "parallel", float(timeout), now)
+                answer = {"ok": True, "group_id": group}
+        except (ValueError, ParseError) as exc:
+            return {"ok": False, "error": str(exc)}
+        self._step()
+        return answer
 
     def request_stop(self) -> None:
         if self.ua is not None and not self.ua.stopping:
@@ -307,15 +383,22 @@ class Engine:
             asyncio.get_running_loop().call_later(STOP_TIMEOUT, self._stop.set)
 
     async def run(self) -> int:
-        await self.start()
         loop = asyncio.get_running_loop()
+        # Handlers first: systemd may signal as soon as READY=1 has left (the default action
+        # of SIGHUP would end the process).
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
-        await self._stop.wait()
-        await self.close()
+        loop.add_signal_handler(signal.SIGHUP, self.supervisor.reload)
+        try:
+            await self.start()
+            await self._stop.wait()
+        finally:
+            await self.close()  # also on a failed start: the door relay is released
         return 0
 
     async def close(self) -> None:
+        if self.hardware is not None:
+            self.hardware.close()  # first: the relay is released whatever fails below
         if self._timer is not None:
             self._timer.cancel()
         if self.media is not None:
@@ -326,4 +409,5 @@ class Engine:
             await self.control.close()
         if self.transport is not None:
             await self.transport.close()
+        self.supervisor.close()
         self.notifier.close()

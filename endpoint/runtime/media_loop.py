@@ -43,6 +43,9 @@ class CallMedia:
     stream: MediaStream
     sockets: RtpSockets
     port: AudioPort
+    #: An alert being mixed into what the peer hears (the call-length warning), and where.
+    alert: np.ndarray | None = None
+    alert_at: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +128,14 @@ class MediaLoop:
     def set_remote(self, call_id: str, rtp: tuple[str, int], rtcp: tuple[str, int]) -> None:
         self._commands.put(lambda: self._with(call_id, lambda c: c.stream.set_remote(rtp, rtcp)))
 
+    def play_alert(self, call_id: str, samples: np.ndarray) -> None:
+        """Mix ``samples`` (int16, 8 kHz) into the call's outgoing audio, once."""
+
+        def start(call: CallMedia) -> None:
+            call.alert, call.alert_at = samples, 0
+
+        self._commands.put(lambda: self._with(call_id, start))
+
     def stats(self, call_id: str) -> StreamStats | None:
         call = self._calls.get(call_id)
         return None if call is None else call.stream.stats()
@@ -202,8 +213,22 @@ class MediaLoop:
         frame = call.port.read_frame()
         if frame is None:
             frame = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+        if call.alert is not None:
+            frame = self._mix_alert(call, frame)
         for data, destination in call.stream.send_frame(frame, now):
             call.sockets.send(call.sockets.rtp, data, destination)
+
+    @staticmethod
+    def _mix_alert(call: CallMedia, frame: np.ndarray) -> np.ndarray:
+        """The alert over half-level audio, so the peer hears it above the street noise."""
+        assert call.alert is not None
+        part = call.alert[call.alert_at : call.alert_at + FRAME_SAMPLES]
+        call.alert_at += FRAME_SAMPLES
+        if call.alert_at >= len(call.alert):
+            call.alert = None
+        mixed = frame.astype(np.int32) // 2
+        mixed[: len(part)] += part
+        return np.clip(mixed, -32768, 32767).astype(np.int16)
 
     def _tick(self, call: CallMedia, now: float) -> bool:
         """Everything that may wait a few hundred microseconds: receive, play, report."""

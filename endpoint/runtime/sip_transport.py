@@ -67,10 +67,20 @@ class _Connection:
 class SipTransport:
     """UDP and/or TCP listening on one address; ``send`` picks the socket by transport name."""
 
-    def __init__(self, host: str, port: int, receiver: Receiver, *, tcp: bool = True) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        receiver: Receiver,
+        *,
+        tcp: bool = True,
+        on_error: Callable[[Address, str], None] | None = None,
+    ) -> None:
         self.host = host
         self.port = port
         self.receiver = receiver
+        #: Told when a destination cannot be reached, so its transactions fail at once.
+        self.on_error = on_error
         self.want_tcp = tcp
         self.stats = TransportStats()
         self._udp: asyncio.DatagramTransport | None = None
@@ -124,6 +134,8 @@ class SipTransport:
         except (OSError, TimeoutError) as exc:
             self.stats.last_error = f"TCP to {destination[0]}:{destination[1]}: {exc}"
             log.warning("cannot connect to %s:%d over TCP: %s", *destination, exc)
+            if self.on_error is not None:
+                self.on_error(destination, "tcp")
             return
         conn = self._register(reader, writer, destination)
         conn.writer.write(data)

@@ -390,6 +390,20 @@ class TransactionLayer:
         if txn is not None:
             self._fire(txn, I.TRANSPORT_ERROR, now, None)
 
+    def discard(self, transaction: str) -> None:
+        """Forget a server transaction without answering: a request the TU drops on purpose
+        (a scanner's INVITE from an untrusted address gets no byte back)."""
+        txn = self._txns.get(transaction)
+        if txn is not None and txn.server:
+            del self._txns[transaction]
+
+    def destination_failed(self, destination: Address, transport: str, now: float) -> None:
+        """A connection to ``destination`` could not be made: every client transaction
+        waiting on it fails now instead of at Timer B/F (§18.4: the transport informs the TU)."""
+        for txn in list(self._txns.values()):
+            if not txn.server and txn.destination == destination and txn.transport == transport:
+                self.transport_error(txn.key, now)
+
     def state(self, transaction: str) -> State:
         txn = self._txns.get(transaction)
         return txn.state if txn is not None else S.TERMINATED

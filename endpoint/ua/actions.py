@@ -74,4 +74,20 @@ class StopMedia:
     reason: str
 
 
-CallAction = NeedMedia | StartMedia | StopMedia
+@dataclass(frozen=True, slots=True)
+class UpdateMedia:
+    """A re-INVITE/UPDATE (or the 2xx after early media) changed the remote side or hold."""
+
+    call_id: str
+    media: NegotiatedMedia
+
+
+@dataclass(frozen=True, slots=True)
+class PlayAlert:
+    """Mix an alert into what the peer hears (the max-duration warning before the end)."""
+
+    call_id: str
+    kind: str
+
+
+CallAction = NeedMedia | StartMedia | StopMedia | UpdateMedia | PlayAlert

@@ -9,12 +9,14 @@ calls are handled by ``IncomingCalls`` (ring, auto-answer, media, hang-up).
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from endpoint.config import Config
-from endpoint.sip import Request, Response, check_request, make_response
+from endpoint.sip import Request, Response, check_request, make_response, parse_uri
 from endpoint.sip.checks import DEFAULT_METHODS
 from endpoint.sip.dialog import dialog_id_of
+from endpoint.sip.digest import DigestClient
 from endpoint.sip.transaction import (
     AckReceived,
     Outgoing,
@@ -25,10 +27,16 @@ from endpoint.sip.transaction import (
     TransactionTimeout,
     TransportError,
 )
+from endpoint.sip.uri import SipURI
 from endpoint.ua.actions import Action, CallAction, Notice, SendKeepalive, SendRequest
+from endpoint.ua.allowlist import Allowlist
+from endpoint.ua.backoff import Backoff
+from endpoint.ua.callgroup import CallGroup
 from endpoint.ua.calls import IncomingCalls
 from endpoint.ua.outgoing import OutgoingCalls
 from endpoint.ua.registration import LocalAddress, Registration, RegState
+from endpoint.ua.session import Session
+from endpoint.ua.trust import ANYONE, REGISTRAR, SourceFilter
 
 SUPPORTED = ("replaces", "timer")
 #: Bodies we take: SDP (INVITE), SIP INFO DTMF relay, and text for MESSAGE.
@@ -46,29 +54,23 @@ class UserAgent:
 
     def __post_init__(self) -> None:
         self.transactions = TransactionLayer()
-        self.registrations: list[Registration] = []
-        for name, account in (
-            ("account", self.config.account),
-            ("backup", self.config.backup_account),
-        ):
-            if account is not None:
-                self.registrations.append(
-                    Registration(
-                        account,
-                        self.local,
-                        self.rng,
-                        name=name,
-                        user_agent=self.config.sip.user_agent,
-                    )
-                )
-        self.calls = IncomingCalls(self.config, self.local, self.transactions, self.rng)
+        self.registrations = self._registrations(self.config)
+        self.calls = IncomingCalls(
+            self.config, self.local, self.transactions, self.rng, self._address
+        )
         self.outgoing = OutgoingCalls(
             self.config, self.local, self.transactions, self.rng, self._address
         )
         self._owners: dict[str, tuple[Registration, str]] = {}
         self._out: list[Outgoing] = []
         self._notices: list[Notice] = []
+        self.groups: list[CallGroup] = []
+        #: New requests dropped because their source is not in ``[sip] accept_from``.
+        self.untrusted = 0
+        self.trusted = self._source_filter(self.config)
         self.stopping = False
+        #: Switched out of service (``set_registered(False)``): no registration, no failover.
+        self.out_of_service = False
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -87,6 +89,46 @@ class UserAgent:
         for registration in self.registrations:
             self._run(registration, registration.stop(now), now)
 
+    def reconfigure(self, config: Config, resolved: dict[str, str], now: float) -> None:
+        """Take a reloaded configuration (SIGHUP; ``endpoint.service.reload`` decides what may
+        change): call policy and media settings hold from the next call on; a changed account
+        is un-registered and the new one registers. Calls in progress are not touched."""
+        accounts = (self.config.account, self.config.backup_account)
+        self.config = config
+        self.resolved.update(resolved)
+        self.trusted = self._source_filter(config)
+        self.calls.config = config
+        self.calls.allowlist = Allowlist(config.calls.allow)
+        self.outgoing.config = config
+        if accounts == (config.account, config.backup_account) or self.stopping:
+            return
+        account = config.account
+        self.outgoing.digest = (
+            DigestClient(account.auth_user, account.password, self.rng) if account else None
+        )
+        old, self.registrations = self.registrations, self._registrations(config)
+        kept = {(r.aor, r.account.registrar) for r in self.registrations}
+        for registration in old:
+            # The same address-of-record at the same registrar: the new REGISTER replaces the
+            # binding (RFC 3261 §10.3 step 7); an un-register could overtake and remove it.
+            if (registration.aor, registration.account.registrar) not in kept:
+                self._run(registration, registration.stop(now), now)
+        self.start(now)
+
+    def _registrations(self, config: Config) -> list[Registration]:
+        return [
+            Registration(
+                settings,
+                self.local,
+                self.rng,
+                name=name,
+                user_agent=config.sip.user_agent,
+                backoff=Backoff(base=settings.retry_interval),
+            )
+            for name, settings in (("account", config.account), ("backup", config.backup_account))
+            if settings is not None
+        ]
+
     @property
     def stopped(self) -> bool:
         return self.stopping and all(
@@ -101,15 +143,21 @@ class UserAgent:
         self.transactions.receive(message, source, transport, now)
         self._drain(now)
 
+    def transport_failed(self, destination: tuple[str, int], transport: str, now: float) -> None:
+        """The runtime could not connect to ``destination`` (TCP refused, unreachable)."""
+        self.transactions.destination_failed(destination, transport, now)
+        self._drain(now)
+
     def datagrams_to_send(self) -> list[Outgoing]:
         out = self._out + self.transactions.datagrams_to_send()
         self._out = []
         return out
 
     def notices(self) -> list[Notice]:
+        # The lists are emptied in place: sessions hold their owner's ``append``.
         for source in (self.calls, self.outgoing):
             self._notices += [e for e in source.events if isinstance(e, Notice)]
-            source.events = [e for e in source.events if not isinstance(e, Notice)]
+            source.events[:] = [e for e in source.events if not isinstance(e, Notice)]
         out, self._notices = self._notices, []
         return out
 
@@ -117,7 +165,7 @@ class UserAgent:
         out: list[CallAction] = []
         for source in (self.calls, self.outgoing):
             out += [e for e in source.events if not isinstance(e, Notice)]
-            source.events = [e for e in source.events if isinstance(e, Notice)]
+            source.events[:] = [e for e in source.events if isinstance(e, Notice)]
         return out
 
     def call(self, target: str, now: float) -> str:
@@ -126,6 +174,93 @@ class UserAgent:
             raise ValueError("a call is already in progress")
         call_id = self.outgoing.call(target, now)
         return call_id
+
+    def call_group(
+        self, targets: Sequence[str], parallel: bool, target_timeout: float, now: float
+    ) -> str:
+        """Ring several targets (all at once, or in turn); the group id.
+
+        The first to answer gets the call; the others are cancelled. Raises ValueError when a
+        call is in progress, ParseError for a target that is not a SIP address (before any
+        call is placed).
+        """
+        if not targets:
+            raise ValueError("a call group needs at least one target")
+        if self.calls.active is not None or self.outgoing.active is not None:
+            raise ValueError("a call is already in progress")
+        for target in targets:
+            self.outgoing.target_uri(target)  # every target checked before anything rings
+        group = CallGroup(
+            f"{self.rng.getrandbits(48):012x}", tuple(targets), parallel, target_timeout
+        )
+        self.groups.append(group)
+        self._notices.append(
+            Notice(
+                "call-group",
+                {
+                    "group_id": group.group_id,
+                    "targets": list(targets),
+                    "mode": "parallel" if parallel else "sequential",
+                },
+            )
+        )
+        for target in group.start():
+            self._place(group, target, now)
+        return group.group_id
+
+    def _place(self, group: CallGroup, target: str, now: float) -> None:
+        timeout = None if group.parallel else group.target_timeout
+        group.placed(self.outgoing.call(target, now, ring_timeout=timeout), target)
+
+    def _groups_step(self, now: float) -> None:
+        """Carry call outcomes into their groups: cancel the losers, ring the next target."""
+        for _ in range(16):  # each step may end more calls; bounded
+            outcomes, self.outgoing.outcomes = self.outgoing.outcomes, []
+            if not outcomes:
+                return
+            for call_id, answered in outcomes:
+                for group in [g for g in self.groups if g.owns(call_id)]:
+                    step = group.answered(call_id) if answered else group.ended(call_id)
+                    for other in step.cancel:
+                        self.outgoing.end_call(other, "answered elsewhere", now)
+                    for target in step.place:
+                        self._place(group, target, now)
+                    if step.done:
+                        self.groups.remove(group)
+                        self._notices.append(
+                            Notice(
+                                "call-group-ended",
+                                {"group_id": group.group_id, "answered": group.winner is not None},
+                            )
+                        )
+
+    def reregister(self, now: float) -> None:
+        """Register again at once (a button, a network change); a no-op out of service."""
+        if self.out_of_service or self.stopping:
+            return
+        for registration in self.registrations:
+            if registration.state is not RegState.IDLE or registration is self.registrations[0]:
+                self._run(registration, registration.refresh_now(now), now)
+
+    def set_registered(self, enabled: bool, now: float) -> None:
+        """The out-of-service switch: un-register every account, or register again."""
+        if self.stopping or enabled != self.out_of_service:
+            return
+        self.out_of_service = not enabled
+        if enabled:
+            self._notices.append(Notice("in-service", {}))
+            if self.registrations:
+                self._run(self.registrations[0], self.registrations[0].start(now), now)
+        else:
+            self._notices.append(Notice("out-of-service", {}))
+            for registration in self.registrations:
+                self._run(registration, registration.stop(now), now)
+
+    def dtmf(self, call_id: str, digit: str, now: float) -> None:
+        """A digit from the peer (RFC 4733 or SIP INFO): ``#`` may extend a time-limited call."""
+        for session in self._sessions():
+            if session.call_id == call_id:
+                session.dtmf(digit, now)
 
     def active_call_id(self) -> str | None:
         incoming, outgoing = self.calls.active, self.outgoing.active
@@ -146,12 +281,19 @@ class UserAgent:
         self._drain(now)
         return done
 
+    def end_call(self, call_id: str, reason: str, now: float) -> bool:
+        """End one call (BYE, CANCEL or a refusal, as its state needs) with ``reason``."""
+        done = self.calls.end(call_id, reason, now) or self.outgoing.end_call(call_id, reason, now)
+        self._drain(now)
+        return done
+
     def get_timer(self) -> float | None:
         times = [t for t in (r.get_timer() for r in self.registrations) if t is not None]
         for extra in (
             self.transactions.get_timer(),
             self.calls.get_timer(),
             self.outgoing.get_timer(),
+            *(s.get_timer() for s in self._sessions()),
         ):
             if extra is not None:
                 times.append(extra)
@@ -161,6 +303,10 @@ class UserAgent:
         self.transactions.handle_timer(now)
         self.calls.handle_timer(now)
         self.outgoing.handle_timer(now)
+        for session in list(self._sessions()):
+            timer = session.get_timer()
+            if timer is not None and timer <= now:
+                session.handle_timer(now)
         for registration in self.registrations:
             timer = registration.get_timer()
             if timer is not None and timer <= now:
@@ -171,6 +317,14 @@ class UserAgent:
 
     def _address(self, host: str) -> str:
         return self.resolved.get(host, host)
+
+    def _sessions(self) -> Iterator[Session]:
+        yield from self.calls.sessions()
+        yield from self.outgoing.sessions()
+
+    def _session_for(self, message: Request) -> Session | None:
+        wanted = dialog_id_of(message, incoming=True)
+        return next((s for s in self._sessions() if s.dialog.id == wanted), None)
 
     def _run(self, owner: Registration, actions: list[Action], now: float) -> None:
         for action in actions:
@@ -191,7 +345,7 @@ class UserAgent:
 
     def _failover(self, owner: Registration, notice: Notice, now: float) -> None:
         """Primary failing: bring up the backup account; primary back: release the backup."""
-        if len(self.registrations) < 2 or self.stopping:
+        if len(self.registrations) < 2 or self.stopping or self.out_of_service:
             return
         primary, backup = self.registrations[0], self.registrations[1]
         if owner is primary and notice.event == "registration-failed":
@@ -201,8 +355,23 @@ class UserAgent:
             self._run(backup, backup.stop(now), now)
 
     def _drain(self, now: float) -> None:
+        self._dispatch(now)
+        self.calls.reap(now)
+        self.outgoing.reap(now)
+        self._groups_step(now)
+
+    def _dispatch(self, now: float) -> None:
         for event in self.transactions.events():
-            if isinstance(event, ResponseReceived) and self.outgoing.owns(event.transaction):
+            refresher = (
+                next((s for s in self._sessions() if s.owns(event.transaction)), None)
+                if isinstance(event, ResponseReceived | TransactionTimeout | TransportError)
+                else None
+            )
+            if refresher is not None and isinstance(event, ResponseReceived):
+                refresher.on_response(event.response, now)
+            elif refresher is not None:
+                refresher.on_failure(now)
+            elif isinstance(event, ResponseReceived) and self.outgoing.owns(event.transaction):
                 self.outgoing.on_response(event.transaction, event.response, now)
             elif isinstance(event, ResponseReceived):
                 owner = self._owners.get(event.transaction)
@@ -217,6 +386,9 @@ class UserAgent:
             elif isinstance(event, StrayResponse):
                 if 200 <= event.response.status < 300:
                     self.outgoing.stray_success(event.response, now)
+                    for session in self._sessions():
+                        if session.call_id == event.response.call_id:
+                            session.resend_ack(event.response)
             elif isinstance(event, TransactionTimeout | TransportError):
                 owner = self._owners.pop(event.transaction, None)
                 if owner is not None:
@@ -231,9 +403,32 @@ class UserAgent:
                 self._request(event, now)
             elif isinstance(event, AckReceived):
                 self.calls.ack(event.request)
+                callee_session = self._session_for(event.request)
+                if callee_session is not None and callee_session.call_id not in self.calls.calls:
+                    callee_session.ack(event.request)  # our callee re-INVITEd without an offer
+
+    def _source_filter(self, config: Config) -> SourceFilter:
+        default = (REGISTRAR,) if config.account is not None else (ANYONE,)
+        hosts = []
+        for account in (config.account, config.backup_account):
+            for uri in (account.registrar, account.outbound_proxy) if account else ():
+                parsed = parse_uri(uri) if uri else None
+                if isinstance(parsed, SipURI):
+                    hosts.append(self._address(parsed.bare_host))
+        return SourceFilter.build(config.sip.accept_from or default, hosts)
+
+    def _ours(self, request: Request) -> bool:
+        """Does the request belong to one of our calls (a BYE may come from the phone)?"""
+        call_id = request.call_id
+        return call_id in self.calls.calls or call_id in self.outgoing.calls
 
     def _request(self, event: RequestReceived, now: float) -> None:
         request = event.request
+        if not self.trusted.allows(event.source[0]) and not self._ours(request):
+            # Not from the PBX and not about our calls: a scan or a fraud probe. No answer.
+            self.transactions.discard(event.transaction)
+            self.untrusted += 1
+            return
         rejection = check_request(request, supported=SUPPORTED, accept=ACCEPT)
         if rejection is not None:
             response = make_response(
@@ -261,19 +456,28 @@ class UserAgent:
         elif request.method == "INVITE" and request.to_addr.tag is None:
             if self.outgoing.active is not None:
                 response = make_response(request, 486, to_tag=self._tag())
-                self._notices.append(Notice("call-busy", {"from": str(request.from_addr.uri)}))
+                self._notices.append(
+                    Notice(
+                        "call-busy",
+                        {"call_id": request.call_id, "from": str(request.from_addr.uri)},
+                    )
+                )
             else:
                 self.calls.invite(request, event.transaction, now)
                 return
-        elif request.method == "INVITE":
-            # A re-INVITE (hold, session refresh) is not handled yet: refuse it cleanly so
-            # the call goes on with the media it has (RFC 3261 §14.2).
-            response = make_response(request, 488, "Not Acceptable Here (re-INVITE)")
+        elif request.method in ("INVITE", "UPDATE"):
+            # Inside a dialog: hold/resume, a new media address, a session refresh.
+            session = self._session_for(request)
+            if session is not None:
+                session.on_request(request, event.transaction, now)
+                return
+            response = make_response(request, 481)
         elif request.method == "INFO" and request.content_type == "application/dtmf-relay":
             response = make_response(request, 200)
             digit = _dtmf_relay(request.body)
             if digit is not None:
                 self._notices.append(Notice("dtmf", {"call_id": request.call_id, **digit}))
+                self.dtmf(request.call_id, str(digit["digit"]), now)
         elif request.method == "MESSAGE":
             response = make_response(request, 200, to_tag=self._tag())
             text = request.body[:MAX_MESSAGE_TEXT].decode("utf-8", "replace")
@@ -298,6 +502,7 @@ class UserAgent:
             "listen": f"{self.local.transport} {self.local.host}:{self.local.port}",
             "registrations": [r.status() for r in self.registrations],
             "transactions": len(self.transactions),
+            "untrusted_dropped": self.untrusted,
         }
 
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import enum
 import random
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from endpoint.config import Config
 from endpoint.sip import ParseError, Request, Response, make_response
 from endpoint.sip.checks import DEFAULT_METHODS
 from endpoint.sip.dialog import Dialog, dialog_id_of
-from endpoint.sip.headers import Via
 from endpoint.sip.offer_answer import (
     LocalMedia,
     NotAcceptableError,
@@ -26,13 +26,20 @@ from endpoint.sip.offer_answer import (
     make_answer,
 )
 from endpoint.sip.sdp import SessionDescription, parse_sdp
-from endpoint.sip.transaction import TransactionLayer, new_branch
+from endpoint.sip.transaction import TransactionLayer
 from endpoint.sip.uri import SipURI
-from endpoint.ua.actions import NeedMedia, Notice, StartMedia, StopMedia
+from endpoint.ua.actions import NeedMedia, Notice, PlayAlert, StartMedia, StopMedia, UpdateMedia
 from endpoint.ua.allowlist import Allowlist
 from endpoint.ua.registration import LocalAddress
+from endpoint.ua.session import Session, peer_allows_update
+from endpoint.ua.session_timer import (
+    IntervalTooSmallError,
+    TimerPlan,
+    plan_as_uas,
+    uas_headers,
+)
 
-CallEvent = Notice | NeedMedia | StartMedia | StopMedia
+CallEvent = Notice | NeedMedia | StartMedia | StopMedia | UpdateMedia | PlayAlert
 
 
 class CallState(enum.Enum):
@@ -58,6 +65,8 @@ class Call:
     rtp_port: int | None = None
     answered_at: float | None = None
     sdp: SdpSession | None = field(default=None, repr=False)
+    timer: TimerPlan | None = None
+    session: Session | None = None
 
 
 class IncomingCalls:
@@ -67,11 +76,13 @@ class IncomingCalls:
         local: LocalAddress,
         transactions: TransactionLayer,
         rng: random.Random,
+        resolve: Callable[[str], str] = str,
     ) -> None:
         self.config = config
         self.local = local
         self.tx = transactions
         self.rng = rng
+        self.resolve = resolve
         self.allowlist = Allowlist(config.calls.allow)
         self.calls: dict[str, Call] = {}
         self.events: list[CallEvent] = []
@@ -122,7 +133,12 @@ class IncomingCalls:
         tag = f"{self.rng.getrandbits(48):012x}"
         if busy is not None:
             self.tx.send_response(transaction, make_response(request, 486, to_tag=tag), now)
-            self.events.append(Notice("call-busy", {"from": str(request.from_addr.uri)}))
+            self.events.append(
+                Notice(
+                    "call-busy",
+                    {"call_id": request.call_id, "from": str(request.from_addr.uri)},
+                )
+            )
             return
         try:
             offer = parse_sdp(request.body)
@@ -137,11 +153,25 @@ class IncomingCalls:
         user, host = (uri.user, uri.host) if isinstance(uri, SipURI) else (None, str(uri))
         allowed = self.allowlist.allows(user, host)
         caller = str(uri)
+        try:
+            timer = plan_as_uas(request, self.config.calls.session_expires)
+        except IntervalTooSmallError as exc:  # RFC 4028 §8.1: 422 with our Min-SE
+            response = make_response(
+                request, 422, to_tag=tag, headers=[("Min-SE", str(exc.minimum))]
+            )
+            self.tx.send_response(transaction, response, now)
+            return
         if not allowed and self.config.calls.not_allowed == "reject":
             self.tx.send_response(transaction, make_response(request, 403, to_tag=tag), now)
-            self.events.append(Notice("call-rejected", {"from": caller, "reason": "not allowed"}))
+            self.events.append(
+                Notice(
+                    "call-rejected",
+                    {"call_id": request.call_id, "from": caller, "reason": "not allowed"},
+                )
+            )
             return
         call = Call(request.call_id, request, transaction, offer, caller, tag, now, allowed)
+        call.timer = timer
         self.calls[call.call_id] = call
         self._respond(call, 180, now=now)
         self.events.append(
@@ -196,6 +226,7 @@ class IncomingCalls:
             headers=[
                 ("Allow", ", ".join(DEFAULT_METHODS)),
                 ("Supported", "replaces, timer"),
+                *uas_headers(call.invite, call.timer),
             ],
         )
         ok = make_response(
@@ -205,6 +236,22 @@ class IncomingCalls:
         call.state = CallState.ANSWERED
         call.answer_at = None
         call.answered_at = now
+        call.session = Session(
+            call.call_id,
+            call.dialog,
+            local,
+            call.sdp,
+            negotiated,
+            answer,
+            self.config,
+            self.local,
+            self.tx,
+            self.rng,
+            self.resolve,
+            self.events.append,
+            peer_allows_update=peer_allows_update(call.invite),
+        )
+        call.session.start(call.timer, now)
         self.events.append(StartMedia(call.call_id, negotiated, call.rtp_port))
         self.events.append(
             Notice(
@@ -220,6 +267,8 @@ class IncomingCalls:
         call = self.calls.get(request.call_id)
         if call is not None and call.state is CallState.ANSWERED:
             call.state = CallState.CONFIRMED
+        elif call is not None and call.session is not None:
+            call.session.ack(request)  # the ACK of a 2xx to a re-INVITE
 
     def cancel(self, request: Request, cancel_tx: str, invite_tx: str | None, now: float) -> None:
         call = next((c for c in self.calls.values() if c.transaction == invite_tx), None)
@@ -235,31 +284,39 @@ class IncomingCalls:
         if call is None:
             return False
         self.tx.send_response(transaction, make_response(request, 200), now)
+        if call.session is not None:
+            call.session.remote_ended("hung up by the caller")
         self._end(call, "hung up by the caller", now)
         return True
 
     def hangup(self, now: float) -> bool:
         call = self.active
-        if call is None:
+        return call is not None and self.end(call.call_id, "hung up locally", now)
+
+    def end(self, call_id: str, reason: str, now: float) -> bool:
+        """Decline a ringing call (486) or hang up an answered one (BYE)."""
+        call = self.calls.get(call_id)
+        if call is None or call.state is CallState.ENDED:
             return False
         if call.state is CallState.RINGING:
             self._respond(call, 486, now=now)
-            self._end(call, "declined", now)
+            self._end(call, "declined" if reason == "hung up locally" else reason, now)
             return True
-        dialog = call.dialog
-        if dialog is not None:
-            via = Via(
-                self.local.transport.upper(),
-                self.local.host,
-                self.local.port,
-                (("branch", new_branch(self.rng)), ("rport", None)),
-            )
-            bye = dialog.create_request("BYE", via)
-            hop = dialog.next_hop()
-            if isinstance(hop, SipURI):
-                self.tx.send_request(bye, (hop.bare_host, hop.port or 5060), "udp", now)
-        self._end(call, "hung up locally", now)
+        if call.session is not None:
+            call.session.hang_up(reason, now)
+        self._end(call, reason, now)
         return True
+
+    def sessions(self) -> Iterator[Session]:
+        for call in self.calls.values():
+            if call.session is not None:
+                yield call.session
+
+    def reap(self, now: float) -> None:
+        """End the calls whose session ended itself (timer expiry, length limit, refresh 481)."""
+        for call in list(self.calls.values()):
+            if call.session is not None and call.session.ended is not None:
+                self._end(call, call.session.ended, now)
 
     def _by_dialog(self, request: Request) -> Call | None:
         wanted = dialog_id_of(request, incoming=True)

@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import enum
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from endpoint.config import Config
 from endpoint.sip import Headers, ParseError, Request, Response, parse_uri
+from endpoint.sip.checks import DEFAULT_METHODS
 from endpoint.sip.dialog import Dialog
 from endpoint.sip.digest import DigestClient, DigestError
 from endpoint.sip.headers import Via
 from endpoint.sip.offer_answer import (
     LocalMedia,
+    NegotiatedMedia,
     NotAcceptableError,
     SdpSession,
     make_offer,
@@ -31,10 +33,12 @@ from endpoint.sip.offer_answer import (
 from endpoint.sip.sdp import SessionDescription, parse_sdp
 from endpoint.sip.transaction import TransactionLayer, new_branch
 from endpoint.sip.uri import SipURI
-from endpoint.ua.actions import NeedMedia, Notice, StartMedia, StopMedia
+from endpoint.ua.actions import NeedMedia, Notice, PlayAlert, StartMedia, StopMedia, UpdateMedia
 from endpoint.ua.registration import LocalAddress
+from endpoint.ua.session import Session, peer_allows_update
+from endpoint.ua.session_timer import MIN_SE, plan_as_uac, uac_headers
 
-CallEvent = Notice | NeedMedia | StartMedia | StopMedia
+CallEvent = Notice | NeedMedia | StartMedia | StopMedia | UpdateMedia | PlayAlert
 MAX_REDIRECTS = 3
 
 
@@ -65,6 +69,13 @@ class OutgoingCall:
     ring_deadline: float | None = None
     answered_at: float | None = None
     media_started: bool = False
+    #: The answer a 183 Session Progress carried: early media is already playing.
+    early_media: NegotiatedMedia | None = None
+    #: The Session-Expires we ask for (raised by a 422's Min-SE).
+    session_interval: int = 0
+    session: Session | None = None
+    #: Why we cancelled it, for the report: "cancelled", "answered elsewhere", ...
+    cancel_reason: str = "cancelled"
 
 
 class OutgoingCalls:
@@ -88,6 +99,8 @@ class OutgoingCalls:
         self.calls: dict[str, OutgoingCall] = {}
         self.by_transaction: dict[str, str] = {}
         self.events: list[CallEvent] = []
+        #: (call id, answered) for every call answered or ended, for call groups.
+        self.outcomes: list[tuple[str, bool]] = []
 
     @property
     def active(self) -> OutgoingCall | None:
@@ -95,8 +108,27 @@ class OutgoingCalls:
 
     # -- placing a call ----------------------------------------------------------------------
 
-    def call(self, target: str, now: float) -> str:
-        """Start a call to ``target`` (a SIP URI, or a user name at our domain); the call id."""
+    def call(self, target: str, now: float, *, ring_timeout: float | None = None) -> str:
+        """Start a call to ``target`` (a SIP URI, or a user name at our domain); the call id.
+
+        ``ring_timeout`` overrides ``[calls] ring_timeout`` (a sequential call group's
+        per-target timeout).
+        """
+        uri = self.target_uri(target)
+        call = OutgoingCall(
+            f"{self.rng.getrandbits(96):024x}", uri, f"{self.rng.getrandbits(48):012x}"
+        )
+        call.ring_deadline = now + (
+            self.config.calls.ring_timeout if ring_timeout is None else ring_timeout
+        )
+        call.session_interval = self.config.calls.session_expires
+        self.calls[call.call_id] = call
+        self.events.append(Notice("call-outgoing", {"call_id": call.call_id, "to": str(uri)}))
+        self.events.append(NeedMedia(call.call_id))
+        return call.call_id
+
+    def target_uri(self, target: str) -> SipURI:
+        """``sip:flat@pbx`` as given, or a bare user name at our domain; ParseError if neither."""
         account = self.config.account
         text = target if target.startswith(("sip:", "sips:")) else None
         if text is None:
@@ -112,14 +144,7 @@ class OutgoingCalls:
         uri = parse_uri(text)
         if not isinstance(uri, SipURI):
             raise ParseError(f"cannot call {target!r}: not a SIP URI")
-        call = OutgoingCall(
-            f"{self.rng.getrandbits(96):024x}", uri, f"{self.rng.getrandbits(48):012x}"
-        )
-        call.ring_deadline = now + self.config.calls.ring_timeout
-        self.calls[call.call_id] = call
-        self.events.append(Notice("call-outgoing", {"call_id": call.call_id, "to": str(uri)}))
-        self.events.append(NeedMedia(call.call_id))
-        return call.call_id
+        return uri
 
     def media_ready(self, call_id: str, rtp_port: int, now: float) -> None:
         call = self.calls.get(call_id)
@@ -178,7 +203,8 @@ class OutgoingCalls:
             ("Call-ID", call.call_id),
             ("CSeq", f"{call.cseq} INVITE"),
             ("Contact", contact),
-            ("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, MESSAGE"),
+            ("Allow", ", ".join(DEFAULT_METHODS)),
+            *uac_headers(call.session_interval),
             ("User-Agent", self.config.sip.user_agent),
             ("Content-Type", "application/sdp"),
             *(auth or []),
@@ -207,6 +233,8 @@ class OutgoingCalls:
             if status in (180, 183) and call.state is OutState.CALLING:
                 call.state = OutState.RINGING
                 self.events.append(Notice("call-ringing", {"call_id": call.call_id}))
+            if response.body and call.state is OutState.RINGING:
+                self._early_media(call, response)
             return
         self.by_transaction.pop(transaction, None)
         if status < 300:
@@ -223,6 +251,9 @@ class OutgoingCalls:
             call.authenticated = True
             call.cseq += 1
             self._send_invite(call, now, auth)
+        elif status == 422 and self._raise_interval(call, response):
+            call.cseq += 1
+            self._send_invite(call, now)
         elif 300 <= status < 400 and response.contact and call.redirects < MAX_REDIRECTS:
             target = response.contact[0].uri
             if isinstance(target, SipURI) and call.state is not OutState.CANCELLING:
@@ -237,7 +268,9 @@ class OutgoingCalls:
             self._end(call, f"{status} {response.reason}", now)
         else:
             reason = (
-                "cancelled" if call.state is OutState.CANCELLING else f"{status} {response.reason}"
+                call.cancel_reason
+                if call.state is OutState.CANCELLING
+                else f"{status} {response.reason}"
             )
             self._end(call, reason, now)
 
@@ -252,9 +285,12 @@ class OutgoingCalls:
             self._bye(call, now)
             self._end(call, "cancelled (answered at the same time)", now)
             return
+        assert call.offer is not None and call.local is not None and call.sdp is not None
         try:
-            assert call.offer is not None and call.local is not None
-            negotiated = process_answer(call.offer, parse_sdp(response.body), call.local)
+            if not response.body and call.early_media is not None:
+                negotiated = call.early_media  # the answer came in the 183 (RFC 3264 §4)
+            else:
+                negotiated = process_answer(call.offer, parse_sdp(response.body), call.local)
         except (ParseError, NotAcceptableError) as exc:
             self._bye(call, now)
             self._end(call, f"unusable answer: {exc}", now)
@@ -262,15 +298,60 @@ class OutgoingCalls:
         call.state = OutState.CONFIRMED
         call.answered_at = now
         call.ring_deadline = None
+        self.outcomes.append((call.call_id, True))
+        if not call.media_started:
+            self.events.append(StartMedia(call.call_id, negotiated, call.local.port))
+        elif negotiated != call.early_media:
+            self.events.append(UpdateMedia(call.call_id, negotiated))
         call.media_started = True
-        assert call.local is not None
-        self.events.append(StartMedia(call.call_id, negotiated, call.local.port))
+        call.session = Session(
+            call.call_id,
+            dialog,
+            call.local,
+            call.sdp,
+            negotiated,
+            call.offer,
+            self.config,
+            self.local,
+            self.tx,
+            self.rng,
+            self.resolve,
+            self.events.append,
+            peer_allows_update=peer_allows_update(response),
+        )
+        call.session.start(plan_as_uac(response), now)
         self.events.append(
             Notice(
                 "call-answered",
                 {"call_id": call.call_id, "to": str(call.target), "codec": negotiated.codec},
             )
         )
+
+    def _early_media(self, call: OutgoingCall, response: Response) -> None:
+        """A 183 with SDP: the callee (or a PBX's announcement) plays audio before answering."""
+        assert call.offer is not None and call.local is not None
+        try:
+            negotiated = process_answer(call.offer, parse_sdp(response.body), call.local)
+        except (ParseError, NotAcceptableError):
+            return  # not an answer we can play: wait for the 2xx
+        if call.media_started:
+            if negotiated != call.early_media:
+                self.events.append(UpdateMedia(call.call_id, negotiated))
+        else:
+            self.events.append(StartMedia(call.call_id, negotiated, call.local.port))
+            self.events.append(Notice("call-early-media", {"call_id": call.call_id}))
+        call.early_media = negotiated
+        call.media_started = True
+
+    def _raise_interval(self, call: OutgoingCall, response: Response) -> bool:
+        """RFC 4028 §7.3: 422 names the smallest interval the peer takes; retry with it once."""
+        text = (response.headers.get("Min-SE") or "").strip()
+        if not text.isdigit() or int(text) <= max(call.session_interval, MIN_SE - 1):
+            return False
+        if int(text) > 86400:
+            return False
+        call.session_interval = int(text)
+        return True
 
     def _ack(self, call: OutgoingCall, response: Response, now: float) -> None:
         if call.dialog is None or call.invite is None:
@@ -287,7 +368,13 @@ class OutgoingCalls:
     def stray_success(self, response: Response, now: float) -> None:
         """A retransmitted 2xx (our ACK was lost): ACK it again (§13.2.2.4)."""
         call = self.calls.get(response.call_id)
-        if call is not None and call.dialog is not None and response.cseq.method == "INVITE":
+        if (
+            call is not None
+            and call.dialog is not None
+            and call.invite is not None
+            and response.cseq.method == "INVITE"
+            and response.cseq.seq == call.invite.cseq.seq
+        ):
             self._ack(call, response, now)
 
     def on_failure(self, transaction: str, reason: str, now: float) -> None:
@@ -299,20 +386,40 @@ class OutgoingCalls:
     # -- ending ------------------------------------------------------------------------------
 
     def hangup(self, now: float) -> bool:
-        call = self.active
+        """End every call of ours: CANCEL what rings, BYE what is answered."""
+        done = False
+        for call_id in list(self.calls):
+            done = self.end_call(call_id, "hung up locally", now) or done
+        return done
+
+    def end_call(self, call_id: str, reason: str, now: float) -> bool:
+        call = self.calls.get(call_id)
         if call is None:
             return False
         if call.state in (OutState.CALLING, OutState.RINGING):
+            call.cancel_reason = "cancelled" if reason == "hung up locally" else reason
             self._cancel(call, now)
             return True
         if call.state is OutState.CONFIRMED:
-            self._bye(call, now)
-            self._end(call, "hung up locally", now)
+            if call.session is not None:
+                call.session.hang_up(reason, now)
+            self._end(call, reason, now)
             return True
         if call.state is OutState.WAITING_MEDIA:
-            self._end(call, "hung up locally", now)
+            self._end(call, reason, now)
             return True
         return False
+
+    def sessions(self) -> Iterator[Session]:
+        for call in self.calls.values():
+            if call.session is not None:
+                yield call.session
+
+    def reap(self, now: float) -> None:
+        """End the calls whose session ended itself (timer expiry, length limit, refresh 481)."""
+        for call in list(self.calls.values()):
+            if call.session is not None and call.session.ended is not None:
+                self._end(call, call.session.ended, now)
 
     def _cancel(self, call: OutgoingCall, now: float) -> None:
         """§9.1: same Request-URI, Call-ID, From, To, CSeq number and top Via as the INVITE."""
@@ -343,6 +450,8 @@ class OutgoingCalls:
     def remote_bye(self, dialog_id: tuple[str, str, str], now: float) -> bool:
         for call in self.calls.values():
             if call.dialog is not None and call.dialog.id == dialog_id:
+                if call.session is not None:
+                    call.session.remote_ended("hung up by the callee")
                 self._end(call, "hung up by the callee", now)
                 return True
         return False
@@ -351,6 +460,7 @@ class OutgoingCalls:
         if call.state is OutState.ENDED:
             return
         call.state = OutState.ENDED
+        self.outcomes.append((call.call_id, False))
         duration = now - call.answered_at if call.answered_at is not None else 0.0
         self.events.append(StopMedia(call.call_id, reason))
         event = "call-ended" if call.answered_at is not None else "call-failed"

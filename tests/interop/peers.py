@@ -204,8 +204,7 @@ class Kamailio:
         if self.proc is not None:
             _stop(self.proc)
 
-    def registrations(self, user: str) -> list[str]:
-        """Contact URIs Kamailio holds for ``user`` (``kamcmd ul.lookup location user``)."""
+    def _lookup(self, user: str) -> str:
         out = subprocess.run(
             [require("kamcmd"), "-s", f"unix:{self.ctl_socket}", "ul.lookup", "location", user],
             capture_output=True,
@@ -213,7 +212,15 @@ class Kamailio:
             timeout=10,
             check=False,
         )
-        return re.findall(r"Address:\s*(\S+)", out.stdout)
+        return out.stdout
+
+    def registrations(self, user: str) -> list[str]:
+        """Contact URIs Kamailio holds for ``user`` (``kamcmd ul.lookup location user``)."""
+        return re.findall(r"Address:\s*(\S+)", self._lookup(user))
+
+    def binding_cseqs(self, user: str) -> list[int]:
+        """The CSeq of the last REGISTER behind each of ``user``'s bindings."""
+        return [int(n) for n in re.findall(r"CSeq:\s*(\d+)", self._lookup(user))]
 
 
 class BaresipControl:

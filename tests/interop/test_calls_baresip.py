@@ -1,85 +1,16 @@
 """Incoming calls from a real baresip: auto-answer, audio both ways, CANCEL, allowlist, hang-up."""
 
-import signal
-import subprocess
-import sys
 import time
 import wave
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from tests.interop.peers import Baresip, Kamailio, free_port
+from tests.interop.door import Door, read_wav, tone_share
+from tests.interop.peers import Baresip, Kamailio
 
 pytestmark = pytest.mark.interop
-CLI = [sys.executable, "-m", "endpoint"]
-
-
-def tone_wav(path: Path, hz: float, seconds: float) -> None:
-    t = np.arange(int(8000 * seconds)) / 8000
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes((np.sin(2 * np.pi * hz * t) * 12000).astype("<i2").tobytes())
-
-
-def read_wav(path: Path) -> np.ndarray:
-    with wave.open(str(path), "rb") as w:
-        data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(float)
-        return data.reshape(-1, w.getnchannels())[:, 0]
-
-
-def tone_share(audio: np.ndarray, hz: float, rate: int = 8000) -> float:
-    t = np.arange(len(audio)) / rate
-    i, q = np.sin(2 * np.pi * hz * t), np.cos(2 * np.pi * hz * t)
-    amplitude = 2 * np.hypot(np.dot(audio, i), np.dot(audio, q)) / len(audio)
-    return float(amplitude / (np.sqrt(2 * np.mean(audio**2)) or 1.0))
-
-
-class Door:
-    """Our endpoint as a real process (peer-to-peer), with WAV files as microphone and speaker."""
-
-    def __init__(self, tmp: Path, calls: str = "", extra: str = "") -> None:
-        self.tmp = tmp
-        tmp.mkdir(parents=True, exist_ok=True)
-        self.port = free_port(both=True)
-        tone_wav(tmp / "mic.wav", 440, 10)
-        (tmp / "door.toml").write_text(
-            f'[sip]\nlisten = "127.0.0.1:{self.port}"\n[calls]\n{calls}\n'
-            f'[audio]\nbackend = "file"\ninput_file = "{tmp / "mic.wav"}"\n'
-            f'output_file = "{tmp / "heard.wav"}"\n[control]\nsocket = "{tmp / "ctl.sock"}"\n'
-            + extra
-        )
-        self.proc = subprocess.Popen(
-            [*CLI, "run", "--config", str(tmp / "door.toml")], stderr=subprocess.PIPE, text=True
-        )
-        deadline = time.monotonic() + 10
-        while not (tmp / "ctl.sock").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-
-    @property
-    def uri(self) -> str:
-        return f"sip:door@127.0.0.1:{self.port}"
-
-    def ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*CLI, "ctl", "--socket", str(self.tmp / "ctl.sock"), *args],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-
-    def stop(self) -> str:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            assert self.proc.wait(timeout=10) == 0
-        assert self.proc.stderr is not None
-        with self.proc.stderr:
-            return self.proc.stderr.read()
 
 
 @pytest.fixture
@@ -209,4 +140,94 @@ def test_call_through_kamailio_with_proxy_auth(tmp_path: Path, kamailio: Kamaili
         log = door.stop()
         flat.stop()
     assert "call-answered" in log and "reason=hung up by the callee" in log
+    assert tone_share(read_wav(tmp_path / "door" / "heard.wav")[4000:], 1000) > 0.9
+
+
+def test_max_duration_warns_then_hangs_up_and_hash_extends(tmp_path: Path) -> None:
+    """Two calls limited to 30 s side by side. At 20 s both callers hear three 1 kHz beeps over
+    our 440 Hz microphone; the first does nothing and gets our BYE at 30 s, the second presses
+    ``#`` and is still talking at 32 s."""
+    first = Baresip(tmp_path / "flat1", user="flat1").start()
+    second = Baresip(tmp_path / "flat2", user="flat2").start()
+    door1 = Door(tmp_path / "door1", calls="max_duration = 30")
+    door2 = Door(tmp_path / "door2", calls="max_duration = 30")
+    try:
+        first.ctrl.command("dial", door1.uri)
+        second.ctrl.command("dial", door2.uri)
+        first.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        second.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        started = time.monotonic()
+        time.sleep(22)
+        second.ctrl.command("sndcode", "#")
+        first.ctrl.wait_event("CALL_CLOSED", 12)
+        ended = time.monotonic() - started
+        time.sleep(max(0.0, 32 - (time.monotonic() - started)))
+        assert "CALL_CLOSED" not in [e.get("type") for e in second.ctrl.events]
+        second.ctrl.command("hangup")
+        second.ctrl.wait_event("CALL_CLOSED", 10)
+        time.sleep(0.5)
+    finally:
+        log1, log2 = door1.stop(), door2.stop()
+        first.stop()
+        second.stop()
+    assert 27 < ended < 35  # the limit, not an early hang-up
+    assert "call-time-warning" in log1 and "reason=maximum call duration reached" in log1
+    assert "call-time-warning" in log2 and "call-extended" in log2
+    assert "reason=hung up by the caller" in log2
+    (dump,) = first.received_wavs()
+    with wave.open(str(dump)) as w:
+        rate = w.getframerate()
+    got = read_wav(dump)
+    assert tone_share(got[5 * rate : 15 * rate], 1000, rate) < 0.1  # before: our 440 Hz only
+    assert tone_share(got[int(19.8 * rate) : int(21.4 * rate)], 1000, rate) > 0.3  # the beeps
+
+
+def test_parallel_call_group_first_answer_wins_the_other_is_cancelled(tmp_path: Path) -> None:
+    """``ctl call A B``: both flats ring; the first to answer gets the door, the other stops."""
+    answers = Baresip(tmp_path / "kitchen", user="kitchen").start()
+    rings = Baresip(tmp_path / "bedroom", user="bedroom", answermode="manual").start()
+    door = Door(tmp_path / "door")
+    try:
+        result = door.ctl("call", rings.uri, answers.uri)
+        assert result.returncode == 0, result.stderr
+        rings.ctrl.wait_event("CALL_INCOMING", 10)
+        answers.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        rings.ctrl.wait_event("CALL_CLOSED", 10)  # our CANCEL
+        time.sleep(1)
+        answers.ctrl.command("hangup")
+        answers.ctrl.wait_event("CALL_CLOSED", 10)
+        time.sleep(0.5)
+    finally:
+        log = door.stop()
+        answers.stop()
+        rings.stop()
+    assert "call-group " in log and "reason=answered elsewhere" in log
+    assert "call-group-ended" in log and "answered=True" in log
+
+
+def test_baresip_calls_us_through_kamailio(tmp_path: Path, kamailio: Kamailio) -> None:
+    """The concierge's phone calls the door by its address-of-record; Kamailio finds our
+    registered Contact and we answer."""
+    concierge = Baresip(
+        tmp_path / "concierge", user="flat", registrar=f"127.0.0.1:{kamailio.port}"
+    ).start()
+    account = (
+        f'[account]\nregistrar = "sip:127.0.0.1:{kamailio.port}"\nuser = "door"\n'
+        'password = "secret"\nexpires = 60\n'
+    )
+    door = Door(tmp_path / "door", extra=account)
+    try:
+        deadline = time.monotonic() + 10
+        while not kamailio.registrations("door") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        concierge.ctrl.command("dial", f"sip:door@127.0.0.1:{kamailio.port}")
+        concierge.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        time.sleep(1.5)
+        concierge.ctrl.command("hangup")
+        concierge.ctrl.wait_event("CALL_CLOSED", 10)
+        time.sleep(0.5)
+    finally:
+        log = door.stop()
+        concierge.stop()
+    assert "call-answered" in log and "reason=hung up by the caller" in log
     assert tone_share(read_wav(tmp_path / "door" / "heard.wav")[4000:], 1000) > 0.9

@@ -2,6 +2,7 @@
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -117,3 +118,104 @@ def test_bad_config_exits_with_a_message(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert '[sip] listen = "nowhere:99999"' in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_registrar_down_at_start_then_registered_once_it_is_up(
+    tmp_path: Path, transport: str
+) -> None:
+    """A box that boots before its PBX: over UDP the REGISTER retransmissions reach Kamailio once
+    it listens; over TCP the refused connection fails at once and the retry (retry_interval,
+    halved to doubled by the jitter and backoff) registers."""
+    kamailio = Kamailio(tmp_path / "kamailio")  # a port is picked, nothing listens on it yet
+    config, _ = write_config(tmp_path, kamailio, transport=transport)
+    config.write_text(
+        config.read_text().replace("expires = 60\n", "expires = 60\nretry_interval = 1\n")
+    )
+    proc = subprocess.Popen(
+        [*CLI, "run", "--config", str(config)], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        time.sleep(2.5)
+        state = json.loads(ctl(tmp_path, "status", "--json").stdout)["registrations"][0]["state"]
+        assert state in ("registering", "waiting to retry")
+        kamailio.start()
+        assert wait_for(lambda: kamailio.registrations("door"), timeout=15), "never registered"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        kamailio.stop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    log = read_log(proc)
+    assert "registered account=account" in log
+    if transport == "tcp":
+        assert "registration-failed" in log and "reason=transport error" in log
+
+
+def test_register_now_and_the_out_of_service_switch(kamailio: Kamailio, tmp_path: Path) -> None:
+    """``ctl register`` re-registers at once (a fresh CSeq at Kamailio); ``--off`` removes the
+    binding (an intercom switched out of service), ``--on`` brings it back."""
+    config, port = write_config(tmp_path, kamailio)
+    proc = subprocess.Popen(
+        [*CLI, "run", "--config", str(config)], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert wait_for(lambda: kamailio.registrations("door")), "never registered"
+        (first,) = kamailio.binding_cseqs("door")
+        assert ctl(tmp_path, "register").returncode == 0
+        assert wait_for(lambda: kamailio.binding_cseqs("door")[0] > first), "no re-REGISTER"
+        assert ctl(tmp_path, "register", "--off").returncode == 0
+        assert wait_for(lambda: kamailio.registrations("door") == []), "still registered"
+        assert ctl(tmp_path, "register", "--on").returncode == 0
+        assert wait_for(lambda: kamailio.registrations("door")), "not back in service"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    log = read_log(proc)
+    assert "out-of-service" in log and "in-service" in log
+    assert f"sip:door@127.0.0.1:{port}" in log
+
+
+def options_from(source: str, port: int, timeout: float = 1.0) -> bytes | None:
+    """One OPTIONS from ``source`` (another loopback address: another host for us)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((source, 0))
+        lport = s.getsockname()[1]
+        s.sendto(
+            (
+                f"OPTIONS sip:door@127.0.0.1:{port} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP {source}:{lport};rport;branch=z9hG4bKscan{lport}\r\n"
+                "Max-Forwards: 70\r\nFrom: <sip:100@scanner>;tag=1\r\nTo: <sip:door@127.0.0.1>\r\n"
+                f"Call-ID: scan-{lport}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+            ).encode(),
+            ("127.0.0.1", port),
+        )
+        s.settimeout(timeout)
+        try:
+            return s.recv(65535)
+        except TimeoutError:
+            return None
+
+
+def test_requests_from_outside_the_pbx_get_no_answer(kamailio: Kamailio, tmp_path: Path) -> None:
+    """Registered to Kamailio on 127.0.0.1, the door ignores a scanner on 127.0.0.2."""
+    config, port = write_config(tmp_path, kamailio)
+    proc = subprocess.Popen(
+        [*CLI, "run", "--config", str(config)], stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert wait_for(lambda: kamailio.registrations("door")), "never registered"
+        assert options_from("127.0.0.2", port) is None
+        reply = options_from("127.0.0.1", port)
+        assert reply is not None and reply.startswith(b"SIP/2.0 200")
+        status = json.loads(ctl(tmp_path, "status", "--json").stdout)
+        assert status["untrusted_dropped"] == 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+        read_log(proc)

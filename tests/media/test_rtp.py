@@ -95,6 +95,19 @@ def test_probation_then_latch_and_foreign_sources_dropped() -> None:
     assert rx.latched_address is None
 
 
+def test_new_ssrc_from_the_latched_peer_takes_over_after_probation() -> None:
+    """Early media then the answer: a PBX's announcement and the callee's phone are two
+    sources behind one address. The new one passes probation and replaces the old one."""
+    rx = RtpReceiver()
+    for i, p in enumerate(stream([100, 101, 102])):
+        rx.receive(p, PEER, i * 0.02)
+    callee = stream([7000, 7001, 7002], ssrc=42, start_ts=900_000)
+    got = [rx.receive(p, PEER, 1.0 + i * 0.02) for i, p in enumerate(callee)]
+    assert [g is not None for g in got] == [False, True, True]
+    assert rx.ssrc_changes == 1 and rx.source is not None and rx.source.ssrc == 42
+    assert rx.receive(stream([103])[0], PEER, 1.1) is None  # the old source is gone now
+
+
 def test_loss_duplicates_and_sequence_wrap() -> None:
     rx = RtpReceiver()
     seqs = [65533, 65534, 65535, 0, 2, 3, 3, 5]

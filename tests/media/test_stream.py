@@ -9,7 +9,13 @@ import pytest
 from endpoint.media import rtcp
 from endpoint.media.dtmf import DtmfDigit
 from endpoint.media.quality import estimate_mos, mos_from_r, r_factor
-from endpoint.media.stream import MediaStream, RemoteBye, SourceLatched, StreamConfig
+from endpoint.media.stream import (
+    MediaStream,
+    MediaTimeout,
+    RemoteBye,
+    SourceLatched,
+    StreamConfig,
+)
 
 DOOR = ("10.0.0.1", 4000)
 FLAT = ("10.0.0.2", 5000)
@@ -149,3 +155,38 @@ def test_e_model_reference_points() -> None:
     assert estimate_mos(0.0, 150) == pytest.approx(4.34, abs=0.02)
     assert estimate_mos(0.05, 50) < estimate_mos(0.01, 50) < estimate_mos(0.0, 50)
     assert estimate_mos(0.05, 50, plc=False) < estimate_mos(0.05, 50)
+
+
+def test_silence_from_the_peer_is_reported_once_after_the_timeout() -> None:
+    """No RTP and no RTCP for ``rtp_timeout_s`` while we expect audio: MediaTimeout, once."""
+    door = MediaStream(
+        StreamConfig(FLAT, (FLAT[0], FLAT[1] + 1), rtp_timeout_s=5), random.Random(1), 0.0
+    )
+    flat = MediaStream(StreamConfig(DOOR, (DOOR[0], DOOR[1] + 1)), random.Random(2), 0.0)
+    events: list[object] = []
+    for k in range(400):  # 8 s: the flat talks for 2 s, then vanishes
+        now = k * 0.02
+        if now < 2.0:
+            for data, _ in flat.send_frame(tone(k, 1000), now):
+                door.receive_rtp(data, FLAT, now)
+        door.playout(now)
+        events += door.events()
+    timeouts = [e for e in events if isinstance(e, MediaTimeout)]
+    assert timeouts == [MediaTimeout(5)]
+    assert all(not isinstance(e, MediaTimeout) for e in events[: events.index(timeouts[0])])
+
+
+def test_a_held_call_does_not_time_out() -> None:
+    door = MediaStream(
+        StreamConfig(FLAT, (FLAT[0], FLAT[1] + 1), rtp_timeout_s=5), random.Random(1), 0.0
+    )
+    door.set_direction("inactive")
+    for k in range(500):
+        door.playout(k * 0.02)
+    assert [e for e in door.events() if isinstance(e, MediaTimeout)] == []
+    door.set_direction("sendrecv")  # taken off hold: a full timeout again
+    for k in range(500, 700):
+        door.playout(k * 0.02)
+    assert [e for e in door.events() if isinstance(e, MediaTimeout)] == []
+    door.playout(15.0)  # 5 s after the first playout off hold (10.0 s)
+    assert door.events() == [MediaTimeout(5)]

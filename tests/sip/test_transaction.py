@@ -141,6 +141,20 @@ def test_non_invite_client_timer_e_caps_at_t2() -> None:
     assert events[1] == TransactionTerminated(key)
 
 
+def test_refused_connection_fails_the_transactions_to_that_destination_at_once() -> None:
+    """§18.4: the transport tells the TU; a REGISTER over TCP to a registrar that is down
+    fails now, not after Timer F's 32 s."""
+    layer = TransactionLayer()
+    doomed = layer.send_request(request("REGISTER", transport="TCP"), PEER, "tcp", 0.0)
+    other = layer.send_request(
+        request("OPTIONS", "z9hG4bKother", transport="TCP"), ("192.0.2.8", 5060), "tcp", 0.0
+    )
+    layer.destination_failed(PEER, "tcp", 0.1)
+    events = layer.events()
+    assert TransportError(doomed, events[0].request) == events[0]  # type: ignore[union-attr]
+    assert layer.state(doomed) is State.TERMINATED and layer.state(other) is State.TRYING
+
+
 def test_non_invite_client_after_provisional_retransmits_every_t2() -> None:
     layer = TransactionLayer()
     options = request("OPTIONS")

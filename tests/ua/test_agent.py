@@ -150,3 +150,43 @@ def test_info_dtmf_relay_and_message_are_answered_and_reported() -> None:
         ("dtmf", {"call_id": "c-INFO", "digit": "5", "duration_ms": 160}),
         ("message", {"from": "sip:flat@example.com", "text": "open door?"}),
     ]
+
+
+def test_with_an_account_only_the_registrar_may_start_a_call() -> None:
+    """``accept_from`` defaults to the registrar: a scanner's INVITE straight to the box gets
+    no answer at all; the same INVITE through the PBX rings."""
+    ua = UserAgent(
+        Config(account=account("sip:pbx1.example.com")),
+        LocalAddress("192.0.2.5", 5060),
+        random.Random(3),
+        {"pbx1.example.com": "192.0.2.101"},
+    )
+    ua.receive(invite("scan"), ("203.0.113.9", 5060), "udp", 0.0)
+    assert ua.datagrams_to_send() == [] and ua.call_actions() == []
+    assert ua.status()["untrusted_dropped"] == 1
+    assert ua.get_timer() is None or ua.get_timer() > 1.0  # no transaction left behind
+    ua.receive(invite("real"), ("192.0.2.101", 5060), "udp", 1.0)
+    (ringing,) = [parse(o.data) for o in ua.datagrams_to_send()]
+    assert isinstance(ringing, Response) and ringing.status == 180
+
+
+def test_accept_from_lists_networks_and_the_calls_own_requests_always_pass() -> None:
+    from endpoint.config import SipSettings
+
+    config = Config(
+        sip=SipSettings(accept_from=("registrar", "10.0.0.0/8")),
+        account=account("sip:192.0.2.101"),
+    )
+    ua = UserAgent(config, LocalAddress("192.0.2.5", 5060), random.Random(4))
+    ua.receive(invite("lan"), ("10.1.2.3", 5060), "udp", 0.0)
+    assert [parse(o.data).status for o in ua.datagrams_to_send()] == [180]  # type: ignore[union-attr]
+    bye = parse(
+        request("BYE")
+        .replace(b"c-BYE", b"lan")
+        .replace(
+            b"tag=1\r\nTo: <sip:door@example.com>", b"tag=1\r\nTo: <sip:door@example.com>;tag=x"
+        )
+    )
+    assert isinstance(bye, Request)
+    ua.receive(bye, ("198.51.100.77", 5060), "udp", 0.5)  # its Call-ID is one of our calls
+    assert ua.datagrams_to_send() != [] and ua.status()["untrusted_dropped"] == 0

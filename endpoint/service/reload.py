@@ -1,0 +1,104 @@
+"""What a reloaded configuration changes, and how each change can be applied (SIGHUP).
+
+The file is loaded and validated first (``load_config``); an invalid file changes nothing. A
+valid one is compared with the running configuration key by key, and every difference falls in
+one of three kinds:
+
+* ``LIVE`` — read afresh for every new call: ``[calls]``, ``[media]`` (but ``ptime``), ``[audio]``,
+  ``[log] level``. Applied at once; a call in progress keeps what it negotiated.
+* ``REREGISTER`` — ``[account]`` / ``[backup_account]``: the old binding is removed and the new
+  account registers (a controlled restart of registration only; calls are not touched).
+* ``RESTART`` — everything bound at start: ``[sip]`` (sockets, Via/Contact), ``[control]`` (the
+  socket), ``[media] ptime`` (the media thread's period) and any section this module does not
+  know (hardware wiring). These keep their running value and are logged as
+  "needs restart: [sip] listen changed"; ``systemctl restart sip-endpoint`` applies them.
+
+Pure: two ``Config`` values in, a list of changes and the configuration to run with out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from endpoint.config import Config
+
+
+class ChangeKind(enum.Enum):
+    LIVE = "applied"
+    REREGISTER = "re-registering"
+    RESTART = "needs restart"
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One changed key: ``section`` and ``key`` as the file spells them (never the value)."""
+
+    section: str
+    key: str
+    kind: ChangeKind
+    #: The attribute path in ``Config``: ("media", "ptime") or ("log_level",).
+    path: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"[{self.section}] {self.key}" if self.key else f"[{self.section}]"
+
+
+_LIVE_SECTIONS = frozenset({"calls", "media", "audio"})
+_REREGISTER_SECTIONS = frozenset({"account", "backup_account"})
+_RESTART_KEYS = frozenset({("media", "ptime")})
+#: Config attributes that are one key of a section rather than a section.
+_FLAT = {"log_level": ("log", "level")}
+
+
+def _kind(section: str, key: str) -> ChangeKind:
+    if (section, key) in _RESTART_KEYS:
+        return ChangeKind.RESTART
+    if section in _LIVE_SECTIONS or (section, key) == ("log", "level"):
+        return ChangeKind.LIVE
+    if section in _REREGISTER_SECTIONS:
+        return ChangeKind.REREGISTER
+    return ChangeKind.RESTART
+
+
+def plan_reload(old: Config, new: Config) -> list[Change]:
+    """Every key whose value differs, in the order of ``Config``'s fields."""
+    changes: list[Change] = []
+    for field in dataclasses.fields(old):
+        name = field.name
+        before, after = getattr(old, name), getattr(new, name)
+        if before == after:
+            continue
+        if name in _FLAT:
+            section, key = _FLAT[name]
+            changes.append(Change(section, key, _kind(section, key), (name,)))
+        elif _is_section(before) and _is_section(after) and type(before) is type(after):
+            for sub in dataclasses.fields(before):
+                if getattr(before, sub.name) != getattr(after, sub.name):
+                    changes.append(Change(name, sub.name, _kind(name, sub.name), (name, sub.name)))
+        else:  # a section added or removed (an [account] appears: peer-to-peer -> registered)
+            changes.append(Change(name, "", _kind(name, ""), (name,)))
+    return changes
+
+
+def effective_config(old: Config, new: Config, changes: list[Change]) -> Config:
+    """``new``, but with every ``RESTART`` change kept at its running (``old``) value."""
+    result = new
+    for change in changes:
+        if change.kind is not ChangeKind.RESTART:
+            continue
+        if len(change.path) == 1:
+            (name,) = change.path
+            result = dataclasses.replace(result, **{name: getattr(old, name)})
+        else:
+            name, sub = change.path
+            section: Any = getattr(result, name)
+            kept = dataclasses.replace(section, **{sub: getattr(getattr(old, name), sub)})
+            result = dataclasses.replace(result, **{name: kept})
+    return result
+
+
+def _is_section(value: object) -> bool:
+    return dataclasses.is_dataclass(value) and not isinstance(value, type)

@@ -1,0 +1,156 @@
+"""The engine's service side: STATUS lines, the honest watchdog, and reload on SIGHUP.
+
+``Engine`` creates one ``ServiceSupervisor`` and calls it from a few hooks (start, every UA
+notice, SIGHUP, close); everything systemd-specific lives here so the engine stays the thin
+runtime of DESIGN principle 2.
+
+Reload (``systemctl reload sip-endpoint`` sends SIGHUP): ``RELOADING=1`` with
+``MONOTONIC_USEC`` (sd_notify(3)), load and validate the file; on any problem log one line per
+problem (key, value, fix) and keep running on the old configuration; otherwise apply what can
+change live, re-register a changed account, log "needs restart: ..." for the rest
+(``endpoint.service.reload``), then ``READY=1`` again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from endpoint.config import Config, ConfigError, load_config
+from endpoint.logs import secrets
+from endpoint.service.reload import ChangeKind, effective_config, plan_reload
+from endpoint.service.status import ServiceStatus
+from endpoint.service.watchdog import LoopHeartbeat, WatchdogPinger
+from endpoint.sip.uri import SipURI, parse_uri
+from endpoint.ua.actions import Notice
+
+if TYPE_CHECKING:
+    from endpoint.runtime.engine import Engine
+
+log = logging.getLogger("endpoint.service")
+
+
+class ServiceSupervisor:
+    def __init__(self, engine: Engine, step: Callable[[], None]) -> None:
+        self.engine = engine
+        #: The engine's "drain the UA" step, run after a reload changed the UA.
+        self._step = step
+        self.status = ServiceStatus()
+        self.heartbeat: LoopHeartbeat | None = None
+        self.pinger: WatchdogPinger | None = None
+        self._reload_task: asyncio.Task[None] | None = None
+
+    # -- hooks -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """After READY=1: start the watchdog when systemd asked for one (WATCHDOG_USEC)."""
+        usec = self.engine.notifier.watchdog_usec
+        media = self.engine.media
+        if not usec or not self.engine.notifier.enabled or media is None:
+            return
+        heartbeat = LoopHeartbeat(period=usec / 1e6 / 10)
+        heartbeat.start()
+        self.heartbeat = heartbeat
+        self.pinger = WatchdogPinger.for_watchdog(
+            usec, {"SIP": lambda: heartbeat.last_beat, "media": lambda: media.last_tick}
+        )
+        self.pinger.start()
+        log.debug("watchdog: pinging every %.1f s while both loops run", usec / 2e6)
+
+    def notice(self, notice: Notice) -> None:
+        text = self.status.update(notice.event, notice.detail)
+        if text is not None:
+            self.engine.notifier.notify(STATUS=text)
+
+    def reload(self) -> None:
+        """The SIGHUP handler: one reload at a time (a second SIGHUP meanwhile is logged)."""
+        if self._reload_task is not None and not self._reload_task.done():
+            log.warning("reload: already reloading; this SIGHUP is ignored")
+            return
+        self._reload_task = asyncio.get_running_loop().create_task(self._reload())
+
+    def close(self) -> None:
+        if self.pinger is not None:
+            self.pinger.stop()
+            self.pinger = None
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
+            self.heartbeat = None
+
+    # -- reload ------------------------------------------------------------------------------
+
+    async def _reload(self) -> None:
+        engine, notifier = self.engine, self.engine.notifier
+        path = engine.config_path
+        if path is None:
+            log.warning("reload: started without a configuration file; nothing to re-read")
+            return
+        notifier.notify(
+            RELOADING=1,
+            MONOTONIC_USEC=time.monotonic_ns() // 1000,
+            STATUS=f"reloading {path}",
+        )
+        try:
+            await self._apply(path, await asyncio.to_thread(load_config, path))
+        except ConfigError as exc:
+            log.error(
+                "reload: %s has %d problem(s); still running on the previous configuration",
+                path,
+                len(exc.problems),
+            )
+            for problem in exc.problems:
+                log.error("reload: %s", problem)
+        finally:
+            notifier.notify(READY=1, STATUS=self.status.text)
+
+    async def _apply(self, path: Path, new: Config) -> None:
+        engine = self.engine
+        old = engine.config
+        changes = plan_reload(old, new)
+        if not changes:
+            log.info("reload: %s has no changes", path)
+            return
+        for account in (new.account, new.backup_account):
+            if account is not None:
+                secrets.add(account.password)
+        running = effective_config(old, new, changes)
+        for change in changes:
+            if change.kind is ChangeKind.RESTART:
+                log.warning(
+                    "reload: needs restart: %s changed (systemctl restart sip-endpoint); "
+                    "the running value stays until then",
+                    change,
+                )
+            else:
+                log.info("reload: %s %s", change.kind.value, change)
+        if running.log_level != old.log_level:
+            logging.getLogger().setLevel(running.log_level.upper())
+        resolved = await _resolve(running)
+        engine.config = running
+        if engine.ua is not None:
+            engine.ua.reconfigure(running, resolved, time.monotonic())
+            self._step()
+
+
+async def _resolve(config: Config) -> dict[str, str]:
+    """Addresses of the (possibly new) registrar and proxy hosts, as ``Engine.start`` finds them;
+    a host that cannot be resolved is kept by name (the UA keeps trying), as at start-up."""
+    loop = asyncio.get_running_loop()
+    resolved: dict[str, str] = {}
+    for account in (config.account, config.backup_account):
+        if account is None:
+            continue
+        for text in (account.registrar, account.outbound_proxy):
+            uri = parse_uri(text) if text else None
+            if isinstance(uri, SipURI) and uri.bare_host not in resolved:
+                try:
+                    info = await loop.getaddrinfo(uri.bare_host, None, type=socket.SOCK_DGRAM)
+                    resolved[uri.bare_host] = str(info[0][4][0])
+                except OSError as exc:
+                    log.warning("reload: cannot resolve %s (%s)", uri.bare_host, exc)
+    return resolved

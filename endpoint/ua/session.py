@@ -1,0 +1,342 @@
+"""An established call, whichever side placed it: re-INVITE/UPDATE, session timers, limits, BYE.
+
+Once a call is answered, both directions behave alike. The peer may put us on hold, move its
+media or refresh the session with a re-INVITE or UPDATE (RFC 3261 §14, RFC 3311); we answer its
+offer keeping the codec we stream, and tell the media engine what changed. RFC 4028 session
+timers end a call whose peer vanished: the refresher refreshes every half interval, the other
+side sends BYE when no refresh came. A door may cap the call length: ten seconds before the end
+the peer hears a warning, ``#`` grants another period (as 2N does), then BYE. Everything is
+sans-IO: requests and responses go through the transaction layer, media changes and alerts are
+events for the runtime, and ``ended`` tells the owner the call is over and why.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from endpoint.config import Config
+from endpoint.sip import ParseError, Request, Response, make_response
+from endpoint.sip.checks import DEFAULT_METHODS
+from endpoint.sip.dialog import Dialog
+from endpoint.sip.headers import Via
+from endpoint.sip.offer_answer import (
+    LocalMedia,
+    NegotiatedMedia,
+    NotAcceptableError,
+    SdpSession,
+    make_answer,
+    make_offer,
+    process_answer,
+)
+from endpoint.sip.sdp import SessionDescription, parse_sdp
+from endpoint.sip.transaction import TransactionLayer, new_branch
+from endpoint.sip.uri import SipURI
+from endpoint.ua.actions import Notice, PlayAlert, UpdateMedia
+from endpoint.ua.registration import LocalAddress
+from endpoint.ua.session_timer import (
+    IntervalTooSmallError,
+    TimerPlan,
+    plan_as_uac,
+    plan_as_uas,
+    uac_headers,
+    uas_headers,
+)
+
+SessionEvent = Notice | UpdateMedia | PlayAlert
+#: Seconds of warning before the call-length limit ends the call.
+WARNING_S = 10.0
+
+
+@dataclass
+class Session:
+    """One confirmed dialog with its media; owned by the incoming or outgoing call it grew from."""
+
+    call_id: str
+    dialog: Dialog
+    local: LocalMedia
+    sdp: SdpSession
+    media: NegotiatedMedia
+    #: Our last SDP (offer or answer): re-sent unchanged by a refreshing re-INVITE.
+    local_sdp: SessionDescription
+    config: Config
+    address: LocalAddress
+    tx: TransactionLayer
+    rng: random.Random = field(repr=False)
+    resolve: Callable[[str], str]
+    #: Hands an event to the owner (the call's event list, read by the runtime).
+    emit: Callable[[SessionEvent], None]
+    #: The peer's Allow listed UPDATE: refresh with a body-less UPDATE instead of a re-INVITE.
+    peer_allows_update: bool = False
+    plan: TimerPlan | None = None
+    refresh_at: float | None = None
+    expire_at: float | None = None
+    limit_at: float | None = None
+    warn_at: float | None = None
+    warned: bool = False
+    #: Our own re-INVITE/UPDATE in flight: (transaction key, request).
+    pending: tuple[str, Request] | None = None
+    #: A body-less re-INVITE from the peer: we offered in the 2xx, the answer comes in the ACK.
+    offered_in_2xx: SessionDescription | None = None
+    ended: str | None = None
+    _last_ack: Request | None = field(default=None, repr=False)
+
+    # -- setting up ----------------------------------------------------------------------------
+
+    def start(self, plan: TimerPlan | None, now: float) -> None:
+        """The call was answered at ``now``: arm the session timer and the length limit."""
+        self._arm(plan, now)
+        limit = self.config.calls.max_duration
+        if limit > 0:
+            self._limit(now + limit)
+
+    def _limit(self, at: float) -> None:
+        limit = self.config.calls.max_duration
+        self.limit_at = at
+        self.warn_at = at - min(WARNING_S, limit / 2)
+        self.warned = False
+
+    def _arm(self, plan: TimerPlan | None, now: float) -> None:
+        self.plan = plan
+        self.refresh_at = self.expire_at = None
+        if plan is not None and plan.we_refresh:
+            self.refresh_at = now + plan.refresh_after
+        elif plan is not None:
+            self.expire_at = now + plan.expire_after
+
+    # -- the peer's requests inside the dialog ----------------------------------------------------
+
+    def on_request(self, request: Request, transaction: str, now: float) -> None:
+        """A re-INVITE or UPDATE (RFC 3261 §14.2, RFC 3311 §5.2)."""
+        status = self.dialog.receive_request(request)
+        if status is not None:
+            self._reply(request, transaction, status, now, headers=[("Retry-After", "1")])
+            return
+        if self.pending is not None and request.body:
+            # §14.2 / RFC 3311 §5.2: an offer while ours is outstanding: glare.
+            self._reply(request, transaction, 491, now)
+            return
+        try:
+            plan = plan_as_uas(request, self.config.calls.session_expires)
+            body, media = self._answer_offer(request)
+        except IntervalTooSmallError as exc:
+            self._reply(request, transaction, 422, now, headers=[("Min-SE", str(exc.minimum))])
+            return
+        except NotAcceptableError as exc:
+            # §14.2: a refused re-offer leaves the session as it was.
+            self._reply(request, transaction, 488, now, reason=f"Not Acceptable Here ({exc})")
+            return
+        except ParseError as exc:
+            self._reply(request, transaction, exc.status, now, reason=f"Bad Request ({exc.reason})")
+            return
+        headers = [
+            ("Contact", self.dialog.local_contact),
+            ("Allow", ", ".join(DEFAULT_METHODS)),
+            ("Supported", "timer"),
+            *uas_headers(request, plan),
+        ]
+        if body:
+            headers.append(("Content-Type", "application/sdp"))
+        response = make_response(request, 200, headers=headers, body=body)
+        self.tx.send_response(transaction, response, now)
+        self._arm(plan, now)
+        if media is not None:
+            self._media_changed(media)
+
+    def _answer_offer(self, request: Request) -> tuple[bytes, NegotiatedMedia | None]:
+        if not request.body:
+            if request.method == "UPDATE":
+                return b"", None  # a plain session refresh
+            # A re-INVITE without an offer: we offer (our current SDP) and the ACK answers.
+            self.offered_in_2xx = make_offer(self._keep_codec(), self.sdp)
+            return bytes(self.offered_in_2xx), None
+        offer = parse_sdp(request.body)
+        answer, media = make_answer(offer, self._keep_codec(), self.sdp)
+        self.local_sdp = answer
+        return bytes(answer), media
+
+    def _keep_codec(self) -> LocalMedia:
+        """Answer re-offers with the codec we stream: the media engine keeps its encoder."""
+        return replace(self.local, codecs=(self.media.codec,))
+
+    def ack(self, request: Request) -> None:
+        """The ACK of a 2xx we sent to a body-less re-INVITE carries the peer's answer."""
+        offer, self.offered_in_2xx = self.offered_in_2xx, None
+        if offer is None or not request.body:
+            return
+        try:
+            media = process_answer(offer, parse_sdp(request.body), self._keep_codec())
+        except (ParseError, NotAcceptableError):
+            return  # §14.1: a bad answer in an ACK: keep the session as it was
+        self.local_sdp = offer
+        self._media_changed(media)
+
+    def _media_changed(self, media: NegotiatedMedia) -> None:
+        before, self.media = self.media, media
+        if media != before:
+            self.emit(UpdateMedia(self.call_id, media))
+        if media.remote_hold != before.remote_hold:
+            event = "call-held" if media.remote_hold else "call-resumed"
+            self.emit(Notice(event, {"call_id": self.call_id}))
+
+    def _reply(
+        self,
+        request: Request,
+        transaction: str,
+        status: int,
+        now: float,
+        *,
+        headers: list[tuple[str, str]] | None = None,
+        reason: str | None = None,
+    ) -> None:
+        self.tx.send_response(
+            transaction, make_response(request, status, reason, headers=headers or []), now
+        )
+
+    # -- our refreshes -----------------------------------------------------------------------------
+
+    def owns(self, transaction: str) -> bool:
+        return self.pending is not None and self.pending[0] == transaction
+
+    def _refresh(self, now: float) -> None:
+        """§7.4: a body-less UPDATE if the peer takes it, else a re-INVITE with our SDP."""
+        assert self.plan is not None
+        self.refresh_at = None
+        headers = [*uac_headers(self.plan.interval), ("Allow", ", ".join(DEFAULT_METHODS))]
+        if self.peer_allows_update:
+            request = self.dialog.create_request("UPDATE", self._via(), headers=headers)
+        else:
+            headers.append(("Content-Type", "application/sdp"))
+            request = self.dialog.create_request(
+                "INVITE", self._via(), headers=headers, body=bytes(self.local_sdp)
+            )
+        key = self._send(request, now)
+        self.pending = (key, request) if key is not None else None
+
+    def on_response(self, response: Response, now: float) -> None:
+        """The final answer to our refresh (§10 of RFC 4028 for the failure cases)."""
+        assert self.pending is not None
+        request = self.pending[1]
+        if response.status < 200:
+            return
+        self.pending = None
+        if response.status in (408, 481):
+            # RFC 4028 §10: the peer lost the session; BYE is sent all the same.
+            self.hang_up(f"session refresh answered {response.status} {response.reason}", now)
+            return
+        self.dialog.receive_response(response)
+        if request.method == "INVITE" and response.status < 300:
+            self._ack(request, now)
+        if response.status < 300:
+            self._arm(plan_as_uac(response), now)
+        elif response.status == 422:
+            self._retry_with(response, now)
+        elif response.status == 491:
+            # §14.1: glare; the Call-ID owner waits 2.1-4 s, the other side 0-2 s.
+            wait = self.rng.uniform(2.1, 4.0) if self.dialog.caller else self.rng.uniform(0, 2.0)
+            self.refresh_at = now + wait
+        elif self.plan is not None:
+            # Other failures leave the session up; try again before it would expire.
+            self.refresh_at = now + min(32.0, self.plan.interval / 3) / 2
+
+    def on_failure(self, now: float) -> None:
+        """Our refresh timed out: the peer is gone (RFC 4028 §10)."""
+        self.pending = None
+        self.hang_up("session refresh timed out", now)
+
+    def _retry_with(self, response: Response, now: float) -> None:
+        minimum = (response.headers.get("Min-SE") or "").strip()
+        if self.plan is None or not minimum.isdigit() or int(minimum) <= self.plan.interval:
+            return
+        self.plan = TimerPlan(int(minimum), we_refresh=True)
+        self._refresh(now)
+
+    def _ack(self, invite: Request, now: float) -> None:
+        ack = self.dialog.create_ack(invite.cseq.seq, self._via())
+        self._last_ack = ack
+        hop = self._next_hop()
+        if hop is not None:
+            self.tx.send_ack(ack, hop[0], hop[1])
+
+    def resend_ack(self, response: Response) -> None:
+        """A retransmitted 2xx to our re-INVITE: our ACK was lost (§13.2.2.4)."""
+        hop = self._next_hop()
+        if self._last_ack is not None and response.cseq.seq == self._last_ack.cseq.seq and hop:
+            self.tx.send_ack(self._last_ack, hop[0], hop[1])
+
+    # -- during the call -----------------------------------------------------------------------
+
+    def dtmf(self, digit: str, now: float) -> None:
+        """``#`` after the length warning grants another ``max_duration`` seconds."""
+        if digit == "#" and self.warned and self.limit_at is not None:
+            self._limit(now + self.config.calls.max_duration)
+            self.emit(
+                Notice("call-extended", {"call_id": self.call_id, "until_s": self.limit_at - now})
+            )
+
+    def get_timer(self) -> float | None:
+        warn = self.warn_at if not self.warned else None
+        times = [t for t in (self.refresh_at, self.expire_at, warn, self.limit_at) if t is not None]
+        return min(times) if times and self.ended is None else None
+
+    def handle_timer(self, now: float) -> None:
+        if self.ended is not None:
+            return
+        if self.refresh_at is not None and now >= self.refresh_at:
+            self._refresh(now)
+        if self.expire_at is not None and now >= self.expire_at:
+            self.hang_up("session expired (no refresh from the peer)", now)
+            return
+        if self.warn_at is not None and not self.warned and now >= self.warn_at:
+            self.warned = True
+            remaining = round((self.limit_at or now) - now)
+            self.emit(PlayAlert(self.call_id, "time-warning"))
+            self.emit(
+                Notice("call-time-warning", {"call_id": self.call_id, "remaining_s": remaining})
+            )
+        if self.limit_at is not None and now >= self.limit_at:
+            self.hang_up("maximum call duration reached", now)
+
+    # -- ending ------------------------------------------------------------------------------
+
+    def hang_up(self, reason: str, now: float) -> None:
+        """Send BYE (§15.1.1) and mark the session ended; the owner reports it."""
+        if self.ended is not None:
+            return
+        bye = self.dialog.create_request("BYE", self._via())
+        self._send(bye, now)
+        self.dialog.terminate()
+        self.ended = reason
+
+    def remote_ended(self, reason: str) -> None:
+        self.dialog.terminate()
+        self.ended = reason
+
+    # -- sending -------------------------------------------------------------------------------
+
+    def _via(self) -> Via:
+        return Via(
+            self.address.transport.upper(),
+            self.address.host,
+            self.address.port,
+            (("branch", new_branch(self.rng)), ("rport", None)),
+        )
+
+    def _next_hop(self) -> tuple[tuple[str, int], str] | None:
+        """Where in-dialog requests go (§12.2.1.1); None if the peer gave no SIP target."""
+        hop = self.dialog.next_hop()
+        if not isinstance(hop, SipURI):
+            return None
+        transport = hop.param("transport") or self.address.transport
+        return (self.resolve(hop.bare_host), hop.port or 5060), transport.lower()
+
+    def _send(self, request: Request, now: float) -> str | None:
+        hop = self._next_hop()
+        if hop is None:
+            return None
+        return self.tx.send_request(request, hop[0], hop[1], now)
+
+
+def peer_allows_update(message: Request | Response) -> bool:
+    return any(m.strip().upper() == "UPDATE" for m in message.headers.get_all("Allow"))

@@ -1,0 +1,84 @@
+"""Our endpoint as the tests drive it: a real ``sip-endpoint run`` process, WAV files as its
+microphone and speaker, its control socket for commands; and the tone analysis of what it heard.
+"""
+
+import signal
+import subprocess
+import sys
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from tests.interop.peers import free_port
+
+CLI = [sys.executable, "-m", "endpoint"]
+
+
+def tone_wav(path: Path, hz: float, seconds: float) -> None:
+    t = np.arange(int(8000 * seconds)) / 8000
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes((np.sin(2 * np.pi * hz * t) * 12000).astype("<i2").tobytes())
+
+
+def read_wav(path: Path) -> np.ndarray:
+    with wave.open(str(path), "rb") as w:
+        data = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(float)
+        return data.reshape(-1, w.getnchannels())[:, 0]
+
+
+def tone_share(audio: np.ndarray, hz: float, rate: int = 8000) -> float:
+    t = np.arange(len(audio)) / rate
+    i, q = np.sin(2 * np.pi * hz * t), np.cos(2 * np.pi * hz * t)
+    amplitude = 2 * np.hypot(np.dot(audio, i), np.dot(audio, q)) / len(audio)
+    return float(amplitude / (np.sqrt(2 * np.mean(audio**2)) or 1.0))
+
+
+class Door:
+    """Our endpoint as a real process (peer-to-peer), with WAV files as microphone and speaker."""
+
+    def __init__(self, tmp: Path, calls: str = "", extra: str = "") -> None:
+        self.tmp = tmp
+        tmp.mkdir(parents=True, exist_ok=True)
+        self.port = free_port(both=True)
+        tone_wav(tmp / "mic.wav", 440, 10)
+        (tmp / "door.toml").write_text(
+            f'[sip]\nlisten = "127.0.0.1:{self.port}"\n[calls]\n{calls}\n'
+            f'[audio]\nbackend = "file"\ninput_file = "{tmp / "mic.wav"}"\n'
+            f'output_file = "{tmp / "heard.wav"}"\n[control]\nsocket = "{tmp / "ctl.sock"}"\n'
+            + extra
+        )
+        self.proc = subprocess.Popen(
+            [*CLI, "run", "--config", str(tmp / "door.toml")], stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + 10
+        while not (tmp / "ctl.sock").exists() and time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                assert self.proc.stderr is not None
+                raise RuntimeError(f"sip-endpoint run exited: {self.proc.stderr.read()}")
+            time.sleep(0.05)
+
+    @property
+    def uri(self) -> str:
+        return f"sip:door@127.0.0.1:{self.port}"
+
+    def ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*CLI, "ctl", "--socket", str(self.tmp / "ctl.sock"), *args],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+
+    def stop(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            assert self.proc.wait(timeout=10) == 0
+        assert self.proc.stderr is not None
+        with self.proc.stderr:
+            return self.proc.stderr.read()

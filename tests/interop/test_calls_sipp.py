@@ -1,0 +1,151 @@
+"""Calls with SIPp 3.6 scenarios (``peers/*.xml``): each scenario checks our answers itself
+(``check_it`` regexps, expected responses and requests) and exits 0 only if all came right.
+"""
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.interop.door import Door, read_wav, tone_share
+from tests.interop.peers import LOOPBACK, Baresip, Sipp
+
+pytestmark = pytest.mark.interop
+
+
+def run_sipp(tmp: Path, scenario: str, door: Door, *extra: str, timeout: float = 30) -> Sipp:
+    sipp = Sipp(
+        tmp / Path(scenario).stem, scenario, [f"{LOOPBACK}:{door.port}", "-s", "door", *extra]
+    )
+    sipp.start()
+    code = sipp.wait(timeout)
+    assert code == 0, sipp.report()
+    return sipp
+
+
+def test_sipp_call_is_auto_answered_and_its_audio_heard(tmp_path: Path) -> None:
+    door = Door(tmp_path / "door")
+    try:
+        run_sipp(tmp_path, "uac_pcmu.xml", door, "-key", "from_user", "sipp", "-d", "3000")
+        time.sleep(0.5)
+    finally:
+        log = door.stop()
+    assert "call-answered" in log and "reason=hung up by the caller" in log
+    heard = read_wav(tmp_path / "door" / "heard.wav")
+    assert len(heard) > 2 * 8000 and tone_share(heard[4000:], 1000) > 0.9  # SIPp's tone
+
+
+def test_sipp_cancels_while_we_ring(tmp_path: Path) -> None:
+    door = Door(tmp_path / "door", calls="auto_answer = false")
+    try:
+        run_sipp(tmp_path, "uac_cancel.xml", door, "-key", "from_user", "sipp", "-d", "500")
+    finally:
+        log = door.stop()
+    assert "reason=cancelled by the caller" in log and "call-answered" not in log
+
+
+def test_sipp_puts_us_on_hold_and_resumes(tmp_path: Path) -> None:
+    door = Door(tmp_path / "door")
+    try:
+        run_sipp(tmp_path, "uac_hold.xml", door)
+        time.sleep(0.3)
+    finally:
+        log = door.stop()
+    assert "call-held" in log and "call-resumed" in log and "hung up by the caller" in log
+
+
+def test_second_caller_gets_486_busy(tmp_path: Path) -> None:
+    flat = Baresip(tmp_path / "flat", user="flat").start()
+    door = Door(tmp_path / "door")
+    try:
+        flat.ctrl.command("dial", door.uri)
+        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        run_sipp(tmp_path, "uac_busy.xml", door)
+        flat.ctrl.command("hangup")
+        flat.ctrl.wait_event("CALL_CLOSED", 10)
+    finally:
+        log = door.stop()
+        flat.stop()
+    assert "call-busy" in log
+
+
+def test_redirect_is_followed_to_the_new_target(tmp_path: Path) -> None:
+    flat = Baresip(tmp_path / "flat", user="flat").start()
+    door = Door(tmp_path / "door")
+    redirect = Sipp(
+        tmp_path / "redirect",
+        "uas_redirect.xml",
+        ["-key", "target_port", str(flat.sip_port), "-key", "target_user", "flat"],
+    ).start()
+    try:
+        answer = door.ctl("call", f"sip:flat@{LOOPBACK}:{redirect.port}")
+        assert answer.returncode == 0, answer.stderr
+        assert redirect.wait(15) == 0, redirect.report()
+        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        time.sleep(1)
+        assert door.ctl("hangup").returncode == 0
+        flat.ctrl.wait_event("CALL_CLOSED", 10)
+    finally:
+        log = door.stop()
+        flat.stop()
+        redirect.stop()
+    assert "call-redirected" in log and f"to=sip:flat@127.0.0.1:{flat.sip_port}" in log
+    assert "call-answered" in log
+
+
+def test_session_timers_against_sipp(tmp_path: Path) -> None:
+    """RFC 4028 both ways at once (the interval cannot go below 90 s, so this test takes 60 s):
+    we refresh a call whose caller asked us to (after 45 s), and we hang up a call whose caller
+    promised refreshes and went silent (after 60 s)."""
+    no_rtp_timeout = "[media]\nrtp_timeout = 0\n"  # SIPp sends no RTP here: timers only
+    refreshed = Door(tmp_path / "refreshed", extra=no_rtp_timeout)
+    silent = Door(tmp_path / "silent", extra=no_rtp_timeout)
+    try:
+        first = Sipp(
+            tmp_path / "refresh",
+            "uac_timer_refresh.xml",
+            [f"{LOOPBACK}:{refreshed.port}", "-s", "door"],
+        ).start()
+        second = Sipp(
+            tmp_path / "silent",
+            "uac_timer_silent.xml",
+            [f"{LOOPBACK}:{silent.port}", "-s", "door"],
+        ).start()
+        assert first.wait(80) == 0, first.report()
+        assert second.wait(80) == 0, second.report()
+        time.sleep(0.3)
+    finally:
+        refreshed_log = refreshed.stop()
+        silent_log = silent.stop()
+    assert "reason=hung up by the caller" in refreshed_log
+    assert "reason=session expired (no refresh from the peer)" in silent_log
+
+
+def test_early_media_from_a_183_is_heard_before_the_answer(tmp_path: Path) -> None:
+    door = Door(tmp_path / "door")
+    pbx = Sipp(tmp_path / "pbx", "uas_early_media.xml", []).start()
+    try:
+        time.sleep(0.3)  # SIPp binds its port
+        answer = door.ctl("call", f"sip:flat@{LOOPBACK}:{pbx.port}")
+        assert answer.returncode == 0, answer.stderr
+        time.sleep(5)
+        assert door.ctl("hangup").returncode == 0
+        assert pbx.wait(15) == 0, pbx.report()
+        time.sleep(0.3)
+    finally:
+        log = door.stop()
+        pbx.stop()
+    assert log.index("call-early-media") < log.index("call-answered")
+    heard = read_wav(tmp_path / "door" / "heard.wav")
+    assert tone_share(heard[800:16000], 1000) > 0.9  # the announcement, before the 200
+    assert tone_share(heard[24000:32000], 1000) > 0.9  # and on after the answer
+
+
+def test_a_caller_that_went_silent_is_hung_up_after_rtp_timeout(tmp_path: Path) -> None:
+    door = Door(tmp_path / "door", extra="[media]\nrtp_timeout = 5\n")
+    try:
+        run_sipp(tmp_path, "uac_no_media.xml", door, timeout=20)
+        time.sleep(0.3)
+    finally:
+        log = door.stop()
+    assert "reason=no audio from the peer for 5 s" in log

@@ -1,0 +1,74 @@
+"""What a reloaded configuration changes and how (pure): live, re-register, or needs restart."""
+
+from endpoint.config import parse_config
+from endpoint.service.reload import ChangeKind, effective_config, plan_reload
+
+BASE = """
+[sip]
+listen = "127.0.0.1:5070"
+[account]
+registrar = "sip:pbx.example.com"
+user = "door"
+password = "pw1"
+[calls]
+auto_answer = true
+[media]
+ptime = 20
+[log]
+level = "info"
+"""
+
+
+def test_no_change_no_plan() -> None:
+    assert plan_reload(parse_config(BASE), parse_config(BASE)) == []
+
+
+def test_each_kind_of_change() -> None:
+    new = (
+        BASE.replace('listen = "127.0.0.1:5070"', 'listen = "127.0.0.1:5080"')
+        .replace('password = "pw1"', 'password = "pw2"')
+        .replace("auto_answer = true", 'auto_answer = false\nallow = ["concierge@*"]')
+        .replace("ptime = 20", "ptime = 30\njitter_max_ms = 300")
+        .replace('level = "info"', 'level = "debug"')
+    )
+    changes = plan_reload(parse_config(BASE), parse_config(new))
+    assert [(str(c), c.kind) for c in changes] == [
+        ("[sip] listen", ChangeKind.RESTART),
+        ("[account] password", ChangeKind.REREGISTER),
+        ("[calls] auto_answer", ChangeKind.LIVE),
+        ("[calls] allow", ChangeKind.LIVE),
+        ("[media] ptime", ChangeKind.RESTART),
+        ("[media] jitter_max_ms", ChangeKind.LIVE),
+        ("[log] level", ChangeKind.LIVE),
+    ]
+    assert "pw2" not in " ".join(map(str, changes))  # a change names the key, never the value
+
+
+def test_the_running_config_keeps_what_needs_a_restart() -> None:
+    old = parse_config(BASE)
+    new = parse_config(
+        BASE.replace('listen = "127.0.0.1:5070"', 'listen = "127.0.0.1:5080"')
+        .replace("ptime = 20", "ptime = 30\njitter_max_ms = 300")
+        .replace("auto_answer = true", "auto_answer = false")
+    )
+    running = effective_config(old, new, plan_reload(old, new))
+    assert str(running.sip.listen) == "127.0.0.1:5070"  # still bound there
+    assert running.media.ptime == 20 and running.media.jitter_max_ms == 300
+    assert running.calls.auto_answer is False
+
+
+def test_an_account_appearing_is_a_re_registration() -> None:
+    listen = '[sip]\nlisten = "127.0.0.1:5070"\n'
+    account = '[account]\nregistrar = "sip:pbx.example.com"\nuser = "door"\npassword = "pw"\n'
+    (change,) = plan_reload(parse_config(listen), parse_config(listen + account))
+    assert (str(change), change.kind) == ("[account]", ChangeKind.REREGISTER)
+
+
+def test_sections_bound_at_start_need_a_restart() -> None:
+    old = parse_config(BASE)
+    new = parse_config(BASE + '[hardware]\nboard = "simulated"\n[control]\nsocket = "/tmp/c"\n')
+    changes = plan_reload(old, new)
+    assert {str(c) for c in changes} >= {"[hardware] board", "[control] socket"}
+    assert all(c.kind is ChangeKind.RESTART for c in changes)
+    running = effective_config(old, new, changes)
+    assert running.hardware.board == old.hardware.board

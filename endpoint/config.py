@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from endpoint.hardware.pico_pins import PICO_GPIO_MAX, PICO_PIN_RANGES, PICO_RESERVED
+
 T = TypeVar("T")
 
 
@@ -583,6 +585,29 @@ def _read_password(r: _Reader, base: Path) -> str:
 # -- [hardware] and [door] -------------------------------------------------------------
 
 _PIN_FIX = "a BCM GPIO number 0-27 (the Pi header's GPIOn), e.g. pin = 17"
+_PICO_PIN_FIX = (
+    f"a Pico GPIO number {PICO_PIN_RANGES} (GPn on the board's silk screen), e.g. pin = 15"
+)
+
+
+def _pin_fix(board: str, key: str) -> str:
+    """How to write ``key`` right on ``board``: the Pi header's BCM numbers or the Pico's GPn."""
+    fix = _PICO_PIN_FIX if board == "serial" else _PIN_FIX
+    return fix.replace("pin =", f"{key} =")
+
+
+def _read_pin(r: _Reader, key: str, board: str, default: T) -> int | T:
+    """``key`` as a pin of ``board``: the Pi header's BCM 0-27 (gpio, and simulated/none as
+    if it were one) or a Pico GPIO the firmware accepts (serial), reserved ones with why."""
+    value = r.table.get(key)
+    fallback: int | T = default
+    if board == "serial" and isinstance(value, int) and value in PICO_RESERVED:
+        r.problem(key, value, f"GP{value} is {PICO_RESERVED[value]}; use {PICO_PIN_RANGES}")
+        return fallback
+    highest = PICO_GPIO_MAX if board == "serial" else 27
+    return r.get(key, fallback, _int_in(0, highest), _pin_fix(board, key))
+
+
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _CODE_RE = re.compile(r"^[0-9*#]{1,16}$")
 _PIN_FACTORIES = ("lgpio", "rpigpio", "pigpio", "native", "mock")
@@ -624,9 +649,9 @@ def _read_button(index: int, table: Any, board: str, problems: list[str]) -> But
     r = _Reader(label, table, problems)
     before = len(problems)
     name = r.required("name", _name, 'letters, digits, "-" or "_", e.g. name = "call"')
-    pin = r.get("pin", -1, _int_in(0, 27), _PIN_FIX)
+    pin = _read_pin(r, "pin", board, -1)
     if "pin" not in table:
-        problems.append(f"[{label}] pin is missing: {_PIN_FIX}")
+        problems.append(f"[{label}] pin is missing: {_pin_fix(board, 'pin')}")
     pull = r.get("pull", "up", _choice("up", "down", "none"), 'one of "up", "down", "none"')
     active = r.get(
         "active", "high" if pull == "down" else "low", _choice("low", "high"), '"low" or "high"'
@@ -682,7 +707,7 @@ def _read_button(index: int, table: Any, board: str, problems: list[str]) -> But
     return button if len(problems) == before else None
 
 
-def _read_led(index: int, table: Any, problems: list[str]) -> LedSettings | None:
+def _read_led(index: int, table: Any, board: str, problems: list[str]) -> LedSettings | None:
     label = f"hardware.led #{index}"
     if not isinstance(table, dict):
         problems.append(f"[{label}]: must be a table, e.g. [[hardware.led]] with name and pin")
@@ -692,10 +717,10 @@ def _read_led(index: int, table: Any, problems: list[str]) -> LedSettings | None
     before = len(problems)
     name = r.required("name", _name, 'letters, digits, "-" or "_", e.g. name = "status"')
     if "pin" not in table:
-        problems.append(f"[{label}] pin is missing: {_PIN_FIX}")
+        problems.append(f"[{label}] pin is missing: {_pin_fix(board, 'pin')}")
     led = LedSettings(
         name=name,
-        pin=r.get("pin", -1, _int_in(0, 27), _PIN_FIX),
+        pin=_read_pin(r, "pin", board, -1),
         active=r.get("active", "high", _choice("low", "high"), '"high" or "low"'),
         show=r.get(
             "show",
@@ -711,7 +736,7 @@ def _read_led(index: int, table: Any, problems: list[str]) -> LedSettings | None
     return led if len(problems) == before else None
 
 
-def _read_door(table: Mapping[str, Any], problems: list[str]) -> DoorSettings:
+def _read_door(table: Mapping[str, Any], board: str, problems: list[str]) -> DoorSettings:
     r = _Reader("door", table, problems)
     code = r.get(
         "code",
@@ -720,9 +745,7 @@ def _read_door(table: Mapping[str, Any], problems: list[str]) -> DoorSettings:
         'up to 16 DTMF keys (0-9, * and #) in quotes, e.g. code = "4711" (empty: no DTMF opening)',
     )
     return DoorSettings(
-        relay_pin=r.get(
-            "relay_pin", None, _int_in(0, 27), _PIN_FIX.replace("pin =", "relay_pin =")
-        ),
+        relay_pin=_read_pin(r, "relay_pin", board, None),
         relay_active=r.get("relay_active", "high", _choice("low", "high"), '"high" or "low"'),
         pulse_s=r.get("pulse_s", 3.0, _number_in(0.1, 30), "seconds between 0.1 and 30, e.g. 3"),
         code=code,
@@ -739,9 +762,7 @@ def _read_door(table: Mapping[str, Any], problems: list[str]) -> DoorSettings:
             _number_in(0, 600),
             "seconds between 0 (stay in the call) and 600, e.g. 2",
         ),
-        sensor_pin=r.get(
-            "sensor_pin", None, _int_in(0, 27), _PIN_FIX.replace("pin =", "sensor_pin =")
-        ),
+        sensor_pin=_read_pin(r, "sensor_pin", board, None),
         sensor_active=r.get("sensor_active", "low", _choice("low", "high"), '"low" or "high"'),
         sensor_pull=r.get(
             "sensor_pull", "up", _choice("up", "down", "none"), 'one of "up", "down", "none"'
@@ -784,8 +805,8 @@ def _read_hardware(
             value = []
         tables[key] = value
     buttons = [_read_button(i, t, board, problems) for i, t in enumerate(tables["button"], 1)]
-    leds = [_read_led(i, t, problems) for i, t in enumerate(tables["led"], 1)]
-    door = _read_door(door_table, problems)
+    leds = [_read_led(i, t, board, problems) for i, t in enumerate(tables["led"], 1)]
+    door = _read_door(door_table, board, problems)
     hardware = HardwareSettings(
         board=board,
         serial_port=serial_port,

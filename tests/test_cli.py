@@ -40,6 +40,8 @@ def test_demo_runs_over_loopback(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "flat: incoming call from sip:door@127.0.0.1:" in out
     assert "door: answered (PCMU)" in out
-    assert "flat: received DTMF 1234#" in out
+    assert "door: status LED on (idle)" in out and "status LED slow" in out
+    assert "door: relay energised: True (door open for 1 s, opened via dtmf)" in out
+    assert "door: relay released: True" in out
     assert "door report: PCMU" in out and "(hung up locally)" in out
     assert "flat report: PCMU" in out and "(hung up by the caller)" in out

@@ -257,3 +257,96 @@ def test_led_show_defaults_and_lookup() -> None:
         "on",
         "double",
     ]
+
+
+def _wired(board: str, pin: int) -> str:
+    """A button, an LED and the door's relay and sensor, each on ``pin`` of ``board``."""
+    return (
+        f'[hardware]\nboard = "{board}"\n'
+        f'[[hardware.button]]\nname = "b"\npin = {pin}\naction = "answer"\n'
+        f'[[hardware.led]]\nname = "s"\npin = {pin}\n'
+        f"[door]\nrelay_pin = {pin}\nsensor_pin = {pin}\n"
+    )
+
+
+def _pin_problems(board: str, pin: int) -> list[str]:
+    """Only the per-key pin problems (the four share one pin, so leave the "used by" ones out)."""
+    try:
+        parse_config(_wired(board, pin))
+    except ConfigError as exc:
+        return [p for p in exc.problems if " is used by " not in p]
+    return []
+
+
+PIN_KEYS = (
+    "[hardware.button #1] pin",
+    "[hardware.led #1] pin",
+    "[door] relay_pin",
+    "[door] sensor_pin",
+)
+
+
+@pytest.mark.parametrize("board", ["gpio", "simulated", "none"])
+def test_header_boards_take_bcm_0_to_27(board: str) -> None:
+    none_problem = '[hardware] board = "none" but buttons'
+    for pin in range(28):
+        assert [p for p in _pin_problems(board, pin) if not p.startswith(none_problem)] == []
+    for pin in (28, -1, 40):
+        problems = _pin_problems(board, pin)
+        for key in PIN_KEYS:
+            fix = f"a BCM GPIO number 0-27 (the Pi header's GPIOn), e.g. {key.split()[-1]} = 17"
+            assert f"{key} = {pin}: {fix}" in problems, problems
+
+
+def test_serial_board_takes_the_pico_gpios_the_firmware_accepts() -> None:
+    for pin in (*range(22), 25, 26, 27, 28):
+        assert _pin_problems("serial", pin) == [], pin
+    config = parse_config(
+        '[hardware]\nboard = "serial"\n[[hardware.led]]\nname = "onboard"\npin = 25\n'
+        '[[hardware.led]]\nname = "porch"\npin = 28\n'
+    )
+    assert [led.pin for led in config.hardware.leds] == [25, 28]
+
+
+@pytest.mark.parametrize(
+    ("pin", "why"),
+    [
+        (
+            22,
+            "GP22 is the board's service jumper (to GND at power-up: the firmware stays off "
+            "the port)",
+        ),
+        (23, "GP23 is internal to the Pico (the regulator's power-save control)"),
+        (24, "GP24 is internal to the Pico (USB VBUS sense)"),
+    ],
+)
+def test_serial_board_refuses_reserved_pico_pins_with_the_reason(pin: int, why: str) -> None:
+    problems = _pin_problems("serial", pin)
+    assert problems == [f"{key} = {pin}: {why}; use 0-21, 25-28" for key in PIN_KEYS]
+
+
+@pytest.mark.parametrize("value", ["29", "-1", "40", '"GP15"', "true", "15.0"])
+def test_serial_board_refuses_what_is_no_pico_gpio(value: str) -> None:
+    text = (
+        '[hardware]\nboard = "serial"\n[[hardware.button]]\nname = "b"\n'
+        f'pin = {value}\naction = "answer"\n[door]\nsensor_pin = {value}\n'
+    )
+    fix = "a Pico GPIO number 0-21, 25-28 (GPn on the board's silk screen), e.g."
+    assert problems_of(text) == [
+        f"[hardware.button #1] pin = {value}: {fix} pin = 15",
+        f"[door] sensor_pin = {value}: {fix} sensor_pin = 15",
+    ]
+
+
+def test_missing_pin_names_the_boards_numbering() -> None:
+    assert problems_of('[hardware]\nboard = "serial"\n[[hardware.led]]\nname = "s"\n') == [
+        "[hardware.led #1] pin is missing: a Pico GPIO number 0-21, 25-28 (GPn on the board's "
+        "silk screen), e.g. pin = 15"
+    ]
+
+
+def test_pins_a_pi_takes_but_a_pico_does_not_and_back() -> None:
+    # BCM 22-24 are ordinary header pins on a Pi; GP28 is a header pin on a Pico only.
+    assert _pin_problems("gpio", 22) == [] and _pin_problems("gpio", 24) == []
+    assert _pin_problems("serial", 28) == []
+    assert _pin_problems("gpio", 28) != [] and _pin_problems("serial", 22) != []

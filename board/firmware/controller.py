@@ -28,14 +28,8 @@ and 22 is the service jumper (hw.py)."""
 _NAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"
 _MAX_NAME = 32
 
-# Keys each CONFIG kind takes, and whether they are required.
+# The keys each CONFIG kind takes; all of them are required (the host always sends every one).
 _KEYS = {
-    "BUTTON": ("pin", "pull", "active", "bounce", "hold"),
-    "SENSOR": ("pin", "pull", "active", "bounce"),
-    "LED": ("pin", "active"),
-    "RELAY": ("pin", "active", "max"),
-}
-_REQUIRED = {
     "BUTTON": ("pin", "pull", "active", "bounce", "hold"),
     "SENSOR": ("pin", "pull", "active", "bounce"),
     "LED": ("pin", "active"),
@@ -133,7 +127,7 @@ def parse_item(args: list[str]) -> Item:
             values[key] = _parse_int(key, text, 0, 600000)
         else:
             values[key] = _parse_int(key, text, 1, PULSE_LIMIT_MS)
-    for key in _REQUIRED[kind]:
+    for key in allowed:
         if key not in values:
             raise ArgError("args", "%s %s needs %s=" % (kind, name, key))
     return Item(kind, name, values)

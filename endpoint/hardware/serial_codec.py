@@ -11,14 +11,13 @@ import re
 from dataclasses import dataclass
 
 from endpoint.hardware.board import BoardSpec, InputKind, LedPattern, Pull
+from endpoint.hardware.pico_pins import PICO_PINS
 
 PROTOCOL_VERSION = 1
 MAX_LINE = 160
 """Longest line, newline included, that either side sends or accepts."""
 SEQ_MOD = 65536
 
-PICO_PINS = frozenset((*range(22), 25, 26, 27, 28))
-"""GPIOs the firmware lets a CONFIG use: 22 is its service jumper, 23/24/29 are internal."""
 NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 PULSE_LIMIT_MS = 600_000
 

@@ -5,7 +5,10 @@ values help attackers inject audio) and wraps both counters. The receiver valida
 source over ``MIN_SEQUENTIAL`` packets (§A.1), then *latches* to its address and SSRC: we send
 back to where the peer's media really comes from (symmetric RTP, RFC 4961, which gets through
 NATs), and packets from any other address or SSRC are dropped and counted. Without latching, any
-host that guesses the port can inject audio into the intercom's speaker ("RTP bleed").
+host that guesses the port can inject audio into the intercom's speaker ("RTP bleed"). For the
+first second only the host the SDP named may win the latch, so a packet injected just before the
+peer's first one cannot capture the call; a peer behind NAT (another host than it signalled)
+is latched to once that second has passed.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ SEQ_MOD = 1 << 16
 MIN_SEQUENTIAL = 2
 MAX_DROPOUT = 3000
 MAX_MISORDER = 100
+#: Seconds after the first packet during which only the signalled host may be latched to.
+LATCH_GRACE_S = 1.0
 
 Address = tuple[str, int]
 
@@ -239,6 +244,7 @@ class RtpReceiver:
     #: The latched peer started a new SSRC (early media -> answer, a PBX bridging another leg).
     ssrc_changes: int = 0
     _candidate: SourceState | None = None
+    _first_packet_at: float | None = None
 
     def set_remote(self, address: Address | None) -> None:
         """The signalled remote address changed (answer, re-INVITE): latch anew."""
@@ -246,6 +252,7 @@ class RtpReceiver:
         self.latched_address = None
         self.source = None
         self._candidate = None
+        self._first_packet_at = None
 
     def receive(self, data: bytes, address: Address, now: float) -> RtpPacket | None:
         """The packet if it is valid media from our peer, else None (and counted)."""
@@ -257,6 +264,9 @@ class RtpReceiver:
         latched = self.latched_address
         same_ssrc = self.source is None or packet.ssrc == self.source.ssrc
         if latched is not None and address != latched:
+            self.foreign += 1
+            return None
+        if latched is None and not self._may_latch(address, now):
             self.foreign += 1
             return None
         if latched is not None and not same_ssrc and not self._new_source_from_peer(packet):
@@ -281,6 +291,15 @@ class RtpReceiver:
             self.latch_events.append(address)
         source.arrival(packet.timestamp, now, self.clock_rate)
         return packet
+
+    def _may_latch(self, address: Address, now: float) -> bool:
+        """The signalled host always may; any other host only after the grace period."""
+        if self._first_packet_at is None:
+            self._first_packet_at = now
+        expected = self.expected_address
+        if expected is None or address[0] == expected[0]:
+            return True
+        return now - self._first_packet_at >= LATCH_GRACE_S
 
     def _new_source_from_peer(self, packet: RtpPacket) -> bool:
         """A new SSRC from the latched address takes over once it passed probation itself.

@@ -290,8 +290,7 @@ class HardwareBridge:
                 self._publish(Notice("door-open-failed", {"reason": str(exc)}))
                 return False
         elif isinstance(action, HangUp):
-            if self.ua.active_call_id() == action.call_id:
-                self.ua.hangup(now)
+            if self.ua.end_call(action.call_id, "hung up after opening the door", now):
                 self._step()
         else:
             self._publish(action)

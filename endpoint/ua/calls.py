@@ -31,7 +31,7 @@ from endpoint.sip.uri import SipURI
 from endpoint.ua.actions import NeedMedia, Notice, PlayAlert, StartMedia, StopMedia, UpdateMedia
 from endpoint.ua.allowlist import Allowlist
 from endpoint.ua.registration import LocalAddress
-from endpoint.ua.session import Session, peer_allows_update
+from endpoint.ua.session import Session, finished, peer_allows_update, sessions_of
 from endpoint.ua.session_timer import (
     IntervalTooSmallError,
     TimerPlan,
@@ -308,15 +308,11 @@ class IncomingCalls:
         return True
 
     def sessions(self) -> Iterator[Session]:
-        for call in self.calls.values():
-            if call.session is not None:
-                yield call.session
+        return sessions_of(self.calls.values())
 
     def reap(self, now: float) -> None:
-        """End the calls whose session ended itself (timer expiry, length limit, refresh 481)."""
-        for call in list(self.calls.values()):
-            if call.session is not None and call.session.ended is not None:
-                self._end(call, call.session.ended, now)
+        for call, reason in finished(self.calls.values()):
+            self._end(call, reason, now)
 
     def _by_dialog(self, request: Request) -> Call | None:
         wanted = dialog_id_of(request, incoming=True)

@@ -35,7 +35,7 @@ from endpoint.sip.transaction import TransactionLayer, new_branch
 from endpoint.sip.uri import SipURI
 from endpoint.ua.actions import NeedMedia, Notice, PlayAlert, StartMedia, StopMedia, UpdateMedia
 from endpoint.ua.registration import LocalAddress
-from endpoint.ua.session import Session, peer_allows_update
+from endpoint.ua.session import Session, finished, peer_allows_update, sessions_of
 from endpoint.ua.session_timer import MIN_SE, plan_as_uac, uac_headers
 
 CallEvent = Notice | NeedMedia | StartMedia | StopMedia | UpdateMedia | PlayAlert
@@ -411,15 +411,11 @@ class OutgoingCalls:
         return False
 
     def sessions(self) -> Iterator[Session]:
-        for call in self.calls.values():
-            if call.session is not None:
-                yield call.session
+        return sessions_of(self.calls.values())
 
     def reap(self, now: float) -> None:
-        """End the calls whose session ended itself (timer expiry, length limit, refresh 481)."""
-        for call in list(self.calls.values()):
-            if call.session is not None and call.session.ended is not None:
-                self._end(call, call.session.ended, now)
+        for call, reason in finished(self.calls.values()):
+            self._end(call, reason, now)
 
     def _cancel(self, call: OutgoingCall, now: float) -> None:
         """§9.1: same Request-URI, Call-ID, From, To, CSeq number and top Via as the INVITE."""

@@ -13,8 +13,9 @@ events for the runtime, and ``ended`` tells the owner the call is over and why.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from typing import Protocol, TypeVar
 
 from endpoint.config import Config
 from endpoint.sip import ParseError, Request, Response, make_response
@@ -336,6 +337,28 @@ class Session:
         if hop is None:
             return None
         return self.tx.send_request(request, hop[0], hop[1], now)
+
+
+class HasSession(Protocol):
+    """An incoming or outgoing call: it has a session once answered."""
+
+    session: Session | None
+
+
+CallT = TypeVar("CallT", bound=HasSession)
+
+
+def sessions_of(calls: Iterable[HasSession]) -> Iterator[Session]:
+    return (call.session for call in calls if call.session is not None)
+
+
+def finished(calls: Iterable[CallT]) -> list[tuple[CallT, str]]:
+    """The calls whose session ended itself (timer expiry, length limit, refresh 481), and why."""
+    return [
+        (call, call.session.ended)
+        for call in calls
+        if call.session is not None and call.session.ended is not None
+    ]
 
 
 def peer_allows_update(message: Request | Response) -> bool:

@@ -137,3 +137,24 @@ def test_jitter_follows_rfc3550_a8() -> None:
 def test_garbage_is_counted_not_raised() -> None:
     rx = RtpReceiver()
     assert rx.receive(b"\x00" * 20, PEER, 0.0) is None and rx.malformed == 1
+
+
+def test_an_injected_stream_cannot_win_the_latch_before_the_signalled_host() -> None:
+    """An attacker who sprays the port first is ignored for a second; the SDP's host latches."""
+    rx = RtpReceiver()
+    rx.set_remote(PEER)
+    attacker = ("203.0.113.66", 9999)
+    for i, p in enumerate(stream([500, 501, 502], ssrc=99)):
+        assert rx.receive(p, attacker, i * 0.02) is None
+    got = [rx.receive(p, PEER, 0.1 + i * 0.02) for i, p in enumerate(stream([100, 101, 102]))]
+    assert [g is not None for g in got] == [False, True, True]
+    assert rx.latched_address == PEER
+
+
+def test_a_peer_behind_nat_is_latched_after_the_grace_period() -> None:
+    rx = RtpReceiver()
+    rx.set_remote(PEER)
+    nat = ("198.51.100.20", 61000)  # the phone's public address, not the one in its SDP
+    got = [rx.receive(p, nat, i * 0.5) for i, p in enumerate(stream([10, 11, 12, 13, 14]))]
+    assert [g is not None for g in got] == [False, False, False, True, True]
+    assert rx.latched_address == nat

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from endpoint.audio import AudioPort, open_audio
+from endpoint.audio import AudioError, AudioPort, open_audio
 from endpoint.audio.tone import ToneGenerator
 from endpoint.config import Config
 from endpoint.media.dtmf import DtmfDigit
@@ -188,6 +188,7 @@ class Engine:
                 log.error(
                     "no RTP port for call %s: %s (widen [media] rtp_ports)", action.call_id, exc
                 )
+                ua.end_call(action.call_id, "no RTP port free", now, status=503)
                 return
             self._sockets[action.call_id] = sockets
             ua.media_ready(action.call_id, sockets.rtp_port, now)
@@ -225,16 +226,27 @@ class Engine:
                 now,
             )
             a = self.config.audio
-            port = open_audio(
-                a.backend,
-                capture_device=a.capture_device,
-                playback_device=a.playback_device,
-                alert_device=a.alert_device,
-                input_file=a.input_file,
-                output_file=a.output_file,
-                tone_hz=a.tone_hz,
-            )
-            port.start()
+            try:
+                port = open_audio(
+                    a.backend,
+                    capture_device=a.capture_device,
+                    playback_device=a.playback_device,
+                    alert_device=a.alert_device,
+                    input_file=a.input_file,
+                    output_file=a.output_file,
+                    tone_hz=a.tone_hz,
+                )
+                port.start()
+            except (AudioError, OSError, ValueError) as exc:
+                # Principle 5: this call ends, the endpoint keeps serving the next one.
+                log.error(
+                    "call %s: cannot open the audio (%s): check [audio] and run "
+                    "sip-endpoint doctor",
+                    action.call_id,
+                    exc,
+                )
+                ua.end_call(action.call_id, f"audio failed: {exc}", now)
+                return
             self._ports[action.call_id] = port
             media.add_call(CallMedia(action.call_id, stream, sockets, port))
         else:

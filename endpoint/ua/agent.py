@@ -281,9 +281,11 @@ class UserAgent:
         self._drain(now)
         return done
 
-    def end_call(self, call_id: str, reason: str, now: float) -> bool:
-        """End one call (BYE, CANCEL or a refusal, as its state needs) with ``reason``."""
-        done = self.calls.end(call_id, reason, now) or self.outgoing.end_call(call_id, reason, now)
+    def end_call(self, call_id: str, reason: str, now: float, *, status: int = 486) -> bool:
+        """End one call (BYE, CANCEL, or ``status`` for an incoming one that rings)."""
+        done = self.calls.end(call_id, reason, now, status=status) or self.outgoing.end_call(
+            call_id, reason, now
+        )
         self._drain(now)
         return done
 

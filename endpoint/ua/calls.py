@@ -293,13 +293,14 @@ class IncomingCalls:
         call = self.active
         return call is not None and self.end(call.call_id, "hung up locally", now)
 
-    def end(self, call_id: str, reason: str, now: float) -> bool:
-        """Decline a ringing call (486) or hang up an answered one (BYE)."""
+    def end(self, call_id: str, reason: str, now: float, *, status: int = 486) -> bool:
+        """Refuse a ringing call (486 Busy Here, or 503 when we lack resources) or hang up an
+        answered one (BYE)."""
         call = self.calls.get(call_id)
         if call is None or call.state is CallState.ENDED:
             return False
         if call.state is CallState.RINGING:
-            self._respond(call, 486, now=now)
+            self._respond(call, status, now=now)
             self._end(call, "declined" if reason == "hung up locally" else reason, now)
             return True
         if call.session is not None:

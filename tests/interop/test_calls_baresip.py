@@ -231,3 +231,29 @@ def test_baresip_calls_us_through_kamailio(tmp_path: Path, kamailio: Kamailio) -
         concierge.stop()
     assert "call-answered" in log and "reason=hung up by the caller" in log
     assert tone_share(read_wav(tmp_path / "door" / "heard.wav")[4000:], 1000) > 0.9
+
+
+def test_a_call_whose_audio_fails_ends_and_the_next_call_works(
+    tmp_path: Path, flat: Baresip
+) -> None:
+    """Principle 5: the microphone file is broken for the first call, which is hung up with the
+    reason; the endpoint keeps serving and answers the next call with audio."""
+    door = Door(tmp_path / "door")
+    mic = tmp_path / "door" / "mic.wav"
+    good = mic.read_bytes()
+    try:
+        mic.write_text("this is not a WAV file")
+        flat.ctrl.command("dial", door.uri)
+        flat.ctrl.wait_event("CALL_CLOSED", 10)
+        mic.write_bytes(good)
+        flat.ctrl.command("dial", door.uri)
+        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        time.sleep(1.5)
+        flat.ctrl.command("hangup")
+        flat.ctrl.wait_event("CALL_CLOSED", 10)
+        time.sleep(0.5)
+    finally:
+        log = door.stop()
+    assert "cannot open the audio" in log and "reason=audio failed" in log
+    assert "reason=hung up by the caller" in log and "Traceback" not in log
+    assert tone_share(read_wav(tmp_path / "door" / "heard.wav")[4000:], 1000) > 0.9

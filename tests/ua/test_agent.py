@@ -190,3 +190,16 @@ def test_accept_from_lists_networks_and_the_calls_own_requests_always_pass() -> 
     assert isinstance(bye, Request)
     ua.receive(bye, ("198.51.100.77", 5060), "udp", 0.5)  # its Call-ID is one of our calls
     assert ua.datagrams_to_send() != [] and ua.status()["untrusted_dropped"] == 0
+
+
+def test_a_ringing_call_we_cannot_serve_is_refused_503() -> None:
+    """No RTP port left: the caller hears 503 at once instead of ringing for ever."""
+    ua = peer_to_peer()
+    ua.receive(invite("full"), PEER, "udp", 0.0)
+    ua.datagrams_to_send()  # 180
+    ua.call_actions()  # NeedMedia, which the runtime could not satisfy
+    assert ua.end_call("full", "no RTP port free", 0.1, status=503)
+    (refusal,) = [parse(o.data) for o in ua.datagrams_to_send()]
+    assert isinstance(refusal, Response) and refusal.status == 503
+    ended = [n.detail for n in ua.notices() if n.event == "call-ended"]
+    assert ended[0]["reason"] == "no RTP port free" and ua.active_call_id() is None

@@ -324,7 +324,7 @@ class Engine:
         command = request["cmd"]
         if command == "status" and self.ua is not None:
             hardware = self.hardware.status() if self.hardware is not None else None
-            return {"ok": True, **self.ua.status(), "hardware": hardware}
+            return {"ok": True, **self.ua.status(time.monotonic()), "hardware": hardware}
         if command == "answer" and self.ua is not None:
             done = self.ua.answer(time.monotonic())
             self._step()

@@ -34,7 +34,7 @@ from endpoint.ua.backoff import Backoff
 from endpoint.ua.callgroup import CallGroup
 from endpoint.ua.calls import IncomingCalls
 from endpoint.ua.outgoing import OutgoingCalls
-from endpoint.ua.registration import LocalAddress, Registration, RegState
+from endpoint.ua.registration import LocalAddress, Registration, RegState, listening_contact
 from endpoint.ua.session import Session
 from endpoint.ua.trust import ANYONE, REGISTRAR, SourceFilter
 
@@ -56,10 +56,20 @@ class UserAgent:
         self.transactions = TransactionLayer()
         self.registrations = self._registrations(self.config)
         self.calls = IncomingCalls(
-            self.config, self.local, self.transactions, self.rng, self._address
+            self.config,
+            self.local,
+            self.transactions,
+            self.rng,
+            self._address,
+            contact=self._contact,
         )
         self.outgoing = OutgoingCalls(
-            self.config, self.local, self.transactions, self.rng, self._address
+            self.config,
+            self.local,
+            self.transactions,
+            self.rng,
+            self._address,
+            contact=self._contact,
         )
         self._owners: dict[str, tuple[Registration, str]] = {}
         self._out: list[Outgoing] = []
@@ -320,6 +330,13 @@ class UserAgent:
     def _address(self, host: str) -> str:
         return self.resolved.get(host, host)
 
+    def _contact(self) -> str:
+        """The Contact of our calls: where a registrar saw us (NAT), else where we listen."""
+        registered = next((r for r in self.registrations if r.registered), None)
+        if registered is not None:
+            return f"<{registered.contact_uri()}>"
+        return listening_contact(self.config, self.local)
+
     def _sessions(self) -> Iterator[Session]:
         yield from self.calls.sessions()
         yield from self.outgoing.sessions()
@@ -499,13 +516,39 @@ class UserAgent:
     def _tag(self) -> str:
         return f"{self.rng.getrandbits(48):012x}"
 
-    def status(self) -> dict[str, object]:
+    def status(self, now: float | None = None) -> dict[str, object]:
+        """A snapshot for ``ctl status`` (never a password); call lengths need ``now``."""
         return {
             "listen": f"{self.local.transport} {self.local.host}:{self.local.port}",
             "registrations": [r.status() for r in self.registrations],
+            "calls": self._calls_status(now),
             "transactions": len(self.transactions),
             "untrusted_dropped": self.untrusted,
         }
+
+    def _calls_status(self, now: float | None) -> list[dict[str, object]]:
+        out: list[dict[str, object]] = []
+        rows = [
+            ("in", c.call_id, c.caller, c.state.value, c.answered_at, c.session)
+            for c in self.calls.calls.values()
+        ] + [
+            ("out", c.call_id, str(c.target), c.state.value, c.answered_at, c.session)
+            for c in self.outgoing.calls.values()
+        ]
+        for direction, call_id, peer, state, answered_at, session in rows:
+            row: dict[str, object] = {
+                "call_id": call_id,
+                "direction": direction,
+                "peer": peer,
+                "state": state,
+            }
+            if session is not None:
+                row["codec"] = session.media.codec
+                row["on_hold"] = session.media.remote_hold
+            if answered_at is not None and now is not None:
+                row["seconds"] = round(now - answered_at, 1)
+            out.append(row)
+        return out
 
 
 def _dtmf_relay(body: bytes) -> dict[str, object] | None:

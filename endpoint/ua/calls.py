@@ -30,7 +30,7 @@ from endpoint.sip.transaction import TransactionLayer
 from endpoint.sip.uri import SipURI
 from endpoint.ua.actions import NeedMedia, Notice, PlayAlert, StartMedia, StopMedia, UpdateMedia
 from endpoint.ua.allowlist import Allowlist
-from endpoint.ua.registration import LocalAddress
+from endpoint.ua.registration import LocalAddress, listening_contact
 from endpoint.ua.session import Session, finished, peer_allows_update, sessions_of
 from endpoint.ua.session_timer import (
     IntervalTooSmallError,
@@ -77,12 +77,15 @@ class IncomingCalls:
         transactions: TransactionLayer,
         rng: random.Random,
         resolve: Callable[[str], str] = str,
+        *,
+        contact: Callable[[], str] | None = None,
     ) -> None:
         self.config = config
         self.local = local
         self.tx = transactions
         self.rng = rng
         self.resolve = resolve
+        self.contact = contact or (lambda: listening_contact(config, local))
         self.allowlist = Allowlist(config.calls.allow)
         self.calls: dict[str, Call] = {}
         self.events: list[CallEvent] = []
@@ -93,11 +96,6 @@ class IncomingCalls:
             if call.state is not CallState.ENDED:
                 return call
         return None
-
-    def _contact(self) -> str:
-        host = self.local.host if ":" not in self.local.host else f"[{self.local.host}]"
-        user = self.config.account.user if self.config.account is not None else "door"
-        return f"<sip:{user}@{host}:{self.local.port}>"
 
     def _respond(
         self,
@@ -110,7 +108,7 @@ class IncomingCalls:
     ) -> None:
         extra = list(headers or [])
         if 100 < status < 300:
-            extra.append(("Contact", self._contact()))
+            extra.append(("Contact", self.contact()))
         if body:
             extra.append(("Content-Type", "application/sdp"))
         response = make_response(
@@ -230,7 +228,7 @@ class IncomingCalls:
             ],
         )
         ok = make_response(
-            call.invite, 200, to_tag=call.local_tag, headers=[("Contact", self._contact())]
+            call.invite, 200, to_tag=call.local_tag, headers=[("Contact", self.contact())]
         )
         call.dialog = Dialog.as_callee(call.invite, ok, self.rng.randrange(1, 2**31))
         call.state = CallState.ANSWERED

@@ -34,7 +34,7 @@ from endpoint.sip.sdp import SessionDescription, parse_sdp
 from endpoint.sip.transaction import TransactionLayer, new_branch
 from endpoint.sip.uri import SipURI
 from endpoint.ua.actions import NeedMedia, Notice, PlayAlert, StartMedia, StopMedia, UpdateMedia
-from endpoint.ua.registration import LocalAddress
+from endpoint.ua.registration import LocalAddress, listening_contact
 from endpoint.ua.session import Session, finished, peer_allows_update, sessions_of
 from endpoint.ua.session_timer import MIN_SE, plan_as_uac, uac_headers
 
@@ -86,12 +86,15 @@ class OutgoingCalls:
         tx: TransactionLayer,
         rng: random.Random,
         resolve: Callable[[str], str],
+        *,
+        contact: Callable[[], str] | None = None,
     ) -> None:
         self.config = config
         self.local = local
         self.tx = tx
         self.rng = rng
         self.resolve = resolve
+        self.contact = contact or (lambda: listening_contact(config, local))
         account = config.account
         self.digest = (
             DigestClient(account.auth_user, account.password, rng) if account is not None else None
@@ -191,10 +194,9 @@ class OutgoingCalls:
         if account is not None:
             display = f'"{account.display_name}" ' if account.display_name else ""
             from_uri = f"{display}<sip:{account.user}@{account.domain}>"
-            contact = f"<sip:{account.user}@{host}:{self.local.port}>"
         else:
             from_uri = f"<sip:door@{host}:{self.local.port}>"
-            contact = from_uri
+        contact = self.contact()
         fields: list[tuple[str, str]] = [
             ("Via", str(self._via())),
             ("Max-Forwards", "70"),

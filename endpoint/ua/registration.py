@@ -15,7 +15,7 @@ import enum
 import random
 from dataclasses import dataclass
 
-from endpoint.config import AccountSettings
+from endpoint.config import AccountSettings, Config
 from endpoint.sip import Headers, Request, Response, parse_uri
 from endpoint.sip.digest import DigestClient, DigestError
 from endpoint.sip.transaction import new_branch
@@ -40,6 +40,14 @@ class LocalAddress:
     host: str
     port: int
     transport: str = "udp"
+
+
+def listening_contact(config: Config, local: LocalAddress) -> str:
+    """Our Contact for calls when no registrar told us better: where we listen."""
+    host = local.host if ":" not in local.host else f"[{local.host}]"
+    user = config.account.user if config.account is not None else "door"
+    transport = "" if local.transport == "udp" else f";transport={local.transport}"
+    return f"<sip:{user}@{host}:{local.port}{transport}>"
 
 
 def _destination(target: str, transport: str) -> Destination:
@@ -209,7 +217,7 @@ class Registration:
             # calls reach us (the binding of the old Contact expires on its own).
             self.contact_host, self.contact_port = seen_host, seen_port
             return [
-                self._notice("registration-contact-changed", contact=self._contact_uri()),
+                self._notice("registration-contact-changed", contact=self.contact_uri()),
                 *self._send_register(now, self.expires),
             ]
         self.granted = granted
@@ -220,10 +228,10 @@ class Registration:
         if self.account.keepalive != "off" and self._keepalive_at is None:
             self._keepalive_at = now + self.account.keepalive_interval
         name = "registered" if first else "registration-refreshed"
-        return [self._notice(name, expires=granted, contact=self._contact_uri())]
+        return [self._notice(name, expires=granted, contact=self.contact_uri())]
 
     def _granted(self, response: Response) -> int:
-        ours = self._contact_uri()
+        ours = self.contact_uri()
         for contact in response.contact:
             if str(contact.uri) == ours and contact.expires is not None:
                 return contact.expires
@@ -257,7 +265,8 @@ class Registration:
 
     # -- building ----------------------------------------------------------------------------
 
-    def _contact_uri(self) -> str:
+    def contact_uri(self) -> str:
+        """Where the registrar (and so the calls it routes) reaches us: rport/received."""
         host = self.contact_host if ":" not in self.contact_host else f"[{self.contact_host}]"
         transport = "" if self.local.transport == "udp" else f";transport={self.local.transport}"
         return f"sip:{self.account.user}@{host}:{self.contact_port}{transport}"
@@ -280,7 +289,7 @@ class Registration:
         if self.account.outbound_proxy:
             fields.append(("Route", f"<{self.account.outbound_proxy};lr>"))
         if method == "REGISTER":
-            fields += [("Contact", f"<{self._contact_uri()}>"), ("Expires", str(expires))]
+            fields += [("Contact", f"<{self.contact_uri()}>"), ("Expires", str(expires))]
         fields += [("User-Agent", self.user_agent), *self._auth]
         return Request(method, self.request_uri, Headers(fields))
 
@@ -313,7 +322,7 @@ class Registration:
             "state": self.state.value,
             "registrar": self.account.registrar,
             "expires": self.granted,
-            "contact": self._contact_uri(),
+            "contact": self.contact_uri(),
             "last_response": f"{self.last_status} {self.last_reason}".strip()
             if self.last_status
             else self.last_reason,

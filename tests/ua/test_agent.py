@@ -203,3 +203,39 @@ def test_a_ringing_call_we_cannot_serve_is_refused_503() -> None:
     assert isinstance(refusal, Response) and refusal.status == 503
     ended = [n.detail for n in ua.notices() if n.event == "call-ended"]
     assert ended[0]["reason"] == "no RTP port free" and ua.active_call_id() is None
+
+
+def test_calls_behind_nat_carry_the_contact_the_registrar_saw() -> None:
+    """RFC 3581: the registrar saw us at 203.0.113.7:40000; in-dialog requests must go there."""
+    ua = UserAgent(
+        Config(account=account("sip:192.0.2.101")),
+        LocalAddress("192.168.1.20", 5060),
+        random.Random(5),
+    )
+    ua.start(0.0)
+    for t in (0.1, 0.2):  # the first 200 moves the Contact, the second confirms it
+        (sent,) = ua.datagrams_to_send()
+        register = parse(sent.data)
+        assert isinstance(register, Request)
+        via = register.headers.get("Via") or ""
+        ok = make_response(register, 200, to_tag="reg")
+        ok = ok.replace(
+            headers=ok.headers.set(
+                "Via", f"{via};received=203.0.113.7".replace("rport", "rport=40000")
+            )
+        )
+        contact = register.headers.get("Contact") or ""
+        ua.receive(
+            ok.replace(headers=ok.headers.add("Contact", f"{contact};expires=600")),
+            ("192.0.2.101", 5060),
+            "udp",
+            t,
+        )
+    assert ua.registrations[0].registered
+    ua.receive(invite("nat"), ("192.0.2.101", 5060), "udp", 1.0)
+    ua.datagrams_to_send()
+    (need,) = ua.call_actions()
+    ua.media_ready(need.call_id, 40000, 1.0)
+    (ok200,) = [parse(o.data) for o in ua.datagrams_to_send()]
+    assert isinstance(ok200, Response) and ok200.status == 200
+    assert ok200.headers.get("Contact") == "<sip:door@203.0.113.7:40000>"

@@ -403,3 +403,20 @@ def test_group_with_a_bad_target_places_no_call() -> None:
     with pytest.raises(ParseError, match="malformed host"):
         ua.call_group(["sip:a@192.0.2.61", "sip:flat 12"], True, 20, 0.0)
     assert ua.call_actions() == [] and ua.active_call_id() is None
+
+
+def test_status_lists_the_call_with_its_codec_hold_and_length() -> None:
+    ua = make_ua()
+    peer = Peer(ua)
+    peer.call_in(now=10.0)
+    peer.send(peer.request("INVITE", body=sdp("sendonly", version=2)), 12.0)
+    (row,) = ua.status(now=25.0)["calls"]  # type: ignore[misc]
+    assert row == {
+        "call_id": "call1",
+        "direction": "in",
+        "peer": "sip:flat@example.com",
+        "state": "confirmed",
+        "codec": "PCMU",
+        "on_hold": True,
+        "seconds": 15.0,
+    }

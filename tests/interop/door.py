@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.interop.peers import free_port
+from tests.interop.peers import Baresip, Kamailio, free_port
 
 CLI = [sys.executable, "-m", "endpoint"]
 
@@ -82,3 +82,25 @@ class Door:
         assert self.proc.stderr is not None
         with self.proc.stderr:
             return self.proc.stderr.read()
+
+
+def registered_door(tmp: Path, kamailio: Kamailio, calls: str = "") -> Door:
+    """A door with the account ``door`` at ``kamailio``, once Kamailio holds its binding."""
+    account = (
+        f'[account]\nregistrar = "sip:127.0.0.1:{kamailio.port}"\nuser = "door"\n'
+        'password = "secret"\nexpires = 60\n'
+    )
+    door = Door(tmp, calls=calls, extra=account)
+    deadline = time.monotonic() + 10
+    while not kamailio.registrations("door") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return door
+
+
+def talk_then_hang_up(phone: Baresip, seconds: float = 1.5) -> None:
+    """Wait for ``phone``'s call to be up, let audio flow, hang up from the phone."""
+    phone.ctrl.wait_event("CALL_ESTABLISHED", 10)
+    time.sleep(seconds)
+    phone.ctrl.command("hangup")
+    phone.ctrl.wait_event("CALL_CLOSED", 10)
+    time.sleep(0.5)  # the endpoint's report is logged after the BYE

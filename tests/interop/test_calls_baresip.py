@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.interop.door import Door, read_wav, tone_share
+from tests.interop.door import Door, read_wav, registered_door, talk_then_hang_up, tone_share
 from tests.interop.peers import Baresip, Kamailio
 
 pytestmark = pytest.mark.interop
@@ -120,22 +120,11 @@ def test_we_cancel_while_baresip_rings(tmp_path: Path) -> None:
 
 def test_call_through_kamailio_with_proxy_auth(tmp_path: Path, kamailio: Kamailio) -> None:
     flat = Baresip(tmp_path / "flat", user="flat", registrar=f"127.0.0.1:{kamailio.port}").start()
-    account = (
-        f'[account]\nregistrar = "sip:127.0.0.1:{kamailio.port}"\nuser = "door"\n'
-        'password = "secret"\nexpires = 60\n'
-    )
-    door = Door(tmp_path / "door", extra=account)
+    door = registered_door(tmp_path / "door", kamailio)
     try:
-        deadline = time.monotonic() + 10
-        while not kamailio.registrations("door") and time.monotonic() < deadline:
-            time.sleep(0.05)
         answer = door.ctl("call", "flat")  # a user name at our domain, via the registrar
         assert answer.returncode == 0, answer.stderr
-        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
-        time.sleep(1.5)
-        flat.ctrl.command("hangup")
-        flat.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        talk_then_hang_up(flat)
     finally:
         log = door.stop()
         flat.stop()
@@ -211,21 +200,10 @@ def test_baresip_calls_us_through_kamailio(tmp_path: Path, kamailio: Kamailio) -
     concierge = Baresip(
         tmp_path / "concierge", user="flat", registrar=f"127.0.0.1:{kamailio.port}"
     ).start()
-    account = (
-        f'[account]\nregistrar = "sip:127.0.0.1:{kamailio.port}"\nuser = "door"\n'
-        'password = "secret"\nexpires = 60\n'
-    )
-    door = Door(tmp_path / "door", extra=account)
+    door = registered_door(tmp_path / "door", kamailio)
     try:
-        deadline = time.monotonic() + 10
-        while not kamailio.registrations("door") and time.monotonic() < deadline:
-            time.sleep(0.05)
         concierge.ctrl.command("dial", f"sip:door@127.0.0.1:{kamailio.port}")
-        concierge.ctrl.wait_event("CALL_ESTABLISHED", 10)
-        time.sleep(1.5)
-        concierge.ctrl.command("hangup")
-        concierge.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        talk_then_hang_up(concierge)
     finally:
         log = door.stop()
         concierge.stop()

@@ -66,6 +66,21 @@ def free_port(kind: int = socket.SOCK_DGRAM, *, both: bool = False) -> int:
     raise PeerError("no free port found on 127.0.0.1")
 
 
+def _baresip_sip_port() -> int:
+    """A SIP port for baresip: UDP and TCP free, and the next one free for TCP too, because
+    baresip 1.0 also opens its TLS transport on ``sip_listen``'s port + 1 (no way to turn it
+    off), and a taken neighbour makes it exit with "Address already in use"."""
+    for _ in range(100):
+        port = free_port(both=True)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tls:
+            try:
+                tls.bind((LOOPBACK, port + 1))
+            except OSError:
+                continue
+        return port
+    raise PeerError("no free SIP port pair for baresip on 127.0.0.1")
+
+
 def free_port_range(size: int) -> tuple[int, int]:
     """An even-aligned range of ``size`` consecutive free UDP ports (for RTP)."""
     rng = random.Random()
@@ -304,7 +319,7 @@ class Baresip:
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.log = self.workdir / "baresip.log"
-        self.sip_port = self.sip_port or free_port(both=True)
+        self.sip_port = self.sip_port or _baresip_sip_port()
         self.ctrl_port = self.ctrl_port or free_port(socket.SOCK_STREAM)
         self.cons_port = free_port(both=True)
         self.rtp_ports = free_port_range(20)

@@ -44,6 +44,8 @@ from endpoint.ua.registration import LocalAddress
 log = logging.getLogger("endpoint")
 
 STOP_TIMEOUT = 5.0
+#: Notices an installer should see at the default log level even when all is calm.
+WARNINGS = frozenset({"door-code-wrong", "door-locked-out", "door-left-open", "hardware-fault"})
 #: The call-length warning the peer hears: three 200 ms beeps at 1 kHz.
 WARNING_TONE = np.concatenate(
     [ToneGenerator([1000.0], 0.4, (0.2, 0.2)).next_frame(FRAME_SAMPLES) for _ in range(50)]
@@ -313,7 +315,8 @@ class Engine:
 
     def _publish(self, notice: Notice) -> None:
         detail = " ".join(f"{k}={v}" for k, v in notice.detail.items())
-        level = logging.WARNING if notice.event.endswith("failed") else logging.INFO
+        warn = notice.event.endswith(("failed", "dropped")) or notice.event in WARNINGS
+        level = logging.WARNING if warn else logging.INFO
         log.log(level, "%s %s", notice.event, detail)
         self.events.publish(notice.as_dict())
         self.supervisor.notice(notice)  # STATUS= for systemctl status

@@ -42,6 +42,8 @@ SUPPORTED = ("replaces", "timer")
 #: Bodies we take: SDP (INVITE), SIP INFO DTMF relay, and text for MESSAGE.
 ACCEPT = ("application/sdp", "application/dtmf-relay", "text/plain")
 MAX_MESSAGE_TEXT = 1024
+#: At most one log line per this many seconds about requests dropped for their source.
+UNTRUSTED_REPORT_S = 10.0
 
 
 @dataclass
@@ -77,6 +79,7 @@ class UserAgent:
         self.groups: list[CallGroup] = []
         #: New requests dropped because their source is not in ``[sip] accept_from``.
         self.untrusted = 0
+        self._untrusted_reported_at = -UNTRUSTED_REPORT_S
         self.trusted = self._source_filter(self.config)
         self.stopping = False
         #: Switched out of service (``set_registered(False)``): no registration, no failover.
@@ -436,6 +439,24 @@ class UserAgent:
                     hosts.append(self._address(parsed.bare_host))
         return SourceFilter.build(config.sip.accept_from or default, hosts)
 
+    def _report_untrusted(self, method: str, host: str, now: float) -> None:
+        """One line every UNTRUSTED_REPORT_S at most: a PBX calling from an address we do not
+        know must be findable in the log, a scan must not flood it."""
+        if now - self._untrusted_reported_at < UNTRUSTED_REPORT_S:
+            return
+        self._untrusted_reported_at = now
+        self._notices.append(
+            Notice(
+                "request-dropped",
+                {
+                    "method": method,
+                    "source": host,
+                    "dropped_total": self.untrusted,
+                    "fix": "if this is your PBX, add its address to [sip] accept_from",
+                },
+            )
+        )
+
     def _ours(self, request: Request) -> bool:
         """Does the request belong to one of our calls (a BYE may come from the phone)?"""
         call_id = request.call_id
@@ -447,6 +468,7 @@ class UserAgent:
             # Not from the PBX and not about our calls: a scan or a fraud probe. No answer.
             self.transactions.discard(event.transaction)
             self.untrusted += 1
+            self._report_untrusted(request.method, event.source[0], now)
             return
         rejection = check_request(request, supported=SUPPORTED, accept=ACCEPT)
         if rejection is not None:

@@ -218,4 +218,6 @@ def test_requests_from_outside_the_pbx_get_no_answer(kamailio: Kamailio, tmp_pat
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=10)
-        read_log(proc)
+    log = read_log(proc)
+    assert "WARNING" in log and "request-dropped method=OPTIONS source=127.0.0.2" in log
+    assert "add its address to [sip] accept_from" in log

@@ -164,6 +164,10 @@ def test_with_an_account_only_the_registrar_may_start_a_call() -> None:
     ua.receive(invite("scan"), ("203.0.113.9", 5060), "udp", 0.0)
     assert ua.datagrams_to_send() == [] and ua.call_actions() == []
     assert ua.status()["untrusted_dropped"] == 1
+    ua.receive(invite("scan2"), ("203.0.113.10", 5060), "udp", 0.5)  # within 10 s: no 2nd line
+    (dropped,) = ua.notices()
+    assert dropped.event == "request-dropped" and dropped.detail["source"] == "203.0.113.9"
+    assert "accept_from" in dropped.detail["fix"]
     assert ua.get_timer() is None or ua.get_timer() > 1.0  # no transaction left behind
     ua.receive(invite("real"), ("192.0.2.101", 5060), "udp", 1.0)
     (ringing,) = [parse(o.data) for o in ua.datagrams_to_send()]

@@ -30,7 +30,7 @@ from endpoint.sip.transaction import TransactionLayer
 from endpoint.sip.uri import SipURI
 from endpoint.ua.actions import NeedMedia, Notice, PlayAlert, StartMedia, StopMedia, UpdateMedia
 from endpoint.ua.allowlist import Allowlist
-from endpoint.ua.registration import LocalAddress, listening_contact
+from endpoint.ua.registration import LocalAddress
 from endpoint.ua.session import Session, finished, peer_allows_update, sessions_of
 from endpoint.ua.session_timer import (
     IntervalTooSmallError,
@@ -76,16 +76,17 @@ class IncomingCalls:
         local: LocalAddress,
         transactions: TransactionLayer,
         rng: random.Random,
-        resolve: Callable[[str], str] = str,
+        resolve: Callable[[str], str],
         *,
-        contact: Callable[[], str] | None = None,
+        contact: Callable[[], str],
     ) -> None:
         self.config = config
         self.local = local
         self.tx = transactions
         self.rng = rng
         self.resolve = resolve
-        self.contact = contact or (lambda: listening_contact(config, local))
+        #: Our Contact for calls (the registrar's view of us behind NAT, else where we listen).
+        self.contact = contact
         self.allowlist = Allowlist(config.calls.allow)
         self.calls: dict[str, Call] = {}
         self.events: list[CallEvent] = []

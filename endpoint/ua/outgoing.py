@@ -34,8 +34,8 @@ from endpoint.sip.sdp import SessionDescription, parse_sdp
 from endpoint.sip.transaction import TransactionLayer, new_branch
 from endpoint.sip.uri import SipURI
 from endpoint.ua.actions import NeedMedia, Notice, PlayAlert, StartMedia, StopMedia, UpdateMedia
-from endpoint.ua.registration import LocalAddress, listening_contact
-from endpoint.ua.session import Session, finished, peer_allows_update, sessions_of
+from endpoint.ua.registration import LocalAddress
+from endpoint.ua.session import Session, finished, next_hop, peer_allows_update, sessions_of
 from endpoint.ua.session_timer import MIN_SE, plan_as_uac, uac_headers
 
 CallEvent = Notice | NeedMedia | StartMedia | StopMedia | UpdateMedia | PlayAlert
@@ -87,14 +87,14 @@ class OutgoingCalls:
         rng: random.Random,
         resolve: Callable[[str], str],
         *,
-        contact: Callable[[], str] | None = None,
+        contact: Callable[[], str],
     ) -> None:
         self.config = config
         self.local = local
         self.tx = tx
         self.rng = rng
         self.resolve = resolve
-        self.contact = contact or (lambda: listening_contact(config, local))
+        self.contact = contact
         account = config.account
         self.digest = (
             DigestClient(account.auth_user, account.password, rng) if account is not None else None
@@ -359,13 +359,9 @@ class OutgoingCalls:
         if call.dialog is None or call.invite is None:
             return
         ack = call.dialog.create_ack(call.invite.cseq.seq, self._via())
-        hop = call.dialog.next_hop()
-        if isinstance(hop, SipURI):
-            self.tx.send_ack(
-                ack,
-                (self.resolve(hop.bare_host), hop.port or 5060),
-                hop.param("transport") or self.local.transport,
-            )
+        hop = next_hop(call.dialog, self.resolve, self.local.transport)
+        if hop is not None:
+            self.tx.send_ack(ack, *hop)
 
     def stray_success(self, response: Response, now: float) -> None:
         """A retransmitted 2xx (our ACK was lost): ACK it again (§13.2.2.4)."""
@@ -436,14 +432,9 @@ class OutgoingCalls:
         if dialog is None:
             return
         bye = dialog.create_request("BYE", self._via())
-        hop = dialog.next_hop()
-        if isinstance(hop, SipURI):
-            self.tx.send_request(
-                bye,
-                (self.resolve(hop.bare_host), hop.port or 5060),
-                hop.param("transport") or self.local.transport,
-                now,
-            )
+        hop = next_hop(dialog, self.resolve, self.local.transport)
+        if hop is not None:
+            self.tx.send_request(bye, *hop, now)
 
     def remote_bye(self, dialog_id: tuple[str, str, str], now: float) -> bool:
         for call in self.calls.values():

@@ -325,18 +325,24 @@ class Session:
         )
 
     def _next_hop(self) -> tuple[tuple[str, int], str] | None:
-        """Where in-dialog requests go (§12.2.1.1); None if the peer gave no SIP target."""
-        hop = self.dialog.next_hop()
-        if not isinstance(hop, SipURI):
-            return None
-        transport = hop.param("transport") or self.address.transport
-        return (self.resolve(hop.bare_host), hop.port or 5060), transport.lower()
+        return next_hop(self.dialog, self.resolve, self.address.transport)
 
     def _send(self, request: Request, now: float) -> str | None:
         hop = self._next_hop()
         if hop is None:
             return None
         return self.tx.send_request(request, hop[0], hop[1], now)
+
+
+def next_hop(
+    dialog: Dialog, resolve: Callable[[str], str], transport: str
+) -> tuple[tuple[str, int], str] | None:
+    """Where the dialog's requests and ACKs go (§12.2.1.1, §8.1.2): the first route, else the
+    remote target, with its transport (ours by default); None if the peer gave no SIP URI."""
+    hop = dialog.next_hop()
+    if not isinstance(hop, SipURI):
+        return None
+    return (resolve(hop.bare_host), hop.port or 5060), (hop.param("transport") or transport).lower()
 
 
 class HasSession(Protocol):

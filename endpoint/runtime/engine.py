@@ -199,7 +199,7 @@ class Engine:
             media.set_remote(
                 action.call_id,
                 (m.remote_address, m.remote_port),
-                (m.remote_address, m.remote_rtcp_port if not m.rtcp_mux else m.remote_port),
+                (m.remote_address, m.remote_rtcp_port),  # the RTP port itself with rtcp-mux
             )
             media.set_direction(action.call_id, m.direction)
         elif isinstance(action, PlayAlert):

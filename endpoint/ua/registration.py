@@ -15,13 +15,13 @@ import enum
 import random
 from dataclasses import dataclass
 
+from endpoint.backoff import Backoff
 from endpoint.config import AccountSettings, Config
 from endpoint.sip import Headers, Request, Response, parse_uri
 from endpoint.sip.digest import DigestClient, DigestError
 from endpoint.sip.transaction import new_branch
 from endpoint.sip.uri import SipURI
 from endpoint.ua.actions import Action, Destination, Notice, SendKeepalive, SendRequest
-from endpoint.ua.backoff import Backoff
 
 
 class RegState(enum.Enum):

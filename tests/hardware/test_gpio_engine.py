@@ -9,6 +9,7 @@ again must CANCEL it. A DTMF code typed on baresip must pulse the door relay.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -87,6 +88,7 @@ def pin(number: int) -> MockPin:
 async def test_button_calls_baresip_and_a_second_press_cancels(
     tmp_path: Path, mock_pins: None, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="endpoint")
     peer = Baresip(tmp_path / "flat", user="flat", answermode="manual").start()
     engine = await start_engine(tmp_path, peer.uri)
     try:

@@ -10,9 +10,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 # portaudio19-dev: PyAudio has no Linux wheels and builds against it.
 # libasound2-plugins + pulseaudio: the ALSA 'pulse' device that paces like a real sound card in tests.
 # kamailio, sip-tester (SIPp), baresip-core, sipsak, tshark: the real peers of the interop tests.
-# systemd: systemd-analyze verify of the unit file.
+# systemd + procps: systemd-analyze verify of the unit file (it checks that ExecReload='s
+# /bin/kill, from procps, exists; slim container images lack both).
 APT_PACKAGES=(build-essential portaudio19-dev libasound2-plugins alsa-utils pulseaudio
-              kamailio sip-tester baresip-core sipsak tshark systemd)
+              kamailio sip-tester baresip-core sipsak tshark systemd procps)
 
 if [ "${SKIP_APT:-0}" != 1 ] && command -v apt-get >/dev/null 2>&1; then
   missing=()

@@ -37,6 +37,27 @@ HEARD = "/var/lib/sip-endpoint/heard.wav"
 #: Debian bookworm). A change that weakens the hardening raises it and fails the check; one that
 #: improves it should lower this number with it.
 MAX_EXPOSURE = 1.7
+#: The settings ``systemd-analyze security`` marks ✗ for the unit, each one a deliberate choice
+#: (network and devices are the job; SCHED_FIFO needs @resources and realtime; the groups grant
+#: the devices). The score is rounded to 0.1, so one lost directive may not move it: any ✗ not
+#: listed here fails the check too.
+ACCEPTED_EXPOSURES = frozenset(
+    {
+        "SystemCallFilter=~@resources",
+        "RootDirectory=/RootImage=",
+        "SupplementaryGroups=",
+        "PrivateDevices=",
+        "RestrictAddressFamilies=~AF_UNIX",
+        "RestrictAddressFamilies=~AF_(INET|INET6)",
+        "RestrictRealtime=",
+        "ProcSubset=",
+        "PrivateNetwork=",
+        "PrivateUsers=",
+        "DeviceAllow=",
+        "IPAddressDeny=",
+        "UMask=",
+    }
+)
 
 
 class CheckError(Exception):
@@ -282,22 +303,25 @@ class Checker:
         box = self.box
         pid = box.show("MainPID")
         config = box.path(CONFIG)
-        config.write_text(config_text(self.port, auto_answer='"yes"'))
-        mark = len(box.journal())
-        box.run("systemctl", "reload", UNIT)
-        self.journal_after(mark, "still running on the previous configuration")
-        if box.show("MainPID") != pid or box.show("ActiveState") != "active":
-            raise CheckError("a broken file on reload stopped or restarted the service")
-        if not sip_options_ping(self.port, timeout=5).startswith("SIP/2.0 200"):
-            raise CheckError("OPTIONS not answered after the broken reload")
-        config.write_text(config_text(self.port, level="debug"))
-        mark = len(box.journal())
-        box.run("systemctl", "reload", UNIT)
-        self.journal_after(mark, "reload: applied [log] level")
-        if box.show("MainPID") != pid:
-            raise CheckError("reload restarted the service")
-        config.write_text(config_text(self.port))
-        box.run("systemctl", "reload", UNIT)
+        try:
+            config.write_text(config_text(self.port, auto_answer='"yes"'))
+            mark = len(box.journal())
+            box.run("systemctl", "reload", UNIT)
+            self.journal_after(mark, "still running on the previous configuration")
+            if box.show("MainPID") != pid or box.show("ActiveState") != "active":
+                raise CheckError("a broken file on reload stopped or restarted the service")
+            if not sip_options_ping(self.port, timeout=5).startswith("SIP/2.0 200"):
+                raise CheckError("OPTIONS not answered after the broken reload")
+            config.write_text(config_text(self.port, level="debug"))
+            mark = len(box.journal())
+            box.run("systemctl", "reload", UNIT)
+            self.journal_after(mark, "reload: applied [log] level")
+            if box.show("MainPID") != pid:
+                raise CheckError("reload restarted the service")
+        finally:
+            # A good file again, whatever happened: the later steps restart the service.
+            config.write_text(config_text(self.port))
+            box.run("systemctl", "reload", UNIT, check=False)
 
     def watchdog(self) -> None:
         """SIGSTOP freezes both loops: systemd's watchdog kills and restarts the service."""
@@ -352,11 +376,13 @@ class Checker:
         self.figures.append(
             f"systemd-analyze security: {score} {match.group(2)} (recorded {MAX_EXPOSURE})"
         )
-        if score > MAX_EXPOSURE:
-            worse = [line for line in out.splitlines() if line.startswith("✗")]
+        crosses = {line.split()[1]: line for line in out.splitlines() if line.startswith("✗ ")}
+        new = [
+            " ".join(crosses[name].split()) for name in sorted(crosses.keys() - ACCEPTED_EXPOSURES)
+        ]
+        if score > MAX_EXPOSURE or new:
             raise CheckError(
-                f"exposure {score} is worse than the recorded {MAX_EXPOSURE}:\n  "
-                + "\n  ".join(worse)
+                f"exposure {score} (recorded {MAX_EXPOSURE}); newly exposed:\n  " + "\n  ".join(new)
             )
 
     def uninstall(self) -> None:
@@ -393,7 +419,7 @@ class Checker:
                 self.watchdog()
             with self.step("SIGTERM ends a call with BYE, exit 0"):
                 self.sigterm_ends_call_with_bye(work)
-            with self.step(f"systemd-analyze security at most {MAX_EXPOSURE}"):
+            with self.step(f"systemd-analyze security: at most {MAX_EXPOSURE}, no new exposure"):
                 self.security()
             with self.step("uninstall"):
                 self.uninstall()

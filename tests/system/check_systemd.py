@@ -1,7 +1,9 @@
 """The service under a real systemd (pid 1 of a booted container), checked from the host.
 
 Run by ``.ci/systemd-container.sh``, which boots the container (sharing the host's network, so
-SIP and RTP stay on 127.0.0.1) and installs the checkout in ``/opt/sip-endpoint/.venv`` there.
+SIP and RTP stay on 127.0.0.1) with the checkout at ``/mnt/src``, the pinned dependencies' wheels
+at ``/mnt/wheels`` and the checkout's wheel (``--wheel``); the first step installs it the
+device's way, with ``install-device.sh``.
 Commands run inside with ``nsenter`` into the container's pid 1 namespaces; files are read and
 written through the container's root directory. SIPp runs on the host as in the interop tests.
 
@@ -28,7 +30,7 @@ from tests.interop.door import read_wav, tone_share, tone_wav
 from tests.interop.peers import LOOPBACK, PeerError, Sipp, free_port, sip_options_ping
 
 UNIT = "sip-endpoint.service"
-VENV = "/opt/sip-endpoint/.venv"
+VENV = "/opt/sip-endpoint/venv"  # install-device.sh's default, where the unit template points
 CLI = f"{VENV}/bin/sip-endpoint"
 CONFIG = "/etc/sip-endpoint/config.toml"
 MIC = "/etc/sip-endpoint/mic.wav"
@@ -136,6 +138,7 @@ def config_text(port: int, level: str = "info", auto_answer: str = "true") -> st
 class Checker:
     box: Container
     variant: str
+    wheel: str
     port: int = field(default_factory=lambda: free_port(both=True))
     failures: int = 0
     figures: list[str] = field(default_factory=list)
@@ -173,12 +176,23 @@ class Checker:
 
     # -- the steps -------------------------------------------------------------------------------
 
-    def install(self) -> None:
-        """``install`` writes the example config; the operator edits it; ``install --now``."""
+    def install_device(self, wheel: str) -> None:
+        """The production path: the wheel and the pinned dependencies, no test tools; it ends
+        with ``sip-endpoint install``, which writes the example config."""
         box = self.box
-        out = box.run(CLI, "install")
+        out = box.run(
+            "env", "SKIP_APT=1", "PIP_NO_INDEX=1", "PIP_FIND_LINKS=/mnt/wheels",
+            "/mnt/src/install-device.sh", "--wheel", wheel, timeout=300,
+        )  # fmt: skip
         if "wrote /etc/sip-endpoint/config.toml" not in out:
             raise CheckError(f"install did not write the example config:\n{out}")
+        tools = box.run(f"{VENV}/bin/python", "-c", "import pytest", check=False)
+        if "No module named 'pytest'" not in tools:
+            raise CheckError(f"the service's venv has test tools: {tools!r}")
+
+    def install(self) -> None:
+        """The operator edits the example config; ``install --now``."""
+        box = self.box
         config = box.path(CONFIG)
         config.write_text(config_text(self.port))  # in place: keeps 0640 root:sip-endpoint
         tone_wav(box.path(MIC), 440, 10)
@@ -407,6 +421,8 @@ class Checker:
         self.note(f"{systemd}; /sys/fs/cgroup is {cgroup}")
         with tempfile.TemporaryDirectory(prefix="sip-systemd-") as tmp:
             work = Path(tmp)
+            with self.step("install-device.sh: the wheel and constraints.txt, no test tools"):
+                self.install_device(self.wheel)
             with self.step("install --now: READY=1 before Started, runs as sip-endpoint"):
                 self.install()
             with self.step("STATUS= shown by systemctl status"):
@@ -435,8 +451,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--root", type=Path, required=True, help="the container's root directory")
     parser.add_argument("--variant", default="", help="a label for the output (cgroup hierarchy)")
+    parser.add_argument(
+        "--wheel", required=True, help="the checkout's wheel, as the container sees it"
+    )
     args = parser.parse_args(argv)
-    return Checker(Container(args.leader, args.root), args.variant).run_all()
+    return Checker(Container(args.leader, args.root), args.variant, args.wheel).run_all()
 
 
 if __name__ == "__main__":

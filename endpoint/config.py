@@ -55,6 +55,22 @@ class SipSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TlsSettings:
+    """SIP over TLS (RFC 3261 §26, RFC 5630). ``ca_file`` None: the system's trust store.
+
+    ``cert_file``/``key_file`` are our certificate: the client certificate a registrar may ask
+    for, and the one a TLS listener (peer-to-peer mode) presents; without them nothing listens
+    for TLS and calls arrive over the registration's own connection (RFC 5626 flow reuse).
+    """
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    #: Check the server's certificate chain and host name. False is for a lab bench only.
+    verify: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class AccountSettings:
     """A registrar account. ``password`` is kept out of ``repr`` so it never reaches a log."""
 
@@ -187,6 +203,7 @@ class DoorSettings:
 @dataclass(frozen=True, slots=True)
 class Config:
     sip: SipSettings = SipSettings()
+    tls: TlsSettings = TlsSettings()
     account: AccountSettings | None = None
     backup_account: AccountSettings | None = None
     calls: CallSettings = CallSettings()
@@ -200,6 +217,7 @@ class Config:
 
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "sip": ("listen", "transport", "user_agent", "advertise", "accept_from"),
+    "tls": ("ca_file", "cert_file", "key_file", "verify"),
     "account": (
         "registrar",
         "user",
@@ -900,7 +918,9 @@ def parse_config(text: str, *, source: str = "config", base: Path = Path(".")) -
             _listen,
             'host:port to listen on, e.g. listen = "0.0.0.0:5060" or "[::]:5060"',
         ),
-        transport=r.get("transport", "udp", _choice("udp", "tcp"), 'one of "udp", "tcp"'),
+        transport=r.get(
+            "transport", "udp", _choice("udp", "tcp", "tls"), 'one of "udp", "tcp", "tls"'
+        ),
         user_agent=r.get("user_agent", "sip-endpoint", _str, "a non-empty product name"),
         advertise=r.get(
             "advertise",
@@ -916,6 +936,7 @@ def parse_config(text: str, *, source: str = "config", base: Path = Path(".")) -
             'e.g. accept_from = ["registrar", "192.168.1.0/24"]',
         ),
     )
+    tls = _read_tls(section("tls"), base, problems)
     account = None
     if "account" in data and isinstance(data["account"], dict):
         account = _read_account("account", data["account"], base, problems)
@@ -929,6 +950,10 @@ def parse_config(text: str, *, source: str = "config", base: Path = Path(".")) -
         if "account" not in data:
             problems.append("[backup_account] is set without [account]: add the primary [account]")
         backup = _read_account("backup_account", data["backup_account"], base, problems)
+
+    for name, acct in (("account", account), ("backup_account", backup)):
+        if acct is not None:
+            _check_transport(name, acct, sip.transport, problems)
 
     r = _Reader("calls", section("calls"), problems)
     calls = CallSettings(
@@ -1051,6 +1076,7 @@ def parse_config(text: str, *, source: str = "config", base: Path = Path(".")) -
         raise ConfigError(source, problems)
     return Config(
         sip=sip,
+        tls=tls,
         account=account,
         backup_account=backup,
         calls=calls,
@@ -1060,6 +1086,50 @@ def parse_config(text: str, *, source: str = "config", base: Path = Path(".")) -
         log_level=level,
         hardware=hardware,
         door=door,
+    )
+
+
+_URI_TRANSPORT_RE = re.compile(r";transport=([A-Za-z]+)", re.IGNORECASE)
+
+
+def _check_transport(
+    section: str, account: AccountSettings, transport: str, problems: list[str]
+) -> None:
+    """The registrar's and proxy's transport must be ours: our Via and Contact name the
+    transport we send on, and keys for SRTP may only travel where TLS protects them."""
+    for key, uri in (("registrar", account.registrar), ("outbound_proxy", account.outbound_proxy)):
+        if not uri:
+            continue
+        m = _URI_TRANSPORT_RE.search(uri)
+        wanted = m.group(1).lower() if m else ("tls" if uri.lower().startswith("sips:") else None)
+        if wanted is not None and wanted != transport:
+            problems.append(
+                f"[{section}] {key} = {_show(uri)} uses {wanted.upper()} but [sip] transport = "
+                f'"{transport}": set [sip] transport = "{wanted}" or change the URI'
+            )
+
+
+def _read_tls(table: Mapping[str, Any], base: Path, problems: list[str]) -> TlsSettings:
+    r = _Reader("tls", table, problems)
+    files: dict[str, Path | None] = {}
+    for key, what in (
+        ("ca_file", "CA certificates (PEM) that signed the registrar's certificate"),
+        ("cert_file", "our certificate chain (PEM)"),
+        ("key_file", "the private key (PEM) of cert_file"),
+    ):
+        path = _relative(r.get(key, None, _path, f"the path of a file with {what}"), base)
+        if path is not None and not path.is_file():
+            problems.append(
+                f"[tls] {key} = {_show(str(path))}: no such file; give the path of {what}"
+            )
+        files[key] = path
+    if (files["cert_file"] is None) != (files["key_file"] is None):
+        problems.append("[tls] cert_file and key_file go together: set both or neither")
+    return TlsSettings(
+        ca_file=files["ca_file"],
+        cert_file=files["cert_file"],
+        key_file=files["key_file"],
+        verify=r.get("verify", True, _bool, "true (check the certificate) or false"),
     )
 
 

@@ -14,6 +14,7 @@ import logging
 import secrets
 import signal
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +40,7 @@ from endpoint.service.supervisor import ServiceSupervisor
 from endpoint.sip import ParseError
 from endpoint.sip.message import Message
 from endpoint.sip.offer_answer import NegotiatedMedia
+from endpoint.tls import client_context, describe_failure, server_context
 from endpoint.ua.actions import CallAction, NeedMedia, Notice, PlayAlert, StartMedia, UpdateMedia
 from endpoint.ua.agent import UserAgent
 from endpoint.ua.registration import LocalAddress
@@ -47,7 +49,15 @@ log = logging.getLogger("endpoint")
 
 STOP_TIMEOUT = 5.0
 #: Notices an installer should see at the default log level even when all is calm.
-WARNINGS = frozenset({"door-code-wrong", "door-locked-out", "door-left-open", "hardware-fault"})
+WARNINGS = frozenset(
+    {
+        "door-code-wrong",
+        "door-locked-out",
+        "door-left-open",
+        "hardware-fault",
+        "registration-flow-lost",
+    }
+)
 #: The call-length warning the peer hears: three 200 ms beeps at 1 kHz.
 WARNING_TONE = np.concatenate(
     [ToneGenerator([1000.0], 0.4, (0.2, 0.2)).next_frame(FRAME_SAMPLES) for _ in range(50)]
@@ -96,6 +106,21 @@ def open_configured_audio(config: Config) -> AudioPort:
     return port
 
 
+def _tls_contexts(cfg: Config) -> tuple[ssl.SSLContext | None, ssl.SSLContext | None]:
+    """The TLS client and server contexts for ``[sip] transport = "tls"`` (else none).
+
+    A file that cannot be loaded (a key that does not match its certificate, a CA file that is
+    not PEM) stops start-up with an OSError naming the ``[tls]`` key, as a bad bind does."""
+    if cfg.sip.transport != "tls":
+        return None, None
+    try:
+        return client_context(cfg.tls), server_context(cfg.tls)
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        raise OSError(
+            f"[tls] ca_file/cert_file/key_file cannot be used: {describe_failure(exc)}"
+        ) from None
+
+
 class Engine:
     def __init__(self, config: Config, config_path: Path | None = None) -> None:
         self.config = config
@@ -123,12 +148,22 @@ class Engine:
         cfg = self.config
         listen = cfg.sip.listen
         # UDP and TCP both listen (RFC 3261 §18: a UA must accept both); the configured
-        # transport is the one we send on.
+        # transport is the one we send on. With TLS the stream listener speaks TLS, and only
+        # when we have a certificate to present (else calls come over the registration's flow).
+        tls_client, tls_server = _tls_contexts(cfg)
+        resolved = await self.resolver.resolve_config(cfg)
         self.transport = SipTransport(
-            listen.host, listen.port, self._received, tcp=True, on_error=self._unreachable
+            listen.host,
+            listen.port,
+            self._received,
+            tcp=cfg.sip.transport != "tls",
+            on_error=self._unreachable,
+            tls_client=tls_client,
+            tls_server=tls_server,
+            server_names={address: name for name, address in resolved.items()},
+            on_closed=self._flow_closed,
         )
         await self.transport.start()
-        resolved = await self.resolver.resolve_config(cfg)
         # The address the kernel would use towards the last configured server (a backup
         # account's, if any), when we listen on a wildcard.
         target_host = next(reversed(resolved.values()), "127.0.0.1")
@@ -159,6 +194,8 @@ class Engine:
         """A reloaded configuration (``Supervised``): resolve its servers, retune the UA."""
         resolved = await self.resolver.resolve_config(config)
         self.config = config
+        if self.transport is not None:
+            self.transport.server_names = {address: name for name, address in resolved.items()}
         if self.ua is not None:
             self.ua.reconfigure(config, resolved, time.monotonic())
             self._step()
@@ -171,6 +208,11 @@ class Engine:
     def _unreachable(self, destination: tuple[str, int], transport: str) -> None:
         if self.ua is not None:
             self.ua.transport_failed(destination, transport, time.monotonic())
+            self._step()
+
+    def _flow_closed(self, destination: tuple[str, int], transport: str) -> None:
+        if self.ua is not None:
+            self.ua.flow_closed(destination, transport, time.monotonic())
             self._step()
 
     def _fire(self) -> None:

@@ -6,7 +6,9 @@ non-zero when the endpoint could not work (any FAIL). Checks, in order: the conf
 (``load_config``), the audio devices (listed, then the configured ones opened for real), the
 I/O hardware (GPIO chip or serial port), the SIP port (bound for UDP and TCP), the registrar
 (OPTIONS, then REGISTER with the configured credentials: "wrong password" when they are
-refused), and clock synchronisation (digest nonces and TLS need a sane clock).
+refused; over TLS the handshake first, with the certificate checked as the service checks it:
+wrong CA, expired, name mismatch), and clock synchronisation (digest nonces and TLS need a
+sane clock).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import glob
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +29,7 @@ from typing import TYPE_CHECKING, TextIO
 from endpoint.audio.devices import DeviceInfo, DeviceSpec, Direction, choose_format, find_device
 from endpoint.config import AudioSettings, Config, ConfigError, SipSettings, load_config
 from endpoint.service.probe import ProbeError, RegistrarProbe
+from endpoint.tls import client_context, describe_failure
 
 if TYPE_CHECKING:
     from endpoint.audio.registry import PortAudioHost
@@ -326,11 +330,26 @@ def check_registrar(config: Config, timeout: float = 5.0) -> list[Finding]:
             continue
         name = f"registrar [{section}]"
         try:
-            result = RegistrarProbe(account, config.sip.transport, timeout).run()
-        except ProbeError as exc:
+            tls = client_context(config.tls) if config.sip.transport == "tls" else None
+        except (ssl.SSLError, OSError, ValueError) as exc:
             findings.append(
-                Finding(Level.FAIL, name, str(exc), f"check [{section}] registrar and the network")
+                Finding(
+                    Level.FAIL,
+                    name,
+                    f"[tls] files cannot be used: {describe_failure(exc)}",
+                    "check [tls] ca_file, cert_file and key_file (PEM; the key must match)",
+                )
             )
+            continue
+        try:
+            result = RegistrarProbe(account, config.sip.transport, timeout, tls).run()
+        except ProbeError as exc:
+            fix = (
+                "the line says which [tls] or [account] key to change"
+                if str(exc).startswith("TLS to")
+                else f"check [{section}] registrar and the network"
+            )
+            findings.append(Finding(Level.FAIL, name, str(exc), fix))
             continue
         where = account.outbound_proxy or account.registrar
         if result.options is None and result.register is None:

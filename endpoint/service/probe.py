@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import secrets
 import socket
+import ssl
 import time
 from dataclasses import dataclass
 
@@ -25,7 +26,8 @@ from endpoint.sip.transaction import (
     TransportError,
     new_branch,
 )
-from endpoint.sip.uri import SipURI
+from endpoint.sip.uri import SipURI, hop_transport
+from endpoint.tls import describe_failure
 
 
 class ProbeError(Exception):
@@ -43,16 +45,32 @@ class ProbeResult:
 
 
 class _Wire:
-    def __init__(self, transport: str, server: tuple[str, int], timeout: float) -> None:
+    def __init__(
+        self,
+        transport: str,
+        server: tuple[str, int],
+        timeout: float,
+        tls: tuple[ssl.SSLContext, str] | None = None,
+    ) -> None:
         self.transport = transport
         family = socket.AF_INET6 if ":" in server[0] else socket.AF_INET
-        kind = socket.SOCK_STREAM if transport == "tcp" else socket.SOCK_DGRAM
-        self.sock = socket.socket(family, kind)
-        self.sock.settimeout(timeout)
+        kind = socket.SOCK_DGRAM if transport == "udp" else socket.SOCK_STREAM
+        sock = socket.socket(family, kind)
+        sock.settimeout(timeout)
         self.stream = StreamParser()
         #: The kernel reported "port unreachable": nothing listens at the server's port.
         self.refused = False
-        self.sock.connect(server)  # UDP too: the kernel picks our address towards the server
+        try:
+            sock.connect(server)  # UDP too: the kernel picks our address towards the server
+            if transport == "tls":
+                if tls is None:
+                    raise ssl.SSLError("no TLS context: [sip] transport is not tls")
+                context, name = tls
+                sock = context.wrap_socket(sock, server_hostname=name)
+        except OSError:
+            sock.close()
+            raise
+        self.sock: socket.socket = sock
         self.local: tuple[str, int] = self.sock.getsockname()[:2]
 
     def send(self, data: bytes) -> None:
@@ -74,7 +92,7 @@ class _Wire:
             self.refused = True
             return []
         try:
-            messages = self.stream.feed(data) if self.transport == "tcp" else [parse(data)]
+            messages = self.stream.feed(data) if self.transport != "udp" else [parse(data)]
         except ParseError:
             return []
         return [m for m in messages if isinstance(m, Response)]
@@ -86,17 +104,23 @@ class _Wire:
 class RegistrarProbe:
     """One account's registrar, asked over a fresh socket; ``run()`` returns the result."""
 
-    def __init__(self, account: AccountSettings, transport: str, timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        account: AccountSettings,
+        transport: str,
+        timeout: float = 5.0,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self.account = account
+        self.tls = tls
         self.timeout = timeout
         self.rng = random.Random(secrets.randbits(64))
         target = parse_uri(account.outbound_proxy or account.registrar)
         registrar = parse_uri(account.registrar)
         if not isinstance(target, SipURI) or not isinstance(registrar, SipURI):
             raise ProbeError(f"{account.registrar} is not a sip: URI")
-        self.transport = target.param("transport") or transport
+        self.port, self.transport = hop_transport(target, transport)
         self.host = target.bare_host
-        self.port = target.port or 5060
         self.request_uri = registrar if registrar.bare_host == account.domain else None
         #: Our address as the socket to the registrar has it (for Via).
         self._local: tuple[str, int] = ("0.0.0.0", 0)
@@ -109,7 +133,12 @@ class RegistrarProbe:
             raise ProbeError(f"cannot resolve {self.host}: {exc}") from None
         server = (str(infos[0][4][0]), self.port)
         try:
-            wire = _Wire(self.transport, server, self.timeout)
+            tls = (self.tls, self.host) if self.tls is not None else None
+            wire = _Wire(self.transport, server, self.timeout, tls)
+        except ssl.SSLError as exc:
+            raise ProbeError(
+                f"TLS to {self.host} ({server[0]}:{server[1]}): {describe_failure(exc)}"
+            ) from None
         except OSError as exc:
             raise ProbeError(
                 f"cannot reach {server[0]}:{server[1]} over {self.transport}: {exc}"

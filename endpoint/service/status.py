@@ -15,6 +15,7 @@ _REGISTRATION = {
     "registered": "registered",
     "registration-refreshed": "registered",
     "registration-contact-changed": "registering",
+    "registration-flow-lost": "registering",
     "registration-failed": "registration failed",
     "unregistered": "unregistered",
 }

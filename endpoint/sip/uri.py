@@ -119,6 +119,14 @@ class AbsoluteURI:
 URI = SipURI | AbsoluteURI
 
 
+def hop_transport(uri: SipURI, default: str) -> tuple[int, str]:
+    """The port and transport a request to ``uri`` uses (RFC 3263 §4.1-4.2 without DNS):
+    its ``transport`` parameter, else TLS for ``sips:``, else ``default``; the port given, else
+    5061 for TLS and 5060 for the others (RFC 3261 §19.1.2)."""
+    kind = (uri.param("transport") or ("tls" if uri.scheme == "sips" else default)).lower()
+    return uri.port or (5061 if kind == "tls" else 5060), kind
+
+
 def parse_uri(text: str) -> URI:
     """Parse a URI; raises ParseError(400) if it is malformed."""
     return _parse_uri_cached(text)

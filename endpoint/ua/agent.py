@@ -161,6 +161,27 @@ class UserAgent:
         self.transactions.destination_failed(destination, transport, now)
         self._drain(now)
 
+    def flow_closed(self, destination: tuple[str, int], transport: str, now: float) -> None:
+        """A connection we opened to ``destination`` is gone. The registrar routes our calls
+        over it (RFC 5626 §4.4.1): a binding registered over it registers again at once,
+        over a new connection; a failure there falls back to the registration's backoff."""
+        self.transactions.destination_failed(destination, transport, now)
+        if self.out_of_service or self.stopping:
+            self._drain(now)
+            return
+        for registration in self.registrations:
+            dest = registration.destination
+            if (
+                registration.registered
+                and dest.transport == transport
+                and (self._address(dest.host), dest.port) == destination
+            ):
+                self._notices.append(
+                    Notice("registration-flow-lost", {"account": registration.name})
+                )
+                self._run(registration, registration.refresh_now(now), now)
+        self._drain(now)
+
     def datagrams_to_send(self) -> list[Outgoing]:
         out = self._out + self.transactions.datagrams_to_send()
         self._out = []

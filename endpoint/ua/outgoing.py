@@ -33,7 +33,7 @@ from endpoint.sip.offer_answer import (
 )
 from endpoint.sip.sdp import SessionDescription, parse_sdp
 from endpoint.sip.transaction import TransactionLayer, new_branch
-from endpoint.sip.uri import SipURI
+from endpoint.sip.uri import SipURI, hop_transport
 from endpoint.ua.actions import NeedMedia, Notice, PlayAlert, StartMedia, StopMedia, UpdateMedia
 from endpoint.ua.registration import LocalAddress
 from endpoint.ua.session import Session, finished, next_hop, peer_allows_update, sessions_of
@@ -186,8 +186,8 @@ class OutgoingCalls:
         hop = parse_uri(hop_text) if hop_text else call.target
         if not isinstance(hop, SipURI):
             hop = call.target
-        transport = hop.param("transport") or self.local.transport
-        return (self.resolve(hop.bare_host), hop.port or 5060), transport
+        port, transport = hop_transport(hop, self.local.transport)
+        return (self.resolve(hop.bare_host), port), transport
 
     def _send_invite(
         self, call: OutgoingCall, now: float, auth: list[tuple[str, str]] | None = None

@@ -20,7 +20,7 @@ from endpoint.config import AccountSettings, Config
 from endpoint.sip import Headers, Request, Response, parse_uri
 from endpoint.sip.digest import DigestClient, DigestError
 from endpoint.sip.transaction import new_branch
-from endpoint.sip.uri import SipURI
+from endpoint.sip.uri import SipURI, hop_transport
 from endpoint.ua.actions import Action, Destination, Notice, SendKeepalive, SendRequest
 
 
@@ -54,8 +54,8 @@ def _destination(target: str, transport: str) -> Destination:
     uri = parse_uri(target)
     if not isinstance(uri, SipURI):
         raise ValueError(f"not a SIP URI: {target}")
-    port = uri.port or (5061 if uri.scheme == "sips" else 5060)
-    return Destination(uri.bare_host, port, uri.param("transport") or transport)
+    port, kind = hop_transport(uri, transport)
+    return Destination(uri.bare_host, port, kind)
 
 
 class Registration:

@@ -33,7 +33,7 @@ from endpoint.sip.offer_answer import (
 )
 from endpoint.sip.sdp import SessionDescription, parse_sdp
 from endpoint.sip.transaction import TransactionLayer, new_branch
-from endpoint.sip.uri import SipURI
+from endpoint.sip.uri import SipURI, hop_transport
 from endpoint.ua.actions import Notice, PlayAlert, UpdateMedia
 from endpoint.ua.registration import LocalAddress
 from endpoint.ua.session_timer import (
@@ -342,7 +342,8 @@ def next_hop(
     hop = dialog.next_hop()
     if not isinstance(hop, SipURI):
         return None
-    return (resolve(hop.bare_host), hop.port or 5060), (hop.param("transport") or transport).lower()
+    port, kind = hop_transport(hop, transport)
+    return (resolve(hop.bare_host), port), kind
 
 
 class HasSession(Protocol):

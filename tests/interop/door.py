@@ -41,13 +41,13 @@ def tone_share(audio: np.ndarray, hz: float, rate: int = 8000) -> float:
 class Door:
     """Our endpoint as a real process (peer-to-peer), with WAV files as microphone and speaker."""
 
-    def __init__(self, tmp: Path, calls: str = "", extra: str = "") -> None:
+    def __init__(self, tmp: Path, calls: str = "", extra: str = "", sip: str = "") -> None:
         self.tmp = tmp
         tmp.mkdir(parents=True, exist_ok=True)
         self.port = free_port(both=True)
         tone_wav(tmp / "mic.wav", 440, 10)
         (tmp / "door.toml").write_text(
-            f'[sip]\nlisten = "127.0.0.1:{self.port}"\n[calls]\n{calls}\n'
+            f'[sip]\nlisten = "127.0.0.1:{self.port}"\n{sip}\n[calls]\n{calls}\n'
             f'[audio]\nbackend = "file"\ninput_file = "{tmp / "mic.wav"}"\n'
             f'output_file = "{tmp / "heard.wav"}"\n[control]\nsocket = "{tmp / "ctl.sock"}"\n'
             + extra

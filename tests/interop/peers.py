@@ -160,6 +160,9 @@ class Kamailio:
     workdir: Path
     port: int = 0
     defines: tuple[str, ...] = ()
+    #: (certificate, key) PEM files: also listen for SIP over TLS on ``tls_port``.
+    tls: tuple[Path, Path] | None = None
+    tls_port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     log: Path = field(init=False)
 
@@ -168,6 +171,8 @@ class Kamailio:
         self.log = self.workdir / "kamailio.log"
         if not self.port:
             self.port = free_port(both=True)
+        if self.tls is not None and not self.tls_port:
+            self.tls_port = free_port(socket.SOCK_STREAM)
 
     @property
     def ctl_socket(self) -> Path:
@@ -200,6 +205,15 @@ class Kamailio:
         ]
         for d in self.defines:
             args += ["-A", d]
+        if self.tls is not None:
+            cert, key = self.tls
+            for d in (
+                "WITH_TLS",
+                f"TLS_PORT={self.tls_port}",
+                f'TLS_CERT="{cert}"',
+                f'TLS_KEY="{key}"',
+            ):
+                args += ["-A", d]
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 args,

@@ -249,3 +249,39 @@ def test_calls_behind_nat_carry_the_contact_the_registrar_saw() -> None:
     (ok200,) = [parse(o.data) for o in ua.datagrams_to_send()]
     assert isinstance(ok200, Response) and ok200.status == 200
     assert ok200.headers.get("Contact") == "<sip:door@203.0.113.7:40000>"
+
+
+def test_over_tls_via_and_contact_say_tls_and_a_lost_flow_registers_again() -> None:
+    """RFC 3261 §26 / RFC 5626 §4.4.1: REGISTER goes to port 5061 by default over TLS, and when
+    the connection carrying the binding closes, the binding is renewed over a new one at once;
+    a failure of that attempt leaves the rest to the registration's backoff."""
+    ua = UserAgent(
+        Config(account=account("sip:pbx.example.com;transport=tls")),
+        LocalAddress("192.168.1.20", 5060, "tls"),
+        random.Random(6),
+        {"pbx.example.com": "192.0.2.101"},
+    )
+    ua.start(0.0)
+    (sent,) = ua.datagrams_to_send()
+    assert (sent.destination, sent.transport) == (("192.0.2.101", 5061), "tls")
+    register = parse(sent.data)
+    assert isinstance(register, Request)
+    assert (register.headers.get("Via") or "").startswith("SIP/2.0/TLS 192.168.1.20:5060;")
+    contact = register.headers.get("Contact") or ""
+    assert "sip:door@192.168.1.20:5060;transport=tls" in contact
+    ok = make_response(register, 200, to_tag="reg")
+    ok = ok.replace(headers=ok.headers.add("Contact", f"{contact};expires=600"))
+    ua.receive(ok, ("192.0.2.101", 5061), "tls", 0.1)
+    assert ua.registrations[0].registered
+    ua.notices()
+    ua.flow_closed(("192.0.2.101", 9999), "tls", 1.0)  # another connection: nothing to do
+    assert ua.datagrams_to_send() == [] and ua.notices() == []
+    ua.flow_closed(("192.0.2.101", 5061), "tls", 2.0)
+    (again,) = ua.datagrams_to_send()
+    assert again.transport == "tls" and again.data.startswith(b"REGISTER sip:example.com ")
+    assert [n.event for n in ua.notices()][:1] == ["registration-flow-lost"]
+    # The new connection fails too: the pending REGISTER fails and the backoff takes over.
+    ua.flow_closed(("192.0.2.101", 5061), "tls", 2.1)
+    assert ua.datagrams_to_send() == []
+    assert ua.registrations[0].state is RegState.WAITING
+    assert (ua.registrations[0].get_timer() or 0.0) > 2.1

@@ -1,0 +1,72 @@
+"""The [tls] section and transport = "tls": files that must exist, keys that go together, and a
+registrar whose transport contradicts ours."""
+
+from pathlib import Path
+
+import pytest
+
+from endpoint.config import ConfigError, TlsSettings, parse_config
+
+ACCOUNT = '[account]\nregistrar = "{uri}"\nuser = "door"\npassword = "pw"\n'
+
+
+def problems_of(text: str, base: Path = Path(".")) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, source="door.toml", base=base)
+    return info.value.problems
+
+
+def test_tls_defaults_verify_with_the_system_store() -> None:
+    config = parse_config('[sip]\ntransport = "tls"\n')
+    assert config.sip.transport == "tls"
+    assert config.tls == TlsSettings(ca_file=None, cert_file=None, key_file=None, verify=True)
+
+
+def test_tls_files_are_taken_relative_to_the_config(tmp_path: Path) -> None:
+    for name in ("ca.pem", "door.crt", "door.key"):
+        (tmp_path / name).write_text("-----BEGIN-----\n")
+    config = parse_config(
+        '[sip]\ntransport = "tls"\n[tls]\nca_file = "ca.pem"\ncert_file = "door.crt"\n'
+        'key_file = "door.key"\nverify = false\n',
+        base=tmp_path,
+    )
+    assert config.tls.ca_file == tmp_path / "ca.pem"
+    assert config.tls.cert_file == tmp_path / "door.crt"
+    assert config.tls.key_file == tmp_path / "door.key"
+    assert config.tls.verify is False
+
+
+def test_a_missing_file_and_a_lone_certificate_are_named(tmp_path: Path) -> None:
+    (tmp_path / "door.crt").write_text("x")
+    found = problems_of(
+        '[tls]\nca_file = "nope.pem"\ncert_file = "door.crt"\nverify = "yes"\n', tmp_path
+    )
+    assert any(p.startswith('[tls] ca_file = "') and "no such file" in p for p in found), found
+    assert "[tls] cert_file and key_file go together: set both or neither" in found
+    assert any(p.startswith('[tls] verify = "yes"') for p in found), found
+
+
+def test_unknown_transport_lists_tls() -> None:
+    (line,) = problems_of('[sip]\ntransport = "sctp"\n')
+    assert '"udp", "tcp", "tls"' in line
+
+
+@pytest.mark.parametrize(
+    ("transport", "uri", "wanted"),
+    [
+        ("udp", "sip:pbx.example.com;transport=tls", "tls"),
+        ("udp", "sips:pbx.example.com", "tls"),
+        ("tls", "sip:pbx.example.com;transport=udp", "udp"),
+    ],
+)
+def test_registrar_transport_must_match_ours(transport: str, uri: str, wanted: str) -> None:
+    (line,) = problems_of(f'[sip]\ntransport = "{transport}"\n' + ACCOUNT.format(uri=uri))
+    assert line.startswith(f'[account] registrar = "{uri}" uses {wanted.upper()}'), line
+    assert f'set [sip] transport = "{wanted}"' in line
+
+
+def test_a_tls_registrar_with_tls_transport_is_fine() -> None:
+    config = parse_config(
+        '[sip]\ntransport = "tls"\n' + ACCOUNT.format(uri="sips:pbx.example.com:5061")
+    )
+    assert config.account is not None and config.account.registrar == "sips:pbx.example.com:5061"

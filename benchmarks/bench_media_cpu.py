@@ -6,7 +6,11 @@ both directions) using the endpoint's own SIP core for INVITE/ACK/BYE and its me
 PCMU both ways. It then reports the CPU time each process used during the media phase, as a
 percentage of one core, and the ratio. Goal: no more CPU than baresip.
 
-Run: .venv/bin/python benchmarks/bench_media_cpu.py [--seconds 60]
+``--srtp`` runs a second call right after the first, both ends on SRTP with SDES keys
+(baresip ``mediaenc=srtp-mand``, our offer RTP/SAVP), and prints what SRTP added to each.
+The bench's own SIP goes over UDP on loopback: the device only sends keys over TLS.
+
+Run: .venv/bin/python benchmarks/bench_media_cpu.py [--seconds 60] [--srtp]
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from endpoint.audio import open_audio
 from endpoint.media.stream import MediaStream, StreamConfig
+from endpoint.runtime.engine import protection_for
 from endpoint.runtime.media_loop import CallMedia, MediaLoop
 from endpoint.runtime.rtp_transport import allocate
 from endpoint.sip import Headers, Request, Response, parse, parse_uri
@@ -64,16 +69,36 @@ def wait_final(sock: socket.socket, method: str) -> Response:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--srtp", action="store_true", help="also run an SRTP call and compare")
     args = ap.parse_args()
+    plain = one_call(args.seconds, srtp=False)
+    if args.srtp:
+        secure = one_call(args.seconds, srtp=True)
+        print(
+            f"SRTP adds: sip-endpoint {secure[0] - plain[0]:+.2f} %, "
+            f"baresip {secure[1] - plain[1]:+.2f} % of one core"
+        )
+
+
+def one_call(seconds: float, *, srtp: bool) -> tuple[float, float]:
+    """One call of ``seconds``; returns (our CPU %, baresip's CPU %)."""
     rng = random.Random()
     work = Path(tempfile.mkdtemp(prefix="bench-cpu-"))
-    peer = Baresip(work / "baresip", user="echo", echo=True).start()
+    peer = Baresip(
+        work / "baresip", user="echo", echo=True, mediaenc="srtp-mand" if srtp else ""
+    ).start()
     sip = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sip.bind(("127.0.0.1", 0))
     sip.settimeout(10)
     port = sip.getsockname()[1]
     sockets = allocate("127.0.0.1", (20000, 60000), rng)
-    local = LocalMedia("127.0.0.1", sockets.rtp_port, codecs=("PCMU",), rtcp_mux=False)
+    local = LocalMedia(
+        "127.0.0.1",
+        sockets.rtp_port,
+        codecs=("PCMU",),
+        rtcp_mux=False,
+        encryption="mandatory" if srtp else "off",
+    )
     offer = make_offer(local, SdpSession(rng, "127.0.0.1"))
     target = f"sip:echo@127.0.0.1:{peer.sip_port}"
 
@@ -114,6 +139,7 @@ def main() -> None:
         ),
         rng,
         time.monotonic(),
+        protection_for(media),
     )
     audio = open_audio("tone", tone_hz=440)
     audio.start()
@@ -123,7 +149,7 @@ def main() -> None:
     time.sleep(1.0)  # let both jitter buffers settle before measuring
     assert peer.proc is not None
     ours0, theirs0, wall0 = own_cpu(), process_cpu(peer.proc.pid), time.monotonic()
-    time.sleep(args.seconds)
+    time.sleep(seconds)
     ours1, theirs1, wall1 = own_cpu(), process_cpu(peer.proc.pid), time.monotonic()
     stats = loop.remove_call("bench").result(5)
     loop.stop()
@@ -133,7 +159,10 @@ def main() -> None:
     wall = wall1 - wall0
     ours = 100 * (ours1 - ours0) / wall
     theirs = 100 * (theirs1 - theirs0) / wall
-    print(f"call: PCMU both ways, {wall:.1f} s measured, 20 ms packets; BYE -> {bye.status}")
+    kind = f"SRTP {media.srtp.suite}" if media.srtp else "plain RTP"
+    print(
+        f"call: PCMU both ways, {kind}, {wall:.1f} s measured, 20 ms packets; BYE -> {bye.status}"
+    )
     print(f"media thread: {loop.priority.detail if loop.priority else 'unknown'}")
     if stats is not None:
         print(f"our stream: {stats.summary()}")
@@ -141,6 +170,7 @@ def main() -> None:
     print(f"baresip 1.0 (echo):   {theirs:.2f} % of one core")
     if theirs > 0:
         print(f"ratio ours / baresip: {ours / theirs:.2f}")
+    return ours, theirs
 
 
 if __name__ == "__main__":

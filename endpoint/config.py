@@ -111,6 +111,9 @@ class MediaSettings:
     jitter_max_ms: int = 200
     #: Seconds of silence from the peer (no RTP, no RTCP) before we hang up; 0 = never.
     rtp_timeout: int = 60
+    #: SRTP with SDES keys: "off", "optional" (offer SRTP, accept RTP) or "mandatory" (refuse
+    #: plain RTP with 488). Needs [sip] transport = "tls": keys never travel in the clear.
+    encryption: str = "off"
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +252,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
         "jitter_min_ms",
         "jitter_max_ms",
         "rtp_timeout",
+        "encryption",
     ),
     "audio": (
         "backend",
@@ -1021,7 +1025,18 @@ def parse_config(text: str, *, source: str = "config", base: Path = Path(".")) -
         jitter_max_ms=r.get(
             "jitter_max_ms", 200, _int_in(20, 2000), "milliseconds between 20 and 2000, e.g. 200"
         ),
+        encryption=r.get(
+            "encryption",
+            "off",
+            _choice("off", "optional", "mandatory"),
+            'one of "off", "optional", "mandatory"',
+        ),
     )
+    if media.encryption != "off" and sip.transport != "tls":
+        problems.append(
+            f'[media] encryption = "{media.encryption}" needs [sip] transport = "tls": the SRTP '
+            "keys travel in the SDP and are never sent over UDP or TCP in the clear"
+        )
     if media.jitter_min_ms > media.jitter_max_ms:
         problems.append(
             f"[media] jitter_min_ms = {media.jitter_min_ms} is above jitter_max_ms = "

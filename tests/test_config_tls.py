@@ -70,3 +70,13 @@ def test_a_tls_registrar_with_tls_transport_is_fine() -> None:
         '[sip]\ntransport = "tls"\n' + ACCOUNT.format(uri="sips:pbx.example.com:5061")
     )
     assert config.account is not None and config.account.registrar == "sips:pbx.example.com:5061"
+
+
+def test_encryption_needs_tls_because_keys_travel_in_the_sdp() -> None:
+    (line,) = problems_of('[media]\nencryption = "mandatory"\n')
+    assert line.startswith('[media] encryption = "mandatory" needs [sip] transport = "tls"')
+    config = parse_config('[sip]\ntransport = "tls"\n[media]\nencryption = "optional"\n')
+    assert config.media.encryption == "optional"
+    assert parse_config("").media.encryption == "off"
+    (bad,) = problems_of('[sip]\ntransport = "tls"\n[media]\nencryption = "srtp"\n')
+    assert bad.startswith('[media] encryption = "srtp"') and '"mandatory"' in bad

@@ -31,6 +31,10 @@ class StreamStats:
     remote_jitter_ms: float | None = None
     dtmf_received: int = 0
     mos: float = 0.0
+    #: "none", or how the media was protected ("SRTP AES_CM_128_HMAC_SHA1_80").
+    encryption: str = "none"
+    #: Packets dropped for failing SRTP authentication or replaying (an injector, a stale key).
+    unauthenticated: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -41,7 +45,8 @@ class StreamStats:
             f"{self.codec} sent {self.sent_packets} recv {self.received_packets} "
             f"lost {self.lost} ({self.fraction_lost:.1%}) late {self.late} "
             f"concealed {self.concealed} jitter {self.jitter_ms:.1f} ms rtt {rtt} "
-            f"jb {self.jitter_buffer_ms:.0f} ms MOS {self.mos:.2f}"
+            f"jb {self.jitter_buffer_ms:.0f} ms MOS {self.mos:.2f} encryption {self.encryption}"
+            + (f" refused {self.unauthenticated}" if self.encryption != "none" else "")
         )
 
 

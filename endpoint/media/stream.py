@@ -5,12 +5,17 @@ received datagrams to ``receive_rtp``/``receive_rtcp`` and sends what comes back
 ``get_timer``/``handle_timer``. Everything that decides (numbering, codec, DTMF replacing audio,
 validation and latching, jitter buffering, reports) happens here, so the whole engine is tested
 end to end without a socket or a clock.
+
+Encryption is one injected step at the edge (``PacketProtection``: SRTP keyed from the SDP):
+what we send is protected last, what arrives is unprotected first, and a packet that fails is
+counted and dropped before validation, latching, DTMF or the jitter buffer see it.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 
@@ -43,6 +48,21 @@ class StreamConfig:
     #: Seconds without RTP or RTCP from the peer, while we expect media, before
     #: ``MediaTimeout`` (0 = never): the peer is gone even if it promised no session timer.
     rtp_timeout_s: float = 0.0
+
+
+class PacketProtection(Protocol):
+    """SRTP for one call (``endpoint.media.srtp.SrtpProtection``); unprotect None = drop."""
+
+    @property
+    def description(self) -> str: ...
+
+    def protect_rtp(self, packet: bytes) -> bytes: ...
+
+    def protect_rtcp(self, packet: bytes) -> bytes: ...
+
+    def unprotect_rtp(self, packet: bytes) -> bytes | None: ...
+
+    def unprotect_rtcp(self, packet: bytes) -> bytes | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +101,20 @@ class _Counters:
 
 
 class MediaStream:
-    def __init__(self, config: StreamConfig, rng: random.Random, now: float) -> None:
+    def __init__(
+        self,
+        config: StreamConfig,
+        rng: random.Random,
+        now: float,
+        protection: PacketProtection | None = None,
+    ) -> None:
         if config.payload_type not in CODECS:
             raise ValueError(f"unsupported payload type {config.payload_type}")
         self.config = config
         self.rng = rng
+        self.protection = protection
+        #: Packets dropped because they failed SRTP/SRTCP authentication or replayed.
+        self.unauthenticated = 0
         self.encode, self.decode = CODECS[config.payload_type]
         self.samples_per_packet = config.ptime_ms * SAMPLE_RATE // 1000
         self.sender = RtpSender(rng)
@@ -145,7 +174,7 @@ class MediaStream:
             packet = self.dtmf_out.tick(self.sender)
             if packet is not None:
                 self._marker = True
-                return [(bytes(packet), self._rtp_destination)]
+                return [(self._protect(bytes(packet)), self._rtp_destination)]
         packet = self.sender.packet(
             self.config.payload_type,
             self.encode(audio),
@@ -153,7 +182,17 @@ class MediaStream:
             marker=self._marker,
         )
         self._marker = False
-        return [(bytes(packet), self._rtp_destination)]
+        return [(self._protect(bytes(packet)), self._rtp_destination)]
+
+    def _protect(self, packet: bytes) -> bytes:
+        return packet if self.protection is None else self.protection.protect_rtp(packet)
+
+    def _protect_rtcp(self, packet: bytes) -> bytes:
+        return packet if self.protection is None else self.protection.protect_rtcp(packet)
+
+    def set_protection(self, protection: PacketProtection | None) -> None:
+        """New keys from a re-INVITE (RFC 4568 §7.1.4): used from the next packet on."""
+        self.protection = protection
 
     def send_dtmf(self, digits: str) -> str:
         """Queue digits for RFC 4733 sending; returns the characters refused."""
@@ -167,6 +206,12 @@ class MediaStream:
         if self.config.rtcp_mux and rtcp.is_rtcp(data):
             self.receive_rtcp(data, address, now)
             return
+        if self.protection is not None:
+            clear = self.protection.unprotect_rtp(data)
+            if clear is None:
+                self.unauthenticated += 1
+                return
+            data = clear
         latched_before = self.receiver.latched_address
         changes_before = self.receiver.ssrc_changes
         packet = self.receiver.receive(data, address, now)
@@ -232,6 +277,12 @@ class MediaStream:
             self._events.append(MediaTimeout(timeout))
 
     def receive_rtcp(self, data: bytes, address: Address, now: float) -> None:
+        if self.protection is not None:
+            clear = self.protection.unprotect_rtcp(data)
+            if clear is None:
+                self.unauthenticated += 1
+                return
+            data = clear
         try:
             packets = rtcp.parse_compound(data)
         except rtcp.RtcpError:
@@ -267,7 +318,9 @@ class MediaStream:
         if self._closed or now < self._rtcp_at:
             return []
         self._rtcp_at = now + rtcp.interval(self.rng, we_sent=self.sender.packets > 0)
-        return [(rtcp.encode_compound(self._report(now)), self._rtcp_destination)]
+        return [
+            (self._protect_rtcp(rtcp.encode_compound(self._report(now))), self._rtcp_destination)
+        ]
 
     def _report(self, now: float) -> list[rtcp.RtcpPacket]:
         blocks: tuple[rtcp.ReportBlock, ...] = ()
@@ -342,7 +395,7 @@ class MediaStream:
             return []
         packets = [*self._report(now), rtcp.Goodbye((self.sender.ssrc,))]
         self._closed = True
-        return [(rtcp.encode_compound(packets), self._rtcp_destination)]
+        return [(self._protect_rtcp(rtcp.encode_compound(packets)), self._rtcp_destination)]
 
     def stats(self) -> StreamStats:
         received = self.receiver.received_total
@@ -373,6 +426,8 @@ class MediaStream:
             remote_jitter_ms=self._c.remote_jitter,
             dtmf_received=self._c.dtmf,
             mos=estimate_mos(max(fraction, concealed_share), one_way),
+            encryption=self.protection.description if self.protection is not None else "none",
+            unauthenticated=self.unauthenticated,
         )
 
 

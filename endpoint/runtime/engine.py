@@ -28,6 +28,7 @@ from endpoint.config import Config
 from endpoint.media.dtmf import DtmfDigit
 from endpoint.media.frame import FRAME_SAMPLES
 from endpoint.media.quality import StreamStats
+from endpoint.media.srtp import SrtpProtection
 from endpoint.media.stream import MediaStream, MediaTimeout, StreamConfig
 from endpoint.runtime.control import ControlServer, EventHub
 from endpoint.runtime.hardware_bridge import HardwareBridge, open_board
@@ -40,6 +41,7 @@ from endpoint.service.supervisor import ServiceSupervisor
 from endpoint.sip import ParseError
 from endpoint.sip.message import Message
 from endpoint.sip.offer_answer import NegotiatedMedia
+from endpoint.sip.sdes import SrtpKeys as SdesKeys
 from endpoint.tls import client_context, describe_failure, server_context
 from endpoint.ua.actions import CallAction, NeedMedia, Notice, PlayAlert, StartMedia, UpdateMedia
 from endpoint.ua.agent import UserAgent
@@ -90,6 +92,13 @@ def stream_config(m: NegotiatedMedia, config: Config, cname: str) -> StreamConfi
     )
 
 
+def protection_for(m: NegotiatedMedia) -> SrtpProtection | None:
+    """SRTP for the call when its offer/answer agreed on keys, else None (plain RTP)."""
+    if m.srtp is None:
+        return None
+    return SrtpProtection(m.srtp.suite, m.srtp.local, m.srtp.remote)
+
+
 def open_configured_audio(config: Config) -> AudioPort:
     """The ``[audio]`` device, opened and started for one call."""
     a = config.audio
@@ -138,6 +147,8 @@ class Engine:
         self._sockets: dict[str, RtpSockets] = {}
         self._ports: dict[str, AudioPort] = {}
         self._callers: dict[str, str] = {}
+        #: The SRTP keys each call's stream runs with (a re-INVITE may bring new ones).
+        self._keys: dict[str, SdesKeys | None] = {}
         self._rng = secrets.SystemRandom()
         self.resolver = Resolver()
         self.supervisor = ServiceSupervisor(self)
@@ -260,6 +271,10 @@ class Engine:
             self._allocate(ua, action.call_id, now)
         elif isinstance(action, UpdateMedia):
             m = action.media
+            if m.srtp != self._keys.get(action.call_id):
+                # RFC 4568 §7.1.4: the re-INVITE's keys replace the old ones from now on.
+                self._keys[action.call_id] = m.srtp
+                media.set_protection(action.call_id, protection_for(m))
             media.set_remote(
                 action.call_id,
                 (m.remote_address, m.remote_port),
@@ -290,8 +305,12 @@ class Engine:
         if sockets is None:
             return
         stream = MediaStream(
-            stream_config(action.media, self.config, f"door@{ua.local.host}"), self._rng, now
+            stream_config(action.media, self.config, f"door@{ua.local.host}"),
+            self._rng,
+            now,
+            protection_for(action.media),
         )
+        self._keys[action.call_id] = action.media.srtp
         try:
             port = open_configured_audio(self.config)
         except (AudioError, OSError, ValueError) as exc:
@@ -312,6 +331,7 @@ class Engine:
         future = media.remove_call(call_id)
         old_sockets = self._sockets.pop(call_id, None)
         old_port = self._ports.pop(call_id, None)
+        self._keys.pop(call_id, None)
         loop = asyncio.get_running_loop()
 
         def report(done: object) -> None:

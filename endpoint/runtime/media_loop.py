@@ -27,7 +27,7 @@ import numpy as np
 from endpoint.audio import AudioPort
 from endpoint.media.frame import FRAME_SAMPLES
 from endpoint.media.quality import StreamStats
-from endpoint.media.stream import MediaEvent, MediaStream
+from endpoint.media.stream import MediaEvent, MediaStream, PacketProtection
 from endpoint.runtime.realtime import Priority, make_current_thread_realtime
 from endpoint.runtime.rtp_transport import RtpSockets
 
@@ -124,6 +124,11 @@ class MediaLoop:
 
     def set_direction(self, call_id: str, direction: str) -> None:
         self._commands.put(lambda: self._with(call_id, lambda c: c.stream.set_direction(direction)))
+
+    def set_protection(self, call_id: str, protection: PacketProtection | None) -> None:
+        self._commands.put(
+            lambda: self._with(call_id, lambda c: c.stream.set_protection(protection))
+        )
 
     def set_remote(self, call_id: str, rtp: tuple[str, int], rtcp: tuple[str, int]) -> None:
         self._commands.put(lambda: self._with(call_id, lambda c: c.stream.set_remote(rtp, rtcp)))

@@ -5,6 +5,12 @@ answer the first audio stream we can use, refusing every other m= line with port
 their number and order (§6). The codec is the first one in the offer's order that we support
 (§6.1: the answerer should respect the offerer's preference). Hold is understood both ways:
 direction attributes, and the legacy ``c=0.0.0.0`` (§8.4). Nothing usable means 488.
+
+SRTP keyed by SDES (RFC 4568), by ``encryption``: "off" offers and accepts RTP/AVP only;
+"optional" offers RTP/AVP with ``a=crypto`` lines (best effort, as baresip's ``srtp``) and
+accepts plain or SRTP answers and offers; "mandatory" offers RTP/SAVP and refuses (488) any
+offer or answer without a usable key. Every offer and every answer carries fresh keys, so a
+re-INVITE rekeys (§7.1.4); keys come from the session's random source.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, replace
 
+from endpoint.sip import sdes
 from endpoint.sip.errors import SipError, UsageError
 from endpoint.sip.sdp import (
     DIRECTIONS,
@@ -63,12 +70,16 @@ class LocalMedia:
     ptime: int = 20
     direction: str = "sendrecv"
     rtcp_mux: bool = True
+    #: "off", "optional" or "mandatory" (SRTP with SDES keys).
+    encryption: str = "off"
 
     def __post_init__(self) -> None:
         if not self.codecs or any(name not in STATIC_TYPES for name in self.codecs):
             raise UsageError(f"codecs must be a non-empty choice of {sorted(STATIC_TYPES)}")
         if self.direction not in DIRECTIONS:
             raise UsageError(f"direction must be one of {DIRECTIONS}")
+        if self.encryption not in ("off", "optional", "mandatory"):
+            raise UsageError('encryption must be "off", "optional" or "mandatory"')
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +98,8 @@ class NegotiatedMedia:
     direction: str
     #: The peer put the call on hold (sendonly/inactive/c=0.0.0.0 from its side).
     remote_hold: bool
+    #: SRTP keys when the exchange agreed on SDES, else None (plain RTP).
+    srtp: sdes.SrtpKeys | None = None
 
     @property
     def sends(self) -> bool:
@@ -97,10 +110,17 @@ class NegotiatedMedia:
         return self.direction in ("sendrecv", "recvonly")
 
 
+def media_encryption(media: NegotiatedMedia) -> str:
+    """How a call's media is protected, for status lines, events and reports."""
+    return f"SRTP {media.srtp.suite}" if media.srtp is not None else "none"
+
+
 class SdpSession:
     """Our o= line across a call: same session id, version +1 whenever the SDP changes."""
 
     def __init__(self, rng: random.Random, address: str, username: str = "-") -> None:
+        #: Also draws our SRTP keys: ``secrets.SystemRandom`` in production.
+        self.rng = rng
         self.session_id = str(rng.getrandbits(62))
         self.version = int(self.session_id) % 10**9
         self.address = address
@@ -132,6 +152,8 @@ def _audio_attributes(
     ptime: int,
     direction: str,
     rtcp_mux: bool,
+    *,
+    crypto: list[sdes.Crypto] | None = None,
 ) -> tuple[Attribute, ...]:
     attrs: list[Attribute] = [("rtpmap", f"{pt} {name}/8000") for name, pt in codecs]
     if dtmf is not None:
@@ -140,6 +162,7 @@ def _audio_attributes(
     attrs.append((direction, None))
     if rtcp_mux:
         attrs.append(("rtcp-mux", None))
+    attrs += [("crypto", str(c)) for c in crypto or ()]
     return tuple(attrs)
 
 
@@ -148,12 +171,15 @@ def make_offer(local: LocalMedia, session: SdpSession) -> SessionDescription:
     codecs = [(name, STATIC_TYPES[name]) for name in local.codecs]
     dtmf = (DEFAULT_DTMF_PT, "0-16") if local.telephone_event else None
     formats = tuple(str(pt) for _, pt in codecs) + ((str(DEFAULT_DTMF_PT),) if dtmf else ())
+    crypto = sdes.our_offer(session.rng) if local.encryption != "off" else None
     media = MediaDescription(
         "audio",
         local.port,
-        "RTP/AVP",
+        "RTP/SAVP" if local.encryption == "mandatory" else "RTP/AVP",
         formats,
-        attributes=_audio_attributes(codecs, dtmf, local.ptime, local.direction, local.rtcp_mux),
+        attributes=_audio_attributes(
+            codecs, dtmf, local.ptime, local.direction, local.rtcp_mux, crypto=crypto
+        ),
     )
     return session.seal((media,), _connection(local.address))
 
@@ -179,8 +205,23 @@ def _codec_in(media: MediaDescription, wanted: tuple[str, ...]) -> tuple[str, in
     return None
 
 
-def _usable_audio(media: MediaDescription) -> bool:
-    return media.media == "audio" and media.port != 0 and media.proto.upper() == "RTP/AVP"
+def _usable_audio(media: MediaDescription, encryption: str = "off") -> bool:
+    """Audio we can carry: RTP/AVP (with keys when encryption is mandatory), or RTP/SAVP with
+    a key we understand when encryption is on (RFC 4568 §7.1.2)."""
+    if media.media != "audio" or media.port == 0:
+        return False
+    proto = media.proto.upper()
+    if encryption == "off":
+        return proto == "RTP/AVP"
+    has_key = bool(sdes.offered(media))
+    if proto == "RTP/SAVP" or encryption == "mandatory":
+        return proto in ("RTP/AVP", "RTP/SAVP") and has_key
+    return proto == "RTP/AVP"
+
+
+def offers_srtp(offer: SessionDescription) -> bool:
+    """Whether ``offer`` has an audio stream with an SDES key we can use."""
+    return any(_usable_audio(media, "mandatory") for media in offer.media)
 
 
 def _remote(offer: SessionDescription, media: MediaDescription) -> tuple[str, bool]:
@@ -205,7 +246,8 @@ def make_answer(
     negotiated: NegotiatedMedia | None = None
     answers: list[MediaDescription] = []
     for index, media in enumerate(offer.media):
-        codec = _codec_in(media, local.codecs) if _usable_audio(media) else None
+        usable = _usable_audio(media, local.encryption)
+        codec = _codec_in(media, local.codecs) if usable else None
         if chosen is not None or codec is None:
             # §6: a refused stream is answered with port 0, same media type and formats.
             answers.append(MediaDescription(media.media, 0, media.proto, media.formats))
@@ -221,13 +263,25 @@ def make_answer(
         ptime = _ptime(media, local.ptime)
         mux = media.rtcp_mux and local.rtcp_mux
         formats = (str(codec[1]),) + ((str(dtmf_pt),) if dtmf_pt is not None else ())
+        keys: sdes.SrtpKeys | None = None
+        ours: list[sdes.Crypto] = []
+        theirs = sdes.offered(media) if local.encryption != "off" else []
+        if theirs:  # §7.1.1: the first line we support, same tag, our own fresh key
+            chosen_line = theirs[0]
+            mine = sdes.Crypto(
+                chosen_line.tag,
+                chosen_line.suite,
+                sdes.new_key(chosen_line.suite, session.rng),
+            )
+            ours = [mine]
+            keys = sdes.SrtpKeys(chosen_line.suite, mine.key, chosen_line.key)
         answers.append(
             MediaDescription(
                 "audio",
                 local.port,
                 media.proto,
                 formats,
-                attributes=_audio_attributes([codec], dtmf, ptime, direction, mux),
+                attributes=_audio_attributes([codec], dtmf, ptime, direction, mux, crypto=ours),
             )
         )
         rtcp_port = media.port if mux else (media.rtcp_port or media.port + 1)
@@ -242,8 +296,14 @@ def make_answer(
             ptime=ptime,
             direction=direction,
             remote_hold=legacy_hold or offered_dir in ("sendonly", "inactive"),
+            srtp=keys,
         )
     if negotiated is None:
+        if local.encryption == "mandatory":
+            raise NotAcceptableError(
+                "no usable audio stream with SRTP keys (a=crypto) in the offer, and "
+                "[media] encryption = mandatory refuses plain RTP"
+            )
         raise NotAcceptableError("no usable audio stream (PCMU/PCMA over RTP/AVP) in the offer")
     return session.seal(tuple(answers), _connection(local.address)), negotiated
 
@@ -254,12 +314,13 @@ def process_answer(
     """What an answer to our ``offer`` means for the media (RFC 3264 §7)."""
     if len(answer.media) != len(offer.media):
         raise NotAcceptableError("the answer does not have the offer's m= lines")
-    for media in answer.media:
-        if not _usable_audio(media):
+    for index, media in enumerate(answer.media):
+        if not _usable_audio(media, local.encryption):
             continue
         codec = _codec_in(media, local.codecs)
         if codec is None:
             continue
+        keys = _answered_keys(offer.media[index], media, local.encryption)
         address, legacy_hold = _remote(answer, media)
         answered_dir = media.direction or answer.direction or "sendrecv"
         if legacy_hold:
@@ -277,8 +338,28 @@ def process_answer(
             ptime=_ptime(media, local.ptime),
             direction=mine,
             remote_hold=legacy_hold or answered_dir in ("sendonly", "inactive"),
+            srtp=keys,
         )
     raise NotAcceptableError("the answer accepted no audio stream we can use")
+
+
+def _answered_keys(
+    offered: MediaDescription, answered: MediaDescription, encryption: str
+) -> sdes.SrtpKeys | None:
+    """The keys an answer chose among our offered lines (RFC 4568 §7.1.3): its tag names our
+    line, and the suite must be that line's; plain RTP only when encryption is not mandatory."""
+    if encryption == "off":
+        return None
+    lines = sdes.offered(answered)
+    if not lines:
+        if encryption == "mandatory":
+            raise NotAcceptableError("the answer has no SRTP key and encryption is mandatory")
+        return None
+    chosen = lines[0]
+    mine = {c.tag: c for c in sdes.offered(offered)}.get(chosen.tag)
+    if mine is None or mine.suite != chosen.suite:
+        raise NotAcceptableError("the answer's a=crypto does not match a line we offered")
+    return sdes.SrtpKeys(chosen.suite, mine.key, chosen.key)
 
 
 def hold(local: LocalMedia) -> LocalMedia:

@@ -18,6 +18,7 @@ from endpoint.sip import Request, Response, check_request, make_response, parse_
 from endpoint.sip.checks import DEFAULT_METHODS
 from endpoint.sip.dialog import dialog_id_of
 from endpoint.sip.digest import DigestClient
+from endpoint.sip.offer_answer import media_encryption
 from endpoint.sip.transaction import (
     AckReceived,
     Outgoing,
@@ -525,7 +526,7 @@ class UserAgent:
                     )
                 )
             else:
-                self.calls.invite(request, event.transaction, now)
+                self.calls.invite(request, event.transaction, now, event.transport)
                 return
         elif request.method in ("INVITE", "UPDATE"):
             # Inside a dialog: hold/resume, a new media address, a session refresh.
@@ -588,6 +589,7 @@ class UserAgent:
             if session is not None:
                 row["codec"] = session.media.codec
                 row["on_hold"] = session.media.remote_hold
+                row["encryption"] = media_encryption(session.media)
             if answered_at is not None and now is not None:
                 row["seconds"] = round(now - answered_at, 1)
             out.append(row)

@@ -24,6 +24,8 @@ from endpoint.sip.offer_answer import (
     NotAcceptableError,
     SdpSession,
     make_answer,
+    media_encryption,
+    offers_srtp,
 )
 from endpoint.sip.sdp import SessionDescription, parse_sdp
 from endpoint.sip.transaction import TransactionLayer
@@ -66,6 +68,8 @@ class Call:
     answered_at: float | None = None
     sdp: SdpSession | None = field(default=None, repr=False)
     timer: TimerPlan | None = None
+    #: The transport the INVITE arrived over, as the runtime saw it: SRTP keys go only on TLS.
+    transport: str = "udp"
     session: Session | None = None
 
 
@@ -119,18 +123,20 @@ class IncomingCalls:
 
     # -- incoming INVITE ---------------------------------------------------------------------
 
-    def invite(self, request: Request, transaction: str, now: float) -> None:
+    def invite(
+        self, request: Request, transaction: str, now: float, transport: str = "udp"
+    ) -> None:
         # RFC 3261 §8.2.6.1/§17.2.1: a 100 at once stops the previous hop's retransmissions
         # whatever comes next (ringing, a 4xx, an answer after answer_delay), as pjsip does.
         self.tx.send_response(transaction, make_response(request, 100), now)
         try:
-            self._invite(request, transaction, now)
+            self._invite(request, transaction, now, transport)
         except ParseError as exc:  # a field we only read now turned out malformed
             self.tx.send_response(
                 transaction, make_response(request, 400, f"Bad Request ({exc.reason})"), now
             )
 
-    def _invite(self, request: Request, transaction: str, now: float) -> None:
+    def _invite(self, request: Request, transaction: str, now: float, transport: str) -> None:
         busy = self.active
         tag = f"{self.rng.getrandbits(48):012x}"
         if busy is not None:
@@ -149,6 +155,24 @@ class IncomingCalls:
                 transaction,
                 make_response(request, 488, "Not Acceptable Here (no SDP offer)", to_tag=tag),
                 now,
+            )
+            return
+        refusal = self._encryption_refusal(offer, transport)
+        if refusal is not None:
+            self.tx.send_response(
+                transaction,
+                make_response(request, 488, "Not Acceptable Here (SRTP required)", to_tag=tag),
+                now,
+            )
+            self.events.append(
+                Notice(
+                    "call-rejected",
+                    {
+                        "call_id": request.call_id,
+                        "from": str(request.from_addr.uri),
+                        "reason": refusal,
+                    },
+                )
             )
             return
         uri = request.from_addr.uri
@@ -174,12 +198,23 @@ class IncomingCalls:
             return
         call = Call(request.call_id, request, transaction, offer, caller, tag, now, allowed)
         call.timer = timer
+        call.transport = transport
         self.calls[call.call_id] = call
         self._respond(call, 180, now=now)
         self.events.append(
             Notice("call-incoming", {"call_id": call.call_id, "from": caller, "allowed": allowed})
         )
         self.events.append(NeedMedia(call.call_id))
+
+    def _encryption_refusal(self, offer: SessionDescription, transport: str) -> str | None:
+        """Why ``[media] encryption = "mandatory"`` refuses this INVITE (488), or None."""
+        if self.config.media.encryption != "mandatory":
+            return None
+        if transport != "tls":
+            return f"SRTP keys are only sent over TLS; this INVITE came over {transport.upper()}"
+        if not offers_srtp(offer):
+            return "plain RTP offered; [media] encryption = mandatory"
+        return None
 
     def media_ready(self, call_id: str, rtp_port: int, now: float) -> None:
         call = self.calls.get(call_id)
@@ -211,6 +246,9 @@ class IncomingCalls:
             codecs=media.codecs,
             telephone_event=media.telephone_event,
             ptime=media.ptime,
+            # Keys never go out in the clear: over anything but TLS the answer is plain RTP
+            # (mandatory encryption refused such an INVITE already).
+            encryption=media.encryption if call.transport == "tls" else "off",
         )
         call.sdp = SdpSession(self.rng, self.local.host)
         try:
@@ -258,7 +296,12 @@ class IncomingCalls:
         self.events.append(
             Notice(
                 "call-answered",
-                {"call_id": call.call_id, "from": call.caller, "codec": negotiated.codec},
+                {
+                    "call_id": call.call_id,
+                    "from": call.caller,
+                    "codec": negotiated.codec,
+                    "encryption": media_encryption(negotiated),
+                },
             )
         )
         return True

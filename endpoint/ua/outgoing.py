@@ -29,6 +29,7 @@ from endpoint.sip.offer_answer import (
     NotAcceptableError,
     SdpSession,
     make_offer,
+    media_encryption,
     process_answer,
 )
 from endpoint.sip.sdp import SessionDescription, parse_sdp
@@ -158,12 +159,15 @@ class OutgoingCalls:
         if call is None or call.state is not OutState.WAITING_MEDIA:
             return
         media = self.config.media
+        _, transport = self._destination(call)
         call.local = LocalMedia(
             self.local.host,
             rtp_port,
             codecs=media.codecs,
             telephone_event=media.telephone_event,
             ptime=media.ptime,
+            # Keys only over TLS: a plain offer where the INVITE would travel in the clear.
+            encryption=media.encryption if transport == "tls" else "off",
         )
         call.sdp = SdpSession(self.rng, self.local.host)
         call.offer = make_offer(call.local, call.sdp)
@@ -335,7 +339,12 @@ class OutgoingCalls:
         self.events.append(
             Notice(
                 "call-answered",
-                {"call_id": call.call_id, "to": str(call.target), "codec": negotiated.codec},
+                {
+                    "call_id": call.call_id,
+                    "to": str(call.target),
+                    "codec": negotiated.codec,
+                    "encryption": media_encryption(negotiated),
+                },
             )
         )
 

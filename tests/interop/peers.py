@@ -325,6 +325,8 @@ class Baresip:
     answermode: str = "auto"
     tone_hz: int = 1000
     echo: bool = False
+    #: baresip's account ``mediaenc``: "srtp" (best effort), "srtp-mand" (RTP/SAVP), or "".
+    mediaenc: str = ""
     sip_port: int = 0
     ctrl_port: int = 0
     proc: subprocess.Popen[bytes] | None = None
@@ -372,6 +374,7 @@ module\t\t\tg711.so
 module\t\t\taubridge.so
 module\t\t\tausine.so
 module\t\t\tsndfile.so
+module\t\t\tsrtp.so
 module_tmp\t\tuuid.so
 module_tmp\t\taccount.so
 module_app\t\tmenu.so
@@ -385,6 +388,8 @@ ringback_disabled\tyes
 """
         (self.workdir / "config").write_text(config)
         common = f"answermode={self.answermode};audio_codecs=PCMU;mwi=no"
+        if self.mediaenc:
+            common += f";mediaenc={self.mediaenc}"
         if self.registrar:
             account = (
                 f"<sip:{self.user}@{self.registrar};transport=udp>;auth_pass={self.password};"

@@ -418,5 +418,6 @@ def test_status_lists_the_call_with_its_codec_hold_and_length() -> None:
         "state": "confirmed",
         "codec": "PCMU",
         "on_hold": True,
+        "encryption": "none",
         "seconds": 15.0,
     }

@@ -1,0 +1,77 @@
+"""SRTP and SRTCP (RFC 3711, RFC 7714) for one call, keyed by SDES (RFC 4568), through libsrtp.
+
+The ciphers, the authentication tags and the replay window are libsrtp's (``pylibsrtp``); this
+module only names the suites SDP speaks of, their key lengths, and turns libsrtp's refusals into
+``None`` so the stream can count and drop a packet without a second code path. It holds no
+socket and reads no clock: the stream calls it with bytes. A packet that fails authentication
+or replays an old index never reaches the RTP layer, so it cannot latch, carry a digit or be
+heard: only the holder of the peer's key can.
+"""
+
+from __future__ import annotations
+
+import pylibsrtp
+
+#: SDES crypto-suite name -> (libsrtp profile, key bytes, salt bytes). Ours in order of
+#: preference: the 80-bit tag first (RFC 4568 §6.2.1), then the AEAD suite, then the 32-bit tag.
+SUITES: dict[str, tuple[int, int, int]] = {
+    "AES_CM_128_HMAC_SHA1_80": (pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_80, 16, 14),
+    "AEAD_AES_128_GCM": (pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_128_GCM, 16, 12),
+    "AES_CM_128_HMAC_SHA1_32": (pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_32, 16, 14),
+}
+
+
+def key_length(suite: str) -> int:
+    """Bytes of master key plus master salt (the ``inline:`` value) for ``suite``."""
+    _, key, salt = SUITES[suite]
+    return key + salt
+
+
+class SrtpProtection:
+    """Protect and unprotect one call's RTP and RTCP; ``None`` from unprotect means drop."""
+
+    def __init__(self, suite: str, local_key: bytes, remote_key: bytes) -> None:
+        """``local_key`` protects what we send, ``remote_key`` checks what comes (key||salt)."""
+        if suite not in SUITES:
+            raise ValueError(f"unknown SRTP suite {suite}")
+        n = key_length(suite)
+        if len(local_key) != n or len(remote_key) != n:
+            raise ValueError(f"{suite} needs {n}-byte keys")
+        profile = SUITES[suite][0]
+        self.suite = suite
+        self._out = pylibsrtp.Session(
+            pylibsrtp.Policy(
+                key=local_key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND, srtp_profile=profile
+            )
+        )
+        self._in = pylibsrtp.Session(
+            pylibsrtp.Policy(
+                key=remote_key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_INBOUND, srtp_profile=profile
+            )
+        )
+        #: Packets refused: bad authentication tag, replayed index, too short.
+        self.refused = 0
+
+    @property
+    def description(self) -> str:
+        return f"SRTP {self.suite}"
+
+    def protect_rtp(self, packet: bytes) -> bytes:
+        return bytes(self._out.protect(packet))
+
+    def protect_rtcp(self, packet: bytes) -> bytes:
+        return bytes(self._out.protect_rtcp(packet))
+
+    def unprotect_rtp(self, packet: bytes) -> bytes | None:
+        try:
+            return bytes(self._in.unprotect(packet))
+        except pylibsrtp.Error:
+            self.refused += 1
+            return None
+
+    def unprotect_rtcp(self, packet: bytes) -> bytes | None:
+        try:
+            return bytes(self._in.unprotect_rtcp(packet))
+        except pylibsrtp.Error:
+            self.refused += 1
+            return None

@@ -1,0 +1,151 @@
+"""SRTP with SDES keys against a real baresip (its ``srtp`` module), through Kamailio with TLS:
+our signalling runs over TLS (keys never leave us in the clear), baresip's reaches Kamailio
+over UDP on loopback. Audio both ways is checked by tone analysis, a DTMF door code opens the
+door over SRTP, plain RTP is refused with 488 when encryption is mandatory, and a raw-socket
+injector of plain RTP can neither latch nor slip in a digit."""
+
+import re
+import socket
+import time
+import wave
+from pathlib import Path
+
+import pytest
+
+from tests.certs import Authority
+from tests.interop.door import Door, read_wav, tone_share
+from tests.interop.peers import Baresip, Kamailio
+
+pytestmark = pytest.mark.interop
+
+
+def secure_door(tmp: Path, proxy: Kamailio, ca_file: Path, encryption: str) -> Door:
+    extra = (
+        f'[account]\nregistrar = "sip:localhost:{proxy.tls_port};transport=tls"\n'
+        f'user = "door"\npassword = "secret"\nexpires = 60\n[tls]\nca_file = "{ca_file}"\n'
+        '[hardware]\nboard = "simulated"\n[door]\nrelay_pin = 27\ncode = "1234"\n'
+    )
+    door = Door(tmp, sip=f'transport = "tls"\n[media]\nencryption = "{encryption}"', extra=extra)
+    deadline = time.monotonic() + 10
+    while not proxy.registrations("door") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proxy.registrations("door"), "the door never registered over TLS"
+    return door
+
+
+def tls_proxy(tmp: Path) -> tuple[Kamailio, Path]:
+    ca = Authority(tmp / "pki")
+    server = ca.issue("kamailio", ("localhost",))
+    proxy = Kamailio(tmp / "proxy", tls=(server.cert, server.key)).start()
+    return proxy, ca.files.cert
+
+
+@pytest.mark.parametrize(
+    ("mediaenc", "encryption"), [("srtp-mand", "mandatory"), ("srtp", "optional")]
+)
+def test_srtp_call_audio_both_ways_and_the_code_opens_the_door(
+    tmp_path: Path, mediaenc: str, encryption: str
+) -> None:
+    proxy, ca = tls_proxy(tmp_path)
+    flat = Baresip(
+        tmp_path / "flat",
+        user="flat",
+        registrar=f"127.0.0.1:{proxy.port}",
+        mediaenc=mediaenc,
+    ).start()
+    door = secure_door(tmp_path / "door", proxy, ca, encryption)
+    try:
+        flat.ctrl.command("dial", f"sip:door@127.0.0.1:{proxy.port}")
+        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        time.sleep(1.0)
+        flat.ctrl.command("sndcode", "1234")
+        time.sleep(1.0)
+        status = door.ctl("status", "--json").stdout
+        flat.ctrl.command("hangup")
+        flat.ctrl.wait_event("CALL_CLOSED", 10)
+        time.sleep(0.5)
+    finally:
+        log = door.stop()
+        flat.stop()
+        proxy.stop()
+    baresip_log = flat.log.read_text()
+    assert re.search(
+        r"srtp: \S+: SRTP is Enabled \(cryptosuite=AES_CM_128_HMAC_SHA1_\d+\)", baresip_log
+    ), baresip_log
+    assert "failed to decrypt" not in baresip_log
+    assert re.search(r"call-answered .*encryption=SRTP AES_CM_128_HMAC_SHA1_\d+", log), log
+    assert '"encryption": "SRTP AES_CM_128_HMAC_SHA1_' in status, status
+    assert "door-opened" in log and "via=dtmf" in log, log
+    # baresip 1.0 sends one 16-byte RTCP APP packet in the clear at the start: it is the only
+    # thing refused (a stale key or a broken cipher would refuse everything).
+    refused = re.search(
+        r"call-report .*encryption SRTP AES_CM_128_HMAC_SHA1_\d+ refused (\d+)", log
+    )
+    assert refused and int(refused.group(1)) <= 2, log
+    # The first second, before the code's events (played as silence) and baresip's own tones.
+    assert tone_share(read_wav(tmp_path / "door" / "heard.wav")[2000:8000], 1000) > 0.9
+    (dump,) = flat.received_wavs()
+    with wave.open(str(dump)) as w:
+        rate = w.getframerate()
+    got = read_wav(dump)
+    assert len(got) > rate and tone_share(got[rate // 4 : rate], 440, rate) > 0.9  # our mic
+    assert "inline:" not in log and "secret" not in log
+
+
+def test_mandatory_refuses_a_plain_rtp_caller_with_488(tmp_path: Path) -> None:
+    proxy, ca = tls_proxy(tmp_path)
+    flat = Baresip(tmp_path / "flat", user="flat", registrar=f"127.0.0.1:{proxy.port}").start()
+    door = secure_door(tmp_path / "door", proxy, ca, "mandatory")
+    try:
+        flat.ctrl.command("dial", f"sip:door@127.0.0.1:{proxy.port}")
+        closed = flat.ctrl.wait_event("CALL_CLOSED", 10)
+    finally:
+        log = door.stop()
+        flat.stop()
+        proxy.stop()
+    assert "488" in str(closed.get("param", "")), closed
+    assert "call-rejected" in log and "plain RTP offered; [media] encryption = mandatory" in log
+    assert "call-answered" not in log
+
+
+def test_a_plain_rtp_injector_cannot_latch_or_send_a_digit(tmp_path: Path) -> None:
+    """While baresip talks SRTP to the door, a raw socket sprays plain RTP telephone-events
+    for the door code at the door's RTP port; nothing opens and the report counts them."""
+    proxy, ca = tls_proxy(tmp_path)
+    flat = Baresip(
+        tmp_path / "flat", user="flat", registrar=f"127.0.0.1:{proxy.port}", mediaenc="srtp-mand"
+    ).start()
+    door = secure_door(tmp_path / "door", proxy, ca, "mandatory")
+    sent = 0
+    try:
+        flat.ctrl.command("dial", f"sip:door@127.0.0.1:{proxy.port}")
+        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        status = door.ctl("status", "--json").stdout
+        port = rtp_port_of(flat)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as evil:
+            for seq, digit in enumerate([1, 2, 3, 4] * 5):
+                for end in (0, 0x80, 0x80, 0x80):
+                    packet = bytes([0x80, 101]) + (40000 + sent).to_bytes(2, "big")
+                    packet += (160 * seq).to_bytes(4, "big") + (0xBAD5EED).to_bytes(4, "big")
+                    packet += bytes([digit, end | 10]) + (800).to_bytes(2, "big")
+                    evil.sendto(packet, ("127.0.0.1", port))
+                    sent += 1
+                    time.sleep(0.005)
+        time.sleep(0.5)
+        flat.ctrl.command("hangup")
+        flat.ctrl.wait_event("CALL_CLOSED", 10)
+        time.sleep(0.5)
+    finally:
+        log = door.stop()
+        flat.stop()
+        proxy.stop()
+    assert '"encryption": "SRTP' in status
+    assert "door-opened" not in log and "dtmf" not in log.replace("via=dtmf", "")
+    refused = re.search(r"call-report .*encryption SRTP \S+ refused (\d+)", log)
+    assert refused and int(refused.group(1)) >= sent, log
+
+
+def rtp_port_of(peer: Baresip) -> int:
+    """The door's RTP port: where baresip's incoming RTP comes from (symmetric RTP)."""
+    found = peer.wait_log(r"incoming rtp for 'audio' established, receiving from [\d.]+:(\d+)")
+    return int(found.rsplit(":", 1)[1])

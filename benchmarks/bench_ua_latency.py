@@ -6,6 +6,8 @@ Both measure the real ``sip-endpoint run`` process on 127.0.0.1:
   SDP answer. Goal: < 2 ms.
 - start -> registered: from spawning the process to its "registered" log line, with a real
   Kamailio challenging the REGISTER (401, digest), ``--starts`` times. Goal: < 1 s.
+- the same over TLS (Kamailio's tls module, a test CA made here): start -> registered, and
+  "listening" -> "registered" (TCP connect + TLS handshake + REGISTER, 401, REGISTER, 200).
 
 Run: .venv/bin/python benchmarks/bench_ua_latency.py [--calls 50] [--starts 5]
 """
@@ -24,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.certs import Authority
 from tests.interop.peers import Kamailio, free_port
 
 CLI = [sys.executable, "-m", "endpoint"]
@@ -86,26 +89,45 @@ def auto_answer(calls: int, work: Path) -> list[float]:
     return latencies
 
 
-def registration(starts: int, work: Path) -> list[float]:
-    kamailio = Kamailio(work / "kamailio").start()
+def registration(
+    starts: int, work: Path, *, tls: bool = False, after_listen: list[float] | None = None
+) -> list[float]:
+    name = "tls" if tls else "udp"
+    registrar = ""
+    tls_keys = ""
+    if tls:
+        ca = Authority(work / "pki")
+        server = ca.issue("kamailio", ("localhost",))
+        kamailio = Kamailio(work / f"kamailio-{name}", tls=(server.cert, server.key)).start()
+        registrar = f"sip:localhost:{kamailio.tls_port};transport=tls"
+        tls_keys = f'transport = "tls"\n[tls]\nca_file = "{ca.files.cert}"\n'
+    else:
+        kamailio = Kamailio(work / f"kamailio-{name}").start()
+        registrar = f"sip:127.0.0.1:{kamailio.port}"
     times = []
     try:
         for i in range(starts):
             port = free_port(both=True)
-            config = work / f"reg{i}.toml"
+            config = work / f"reg-{name}{i}.toml"
             config.write_text(
-                f'[sip]\nlisten = "127.0.0.1:{port}"\n[account]\n'
-                f'registrar = "sip:127.0.0.1:{kamailio.port}"\nuser = "door"\npassword = "secret"\n'
-                f'[audio]\nbackend = "null"\n[control]\nsocket = "{work / f"reg{i}.sock"}"\n'
+                f'[sip]\nlisten = "127.0.0.1:{port}"\n{tls_keys}[account]\n'
+                f'registrar = "{registrar}"\nuser = "door"\npassword = "secret"\n'
+                f'[audio]\nbackend = "null"\n[control]\nsocket = "{work / f"reg{name}{i}.sock"}"\n'
             )
             start = time.perf_counter()
+            listening = start
             proc = subprocess.Popen(
                 [*CLI, "run", "--config", str(config)], stderr=subprocess.PIPE, text=True
             )
             assert proc.stderr is not None
             for line in proc.stderr:
+                if " listening on " in line:
+                    listening = time.perf_counter()
                 if " registered " in line:
-                    times.append((time.perf_counter() - start) * 1000)
+                    now = time.perf_counter()
+                    times.append((now - start) * 1000)
+                    if after_listen is not None:
+                        after_listen.append((now - listening) * 1000)
                     break
             proc.send_signal(signal.SIGTERM)
             proc.wait(10)
@@ -132,6 +154,14 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-ua-"))
     describe("auto-answer, INVITE sent -> 200 OK received", auto_answer(args.calls, work))
     describe("start -> registered (401 + digest, Kamailio)", registration(args.starts, work))
+    after_listen: list[float] = []
+    describe(
+        "start -> registered over TLS (Kamailio tls)",
+        registration(args.starts, work, tls=True, after_listen=after_listen),
+    )
+    describe(
+        "listening -> registered over TLS (connect + handshake + 401 + REGISTER)", after_listen
+    )
 
 
 if __name__ == "__main__":

@@ -9,8 +9,9 @@ direction attributes, and the legacy ``c=0.0.0.0`` (§8.4). Nothing usable means
 SRTP keyed by SDES (RFC 4568), by ``encryption``: "off" offers and accepts RTP/AVP only;
 "optional" offers RTP/AVP with ``a=crypto`` lines (best effort, as baresip's ``srtp``) and
 accepts plain or SRTP answers and offers; "mandatory" offers RTP/SAVP and refuses (488) any
-offer or answer without a usable key. Every offer and every answer carries fresh keys, so a
-re-INVITE rekeys (§7.1.4); keys come from the session's random source.
+offer or answer without a usable key. Every offer carries fresh keys; an answer to a re-offer
+takes a fresh key when the offerer brought a new one (a rekey, §7.1.4) and keeps ours when it
+kept its own. Keys come from the session's random source.
 """
 
 from __future__ import annotations
@@ -239,9 +240,16 @@ def _ptime(media: MediaDescription, default: int) -> int:
 
 
 def make_answer(
-    offer: SessionDescription, local: LocalMedia, session: SdpSession
+    offer: SessionDescription,
+    local: LocalMedia,
+    session: SdpSession,
+    current: sdes.SrtpKeys | None = None,
 ) -> tuple[SessionDescription, NegotiatedMedia]:
-    """Answer ``offer`` (RFC 3264 §6); raises NotAcceptableError (488) if no audio is usable."""
+    """Answer ``offer`` (RFC 3264 §6); raises NotAcceptableError (488) if no audio is usable.
+
+    ``current``: the keys a re-offer's session runs with. When the offerer keeps its key and
+    suite we keep ours (RFC 4568 §7.1.4: no rekey was asked, and peers such as baresip 1.0 keep
+    their receive context then); when it brings a new key, we answer with a new one too."""
     chosen: int | None = None
     negotiated: NegotiatedMedia | None = None
     answers: list[MediaDescription] = []
@@ -268,11 +276,17 @@ def make_answer(
         theirs = sdes.offered(media) if local.encryption != "off" else []
         if theirs:  # §7.1.1: the first line we support, same tag, our own fresh key
             chosen_line = theirs[0]
-            mine = sdes.Crypto(
-                chosen_line.tag,
-                chosen_line.suite,
-                sdes.new_key(chosen_line.suite, session.rng),
+            unchanged = (
+                current is not None
+                and current.suite == chosen_line.suite
+                and current.remote == chosen_line.key
             )
+            key = (
+                current.local
+                if current is not None and unchanged
+                else sdes.new_key(chosen_line.suite, session.rng)
+            )
+            mine = sdes.Crypto(chosen_line.tag, chosen_line.suite, key)
             ours = [mine]
             keys = sdes.SrtpKeys(chosen_line.suite, mine.key, chosen_line.key)
         answers.append(

@@ -535,6 +535,20 @@ class UserAgent:
                 session.on_request(request, event.transaction, now)
                 return
             response = make_response(request, 481)
+        elif (
+            request.method == "INFO"
+            and request.content_type == "application/dtmf-relay"
+            and self.config.media.encryption == "mandatory"
+        ):
+            # Door codes only from authenticated SRTP: a digit in SIP is not proven to come
+            # from the party holding the call's media key.
+            response = make_response(request, 403, "Forbidden (DTMF only over SRTP)")
+            self._notices.append(
+                Notice(
+                    "dtmf-refused",
+                    {"call_id": request.call_id, "reason": "SIP INFO; encryption is mandatory"},
+                )
+            )
         elif request.method == "INFO" and request.content_type == "application/dtmf-relay":
             response = make_response(request, 200)
             digit = _dtmf_relay(request.body)

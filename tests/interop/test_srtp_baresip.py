@@ -149,3 +149,40 @@ def rtp_port_of(peer: Baresip) -> int:
     """The door's RTP port: where baresip's incoming RTP comes from (symmetric RTP)."""
     found = peer.wait_log(r"incoming rtp for 'audio' established, receiving from [\d.]+:(\d+)")
     return int(found.rsplit(":", 1)[1])
+
+
+def test_hold_and_resume_keep_the_keys_and_audio_flows_after(tmp_path: Path) -> None:
+    """baresip re-offers its own key on hold and resume; we answer keeping ours (RFC 4568
+    §7.1.4: no rekey asked; a new key of ours would be ignored by baresip 1.0's receive
+    context and every packet after would fail). Audio flows both ways after the resume."""
+    proxy, ca = tls_proxy(tmp_path)
+    flat = Baresip(
+        tmp_path / "flat", user="flat", registrar=f"127.0.0.1:{proxy.port}", mediaenc="srtp-mand"
+    ).start()
+    door = secure_door(tmp_path / "door", proxy, ca, "mandatory")
+    try:
+        flat.ctrl.command("dial", f"sip:door@127.0.0.1:{proxy.port}")
+        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        time.sleep(1.0)
+        flat.ctrl.command("hold")
+        time.sleep(1.0)
+        flat.ctrl.command("resume")
+        time.sleep(2.0)
+        flat.ctrl.command("hangup")
+        flat.ctrl.wait_event("CALL_CLOSED", 10)
+        time.sleep(0.5)
+    finally:
+        log = door.stop()
+        flat.stop()
+        proxy.stop()
+    assert "call-held" in log and "call-resumed" in log
+    assert "failed to decrypt RTP" not in flat.log.read_text()
+    refused = re.search(r"call-report .*encryption SRTP \S+ refused (\d+)", log)
+    assert refused and int(refused.group(1)) <= 2, log
+    heard = read_wav(tmp_path / "door" / "heard.wav")
+    assert tone_share(heard[-12000:-2000], 1000) > 0.9  # after the resume
+    (dump,) = flat.received_wavs()
+    with wave.open(str(dump)) as w:
+        rate = w.getframerate()
+    got = read_wav(dump)
+    assert tone_share(got[-int(1.5 * rate) : -rate // 4], 440, rate) > 0.9, "no audio after resume"

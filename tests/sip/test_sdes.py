@@ -124,3 +124,16 @@ def test_a_lifetime_alone_is_understood() -> None:
     key = base64.b64encode(bytes(30)).decode()
     crypto = parse_crypto(f"7 AES_CM_128_HMAC_SHA1_80 inline:{key}|2^31")
     assert crypto is not None and crypto.tag == 7 and crypto.key == bytes(30)
+
+
+def test_a_re_offer_keeps_our_key_unless_the_peer_changes_its_own() -> None:
+    session = SdpSession(random.Random(1), "h")
+    _, first = make_answer(parse_sdp(BARESIP_SAVP), local("mandatory"), session)
+    assert first.srtp is not None
+    _, same = make_answer(parse_sdp(BARESIP_SAVP), local("mandatory"), session, first.srtp)
+    assert same.srtp == first.srtp  # hold/resume with the same offered key: no rekey
+    new_key = base64.b64encode(bytes(range(200, 230))).decode()
+    rekeyed_offer = BARESIP_SAVP.replace(base64.b64encode(bytes(range(30))).decode(), new_key)
+    _, rekeyed = make_answer(parse_sdp(rekeyed_offer), local("mandatory"), session, first.srtp)
+    assert rekeyed.srtp is not None
+    assert rekeyed.srtp.remote == bytes(range(200, 230)) and rekeyed.srtp.local != first.srtp.local

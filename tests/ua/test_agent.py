@@ -2,7 +2,7 @@
 
 import random
 
-from endpoint.config import AccountSettings, Config
+from endpoint.config import AccountSettings, Config, MediaSettings, SipSettings
 from endpoint.sip import Request, Response, make_response, parse
 from endpoint.sip.transaction import Outgoing
 from endpoint.ua.actions import NeedMedia, StartMedia
@@ -285,3 +285,16 @@ def test_over_tls_via_and_contact_say_tls_and_a_lost_flow_registers_again() -> N
     assert ua.datagrams_to_send() == []
     assert ua.registrations[0].state is RegState.WAITING
     assert (ua.registrations[0].get_timer() or 0.0) > 2.1
+
+
+def test_info_digits_are_refused_when_encryption_is_mandatory() -> None:
+    """Door codes only from authenticated SRTP: a SIP INFO digit gets 403 and never becomes a
+    ``dtmf`` notice (the door listens to those)."""
+    config = Config(sip=SipSettings(transport="tls"), media=MediaSettings(encryption="mandatory"))
+    ua = UserAgent(config, LocalAddress("192.0.2.5", 5061, "tls"), random.Random(1))
+    info = request("INFO", "Content-Type: application/dtmf-relay\r\n").replace(
+        b"Content-Length: 0\r\n\r\n", b"Content-Length: 24\r\n\r\nSignal=5\r\nDuration=160\r\n"
+    )
+    reply = answer_to(ua, info)
+    assert (reply.status, reply.reason) == (403, "Forbidden (DTMF only over SRTP)")
+    assert [n.event for n in ua.notices()] == ["dtmf-refused"]

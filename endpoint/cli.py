@@ -144,9 +144,9 @@ def _check_config(path: str, out: TextIO, err: TextIO) -> int:
 def _run(path: str, err: TextIO) -> int:
     import asyncio
 
+    from endpoint.hardware.factory import HardwareError
     from endpoint.logs import secrets, setup_logging
     from endpoint.runtime.engine import Engine
-    from endpoint.runtime.hardware_bridge import HardwareError
 
     config = _load(path, err)
     if config is None:

@@ -177,6 +177,11 @@ class Pjsua:
             except (OSError, subprocess.TimeoutExpired):
                 pass
         _stop(self.proc, timeout=5)
+        reader = getattr(self, "_reader", None)
+        if reader is not None:
+            reader.join(timeout=5)  # it ends at the pipe's end of file
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
 
 def wav_rate(path: Path) -> int:

@@ -261,11 +261,12 @@ def _check_dialog(msgs: list[Sip], invite: Sip, ours: int, proxy: int | None) ->
         problems.append(
             f"2xx to the INVITE with different To tags: {[m.tag('to') for m in ok_2xx]}"
         )
+    invite_branches = {m.branch for m in msgs if m.is_request and m.method == "INVITE"}
     for m in msgs:
         if not m.is_request or m is invite or not m.tag("to"):
             continue
-        if m.method == "ACK" and m.cseq[0] == invite.cseq[0] and m.branch == invite.branch:
-            continue  # the ACK of a non-2xx final response (same transaction)
+        if m.method == "ACK" and m.branch in invite_branches:
+            continue  # the ACK of a non-2xx final response (a 407 too): that INVITE's transaction
         mine = m.src == ours
         want = (local, remote) if mine else (remote, local)
         if (m.tag("from"), m.tag("to")) != want:
@@ -296,7 +297,7 @@ def _check_dialog(msgs: list[Sip], invite: Sip, ours: int, proxy: int | None) ->
     for m in msgs:
         if not (m.is_request and m.src == ours and m.tag("to")):
             continue
-        if m.method == "ACK" and m.branch == invite.branch:
+        if m.method == "ACK" and m.branch in invite_branches:
             continue
         if m.routes("route") != route_set:
             problems.append(f"our {m.summary()} has Route {m.routes('route')}, not {route_set}")

@@ -14,7 +14,6 @@ import queue
 import subprocess
 import threading
 import time
-import wave
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -182,8 +181,3 @@ class Pjsua:
             reader.join(timeout=5)  # it ends at the pipe's end of file
         if self.proc.stdout is not None:
             self.proc.stdout.close()
-
-
-def wav_rate(path: Path) -> int:
-    with wave.open(str(path)) as w:
-        return w.getframerate()

@@ -10,6 +10,7 @@ it wrote.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import re
 import socket
 import struct
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
+SO_ATTACH_FILTER = 26
+_FILTERS: list[ctypes.Array[ctypes.c_char]] = []
 MAX_PACKETS = 200_000
 
 COMPACT = {
@@ -125,6 +128,30 @@ def parse_sip(data: bytes, t: float, src: int, dst: int) -> Sip | None:
     return msg
 
 
+def _port_filter(port: int) -> bytes:
+    """A classic BPF program (``struct sock_fprog``) passing IPv4 UDP datagrams from or to
+    ``port`` (unfragmented, Ethernet framing as on ``lo``), the rest dropped in the kernel."""
+    drop, accept = 11, 12
+    program = [
+        (0x28, 0, 0, 12),  # ldh [12]: EtherType
+        (0x15, 0, drop - 2, 0x0800),  # IPv4?
+        (0x30, 0, 0, 23),  # ldb [23]: IP protocol
+        (0x15, 0, drop - 4, 17),  # UDP?
+        (0x28, 0, 0, 20),  # ldh [20]: fragment offset
+        (0x45, drop - 6, 0, 0x1FFF),  # a later fragment: no UDP header
+        (0xB1, 0, 0, 14),  # ldxb 4*([14]&0xf): IP header length
+        (0x48, 0, 0, 14),  # ldh [x+14]: source port
+        (0x15, accept - 9, 0, port),
+        (0x48, 0, 0, 16),  # ldh [x+16]: destination port
+        (0x15, accept - 11, drop - 11, port),
+        (0x06, 0, 0, 0),  # drop
+        (0x06, 0, 0, 0x40000),  # accept (up to 256 KiB of the packet)
+    ]
+    code = b"".join(struct.pack("HBBI", *insn) for insn in program)
+    _FILTERS.append(buf := ctypes.create_string_buffer(code))  # alive while sockets use it
+    return struct.pack("HL", len(program), ctypes.addressof(buf))
+
+
 class SipCapture:
     """Every UDP datagram to or from ``port`` on ``lo``, parsed, from ``start()`` on."""
 
@@ -133,7 +160,17 @@ class SipCapture:
         self.messages: list[Sip] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        try:
+            self._sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
+        except PermissionError:
+            raise PermissionError(
+                "capturing SIP on lo needs root or CAP_NET_RAW (the interop matrix runs as root "
+                "in CI)"
+            ) from None
+        # The kernel keeps only our port's datagrams: all of lo's RTP (other tests' too)
+        # through a Python thread would overflow the socket's buffer and lose SIP.
+        self._sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_FILTER, _port_filter(port))
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         self._sock.bind(("lo", 0))
         self._sock.settimeout(0.2)
         self._thread = threading.Thread(target=self._run, daemon=True, name="sip-capture")

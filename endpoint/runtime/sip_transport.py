@@ -206,7 +206,10 @@ class SipTransport:
             writer.close()
             return
         conn = self._register(reader, writer, (peer[0], peer[1]), start_reader=False, kind="tls")
-        await self._read_loop(conn)
+        # A TLS close waits for the peer's close_notify, so at shutdown this handler may still
+        # be reading when the loop cancels it: that is its end, not an error to log.
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._read_loop(conn)
 
     def _register(
         self,

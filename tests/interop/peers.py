@@ -327,6 +327,9 @@ class Baresip:
     echo: bool = False
     #: baresip's account ``mediaenc``: "srtp" (best effort), "srtp-mand" (RTP/SAVP), or "".
     mediaenc: str = ""
+    #: A PEM file with baresip's certificate and key: its TLS transport (``sip_listen`` + 1)
+    #: then presents it; calls to ``sips``/``;transport=tls`` URIs go over TLS.
+    tls_certificate: Path | None = None
     sip_port: int = 0
     ctrl_port: int = 0
     proc: subprocess.Popen[bytes] | None = None
@@ -386,6 +389,8 @@ snd_path\t\t{rec}
 statmode_default\toff
 ringback_disabled\tyes
 """
+        if self.tls_certificate is not None:
+            config += f"sip_certificate\t\t{self.tls_certificate}\n"
         (self.workdir / "config").write_text(config)
         common = f"answermode={self.answermode};audio_codecs=PCMU;mwi=no"
         if self.mediaenc:

@@ -186,3 +186,41 @@ def test_hold_and_resume_keep_the_keys_and_audio_flows_after(tmp_path: Path) -> 
         rate = w.getframerate()
     got = read_wav(dump)
     assert tone_share(got[-int(1.5 * rate) : -rate // 4], 440, rate) > 0.9, "no audio after resume"
+
+
+def test_peer_to_peer_baresip_calls_our_tls_listener_with_srtp(tmp_path: Path) -> None:
+    """No PBX: baresip dials the door's TLS listener (our certificate, made here) and both
+    sides talk SRTP; audio both ways, and a clean shutdown with the connection still open."""
+    ca = Authority(tmp_path / "pki")
+    ours = ca.issue("door", ("127.0.0.1",))
+    theirs = ca.issue("flat", ("127.0.0.1",))
+    pem = tmp_path / "flat.pem"
+    pem.write_text(theirs.cert.read_text() + theirs.key.read_text())
+    flat = Baresip(
+        tmp_path / "flat", user="flat", mediaenc="srtp-mand", tls_certificate=pem
+    ).start()
+    door = Door(
+        tmp_path / "door",
+        sip=(
+            'transport = "tls"\n[media]\nencryption = "mandatory"\n[tls]\n'
+            f'ca_file = "{ca.files.cert}"\ncert_file = "{ours.cert}"\nkey_file = "{ours.key}"'
+        ),
+    )
+    try:
+        flat.ctrl.command("dial", f"sip:door@127.0.0.1:{door.port};transport=tls")
+        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        time.sleep(1.5)
+        flat.ctrl.command("hangup")
+        flat.ctrl.wait_event("CALL_CLOSED", 10)
+        time.sleep(0.5)
+    finally:
+        log = door.stop()
+        flat.stop()
+    assert f"Call established: sip:door@127.0.0.1:{door.port};transport=tls" in flat.log.read_text()
+    assert re.search(r"call-answered .*encryption=SRTP AES_CM_128_HMAC_SHA1_80", log), log
+    assert "Traceback" not in log and "ERROR" not in log, log
+    assert tone_share(read_wav(tmp_path / "door" / "heard.wav")[2000:8000], 1000) > 0.9
+    (dump,) = flat.received_wavs()
+    with wave.open(str(dump)) as w:
+        rate = w.getframerate()
+    assert tone_share(read_wav(dump)[rate // 4 : rate], 440, rate) > 0.9

@@ -160,6 +160,10 @@ class OutgoingCalls:
             return
         media = self.config.media
         _, transport = self._destination(call)
+        if media.encryption == "mandatory" and transport != "tls":
+            # The offer would carry keys in the clear, and a plain one is what mandatory forbids.
+            self._end(call, f"SRTP keys are only sent over TLS, not {transport.upper()}", now)
+            return
         call.local = LocalMedia(
             self.local.host,
             rtp_port,

@@ -298,3 +298,27 @@ def test_info_digits_are_refused_when_encryption_is_mandatory() -> None:
     reply = answer_to(ua, info)
     assert (reply.status, reply.reason) == (403, "Forbidden (DTMF only over SRTP)")
     assert [n.event for n in ua.notices()] == ["dtmf-refused"]
+
+
+def test_mandatory_encryption_over_tls_offers_savp_and_never_keys_in_the_clear() -> None:
+    """Peer-to-peer with transport = "tls": the INVITE goes over TLS with an RTP/SAVP offer and
+    a=crypto keys; a target that asks for UDP fails the call instead of sending keys in the
+    clear (or a plain offer that mandatory forbids)."""
+    config = Config(sip=SipSettings(transport="tls"), media=MediaSettings(encryption="mandatory"))
+    ua = UserAgent(config, LocalAddress("192.0.2.5", 5061, "tls"), random.Random(3))
+    call_id = ua.call("sip:flat@192.0.2.50", 0.0)
+    ua.call_actions()
+    ua.media_ready(call_id, 40002, 0.0)
+    (out,) = ua.datagrams_to_send()
+    assert (out.destination, out.transport) == (("192.0.2.50", 5061), "tls")
+    assert (
+        b"m=audio 40002 RTP/SAVP" in out.data and b"a=crypto:1 AES_CM_128_HMAC_SHA1_80" in out.data
+    )
+    ua.notices()
+    other = UserAgent(config, LocalAddress("192.0.2.5", 5061, "tls"), random.Random(4))
+    call_id = other.call("sip:flat@192.0.2.50;transport=udp", 0.0)
+    other.call_actions()
+    other.media_ready(call_id, 40004, 0.0)
+    assert other.datagrams_to_send() == []
+    (failed,) = [n for n in other.notices() if n.event == "call-failed"]
+    assert failed.detail["reason"] == "SRTP keys are only sent over TLS, not UDP"

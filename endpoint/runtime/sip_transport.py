@@ -37,6 +37,8 @@ Receiver = Callable[[Message, Address, str], None]
 
 MAX_TCP_CONNECTIONS = 64
 TCP_IDLE_SECONDS = 300.0
+#: At most this long waiting for the listener's connections to finish at shutdown.
+CLOSE_SECONDS = 2.0
 
 
 @dataclass
@@ -136,10 +138,13 @@ class SipTransport:
         self._closing = True
         for conn in list(self._connections.values()):
             self._drop(conn)
+            # A TLS close waits for the peer's close_notify, which a peer may never send;
+            # stopping must not hang on it (Python 3.12+ waits for every server connection).
+            conn.writer.transport.abort()
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(Exception):
-                await self._server.wait_closed()
+                await asyncio.wait_for(self._server.wait_closed(), CLOSE_SECONDS)
         if self._udp is not None:
             self._udp.close()
 

@@ -138,3 +138,35 @@ def test_doctor_checks_the_certificate_as_the_service_does(tmp_path: Path) -> No
     assert "certificate refused" in line and "put that CA in [tls] ca_file" in line
     assert bad.returncode == 1 and "Traceback" not in bad.stderr + bad.stdout
     assert "secret" not in good.stdout + bad.stdout
+
+
+def test_a_lost_tls_flow_registers_again_over_a_new_connection(tmp_path: Path) -> None:
+    """Kamailio restarts: the registration's TLS connection closes, the door re-registers at
+    once and, while nothing listens, retries with its backoff (retry_interval = 1) until the
+    new Kamailio has the binding, long before the 60 s registration would be refreshed."""
+    ca = Authority(tmp_path / "pki")
+    server = ca.issue("kamailio", ("localhost",))
+    first = Kamailio(tmp_path / "first", tls=(server.cert, server.key)).start()
+    door = tls_door(tmp_path / "door", first, ca.files.cert)
+    second: Kamailio | None = None
+    try:
+        assert wait_registered(first), "never registered"
+        first.stop()
+        time.sleep(1.0)
+        second = Kamailio(
+            tmp_path / "second",
+            port=first.port,
+            tls=(server.cert, server.key),
+            tls_port=first.tls_port,
+        ).start()
+        assert wait_registered(second, timeout=15) == [
+            f"sip:door@127.0.0.1:{door.port};transport=tls"
+        ]
+    finally:
+        log = door.stop()
+        first.stop()
+        if second is not None:
+            second.stop()
+    assert "registration-flow-lost" in log
+    assert log.count("registered account=account") >= 2
+    assert "Traceback" not in log

@@ -23,6 +23,7 @@ import numpy as np
 from endpoint.audio import AudioError, AudioPort, open_audio
 from endpoint.audio.tone import ToneGenerator
 from endpoint.config import Config
+from endpoint.logs import escape
 from endpoint.media.dtmf import DtmfDigit
 from endpoint.media.frame import FRAME_SAMPLES
 from endpoint.media.quality import StreamStats
@@ -80,6 +81,7 @@ class Engine:
         self._rng = secrets.SystemRandom()
         self.supervisor = ServiceSupervisor(self, self._step)
         self.hardware: HardwareBridge | None = None
+        self.internal_errors = 0
 
     async def start(self) -> None:
         """Bind, resolve, start registering. Raises OSError for the caller to report."""
@@ -134,9 +136,21 @@ class Engine:
         return str(infos[0][4][0])
 
     def _received(self, message: Message, source: tuple[str, int], kind: str) -> None:
-        if self.ua is not None:
+        if self.ua is None:
+            return
+        try:
             self.ua.receive(message, source, kind, time.monotonic())
-            self._step()
+        except Exception as exc:
+            # The UA answers every failure itself; reaching this is a bug in the transaction
+            # layer. The next message must still be served.
+            self.internal_errors += 1
+            log.error(
+                "internal error on a message from %s: %s (%d so far)",
+                source[0],
+                escape(f"{type(exc).__name__}: {exc}"[:200]),
+                self.internal_errors,
+            )
+        self._step()
 
     def _unreachable(self, destination: tuple[str, int], transport: str) -> None:
         if self.ua is not None:

@@ -199,11 +199,21 @@ class SipTransport:
             except ParseError as exc:
                 self._malformed(data, exc, source, kind, None)
                 return
+            except Exception as exc:  # a parser bug: the datagram is dropped, the loop lives
+                self._malformed(
+                    data, ParseError(f"unparseable ({type(exc).__name__})"), source, kind, None
+                )
+                return
         else:
             try:
                 messages = conn.parser.feed(data)
-            except ParseError as exc:
-                self._malformed(data, exc, source, kind, conn)
+            except Exception as exc:  # ParseError, or a parser bug: the stream is lost either way
+                error = (
+                    exc
+                    if isinstance(exc, ParseError)
+                    else ParseError(f"unparseable ({type(exc).__name__})")
+                )
+                self._malformed(data, error, source, kind, conn)
                 conn.writer.close()
                 return
             if conn.parser.pong_due:

@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass, replace
 
 from endpoint.sip.errors import SipError, UsageError
+from endpoint.sip.grammar import parse_int
 from endpoint.sip.sdp import (
     DIRECTIONS,
     Attribute,
@@ -20,7 +21,6 @@ from endpoint.sip.sdp import (
     MediaDescription,
     Origin,
     SessionDescription,
-    parse_int,
 )
 
 STATIC_TYPES = {"PCMU": 0, "PCMA": 8}

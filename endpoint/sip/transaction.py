@@ -25,6 +25,9 @@ from endpoint.sip.message import Headers, Message, Request, Response, make_respo
 
 Address = tuple[str, int]
 MAX_TRANSACTIONS = 512
+#: The longest an INVITE server transaction may wait for the TU's final response: above the
+#: largest ``[calls] ring_timeout`` (600 s), so it only catches a TU that forgot the call.
+INVITE_TU_TIMEOUT = 660.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +175,8 @@ class Input(enum.Enum):
 
 _TIMER_INPUTS = {i.value: i for i in Input if len(i.value) == 1}
 _TIMER_INPUTS["trying"] = Input.TIMER_TRYING
+#: The TU-answer deadline of a server transaction (not a timer of RFC 3261: our backstop).
+TU_TIMER = "tu"
 
 
 @dataclass
@@ -296,10 +301,14 @@ class TransactionLayer:
         *,
         max_transactions: int = MAX_TRANSACTIONS,
         trying_delay: float = 0.2,
+        invite_tu_timeout: float = INVITE_TU_TIMEOUT,
     ) -> None:
         self.config = timers or TimerConfig()
         self.max_transactions = max_transactions
         self.trying_delay = trying_delay
+        self.invite_tu_timeout = invite_tu_timeout
+        #: Server transactions the TU never answered, answered 500 by the backstop.
+        self.tu_timeouts = 0
         self._txns: dict[str, Transaction] = {}
         self._out: list[Outgoing] = []
         self._events: list[Event] = []
@@ -336,7 +345,10 @@ class TransactionLayer:
             for name, deadline in sorted(txn.timers.items(), key=lambda kv: kv[1]):
                 if deadline <= now and txn.timers.get(name) == deadline:
                     del txn.timers[name]
-                    self._fire(txn, _TIMER_INPUTS[name], now, None)
+                    if name == TU_TIMER:
+                        self._tu_timeout(txn, now)
+                    else:
+                        self._fire(txn, _TIMER_INPUTS[name], now, None)
 
     # -- TU interface ----------------------------------------------------------------------
 
@@ -464,6 +476,9 @@ class TransactionLayer:
         self._txns[key] = txn
         if invite and self.trying_delay >= 0:
             txn.timers["trying"] = now + self.trying_delay
+        # No server transaction waits for ever (issue 13 rule 1): whatever the TU does with the
+        # request, the transaction has a deadline by which it is answered and then ends.
+        txn.timers[TU_TIMER] = now + (self.invite_tu_timeout if invite else 64 * self.config.t1)
         cancels = None
         if request.method == "CANCEL":
             target = self._txns.get(_server_key(request, method="INVITE"))
@@ -478,6 +493,20 @@ class TransactionLayer:
             if txn.server and txn.invite and txn.state is S.ACCEPTED and txn.accepted == wanted:
                 return txn
         return None
+
+    def _tu_timeout(self, txn: Transaction, now: float) -> None:
+        """The TU never sent a final response: answer 500 on its behalf (or, if even that
+        cannot be built from the request, forget the transaction) and tell the TU."""
+        self.tu_timeouts += 1
+        self._events.append(TransactionTimeout(txn.key, txn.request, TU_TIMER))
+        try:
+            response = make_response(txn.request, 500, "Server Internal Error (no answer)")
+        except ParseError:
+            self._txns.pop(txn.key, None)
+            txn.timers.clear()
+            self._events.append(TransactionTerminated(txn.key))
+            return
+        self._fire(txn, I.SEND_FAILURE, now, response)
 
     # -- the machine -------------------------------------------------------------------------
 
@@ -564,6 +593,8 @@ class TransactionLayer:
     def _a_send_response(self, txn: Transaction, now: float, message: Message | None) -> None:
         assert isinstance(message, Response)
         txn.timers.pop("trying", None)
+        if message.status >= 200:
+            txn.timers.pop(TU_TIMER, None)
         txn.last_response = message
         self._send(txn, bytes(message))
 

@@ -13,12 +13,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from endpoint.config import Config
-from endpoint.sip import Request, Response, check_request, make_response, parse_uri
+from endpoint.sip import ParseError, Request, Response, check_request, make_response, parse_uri
 from endpoint.sip.checks import DEFAULT_METHODS
 from endpoint.sip.dialog import dialog_id_of
 from endpoint.sip.digest import DigestClient
+from endpoint.sip.grammar import parse_int
 from endpoint.sip.transaction import (
+    TU_TIMER,
     AckReceived,
+    Event,
     Outgoing,
     RequestReceived,
     ResponseReceived,
@@ -27,6 +30,7 @@ from endpoint.sip.transaction import (
     TransactionTimeout,
     TransportError,
 )
+from endpoint.sip.transaction import State as TxnState
 from endpoint.sip.uri import SipURI
 from endpoint.ua.actions import Action, CallAction, Notice, SendKeepalive, SendRequest
 from endpoint.ua.allowlist import Allowlist
@@ -79,6 +83,8 @@ class UserAgent:
         self.groups: list[CallGroup] = []
         #: New requests dropped because their source is not in ``[sip] accept_from``.
         self.untrusted = 0
+        #: Messages whose handling raised something other than a peer's ParseError (our bugs).
+        self.internal_errors = 0
         self._untrusted_reported_at = -UNTRUSTED_REPORT_S
         self.trusted = self._source_filter(self.config)
         self.stopping = False
@@ -384,50 +390,95 @@ class UserAgent:
 
     def _dispatch(self, now: float) -> None:
         for event in self.transactions.events():
-            refresher = (
-                next((s for s in self._sessions() if s.owns(event.transaction)), None)
-                if isinstance(event, ResponseReceived | TransactionTimeout | TransportError)
-                else None
+            try:
+                self._dispatch_one(event, now)
+            except Exception as exc:  # the one place a handler's failure ends (rule 1)
+                self._failed(event, exc, now)
+
+    def _failed(self, event: Event, exc: Exception, now: float) -> None:
+        """A message's handling raised: it ends here in one clean answer, with no state left.
+
+        DESIGN "The network is hostile": a peer's bad field (``ParseError``) is answered with the
+        status it carries; anything else is our bug, answered 500 and reported. A request from
+        a source we do not answer gets nothing, whatever went wrong. The server transaction is
+        answered (or forgotten) and a ringing call made from it ends.
+        """
+        bug = not isinstance(exc, ParseError)
+        if bug:
+            self.internal_errors += 1
+            self._notices.append(
+                Notice(
+                    "request-failed" if isinstance(event, RequestReceived) else "message-failed",
+                    {"error": type(exc).__name__, "detail": str(exc)[:200]},
+                )
             )
-            if refresher is not None and isinstance(event, ResponseReceived):
-                refresher.on_response(event.response, now)
-            elif refresher is not None:
-                refresher.on_failure(now)
-            elif isinstance(event, ResponseReceived) and self.outgoing.owns(event.transaction):
-                self.outgoing.on_response(event.transaction, event.response, now)
-            elif isinstance(event, ResponseReceived):
-                owner = self._owners.get(event.transaction)
-                if owner is not None and event.response.status >= 200:
-                    del self._owners[event.transaction]
-                    registration, tag = owner
-                    self._run(registration, registration.on_response(tag, event.response, now), now)
-            elif isinstance(event, TransactionTimeout | TransportError) and self.outgoing.owns(
-                event.transaction
-            ):
-                self.outgoing.on_failure(event.transaction, "no answer (timeout)", now)
-            elif isinstance(event, StrayResponse):
-                if 200 <= event.response.status < 300:
-                    self.outgoing.stray_success(event.response, now)
-                    for session in self._sessions():
-                        if session.call_id == event.response.call_id:
-                            session.resend_ack(event.response)
-            elif isinstance(event, TransactionTimeout | TransportError):
-                owner = self._owners.pop(event.transaction, None)
-                if owner is not None:
-                    reason = (
-                        "no response (timeout)"
-                        if isinstance(event, TransactionTimeout)
-                        else "transport error"
-                    )
-                    registration, tag = owner
-                    self._run(registration, registration.on_failure(tag, reason, now), now)
-            elif isinstance(event, RequestReceived):
-                self._request(event, now)
-            elif isinstance(event, AckReceived):
-                self.calls.ack(event.request)
-                callee_session = self._session_for(event.request)
-                if callee_session is not None and callee_session.call_id not in self.calls.calls:
-                    callee_session.ack(event.request)  # our callee re-INVITEd without an offer
+        if not isinstance(event, RequestReceived):
+            return
+        key = event.transaction
+        self.calls.abandon(key, "internal error" if bug else "malformed request", now)
+        if self.transactions.state(key) not in (TxnState.TRYING, TxnState.PROCEEDING):
+            return  # answered before the failure, or gone
+        if not self._answers(event):
+            self.transactions.discard(key)
+            return
+        status, reason = 500, None
+        if isinstance(exc, ParseError):
+            status = exc.status
+            reason = f"Bad Request ({exc.reason[:80]})" if status == 400 else None
+        try:
+            response = make_response(event.request, status, reason, to_tag=self._tag())
+        except ParseError:
+            self.transactions.discard(key)  # not even a response can be built: drop it
+            return
+        self.transactions.send_response(key, response, now)
+
+    def _dispatch_one(self, event: Event, now: float) -> None:
+        refresher = (
+            next((s for s in self._sessions() if s.owns(event.transaction)), None)
+            if isinstance(event, ResponseReceived | TransactionTimeout | TransportError)
+            else None
+        )
+        if refresher is not None and isinstance(event, ResponseReceived):
+            refresher.on_response(event.response, now)
+        elif refresher is not None:
+            refresher.on_failure(now)
+        elif isinstance(event, ResponseReceived) and self.outgoing.owns(event.transaction):
+            self.outgoing.on_response(event.transaction, event.response, now)
+        elif isinstance(event, ResponseReceived):
+            owner = self._owners.get(event.transaction)
+            if owner is not None and event.response.status >= 200:
+                del self._owners[event.transaction]
+                registration, tag = owner
+                self._run(registration, registration.on_response(tag, event.response, now), now)
+        elif isinstance(event, TransactionTimeout | TransportError) and self.outgoing.owns(
+            event.transaction
+        ):
+            self.outgoing.on_failure(event.transaction, "no answer (timeout)", now)
+        elif isinstance(event, StrayResponse):
+            if 200 <= event.response.status < 300:
+                self.outgoing.stray_success(event.response, now)
+                for session in self._sessions():
+                    if session.call_id == event.response.call_id:
+                        session.resend_ack(event.response)
+        elif isinstance(event, TransactionTimeout) and event.timer == TU_TIMER:
+            self.calls.abandon(event.transaction, "not answered in time", now)
+        elif isinstance(event, TransactionTimeout | TransportError):
+            owner = self._owners.pop(event.transaction, None)
+            if owner is not None:
+                reason = (
+                    "no response (timeout)"
+                    if isinstance(event, TransactionTimeout)
+                    else "transport error"
+                )
+                registration, tag = owner
+                self._run(registration, registration.on_failure(tag, reason, now), now)
+        elif isinstance(event, RequestReceived):
+            self._request(event, now)
+        elif isinstance(event, AckReceived):
+            self.calls.ack(event.request)
+            callee_session = self._session_for(event.request)
+            if callee_session is not None and callee_session.call_id not in self.calls.calls:
+                callee_session.ack(event.request)  # our callee re-INVITEd without an offer
 
     def _source_filter(self, config: Config) -> SourceFilter:
         default = (REGISTRAR,) if config.account is not None else (ANYONE,)
@@ -458,13 +509,21 @@ class UserAgent:
         )
 
     def _ours(self, request: Request) -> bool:
-        """Does the request belong to one of our calls (a BYE may come from the phone)?"""
-        call_id = request.call_id
-        return call_id in self.calls.calls or call_id in self.outgoing.calls
+        """Does the request belong to one of our calls (a BYE may come from the phone)?
+
+        Reads the raw Call-ID: deciding whether to answer at all must not raise."""
+        call_id = request.headers.get("Call-ID")
+        return call_id is not None and (
+            call_id in self.calls.calls or call_id in self.outgoing.calls
+        )
+
+    def _answers(self, event: RequestReceived) -> bool:
+        """Is the request's source one we answer at all (trusted, or about our calls)?"""
+        return self.trusted.allows(event.source[0]) or self._ours(event.request)
 
     def _request(self, event: RequestReceived, now: float) -> None:
         request = event.request
-        if not self.trusted.allows(event.source[0]) and not self._ours(request):
+        if not self._answers(event):
             # Not from the PBX and not about our calls: a scan or a fraud probe. No answer.
             self.transactions.discard(event.transaction)
             self.untrusted += 1
@@ -546,6 +605,7 @@ class UserAgent:
             "calls": self._calls_status(now),
             "transactions": len(self.transactions),
             "untrusted_dropped": self.untrusted,
+            "internal_errors": self.internal_errors,
         }
 
     def _calls_status(self, now: float | None) -> list[dict[str, object]]:
@@ -583,4 +643,4 @@ def _dtmf_relay(body: bytes) -> dict[str, object] | None:
     if len(signal) != 1 or signal.upper() not in "0123456789*#ABCD":
         return None
     duration = fields.get("duration", "")
-    return {"digit": signal.upper(), "duration_ms": int(duration) if duration.isdigit() else 0}
+    return {"digit": signal.upper(), "duration_ms": min(parse_int(duration, 9) or 0, 60_000)}

@@ -307,6 +307,13 @@ class IncomingCalls:
         self._end(call, reason, now)
         return True
 
+    def abandon(self, transaction: str, reason: str, now: float) -> None:
+        """The INVITE server transaction ``transaction`` failed or was answered by the
+        transaction layer's backstop: a call still ringing on it ends, with its media."""
+        for call in list(self.calls.values()):
+            if call.transaction == transaction and call.state is CallState.RINGING:
+                self._end(call, reason, now)
+
     def sessions(self) -> Iterator[Session]:
         return sessions_of(self.calls.values())
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from endpoint.config import AccountSettings, Config
 from endpoint.sip import Headers, Request, Response, parse_uri
 from endpoint.sip.digest import DigestClient, DigestError
+from endpoint.sip.grammar import parse_int
 from endpoint.sip.transaction import new_branch
 from endpoint.sip.uri import SipURI
 from endpoint.ua.actions import Action, Destination, Notice, SendKeepalive, SendRequest
@@ -189,10 +190,10 @@ class Registration:
         return self._send_register(now, expires, next_state=self.state)
 
     def _interval_too_brief(self, response: Response, now: float) -> list[Action]:
-        minimum = response.headers.get("Min-Expires")
-        if minimum is None or not minimum.strip().isdigit() or int(minimum) <= self.expires:
+        minimum = parse_int((response.headers.get("Min-Expires") or "").strip(), 10)
+        if minimum is None or minimum <= self.expires:
             return self._failed(now, "423 without a usable Min-Expires")
-        self.expires = int(minimum)  # RFC 3261 §10.2.8
+        self.expires = minimum  # RFC 3261 §10.2.8
         return self._send_register(now, self.expires, next_state=self.state)
 
     def _success(self, response: Response, now: float) -> list[Action]:

@@ -21,6 +21,7 @@ from endpoint.config import Config
 from endpoint.sip import ParseError, Request, Response, make_response
 from endpoint.sip.checks import DEFAULT_METHODS
 from endpoint.sip.dialog import Dialog
+from endpoint.sip.grammar import parse_int
 from endpoint.sip.headers import Via
 from endpoint.sip.offer_answer import (
     LocalMedia,
@@ -247,10 +248,10 @@ class Session:
         self.hang_up("session refresh timed out", now)
 
     def _retry_with(self, response: Response, now: float) -> None:
-        minimum = (response.headers.get("Min-SE") or "").strip()
-        if self.plan is None or not minimum.isdigit() or int(minimum) <= self.plan.interval:
+        minimum = parse_int((response.headers.get("Min-SE") or "").strip(), 10)
+        if self.plan is None or minimum is None or minimum <= self.plan.interval:
             return
-        self.plan = TimerPlan(int(minimum), we_refresh=True)
+        self.plan = TimerPlan(minimum, we_refresh=True)
         self._refresh(now)
 
     def _ack(self, invite: Request, now: float) -> None:

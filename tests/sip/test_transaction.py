@@ -269,6 +269,36 @@ def test_non_invite_server_absorbs_retransmissions_and_resends_the_final() -> No
     assert layer.events() == [TransactionTerminated(received.transaction)]
 
 
+@pytest.mark.parametrize(("method", "deadline"), [("OPTIONS", 32.0), ("INVITE", 70.0)])
+def test_a_server_transaction_the_tu_never_answers_is_answered_500_and_ends(
+    method: str, deadline: float
+) -> None:
+    """Issue 13 rule 1: no server transaction waits for ever, whatever the TU did."""
+    layer = TransactionLayer(trying_delay=-1, invite_tu_timeout=70.0)
+    layer.receive(request(method, transport="TCP"), PEER, "tcp", 0.0)
+    (received,) = layer.events()
+    assert isinstance(received, RequestReceived)
+    assert layer.get_timer() == pytest.approx(deadline)
+    layer.handle_timer(deadline)
+    (answer,) = layer.datagrams_to_send()
+    assert answer.data.startswith(b"SIP/2.0 500 ")
+    events = layer.events()
+    assert TransactionTimeout(received.transaction, received.request, "tu") in events
+    run_until(layer, deadline + 64 * 0.5)  # Timer J is 0 on TCP; an INVITE waits H for its ACK
+    assert len(layer) == 0 and layer.tu_timeouts == 1
+
+
+def test_an_answered_server_transaction_has_no_tu_deadline_left() -> None:
+    layer = TransactionLayer()
+    layer.receive(request("OPTIONS", transport="TCP"), PEER, "tcp", 0.0)
+    (received,) = layer.events()
+    assert isinstance(received, RequestReceived)
+    layer.send_response(received.transaction, make_response(received.request, 200), 1.0)
+    layer.datagrams_to_send()
+    run_until(layer, 100.0)
+    assert layer.datagrams_to_send() == [] and layer.tu_timeouts == 0 and len(layer) == 0
+
+
 # ---- matching -------------------------------------------------------------------------------
 
 

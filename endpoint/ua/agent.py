@@ -508,18 +508,34 @@ class UserAgent:
             )
         )
 
-    def _ours(self, request: Request) -> bool:
-        """Does the request belong to one of our calls (a BYE may come from the phone)?
+    def _dialog_of(self, event: RequestReceived) -> Session | None:
+        """The session this request belongs to: Call-ID and both tags match one of our dialogs
+        and it comes from that dialog's peer (rule 4), else None. Never raises: whether to
+        answer at all is decided with it."""
+        try:
+            wanted = dialog_id_of(event.request, incoming=True)
+        except ParseError:
+            return None
+        for session in self._sessions():
+            if session.dialog.id == wanted and session.from_peer(event.source[0]):
+                return session
+        return None
 
-        Reads the raw Call-ID: deciding whether to answer at all must not raise."""
-        call_id = request.headers.get("Call-ID")
-        return call_id is not None and (
-            call_id in self.calls.calls or call_id in self.outgoing.calls
+    def _ringing_caller(self, event: RequestReceived) -> bool:
+        """A CANCEL for a ringing call, from the host its INVITE came from."""
+        return event.cancels is not None and any(
+            c.transaction == event.cancels and c.source == event.source[0]
+            for c in self.calls.calls.values()
         )
 
     def _answers(self, event: RequestReceived) -> bool:
-        """Is the request's source one we answer at all (trusted, or about our calls)?"""
-        return self.trusted.allows(event.source[0]) or self._ours(event.request)
+        """Is the request's source one we answer at all: trusted, or the peer of one of our
+        calls speaking inside it?"""
+        return (
+            self.trusted.allows(event.source[0])
+            or self._dialog_of(event) is not None
+            or self._ringing_caller(event)
+        )
 
     def _request(self, event: RequestReceived, now: float) -> None:
         request = event.request
@@ -551,7 +567,7 @@ class UserAgent:
                 ],
             )
         elif request.method == "CANCEL":
-            self.calls.cancel(request, event.transaction, event.cancels, now)
+            self.calls.cancel(request, event.transaction, event.cancels, now, event.source[0])
             return
         elif request.method == "INVITE" and request.to_addr.tag is None:
             if self.outgoing.active is not None:
@@ -563,36 +579,51 @@ class UserAgent:
                     )
                 )
             else:
-                self.calls.invite(request, event.transaction, now)
+                self.calls.invite(request, event.transaction, now, source=event.source[0])
                 return
-        elif request.method in ("INVITE", "UPDATE"):
-            # Inside a dialog: hold/resume, a new media address, a session refresh.
-            session = self._session_for(request)
-            if session is not None:
-                session.on_request(request, event.transaction, now)
+        elif request.to_addr.tag is not None:
+            answer = self._in_dialog(event, now)
+            if answer is None:
                 return
-            response = make_response(request, 481)
-        elif request.method == "INFO" and request.content_type == "application/dtmf-relay":
-            response = make_response(request, 200)
+            response = answer
+        elif request.method == "MESSAGE":  # pager mode, outside any dialog (RFC 3428)
+            response = make_response(request, 200, to_tag=self._tag())
+            self._message(request)
+        else:  # BYE, INFO, UPDATE without a To tag: no dialog can match (RFC 3261 §12.2.2)
+            response = make_response(request, 481, to_tag=self._tag())
+        self.transactions.send_response(event.transaction, response, now)
+
+    def _in_dialog(self, event: RequestReceived, now: float) -> Response | None:
+        """A request with a To tag (RFC 3261 §12.2.2): it must match one of our dialogs by
+        Call-ID and both tags and come from that dialog's peer, else 481 (rule 4). None when
+        the session or call answered it itself."""
+        request = event.request
+        session = self._dialog_of(event)
+        if session is None:
+            return make_response(request, 481)  # no such dialog (or not its peer)
+        if request.method in ("INVITE", "UPDATE"):
+            # Hold/resume, a new media address, a session refresh.
+            session.on_request(request, event.transaction, now)
+            return None
+        if request.method == "BYE":
+            if self.calls.bye(request, event.transaction, now):
+                return None
+            if self.outgoing.remote_bye(session.dialog.id, now):
+                return make_response(request, 200)
+            return make_response(request, 481)
+        if request.method == "INFO" and request.content_type == "application/dtmf-relay":
             digit = _dtmf_relay(request.body)
             if digit is not None:
-                self._notices.append(Notice("dtmf", {"call_id": request.call_id, **digit}))
-                self.dtmf(request.call_id, str(digit["digit"]), now)
-        elif request.method == "MESSAGE":
-            response = make_response(request, 200, to_tag=self._tag())
-            text = request.body[:MAX_MESSAGE_TEXT].decode("utf-8", "replace")
-            self._notices.append(
-                Notice("message", {"from": str(request.from_addr.uri), "text": text})
-            )
-        elif request.method == "BYE" and self.calls.bye(request, event.transaction, now):
-            return
-        elif request.method == "BYE" and self.outgoing.remote_bye(
-            dialog_id_of(request, incoming=True), now
-        ):
-            response = make_response(request, 200)
-        else:
-            response = make_response(request, 481, to_tag=self._tag())  # no such dialog
-        self.transactions.send_response(event.transaction, response, now)
+                self._notices.append(Notice("dtmf", {"call_id": session.call_id, **digit}))
+                self.dtmf(session.call_id, str(digit["digit"]), now)
+            return make_response(request, 200)
+        if request.method == "MESSAGE":
+            self._message(request)
+        return make_response(request, 200)  # INFO of another kind, MESSAGE
+
+    def _message(self, request: Request) -> None:
+        text = request.body[:MAX_MESSAGE_TEXT].decode("utf-8", "replace")
+        self._notices.append(Notice("message", {"from": str(request.from_addr.uri), "text": text}))
 
     def _tag(self) -> str:
         return f"{self.rng.getrandbits(48):012x}"

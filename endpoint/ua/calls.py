@@ -59,6 +59,8 @@ class Call:
     local_tag: str
     started: float
     allowed: bool
+    #: The host the INVITE came from: the dialog's peer (rule 4) and who may CANCEL it.
+    source: str = ""
     state: CallState = CallState.RINGING
     dialog: Dialog | None = None
     answer_at: float | None = None
@@ -119,15 +121,15 @@ class IncomingCalls:
 
     # -- incoming INVITE ---------------------------------------------------------------------
 
-    def invite(self, request: Request, transaction: str, now: float) -> None:
+    def invite(self, request: Request, transaction: str, now: float, *, source: str = "") -> None:
         try:
-            self._invite(request, transaction, now)
+            self._invite(request, transaction, now, source)
         except ParseError as exc:  # a field we only read now turned out malformed
             self.tx.send_response(
                 transaction, make_response(request, 400, f"Bad Request ({exc.reason})"), now
             )
 
-    def _invite(self, request: Request, transaction: str, now: float) -> None:
+    def _invite(self, request: Request, transaction: str, now: float, source: str) -> None:
         busy = self.active
         tag = f"{self.rng.getrandbits(48):012x}"
         if busy is not None:
@@ -169,7 +171,7 @@ class IncomingCalls:
                 )
             )
             return
-        call = Call(request.call_id, request, transaction, offer, caller, tag, now, allowed)
+        call = Call(request.call_id, request, transaction, offer, caller, tag, now, allowed, source)
         call.timer = timer
         self.calls[call.call_id] = call
         self._respond(call, 180, now=now)
@@ -249,6 +251,7 @@ class IncomingCalls:
             self.resolve,
             self.events.append,
             peer_allows_update=peer_allows_update(call.invite),
+            peer_hosts=frozenset({call.source}),
         )
         call.session.start(call.timer, now)
         self.events.append(StartMedia(call.call_id, negotiated, call.rtp_port))
@@ -269,8 +272,14 @@ class IncomingCalls:
         elif call is not None and call.session is not None:
             call.session.ack(request)  # the ACK of a 2xx to a re-INVITE
 
-    def cancel(self, request: Request, cancel_tx: str, invite_tx: str | None, now: float) -> None:
-        call = next((c for c in self.calls.values() if c.transaction == invite_tx), None)
+    def cancel(
+        self, request: Request, cancel_tx: str, invite_tx: str | None, now: float, source: str = ""
+    ) -> None:
+        """A CANCEL matching a ringing call's INVITE transaction, from the INVITE's source."""
+        call = next(
+            (c for c in self.calls.values() if c.transaction == invite_tx and c.source == source),
+            None,
+        )
         status = 200 if call is not None else 481
         self.tx.send_response(cancel_tx, make_response(request, status, to_tag=None), now)
         if call is not None and call.state is CallState.RINGING:

@@ -321,6 +321,7 @@ class OutgoingCalls:
             self.resolve,
             self.events.append,
             peer_allows_update=peer_allows_update(response),
+            peer_hosts=frozenset({self._destination(call)[0][0]}),
         )
         call.session.start(plan_as_uac(response), now)
         self.events.append(

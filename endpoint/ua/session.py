@@ -82,6 +82,10 @@ class Session:
     #: A body-less re-INVITE from the peer: we offered in the 2xx, the answer comes in the ACK.
     offered_in_2xx: SessionDescription | None = None
     ended: str | None = None
+    #: Where the dialog's signalling comes from: the initial INVITE's source (incoming) or the
+    #: hop we sent it to (outgoing). With the remote target's host, the only addresses whose
+    #: in-dialog requests count (issue 13 rule 4: a dialog's tags are not a password).
+    peer_hosts: frozenset[str] = frozenset()
     _last_ack: Request | None = field(default=None, repr=False)
 
     # -- setting up ----------------------------------------------------------------------------
@@ -108,6 +112,17 @@ class Session:
             self.expire_at = now + plan.expire_after
 
     # -- the peer's requests inside the dialog ----------------------------------------------------
+
+    def from_peer(self, host: str) -> bool:
+        """Is ``host`` the dialog's peer: where its INVITE came from or went to, or the host of
+        its remote target or first route (a BYE may come straight from the phone)?"""
+        if host in self.peer_hosts:
+            return True
+        hop = self._next_hop()
+        if hop is not None and hop[0][0] == host:
+            return True
+        target = self.dialog.remote_target
+        return isinstance(target, SipURI) and self.resolve(target.bare_host) == host
 
     def on_request(self, request: Request, transaction: str, now: float) -> None:
         """A re-INVITE or UPDATE (RFC 3261 §14.2, RFC 3311 §5.2)."""

@@ -215,3 +215,81 @@ def running_door(workdir: Path, port: int, config: Path) -> Iterator[Door]:
     finally:
         service.stop()
         notify.close()
+
+
+def sdp_offer(host: str, rtp_port: int) -> bytes:
+    return (
+        f"v=0\r\no=- 1 1 IN IP4 {host}\r\ns=-\r\nc=IN IP4 {host}\r\nt=0 0\r\n"
+        f"m=audio {rtp_port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n"
+        "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\na=sendrecv\r\n"
+    ).encode()
+
+
+@dataclass
+class CallLeg:
+    """An answered call the test placed: what an in-dialog request needs."""
+
+    call_id: str
+    from_tag: str
+    to_tag: str
+    rtp: socket.socket
+
+    def close(self) -> None:
+        self.rtp.close()
+
+
+def header(data: bytes, name: str) -> str:
+    m = re.search(rb"\r\n" + name.encode() + rb": *([^\r]+)", data, re.I)
+    return m.group(1).decode() if m else ""
+
+
+def place_call(caller: UdpAttacker, timeout: float = 5.0) -> CallLeg:
+    """INVITE the door from ``caller``'s address, wait for its 200 OK, ACK it."""
+    host = caller.address[0]
+    rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rtp.bind((host, 0))
+    rtp.setblocking(False)
+    from_tag = f"{random.getrandbits(32):x}"
+    call_id = f"{random.getrandbits(64):x}@{host}"
+    body = sdp_offer(host, rtp.getsockname()[1])
+    invite = request(
+        "INVITE",
+        caller.port,
+        source=caller.address,
+        call_id=call_id,
+        from_=f"<sip:caller@{host}>;tag={from_tag}",
+        headers=("Content-Type: application/sdp",),
+        body=body,
+    )
+    ok = caller.final(invite, timeout)
+    assert ok is not None and status_of(ok) == 200, ok
+    to_tag = re.search(r";tag=([^;>\s]+)", header(ok, "To"))
+    assert to_tag is not None
+    ack = in_dialog("ACK", caller, CallLeg(call_id, from_tag, to_tag.group(1), rtp), cseq=1)
+    caller.send(ack)
+    return CallLeg(call_id, from_tag, to_tag.group(1), rtp)
+
+
+def in_dialog(
+    method: str,
+    sender: UdpAttacker,
+    leg: CallLeg,
+    *,
+    cseq: int = 2,
+    from_tag: str | None = None,
+    to_tag: str | None = None,
+    headers: tuple[str, ...] = (),
+    body: bytes = b"",
+) -> bytes:
+    """A request inside ``leg``'s dialog as the caller would send it, from ``sender``."""
+    return request(
+        method,
+        sender.port,
+        source=sender.address,
+        call_id=leg.call_id,
+        from_=f"<sip:caller@{sender.address[0]}>;tag={from_tag or leg.from_tag}",
+        to=f"<sip:door@{TARGET}:{sender.port}>;tag={to_tag or leg.to_tag}",
+        cseq=cseq,
+        headers=headers,
+        body=body,
+    )

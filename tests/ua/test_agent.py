@@ -135,21 +135,20 @@ def test_backup_account_takes_over_while_the_primary_fails() -> None:
     assert "registration-failed" in [n.event for n in ua.notices()]
 
 
-def test_info_dtmf_relay_and_message_are_answered_and_reported() -> None:
+def test_info_dtmf_outside_a_dialog_is_481_and_message_is_answered_and_reported() -> None:
+    """Issue 13 rule 4: a DTMF digit counts only inside the call's dialog; a pager-mode
+    MESSAGE needs none."""
     ua = peer_to_peer()
     info = request("INFO", "Content-Type: application/dtmf-relay\r\n").replace(
         b"Content-Length: 0\r\n\r\n", b"Content-Length: 24\r\n\r\nSignal=5\r\nDuration=160\r\n"
     )
-    assert answer_to(ua, info).status == 200
+    assert answer_to(ua, info).status == 481
     text = request("MESSAGE", "Content-Type: text/plain\r\n").replace(
         b"Content-Length: 0\r\n\r\n", b"Content-Length: 10\r\n\r\nopen door?"
     )
     assert answer_to(ua, text).status == 200
     notices = [(n.event, n.detail) for n in ua.notices()]
-    assert notices == [
-        ("dtmf", {"call_id": "c-INFO", "digit": "5", "duration_ms": 160}),
-        ("message", {"from": "sip:flat@example.com", "text": "open door?"}),
-    ]
+    assert notices == [("message", {"from": "sip:flat@example.com", "text": "open door?"})]
 
 
 def test_with_an_account_only_the_registrar_may_start_a_call() -> None:
@@ -174,7 +173,9 @@ def test_with_an_account_only_the_registrar_may_start_a_call() -> None:
     assert isinstance(ringing, Response) and ringing.status == 180
 
 
-def test_accept_from_lists_networks_and_the_calls_own_requests_always_pass() -> None:
+def test_accept_from_lists_networks_and_a_call_id_alone_proves_nothing() -> None:
+    """Issue 13 rule 4: knowing a call's Call-ID does not let a stranger in; only the
+    dialog's peer, with both tags, speaks inside it."""
     from endpoint.config import SipSettings
 
     config = Config(
@@ -193,7 +194,8 @@ def test_accept_from_lists_networks_and_the_calls_own_requests_always_pass() -> 
     )
     assert isinstance(bye, Request)
     ua.receive(bye, ("198.51.100.77", 5060), "udp", 0.5)  # its Call-ID is one of our calls
-    assert ua.datagrams_to_send() != [] and ua.status()["untrusted_dropped"] == 0
+    assert ua.datagrams_to_send() == [] and ua.status()["untrusted_dropped"] == 1
+    assert [c["state"] for c in ua.status()["calls"]] == ["ringing"]  # type: ignore[attr-defined]
 
 
 def test_a_ringing_call_we_cannot_serve_is_refused_503() -> None:

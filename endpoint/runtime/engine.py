@@ -300,20 +300,18 @@ class Engine:
             return
         for call_id, event in self.media.events():
             if isinstance(event, DtmfDigit):
-                log.info(
-                    "dtmf call_id=%s digit=%s duration_ms=%d",
-                    call_id,
-                    event.digit,
-                    event.duration_ms,
+                shown = self._shown(
+                    Notice(
+                        "dtmf",
+                        {
+                            "call_id": call_id,
+                            "digit": event.digit,
+                            "duration_ms": event.duration_ms,
+                        },
+                    )
                 )
-                self.events.publish(
-                    {
-                        "event": "dtmf",
-                        "call_id": call_id,
-                        "digit": event.digit,
-                        "duration_ms": event.duration_ms,
-                    }
-                )
+                log.info("dtmf %s", " ".join(f"{k}={v}" for k, v in shown.detail.items()))
+                self.events.publish(shown.as_dict())
                 if self.ua is not None:
                     self.ua.dtmf(call_id, event.digit, time.monotonic())
                     self._step()
@@ -327,15 +325,24 @@ class Engine:
             elif isinstance(event, CallFailed):
                 log.error("media of call %s failed: %s", call_id, event.reason)
 
+    def _shown(self, notice: Notice) -> Notice:
+        """The notice as the log and ``ctl events`` may see it: with a door code configured,
+        no DTMF digit is shown at all (issue 13 rule 5: the code never reaches any output;
+        which digits belong to code entry is the door's secret too)."""
+        if notice.event == "dtmf" and self.config.door.code:
+            return Notice(notice.event, {**notice.detail, "digit": "hidden"})
+        return notice
+
     def _publish(self, notice: Notice) -> None:
-        detail = " ".join(f"{k}={v}" for k, v in notice.detail.items())
+        shown = self._shown(notice)
+        detail = " ".join(f"{k}={v}" for k, v in shown.detail.items())
         warn = notice.event.endswith(("failed", "dropped")) or notice.event in WARNINGS
         level = logging.WARNING if warn else logging.INFO
         log.log(level, "%s %s", notice.event, detail)
-        self.events.publish(notice.as_dict())
-        self.supervisor.notice(notice)  # STATUS= for systemctl status
+        self.events.publish(shown.as_dict())
+        self.supervisor.notice(shown)  # STATUS= for systemctl status
         if self.hardware is not None:
-            self.hardware.notice(notice)  # LEDs, door code
+            self.hardware.notice(notice)  # LEDs, door code: the real digit
 
     async def command(self, request: dict[str, Any]) -> dict[str, Any]:
         command = request["cmd"]

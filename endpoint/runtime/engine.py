@@ -90,7 +90,12 @@ class Engine:
         # UDP and TCP both listen (RFC 3261 §18: a UA must accept both); the configured
         # transport is the one we send on.
         self.transport = SipTransport(
-            listen.host, listen.port, self._received, tcp=True, on_error=self._unreachable
+            listen.host,
+            listen.port,
+            self._received,
+            tcp=True,
+            on_error=self._unreachable,
+            admits=self._admits,
         )
         await self.transport.start()
         resolved: dict[str, str] = {}
@@ -151,6 +156,10 @@ class Engine:
                 self.internal_errors,
             )
         self._step()
+
+    def _admits(self, host: str) -> bool:
+        """Before the UA exists nobody is answered (it is created right after the bind)."""
+        return self.ua is not None and self.ua.admits_host(host)
 
     def _unreachable(self, destination: tuple[str, int], transport: str) -> None:
         if self.ua is not None:

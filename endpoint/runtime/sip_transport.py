@@ -14,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from endpoint.runtime.log_limit import LogLimiter
 from endpoint.sip import ParseError, StreamParser, parse
 from endpoint.sip.checks import error_response
 from endpoint.sip.message import Message
@@ -28,7 +30,14 @@ Address = tuple[str, int]
 Receiver = Callable[[Message, Address, str], None]
 
 MAX_TCP_CONNECTIONS = 64
+#: One source may hold this many of them (issue 13 rule 7: per-source connection limits).
+MAX_TCP_PER_SOURCE = 8
 TCP_IDLE_SECONDS = 300.0
+#: An accepted connection must bring a whole SIP message this soon after it opened or after
+#: the last one; CRLF keep-alives do not count (a stranger's CRLF keeps nothing alive).
+TCP_MESSAGE_SECONDS = 10.0
+#: A message begun must be complete within this (a byte every few seconds is a slowloris).
+TCP_PARTIAL_SECONDS = 10.0
 
 
 @dataclass
@@ -38,6 +47,10 @@ class TransportStats:
     malformed: int = 0
     answered_400: int = 0
     dropped: int = 0
+    #: TCP connections closed at accept (a stranger, or too many from one source or in all).
+    refused: int = 0
+    #: Accepted connections closed for bringing no whole message in time.
+    timed_out: int = 0
     tcp_connections: int = 0
     keepalives: int = 0
     last_error: str = ""
@@ -62,6 +75,12 @@ class _Connection:
     peer: Address
     parser: StreamParser = field(default_factory=StreamParser)
     task: asyncio.Task[None] | None = None
+    #: Accepted from a peer (timed on whole messages), not opened by us.
+    accepted: bool = False
+    #: Monotonic time by which the next whole message must have come (accepted connections).
+    message_by: float = 0.0
+    #: When the message now being received began (None: nothing pending).
+    partial_since: float | None = None
 
 
 class SipTransport:
@@ -75,12 +94,17 @@ class SipTransport:
         *,
         tcp: bool = True,
         on_error: Callable[[Address, str], None] | None = None,
+        admits: Callable[[str], bool] | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.receiver = receiver
         #: Told when a destination cannot be reached, so its transactions fail at once.
         self.on_error = on_error
+        #: May this host talk to us at all (account mode: the registrar and our calls' peers)?
+        #: Others get no stateless answer and no TCP connection (issue 13 rule 7).
+        self.admits = admits or (lambda host: True)
+        self.log_limit = LogLimiter()
         self.want_tcp = tcp
         self.stats = TransportStats()
         self._udp: asyncio.DatagramTransport | None = None
@@ -142,11 +166,30 @@ class SipTransport:
 
     async def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
-        if len(self._connections) >= MAX_TCP_CONNECTIONS:
-            log.warning("refusing TCP connection from %s: %d open", peer, MAX_TCP_CONNECTIONS)
-            writer.close()
+        host = str(peer[0])
+        from_host = sum(1 for address in self._connections if address[0] == host)
+        reason = None
+        if not self.admits(host):
+            reason = "not a source we answer"
+        elif len(self._connections) >= MAX_TCP_CONNECTIONS:
+            reason = f"{MAX_TCP_CONNECTIONS} connections open"
+        elif from_host >= MAX_TCP_PER_SOURCE:
+            reason = f"{MAX_TCP_PER_SOURCE} connections open from it"
+        if reason is not None:
+            self.stats.refused += 1
+            held = self.log_limit.allow("tcp-refused")
+            if held is not None:
+                log.warning(
+                    "refusing TCP connection from %s: %s (%d more refused before)",
+                    host,
+                    reason,
+                    held,
+                )
+            writer.transport.abort()  # no FIN handshake, no buffered bytes: nothing for them
             return
-        conn = self._register(reader, writer, (peer[0], peer[1]), start_reader=False)
+        conn = self._register(reader, writer, (host, int(peer[1])), start_reader=False)
+        conn.accepted = True
+        conn.message_by = time.monotonic() + TCP_MESSAGE_SECONDS
         await self._read_loop(conn)
 
     def _register(
@@ -170,16 +213,37 @@ class SipTransport:
     async def _read_loop(self, conn: _Connection) -> None:
         try:
             while True:
-                data = await asyncio.wait_for(conn.reader.read(65536), TCP_IDLE_SECONDS)
+                wait = self._read_timeout(conn)
+                if wait <= 0:
+                    self.stats.timed_out += 1
+                    break
+                try:
+                    data = await asyncio.wait_for(conn.reader.read(65536), wait)
+                except TimeoutError:
+                    if conn.accepted:
+                        continue  # the deadline is checked above
+                    break
                 if not data:
                     break
                 self._incoming(data, conn.peer, "tcp", conn)
                 if conn.writer.is_closing():
                     break
-        except (OSError, TimeoutError, asyncio.IncompleteReadError):
-            pass
+        except (OSError, asyncio.IncompleteReadError):
+            pass  # a reset or a half message at close: the connection is over, nothing to log
         finally:
             self._drop(conn)
+
+    def _read_timeout(self, conn: _Connection) -> float:
+        """Seconds the next read may wait. A connection we opened may idle TCP_IDLE_SECONDS;
+        one we accepted must bring whole messages in time (TCP_MESSAGE_SECONDS after the
+        last, TCP_PARTIAL_SECONDS for one begun), whatever trickles in between."""
+        if not conn.accepted:
+            return TCP_IDLE_SECONDS
+        now = time.monotonic()
+        deadline = conn.message_by
+        if conn.partial_since is not None:
+            deadline = min(deadline, conn.partial_since + TCP_PARTIAL_SECONDS)
+        return deadline - now
 
     def _drop(self, conn: _Connection) -> None:
         if self._connections.get(conn.peer) is conn:
@@ -220,6 +284,14 @@ class SipTransport:
                 conn.parser.pong_due = False
                 self.stats.keepalives += 1
                 conn.writer.write(b"\r\n")
+            now = time.monotonic()
+            if messages:
+                conn.message_by = now + TCP_IDLE_SECONDS
+                conn.partial_since = None  # a message completed: what is left began now
+            if conn.parser.pending == 0:
+                conn.partial_since = None
+            elif conn.partial_since is None:
+                conn.partial_since = now
         for message in messages:
             self.stats.received += 1
             self.receiver(message, source, kind)
@@ -229,8 +301,18 @@ class SipTransport:
     ) -> None:
         self.stats.malformed += 1
         self.stats.last_error = f"{source[0]}:{source[1]}: {exc.reason}"
-        log.info("malformed SIP from %s:%d over %s: %s", source[0], source[1], kind, exc.reason)
-        answer = error_response(data, exc)
+        admitted = self.admits(source[0])
+        held = self.log_limit.allow("malformed" if admitted else "malformed-stranger")
+        if held is not None:
+            log.info(
+                "malformed SIP from %s:%d over %s: %s (%d more not logged before)",
+                source[0],
+                source[1],
+                kind,
+                exc.reason,
+                held,
+            )
+        answer = error_response(data, exc) if admitted else None
         if answer is None:
             self.stats.dropped += 1
             return

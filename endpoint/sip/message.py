@@ -623,6 +623,11 @@ class StreamParser:
         self.pong_due = False
         self._error: ParseError | None = None
 
+    @property
+    def pending(self) -> int:
+        """Bytes of a message begun but not complete (a slow sender is timed on these)."""
+        return len(self._buffer)
+
     def feed(self, data: bytes) -> list[Message]:
         """Whole messages completed by ``data``.
 

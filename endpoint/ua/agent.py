@@ -159,8 +159,38 @@ class UserAgent:
     def receive(
         self, message: Request | Response, source: tuple[str, int], transport: str, now: float
     ) -> None:
+        if isinstance(message, Request) and not self._admits(message, source[0]):
+            # Issue 13 rule 7: a stranger's request creates no transaction and gets no byte
+            # back (not even a 503 when the table is full); it is counted and, rarely, logged.
+            self.untrusted += 1
+            self._report_untrusted(message.method, source[0], now)
+            return
         self.transactions.receive(message, source, transport, now)
         self._drain(now)
+
+    def admits_host(self, host: str) -> bool:
+        """May ``host`` talk to us at all: trusted, or the peer of one of our calls? The
+        transport asks before it answers a malformed message or keeps a TCP connection."""
+        return (
+            self.trusted.allows(host)
+            or any(s.from_peer(host) for s in self._sessions())
+            or any(c.source == host for c in self.calls.calls.values())
+        )
+
+    def _admits(self, request: Request, host: str) -> bool:
+        """A request is let in if its source is trusted, or it belongs to a dialog of ours and
+        comes from that dialog's peer, or it is the CANCEL/ACK of a ringing caller."""
+        if self.trusted.allows(host):
+            return True
+        if request.method in ("CANCEL", "ACK") and any(
+            c.source == host for c in self.calls.calls.values()
+        ):
+            return True
+        try:
+            wanted = dialog_id_of(request, incoming=True)
+        except ParseError:
+            return False
+        return any(s.dialog.id == wanted and s.from_peer(host) for s in self._sessions())
 
     def transport_failed(self, destination: tuple[str, int], transport: str, now: float) -> None:
         """The runtime could not connect to ``destination`` (TCP refused, unreachable)."""

@@ -31,13 +31,13 @@ from endpoint.media.stream import MediaStream, MediaTimeout, StreamConfig
 from endpoint.runtime.control import ControlServer, EventHub
 from endpoint.runtime.hardware_bridge import HardwareBridge, open_board
 from endpoint.runtime.media_loop import CallFailed, CallMedia, MediaLoop
+from endpoint.runtime.resolver import Resolver
 from endpoint.runtime.rtp_transport import RtpSockets, allocate
-from endpoint.runtime.sdnotify import Notifier
 from endpoint.runtime.sip_transport import SipTransport
+from endpoint.service.sdnotify import Notifier
 from endpoint.service.supervisor import ServiceSupervisor
 from endpoint.sip import ParseError
 from endpoint.sip.message import Message
-from endpoint.sip.uri import SipURI, parse_uri
 from endpoint.ua.actions import CallAction, NeedMedia, Notice, PlayAlert, StartMedia, UpdateMedia
 from endpoint.ua.agent import UserAgent
 from endpoint.ua.registration import LocalAddress
@@ -79,7 +79,8 @@ class Engine:
         self._ports: dict[str, AudioPort] = {}
         self._callers: dict[str, str] = {}
         self._rng = secrets.SystemRandom()
-        self.supervisor = ServiceSupervisor(self, self._step)
+        self.resolver = Resolver()
+        self.supervisor = ServiceSupervisor(self)
         self.hardware: HardwareBridge | None = None
         self.internal_errors = 0
 
@@ -98,18 +99,10 @@ class Engine:
             admits=self._admits,
         )
         await self.transport.start()
-        resolved: dict[str, str] = {}
-        target_host = "127.0.0.1"
-        for account in (cfg.account, cfg.backup_account):
-            if account is None:
-                continue
-            for uri_text in (account.registrar, account.outbound_proxy):
-                if uri_text is None:
-                    continue
-                uri = parse_uri(uri_text)
-                if isinstance(uri, SipURI):
-                    resolved[uri.bare_host] = await self._resolve(uri.bare_host)
-                    target_host = resolved[uri.bare_host]
+        resolved = await self.resolver.resolve_config(cfg)
+        # The address the kernel would use towards the last configured server (a backup
+        # account's, if any), when we listen on a wildcard.
+        target_host = next(reversed(resolved.values()), "127.0.0.1")
         host = cfg.sip.advertise or listen.host
         if host in ("0.0.0.0", "::"):
             host = _outbound_address(target_host, 5060)
@@ -130,15 +123,16 @@ class Engine:
         self.ua.start(time.monotonic())
         self._step()
         self.notifier.notify(READY=1, STATUS=self.supervisor.status.text)
-        self.supervisor.start()  # watchdog pings, while the SIP and media loops both run
+        media = self.media
+        self.supervisor.start(lambda: media.last_tick)  # watchdog pings while both loops run
 
-    async def _resolve(self, host: str) -> str:
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_DGRAM)
-        except OSError as exc:
-            log.warning("cannot resolve %s (%s); will keep trying by name", host, exc)
-            return host
-        return str(infos[0][4][0])
+    async def apply_config(self, config: Config) -> None:
+        """A reloaded configuration (``Supervised``): resolve its servers, retune the UA."""
+        resolved = await self.resolver.resolve_config(config)
+        self.config = config
+        if self.ua is not None:
+            self.ua.reconfigure(config, resolved, time.monotonic())
+            self._step()
 
     def _received(self, message: Message, source: tuple[str, int], kind: str) -> None:
         if self.ua is None:

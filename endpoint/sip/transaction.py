@@ -28,6 +28,15 @@ MAX_TRANSACTIONS = 512
 #: The longest an INVITE server transaction may wait for the TU's final response: above the
 #: largest ``[calls] ring_timeout`` (600 s), so it only catches a TU that forgot the call.
 INVITE_TU_TIMEOUT = 660.0
+#: Server transactions one source host may hold (issue 13 rule 9: one sender cannot fill the
+#: table; a non-INVITE slot is held 32 s after its answer on UDP).
+MAX_PER_SOURCE = 64
+#: New requests per second one source host may start, and the burst it may save up (a token
+#: bucket, as Kamailio's pike): beyond it new requests are dropped unanswered and counted.
+SOURCE_RATE = 50.0
+SOURCE_BURST = 100.0
+#: Source hosts whose rate is tracked at once (the oldest is forgotten beyond).
+MAX_TRACKED_SOURCES = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +203,8 @@ class Transaction:
     ack: bytes | None = None
     #: For an INVITE server transaction in Accepted: (Call-ID, CSeq, to-tag) of the 2xx.
     accepted: tuple[str, int, str | None] | None = None
+    #: The host a server transaction's request came from (its budget is charged).
+    source_host: str | None = None
 
     @property
     def reliable(self) -> bool:
@@ -302,6 +313,9 @@ class TransactionLayer:
         max_transactions: int = MAX_TRANSACTIONS,
         trying_delay: float = 0.2,
         invite_tu_timeout: float = INVITE_TU_TIMEOUT,
+        max_per_source: int = MAX_PER_SOURCE,
+        source_rate: float = SOURCE_RATE,
+        source_burst: float = SOURCE_BURST,
     ) -> None:
         self.config = timers or TimerConfig()
         self.max_transactions = max_transactions
@@ -309,6 +323,14 @@ class TransactionLayer:
         self.invite_tu_timeout = invite_tu_timeout
         #: Server transactions the TU never answered, answered 500 by the backstop.
         self.tu_timeouts = 0
+        self.max_per_source = max_per_source
+        self.source_rate = source_rate
+        self.source_burst = source_burst
+        self._per_source: dict[str, int] = {}
+        #: host -> (tokens, time of the last refill); insertion order = least recently seen.
+        self._buckets: dict[str, tuple[float, float]] = {}
+        #: New requests dropped for their source's rate (rule 9).
+        self.rate_limited = 0
         self._txns: dict[str, Transaction] = {}
         self._out: list[Outgoing] = []
         self._events: list[Event] = []
@@ -316,13 +338,23 @@ class TransactionLayer:
 
     # -- the five methods ------------------------------------------------------------------
 
-    def receive(self, message: Message, source: Address, transport: str, now: float) -> None:
-        """Feed a parsed message from the network."""
+    def receive(
+        self,
+        message: Message,
+        source: Address,
+        transport: str,
+        now: float,
+        *,
+        in_dialog: bool = False,
+    ) -> None:
+        """Feed a parsed message from the network. ``in_dialog``: the TU matched the request
+        to one of its dialogs and its peer; such a request (the caller's BYE, a re-INVITE) is
+        never refused for capacity or rate (issue 13 rule 9)."""
         try:
             if isinstance(message, Response):
                 self._receive_response(message, source, now)
             else:
-                self._receive_request(message, source, transport, now)
+                self._receive_request(message, source, transport, now, in_dialog)
         except ParseError:
             # A message whose matching fields are broken cannot belong to a transaction:
             # requests were answered 400 by the checks upstream; here it is dropped.
@@ -407,7 +439,7 @@ class TransactionLayer:
         (a scanner's INVITE from an untrusted address gets no byte back)."""
         txn = self._txns.get(transaction)
         if txn is not None and txn.server:
-            del self._txns[transaction]
+            self._forget(txn)
 
     def destination_failed(self, destination: Address, transport: str, now: float) -> None:
         """A connection to ``destination`` could not be made: every client transaction
@@ -435,7 +467,7 @@ class TransactionLayer:
         self._fire(txn, _status_input(response.status, False), now, response)
 
     def _receive_request(
-        self, request: Request, source: Address, transport: str, now: float
+        self, request: Request, source: Address, transport: str, now: float, in_dialog: bool
     ) -> None:
         request = _stamp_via(request, source)
         key = _server_key(request)
@@ -454,7 +486,12 @@ class TransactionLayer:
         if txn is not None:
             self._fire(txn, I.REQUEST, now, request)
             return
-        if len(self._txns) >= self.max_transactions:
+        host = source[0]
+        if not in_dialog and not self._within_rate(host, now):
+            self.rate_limited += 1
+            return  # a flood: answering it would cost as much as serving it
+        full = len(self._txns) >= self.max_transactions
+        if not in_dialog and (full or self._per_source.get(host, 0) >= self.max_per_source):
             self.rejected_overload += 1
             busy = make_response(request, 503, headers=[("Retry-After", "5")])
             self._out.append(
@@ -472,8 +509,10 @@ class TransactionLayer:
             S.PROCEEDING if invite else S.TRYING,
             server=True,
             invite=invite,
+            source_host=host,
         )
         self._txns[key] = txn
+        self._per_source[host] = self._per_source.get(host, 0) + 1
         if invite and self.trying_delay >= 0:
             txn.timers["trying"] = now + self.trying_delay
         # No server transaction waits for ever (issue 13 rule 1): whatever the TU does with the
@@ -502,11 +541,31 @@ class TransactionLayer:
         try:
             response = make_response(txn.request, 500, "Server Internal Error (no answer)")
         except ParseError:
-            self._txns.pop(txn.key, None)
-            txn.timers.clear()
+            self._forget(txn)
             self._events.append(TransactionTerminated(txn.key))
             return
         self._fire(txn, I.SEND_FAILURE, now, response)
+
+    def _forget(self, txn: Transaction) -> None:
+        """Remove a transaction and give its slot back to its source's budget."""
+        txn.timers.clear()
+        if self._txns.pop(txn.key, None) is None or txn.source_host is None:
+            return
+        left = self._per_source.get(txn.source_host, 1) - 1
+        if left > 0:
+            self._per_source[txn.source_host] = left
+        else:
+            self._per_source.pop(txn.source_host, None)
+
+    def _within_rate(self, host: str, now: float) -> bool:
+        """Take one token from ``host``'s bucket (SOURCE_RATE per second, SOURCE_BURST)."""
+        tokens, last = self._buckets.pop(host, (self.source_burst, now))
+        tokens = min(self.source_burst, tokens + (now - last) * self.source_rate)
+        allowed = tokens >= 1.0
+        self._buckets[host] = (tokens - 1.0 if allowed else tokens, now)  # now most recent
+        if len(self._buckets) > MAX_TRACKED_SOURCES:
+            del self._buckets[next(iter(self._buckets))]
+        return allowed
 
     # -- the machine -------------------------------------------------------------------------
 
@@ -518,8 +577,7 @@ class TransactionLayer:
         _ACTIONS[action](self, txn, now, message)
         txn.state = next_state
         if next_state is S.TERMINATED:
-            self._txns.pop(txn.key, None)
-            txn.timers.clear()
+            self._forget(txn)
             self._events.append(TransactionTerminated(txn.key))
 
     def _send(self, txn: Transaction, data: bytes) -> None:

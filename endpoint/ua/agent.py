@@ -159,13 +159,15 @@ class UserAgent:
     def receive(
         self, message: Request | Response, source: tuple[str, int], transport: str, now: float
     ) -> None:
-        if isinstance(message, Request) and not self._admits(message, source[0]):
+        in_dialog = isinstance(message, Request) and self._of_our_calls(message, source[0])
+        if isinstance(message, Request) and not in_dialog and not self.trusted.allows(source[0]):
             # Issue 13 rule 7: a stranger's request creates no transaction and gets no byte
             # back (not even a 503 when the table is full); it is counted and, rarely, logged.
             self.untrusted += 1
             self._report_untrusted(message.method, source[0], now)
             return
-        self.transactions.receive(message, source, transport, now)
+        # Rule 9: what belongs to our calls is never refused for capacity or rate.
+        self.transactions.receive(message, source, transport, now, in_dialog=in_dialog)
         self._drain(now)
 
     def admits_host(self, host: str) -> bool:
@@ -177,11 +179,9 @@ class UserAgent:
             or any(c.source == host for c in self.calls.calls.values())
         )
 
-    def _admits(self, request: Request, host: str) -> bool:
-        """A request is let in if its source is trusted, or it belongs to a dialog of ours and
-        comes from that dialog's peer, or it is the CANCEL/ACK of a ringing caller."""
-        if self.trusted.allows(host):
-            return True
+    def _of_our_calls(self, request: Request, host: str) -> bool:
+        """Does the request belong to one of our calls: inside a dialog of ours from that
+        dialog's peer, or the CANCEL/ACK of a ringing caller from where its INVITE came?"""
         if request.method in ("CANCEL", "ACK") and any(
             c.source == host for c in self.calls.calls.values()
         ):

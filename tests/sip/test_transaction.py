@@ -363,6 +363,40 @@ def test_overload_answers_503_statelessly() -> None:
     assert b"Retry-After: 5" in busy.data and layer.rejected_overload == 1
 
 
+def test_one_source_has_a_budget_and_in_dialog_requests_pass_a_full_table() -> None:
+    """Issue 13 rule 9: one host fills only its own budget; a request the TU matched to a
+    dialog is never refused for capacity."""
+    layer = TransactionLayer(max_transactions=6, max_per_source=3, source_rate=1000)
+    for i in range(4):
+        layer.receive(request("OPTIONS", branch=f"z9hG4bKf{i}"), PEER, "udp", 0.0)
+    assert len(layer.events()) == 3 and layer.rejected_overload == 1
+    other = ("192.0.2.8", 5060)
+    for i in range(3):
+        layer.receive(request("OPTIONS", branch=f"z9hG4bKg{i}"), other, "udp", 0.0)
+    assert len(layer.events()) == 3 and len(layer) == 6  # full
+    layer.datagrams_to_send()
+    layer.receive(request("BYE", branch="z9hG4bKbye", to_tag="x"), PEER, "udp", 0.0, in_dialog=True)
+    (bye,) = layer.events()
+    assert isinstance(bye, RequestReceived) and layer.datagrams_to_send() == []
+    # Slots come back when transactions end.
+    layer.send_response(bye.transaction, make_response(bye.request, 200), 0.1)
+    run_until(layer, 100.0)  # the unanswered ones get the TU backstop's 500, then end
+    assert len(layer) == 0
+    layer.events()
+    layer.receive(request("OPTIONS", branch="z9hG4bKh"), PEER, "udp", 100.0)
+    assert len(layer.events()) == 1
+
+
+def test_a_source_beyond_its_rate_is_dropped_unanswered() -> None:
+    layer = TransactionLayer(source_rate=10, source_burst=5)
+    for i in range(8):
+        layer.receive(request("OPTIONS", branch=f"z9hG4bKr{i}"), PEER, "udp", 0.0)
+    assert len(layer.events()) == 5 and layer.rate_limited == 3
+    assert layer.datagrams_to_send() == []  # no 503: a flood is not answered
+    layer.receive(request("OPTIONS", branch="z9hG4bKlater"), PEER, "udp", 0.2)  # 2 tokens back
+    assert len(layer.events()) == 1
+
+
 def test_transport_error_ends_the_transaction() -> None:
     layer = TransactionLayer()
     key = layer.send_request(request("OPTIONS", transport="TCP"), PEER, "tcp", 0.0)

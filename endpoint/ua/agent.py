@@ -219,6 +219,7 @@ class UserAgent:
 
     def call(self, target: str, now: float) -> str:
         """Place a call; raises ParseError for a target that is not a SIP address."""
+        self.calls.give_way(now)
         if self.calls.active is not None or self.outgoing.active is not None:
             raise ValueError("a call is already in progress")
         call_id = self.outgoing.call(target, now)
@@ -235,6 +236,7 @@ class UserAgent:
         """
         if not targets:
             raise ValueError("a call group needs at least one target")
+        self.calls.give_way(now)
         if self.calls.active is not None or self.outgoing.active is not None:
             raise ValueError("a call is already in progress")
         for target in targets:

@@ -61,15 +61,14 @@ def response_destination(via: Via, source: Address, transport: str) -> Address:
     """Where a response to a request with top ``via``, received from ``source``, goes (§18.2.2).
 
     Reliable transports answer on the connection, i.e. to the source. On UDP, RFC 3581: if the
-    request asked for rport, answer the source address and port; else ``maddr``, else the
-    ``received`` address (or sent-by host) at the sent-by port.
+    request asked for rport, answer the source address and port; else the source address at
+    the sent-by port. ``maddr`` is honoured only when it names the source itself: nothing a
+    sender writes may steer our answers to a third party (issue 13 rule 2), and the sent-by
+    host is never looked up (rule 3), as ``received`` always holds the source when it differs.
     """
     if is_reliable(transport) or via.has_rport:
         return source
-    port = via.port or 5060
-    if via.maddr:
-        return (via.maddr, port)
-    return (via.received or via.host.strip("[]"), port)
+    return (source[0], via.port or 5060)
 
 
 @dataclass(frozen=True, slots=True)

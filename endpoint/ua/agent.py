@@ -160,7 +160,11 @@ class UserAgent:
         self, message: Request | Response, source: tuple[str, int], transport: str, now: float
     ) -> None:
         in_dialog = isinstance(message, Request) and self._of_our_calls(message, source[0])
-        if isinstance(message, Request) and not in_dialog and not self.trusted.allows(source[0]):
+        if (
+            isinstance(message, Request)
+            and not in_dialog
+            and not self._trusted_request(message, source[0], transport)
+        ):
             # Issue 13 rule 7: a stranger's request creates no transaction and gets no byte
             # back (not even a 503 when the table is full); it is counted and, rarely, logged.
             self.untrusted += 1
@@ -169,6 +173,22 @@ class UserAgent:
         # Rule 9: what belongs to our calls is never refused for capacity or rate.
         self.transactions.receive(message, source, transport, now, in_dialog=in_dialog)
         self._drain(now)
+
+    def _trusted_request(self, request: Request, host: str, transport: str) -> bool:
+        """A new request from a trusted source, with proof where the source alone proves
+        nothing (rule 2): a call or message "from the registrar" must come over a TCP/TLS
+        connection from it, or carry the ``line=`` token of our registered Contact."""
+        if self.trusted.proven_by_source(host):
+            return True
+        if not self.trusted.allows(host):
+            return False
+        if request.method in ("OPTIONS", "ACK", "CANCEL"):
+            return True  # nothing to gain: answered to the source; ACK/CANCEL match a txn
+        if transport.lower() in ("tcp", "tls"):
+            return True  # a connection's source address cannot be spoofed
+        uri = request.uri
+        line = uri.param("line") if isinstance(uri, SipURI) else None
+        return line is not None and any(r.line == line for r in self.registrations)
 
     def admits_host(self, host: str) -> bool:
         """May ``host`` talk to us at all: trusted, or the peer of one of our calls? The

@@ -92,6 +92,10 @@ class Registration:
         self.failures = 0
         self.attempts = 0
         self.contact_host, self.contact_port = local.host, local.port
+        #: An unguessable token in our registered Contact (``;line=``, as Snom phones do): a
+        #: request the registrar routes to us carries it in its Request-URI, a spoofed UDP
+        #: packet "from the registrar" does not (issue 13 rule 2).
+        self.line = f"{rng.getrandbits(64):016x}"
         self.last_status: int | None = None
         self.last_reason = ""
         self._pending: str | None = None
@@ -275,7 +279,7 @@ class Registration:
         """Where the registrar (and so the calls it routes) reaches us: rport/received."""
         host = self.contact_host if ":" not in self.contact_host else f"[{self.contact_host}]"
         transport = "" if self.local.transport == "udp" else f";transport={self.local.transport}"
-        return f"sip:{self.account.user}@{host}:{self.contact_port}{transport}"
+        return f"sip:{self.account.user}@{host}:{self.contact_port}{transport};line={self.line}"
 
     def _build(self, method: str, expires: int) -> Request:
         host = self.local.host if ":" not in self.local.host else f"[{self.local.host}]"

@@ -344,10 +344,14 @@ def test_received_and_rport_are_stamped_and_used() -> None:
 def test_response_destination_rules() -> None:
     from endpoint.sip import Via
 
+    # Issue 13 rules 2 and 3: the source's address at the sent-by port; never a name from the
+    # wire, never a maddr naming someone else.
     assert response_destination(Via("UDP", "a.example", 5070), ("1.2.3.4", 9), "udp") == (
-        "a.example",
+        "1.2.3.4",
         5070,
     )
+    victim = Via("UDP", "1.2.3.4", 5070, (("maddr", "198.51.100.9"),))
+    assert response_destination(victim, ("1.2.3.4", 9), "udp") == ("1.2.3.4", 5070)
     v = Via("UDP", "a.example", None, (("received", "1.2.3.4"),))
     assert response_destination(v, ("1.2.3.4", 9), "udp") == ("1.2.3.4", 5060)
     assert response_destination(Via("TCP", "a", 5070), ("1.2.3.4", 9), "tcp") == ("1.2.3.4", 9)

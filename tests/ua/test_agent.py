@@ -77,6 +77,18 @@ def invite(call_id: str) -> Request:
     return message
 
 
+def routed_invite(ua: UserAgent, call_id: str) -> Request:
+    """An INVITE as the registrar routes it: to our registered Contact, ``line=`` token and all."""
+    token = ua.registrations[0].line
+    message = parse(
+        bytes(invite(call_id)).replace(
+            b"INVITE sip:door@192.0.2.5 ", f"INVITE sip:door@192.0.2.5;line={token} ".encode()
+        )
+    )
+    assert isinstance(message, Request)
+    return message
+
+
 def test_incoming_call_rings_gets_media_and_is_answered_with_sdp() -> None:
     ua = peer_to_peer()
     ua.receive(invite("call1"), PEER, "udp", 0.0)
@@ -174,7 +186,17 @@ def test_with_an_account_only_the_registrar_may_start_a_call() -> None:
     assert dropped.event == "request-dropped" and dropped.detail["source"] == "203.0.113.9"
     assert "accept_from" in dropped.detail["fix"]
     assert ua.get_timer() is None or ua.get_timer() > 1.0  # no transaction left behind
-    ua.receive(invite("real"), ("192.0.2.101", 5060), "udp", 1.0)
+    # Rule 2: the registrar's address alone proves nothing over UDP; the line= token does.
+    ua.receive(invite("spoofed"), ("192.0.2.101", 5060), "udp", 1.0)
+    assert ua.datagrams_to_send() == [] and ua.status()["untrusted_dropped"] == 3
+    token = ua.registrations[0].line
+    routed = parse(
+        bytes(invite("real")).replace(
+            b"INVITE sip:door@192.0.2.5 ", f"INVITE sip:door@192.0.2.5;line={token} ".encode()
+        )
+    )
+    assert isinstance(routed, Request)
+    ua.receive(routed, ("192.0.2.101", 5060), "udp", 1.0)
     (_, ringing) = [parse(o.data) for o in ua.datagrams_to_send()]
     assert isinstance(ringing, Response) and ringing.status == 180
 
@@ -244,10 +266,11 @@ def test_calls_behind_nat_carry_the_contact_the_registrar_saw() -> None:
             t,
         )
     assert ua.registrations[0].registered
-    ua.receive(invite("nat"), ("192.0.2.101", 5060), "udp", 1.0)
+    ua.receive(routed_invite(ua, "nat"), ("192.0.2.101", 5060), "udp", 1.0)
     ua.datagrams_to_send()
     (need,) = ua.call_actions()
     ua.media_ready(need.call_id, 40000, 1.0)
     (ok200,) = [parse(o.data) for o in ua.datagrams_to_send()]
     assert isinstance(ok200, Response) and ok200.status == 200
-    assert ok200.headers.get("Contact") == "<sip:door@203.0.113.7:40000>"
+    line = ua.registrations[0].line
+    assert ok200.headers.get("Contact") == f"<sip:door@203.0.113.7:40000;line={line}>"

@@ -37,7 +37,9 @@ def registered(reg: Registration) -> SendRequest:
     first = sent(reg.start(0.0))
     second = sent(reg.on_response(first.tag, answer(first, 401, CHALLENGE), 0.1))
     reg.on_response(
-        second.tag, answer(second, 200, ("Contact", "<sip:door@192.0.2.5:5060>;expires=600")), 0.2
+        second.tag,
+        answer(second, 200, ("Contact", f"<sip:door@192.0.2.5:5060;line={reg.line}>;expires=600")),
+        0.2,
     )
     return second
 
@@ -50,7 +52,9 @@ def test_register_challenge_and_success() -> None:
     req: Request = first.request
     assert str(req.uri) == "sip:pbx.example.com:5060"
     assert (first.destination.host, first.destination.port) == ("pbx.example.com", 5060)
-    assert req.headers.get("Contact") == "<sip:door@192.0.2.5:5060>"
+    # Rule 2 (issue 13): the registered Contact carries an unguessable line= token.
+    assert req.headers.get("Contact") == f"<sip:door@192.0.2.5:5060;line={reg.line}>"
+    assert len(reg.line) == 16
     assert req.headers.get("Expires") == "600"
     assert req.to_addr.uri == req.from_addr.uri and req.from_addr.tag
     second = sent(reg.on_response(first.tag, answer(first, 401, CHALLENGE), 0.1))
@@ -59,7 +63,9 @@ def test_register_challenge_and_success() -> None:
     credentials = second.request.headers.get("Authorization") or ""
     assert 'username="door"' in credentials and 'uri="sip:pbx.example.com:5060"' in credentials
     actions = reg.on_response(
-        second.tag, answer(second, 200, ("Contact", "<sip:door@192.0.2.5:5060>;expires=300")), 0.2
+        second.tag,
+        answer(second, 200, ("Contact", f"<sip:door@192.0.2.5:5060;line={reg.line}>;expires=300")),
+        0.2,
     )
     assert notices(actions) == ["registered"] and reg.state is RegState.REGISTERED
     assert reg.granted == 300
@@ -122,7 +128,7 @@ def test_contact_follows_the_address_the_registrar_saw() -> None:
     actions = reg.on_response(first.tag, nat, 0.1)
     assert notices(actions) == ["registration-contact-changed", "registering"]
     again = sent(actions)
-    assert again.request.headers.get("Contact") == "<sip:door@203.0.113.7:40123>"
+    assert again.request.headers.get("Contact") == f"<sip:door@203.0.113.7:40123;line={reg.line}>"
 
 
 def test_stop_unregisters_with_expires_zero() -> None:

@@ -31,7 +31,7 @@ from endpoint.media.stream import MediaStream, MediaTimeout, StreamConfig
 from endpoint.runtime.control import ControlServer, EventHub
 from endpoint.runtime.hardware_bridge import HardwareBridge, open_board
 from endpoint.runtime.media_loop import CallFailed, CallMedia, MediaLoop
-from endpoint.runtime.resolver import Resolver
+from endpoint.runtime.resolver import Resolver, configured_hosts
 from endpoint.runtime.rtp_transport import RtpSockets, allocate
 from endpoint.runtime.sip_transport import SipTransport
 from endpoint.service.sdnotify import Notifier
@@ -100,6 +100,7 @@ class Engine:
         )
         await self.transport.start()
         resolved = await self.resolver.resolve_config(cfg)
+        self.transport.configured_names = frozenset(configured_hosts(cfg))
         # The address the kernel would use towards the last configured server (a backup
         # account's, if any), when we listen on a wildcard.
         target_host = next(reversed(resolved.values()), "127.0.0.1")
@@ -130,6 +131,8 @@ class Engine:
         """A reloaded configuration (``Supervised``): resolve its servers, retune the UA."""
         resolved = await self.resolver.resolve_config(config)
         self.config = config
+        if self.transport is not None:
+            self.transport.configured_names = frozenset(configured_hosts(config))
         if self.ua is not None:
             self.ua.reconfigure(config, resolved, time.monotonic())
             self._step()

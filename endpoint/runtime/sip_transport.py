@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from endpoint.runtime.log_limit import LogLimiter
 from endpoint.sip import ParseError, StreamParser, parse
 from endpoint.sip.checks import error_response
+from endpoint.sip.grammar import is_ip_literal
 from endpoint.sip.message import Message
 
 log = logging.getLogger("endpoint.runtime.transport")
@@ -104,6 +105,9 @@ class SipTransport:
         #: May this host talk to us at all (account mode: the registrar and our calls' peers)?
         #: Others get no stateless answer and no TCP connection (issue 13 rule 7).
         self.admits = admits or (lambda host: True)
+        #: Host names from the configuration that may be sent to (the registrar, the proxy);
+        #: any other name came from the network and is never looked up (issue 13 rule 3).
+        self.configured_names: frozenset[str] = frozenset()
         self.log_limit = LogLimiter()
         self.want_tcp = tcp
         self.stats = TransportStats()
@@ -138,6 +142,12 @@ class SipTransport:
 
     def send(self, data: bytes, destination: Address, transport: str = "udp") -> None:
         """Send without waiting. TCP opens a connection if none is open to ``destination``."""
+        host = destination[0]
+        if not is_ip_literal(host) and host not in self.configured_names:
+            self.stats.dropped += 1
+            if self.log_limit.allow("name") is not None:
+                log.warning("not sending to %s: a name from the network is not looked up", host)
+            return
         self.stats.sent += 1
         if transport == "tcp":
             conn = self._connections.get(destination)

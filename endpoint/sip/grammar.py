@@ -6,6 +6,7 @@ Every parser in ``endpoint.sip`` takes its character classes from here, so a que
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 # token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
@@ -31,6 +32,16 @@ def parse_int(text: str, max_digits: int = 10) -> int | None:
     if not text or len(text) > max_digits or not text.isascii() or not text.isdigit():
         return None
     return int(text)
+
+
+def is_ip_literal(host: str) -> bool:
+    """An IPv4 or IPv6 address (brackets allowed), not a name: names from the wire are never
+    looked up (DESIGN "The network is hostile", issue 13 rule 3)."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 # LWS = [*WSP CRLF] 1*WSP; after unfolding only SP / HTAB remain.

@@ -609,7 +609,7 @@ def _read_pin(r: _Reader, key: str, board: str, default: T) -> int | T:
 
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-_CODE_RE = re.compile(r"^[0-9*#]{1,16}$")
+_CODE_RE = re.compile(r"^[0-9*#]{4,16}$")
 _PIN_FACTORIES = ("lgpio", "rpigpio", "pigpio", "native", "mock")
 
 
@@ -742,7 +742,8 @@ def _read_door(table: Mapping[str, Any], board: str, problems: list[str]) -> Doo
         "code",
         "",
         lambda v: v if isinstance(v, str) and (v == "" or _CODE_RE.match(v)) else None,
-        'up to 16 DTMF keys (0-9, * and #) in quotes, e.g. code = "4711" (empty: no DTMF opening)',
+        '4 to 16 DTMF keys (0-9, * and #) in quotes, e.g. code = "4711" (empty: no DTMF '
+        "opening; fewer than 4 keys are guessed in minutes)",
     )
     return DoorSettings(
         relay_pin=_read_pin(r, "relay_pin", board, None),
@@ -754,7 +755,10 @@ def _read_door(table: Mapping[str, Any], board: str, problems: list[str]) -> Doo
         ),
         max_wrong=r.get("max_wrong", 3, _int_in(1, 100), "a count between 1 and 100, e.g. 3"),
         lockout_minutes=r.get(
-            "lockout_minutes", 5.0, _number_in(0, 1440), "minutes between 0 and 1440, e.g. 5"
+            "lockout_minutes",
+            5.0,
+            _number_in(1, 1440),
+            "minutes between 1 and 1440, e.g. 5 (without a lockout a code is guessed at last)",
         ),
         hangup_after_open_s=r.get(
             "hangup_after_open_s",

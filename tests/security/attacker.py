@@ -215,6 +215,7 @@ def running_door(workdir: Path, port: int, config: Path) -> Iterator[Door]:
     finally:
         service.stop()
         notify.close()
+        notify.path.unlink(missing_ok=True)  # the door may be started again in the same test
 
 
 def sdp_offer(host: str, rtp_port: int) -> bytes:

@@ -97,6 +97,7 @@ class Engine:
             tcp=True,
             on_error=self._unreachable,
             admits=self._admits,
+            on_closed=self._flow_closed,
         )
         await self.transport.start()
         resolved = await self.resolver.resolve_config(cfg)
@@ -157,6 +158,11 @@ class Engine:
     def _admits(self, host: str) -> bool:
         """Before the UA exists nobody is answered (it is created right after the bind)."""
         return self.ua is not None and self.ua.admits_host(host)
+
+    def _flow_closed(self, destination: tuple[str, int], transport: str) -> None:
+        if self.ua is not None:
+            self.ua.flow_closed(destination, transport, time.monotonic())
+            self._step()
 
     def _unreachable(self, destination: tuple[str, int], transport: str) -> None:
         if self.ua is not None:

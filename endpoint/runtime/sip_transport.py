@@ -96,6 +96,7 @@ class SipTransport:
         tcp: bool = True,
         on_error: Callable[[Address, str], None] | None = None,
         admits: Callable[[str], bool] | None = None,
+        on_closed: Callable[[Address, str], None] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -109,6 +110,9 @@ class SipTransport:
         #: any other name came from the network and is never looked up (issue 13 rule 3).
         self.configured_names: frozenset[str] = frozenset()
         self.log_limit = LogLimiter()
+        #: Told when a connection we opened closes (a registrar restarting drops our flow).
+        self.on_closed = on_closed
+        self._closing = False
         self.want_tcp = tcp
         self.stats = TransportStats()
         self._udp: asyncio.DatagramTransport | None = None
@@ -131,6 +135,7 @@ class SipTransport:
         return (self.host, self.port)
 
     async def close(self) -> None:
+        self._closing = True
         for conn in list(self._connections.values()):
             self._drop(conn)
         if self._server is not None:
@@ -211,9 +216,9 @@ class SipTransport:
         start_reader: bool = True,
     ) -> _Connection:
         conn = _Connection(reader, writer, peer)
-        old = self._connections.get(peer)
+        old = self._connections.pop(peer, None)
         if old is not None:
-            self._drop(old)
+            self._drop(old)  # replaced, not lost: no on_closed
         self._connections[peer] = conn
         self.stats.tcp_connections = len(self._connections)
         if start_reader:
@@ -258,6 +263,8 @@ class SipTransport:
     def _drop(self, conn: _Connection) -> None:
         if self._connections.get(conn.peer) is conn:
             del self._connections[conn.peer]
+            if not conn.accepted and not self._closing and self.on_closed is not None:
+                self.on_closed(conn.peer, "tcp")
         self.stats.tcp_connections = len(self._connections)
         conn.writer.close()
 

@@ -217,6 +217,18 @@ class UserAgent:
         self.transactions.destination_failed(destination, transport, now)
         self._drain(now)
 
+    def flow_closed(self, destination: tuple[str, int], transport: str, now: float) -> None:
+        """A connection we opened to ``destination`` closed: if it carried a registration,
+        the registrar may have restarted; register again now (rule 10)."""
+        if self.stopping or self.out_of_service:
+            return
+        for registration in self.registrations:
+            dest = registration.destination
+            ours = (self._address(dest.host), dest.port) == destination
+            if ours and dest.transport.lower() == transport.lower():
+                self._run(registration, registration.flow_lost(now, "connection closed"), now)
+        self._drain(now)
+
     def datagrams_to_send(self) -> list[Outgoing]:
         out = self._out + self.transactions.datagrams_to_send()
         self._out = []

@@ -24,6 +24,11 @@ from endpoint.sip.transaction import new_branch
 from endpoint.sip.uri import SipURI
 from endpoint.ua.actions import Action, Destination, Notice, SendKeepalive, SendRequest
 
+#: After the registrar's flow was lost (rule 10): this many retries, this far apart, before the
+#: normal back-off; a restarting registrar is back within seconds.
+QUICK_RETRIES = 10
+QUICK_RETRY_S = 2.0
+
 
 class RegState(enum.Enum):
     IDLE = "idle"
@@ -102,6 +107,8 @@ class Registration:
         self._auth: tuple[tuple[str, str], ...] = ()
         self._deadline: float | None = None
         self._keepalive_at: float | None = None
+        #: Retries left at QUICK_RETRY_S after a lost flow, before the normal back-off.
+        self._quick_retries = 0
         uri = parse_uri(account.registrar)
         if not isinstance(uri, SipURI):
             raise ValueError(f"registrar is not a SIP URI: {account.registrar}")
@@ -135,6 +142,15 @@ class Registration:
         self.state = RegState.STOPPED
         return [self._notice("unregistered")]
 
+    def flow_lost(self, now: float, reason: str) -> list[Action]:
+        """The registrar stopped answering on our flow (the TCP connection closed, an OPTIONS
+        keep-alive went unanswered): it may have restarted and forgotten our binding, so
+        register again at once instead of at the next refresh (issue 13 rule 10)."""
+        if self.state is not RegState.REGISTERED:
+            return []
+        self._quick_retries = QUICK_RETRIES  # a restart takes seconds: try again in seconds
+        return [self._notice("registration-flow-lost", reason=reason), *self.refresh_now(now)]
+
     def refresh_now(self, now: float) -> list[Action]:
         """Re-register at once (a button, a control command, a network change)."""
         if self.state in (RegState.UNREGISTERING, RegState.REGISTERING):
@@ -158,6 +174,8 @@ class Registration:
 
     def on_failure(self, tag: str, reason: str, now: float) -> list[Action]:
         """The transaction timed out (Timer F) or the transport failed."""
+        if tag == f"{self.name}:keepalive":
+            return self.flow_lost(now, f"keep-alive unanswered ({reason})")
         if tag != self._pending:
             return []
         self._pending = None
@@ -255,6 +273,9 @@ class Registration:
             self.state = RegState.STOPPED
             return [self._notice("unregistered", reason=reason)]
         delay = self.backoff.delay(self.failures, self.rng)
+        if self._quick_retries > 0:
+            self._quick_retries -= 1
+            delay = min(delay, QUICK_RETRY_S)
         self.failures += 1
         self.state = RegState.WAITING
         self._deadline = now + delay

@@ -1,6 +1,7 @@
 """Registration (RFC 3261 §10) as a pure state machine against a scripted registrar."""
 
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -139,3 +140,18 @@ def test_stop_unregisters_with_expires_zero() -> None:
     actions = reg.on_response(bye.tag, answer(bye, 200), 1.1)
     assert notices(actions) == ["unregistered"] and reg.state is RegState.STOPPED
     assert reg.get_timer() is None
+
+
+def test_an_unanswered_options_keepalive_registers_again_at_once() -> None:
+    """Issue 13 rule 10: the registrar may have restarted and lost our binding."""
+    reg = Registration(
+        replace(ACCOUNT, keepalive="options"), LocalAddress("192.0.2.5", 5060), random.Random(9)
+    )
+    registered(reg)
+    ping = sent(reg.handle_timer(reg.get_timer() or 0.0))
+    assert ping.request.method == "OPTIONS"
+    actions = reg.on_failure(ping.tag, "no response (timeout)", 60.0)
+    assert notices(actions) == ["registration-flow-lost", "registering"]
+    again = sent(actions)
+    failed = reg.on_failure(again.tag, "transport error", 60.5)  # still down: retry in 2 s
+    assert notices(failed) == ["registration-failed"] and reg.get_timer() == pytest.approx(62.5)

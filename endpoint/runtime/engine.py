@@ -22,7 +22,7 @@ import numpy as np
 
 from endpoint.audio import AudioError, AudioPort, open_audio
 from endpoint.audio.tone import ToneGenerator
-from endpoint.config import Config
+from endpoint.config import Config, security_warnings
 from endpoint.logs import escape
 from endpoint.media.dtmf import DtmfDigit
 from endpoint.media.frame import FRAME_SAMPLES
@@ -122,6 +122,8 @@ class Engine:
         self.media = MediaLoop(cfg.media.ptime, wake=wake)
         self.media.start()
         log.info("listening on %s %s:%d", cfg.sip.transport, host, self.transport.port)
+        for warning in security_warnings(cfg):
+            log.warning("%s", warning)
         self.ua.start(time.monotonic())
         self._step()
         self.notifier.notify(READY=1, STATUS=self.supervisor.status.text)

@@ -11,8 +11,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 # libasound2-plugins + pulseaudio: the ALSA 'pulse' device that paces like a real sound card in tests.
 # kamailio, sip-tester (SIPp), baresip-core, sipsak, tshark: the real peers of the interop tests.
 # systemd: systemd-analyze verify of the unit file.
+# sipvicious: svmap/svwar/svcrack, the scanners tests/security attacks the door with.
 APT_PACKAGES=(build-essential portaudio19-dev libasound2-plugins alsa-utils pulseaudio
-              kamailio sip-tester baresip-core sipsak tshark systemd)
+              kamailio sip-tester baresip-core sipsak tshark systemd sipvicious)
 
 if [ "${SKIP_APT:-0}" != 1 ] && command -v apt-get >/dev/null 2>&1; then
   missing=()

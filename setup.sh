@@ -2,6 +2,7 @@
 # Sets up a development/test machine (Debian 12 / Raspberry Pi OS bookworm or trixie):
 #   1. the Debian packages the endpoint and its tests need (when run as root or with sudo),
 #   2. a virtual environment with the endpoint and its test tools.
+#   ./setup.sh --print-apt-packages  prints the Debian packages of step 1 and exits (CI images).
 # Environment: PYTHON (interpreter, >= 3.11; default: the first python3.13/3.11/python3 found),
 #              VENV (default .venv), SKIP_APT=1 (do not touch Debian packages).
 set -euo pipefail
@@ -10,10 +11,11 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 # portaudio19-dev: PyAudio has no Linux wheels and builds against it.
 # libasound2-plugins + pulseaudio: the ALSA 'pulse' device that paces like a real sound card in tests.
 # kamailio, sip-tester (SIPp), baresip-core, sipsak, tshark: the real peers of the interop tests.
-# systemd: systemd-analyze verify of the unit file.
+# systemd, procps: systemd-analyze verify of the unit file (procps has the ExecReload= /bin/kill).
 # sipvicious: svmap/svwar/svcrack, the scanners tests/security attacks the door with.
 APT_PACKAGES=(build-essential portaudio19-dev libasound2-plugins alsa-utils pulseaudio
-              kamailio sip-tester baresip-core sipsak tshark systemd sipvicious)
+              kamailio sip-tester baresip-core sipsak tshark systemd procps sipvicious)
+if [ "${1:-}" = --print-apt-packages ]; then echo "${APT_PACKAGES[*]}"; exit 0; fi
 
 if [ "${SKIP_APT:-0}" != 1 ] && command -v apt-get >/dev/null 2>&1; then
   missing=()

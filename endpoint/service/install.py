@@ -18,6 +18,11 @@ an upgrade):
 running them (no useradd, no chown, no systemctl): that is how the tests run it, and how an
 image builder can stage the files.
 
+The unit template and the example configuration travel inside the package
+(``endpoint/service/data/``, links to ``systemd/`` and ``examples/`` in the checkout that the
+wheel build turns into copies), so install works the same from a developer's editable checkout
+and from a device's virtual environment holding only the wheel (``install-device.sh``).
+
 The service runs with ``ProtectHome=yes``: a virtual environment (or an editable checkout)
 under /home or /root is invisible to it, so install refuses such a prefix with the fix.
 """
@@ -47,23 +52,26 @@ STATE_DIR = Path("/var/lib/sip-endpoint")
 #: Hidden from the service by ProtectHome=yes.
 HIDDEN = (Path("/home"), Path("/root"), Path("/run/user"))
 
-SOURCE = Path(endpoint.__file__).resolve().parent.parent
+#: Where the code runs from: the checkout (editable install) or the venv's site-packages.
+CODE = Path(endpoint.__file__).resolve().parent
+DATA = Path(__file__).resolve().parent / "data"
 
 
 class InstallError(Exception):
     """Install cannot go on; the message says why and what to do."""
 
 
-def source_file(relative: str) -> Path:
-    """A file of the source checkout (the unit template, the example config).
+def packaged_file(name: str) -> Path:
+    """A file shipped in the package: ``sip-endpoint.service`` (the template) or ``config.toml``.
 
-    ``./setup.sh`` installs the package editable, so the checkout is where the code runs from.
+    A file on disk rather than importlib.resources' traversable: both install paths (editable
+    checkout, wheel) keep the package as plain files, and shutil copies the example from a path.
     """
-    path = SOURCE / relative
+    path = DATA / name
     if not path.is_file():
         raise InstallError(
-            f"{path} not found: run install from the source checkout's virtual environment "
-            "(./setup.sh installs it there)"
+            f"{path} not found: this installation of sip-endpoint is incomplete; reinstall it "
+            "(a checkout: ./setup.sh; a device: sudo ./install-device.sh)"
         )
     return path
 
@@ -167,18 +175,20 @@ class Installer:
     def install(self, prefix: Path, *, now: bool = False) -> list[str]:
         """Install; returns the lines of "what to do next"."""
         prefix = prefix.resolve()
-        for where in (prefix, SOURCE):
+        for where in (prefix, CODE):
             for hidden in HIDDEN:
                 if where.is_relative_to(hidden):
                     raise InstallError(
                         f"{where} is under {hidden}, which the service cannot see "
-                        "(ProtectHome=yes): clone the project to /opt/sip-endpoint and run "
-                        "./setup.sh there, then install from /opt/sip-endpoint/.venv"
+                        "(ProtectHome=yes): install it for the service with sudo "
+                        "./install-device.sh (a venv in /opt/sip-endpoint/venv), or clone the "
+                        "project to /opt/sip-endpoint, run ./setup.sh there and install from "
+                        "/opt/sip-endpoint/.venv"
                     )
         groups = sorted(self._group_names() & set(GROUPS), key=GROUPS.index)
         self._user(groups)
         unit = render_unit(
-            source_file("systemd/sip-endpoint.service").read_text(), exec_start(prefix), groups
+            packaged_file("sip-endpoint.service").read_text(), exec_start(prefix), groups
         )
         unit_path = self.path(UNIT_DIR / UNIT_NAME)
         unit_path.parent.mkdir(parents=True, exist_ok=True)
@@ -232,7 +242,7 @@ class Installer:
         if config.exists():
             self.say(f"kept the existing {CONFIG}")
             return []
-        shutil.copyfile(source_file("examples/config.toml"), config)
+        shutil.copyfile(packaged_file("config.toml"), config)
         config.chmod(0o640)
         self._chown(config)
         self.say(f"wrote {CONFIG} (mode 0640, root:{USER}) from examples/config.toml")

@@ -33,6 +33,7 @@ def test_the_table_reads_as_documented() -> None:
     assert PICO_PIN_RANGES == "0-21, 25-28"
 
 
+@pytest.mark.micropython
 def test_firmware_accepts_exactly_the_hosts_pico_pins(host: RawHost) -> None:
     assert host.reply_to(host.send("HELLO", "1")).verb == "OK"
     assert host.reply_to(host.send("CONFIG", "BEGIN")).verb == "OK"

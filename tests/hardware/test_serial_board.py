@@ -58,11 +58,13 @@ def board(rig: FirmwareRig, events: Events) -> Iterator[SerialBoard]:
     board.close()
 
 
+@pytest.mark.micropython
 def test_is_an_ioboard(rig: FirmwareRig) -> None:
     board: IoBoard = SerialBoard(SPEC, rig.port)
     assert board.status()["link"] == "closed"
 
 
+@pytest.mark.micropython
 def test_handshake_and_config(board: SerialBoard, rig: FirmwareRig, events: Events) -> None:
     status = board.status()
     assert status["firmware"] == "intercom-io/1.0.0"
@@ -74,6 +76,7 @@ def test_handshake_and_config(board: SerialBoard, rig: FirmwareRig, events: Even
     assert events.all() == []
 
 
+@pytest.mark.micropython
 def test_button_events_reach_emit(board: SerialBoard, rig: FirmwareRig, events: Events) -> None:
     rig.drive(BUTTON, 0)
     events.wait_for(ButtonEvent("call", InputKind.PRESSED))
@@ -87,6 +90,7 @@ def test_button_events_reach_emit(board: SerialBoard, rig: FirmwareRig, events: 
     ]
 
 
+@pytest.mark.micropython
 def test_sensor_events_reach_emit(board: SerialBoard, rig: FirmwareRig, events: Events) -> None:
     rig.drive(SENSOR, 0)
     events.wait_for(SensorEvent("door", True))
@@ -94,6 +98,7 @@ def test_sensor_events_reach_emit(board: SerialBoard, rig: FirmwareRig, events: 
     events.wait_for(SensorEvent("door", False))
 
 
+@pytest.mark.micropython
 def test_led_pattern_runs_on_the_board(board: SerialBoard, rig: FirmwareRig) -> None:
     board.set_led("status", LedPattern.DOUBLE)
     wait_until(lambda: len(rig.edges(LED)) >= 6, 5)
@@ -103,6 +108,7 @@ def test_led_pattern_runs_on_the_board(board: SerialBoard, rig: FirmwareRig) -> 
     rig.wait_level(LED, 0)
 
 
+@pytest.mark.micropython
 def test_relay_pulse_releases_on_the_board_and_is_capped(
     board: SerialBoard, rig: FirmwareRig
 ) -> None:
@@ -118,6 +124,7 @@ def test_relay_pulse_releases_on_the_board_and_is_capped(
         board.pulse_relay("garage", 1.0)
 
 
+@pytest.mark.micropython
 def test_release_all_and_close(board: SerialBoard, rig: FirmwareRig) -> None:
     board.set_led("status", LedPattern.ON)
     rig.wait_level(LED, 1)
@@ -134,6 +141,7 @@ def test_release_all_and_close(board: SerialBoard, rig: FirmwareRig) -> None:
     assert board.status()["link"] == "closed"
 
 
+@pytest.mark.micropython
 def test_board_silence_is_a_fault_then_recovers(
     board: SerialBoard, rig: FirmwareRig, events: Events, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -148,6 +156,7 @@ def test_board_silence_is_a_fault_then_recovers(
     assert "serial board fault" in caplog.text
 
 
+@pytest.mark.micropython
 def test_reconnect_after_unplug_reapplies_leds(
     board: SerialBoard, rig: FirmwareRig, events: Events
 ) -> None:

@@ -262,6 +262,7 @@ print(json.dumps({"encode": out, "decode": decoded}))
 """
 
 
+@pytest.mark.micropython
 @settings(max_examples=25)  # each example starts the interpreter
 @given(
     st.lists(

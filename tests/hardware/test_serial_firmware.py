@@ -16,6 +16,8 @@ import pytest
 from endpoint.hardware import serial_codec as codec
 from tests.hardware.serial_rig import FirmwareRig, RawHost, wait_until
 
+pytestmark = pytest.mark.micropython
+
 BUTTON, SENSOR, LED, RELAY = 15, 14, 16, 17
 
 

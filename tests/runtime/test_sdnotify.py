@@ -36,7 +36,11 @@ def test_without_systemd_it_is_a_no_op() -> None:
 
 def test_watchdog_interval_only_for_our_pid() -> None:
     assert Notifier({"WATCHDOG_USEC": "10000000"}).watchdog_usec == 10_000_000
-    other = Notifier({"WATCHDOG_USEC": "10000000", "WATCHDOG_PID": "1"})
+    ours = Notifier({"WATCHDOG_USEC": "10000000", "WATCHDOG_PID": str(os.getpid())})
+    assert ours.watchdog_usec == 10_000_000
+    # Any pid but ours (in a container the test process may well be pid 1).
+    not_ours = str(os.getpid() + 1)
+    other = Notifier({"WATCHDOG_USEC": "10000000", "WATCHDOG_PID": not_ours})
     assert other.watchdog_usec is None
 
 

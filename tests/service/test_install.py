@@ -51,6 +51,7 @@ def test_install_writes_unit_and_config_and_prints_the_commands(
     assert "gpio do not exist here: skipped" in out
 
 
+@pytest.mark.systemd_analyze
 def test_the_rendered_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
     root = staged_root(tmp_path)
     assert main(["install", "--root", str(root)]) == 0

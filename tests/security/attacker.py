@@ -73,8 +73,12 @@ class UdpAttacker:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind((host, 0))
         self.address: tuple[str, int] = self.sock.getsockname()
+        #: RTP sockets of calls placed from here: closed with this one, whatever failed.
+        self.owned: list[socket.socket] = []
 
     def close(self) -> None:
+        for sock in self.owned:
+            sock.close()
         self.sock.close()
 
     def send(self, data: bytes) -> None:
@@ -250,6 +254,7 @@ def place_call(caller: UdpAttacker, timeout: float = 5.0) -> CallLeg:
     rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rtp.bind((host, 0))
     rtp.setblocking(False)
+    caller.owned.append(rtp)
     from_tag = f"{random.getrandbits(32):x}"
     call_id = f"{random.getrandbits(64):x}@{host}"
     body = sdp_offer(host, rtp.getsockname()[1])

@@ -330,6 +330,8 @@ class TransactionLayer:
         self._buckets: dict[str, tuple[float, float]] = {}
         #: New requests dropped for their source's rate (rule 9).
         self.rate_limited = 0
+        #: Answered server transactions forgotten early to make room (full table).
+        self.evicted = 0
         self._txns: dict[str, Transaction] = {}
         self._out: list[Outgoing] = []
         self._events: list[Event] = []
@@ -489,7 +491,7 @@ class TransactionLayer:
         if not in_dialog and not self._within_rate(host, now):
             self.rate_limited += 1
             return  # a flood: answering it would cost as much as serving it
-        full = len(self._txns) >= self.max_transactions
+        full = len(self._txns) >= self.max_transactions and not self._evict_answered()
         if not in_dialog and (full or self._per_source.get(host, 0) >= self.max_per_source):
             self.rejected_overload += 1
             busy = make_response(request, 503, headers=[("Retry-After", "5")])
@@ -555,6 +557,18 @@ class TransactionLayer:
             self._per_source[txn.source_host] = left
         else:
             self._per_source.pop(txn.source_host, None)
+
+    def _evict_answered(self) -> bool:
+        """Full table: forget the oldest server transaction that was already answered (it only
+        absorbs retransmissions until Timer J/H/I) to make room for a new request; False if
+        every slot holds one still waiting for its answer. A flood from many sources then
+        costs answered slots first, and a newcomer is still served (rule 9)."""
+        for txn in self._txns.values():  # insertion order: oldest first
+            if txn.server and txn.state in (S.COMPLETED, S.CONFIRMED):
+                self._forget(txn)
+                self.evicted += 1
+                return True
+        return False
 
     def _within_rate(self, host: str, now: float) -> bool:
         """Take one token from ``host``'s bucket (SOURCE_RATE per second, SOURCE_BURST)."""

@@ -391,6 +391,21 @@ def test_one_source_has_a_budget_and_in_dialog_requests_pass_a_full_table() -> N
     assert len(layer.events()) == 1
 
 
+def test_a_full_table_makes_room_by_forgetting_answered_transactions() -> None:
+    """Many sources, each within its budget, fill the table with answered OPTIONS (held 32 s
+    for retransmissions): a newcomer is still served, the oldest answered slot gives way."""
+    layer = TransactionLayer(max_transactions=3, source_rate=1000)
+    for i in range(3):
+        layer.receive(request("OPTIONS", branch=f"z9hG4bKa{i}"), (f"192.0.2.{i}", 5060), "udp", 0)
+        (received,) = layer.events()
+        assert isinstance(received, RequestReceived)
+        layer.send_response(received.transaction, make_response(received.request, 200), 0.0)
+    layer.datagrams_to_send()
+    layer.receive(request("OPTIONS", branch="z9hG4bKnew"), ("192.0.2.99", 5060), "udp", 1.0)
+    assert len(layer.events()) == 1 and layer.datagrams_to_send() == []  # served, no 503
+    assert layer.evicted == 1 and len(layer) == 3
+
+
 def test_a_source_beyond_its_rate_is_dropped_unanswered() -> None:
     layer = TransactionLayer(source_rate=10, source_burst=5)
     for i in range(8):

@@ -9,7 +9,7 @@ of the process, and whether the caller's BYE was answered 200 afterwards. Assert
     .venv/bin/python benchmarks/bench_flood.py [--seconds 20] [--mode p2p|account]
 
 Account mode registers at a real Kamailio on 127.0.0.1 (tests/interop/peers.py); the call then
-comes from an accept_from address (127.0.0.3), as a PBX on the LAN would place it.
+comes from an accept_from address (127.0.0.3) and the third party is one too (127.0.0.4).
 """
 
 from __future__ import annotations
@@ -213,7 +213,8 @@ def main() -> int:
         if args.mode == "account":
             kamailio = Kamailio(workdir / "kamailio").start()
             config.write_text(
-                f'[sip]\nlisten = "127.0.0.1:{port}"\naccept_from = ["registrar", "127.0.0.3"]\n'
+                f'[sip]\nlisten = "127.0.0.1:{port}"\n'
+                'accept_from = ["registrar", "127.0.0.3", "127.0.0.4"]\n'
                 f'[account]\nregistrar = "sip:127.0.0.1:{kamailio.port}"\nuser = "door"\n'
                 'password = "secret"\n[calls]\nauto_answer = true\nallow = ["caller@127.0.0.3"]\n'
                 f'[audio]\nbackend = "tone"\n[control]\nsocket = "{workdir / "ctl.sock"}"\n'

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from endpoint import __version__
-from endpoint.config import Config, ConfigError, load_config
+from endpoint.config import Config, ConfigError, load_config, security_warnings
 from endpoint.control_client import DEFAULT_SOCKET, ControlError
 from endpoint.control_client import events as control_events
 from endpoint.control_client import request as control_request
@@ -143,6 +143,8 @@ def _check_config(path: str, out: TextIO, err: TextIO) -> int:
     print(f"{path}: OK", file=out)
     for line in describe(config):
         print(f"  {line}", file=out)
+    for warning in security_warnings(config):
+        print(f"warning: {warning}", file=out)
     return 0
 
 

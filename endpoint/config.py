@@ -631,7 +631,7 @@ def _read_pin(r: _Reader, key: str, board: str, default: T) -> int | T:
 
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
-_CODE_RE = re.compile(r"^[0-9*#]{1,16}$")
+_CODE_RE = re.compile(r"^[0-9*#]{4,16}$")
 _PIN_FACTORIES = ("lgpio", "rpigpio", "pigpio", "native", "mock")
 
 
@@ -764,7 +764,8 @@ def _read_door(table: Mapping[str, Any], board: str, problems: list[str]) -> Doo
         "code",
         "",
         lambda v: v if isinstance(v, str) and (v == "" or _CODE_RE.match(v)) else None,
-        'up to 16 DTMF keys (0-9, * and #) in quotes, e.g. code = "4711" (empty: no DTMF opening)',
+        '4 to 16 DTMF keys (0-9, * and #) in quotes, e.g. code = "4711" (empty: no DTMF '
+        "opening; fewer than 4 keys are guessed in minutes)",
     )
     return DoorSettings(
         relay_pin=_read_pin(r, "relay_pin", board, None),
@@ -776,7 +777,10 @@ def _read_door(table: Mapping[str, Any], board: str, problems: list[str]) -> Doo
         ),
         max_wrong=r.get("max_wrong", 3, _int_in(1, 100), "a count between 1 and 100, e.g. 3"),
         lockout_minutes=r.get(
-            "lockout_minutes", 5.0, _number_in(0, 1440), "minutes between 0 and 1440, e.g. 5"
+            "lockout_minutes",
+            5.0,
+            _number_in(1, 1440),
+            "minutes between 1 and 1440, e.g. 5 (without a lockout a code is guessed at last)",
         ),
         hangup_after_open_s=r.get(
             "hangup_after_open_s",
@@ -1163,3 +1167,26 @@ def _relative(path: Path | None, base: Path) -> Path | None:
     if path is None or path.is_absolute():
         return path
     return base / path
+
+
+def security_warnings(config: Config) -> list[str]:
+    """Settings that are valid but leave the door open (issue 13 rule 11): ``check-config``
+    prints them and ``run`` logs them, so an installer sees them before a stranger does."""
+    out: list[str] = []
+    calls = config.calls
+    if config.account is not None and calls.auto_answer and "*" in calls.allow:
+        out.append(
+            '[calls] auto_answer = true with allow = ["*"]: every caller the PBX routes hears '
+            'the street; list the allowed callers, e.g. allow = ["concierge@example.com"]'
+        )
+    if config.account is not None and "*" in (config.sip.accept_from or ()):
+        out.append(
+            '[sip] accept_from includes "*": anyone on the network can call the door '
+            "directly, bypassing the PBX; list the PBX's addresses instead"
+        )
+    if config.door.code and calls.auto_answer and "*" in calls.allow:
+        out.append(
+            "[door] code is set and every caller is auto-answered: the code alone keeps the "
+            "door shut; restrict [calls] allow"
+        )
+    return out

@@ -31,8 +31,26 @@ _SYSLOG_PRIORITY = {
 _DIGEST_SECRETS = re.compile(r'\b(response|nonce|cnonce)=("[^"]*"|[^\s,;"]+)', re.IGNORECASE)
 
 
+#: C0 controls (CR, LF, ESC...), DEL, C1 controls and the Unicode line/paragraph separators:
+#: none may reach a log line from the network (a CR LF and ``<0>`` would fake a journald line of
+#: emergency priority; ESC sequences repaint a terminal).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape(text: str) -> str:
+    """``text`` with every control character written as ``\\xNN`` (``\\uNNNN``): one log
+    line stays one line whatever a peer put in a header, a MESSAGE or a display name."""
+    return _CONTROL.sub(
+        lambda m: (
+            f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}"
+        ),
+        text,
+    )
+
+
 class SecretFilter(logging.Filter):
-    """Masks registered secret strings and digest response/nonce values in every record."""
+    """Masks registered secret strings and digest response/nonce values in every record, and
+    escapes control characters (issue 13 rule 5) so no remote string can forge a log line."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -44,7 +62,7 @@ class SecretFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        masked = _DIGEST_SECRETS.sub(r'\1="********"', message)
+        masked = escape(_DIGEST_SECRETS.sub(r'\1="********"', message))
         for secret in self._secrets:
             masked = masked.replace(secret, "********")
         if masked != message:

@@ -166,11 +166,11 @@ def test_pull_down_defaults_to_active_high() -> None:
         ),
         (
             '[hardware]\nboard = "gpio"\n[door]\nrelay_pin = 27\ncode = 1234\n',
-            "[door] code = 1234: up to 16 DTMF keys (0-9, * and #) in quotes",
+            "[door] code = 1234: 4 to 16 DTMF keys (0-9, * and #) in quotes",
         ),
         (
             '[hardware]\nboard = "gpio"\n[door]\nrelay_pin = 27\ncode = "12a4"\n',
-            '[door] code = "12a4": up to 16 DTMF keys',
+            '[door] code = "12a4": 4 to 16 DTMF keys',
         ),
         (
             '[hardware]\nboard = "gpio"\n[door]\nrelay_pin = 27\npulse_s = 60\n',
@@ -183,6 +183,14 @@ def test_pull_down_defaults_to_active_high() -> None:
         (
             '[hardware]\nboard = "gpio"\n[door]\ncode = "1234"\n',
             "[door] code is set but there is no relay_pin to open",
+        ),
+        (  # issue 13 rule 8: a short code or no lockout is a door anyone opens in time
+            '[hardware]\nboard = "gpio"\n[door]\nrelay_pin = 27\ncode = "123"\n',
+            '[door] code = "123": 4 to 16 DTMF keys',
+        ),
+        (
+            '[hardware]\nboard = "gpio"\n[door]\nrelay_pin = 27\nlockout_minutes = 0\n',
+            "[door] lockout_minutes = 0: minutes between 1 and 1440",
         ),
         (
             '[hardware]\nboard = "gpio"\n[door]\nrelay_pin = 27\nmax_wrong = 0\n',

@@ -26,6 +26,9 @@ QUIET_RMS = 100.0
 WINDOW = 500
 #: A timestamp this many frames away from the playout point means the stream restarted.
 RESYNC_FRAMES = 250
+#: Consecutive frames beyond the maximum delay that mean a real timestamp jump (not a spoofed
+#: packet among good ones): half a second of them and the buffer follows.
+EARLY_RESYNC = 25
 
 
 @dataclass
@@ -35,6 +38,8 @@ class JitterStats:
     late: int = 0
     duplicates: int = 0
     overflow: int = 0
+    #: Frames that would have put more than ``max_delay_ms`` in the buffer: dropped.
+    too_early: int = 0
     concealed: int = 0
     drift_dropped: int = 0
     drift_inserted: int = 0
@@ -65,6 +70,7 @@ class JitterBuffer:
         self._spread = 0.0  # seconds: how late packets come relative to the earliest one
         self._last_quiet = True
         self._level = 0.0
+        self._early_run = 0
 
     # -- input -------------------------------------------------------------------------------
 
@@ -91,6 +97,18 @@ class JitterBuffer:
         if self._next is not None and index < self._next:
             self.stats.late += 1
             return
+        if self._next is not None and index >= self._next + self.max_frames:
+            # Issue 13 rule 4: whatever arrives, the delay stays within max_delay_ms. A frame
+            # further ahead is a spoofed or broken packet, unless a run of them shows the
+            # sender's timestamps really jumped: then start again from there.
+            self._early_run += 1
+            if self._early_run < EARLY_RESYNC:
+                self.stats.too_early += 1
+                return
+            self._frames.clear()
+            self._next = None
+            self.stats.resyncs += 1
+        self._early_run = 0
         if index in self._frames:
             self.stats.duplicates += 1
             return
@@ -159,6 +177,9 @@ class JitterBuffer:
             if span < self.target_frames:
                 return np.zeros(self.frame_samples, dtype=np.int16)
             self._next = min(self._frames)
+            for index in [i for i in self._frames if i >= self._next + self.max_frames]:
+                del self._frames[index]  # a far-ahead frame among the first ones
+                self.stats.too_early += 1
             self._level = float(self.depth)
         depth, target = self.depth, self.target_frames
         # The smoothed depth separates a steady trend (clock drift, a lower jitter target)

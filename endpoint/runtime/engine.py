@@ -24,7 +24,8 @@ import numpy as np
 
 from endpoint.audio import AudioError, AudioPort, open_audio
 from endpoint.audio.tone import ToneGenerator
-from endpoint.config import Config
+from endpoint.config import Config, security_warnings
+from endpoint.logs import escape
 from endpoint.media.dtmf import DtmfDigit
 from endpoint.media.frame import FRAME_SAMPLES
 from endpoint.media.quality import StreamStats
@@ -33,7 +34,7 @@ from endpoint.media.stream import MediaStream, MediaTimeout, StreamConfig
 from endpoint.runtime.control import ControlServer, EventHub
 from endpoint.runtime.hardware_bridge import HardwareBridge, open_board
 from endpoint.runtime.media_loop import CallFailed, CallMedia, MediaLoop
-from endpoint.runtime.resolver import Resolver
+from endpoint.runtime.resolver import Resolver, configured_hosts
 from endpoint.runtime.rtp_transport import RtpSockets, allocate
 from endpoint.runtime.sip_transport import SipTransport
 from endpoint.service.sdnotify import Notifier
@@ -153,6 +154,7 @@ class Engine:
         self.resolver = Resolver()
         self.supervisor = ServiceSupervisor(self)
         self.hardware: HardwareBridge | None = None
+        self.internal_errors = 0
 
     async def start(self) -> None:
         """Bind, resolve, start registering. Raises OSError for the caller to report."""
@@ -172,8 +174,10 @@ class Engine:
             tls_client=tls_client,
             tls_server=tls_server,
             server_names={address: name for name, address in resolved.items()},
+            admits=self._admits,
             on_closed=self._flow_closed,
         )
+        self.transport.configured_names = frozenset(configured_hosts(cfg))
         await self.transport.start()
         # The address the kernel would use towards the last configured server (a backup
         # account's, if any), when we listen on a wildcard.
@@ -195,6 +199,8 @@ class Engine:
         self.media = MediaLoop(cfg.media.ptime, wake=wake)
         self.media.start()
         log.info("listening on %s %s:%d", cfg.sip.transport, host, self.transport.port)
+        for warning in security_warnings(cfg):
+            log.warning("%s", warning)
         self.ua.start(time.monotonic())
         self._step()
         self.notifier.notify(READY=1, STATUS=self.supervisor.status.text)
@@ -207,23 +213,40 @@ class Engine:
         self.config = config
         if self.transport is not None:
             self.transport.server_names = {address: name for name, address in resolved.items()}
+            self.transport.configured_names = frozenset(configured_hosts(config))
         if self.ua is not None:
             self.ua.reconfigure(config, resolved, time.monotonic())
             self._step()
 
     def _received(self, message: Message, source: tuple[str, int], kind: str) -> None:
-        if self.ua is not None:
+        if self.ua is None:
+            return
+        try:
             self.ua.receive(message, source, kind, time.monotonic())
+        except Exception as exc:
+            # The UA answers every failure itself; reaching this is a bug in the transaction
+            # layer. The next message must still be served.
+            self.internal_errors += 1
+            log.error(
+                "internal error on a message from %s: %s (%d so far)",
+                source[0],
+                escape(f"{type(exc).__name__}: {exc}"[:200]),
+                self.internal_errors,
+            )
+        self._step()
+
+    def _admits(self, host: str) -> bool:
+        """Before the UA exists nobody is answered (it is created right after the bind)."""
+        return self.ua is not None and self.ua.admits_host(host)
+
+    def _flow_closed(self, destination: tuple[str, int], transport: str) -> None:
+        if self.ua is not None:
+            self.ua.flow_closed(destination, transport, time.monotonic())
             self._step()
 
     def _unreachable(self, destination: tuple[str, int], transport: str) -> None:
         if self.ua is not None:
             self.ua.transport_failed(destination, transport, time.monotonic())
-            self._step()
-
-    def _flow_closed(self, destination: tuple[str, int], transport: str) -> None:
-        if self.ua is not None:
-            self.ua.flow_closed(destination, transport, time.monotonic())
             self._step()
 
     def _fire(self) -> None:
@@ -362,20 +385,18 @@ class Engine:
             return
         for call_id, event in self.media.events():
             if isinstance(event, DtmfDigit):
-                log.info(
-                    "dtmf call_id=%s digit=%s duration_ms=%d",
-                    call_id,
-                    event.digit,
-                    event.duration_ms,
+                shown = self._shown(
+                    Notice(
+                        "dtmf",
+                        {
+                            "call_id": call_id,
+                            "digit": event.digit,
+                            "duration_ms": event.duration_ms,
+                        },
+                    )
                 )
-                self.events.publish(
-                    {
-                        "event": "dtmf",
-                        "call_id": call_id,
-                        "digit": event.digit,
-                        "duration_ms": event.duration_ms,
-                    }
-                )
+                log.info("dtmf %s", " ".join(f"{k}={v}" for k, v in shown.detail.items()))
+                self.events.publish(shown.as_dict())
                 if self.ua is not None:
                     self.ua.dtmf(call_id, event.digit, time.monotonic())
                     self._step()
@@ -389,15 +410,24 @@ class Engine:
             elif isinstance(event, CallFailed):
                 log.error("media of call %s failed: %s", call_id, event.reason)
 
+    def _shown(self, notice: Notice) -> Notice:
+        """The notice as the log and ``ctl events`` may see it: with a door code configured,
+        no DTMF digit is shown at all (issue 13 rule 5: the code never reaches any output;
+        which digits belong to code entry is the door's secret too)."""
+        if notice.event == "dtmf" and self.config.door.code:
+            return Notice(notice.event, {**notice.detail, "digit": "hidden"})
+        return notice
+
     def _publish(self, notice: Notice) -> None:
-        detail = " ".join(f"{k}={v}" for k, v in notice.detail.items())
+        shown = self._shown(notice)
+        detail = " ".join(f"{k}={v}" for k, v in shown.detail.items())
         warn = notice.event.endswith(("failed", "dropped")) or notice.event in WARNINGS
         level = logging.WARNING if warn else logging.INFO
         log.log(level, "%s %s", notice.event, detail)
-        self.events.publish(notice.as_dict())
-        self.supervisor.notice(notice)  # STATUS= for systemctl status
+        self.events.publish(shown.as_dict())
+        self.supervisor.notice(shown)  # STATUS= for systemctl status
         if self.hardware is not None:
-            self.hardware.notice(notice)  # LEDs, door code
+            self.hardware.notice(notice)  # LEDs, door code: the real digit
 
     async def command(self, request: dict[str, Any]) -> dict[str, Any]:
         """A control-socket request (``ctl``): looked up in the command table."""

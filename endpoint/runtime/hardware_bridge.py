@@ -19,6 +19,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from endpoint.config import Config
@@ -30,6 +31,7 @@ from endpoint.hardware.board import (
     IoBoard,
     SensorEvent,
 )
+from endpoint.runtime import door_state
 from endpoint.runtime.wiring import DOOR, board_spec
 from endpoint.sip import ParseError
 from endpoint.ua.actions import Notice
@@ -76,6 +78,7 @@ class HardwareBridge:
         step: Callable[[], None],
         *,
         clock: Callable[[], float] = time.monotonic,
+        state_path: Path | None = None,
     ) -> None:
         self.config = config
         self.board = board
@@ -85,6 +88,13 @@ class HardwareBridge:
         self._clock = clock
         self.buttons = ButtonLogic(config.hardware.buttons)
         self.door = DoorControl(config.door)
+        #: Where the door's lockouts are kept across restarts (None: not kept).
+        self.state_path = state_path if state_path is not None else door_state.state_file()
+        self._saved_lockouts: frozenset[str] = frozenset()
+        if self.state_path is not None:
+            now = clock()
+            self.door.restore(door_state.load(self.state_path), now)
+            self._saved_lockouts = frozenset(self.door.lockouts(now))
         self.indicator = Indicator(config.hardware.leds)
         self._allowed: dict[str, bool] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -161,7 +171,8 @@ class HardwareBridge:
             elif event == "call-answered":
                 # A call we placed is trusted; an incoming one as far as the allowlist says.
                 allowed = self._allowed.pop(call_id, False) if "from" in detail else True
-                self.door.call_answered(call_id, allowed, now)
+                caller = str(detail.get("from") or detail.get("to") or "")
+                self.door.call_answered(call_id, allowed, now, caller)
             elif event in ("call-ended", "call-failed"):
                 self._allowed.pop(call_id, None)
                 self.door.call_ended(call_id, now)
@@ -259,7 +270,17 @@ class HardwareBridge:
         for action in self.door.actions():
             ok = self._door_action(action, now) and ok
         self._arm()
+        self._keep_lockouts(now)
         return ok
+
+    def _keep_lockouts(self, now: float) -> None:
+        """Write the lockouts down when one started or ended (not on every digit)."""
+        if self.state_path is None:
+            return
+        lockouts = self.door.lockouts(now)
+        if frozenset(lockouts) != self._saved_lockouts:
+            door_state.save(self.state_path, lockouts)
+            self._saved_lockouts = frozenset(lockouts)
 
     def _door_action(self, action: DoorAction, now: float) -> bool:
         if isinstance(action, OpenDoor):

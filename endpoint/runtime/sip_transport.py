@@ -21,11 +21,14 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from endpoint.runtime.log_limit import LogLimiter
 from endpoint.sip import ParseError, StreamParser, parse
 from endpoint.sip.checks import error_response
+from endpoint.sip.grammar import is_ip_literal
 from endpoint.sip.message import Message
 from endpoint.tls import describe_failure
 
@@ -36,9 +39,16 @@ Address = tuple[str, int]
 Receiver = Callable[[Message, Address, str], None]
 
 MAX_TCP_CONNECTIONS = 64
+#: One source may hold this many of them (issue 13 rule 7: per-source connection limits).
+MAX_TCP_PER_SOURCE = 8
 TCP_IDLE_SECONDS = 300.0
 #: At most this long waiting for the listener's connections to finish at shutdown.
 CLOSE_SECONDS = 2.0
+#: An accepted connection must bring a whole SIP message this soon after it opened or after
+#: the last one; CRLF keep-alives do not count (a stranger's CRLF keeps nothing alive).
+TCP_MESSAGE_SECONDS = 10.0
+#: A message begun must be complete within this (a byte every few seconds is a slowloris).
+TCP_PARTIAL_SECONDS = 10.0
 
 
 @dataclass
@@ -48,6 +58,10 @@ class TransportStats:
     malformed: int = 0
     answered_400: int = 0
     dropped: int = 0
+    #: TCP connections closed at accept (a stranger, or too many from one source or in all).
+    refused: int = 0
+    #: Accepted connections closed for bringing no whole message in time.
+    timed_out: int = 0
     tcp_connections: int = 0
     keepalives: int = 0
     last_error: str = ""
@@ -75,6 +89,12 @@ class _Connection:
     outbound: bool = False
     parser: StreamParser = field(default_factory=StreamParser)
     task: asyncio.Task[None] | None = None
+    #: Accepted from a peer (timed on whole messages), not opened by us.
+    accepted: bool = False
+    #: Monotonic time by which the next whole message must have come (accepted connections).
+    message_by: float = 0.0
+    #: When the message now being received began (None: nothing pending).
+    partial_since: float | None = None
 
 
 class SipTransport:
@@ -94,6 +114,7 @@ class SipTransport:
         tls_client: ssl.SSLContext | None = None,
         tls_server: ssl.SSLContext | None = None,
         server_names: dict[str, str] | None = None,
+        admits: Callable[[str], bool] | None = None,
         on_closed: Callable[[Address, str], None] | None = None,
     ) -> None:
         self.host = host
@@ -101,6 +122,13 @@ class SipTransport:
         self.receiver = receiver
         #: Told when a destination cannot be reached, so its transactions fail at once.
         self.on_error = on_error
+        #: May this host talk to us at all (account mode: the registrar and our calls' peers)?
+        #: Others get no stateless answer and no TCP connection (issue 13 rule 7).
+        self.admits = admits or (lambda host: True)
+        #: Host names from the configuration that may be sent to (the registrar, the proxy);
+        #: any other name came from the network and is never looked up (issue 13 rule 3).
+        self.configured_names: frozenset[str] = frozenset()
+        self.log_limit = LogLimiter()
         self.want_tcp = tcp
         #: Told when a connection we opened is closed by the peer or the network (RFC 5626
         #: §4.4.1: the registration over it must be renewed to keep receiving calls).
@@ -150,6 +178,12 @@ class SipTransport:
 
     def send(self, data: bytes, destination: Address, transport: str = "udp") -> None:
         """Send without waiting. TCP and TLS connect first if nothing is open to ``destination``."""
+        host = destination[0]
+        if not is_ip_literal(host) and host not in self.configured_names:
+            self.stats.dropped += 1
+            if self.log_limit.allow("name") is not None:
+                log.warning("not sending to %s: a name from the network is not looked up", host)
+            return
         self.stats.sent += 1
         if transport in ("tcp", "tls"):
             conn = self._connections.get(destination)
@@ -194,27 +228,48 @@ class SipTransport:
         conn.writer.write(data)
 
     async def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = writer.get_extra_info("peername")
-        if len(self._connections) >= MAX_TCP_CONNECTIONS:
-            log.warning("refusing TCP connection from %s: %d open", peer, MAX_TCP_CONNECTIONS)
-            writer.close()
-            return
-        conn = self._register(reader, writer, (peer[0], peer[1]), start_reader=False)
-        await self._read_loop(conn)
+        await self._serve_accepted(reader, writer, "tcp")
 
     async def _accepted_tls(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        peer = writer.get_extra_info("peername")
-        if len(self._connections) >= MAX_TCP_CONNECTIONS:
-            log.warning("refusing TLS connection from %s: %d open", peer, MAX_TCP_CONNECTIONS)
-            writer.close()
-            return
-        conn = self._register(reader, writer, (peer[0], peer[1]), start_reader=False, kind="tls")
         # A TLS close waits for the peer's close_notify, so at shutdown this handler may still
         # be reading when the loop cancels it: that is its end, not an error to log.
         with contextlib.suppress(asyncio.CancelledError):
-            await self._read_loop(conn)
+            await self._serve_accepted(reader, writer, "tls")
+
+    async def _serve_accepted(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, kind: str
+    ) -> None:
+        """A connection a peer opened (TCP or TLS): admitted only from a source we answer,
+        within the per-source and total limits, and then timed on whole messages."""
+        peer = writer.get_extra_info("peername")
+        host = str(peer[0])
+        from_host = sum(1 for address in self._connections if address[0] == host)
+        reason = None
+        if not self.admits(host):
+            reason = "not a source we answer"
+        elif len(self._connections) >= MAX_TCP_CONNECTIONS:
+            reason = f"{MAX_TCP_CONNECTIONS} connections open"
+        elif from_host >= MAX_TCP_PER_SOURCE:
+            reason = f"{MAX_TCP_PER_SOURCE} connections open from it"
+        if reason is not None:
+            self.stats.refused += 1
+            held = self.log_limit.allow("tcp-refused")
+            if held is not None:
+                log.warning(
+                    "refusing %s connection from %s: %s (%d more refused before)",
+                    kind.upper(),
+                    host,
+                    reason,
+                    held,
+                )
+            writer.transport.abort()  # no FIN handshake, no buffered bytes: nothing for them
+            return
+        conn = self._register(reader, writer, (host, int(peer[1])), start_reader=False, kind=kind)
+        conn.accepted = True
+        conn.message_by = time.monotonic() + TCP_MESSAGE_SECONDS
+        await self._read_loop(conn)
 
     def _register(
         self,
@@ -227,9 +282,9 @@ class SipTransport:
         outbound: bool = False,
     ) -> _Connection:
         conn = _Connection(reader, writer, peer, kind, outbound)
-        old = self._connections.get(peer)
+        old = self._connections.pop(peer, None)
         if old is not None:
-            self._drop(old)
+            self._drop(old)  # replaced, not lost: no on_closed
         self._connections[peer] = conn
         self.stats.tcp_connections = len(self._connections)
         if start_reader:
@@ -239,14 +294,23 @@ class SipTransport:
     async def _read_loop(self, conn: _Connection) -> None:
         try:
             while True:
-                data = await asyncio.wait_for(conn.reader.read(65536), TCP_IDLE_SECONDS)
+                wait = self._read_timeout(conn)
+                if wait <= 0:
+                    self.stats.timed_out += 1
+                    break
+                try:
+                    data = await asyncio.wait_for(conn.reader.read(65536), wait)
+                except TimeoutError:
+                    if conn.accepted:
+                        continue  # the deadline is checked above
+                    break
                 if not data:
                     break
                 self._incoming(data, conn.peer, conn.kind, conn)
                 if conn.writer.is_closing():
                     break
-        except (OSError, TimeoutError, asyncio.IncompleteReadError, ssl.SSLError):
-            pass
+        except (OSError, asyncio.IncompleteReadError, ssl.SSLError):
+            pass  # a reset or a half message at close: the connection is over, nothing to log
         finally:
             current = self._connections.get(conn.peer) is conn
             self._drop(conn)
@@ -254,7 +318,20 @@ class SipTransport:
                 log.info("%s connection to %s:%d closed", conn.kind.upper(), *conn.peer)
                 self.on_closed(conn.peer, conn.kind)
 
+    def _read_timeout(self, conn: _Connection) -> float:
+        """Seconds the next read may wait. A connection we opened may idle TCP_IDLE_SECONDS;
+        one we accepted must bring whole messages in time (TCP_MESSAGE_SECONDS after the
+        last, TCP_PARTIAL_SECONDS for one begun), whatever trickles in between."""
+        if not conn.accepted:
+            return TCP_IDLE_SECONDS
+        now = time.monotonic()
+        deadline = conn.message_by
+        if conn.partial_since is not None:
+            deadline = min(deadline, conn.partial_since + TCP_PARTIAL_SECONDS)
+        return deadline - now
+
     def _drop(self, conn: _Connection) -> None:
+        """Forget and close ``conn``; the read loop's end tells ``on_closed`` (once)."""
         if self._connections.get(conn.peer) is conn:
             del self._connections[conn.peer]
         self.stats.tcp_connections = len(self._connections)
@@ -272,17 +349,35 @@ class SipTransport:
             except ParseError as exc:
                 self._malformed(data, exc, source, kind, None)
                 return
+            except Exception as exc:  # a parser bug: the datagram is dropped, the loop lives
+                self._malformed(
+                    data, ParseError(f"unparseable ({type(exc).__name__})"), source, kind, None
+                )
+                return
         else:
             try:
                 messages = conn.parser.feed(data)
-            except ParseError as exc:
-                self._malformed(data, exc, source, kind, conn)
+            except Exception as exc:  # ParseError, or a parser bug: the stream is lost either way
+                error = (
+                    exc
+                    if isinstance(exc, ParseError)
+                    else ParseError(f"unparseable ({type(exc).__name__})")
+                )
+                self._malformed(data, error, source, kind, conn)
                 conn.writer.close()
                 return
             if conn.parser.pong_due:
                 conn.parser.pong_due = False
                 self.stats.keepalives += 1
                 conn.writer.write(b"\r\n")
+            now = time.monotonic()
+            if messages:
+                conn.message_by = now + TCP_IDLE_SECONDS
+                conn.partial_since = None  # a message completed: what is left began now
+            if conn.parser.pending == 0:
+                conn.partial_since = None
+            elif conn.partial_since is None:
+                conn.partial_since = now
         for message in messages:
             self.stats.received += 1
             self.receiver(message, source, kind)
@@ -292,8 +387,18 @@ class SipTransport:
     ) -> None:
         self.stats.malformed += 1
         self.stats.last_error = f"{source[0]}:{source[1]}: {exc.reason}"
-        log.info("malformed SIP from %s:%d over %s: %s", source[0], source[1], kind, exc.reason)
-        answer = error_response(data, exc)
+        admitted = self.admits(source[0])
+        held = self.log_limit.allow("malformed" if admitted else "malformed-stranger")
+        if held is not None:
+            log.info(
+                "malformed SIP from %s:%d over %s: %s (%d more not logged before)",
+                source[0],
+                source[1],
+                kind,
+                exc.reason,
+                held,
+            )
+        answer = error_response(data, exc) if admitted else None
         if answer is None:
             self.stats.dropped += 1
             return

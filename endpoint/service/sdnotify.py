@@ -32,6 +32,8 @@ class Notifier:
         elif address.startswith("/"):
             self._address = address
         self._sock: socket.socket | None = None
+        #: Datagrams dropped because the notify socket's queue was full.
+        self.dropped = 0
         self.watchdog_usec = _int(env.get("WATCHDOG_USEC"))
         if self.watchdog_usec and env.get("WATCHDOG_PID", str(os.getpid())) != str(os.getpid()):
             self.watchdog_usec = None
@@ -47,8 +49,15 @@ class Notifier:
         payload = "\n".join(f"{key}={value}" for key, value in fields.items()).encode()
         try:
             if self._sock is None:
-                self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                # Non-blocking: a notify socket nobody drains must never stall the SIP loop
+                # (a full queue blocked sendto() for good); such a datagram is dropped.
+                self._sock = socket.socket(
+                    socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK
+                )
             self._sock.sendto(payload, self._address)
+        except BlockingIOError:
+            self.dropped += 1
+            return False
         except OSError as exc:
             log.warning("cannot notify systemd at %s: %s", os.environ.get("NOTIFY_SOCKET"), exc)
             return False

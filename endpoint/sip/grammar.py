@@ -6,6 +6,7 @@ Every parser in ``endpoint.sip`` takes its character classes from here, so a que
 
 from __future__ import annotations
 
+import ipaddress
 import re
 
 # token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
@@ -18,6 +19,30 @@ TOKEN_RE = re.compile(TOKEN)
 WORD = r"[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+"
 # callid = word [ "@" word ]
 CALL_ID_RE = re.compile(rf"{WORD}(?:@{WORD})?")
+
+
+def parse_int(text: str, max_digits: int = 10) -> int | None:
+    """A non-negative decimal of ASCII digits, at most ``max_digits`` long, or None.
+
+    Every number taken from the wire goes through here (DESIGN "The network is hostile"):
+    ``str.isdigit`` alone lets "²" through to ``int()`` (ValueError), and a peer's 5000-digit
+    number trips Python's int-conversion limit (ValueError again); both must stay parse
+    failures, never exceptions past the handler.
+    """
+    if not text or len(text) > max_digits or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
+
+
+def is_ip_literal(host: str) -> bool:
+    """An IPv4 or IPv6 address (brackets allowed), not a name: names from the wire are never
+    looked up (DESIGN "The network is hostile", issue 13 rule 3)."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
 
 # LWS = [*WSP CRLF] 1*WSP; after unfolding only SP / HTAB remain.
 WS = " \t"

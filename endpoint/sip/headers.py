@@ -152,7 +152,7 @@ class NameAddr:
     @property
     def expires(self) -> int | None:
         value = find_param(self.params, "expires")
-        return int(value) if value is not None and value.isdigit() else None
+        return grammar.parse_int(value) if value is not None else None
 
     def param(self, name: str) -> str | None:
         return find_param(self.params, name)
@@ -169,7 +169,9 @@ def _parse_name_addr(text: str) -> NameAddr:
     text = text.strip(grammar.WS)
     if not text:
         raise ParseError("empty address")
-    lt = text.find("<")
+    # A quoted display name may hold "<" (qdtext, RFC 3261 §25.1): look for the "<" after it.
+    quoted = grammar.QUOTED_STRING_RE.match(text) if text.startswith('"') else None
+    lt = text.find("<", quoted.end() if quoted is not None else 0)
     if lt >= 0:
         display_text = text[:lt].strip(grammar.WS)
         display: str | None = None
@@ -257,7 +259,7 @@ class Via:
     @property
     def rport(self) -> int | None:
         value = find_param(self.params, "rport")
-        return int(value) if value else None
+        return grammar.parse_int(value, 5) if value else None
 
     @property
     def sent_by(self) -> str:
@@ -303,9 +305,10 @@ def _parse_via(text: str) -> Via:
     params = parse_params(text[m.end() :], "Via")
     for name, value in params:
         lowered = name.lower()
-        if lowered == "rport" and value is not None and not value.isdigit():
+        if lowered == "rport" and value is not None and grammar.parse_int(value, 5) is None:
             raise ParseError(f"malformed rport in {text[:60]!r}")
-        if lowered == "ttl" and (value is None or not value.isdigit() or int(value) > 255):
+        ttl = grammar.parse_int(value, 3) if value is not None else None
+        if lowered == "ttl" and (ttl is None or ttl > 255):
             raise ParseError(f"malformed ttl in {text[:60]!r}")
     return Via(transport.upper(), host, port, params, protocol)
 

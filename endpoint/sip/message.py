@@ -293,9 +293,10 @@ class _Typed:
         if value is None:
             return None
         value = value.strip()
-        if not value.isdigit() or len(value) > 9:
+        number = grammar.parse_int(value, 9)
+        if number is None:
             raise ParseError(f"malformed Max-Forwards {value[:20]!r}")
-        return int(value)
+        return number
 
     @property
     def content_type(self) -> str | None:
@@ -310,9 +311,10 @@ class _Typed:
         if value is None:
             return None
         value = value.strip()
-        if not value.isdigit():
+        number = grammar.parse_int(value, 20)
+        if number is None:
             raise ParseError(f"malformed Expires {value[:20]!r}")
-        return min(int(value), 2**32 - 1)
+        return min(number, 2**32 - 1)
 
     def _head_bytes(self, start_line: str, body: bytes) -> bytes:
         lines = [start_line]
@@ -492,9 +494,10 @@ def _content_length(headers: Headers) -> int | None:
     value = headers.get("Content-Length")
     if value is None:
         return None
-    if not value.isdigit() or len(value) > 9:
+    number = grammar.parse_int(value, 9)
+    if number is None:
         raise ParseError(f"malformed Content-Length {value[:20]!r}")
-    return int(value)
+    return number
 
 
 def _frame_body(headers: Headers, rest: bytes, stream: bool) -> bytes:
@@ -535,7 +538,7 @@ def _validate(message: Message) -> None:
     if values and not grammar.CALL_ID_RE.fullmatch(values[0]):
         raise ParseError(f"malformed Call-ID {values[0][:40]!r}")
     values = index.get("max-forwards")
-    if values and not (values[0].isdigit() and len(values[0]) <= 9):
+    if values and grammar.parse_int(values[0], 9) is None:
         raise ParseError(f"malformed Max-Forwards {values[0][:20]!r}")
     values = index.get("date")
     if values and not grammar.DATE_RE.fullmatch(values[0]):
@@ -625,6 +628,11 @@ class StreamParser:
         self.keepalives = 0
         self.pong_due = False
         self._error: ParseError | None = None
+
+    @property
+    def pending(self) -> int:
+        """Bytes of a message begun but not complete (a slow sender is timed on these)."""
+        return len(self._buffer)
 
     def feed(self, data: bytes) -> list[Message]:
         """Whole messages completed by ``data``.

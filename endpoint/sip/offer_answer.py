@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 
 from endpoint.sip import sdes
 from endpoint.sip.errors import SipError, UsageError
+from endpoint.sip.grammar import is_ip_literal, parse_int
 from endpoint.sip.sdp import (
     DIRECTIONS,
     Attribute,
@@ -28,7 +29,6 @@ from endpoint.sip.sdp import (
     MediaDescription,
     Origin,
     SessionDescription,
-    parse_int,
 )
 
 STATIC_TYPES = {"PCMU": 0, "PCMA": 8}
@@ -229,6 +229,9 @@ def _remote(offer: SessionDescription, media: MediaDescription) -> tuple[str, bo
     conn = media.connection or offer.connection
     if conn is None:
         raise NotAcceptableError("no c= line for the audio stream")
+    if not is_ip_literal(conn.address):
+        # A host name here would be resolved by the media thread on every packet sent.
+        raise NotAcceptableError("c= names a host, not an address (names are not looked up)")
     return conn.address, conn.is_hold
 
 

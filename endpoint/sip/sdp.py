@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field, replace
 
 from endpoint.sip.errors import ParseError
+from endpoint.sip.grammar import parse_int
 
 MAX_LINES = 512
 MAX_MEDIA = 16
@@ -19,17 +20,6 @@ DIRECTIONS = ("sendrecv", "sendonly", "recvonly", "inactive")
 #: Session-level line types that RFC 8866 §5 places between s= and c=; the others we keep
 #: (r=, z=, k=, and any unknown type) follow the t= lines.
 _BEFORE_CONNECTION = frozenset("iuep")
-
-
-def parse_int(text: str, max_digits: int = 10) -> int | None:
-    """A non-negative decimal of ASCII digits, or None.
-
-    ``str.isdigit`` alone would let "²" through to ``int()`` (ValueError), and a peer's
-    5000-digit number would trip Python's int-conversion limit: both must stay parse failures.
-    """
-    if not text or len(text) > max_digits or not text.isascii() or not text.isdigit():
-        return None
-    return int(text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +176,7 @@ class SessionDescription:
 
 def _milliseconds(value: str | None) -> int | None:
     try:
-        number = float(value) if value else math.nan
+        number = float(value) if value and len(value) <= 12 else math.nan
     except ValueError:
         return None
     return round(number) if 0 < number <= 10_000 else None  # NaN and inf fail the range test

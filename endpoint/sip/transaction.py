@@ -25,6 +25,18 @@ from endpoint.sip.message import Headers, Message, Request, Response, make_respo
 
 Address = tuple[str, int]
 MAX_TRANSACTIONS = 512
+#: The longest an INVITE server transaction may wait for the TU's final response: above the
+#: largest ``[calls] ring_timeout`` (600 s), so it only catches a TU that forgot the call.
+INVITE_TU_TIMEOUT = 660.0
+#: Server transactions one source host may hold (issue 13 rule 9: one sender cannot fill the
+#: table; a non-INVITE slot is held 32 s after its answer on UDP).
+MAX_PER_SOURCE = 64
+#: New requests per second one source host may start, and the burst it may save up (a token
+#: bucket, as Kamailio's pike): beyond it new requests are dropped unanswered and counted.
+SOURCE_RATE = 50.0
+SOURCE_BURST = 100.0
+#: Source hosts whose rate is tracked at once (the oldest is forgotten beyond).
+MAX_TRACKED_SOURCES = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,15 +61,14 @@ def response_destination(via: Via, source: Address, transport: str) -> Address:
     """Where a response to a request with top ``via``, received from ``source``, goes (§18.2.2).
 
     Reliable transports answer on the connection, i.e. to the source. On UDP, RFC 3581: if the
-    request asked for rport, answer the source address and port; else ``maddr``, else the
-    ``received`` address (or sent-by host) at the sent-by port.
+    request asked for rport, answer the source address and port; else the source address at
+    the sent-by port. ``maddr`` is honoured only when it names the source itself: nothing a
+    sender writes may steer our answers to a third party (issue 13 rule 2), and the sent-by
+    host is never looked up (rule 3), as ``received`` always holds the source when it differs.
     """
     if is_reliable(transport) or via.has_rport:
         return source
-    port = via.port or 5060
-    if via.maddr:
-        return (via.maddr, port)
-    return (via.received or via.host.strip("[]"), port)
+    return (source[0], via.port or 5060)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +183,8 @@ class Input(enum.Enum):
 
 _TIMER_INPUTS = {i.value: i for i in Input if len(i.value) == 1}
 _TIMER_INPUTS["trying"] = Input.TIMER_TRYING
+#: The TU-answer deadline of a server transaction (not a timer of RFC 3261: our backstop).
+TU_TIMER = "tu"
 
 
 @dataclass
@@ -189,6 +202,8 @@ class Transaction:
     ack: bytes | None = None
     #: For an INVITE server transaction in Accepted: (Call-ID, CSeq, to-tag) of the 2xx.
     accepted: tuple[str, int, str | None] | None = None
+    #: The host a server transaction's request came from (its budget is charged).
+    source_host: str | None = None
 
     @property
     def reliable(self) -> bool:
@@ -296,10 +311,27 @@ class TransactionLayer:
         *,
         max_transactions: int = MAX_TRANSACTIONS,
         trying_delay: float = 0.2,
+        invite_tu_timeout: float = INVITE_TU_TIMEOUT,
+        max_per_source: int = MAX_PER_SOURCE,
+        source_rate: float = SOURCE_RATE,
+        source_burst: float = SOURCE_BURST,
     ) -> None:
         self.config = timers or TimerConfig()
         self.max_transactions = max_transactions
         self.trying_delay = trying_delay
+        self.invite_tu_timeout = invite_tu_timeout
+        #: Server transactions the TU never answered, answered 500 by the backstop.
+        self.tu_timeouts = 0
+        self.max_per_source = max_per_source
+        self.source_rate = source_rate
+        self.source_burst = source_burst
+        self._per_source: dict[str, int] = {}
+        #: host -> (tokens, time of the last refill); insertion order = least recently seen.
+        self._buckets: dict[str, tuple[float, float]] = {}
+        #: New requests dropped for their source's rate (rule 9).
+        self.rate_limited = 0
+        #: Answered server transactions forgotten early to make room (full table).
+        self.evicted = 0
         self._txns: dict[str, Transaction] = {}
         self._out: list[Outgoing] = []
         self._events: list[Event] = []
@@ -307,13 +339,23 @@ class TransactionLayer:
 
     # -- the five methods ------------------------------------------------------------------
 
-    def receive(self, message: Message, source: Address, transport: str, now: float) -> None:
-        """Feed a parsed message from the network."""
+    def receive(
+        self,
+        message: Message,
+        source: Address,
+        transport: str,
+        now: float,
+        *,
+        in_dialog: bool = False,
+    ) -> None:
+        """Feed a parsed message from the network. ``in_dialog``: the TU matched the request
+        to one of its dialogs and its peer; such a request (the caller's BYE, a re-INVITE) is
+        never refused for capacity or rate (issue 13 rule 9)."""
         try:
             if isinstance(message, Response):
                 self._receive_response(message, source, now)
             else:
-                self._receive_request(message, source, transport, now)
+                self._receive_request(message, source, transport, now, in_dialog)
         except ParseError:
             # A message whose matching fields are broken cannot belong to a transaction:
             # requests were answered 400 by the checks upstream; here it is dropped.
@@ -336,7 +378,10 @@ class TransactionLayer:
             for name, deadline in sorted(txn.timers.items(), key=lambda kv: kv[1]):
                 if deadline <= now and txn.timers.get(name) == deadline:
                     del txn.timers[name]
-                    self._fire(txn, _TIMER_INPUTS[name], now, None)
+                    if name == TU_TIMER:
+                        self._tu_timeout(txn, now)
+                    else:
+                        self._fire(txn, _TIMER_INPUTS[name], now, None)
 
     # -- TU interface ----------------------------------------------------------------------
 
@@ -395,7 +440,7 @@ class TransactionLayer:
         (a scanner's INVITE from an untrusted address gets no byte back)."""
         txn = self._txns.get(transaction)
         if txn is not None and txn.server:
-            del self._txns[transaction]
+            self._forget(txn)
 
     def destination_failed(self, destination: Address, transport: str, now: float) -> None:
         """A connection to ``destination`` could not be made: every client transaction
@@ -423,7 +468,7 @@ class TransactionLayer:
         self._fire(txn, _status_input(response.status, False), now, response)
 
     def _receive_request(
-        self, request: Request, source: Address, transport: str, now: float
+        self, request: Request, source: Address, transport: str, now: float, in_dialog: bool
     ) -> None:
         request = _stamp_via(request, source)
         key = _server_key(request)
@@ -442,7 +487,12 @@ class TransactionLayer:
         if txn is not None:
             self._fire(txn, I.REQUEST, now, request)
             return
-        if len(self._txns) >= self.max_transactions:
+        host = source[0]
+        if not in_dialog and not self._within_rate(host, now):
+            self.rate_limited += 1
+            return  # a flood: answering it would cost as much as serving it
+        full = len(self._txns) >= self.max_transactions and not self._evict_answered()
+        if not in_dialog and (full or self._per_source.get(host, 0) >= self.max_per_source):
             self.rejected_overload += 1
             busy = make_response(request, 503, headers=[("Retry-After", "5")])
             self._out.append(
@@ -460,10 +510,15 @@ class TransactionLayer:
             S.PROCEEDING if invite else S.TRYING,
             server=True,
             invite=invite,
+            source_host=host,
         )
         self._txns[key] = txn
+        self._per_source[host] = self._per_source.get(host, 0) + 1
         if invite and self.trying_delay >= 0:
             txn.timers["trying"] = now + self.trying_delay
+        # No server transaction waits for ever (issue 13 rule 1): whatever the TU does with the
+        # request, the transaction has a deadline by which it is answered and then ends.
+        txn.timers[TU_TIMER] = now + (self.invite_tu_timeout if invite else 64 * self.config.t1)
         cancels = None
         if request.method == "CANCEL":
             target = self._txns.get(_server_key(request, method="INVITE"))
@@ -479,6 +534,52 @@ class TransactionLayer:
                 return txn
         return None
 
+    def _tu_timeout(self, txn: Transaction, now: float) -> None:
+        """The TU never sent a final response: answer 500 on its behalf (or, if even that
+        cannot be built from the request, forget the transaction) and tell the TU."""
+        self.tu_timeouts += 1
+        self._events.append(TransactionTimeout(txn.key, txn.request, TU_TIMER))
+        try:
+            response = make_response(txn.request, 500, "Server Internal Error (no answer)")
+        except ParseError:
+            self._forget(txn)
+            self._events.append(TransactionTerminated(txn.key))
+            return
+        self._fire(txn, I.SEND_FAILURE, now, response)
+
+    def _forget(self, txn: Transaction) -> None:
+        """Remove a transaction and give its slot back to its source's budget."""
+        txn.timers.clear()
+        if self._txns.pop(txn.key, None) is None or txn.source_host is None:
+            return
+        left = self._per_source.get(txn.source_host, 1) - 1
+        if left > 0:
+            self._per_source[txn.source_host] = left
+        else:
+            self._per_source.pop(txn.source_host, None)
+
+    def _evict_answered(self) -> bool:
+        """Full table: forget the oldest server transaction that was already answered (it only
+        absorbs retransmissions until Timer J/H/I) to make room for a new request; False if
+        every slot holds one still waiting for its answer. A flood from many sources then
+        costs answered slots first, and a newcomer is still served (rule 9)."""
+        for txn in self._txns.values():  # insertion order: oldest first
+            if txn.server and txn.state in (S.COMPLETED, S.CONFIRMED):
+                self._forget(txn)
+                self.evicted += 1
+                return True
+        return False
+
+    def _within_rate(self, host: str, now: float) -> bool:
+        """Take one token from ``host``'s bucket (SOURCE_RATE per second, SOURCE_BURST)."""
+        tokens, last = self._buckets.pop(host, (self.source_burst, now))
+        tokens = min(self.source_burst, tokens + (now - last) * self.source_rate)
+        allowed = tokens >= 1.0
+        self._buckets[host] = (tokens - 1.0 if allowed else tokens, now)  # now most recent
+        if len(self._buckets) > MAX_TRACKED_SOURCES:
+            del self._buckets[next(iter(self._buckets))]
+        return allowed
+
     # -- the machine -------------------------------------------------------------------------
 
     def _fire(self, txn: Transaction, event: Input, now: float, message: Message | None) -> None:
@@ -489,8 +590,7 @@ class TransactionLayer:
         _ACTIONS[action](self, txn, now, message)
         txn.state = next_state
         if next_state is S.TERMINATED:
-            self._txns.pop(txn.key, None)
-            txn.timers.clear()
+            self._forget(txn)
             self._events.append(TransactionTerminated(txn.key))
 
     def _send(self, txn: Transaction, data: bytes) -> None:
@@ -564,6 +664,8 @@ class TransactionLayer:
     def _a_send_response(self, txn: Transaction, now: float, message: Message | None) -> None:
         assert isinstance(message, Response)
         txn.timers.pop("trying", None)
+        if message.status >= 200:
+            txn.timers.pop(TU_TIMER, None)
         txn.last_response = message
         self._send(txn, bytes(message))
 

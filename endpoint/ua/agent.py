@@ -14,13 +14,16 @@ from dataclasses import dataclass, field
 
 from endpoint.backoff import Backoff
 from endpoint.config import Config
-from endpoint.sip import Request, Response, check_request, make_response, parse_uri
+from endpoint.sip import ParseError, Request, Response, check_request, make_response, parse_uri
 from endpoint.sip.checks import DEFAULT_METHODS
 from endpoint.sip.dialog import dialog_id_of
 from endpoint.sip.digest import DigestClient
+from endpoint.sip.grammar import parse_int
 from endpoint.sip.offer_answer import media_encryption
 from endpoint.sip.transaction import (
+    TU_TIMER,
     AckReceived,
+    Event,
     Outgoing,
     RequestReceived,
     ResponseReceived,
@@ -29,6 +32,7 @@ from endpoint.sip.transaction import (
     TransactionTimeout,
     TransportError,
 )
+from endpoint.sip.transaction import State as TxnState
 from endpoint.sip.uri import SipURI
 from endpoint.ua.actions import Action, CallAction, Notice, SendKeepalive, SendRequest
 from endpoint.ua.allowlist import Allowlist
@@ -80,6 +84,8 @@ class UserAgent:
         self.groups: list[CallGroup] = []
         #: New requests dropped because their source is not in ``[sip] accept_from``.
         self.untrusted = 0
+        #: Messages whose handling raised something other than a peer's ParseError (our bugs).
+        self.internal_errors = 0
         self._untrusted_reported_at = -UNTRUSTED_REPORT_S
         self.trusted = self._source_filter(self.config)
         self.stopping = False
@@ -154,8 +160,58 @@ class UserAgent:
     def receive(
         self, message: Request | Response, source: tuple[str, int], transport: str, now: float
     ) -> None:
-        self.transactions.receive(message, source, transport, now)
+        in_dialog = isinstance(message, Request) and self._of_our_calls(message, source[0])
+        if (
+            isinstance(message, Request)
+            and not in_dialog
+            and not self._trusted_request(message, source[0], transport)
+        ):
+            # Issue 13 rule 7: a stranger's request creates no transaction and gets no byte
+            # back (not even a 503 when the table is full); it is counted and, rarely, logged.
+            self.untrusted += 1
+            self._report_untrusted(message.method, source[0], now)
+            return
+        # Rule 9: what belongs to our calls is never refused for capacity or rate.
+        self.transactions.receive(message, source, transport, now, in_dialog=in_dialog)
         self._drain(now)
+
+    def _trusted_request(self, request: Request, host: str, transport: str) -> bool:
+        """A new request from a trusted source, with proof where the source alone proves
+        nothing (rule 2): a call or message "from the registrar" must come over a TCP/TLS
+        connection from it, or carry the ``line=`` token of our registered Contact."""
+        if self.trusted.proven_by_source(host):
+            return True
+        if not self.trusted.allows(host):
+            return False
+        if request.method in ("OPTIONS", "ACK", "CANCEL"):
+            return True  # nothing to gain: answered to the source; ACK/CANCEL match a txn
+        if transport.lower() in ("tcp", "tls"):
+            return True  # a connection's source address cannot be spoofed
+        uri = request.uri
+        line = uri.param("line") if isinstance(uri, SipURI) else None
+        return line is not None and any(r.line == line for r in self.registrations)
+
+    def admits_host(self, host: str) -> bool:
+        """May ``host`` talk to us at all: trusted, or the peer of one of our calls? The
+        transport asks before it answers a malformed message or keeps a TCP connection."""
+        return (
+            self.trusted.allows(host)
+            or any(s.from_peer(host) for s in self._sessions())
+            or any(c.source == host for c in self.calls.calls.values())
+        )
+
+    def _of_our_calls(self, request: Request, host: str) -> bool:
+        """Does the request belong to one of our calls: inside a dialog of ours from that
+        dialog's peer, or the CANCEL/ACK of a ringing caller from where its INVITE came?"""
+        if request.method in ("CANCEL", "ACK") and any(
+            c.source == host for c in self.calls.calls.values()
+        ):
+            return True
+        try:
+            wanted = dialog_id_of(request, incoming=True)
+        except ParseError:
+            return False
+        return any(s.dialog.id == wanted and s.from_peer(host) for s in self._sessions())
 
     def transport_failed(self, destination: tuple[str, int], transport: str, now: float) -> None:
         """The runtime could not connect to ``destination`` (TCP refused, unreachable)."""
@@ -164,23 +220,18 @@ class UserAgent:
 
     def flow_closed(self, destination: tuple[str, int], transport: str, now: float) -> None:
         """A connection we opened to ``destination`` is gone. The registrar routes our calls
-        over it (RFC 5626 §4.4.1): a binding registered over it registers again at once,
-        over a new connection; a failure there falls back to the registration's backoff."""
+        over it (RFC 5626 §4.4.1) and may have restarted and forgotten us (issue 13 rule 10): a
+        binding registered over it registers again at once, over a new connection; a failure
+        there falls back to the registration's backoff."""
         self.transactions.destination_failed(destination, transport, now)
-        if self.out_of_service or self.stopping:
+        if self.stopping or self.out_of_service:
             self._drain(now)
             return
         for registration in self.registrations:
             dest = registration.destination
-            if (
-                registration.registered
-                and dest.transport == transport
-                and (self._address(dest.host), dest.port) == destination
-            ):
-                self._notices.append(
-                    Notice("registration-flow-lost", {"account": registration.name})
-                )
-                self._run(registration, registration.refresh_now(now), now)
+            ours = (self._address(dest.host), dest.port) == destination
+            if ours and dest.transport.lower() == transport.lower():
+                self._run(registration, registration.flow_lost(now, "connection closed"), now)
         self._drain(now)
 
     def datagrams_to_send(self) -> list[Outgoing]:
@@ -205,6 +256,7 @@ class UserAgent:
 
     def call(self, target: str, now: float) -> str:
         """Place a call; raises ParseError for a target that is not a SIP address."""
+        self.calls.give_way(now)
         if self.calls.active is not None or self.outgoing.active is not None:
             raise ValueError("a call is already in progress")
         call_id = self.outgoing.call(target, now)
@@ -221,6 +273,7 @@ class UserAgent:
         """
         if not targets:
             raise ValueError("a call group needs at least one target")
+        self.calls.give_way(now)
         if self.calls.active is not None or self.outgoing.active is not None:
             raise ValueError("a call is already in progress")
         for target in targets:
@@ -406,50 +459,95 @@ class UserAgent:
 
     def _dispatch(self, now: float) -> None:
         for event in self.transactions.events():
-            refresher = (
-                next((s for s in self._sessions() if s.owns(event.transaction)), None)
-                if isinstance(event, ResponseReceived | TransactionTimeout | TransportError)
-                else None
+            try:
+                self._dispatch_one(event, now)
+            except Exception as exc:  # the one place a handler's failure ends (rule 1)
+                self._failed(event, exc, now)
+
+    def _failed(self, event: Event, exc: Exception, now: float) -> None:
+        """A message's handling raised: it ends here in one clean answer, with no state left.
+
+        DESIGN "The network is hostile": a peer's bad field (``ParseError``) is answered with the
+        status it carries; anything else is our bug, answered 500 and reported. A request from
+        a source we do not answer gets nothing, whatever went wrong. The server transaction is
+        answered (or forgotten) and a ringing call made from it ends.
+        """
+        bug = not isinstance(exc, ParseError)
+        if bug:
+            self.internal_errors += 1
+            self._notices.append(
+                Notice(
+                    "request-failed" if isinstance(event, RequestReceived) else "message-failed",
+                    {"error": type(exc).__name__, "detail": str(exc)[:200]},
+                )
             )
-            if refresher is not None and isinstance(event, ResponseReceived):
-                refresher.on_response(event.response, now)
-            elif refresher is not None:
-                refresher.on_failure(now)
-            elif isinstance(event, ResponseReceived) and self.outgoing.owns(event.transaction):
-                self.outgoing.on_response(event.transaction, event.response, now)
-            elif isinstance(event, ResponseReceived):
-                owner = self._owners.get(event.transaction)
-                if owner is not None and event.response.status >= 200:
-                    del self._owners[event.transaction]
-                    registration, tag = owner
-                    self._run(registration, registration.on_response(tag, event.response, now), now)
-            elif isinstance(event, TransactionTimeout | TransportError) and self.outgoing.owns(
-                event.transaction
-            ):
-                self.outgoing.on_failure(event.transaction, "no answer (timeout)", now)
-            elif isinstance(event, StrayResponse):
-                if 200 <= event.response.status < 300:
-                    self.outgoing.stray_success(event.response, now)
-                    for session in self._sessions():
-                        if session.call_id == event.response.call_id:
-                            session.resend_ack(event.response)
-            elif isinstance(event, TransactionTimeout | TransportError):
-                owner = self._owners.pop(event.transaction, None)
-                if owner is not None:
-                    reason = (
-                        "no response (timeout)"
-                        if isinstance(event, TransactionTimeout)
-                        else "transport error"
-                    )
-                    registration, tag = owner
-                    self._run(registration, registration.on_failure(tag, reason, now), now)
-            elif isinstance(event, RequestReceived):
-                self._request(event, now)
-            elif isinstance(event, AckReceived):
-                self.calls.ack(event.request)
-                callee_session = self._session_for(event.request)
-                if callee_session is not None and callee_session.call_id not in self.calls.calls:
-                    callee_session.ack(event.request)  # our callee re-INVITEd without an offer
+        if not isinstance(event, RequestReceived):
+            return
+        key = event.transaction
+        self.calls.abandon(key, "internal error" if bug else "malformed request", now)
+        if self.transactions.state(key) not in (TxnState.TRYING, TxnState.PROCEEDING):
+            return  # answered before the failure, or gone
+        if not self._answers(event):
+            self.transactions.discard(key)
+            return
+        status, reason = 500, None
+        if isinstance(exc, ParseError):
+            status = exc.status
+            reason = f"Bad Request ({exc.reason[:80]})" if status == 400 else None
+        try:
+            response = make_response(event.request, status, reason, to_tag=self._tag())
+        except ParseError:
+            self.transactions.discard(key)  # not even a response can be built: drop it
+            return
+        self.transactions.send_response(key, response, now)
+
+    def _dispatch_one(self, event: Event, now: float) -> None:
+        refresher = (
+            next((s for s in self._sessions() if s.owns(event.transaction)), None)
+            if isinstance(event, ResponseReceived | TransactionTimeout | TransportError)
+            else None
+        )
+        if refresher is not None and isinstance(event, ResponseReceived):
+            refresher.on_response(event.response, now)
+        elif refresher is not None:
+            refresher.on_failure(now)
+        elif isinstance(event, ResponseReceived) and self.outgoing.owns(event.transaction):
+            self.outgoing.on_response(event.transaction, event.response, now)
+        elif isinstance(event, ResponseReceived):
+            owner = self._owners.get(event.transaction)
+            if owner is not None and event.response.status >= 200:
+                del self._owners[event.transaction]
+                registration, tag = owner
+                self._run(registration, registration.on_response(tag, event.response, now), now)
+        elif isinstance(event, TransactionTimeout | TransportError) and self.outgoing.owns(
+            event.transaction
+        ):
+            self.outgoing.on_failure(event.transaction, "no answer (timeout)", now)
+        elif isinstance(event, StrayResponse):
+            if 200 <= event.response.status < 300:
+                self.outgoing.stray_success(event.response, now)
+                for session in self._sessions():
+                    if session.call_id == event.response.call_id:
+                        session.resend_ack(event.response)
+        elif isinstance(event, TransactionTimeout) and event.timer == TU_TIMER:
+            self.calls.abandon(event.transaction, "not answered in time", now)
+        elif isinstance(event, TransactionTimeout | TransportError):
+            owner = self._owners.pop(event.transaction, None)
+            if owner is not None:
+                reason = (
+                    "no response (timeout)"
+                    if isinstance(event, TransactionTimeout)
+                    else "transport error"
+                )
+                registration, tag = owner
+                self._run(registration, registration.on_failure(tag, reason, now), now)
+        elif isinstance(event, RequestReceived):
+            self._request(event, now)
+        elif isinstance(event, AckReceived):
+            self.calls.ack(event.request)
+            callee_session = self._session_for(event.request)
+            if callee_session is not None and callee_session.call_id not in self.calls.calls:
+                callee_session.ack(event.request)  # our callee re-INVITEd without an offer
 
     def _source_filter(self, config: Config) -> SourceFilter:
         default = (REGISTRAR,) if config.account is not None else (ANYONE,)
@@ -479,14 +577,38 @@ class UserAgent:
             )
         )
 
-    def _ours(self, request: Request) -> bool:
-        """Does the request belong to one of our calls (a BYE may come from the phone)?"""
-        call_id = request.call_id
-        return call_id in self.calls.calls or call_id in self.outgoing.calls
+    def _dialog_of(self, event: RequestReceived) -> Session | None:
+        """The session this request belongs to: Call-ID and both tags match one of our dialogs
+        and it comes from that dialog's peer (rule 4), else None. Never raises: whether to
+        answer at all is decided with it."""
+        try:
+            wanted = dialog_id_of(event.request, incoming=True)
+        except ParseError:
+            return None
+        for session in self._sessions():
+            if session.dialog.id == wanted and session.from_peer(event.source[0]):
+                return session
+        return None
+
+    def _ringing_caller(self, event: RequestReceived) -> bool:
+        """A CANCEL for a ringing call, from the host its INVITE came from."""
+        return event.cancels is not None and any(
+            c.transaction == event.cancels and c.source == event.source[0]
+            for c in self.calls.calls.values()
+        )
+
+    def _answers(self, event: RequestReceived) -> bool:
+        """Is the request's source one we answer at all: trusted, or the peer of one of our
+        calls speaking inside it?"""
+        return (
+            self.trusted.allows(event.source[0])
+            or self._dialog_of(event) is not None
+            or self._ringing_caller(event)
+        )
 
     def _request(self, event: RequestReceived, now: float) -> None:
         request = event.request
-        if not self.trusted.allows(event.source[0]) and not self._ours(request):
+        if not self._answers(event):
             # Not from the PBX and not about our calls: a scan or a fraud probe. No answer.
             self.transactions.discard(event.transaction)
             self.untrusted += 1
@@ -514,7 +636,7 @@ class UserAgent:
                 ],
             )
         elif request.method == "CANCEL":
-            self.calls.cancel(request, event.transaction, event.cancels, now)
+            self.calls.cancel(request, event.transaction, event.cancels, now, event.source[0])
             return
         elif request.method == "INVITE" and request.to_addr.tag is None:
             if self.outgoing.active is not None:
@@ -526,50 +648,67 @@ class UserAgent:
                     )
                 )
             else:
-                self.calls.invite(request, event.transaction, now, event.transport)
+                self.calls.invite(
+                    request, event.transaction, now, event.transport, source=event.source[0]
+                )
                 return
-        elif request.method in ("INVITE", "UPDATE"):
-            # Inside a dialog: hold/resume, a new media address, a session refresh.
-            session = self._session_for(request)
-            if session is not None:
-                session.on_request(request, event.transaction, now)
+        elif request.to_addr.tag is not None:
+            answer = self._in_dialog(event, now)
+            if answer is None:
                 return
-            response = make_response(request, 481)
-        elif (
+            response = answer
+        elif request.method == "MESSAGE":  # pager mode, outside any dialog (RFC 3428)
+            response = make_response(request, 200, to_tag=self._tag())
+            self._message(request)
+        else:  # BYE, INFO, UPDATE without a To tag: no dialog can match (RFC 3261 §12.2.2)
+            response = make_response(request, 481, to_tag=self._tag())
+        self.transactions.send_response(event.transaction, response, now)
+
+    def _in_dialog(self, event: RequestReceived, now: float) -> Response | None:
+        """A request with a To tag (RFC 3261 §12.2.2): it must match one of our dialogs by
+        Call-ID and both tags and come from that dialog's peer, else 481 (rule 4). None when
+        the session or call answered it itself."""
+        request = event.request
+        session = self._dialog_of(event)
+        if session is None:
+            return make_response(request, 481)  # no such dialog (or not its peer)
+        if request.method in ("INVITE", "UPDATE"):
+            # Hold/resume, a new media address, a session refresh.
+            session.on_request(request, event.transaction, now)
+            return None
+        if request.method == "BYE":
+            if self.calls.bye(request, event.transaction, now):
+                return None
+            if self.outgoing.remote_bye(session.dialog.id, now):
+                return make_response(request, 200)
+            return make_response(request, 481)
+        if (
             request.method == "INFO"
             and request.content_type == "application/dtmf-relay"
             and self.config.media.encryption == "mandatory"
         ):
             # Door codes only from authenticated SRTP: a digit in SIP is not proven to come
             # from the party holding the call's media key.
-            response = make_response(request, 403, "Forbidden (DTMF only over SRTP)")
             self._notices.append(
                 Notice(
                     "dtmf-refused",
-                    {"call_id": request.call_id, "reason": "SIP INFO; encryption is mandatory"},
+                    {"call_id": session.call_id, "reason": "SIP INFO; encryption is mandatory"},
                 )
             )
-        elif request.method == "INFO" and request.content_type == "application/dtmf-relay":
-            response = make_response(request, 200)
+            return make_response(request, 403, "Forbidden (DTMF only over SRTP)")
+        if request.method == "INFO" and request.content_type == "application/dtmf-relay":
             digit = _dtmf_relay(request.body)
             if digit is not None:
-                self._notices.append(Notice("dtmf", {"call_id": request.call_id, **digit}))
-                self.dtmf(request.call_id, str(digit["digit"]), now)
-        elif request.method == "MESSAGE":
-            response = make_response(request, 200, to_tag=self._tag())
-            text = request.body[:MAX_MESSAGE_TEXT].decode("utf-8", "replace")
-            self._notices.append(
-                Notice("message", {"from": str(request.from_addr.uri), "text": text})
-            )
-        elif request.method == "BYE" and self.calls.bye(request, event.transaction, now):
-            return
-        elif request.method == "BYE" and self.outgoing.remote_bye(
-            dialog_id_of(request, incoming=True), now
-        ):
-            response = make_response(request, 200)
-        else:
-            response = make_response(request, 481, to_tag=self._tag())  # no such dialog
-        self.transactions.send_response(event.transaction, response, now)
+                self._notices.append(Notice("dtmf", {"call_id": session.call_id, **digit}))
+                self.dtmf(session.call_id, str(digit["digit"]), now)
+            return make_response(request, 200)
+        if request.method == "MESSAGE":
+            self._message(request)
+        return make_response(request, 200)  # INFO of another kind, MESSAGE
+
+    def _message(self, request: Request) -> None:
+        text = request.body[:MAX_MESSAGE_TEXT].decode("utf-8", "replace")
+        self._notices.append(Notice("message", {"from": str(request.from_addr.uri), "text": text}))
 
     def _tag(self) -> str:
         return f"{self.rng.getrandbits(48):012x}"
@@ -582,6 +721,7 @@ class UserAgent:
             "calls": self._calls_status(now),
             "transactions": len(self.transactions),
             "untrusted_dropped": self.untrusted,
+            "internal_errors": self.internal_errors,
         }
 
     def _calls_status(self, now: float | None) -> list[dict[str, object]]:
@@ -620,4 +760,4 @@ def _dtmf_relay(body: bytes) -> dict[str, object] | None:
     if len(signal) != 1 or signal.upper() not in "0123456789*#ABCD":
         return None
     duration = fields.get("duration", "")
-    return {"digit": signal.upper(), "duration_ms": int(duration) if duration.isdigit() else 0}
+    return {"digit": signal.upper(), "duration_ms": min(parse_int(duration, 9) or 0, 60_000)}

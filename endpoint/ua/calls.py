@@ -61,6 +61,12 @@ class Call:
     local_tag: str
     started: float
     allowed: bool
+    #: The host the INVITE came from: the dialog's peer (rule 4) and who may CANCEL it.
+    source: str = ""
+    #: When a call still ringing ends (issue 13 rule 6), and the status it then gets: 480 at
+    #: ``ring_timeout``, 487 at the caller's Expires (RFC 3261 §13.3.1), whichever is first.
+    ring_deadline: float | None = None
+    ring_status: int = 480
     state: CallState = CallState.RINGING
     dialog: Dialog | None = None
     answer_at: float | None = None
@@ -124,21 +130,33 @@ class IncomingCalls:
     # -- incoming INVITE ---------------------------------------------------------------------
 
     def invite(
-        self, request: Request, transaction: str, now: float, transport: str = "udp"
+        self,
+        request: Request,
+        transaction: str,
+        now: float,
+        transport: str = "udp",
+        *,
+        source: str = "",
     ) -> None:
         # RFC 3261 §8.2.6.1/§17.2.1: a 100 at once stops the previous hop's retransmissions
         # whatever comes next (ringing, a 4xx, an answer after answer_delay), as pjsip does.
         self.tx.send_response(transaction, make_response(request, 100), now)
         try:
-            self._invite(request, transaction, now, transport)
+            self._invite(request, transaction, now, transport, source)
         except ParseError as exc:  # a field we only read now turned out malformed
             self.tx.send_response(
                 transaction, make_response(request, 400, f"Bad Request ({exc.reason})"), now
             )
 
-    def _invite(self, request: Request, transaction: str, now: float, transport: str) -> None:
+    def _invite(
+        self, request: Request, transaction: str, now: float, transport: str, source: str
+    ) -> None:
         busy = self.active
         tag = f"{self.rng.getrandbits(48):012x}"
+        if busy is not None and self._yields(busy, request):
+            # A caller outside the allowlist that only rings never keeps the concierge out.
+            self.end(busy.call_id, "gave way to an allowed caller", now, status=480)
+            busy = None
         if busy is not None:
             self.tx.send_response(transaction, make_response(request, 486, to_tag=tag), now)
             self.events.append(
@@ -196,9 +214,13 @@ class IncomingCalls:
                 )
             )
             return
-        call = Call(request.call_id, request, transaction, offer, caller, tag, now, allowed)
+        call = Call(request.call_id, request, transaction, offer, caller, tag, now, allowed, source)
         call.timer = timer
         call.transport = transport
+        call.ring_deadline = now + self.config.calls.ring_timeout
+        expires = request.expires  # ParseError (malformed) is answered 400 by invite()
+        if expires is not None and expires < self.config.calls.ring_timeout:
+            call.ring_deadline, call.ring_status = now + expires, 487
         self.calls[call.call_id] = call
         self._respond(call, 180, now=now)
         self.events.append(
@@ -290,6 +312,7 @@ class IncomingCalls:
             self.resolve,
             self.events.append,
             peer_allows_update=peer_allows_update(call.invite),
+            peer_hosts=frozenset({call.source}),
         )
         call.session.start(call.timer, now)
         self.events.append(StartMedia(call.call_id, negotiated, call.rtp_port))
@@ -315,8 +338,14 @@ class IncomingCalls:
         elif call is not None and call.session is not None:
             call.session.ack(request)  # the ACK of a 2xx to a re-INVITE
 
-    def cancel(self, request: Request, cancel_tx: str, invite_tx: str | None, now: float) -> None:
-        call = next((c for c in self.calls.values() if c.transaction == invite_tx), None)
+    def cancel(
+        self, request: Request, cancel_tx: str, invite_tx: str | None, now: float, source: str = ""
+    ) -> None:
+        """A CANCEL matching a ringing call's INVITE transaction, from the INVITE's source."""
+        call = next(
+            (c for c in self.calls.values() if c.transaction == invite_tx and c.source == source),
+            None,
+        )
         status = 200 if call is not None else 481
         self.tx.send_response(cancel_tx, make_response(request, status, to_tag=None), now)
         if call is not None and call.state is CallState.RINGING:
@@ -353,6 +382,13 @@ class IncomingCalls:
         self._end(call, reason, now)
         return True
 
+    def abandon(self, transaction: str, reason: str, now: float) -> None:
+        """The INVITE server transaction ``transaction`` failed or was answered by the
+        transaction layer's backstop: a call still ringing on it ends, with its media."""
+        for call in list(self.calls.values()):
+            if call.transaction == transaction and call.state is CallState.RINGING:
+                self._end(call, reason, now)
+
     def sessions(self) -> Iterator[Session]:
         return sessions_of(self.calls.values())
 
@@ -386,14 +422,38 @@ class IncomingCalls:
         )
         self.calls.pop(call.call_id, None)
 
+    def _yields(self, busy: Call, request: Request) -> bool:
+        """Does the ringing, not-allowed ``busy`` call give way to ``request``'s caller?"""
+        if busy.state is not CallState.RINGING or busy.allowed:
+            return False
+        uri = request.from_addr.uri
+        user, host = (uri.user, uri.host) if isinstance(uri, SipURI) else (None, str(uri))
+        return self.allowlist.allows(user, host)
+
+    def give_way(self, now: float) -> None:
+        """The door's own call (a button, ``ctl call``) wants the line: a not-allowed caller
+        that only rings is ended (480) instead of blocking it."""
+        for call in list(self.calls.values()):
+            if call.state is CallState.RINGING and not call.allowed:
+                self.end(call.call_id, "gave way to the door's own call", now, status=480)
+
     def get_timer(self) -> float | None:
-        times = [c.answer_at for c in self.calls.values() if c.answer_at is not None]
+        times = [
+            t
+            for c in self.calls.values()
+            for t in (c.answer_at, c.ring_deadline if c.state is CallState.RINGING else None)
+            if t is not None
+        ]
         return min(times) if times else None
 
     def handle_timer(self, now: float) -> None:
         for call in list(self.calls.values()):
             if call.answer_at is not None and call.answer_at <= now:
                 self.answer(call.call_id, now)
+            deadline = call.ring_deadline
+            if call.state is CallState.RINGING and deadline is not None and deadline <= now:
+                reason = "caller's Expires passed" if call.ring_status == 487 else "not answered"
+                self.end(call.call_id, reason, now, status=call.ring_status)
 
     def response(self, response: Response) -> None:
         """Responses to our BYEs need no action; kept for symmetry with the UA's routing."""

@@ -21,6 +21,16 @@ from endpoint.config import DoorSettings
 from endpoint.ua.actions import Notice
 
 DTMF_KEYS = frozenset("0123456789*#ABCD")
+#: Digits of one call closer together than this are ignored: a person cannot press faster, a
+#: brute-force script can (issue 13 rule 8: digits are rate-limited per call).
+MIN_DIGIT_INTERVAL_S = 0.1
+#: Wrong codes from all callers together that lock DTMF opening out for everyone: a caller
+#: who changes his From to get new tries meets this limit (per-caller limit: ``max_wrong``).
+GLOBAL_WRONG_FACTOR = 3
+#: Callers whose wrong codes are remembered at once (the oldest is forgotten beyond).
+MAX_CALLERS = 256
+#: The key of the global lockout in ``lockouts()``.
+EVERYONE = "*"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +54,8 @@ DoorAction = OpenDoor | HangUp | Notice
 class _Call:
     call_id: str
     allowed: bool
+    caller: str = ""
+    last_digit_at: float | None = None
 
 
 class DoorControl:
@@ -55,6 +67,11 @@ class DoorControl:
         self._entry_deadline: float | None = None
         self._wrong = 0
         self._locked_until: float | None = None
+        #: Per caller: wrong codes, and when the caller's own lockout ends.
+        self._wrong_by: dict[str, int] = {}
+        self._caller_locked: dict[str, float] = {}
+        #: Digits ignored for coming too fast.
+        self.fast_digits = 0
         self._pulse_until: float | None = None
         self._hangup: tuple[float, str] | None = None
         self._sensor_open: bool | None = None
@@ -66,14 +83,36 @@ class DoorControl:
 
     @property
     def locked_out(self) -> bool:
-        return self._locked_until is not None
+        """Everyone is locked out, or the caller of the call now up is."""
+        if self._locked_until is not None:
+            return True
+        return self._call is not None and self._call.caller in self._caller_locked
+
+    def lockouts(self, now: float) -> dict[str, float]:
+        """Seconds each lockout still runs (``EVERYONE`` for the global one): what the runtime
+        keeps in the state directory so that a restart does not buy new tries."""
+        out = {k: until - now for k, until in self._caller_locked.items() if until > now}
+        if self._locked_until is not None and self._locked_until > now:
+            out[EVERYONE] = self._locked_until - now
+        return out
+
+    def restore(self, lockouts: dict[str, float], now: float) -> None:
+        """Take back lockouts saved before a restart (seconds still to run)."""
+        for key, seconds in list(lockouts.items())[:MAX_CALLERS]:
+            if not 0 < seconds <= self.settings.lockout_minutes * 60:
+                continue  # expired, or a file that cannot be ours
+            if key == EVERYONE:
+                self._locked_until = now + seconds
+            else:
+                self._caller_locked[key] = now + seconds
 
     # -- what the runtime reports ----------------------------------------------------------
 
-    def call_answered(self, call_id: str, allowed: bool, now: float) -> None:
-        """A call is up; ``allowed``: the caller passed the allowlist (or we placed the call)."""
+    def call_answered(self, call_id: str, allowed: bool, now: float, caller: str = "") -> None:
+        """A call is up; ``allowed``: the caller passed the allowlist (or we placed the call);
+        ``caller``: who it is (the From or the target), for the per-caller lockout."""
         del now
-        self._call = _Call(call_id, allowed)
+        self._call = _Call(call_id, allowed, caller)
         self._reset_entry()
 
     def call_ended(self, call_id: str, now: float) -> None:
@@ -92,6 +131,12 @@ class DoorControl:
             return
         if not call.allowed or digit not in DTMF_KEYS or self._locked_until is not None:
             return
+        if call.caller in self._caller_locked:
+            return
+        if call.last_digit_at is not None and now - call.last_digit_at < MIN_DIGIT_INTERVAL_S:
+            self.fast_digits += 1
+            return
+        call.last_digit_at = now
         if self._entry_deadline is not None and now >= self._entry_deadline:
             self._reset_entry()  # the caller paused: a new entry starts
         if digit == "*" and "*" not in s.code:
@@ -108,6 +153,7 @@ class DoorControl:
         if self._entry == s.code:
             self._reset_entry()
             self._wrong = 0
+            self._wrong_by.pop(call.caller, None)
             self._open("dtmf", call_id, now)
         elif len(self._entry) >= len(s.code):
             self._reset_entry()
@@ -151,6 +197,7 @@ class DoorControl:
             )
             if t is not None
         ]
+        times += self._caller_locked.values()
         return min(times) if times else None
 
     def handle_timer(self, now: float) -> None:
@@ -159,7 +206,13 @@ class DoorControl:
         if self._locked_until is not None and now >= self._locked_until:
             self._locked_until = None
             self._wrong = 0
+            self._wrong_by.clear()
             self._actions.append(Notice("door-lockout-ended"))
+        for caller, until in list(self._caller_locked.items()):
+            if now >= until:
+                del self._caller_locked[caller]
+                self._wrong_by.pop(caller, None)
+                self._actions.append(Notice("door-lockout-ended", {"scope": "caller"}))
         if self._pulse_until is not None and now >= self._pulse_until:
             self._pulse_until = None
             self._actions.append(Notice("door-pulse-ended"))
@@ -178,6 +231,7 @@ class DoorControl:
             "dtmf_code": bool(self.settings.code),
             "wrong_codes": self._wrong,
             "locked_out": self.locked_out,
+            "callers_locked_out": len(self._caller_locked),
             "sensor": None if self._sensor_open is None else self._sensor_open,
         }
 
@@ -198,24 +252,44 @@ class DoorControl:
             self._hangup = (now + s.hangup_after_open_s, call_id)
 
     def _wrong_code(self, call_id: str, now: float) -> None:
+        """Count a wrong code for the caller and for everyone: ``max_wrong`` from one caller
+        locks that caller out, ``GLOBAL_WRONG_FACTOR`` times as many from all callers locks
+        everyone out; either raises the ``door-locked-out`` alarm."""
         s = self.settings
+        caller = self._call.caller if self._call is not None else ""
         self._wrong += 1
+        wrong = self._wrong_by.pop(caller, 0) + 1
+        self._wrong_by[caller] = wrong  # most recent last
+        if len(self._wrong_by) > MAX_CALLERS:
+            del self._wrong_by[next(iter(self._wrong_by))]
         self._actions.append(
             Notice(
                 "door-code-wrong",
-                {
-                    "call_id": call_id,
-                    "attempt": self._wrong,
-                    "left": max(0, s.max_wrong - self._wrong),
-                },
+                {"call_id": call_id, "attempt": wrong, "left": max(0, s.max_wrong - wrong)},
             )
         )
-        if self._wrong >= s.max_wrong and s.lockout_minutes > 0:
-            self._locked_until = now + s.lockout_minutes * 60
+        if s.lockout_minutes <= 0:
+            return
+        until = now + s.lockout_minutes * 60
+        scope = None
+        if self._wrong >= s.max_wrong * GLOBAL_WRONG_FACTOR:
+            self._locked_until, scope = until, "everyone"
+        elif wrong >= s.max_wrong:
+            self._caller_locked[caller] = until
+            if len(self._caller_locked) > MAX_CALLERS:  # the global limit is far lower
+                del self._caller_locked[next(iter(self._caller_locked))]
+            scope = "caller"
+        if scope is not None:
             self._reset_entry()
             self._actions.append(
                 Notice(
                     "door-locked-out",
-                    {"call_id": call_id, "minutes": s.lockout_minutes, "wrong": self._wrong},
+                    {
+                        "call_id": call_id,
+                        "minutes": s.lockout_minutes,
+                        "wrong": wrong,
+                        "scope": scope,
+                        "alarm": True,
+                    },
                 )
             )

@@ -22,6 +22,7 @@ from endpoint.sip import Headers, ParseError, Request, Response, parse_uri
 from endpoint.sip.checks import DEFAULT_METHODS
 from endpoint.sip.dialog import Dialog
 from endpoint.sip.digest import DigestClient, DigestError
+from endpoint.sip.grammar import parse_int
 from endpoint.sip.headers import Via
 from endpoint.sip.offer_answer import (
     LocalMedia,
@@ -338,6 +339,7 @@ class OutgoingCalls:
             self.resolve,
             self.events.append,
             peer_allows_update=peer_allows_update(response),
+            peer_hosts=frozenset({self._destination(call)[0][0]}),
         )
         call.session.start(plan_as_uac(response), now)
         self.events.append(
@@ -370,12 +372,12 @@ class OutgoingCalls:
 
     def _raise_interval(self, call: OutgoingCall, response: Response) -> bool:
         """RFC 4028 §7.3: 422 names the smallest interval the peer takes; retry with it once."""
-        text = (response.headers.get("Min-SE") or "").strip()
-        if not text.isdigit() or int(text) <= max(call.session_interval, MIN_SE - 1):
+        minimum = parse_int((response.headers.get("Min-SE") or "").strip(), 10)
+        if minimum is None or minimum <= max(call.session_interval, MIN_SE - 1):
             return False
-        if int(text) > 86400:
+        if minimum > 86400:
             return False
-        call.session_interval = int(text)
+        call.session_interval = minimum
         return True
 
     def _ack(self, call: OutgoingCall, response: Response, now: float) -> None:

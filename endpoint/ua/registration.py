@@ -19,9 +19,15 @@ from endpoint.backoff import Backoff
 from endpoint.config import AccountSettings, Config
 from endpoint.sip import Headers, Request, Response, parse_uri
 from endpoint.sip.digest import DigestClient, DigestError
+from endpoint.sip.grammar import parse_int
 from endpoint.sip.transaction import new_branch
 from endpoint.sip.uri import SipURI, hop_transport
 from endpoint.ua.actions import Action, Destination, Notice, SendKeepalive, SendRequest
+
+#: After the registrar's flow was lost (rule 10): this many retries, this far apart, before the
+#: normal back-off; a restarting registrar is back within seconds.
+QUICK_RETRIES = 10
+QUICK_RETRY_S = 2.0
 
 
 class RegState(enum.Enum):
@@ -91,12 +97,18 @@ class Registration:
         self.failures = 0
         self.attempts = 0
         self.contact_host, self.contact_port = local.host, local.port
+        #: An unguessable token in our registered Contact (``;line=``, as Snom phones do): a
+        #: request the registrar routes to us carries it in its Request-URI, a spoofed UDP
+        #: packet "from the registrar" does not (issue 13 rule 2).
+        self.line = f"{rng.getrandbits(64):016x}"
         self.last_status: int | None = None
         self.last_reason = ""
         self._pending: str | None = None
         self._auth: tuple[tuple[str, str], ...] = ()
         self._deadline: float | None = None
         self._keepalive_at: float | None = None
+        #: Retries left at QUICK_RETRY_S after a lost flow, before the normal back-off.
+        self._quick_retries = 0
         uri = parse_uri(account.registrar)
         if not isinstance(uri, SipURI):
             raise ValueError(f"registrar is not a SIP URI: {account.registrar}")
@@ -130,6 +142,15 @@ class Registration:
         self.state = RegState.STOPPED
         return [self._notice("unregistered")]
 
+    def flow_lost(self, now: float, reason: str) -> list[Action]:
+        """The registrar stopped answering on our flow (the TCP connection closed, an OPTIONS
+        keep-alive went unanswered): it may have restarted and forgotten our binding, so
+        register again at once instead of at the next refresh (issue 13 rule 10)."""
+        if self.state is not RegState.REGISTERED:
+            return []
+        self._quick_retries = QUICK_RETRIES  # a restart takes seconds: try again in seconds
+        return [self._notice("registration-flow-lost", reason=reason), *self.refresh_now(now)]
+
     def refresh_now(self, now: float) -> list[Action]:
         """Re-register at once (a button, a control command, a network change)."""
         if self.state in (RegState.UNREGISTERING, RegState.REGISTERING):
@@ -153,6 +174,8 @@ class Registration:
 
     def on_failure(self, tag: str, reason: str, now: float) -> list[Action]:
         """The transaction timed out (Timer F) or the transport failed."""
+        if tag == f"{self.name}:keepalive":
+            return self.flow_lost(now, f"keep-alive unanswered ({reason})")
         if tag != self._pending:
             return []
         self._pending = None
@@ -194,10 +217,10 @@ class Registration:
         return self._send_register(now, expires, next_state=self.state)
 
     def _interval_too_brief(self, response: Response, now: float) -> list[Action]:
-        minimum = response.headers.get("Min-Expires")
-        if minimum is None or not minimum.strip().isdigit() or int(minimum) <= self.expires:
+        minimum = parse_int((response.headers.get("Min-Expires") or "").strip(), 10)
+        if minimum is None or minimum <= self.expires:
             return self._failed(now, "423 without a usable Min-Expires")
-        self.expires = int(minimum)  # RFC 3261 §10.2.8
+        self.expires = minimum  # RFC 3261 §10.2.8
         return self._send_register(now, self.expires, next_state=self.state)
 
     def _success(self, response: Response, now: float) -> list[Action]:
@@ -250,6 +273,9 @@ class Registration:
             self.state = RegState.STOPPED
             return [self._notice("unregistered", reason=reason)]
         delay = self.backoff.delay(self.failures, self.rng)
+        if self._quick_retries > 0:
+            self._quick_retries -= 1
+            delay = min(delay, QUICK_RETRY_S)
         self.failures += 1
         self.state = RegState.WAITING
         self._deadline = now + delay
@@ -274,7 +300,7 @@ class Registration:
         """Where the registrar (and so the calls it routes) reaches us: rport/received."""
         host = self.contact_host if ":" not in self.contact_host else f"[{self.contact_host}]"
         transport = "" if self.local.transport == "udp" else f";transport={self.local.transport}"
-        return f"sip:{self.account.user}@{host}:{self.contact_port}{transport}"
+        return f"sip:{self.account.user}@{host}:{self.contact_port}{transport};line={self.line}"
 
     def _build(self, method: str, expires: int) -> Request:
         host = self.local.host if ":" not in self.local.host else f"[{self.local.host}]"

@@ -21,6 +21,7 @@ from endpoint.config import Config
 from endpoint.sip import ParseError, Request, Response, make_response
 from endpoint.sip.checks import DEFAULT_METHODS
 from endpoint.sip.dialog import Dialog
+from endpoint.sip.grammar import parse_int
 from endpoint.sip.headers import Via
 from endpoint.sip.offer_answer import (
     LocalMedia,
@@ -81,6 +82,10 @@ class Session:
     #: A body-less re-INVITE from the peer: we offered in the 2xx, the answer comes in the ACK.
     offered_in_2xx: SessionDescription | None = None
     ended: str | None = None
+    #: Where the dialog's signalling comes from: the initial INVITE's source (incoming) or the
+    #: hop we sent it to (outgoing). With the remote target's host, the only addresses whose
+    #: in-dialog requests count (issue 13 rule 4: a dialog's tags are not a password).
+    peer_hosts: frozenset[str] = frozenset()
     _last_ack: Request | None = field(default=None, repr=False)
 
     # -- setting up ----------------------------------------------------------------------------
@@ -107,6 +112,17 @@ class Session:
             self.expire_at = now + plan.expire_after
 
     # -- the peer's requests inside the dialog ----------------------------------------------------
+
+    def from_peer(self, host: str) -> bool:
+        """Is ``host`` the dialog's peer: where its INVITE came from or went to, or the host of
+        its remote target or first route (a BYE may come straight from the phone)?"""
+        if host in self.peer_hosts:
+            return True
+        hop = self._next_hop()
+        if hop is not None and hop[0][0] == host:
+            return True
+        target = self.dialog.remote_target
+        return isinstance(target, SipURI) and self.resolve(target.bare_host) == host
 
     def on_request(self, request: Request, transaction: str, now: float) -> None:
         """A re-INVITE or UPDATE (RFC 3261 §14.2, RFC 3311 §5.2)."""
@@ -247,10 +263,10 @@ class Session:
         self.hang_up("session refresh timed out", now)
 
     def _retry_with(self, response: Response, now: float) -> None:
-        minimum = (response.headers.get("Min-SE") or "").strip()
-        if self.plan is None or not minimum.isdigit() or int(minimum) <= self.plan.interval:
+        minimum = parse_int((response.headers.get("Min-SE") or "").strip(), 10)
+        if self.plan is None or minimum is None or minimum <= self.plan.interval:
             return
-        self.plan = TimerPlan(int(minimum), we_refresh=True)
+        self.plan = TimerPlan(minimum, we_refresh=True)
         self._refresh(now)
 
     def _ack(self, invite: Request, now: float) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from endpoint.sip import ParseError, Request, Response
 from endpoint.sip.errors import SipError
+from endpoint.sip.grammar import parse_int
 from endpoint.sip.message import Message
 
 #: §4: the smallest interval a UA may accept (and the default Min-SE).
@@ -29,8 +30,9 @@ class SessionExpires:
     @classmethod
     def parse(cls, text: str) -> SessionExpires:
         value, *params = (part.strip() for part in text.split(";"))
-        if not value.isdigit() or len(value) > 10:
-            raise ParseError(f"Session-Expires {text!r}: not delta-seconds")
+        interval = parse_int(value, 10)
+        if interval is None:
+            raise ParseError(f"Session-Expires {text[:40]!r}: not delta-seconds")
         refresher = None
         for param in params:
             name, _, arg = param.partition("=")
@@ -38,7 +40,7 @@ class SessionExpires:
                 refresher = arg.strip().lower()
                 if refresher not in ("uac", "uas"):
                     raise ParseError(f"Session-Expires {text!r}: refresher must be uac or uas")
-        return cls(int(value), refresher)
+        return cls(interval, refresher)
 
     def __str__(self) -> str:
         return (
@@ -81,7 +83,8 @@ def session_expires_of(message: Message) -> SessionExpires | None:
 
 def min_se_of(message: Message) -> int:
     value = (message.headers.get("Min-SE") or "").split(";")[0].strip()
-    return int(value) if value.isdigit() and len(value) <= 10 else MIN_SE
+    number = parse_int(value, 10)
+    return MIN_SE if number is None else number
 
 
 def supports_timer(message: Message) -> bool:

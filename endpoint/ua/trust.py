@@ -28,30 +28,41 @@ class SourceFilter:
 
     anyone: bool
     networks: tuple[Network, ...]
+    #: The registrar's and proxy's addresses: trusted only with proof (``proven_by_source``).
+    registrar: tuple[Network, ...] = ()
 
     @classmethod
     def build(cls, entries: Iterable[str], registrar_addresses: Iterable[str]) -> SourceFilter:
         networks: list[Network] = []
+        registrar: list[Network] = []
         anyone = False
         for entry in entries:
             if entry == ANYONE:
                 anyone = True
             elif entry == REGISTRAR:
-                networks += [n for n in map(_network, registrar_addresses) if n is not None]
+                registrar += [n for n in map(_network, registrar_addresses) if n is not None]
             else:
                 network = _network(entry)
                 if network is not None:
                     networks.append(network)
-        return cls(anyone, tuple(networks))
+        return cls(anyone, tuple(networks), tuple(registrar))
 
     def allows(self, host: str) -> bool:
-        if self.anyone:
-            return True
-        try:
-            address = ipaddress.ip_address(host.strip("[]"))
-        except ValueError:
-            return False
-        return any(address in network for network in self.networks)
+        """May ``host`` send us new requests at all (maybe subject to proof)?"""
+        return self.proven_by_source(host) or _within(host, self.registrar)
+
+    def proven_by_source(self, host: str) -> bool:
+        """Is the source address alone enough: anyone, or a network the installer listed?
+        The registrar's address is not: anyone on the LAN can put it on a UDP packet."""
+        return self.anyone or _within(host, self.networks)
+
+
+def _within(host: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
 
 
 def _network(text: str) -> Network | None:

@@ -147,3 +147,34 @@ def test_concealer_blends_back_into_real_audio() -> None:
     back = plc.good(tone(6)).astype(float)
     assert np.max(np.abs(back[40:] - tone(6)[40:])) == 0  # after the 5 ms blend: untouched
     assert np.corrcoef(back[:40], tone(6)[:40].astype(float))[0, 1] > 0.9
+
+
+def test_spoofed_frames_far_ahead_never_raise_the_delay_above_the_maximum() -> None:
+    """Issue 13 rule 4: packets from the peer's own address with timestamps up to 3.4 s ahead
+    once drove the delay to 3,420 ms with a maximum of 200; the real audio must play on."""
+    jb = JitterBuffer(20, 200)
+    arrivals = [(0.005 + i * 0.02, i) for i in range(500)]
+    arrivals += [(0.011 + i * 0.02, i + 171) for i in range(20, 480, 3)]  # spoofed, interleaved
+    delays: list[float] = []
+    events = [(t, 1, i) for t, i in arrivals] + [(k * 0.02, 0, k) for k in range(500)]
+    heapq.heapify(events)
+    played = 0
+    while events:
+        t, kind, i = heapq.heappop(events)
+        if kind == 1:
+            jb.put((1000 + i * FRAME) & 0xFFFFFFFF, tone(i), t)
+        else:
+            played += int(np.any(jb.get(t)))
+            delays.append(jb.delay_ms)
+    assert max(delays) <= 200
+    assert jb.stats.too_early > 100 and jb.stats.drift_dropped < 5
+    assert played >= 480
+
+
+def test_a_real_timestamp_jump_is_followed_after_half_a_second() -> None:
+    jb = JitterBuffer(20, 200)
+    arrivals = [(0.005 + i * 0.02, i) for i in range(100)]
+    arrivals += [(0.005 + i * 0.02, i + 1000) for i in range(100, 200)]  # the sender jumped 20 s
+    out = run(jb, arrivals, 200)
+    assert jb.stats.resyncs >= 1 and jb.delay_ms <= 200
+    assert sum(1 for o in out[150:] if np.any(o)) >= 45  # audio again within ~0.5 s

@@ -138,3 +138,17 @@ async def test_tcp_send_opens_a_connection() -> None:
         assert (await got.get()).startswith(b"OPTIONS sip:door@127.0.0.1")
     await t.close()
     srv.close()
+
+
+async def test_a_name_from_the_network_is_never_sent_to() -> None:
+    """Issue 13 rule 3: only configured names may be looked up; anything else is dropped."""
+    t = SipTransport("127.0.0.1", 0, Collector())
+    await t.start()
+    try:
+        t.send(OPTIONS, ("attacker.example", 5060), "udp")
+        assert t.stats.sent == 0 and t.stats.dropped == 1
+        t.configured_names = frozenset({"localhost"})
+        t.send(OPTIONS, ("localhost", 9), "udp")
+        assert t.stats.sent == 1
+    finally:
+        await t.close()

@@ -27,9 +27,9 @@ from endpoint.sip.sdp import parse_sdp
 LOCAL = LocalMedia("192.0.2.10", 40000)
 ALICE = (
     "v=0\r\n"
-    "o=alice 2890844526 2890844526 IN IP4 host.atlanta.example.com\r\n"
+    "o=alice 2890844526 2890844526 IN IP4 192.0.2.101\r\n"
     "s=\r\n"
-    "c=IN IP4 host.atlanta.example.com\r\n"
+    "c=IN IP4 192.0.2.101\r\n"
     "t=0 0\r\n"
 )
 
@@ -119,7 +119,7 @@ def test_answer_with_rtcp_attribute_and_without_mux() -> None:
     offer = make_offer(LOCAL, session())
     answer = parse_sdp(
         ALICE + "m=audio 49170 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\n"
-        "a=rtcp:53020 IN IP4 host.atlanta.example.com\r\na=recvonly\r\n"
+        "a=rtcp:53020 IN IP4 192.0.2.101\r\na=recvonly\r\n"
     )
     media = process_answer(offer, answer, LOCAL)
     assert (media.codec, media.payload_type, media.telephone_event_pt) == ("PCMA", 8, 101)
@@ -189,3 +189,15 @@ def test_any_peer_audio_section_fails_only_as_our_errors(lines: list[tuple[str, 
         offer = parse_sdp(text)
         make_answer(offer, LOCAL, session())
         process_answer(make_offer(LOCAL, session()), offer, LOCAL)
+
+
+def test_a_host_name_in_c_is_not_acceptable() -> None:
+    """Issue 13 rule 3: the media thread would resolve it on every packet."""
+    offer = parse_sdp(
+        (
+            ALICE.replace("c=IN IP4 192.0.2.101", "c=IN IP4 attacker.example")
+            + "m=audio 49170 RTP/AVP 0\r\n"
+        ).encode()
+    )
+    with pytest.raises(NotAcceptableError, match="names a host"):
+        make_answer(offer, LOCAL, session())

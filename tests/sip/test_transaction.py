@@ -269,6 +269,36 @@ def test_non_invite_server_absorbs_retransmissions_and_resends_the_final() -> No
     assert layer.events() == [TransactionTerminated(received.transaction)]
 
 
+@pytest.mark.parametrize(("method", "deadline"), [("OPTIONS", 32.0), ("INVITE", 70.0)])
+def test_a_server_transaction_the_tu_never_answers_is_answered_500_and_ends(
+    method: str, deadline: float
+) -> None:
+    """Issue 13 rule 1: no server transaction waits for ever, whatever the TU did."""
+    layer = TransactionLayer(trying_delay=-1, invite_tu_timeout=70.0)
+    layer.receive(request(method, transport="TCP"), PEER, "tcp", 0.0)
+    (received,) = layer.events()
+    assert isinstance(received, RequestReceived)
+    assert layer.get_timer() == pytest.approx(deadline)
+    layer.handle_timer(deadline)
+    (answer,) = layer.datagrams_to_send()
+    assert answer.data.startswith(b"SIP/2.0 500 ")
+    events = layer.events()
+    assert TransactionTimeout(received.transaction, received.request, "tu") in events
+    run_until(layer, deadline + 64 * 0.5)  # Timer J is 0 on TCP; an INVITE waits H for its ACK
+    assert len(layer) == 0 and layer.tu_timeouts == 1
+
+
+def test_an_answered_server_transaction_has_no_tu_deadline_left() -> None:
+    layer = TransactionLayer()
+    layer.receive(request("OPTIONS", transport="TCP"), PEER, "tcp", 0.0)
+    (received,) = layer.events()
+    assert isinstance(received, RequestReceived)
+    layer.send_response(received.transaction, make_response(received.request, 200), 1.0)
+    layer.datagrams_to_send()
+    run_until(layer, 100.0)
+    assert layer.datagrams_to_send() == [] and layer.tu_timeouts == 0 and len(layer) == 0
+
+
 # ---- matching -------------------------------------------------------------------------------
 
 
@@ -314,10 +344,14 @@ def test_received_and_rport_are_stamped_and_used() -> None:
 def test_response_destination_rules() -> None:
     from endpoint.sip import Via
 
+    # Issue 13 rules 2 and 3: the source's address at the sent-by port; never a name from the
+    # wire, never a maddr naming someone else.
     assert response_destination(Via("UDP", "a.example", 5070), ("1.2.3.4", 9), "udp") == (
-        "a.example",
+        "1.2.3.4",
         5070,
     )
+    victim = Via("UDP", "1.2.3.4", 5070, (("maddr", "198.51.100.9"),))
+    assert response_destination(victim, ("1.2.3.4", 9), "udp") == ("1.2.3.4", 5070)
     v = Via("UDP", "a.example", None, (("received", "1.2.3.4"),))
     assert response_destination(v, ("1.2.3.4", 9), "udp") == ("1.2.3.4", 5060)
     assert response_destination(Via("TCP", "a", 5070), ("1.2.3.4", 9), "tcp") == ("1.2.3.4", 9)
@@ -331,6 +365,55 @@ def test_overload_answers_503_statelessly() -> None:
     (busy,) = layer.datagrams_to_send()
     assert busy.data.startswith(b"SIP/2.0 503 Service Unavailable\r\n")
     assert b"Retry-After: 5" in busy.data and layer.rejected_overload == 1
+
+
+def test_one_source_has_a_budget_and_in_dialog_requests_pass_a_full_table() -> None:
+    """Issue 13 rule 9: one host fills only its own budget; a request the TU matched to a
+    dialog is never refused for capacity."""
+    layer = TransactionLayer(max_transactions=6, max_per_source=3, source_rate=1000)
+    for i in range(4):
+        layer.receive(request("OPTIONS", branch=f"z9hG4bKf{i}"), PEER, "udp", 0.0)
+    assert len(layer.events()) == 3 and layer.rejected_overload == 1
+    other = ("192.0.2.8", 5060)
+    for i in range(3):
+        layer.receive(request("OPTIONS", branch=f"z9hG4bKg{i}"), other, "udp", 0.0)
+    assert len(layer.events()) == 3 and len(layer) == 6  # full
+    layer.datagrams_to_send()
+    layer.receive(request("BYE", branch="z9hG4bKbye", to_tag="x"), PEER, "udp", 0.0, in_dialog=True)
+    (bye,) = layer.events()
+    assert isinstance(bye, RequestReceived) and layer.datagrams_to_send() == []
+    # Slots come back when transactions end.
+    layer.send_response(bye.transaction, make_response(bye.request, 200), 0.1)
+    run_until(layer, 100.0)  # the unanswered ones get the TU backstop's 500, then end
+    assert len(layer) == 0
+    layer.events()
+    layer.receive(request("OPTIONS", branch="z9hG4bKh"), PEER, "udp", 100.0)
+    assert len(layer.events()) == 1
+
+
+def test_a_full_table_makes_room_by_forgetting_answered_transactions() -> None:
+    """Many sources, each within its budget, fill the table with answered OPTIONS (held 32 s
+    for retransmissions): a newcomer is still served, the oldest answered slot gives way."""
+    layer = TransactionLayer(max_transactions=3, source_rate=1000)
+    for i in range(3):
+        layer.receive(request("OPTIONS", branch=f"z9hG4bKa{i}"), (f"192.0.2.{i}", 5060), "udp", 0)
+        (received,) = layer.events()
+        assert isinstance(received, RequestReceived)
+        layer.send_response(received.transaction, make_response(received.request, 200), 0.0)
+    layer.datagrams_to_send()
+    layer.receive(request("OPTIONS", branch="z9hG4bKnew"), ("192.0.2.99", 5060), "udp", 1.0)
+    assert len(layer.events()) == 1 and layer.datagrams_to_send() == []  # served, no 503
+    assert layer.evicted == 1 and len(layer) == 3
+
+
+def test_a_source_beyond_its_rate_is_dropped_unanswered() -> None:
+    layer = TransactionLayer(source_rate=10, source_burst=5)
+    for i in range(8):
+        layer.receive(request("OPTIONS", branch=f"z9hG4bKr{i}"), PEER, "udp", 0.0)
+    assert len(layer.events()) == 5 and layer.rate_limited == 3
+    assert layer.datagrams_to_send() == []  # no 503: a flood is not answered
+    layer.receive(request("OPTIONS", branch="z9hG4bKlater"), PEER, "udp", 0.2)  # 2 tokens back
+    assert len(layer.events()) == 1
 
 
 def test_transport_error_ends_the_transaction() -> None:

@@ -1,5 +1,6 @@
 """The user agent core, sans-IO: requests answered, registration routed, backup failover."""
 
+import base64
 import random
 
 from endpoint.config import AccountSettings, Config, MediaSettings, SipSettings
@@ -77,6 +78,18 @@ def invite(call_id: str) -> Request:
     return message
 
 
+def routed_invite(ua: UserAgent, call_id: str) -> Request:
+    """An INVITE as the registrar routes it: to our registered Contact, ``line=`` token and all."""
+    token = ua.registrations[0].line
+    message = parse(
+        bytes(invite(call_id)).replace(
+            b"INVITE sip:door@192.0.2.5 ", f"INVITE sip:door@192.0.2.5;line={token} ".encode()
+        )
+    )
+    assert isinstance(message, Request)
+    return message
+
+
 def test_incoming_call_rings_gets_media_and_is_answered_with_sdp() -> None:
     ua = peer_to_peer()
     ua.receive(invite("call1"), PEER, "udp", 0.0)
@@ -141,21 +154,20 @@ def test_backup_account_takes_over_while_the_primary_fails() -> None:
     assert "registration-failed" in [n.event for n in ua.notices()]
 
 
-def test_info_dtmf_relay_and_message_are_answered_and_reported() -> None:
+def test_info_dtmf_outside_a_dialog_is_481_and_message_is_answered_and_reported() -> None:
+    """Issue 13 rule 4: a DTMF digit counts only inside the call's dialog; a pager-mode
+    MESSAGE needs none."""
     ua = peer_to_peer()
     info = request("INFO", "Content-Type: application/dtmf-relay\r\n").replace(
         b"Content-Length: 0\r\n\r\n", b"Content-Length: 24\r\n\r\nSignal=5\r\nDuration=160\r\n"
     )
-    assert answer_to(ua, info).status == 200
+    assert answer_to(ua, info).status == 481
     text = request("MESSAGE", "Content-Type: text/plain\r\n").replace(
         b"Content-Length: 0\r\n\r\n", b"Content-Length: 10\r\n\r\nopen door?"
     )
     assert answer_to(ua, text).status == 200
     notices = [(n.event, n.detail) for n in ua.notices()]
-    assert notices == [
-        ("dtmf", {"call_id": "c-INFO", "digit": "5", "duration_ms": 160}),
-        ("message", {"from": "sip:flat@example.com", "text": "open door?"}),
-    ]
+    assert notices == [("message", {"from": "sip:flat@example.com", "text": "open door?"})]
 
 
 def test_with_an_account_only_the_registrar_may_start_a_call() -> None:
@@ -175,12 +187,24 @@ def test_with_an_account_only_the_registrar_may_start_a_call() -> None:
     assert dropped.event == "request-dropped" and dropped.detail["source"] == "203.0.113.9"
     assert "accept_from" in dropped.detail["fix"]
     assert ua.get_timer() is None or ua.get_timer() > 1.0  # no transaction left behind
-    ua.receive(invite("real"), ("192.0.2.101", 5060), "udp", 1.0)
+    # Rule 2: the registrar's address alone proves nothing over UDP; the line= token does.
+    ua.receive(invite("spoofed"), ("192.0.2.101", 5060), "udp", 1.0)
+    assert ua.datagrams_to_send() == [] and ua.status()["untrusted_dropped"] == 3
+    token = ua.registrations[0].line
+    routed = parse(
+        bytes(invite("real")).replace(
+            b"INVITE sip:door@192.0.2.5 ", f"INVITE sip:door@192.0.2.5;line={token} ".encode()
+        )
+    )
+    assert isinstance(routed, Request)
+    ua.receive(routed, ("192.0.2.101", 5060), "udp", 1.0)
     (_, ringing) = [parse(o.data) for o in ua.datagrams_to_send()]
     assert isinstance(ringing, Response) and ringing.status == 180
 
 
-def test_accept_from_lists_networks_and_the_calls_own_requests_always_pass() -> None:
+def test_accept_from_lists_networks_and_a_call_id_alone_proves_nothing() -> None:
+    """Issue 13 rule 4: knowing a call's Call-ID does not let a stranger in; only the
+    dialog's peer, with both tags, speaks inside it."""
     from endpoint.config import SipSettings
 
     config = Config(
@@ -199,7 +223,8 @@ def test_accept_from_lists_networks_and_the_calls_own_requests_always_pass() -> 
     )
     assert isinstance(bye, Request)
     ua.receive(bye, ("198.51.100.77", 5060), "udp", 0.5)  # its Call-ID is one of our calls
-    assert ua.datagrams_to_send() != [] and ua.status()["untrusted_dropped"] == 0
+    assert ua.datagrams_to_send() == [] and ua.status()["untrusted_dropped"] == 1
+    assert [c["state"] for c in ua.status()["calls"]] == ["ringing"]  # type: ignore[attr-defined]
 
 
 def test_a_ringing_call_we_cannot_serve_is_refused_503() -> None:
@@ -242,13 +267,14 @@ def test_calls_behind_nat_carry_the_contact_the_registrar_saw() -> None:
             t,
         )
     assert ua.registrations[0].registered
-    ua.receive(invite("nat"), ("192.0.2.101", 5060), "udp", 1.0)
+    ua.receive(routed_invite(ua, "nat"), ("192.0.2.101", 5060), "udp", 1.0)
     ua.datagrams_to_send()
     (need,) = ua.call_actions()
     ua.media_ready(need.call_id, 40000, 1.0)
     (ok200,) = [parse(o.data) for o in ua.datagrams_to_send()]
     assert isinstance(ok200, Response) and ok200.status == 200
-    assert ok200.headers.get("Contact") == "<sip:door@203.0.113.7:40000>"
+    line = ua.registrations[0].line
+    assert ok200.headers.get("Contact") == f"<sip:door@203.0.113.7:40000;line={line}>"
 
 
 def test_over_tls_via_and_contact_say_tls_and_a_lost_flow_registers_again() -> None:
@@ -288,14 +314,38 @@ def test_over_tls_via_and_contact_say_tls_and_a_lost_flow_registers_again() -> N
 
 
 def test_info_digits_are_refused_when_encryption_is_mandatory() -> None:
-    """Door codes only from authenticated SRTP: a SIP INFO digit gets 403 and never becomes a
-    ``dtmf`` notice (the door listens to those)."""
+    """Door codes only from authenticated SRTP: a SIP INFO digit inside the encrypted call gets
+    403 and never becomes a ``dtmf`` notice (the door listens to those)."""
     config = Config(sip=SipSettings(transport="tls"), media=MediaSettings(encryption="mandatory"))
     ua = UserAgent(config, LocalAddress("192.0.2.5", 5061, "tls"), random.Random(1))
+    key = base64.b64encode(bytes(range(30))).decode()
+    offer = OFFER.replace("RTP/AVP", "RTP/SAVP") + (
+        f"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{key}\r\n"
+    )
+    srtp_invite = parse(
+        bytes(invite("srtp"))
+        .replace(OFFER.encode(), offer.encode())
+        .replace(f"Content-Length: {len(OFFER)}".encode(), f"Content-Length: {len(offer)}".encode())
+    )
+    assert isinstance(srtp_invite, Request)
+    ua.receive(srtp_invite, PEER, "tls", 0.0)
+    ua.datagrams_to_send()
+    (need,) = ua.call_actions()
+    ua.media_ready(need.call_id, 40000, 0.1)
+    (ok,) = [parse(o.data) for o in ua.datagrams_to_send()]
+    assert isinstance(ok, Response) and ok.status == 200 and b"RTP/SAVP" in ok.body
+    ua.notices()
     info = request("INFO", "Content-Type: application/dtmf-relay\r\n").replace(
         b"Content-Length: 0\r\n\r\n", b"Content-Length: 24\r\n\r\nSignal=5\r\nDuration=160\r\n"
     )
-    reply = answer_to(ua, info)
+    info = info.replace(b"c-INFO", b"srtp").replace(
+        b"To: <sip:door@example.com>", f"To: <sip:door@example.com>;tag={ok.to_addr.tag}".encode()
+    )
+    message = parse(info)
+    assert isinstance(message, Request)
+    ua.receive(message, PEER, "tls", 1.0)
+    (reply,) = [parse(o.data) for o in ua.datagrams_to_send()]
+    assert isinstance(reply, Response)
     assert (reply.status, reply.reason) == (403, "Forbidden (DTMF only over SRTP)")
     assert [n.event for n in ua.notices()] == ["dtmf-refused"]
 

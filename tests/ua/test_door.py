@@ -75,7 +75,10 @@ def test_wrong_codes_lock_out_and_the_lockout_expires() -> None:
     assert notices(key(door, "0000", 110.0)) == ["door-code-wrong"]
     actions = key(door, "0000", 120.0)
     assert notices(actions) == ["door-code-wrong", "door-locked-out"]
-    assert actions[-1] == Notice("door-locked-out", {"call_id": "c1", "minutes": 5, "wrong": 3})
+    assert actions[-1] == Notice(
+        "door-locked-out",
+        {"call_id": "c1", "minutes": 5, "wrong": 3, "scope": "caller", "alarm": True},
+    )
     assert door.locked_out
     assert key(door, "1234", 130.0) == []  # even the right code is ignored now
     lockout_end = 120.9 + 300
@@ -193,3 +196,43 @@ def test_sensor_and_left_open_alarm() -> None:
 def test_status_never_shows_the_code() -> None:
     door = answered()
     assert "1234" not in repr(door.status()) and "1234" not in repr(DOOR)
+
+
+def test_digits_faster_than_a_person_can_press_are_ignored() -> None:
+    """Issue 13 rule 8: a script typing 1000 digits a second gets no more tries than a hand."""
+    door = answered()
+    for i, digit in enumerate("12341234"):
+        door.dtmf("c1", digit, 100.0 + i * 0.01)
+    assert door.actions() == [] and door.fast_digits == 7
+
+
+def test_a_caller_is_locked_out_alone_and_many_callers_lock_everyone_out() -> None:
+    door = DoorControl(DOOR)
+    for n in range(3):  # three callers, three wrong codes each: 9 = 3 x max_wrong
+        door.call_answered(f"c{n}", True, 100.0 * n, caller=f"sip:guess{n}@x")
+        events = [
+            e for t in range(3) for e in notices(key(door, "0000", 100.0 * n + 10 * t, f"c{n}"))
+        ]
+        assert events.count("door-locked-out") == 1
+        if n < 2:
+            assert door.locked_out  # this caller is
+            door.call_answered(f"friend{n}", True, 100.0 * n + 50, caller="sip:friend@x")
+            assert not door.locked_out  # another caller is not
+            door.call_ended(f"friend{n}", 100.0 * n + 51)
+    assert door.lockouts(300.0)["*"] == pytest.approx(220.9 + 300 - 300.0)
+    door.call_answered("late", True, 301.0, caller="sip:friend@x")
+    assert door.locked_out and key(door, "1234", 302.0, "late") == []
+
+
+def test_lockouts_survive_a_restart() -> None:
+    door = answered()
+    for t in (100.0, 110.0, 120.0):
+        key(door, "0000", t)
+    saved = door.lockouts(200.0)
+    assert saved == {"": pytest.approx(120.9 + 300 - 200.0)}
+    restarted = DoorControl(DOOR)
+    restarted.restore(saved, 5.0)  # a new process: another monotonic clock
+    restarted.call_answered("c9", True, 6.0)
+    assert restarted.locked_out and key(restarted, "1234", 7.0, "c9") == []
+    restarted.restore({"": 10**9, "*": -1.0}, 8.0)  # not ours: longer than a lockout, expired
+    assert restarted.lockouts(8.0).keys() == {""}

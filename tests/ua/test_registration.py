@@ -1,6 +1,7 @@
 """Registration (RFC 3261 §10) as a pure state machine against a scripted registrar."""
 
 import random
+from dataclasses import replace
 
 import pytest
 
@@ -37,7 +38,9 @@ def registered(reg: Registration) -> SendRequest:
     first = sent(reg.start(0.0))
     second = sent(reg.on_response(first.tag, answer(first, 401, CHALLENGE), 0.1))
     reg.on_response(
-        second.tag, answer(second, 200, ("Contact", "<sip:door@192.0.2.5:5060>;expires=600")), 0.2
+        second.tag,
+        answer(second, 200, ("Contact", f"<sip:door@192.0.2.5:5060;line={reg.line}>;expires=600")),
+        0.2,
     )
     return second
 
@@ -50,7 +53,9 @@ def test_register_challenge_and_success() -> None:
     req: Request = first.request
     assert str(req.uri) == "sip:pbx.example.com:5060"
     assert (first.destination.host, first.destination.port) == ("pbx.example.com", 5060)
-    assert req.headers.get("Contact") == "<sip:door@192.0.2.5:5060>"
+    # Rule 2 (issue 13): the registered Contact carries an unguessable line= token.
+    assert req.headers.get("Contact") == f"<sip:door@192.0.2.5:5060;line={reg.line}>"
+    assert len(reg.line) == 16
     assert req.headers.get("Expires") == "600"
     assert req.to_addr.uri == req.from_addr.uri and req.from_addr.tag
     second = sent(reg.on_response(first.tag, answer(first, 401, CHALLENGE), 0.1))
@@ -59,7 +64,9 @@ def test_register_challenge_and_success() -> None:
     credentials = second.request.headers.get("Authorization") or ""
     assert 'username="door"' in credentials and 'uri="sip:pbx.example.com:5060"' in credentials
     actions = reg.on_response(
-        second.tag, answer(second, 200, ("Contact", "<sip:door@192.0.2.5:5060>;expires=300")), 0.2
+        second.tag,
+        answer(second, 200, ("Contact", f"<sip:door@192.0.2.5:5060;line={reg.line}>;expires=300")),
+        0.2,
     )
     assert notices(actions) == ["registered"] and reg.state is RegState.REGISTERED
     assert reg.granted == 300
@@ -122,7 +129,7 @@ def test_contact_follows_the_address_the_registrar_saw() -> None:
     actions = reg.on_response(first.tag, nat, 0.1)
     assert notices(actions) == ["registration-contact-changed", "registering"]
     again = sent(actions)
-    assert again.request.headers.get("Contact") == "<sip:door@203.0.113.7:40123>"
+    assert again.request.headers.get("Contact") == f"<sip:door@203.0.113.7:40123;line={reg.line}>"
 
 
 def test_stop_unregisters_with_expires_zero() -> None:
@@ -133,3 +140,18 @@ def test_stop_unregisters_with_expires_zero() -> None:
     actions = reg.on_response(bye.tag, answer(bye, 200), 1.1)
     assert notices(actions) == ["unregistered"] and reg.state is RegState.STOPPED
     assert reg.get_timer() is None
+
+
+def test_an_unanswered_options_keepalive_registers_again_at_once() -> None:
+    """Issue 13 rule 10: the registrar may have restarted and lost our binding."""
+    reg = Registration(
+        replace(ACCOUNT, keepalive="options"), LocalAddress("192.0.2.5", 5060), random.Random(9)
+    )
+    registered(reg)
+    ping = sent(reg.handle_timer(reg.get_timer() or 0.0))
+    assert ping.request.method == "OPTIONS"
+    actions = reg.on_failure(ping.tag, "no response (timeout)", 60.0)
+    assert notices(actions) == ["registration-flow-lost", "registering"]
+    again = sent(actions)
+    failed = reg.on_failure(again.tag, "transport error", 60.5)  # still down: retry in 2 s
+    assert notices(failed) == ["registration-failed"] and reg.get_timer() == pytest.approx(62.5)

@@ -1,0 +1,248 @@
+"""Floods against the real ``sip-endpoint run`` during a call (issue 13), each from 127.0.0.2:
+OPTIONS, INVITE (new Call-IDs, never ACKed), garbage datagrams, and idle plus slow TCP
+connections. During each flood a caller on 127.0.0.3 holds a call and a third party on
+127.0.0.4 sends OPTIONS once a second. Prints, per flood: the flooder's send rate and the
+answers it got, the third party's worst OPTIONS round trip, the RTP pacing of the door towards
+the caller (deviation of inter-arrival times from the packet time: p50/p99/max), the RSS growth
+of the process, and whether the caller's BYE was answered 200 afterwards. Asserts nothing.
+
+    .venv/bin/python benchmarks/bench_flood.py [--seconds 20] [--mode p2p|account]
+
+Account mode registers at a real Kamailio on 127.0.0.1 (tests/interop/peers.py); the call then
+comes from an accept_from address (127.0.0.3) and the third party is one too (127.0.0.4).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import multiprocessing as mp
+import random
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.interop.peers import Kamailio, free_port
+from tests.security.attacker import (
+    CallLeg,
+    Door,
+    UdpAttacker,
+    in_dialog,
+    p2p_config,
+    place_call,
+    request,
+    running_door,
+    sdp_offer,
+    status_of,
+)
+
+FLOODER = "127.0.0.2"
+
+
+def _flood(kind: str, port: int, rate: int, seconds: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
+    """Runs in its own process: send ``rate`` datagrams a second for ``seconds``."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((FLOODER, 0))
+    sock.setblocking(False)
+    source = sock.getsockname()
+    rng = random.Random(7)
+    sent = answers = 0
+    start = time.monotonic()
+    n = 0
+    while (now := time.monotonic()) - start < seconds:
+        due = int((now - start) * rate)
+        while n < due:
+            n += 1
+            if kind == "options":
+                data = request("OPTIONS", port, source=source, cseq=n)
+            elif kind == "invite":
+                data = request(
+                    "INVITE",
+                    port,
+                    source=source,
+                    headers=("Content-Type: application/sdp",),
+                    body=sdp_offer(FLOODER, 40000),
+                )
+            else:
+                data = rng.randbytes(rng.randrange(1, 1400))
+            with contextlib.suppress(OSError):
+                sock.sendto(data, ("127.0.0.1", port))
+                sent += 1
+        with contextlib.suppress(OSError):
+            while sock.recv(65535):
+                answers += 1
+        time.sleep(0.002)
+    out.put((sent, answers))
+
+
+def _tcp_flood(port: int, seconds: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
+    """200 idle and 64 slow (a byte a second) connections from many loopback sources."""
+    idle: list[socket.socket] = []
+    slow: list[socket.socket] = []
+    refused = 0
+    for k in range(264):
+        try:
+            s = socket.create_connection(
+                ("127.0.0.1", port), 2, source_address=(f"127.0.4.{2 + k % 250}", 0)
+            )
+        except OSError:
+            refused += 1
+            continue
+        (idle if k < 200 else slow).append(s)
+    opened = len(idle) + len(slow)
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        for s in slow:
+            with contextlib.suppress(OSError):
+                s.send(b"O")
+        time.sleep(1.0)
+    alive = 0
+    for s in idle + slow:
+        s.setblocking(False)
+        try:
+            alive += int(s.recv(1) != b"")
+        except BlockingIOError:
+            alive += 1
+        except OSError:
+            pass
+        s.close()
+    out.put((opened, refused, alive))
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def pacing(
+    rtp: socket.socket, seconds: float, third: UdpAttacker, port: int
+) -> tuple[list[float], float]:
+    """Inter-arrival deviations (ms) of the door's RTP, and the worst OPTIONS round trip (ms)
+    of the third party (its own thread, once a second), over ``seconds``."""
+    worst = [0.0]
+    stop = threading.Event()
+
+    def probe() -> None:
+        while not stop.wait(1.0):
+            t0 = time.monotonic()
+            answer = third.final(request("OPTIONS", port, source=third.address), timeout=2.0)
+            ok = answer is not None and status_of(answer) == 200
+            worst[0] = max(worst[0], (time.monotonic() - t0) * 1000 if ok else 9e9)
+
+    prober = threading.Thread(target=probe, daemon=True)
+    prober.start()
+    rtp.setblocking(True)
+    rtp.settimeout(0.1)
+    arrivals: list[float] = []
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        with contextlib.suppress(TimeoutError, OSError):
+            rtp.recv(2048)
+            arrivals.append(time.monotonic())
+    stop.set()
+    prober.join()
+    gaps = [(b - a) * 1000 - 20.0 for a, b in itertools.pairwise(arrivals)]
+    return [abs(g) for g in gaps], worst[0]
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+def one_flood(door: Door, kind: str, seconds: float) -> None:
+    caller = UdpAttacker("127.0.0.3", door.port)
+    third = UdpAttacker("127.0.0.4", door.port)
+    leg: CallLeg = place_call(caller)
+    rss_before = rss_kb(door.service.proc.pid)
+    out: mp.Queue = mp.Queue()  # type: ignore[type-arg]
+    rates = {"options": 2000, "invite": 500, "garbage": 5000}
+    if kind == "tcp":
+        proc = mp.Process(target=_tcp_flood, args=(door.port, seconds, out))
+    else:
+        proc = mp.Process(target=_flood, args=(kind, door.port, rates[kind], seconds, out))
+    proc.start()
+    deviations, worst = pacing(leg.rtp, seconds, third, door.port)
+    proc.join()
+    result = out.get()
+    rss_after = rss_kb(door.service.proc.pid)
+    bye = caller.final(in_dialog("BYE", caller, leg, cseq=3), timeout=2.0)
+    if kind == "tcp":
+        opened, refused, alive = result
+        flood_text = f"TCP: {opened} opened, {refused} refused at connect, {alive} still open"
+    else:
+        sent, answers = result
+        flood_text = f"{sent / seconds:.0f}/s sent, {answers} answers to the flooder"
+    print(
+        f"{kind:8s} {flood_text}; third-party OPTIONS worst {worst:.1f} ms; "
+        f"RTP pacing |dev| p50 {percentile(deviations, 50):.2f} "
+        f"p99 {percentile(deviations, 99):.2f} "
+        f"max {max(deviations, default=float('nan')):.2f} ms over {len(deviations)} gaps; "
+        f"RSS +{(rss_after - rss_before) / 1024:.1f} MB; "
+        f"BYE {status_of(bye) if bye else 'unanswered'}",
+        flush=True,
+    )
+    leg.close()
+    caller.close()
+    third.close()
+    time.sleep(1.0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--mode", choices=("p2p", "account"), default="p2p")
+    parser.add_argument("--floods", default="options,invite,garbage,tcp")
+    parser.add_argument("--show-log", action="store_true", help="print the door's call lines")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        port = free_port(both=True)
+        config = workdir / "door.toml"
+        kamailio = None
+        if args.mode == "account":
+            kamailio = Kamailio(workdir / "kamailio").start()
+            config.write_text(
+                f'[sip]\nlisten = "127.0.0.1:{port}"\n'
+                'accept_from = ["registrar", "127.0.0.3", "127.0.0.4"]\n'
+                f'[account]\nregistrar = "sip:127.0.0.1:{kamailio.port}"\nuser = "door"\n'
+                'password = "secret"\n[calls]\nauto_answer = true\nallow = ["caller@127.0.0.3"]\n'
+                f'[audio]\nbackend = "tone"\n[control]\nsocket = "{workdir / "ctl.sock"}"\n'
+            )
+        else:
+            p2p_config(config, port)
+            config.write_text(config.read_text().replace('backend = "null"', 'backend = "tone"'))
+        try:
+            with running_door(workdir, port, config) as door:
+                if kamailio is not None:
+                    door.notify.wait_for(lambda d: d.get("STATUS", "").startswith("registered"), 20)
+                print(
+                    f"mode {args.mode}, {args.seconds:g} s per flood, RSS at start "
+                    f"{rss_kb(door.service.proc.pid) / 1024:.1f} MB"
+                )
+                for kind in args.floods.split(","):
+                    one_flood(door, kind, args.seconds)
+                if args.show_log:
+                    print("\n".join(x for x in door.log.splitlines() if "call" in x))
+                print(
+                    f"tracebacks in the log: {door.log.count('Traceback')}; "
+                    f"status: {door.status().get('transactions')} transactions"
+                )
+        finally:
+            if kamailio is not None:
+                kamailio.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

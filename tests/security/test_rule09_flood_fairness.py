@@ -1,0 +1,47 @@
+"""Issue 13 rule 9: a flood from one source cannot starve the others.
+
+A call is up between 127.0.0.3 and the door. 127.0.0.2 floods OPTIONS (each answered
+transaction holds its slot 32 s on UDP): once, 512 of them made the caller's own BYE get 503
+and the call lingered. Now the flooder has a budget, a third address is served, and the BYE
+inside the dialog is never refused for capacity.
+"""
+
+from __future__ import annotations
+
+import time
+
+from tests.security.attacker import (
+    Door,
+    UdpAttacker,
+    in_dialog,
+    place_call,
+    request,
+    status_of,
+)
+
+
+def test_an_options_flood_cannot_refuse_the_callers_bye(p2p_door: Door) -> None:
+    caller = UdpAttacker("127.0.0.3", p2p_door.port)
+    flooder = UdpAttacker("127.0.0.2", p2p_door.port)
+    third = UdpAttacker("127.0.0.4", p2p_door.port)
+    leg = place_call(caller)
+    try:
+        for n in range(700):
+            flooder.send(request("OPTIONS", p2p_door.port, source=flooder.address, cseq=n))
+            if n % 25 == 24:
+                time.sleep(0.01)  # let the door read them: a flood, not a kernel-dropped burst
+        flooder.drain(1.0)
+        answer = third.final(request("OPTIONS", p2p_door.port, source=third.address))
+        assert answer is not None and status_of(answer) == 200
+        answer = caller.final(in_dialog("BYE", caller, leg, cseq=3))
+        assert answer is not None and status_of(answer) == 200
+        p2p_door.wait_until(lambda: p2p_door.status()["calls"] == [])
+        status = p2p_door.status()
+        transactions = status["transactions"]
+        assert isinstance(transactions, int) and transactions <= 64 + 4  # the flooder's budget
+    finally:
+        leg.close()
+        caller.close()
+        flooder.close()
+        third.close()
+    assert "Traceback" not in p2p_door.log

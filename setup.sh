@@ -48,3 +48,5 @@ VENV=${VENV:-.venv}
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q -e '.[dev,bench]'
 echo "setup: ready: $("$VENV/bin/python" --version) in $VENV"
+# The PJSIP interop peer runs under its own Python 3.11 venv (.peers/pjsua-venv).
+tests/interop/setup_pjsua_venv.sh

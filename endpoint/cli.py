@@ -57,6 +57,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _payload(args: argparse.Namespace) -> dict[str, Any]:
+    """The control request for ``ctl ACTION ...`` (the socket's JSON command)."""
+    payload: dict[str, Any] = {"cmd": args.action}
+    if args.action == "call" and len(args.uri) == 1:
+        payload["uri"] = args.uri[0]
+    elif args.action == "call":
+        payload["uris"] = args.uri
+        payload["mode"] = "sequential" if args.sequential else "parallel"
+        if args.timeout is not None:
+            payload["timeout"] = args.timeout
+    elif args.action == "dtmf":
+        payload["digits"] = args.digits
+    elif args.action == "register" and (args.off or args.on):
+        payload["enabled"] = bool(args.on)
+    return payload
+
+
 def _ctl(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     path: Path = args.socket
     try:
@@ -64,19 +81,7 @@ def _ctl(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             for event in control_events(path):
                 print(json.dumps(event), file=out, flush=True)
             return 0
-        payload: dict[str, Any] = {"cmd": args.action}
-        if args.action == "call" and len(args.uri) == 1:
-            payload["uri"] = args.uri[0]
-        elif args.action == "call":
-            payload["uris"] = args.uri
-            payload["mode"] = "sequential" if args.sequential else "parallel"
-            if args.timeout is not None:
-                payload["timeout"] = args.timeout
-        elif args.action == "dtmf":
-            payload["digits"] = args.digits
-        elif args.action == "register" and (args.off or args.on):
-            payload["enabled"] = bool(args.on)
-        answer = control_request(path, payload)
+        answer = control_request(path, _payload(args))
     except ControlError as exc:
         print(f"sip-endpoint ctl: {exc}", file=err)
         return 1
@@ -144,9 +149,9 @@ def _check_config(path: str, out: TextIO, err: TextIO) -> int:
 def _run(path: str, err: TextIO) -> int:
     import asyncio
 
+    from endpoint.hardware.factory import HardwareError
     from endpoint.logs import secrets, setup_logging
     from endpoint.runtime.engine import Engine
-    from endpoint.runtime.hardware_bridge import HardwareError
 
     config = _load(path, err)
     if config is None:

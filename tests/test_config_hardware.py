@@ -13,7 +13,7 @@ from endpoint.config import (
     parse_config,
 )
 from endpoint.hardware.board import ButtonSpec, LedSpec, Pull, RelaySpec, SensorSpec
-from endpoint.hardware.wiring import board_spec
+from endpoint.runtime.wiring import board_spec
 
 FULL = """
 [hardware]

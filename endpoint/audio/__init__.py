@@ -4,9 +4,10 @@ The media runtime uses `open_audio()` and the `AudioPort` it returns; `list_devi
 the `doctor` command.
 """
 
-from endpoint.audio.devices import DeviceInfo, list_devices
+from endpoint.audio.devices import DeviceInfo
 from endpoint.audio.factory import BACKENDS, open_audio
 from endpoint.audio.port import AudioError, AudioPort, AudioStatus, DeviceState
+from endpoint.audio.registry import list_devices
 
 __all__ = [
     "BACKENDS",

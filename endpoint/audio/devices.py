@@ -108,10 +108,3 @@ def choose_format(
     raise AudioError(
         f"the device supports none of the rates {candidates} with {channel_options} channels"
     )
-
-
-def list_devices() -> list[DeviceInfo]:
-    """Enumerate PortAudio's devices (through the process-wide PortAudio host)."""
-    from endpoint.audio.registry import default_registry
-
-    return default_registry().host.devices()

@@ -1,38 +1,10 @@
-"""Pure bookkeeping for device recovery: retry backoff and once-per-burst xrun reporting.
+"""Pure bookkeeping for device recovery: once-per-burst xrun reporting.
 
-Both take `now` as an argument (seconds, monotonic) so they are tested with a fake clock; the
+It takes `now` as an argument (seconds, monotonic) so it is tested with a fake clock; the
 device supervisor thread passes the real clock.
 """
 
 from dataclasses import dataclass
-
-
-class Backoff:
-    """Delays between attempts to reopen a device: initial, doubling, capped.
-
-    A USB sound card that was pulled out comes back within a second or two of being plugged in;
-    retrying fast at first and then every `maximum` seconds finds it quickly without spinning on
-    a card that is gone for good.
-    """
-
-    __slots__ = ("_attempts", "_factor", "_initial", "_maximum")
-
-    def __init__(self, initial: float = 0.25, factor: float = 2.0, maximum: float = 5.0) -> None:
-        if initial <= 0 or factor < 1 or maximum < initial:
-            raise ValueError("backoff needs initial > 0, factor >= 1 and maximum >= initial")
-        self._initial = initial
-        self._factor = factor
-        self._maximum = maximum
-        self._attempts = 0
-
-    def next_delay(self) -> float:
-        """Delay before the next attempt; each call counts one failed attempt."""
-        delay = min(self._maximum, self._initial * self._factor**self._attempts)
-        self._attempts += 1
-        return delay
-
-    def reset(self) -> None:
-        self._attempts = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,8 +42,9 @@ from endpoint.audio.devices import (
     find_device,
 )
 from endpoint.audio.port import AudioError, DeviceState
-from endpoint.audio.recovery import Backoff, XrunBursts
+from endpoint.audio.recovery import XrunBursts
 from endpoint.audio.ring import FrameRing
+from endpoint.backoff import Backoff
 from endpoint.media.frame import SAMPLE_RATE, Frame
 
 log = logging.getLogger("endpoint.audio.alsa")
@@ -174,7 +175,8 @@ class DeviceStream:
         self._stream: pyaudio.Stream | None = None
         self._capture: CaptureConverter | None = None
         self._playback: PlaybackConverter | None = None
-        self._backoff = Backoff(options.backoff_initial, maximum=options.backoff_max)
+        self._backoff = Backoff(options.backoff_initial, options.backoff_max, jitter=False)
+        self._failures = 0  # reopen attempts that failed since the device last worked
         self._next_attempt = 0.0
         self._lost_since: float | None = None
         self._failing_reported = False
@@ -218,7 +220,7 @@ class DeviceStream:
                 self._close(host, graceful=True)
                 self.state = DeviceState.STOPPED
                 self._lost_since = None
-                self._backoff.reset()
+                self._failures = 0
                 self._failing_reported = False
                 log.info("audio %s closed", self.label)
             return
@@ -230,6 +232,12 @@ class DeviceStream:
             self._report_xruns(now)
         if self.state in (DeviceState.STARTING, DeviceState.LOST) and now >= self._next_attempt:
             self._attempt(host, now, others_open)
+
+    def _next_delay(self) -> float:
+        """Delay before the next reopen attempt; each call counts one failed attempt."""
+        delay = self._backoff.delay(self._failures)
+        self._failures += 1
+        return delay
 
     def is_open(self) -> bool:
         return self._stream is not None
@@ -259,8 +267,8 @@ class DeviceStream:
         self._lost_since = now
         log.warning("audio %s (%s) lost: %s; retrying", self.label, self.device_name, reason)
         self._close(host, graceful=False)
-        self._backoff.reset()
-        self._next_attempt = time.monotonic() + self._backoff.next_delay()
+        self._failures = 0
+        self._next_attempt = time.monotonic() + self._next_delay()
 
     def _report_xruns(self, now: float) -> None:
         report = self._bursts.update(self.xruns, now)
@@ -282,13 +290,13 @@ class DeviceStream:
         except (AudioError, OSError, ValueError) as exc:
             now = time.monotonic()  # opening can take long; measure from when it ended
             self.last_error = str(exc)
-            self._next_attempt = now + self._backoff.next_delay()
+            self._next_attempt = now + self._next_delay()
             if not self._failing_reported:
                 self._failing_reported = True
                 log.warning("audio %s not available: %s; retrying", self.label, exc)
             return
         now = time.monotonic()
-        self._backoff.reset()
+        self._failures = 0
         self._failing_reported = False
         self._watch_callbacks = self.callbacks
         self._watch_since = now
@@ -465,3 +473,8 @@ def default_registry() -> DeviceRegistry:
         if _default is None:
             _default = DeviceRegistry()
         return _default
+
+
+def list_devices() -> list[DeviceInfo]:
+    """Enumerate PortAudio's devices (through the process-wide PortAudio host)."""
+    return default_registry().host.devices()

@@ -19,10 +19,10 @@ from collections.abc import Callable
 
 import serial
 
+from endpoint.backoff import Backoff
 from endpoint.hardware import serial_codec as codec
 from endpoint.hardware.board import BoardSpec, HardwareEvent, LedPattern
 from endpoint.hardware.serial_session import LinkState, SerialSession
-from endpoint.ua.backoff import Backoff
 
 log = logging.getLogger("endpoint.hardware.serial")
 

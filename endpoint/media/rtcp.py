@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import random
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 SR, RR, SDES, BYE = 200, 201, 202, 203
@@ -117,11 +118,51 @@ def is_rtcp(data: bytes) -> bool:
     return len(data) >= 2 and 192 <= data[1] <= 223
 
 
+def _sender_report(data: bytes, body: int, end: int, count: int) -> RtcpPacket:
+    if end - body < 24 + 24 * count:
+        raise RtcpError("short SR")
+    ssrc, ntp, rtp_ts, packets, octets = struct.unpack_from("!IQIII", data, body)
+    blocks = tuple(ReportBlock.parse(data, body + 24 + 24 * i) for i in range(count))
+    return SenderReport(ssrc, ntp, rtp_ts, packets, octets, blocks)
+
+
+def _receiver_report(data: bytes, body: int, end: int, count: int) -> RtcpPacket:
+    if end - body < 4 + 24 * count:
+        raise RtcpError("short RR")
+    (ssrc,) = struct.unpack_from("!I", data, body)
+    blocks = tuple(ReportBlock.parse(data, body + 4 + 24 * i) for i in range(count))
+    return ReceiverReport(ssrc, blocks)
+
+
+def _source_description(data: bytes, body: int, end: int, count: int) -> RtcpPacket | None:
+    """The first chunk's CNAME (§6.5.1); other items and chunks are skipped."""
+    if not count or end - body < 6:
+        return None
+    ssrc, item, length = struct.unpack_from("!IBB", data, body)
+    if item != 1 or body + 6 + length > end:
+        return None
+    return SourceDescription(ssrc, data[body + 6 : body + 6 + length].decode("utf-8", "replace"))
+
+
+def _goodbye(data: bytes, body: int, end: int, count: int) -> RtcpPacket:
+    if end - body < 4 * count:
+        raise RtcpError("short BYE")
+    return Goodbye(tuple(struct.unpack_from(f"!{count}I", data, body)))
+
+
+#: Packet type -> parser of its body (offset of the body, end of the packet, the count field).
+_PARSERS: dict[int, Callable[[bytes, int, int, int], RtcpPacket | None]] = {
+    SR: _sender_report,
+    RR: _receiver_report,
+    SDES: _source_description,
+    BYE: _goodbye,
+}
+
+
 def parse_compound(data: bytes) -> list[RtcpPacket]:
     """Parse a compound packet (§6.1); raises RtcpError. Unknown packet types are skipped."""
     out: list[RtcpPacket] = []
     offset = 0
-    first = True
     while offset < len(data):
         if len(data) - offset < 4:
             raise RtcpError("truncated RTCP header")
@@ -131,36 +172,12 @@ def parse_compound(data: bytes) -> list[RtcpPacket]:
         end = offset + 4 + 4 * words
         if end > len(data):
             raise RtcpError("RTCP length beyond the datagram")
-        if first and pt not in (SR, RR):
+        if offset == 0 and pt not in (SR, RR):
             raise RtcpError("a compound packet must start with SR or RR")  # §A.2
-        first = False
-        count = b0 & 0x1F
-        body = offset + 4
-        if pt == SR:
-            if end - body < 24 + 24 * count:
-                raise RtcpError("short SR")
-            ssrc, ntp, rtp_ts, packets, octets = struct.unpack_from("!IQIII", data, body)
-            blocks = tuple(ReportBlock.parse(data, body + 24 + 24 * i) for i in range(count))
-            out.append(SenderReport(ssrc, ntp, rtp_ts, packets, octets, blocks))
-        elif pt == RR:
-            if end - body < 4 + 24 * count:
-                raise RtcpError("short RR")
-            (ssrc,) = struct.unpack_from("!I", data, body)
-            blocks = tuple(ReportBlock.parse(data, body + 4 + 24 * i) for i in range(count))
-            out.append(ReceiverReport(ssrc, blocks))
-        elif pt == SDES and count and end - body >= 6:
-            ssrc, item, length = struct.unpack_from("!IBB", data, body)
-            if item == 1 and body + 6 + length <= end:
-                out.append(
-                    SourceDescription(
-                        ssrc, data[body + 6 : body + 6 + length].decode("utf-8", "replace")
-                    )
-                )
-        elif pt == BYE:
-            if end - body < 4 * count:
-                raise RtcpError("short BYE")
-            ssrcs = struct.unpack_from(f"!{count}I", data, body)
-            out.append(Goodbye(tuple(ssrcs)))
+        parser = _PARSERS.get(pt)
+        packet = parser(data, offset + 4, end, b0 & 0x1F) if parser is not None else None
+        if packet is not None:
+            out.append(packet)
         offset = end
     return out
 

@@ -243,16 +243,37 @@ class RtpReceiver:
     latch_events: list[Address] = field(default_factory=list)
     #: The latched peer started a new SSRC (early media -> answer, a PBX bridging another leg).
     ssrc_changes: int = 0
+    #: Valid packets over the whole call, whatever sources and addresses came and went: the
+    #: end-of-call report counts these, not only the current source's.
+    received_total: int = 0
+    _lost_before: int = 0
     _candidate: SourceState | None = None
     _first_packet_at: float | None = None
 
     def set_remote(self, address: Address | None) -> None:
-        """The signalled remote address changed (answer, re-INVITE): latch anew."""
+        """The signalled remote address (answer, re-INVITE): latch anew if it changed.
+
+        A re-INVITE that keeps the address (hold, resume, a session refresh) keeps the latch
+        and the source's sequence state: starting validation over would drop the first
+        packets after resume and conceal them.
+        """
+        if address == self.expected_address:
+            return
         self.expected_address = address
         self.latched_address = None
-        self.source = None
+        self._follow(None)
         self._candidate = None
         self._first_packet_at = None
+
+    @property
+    def lost_total(self) -> int:
+        """Packets lost over the whole call (sources we no longer follow included)."""
+        return self._lost_before + (self.source.lost if self.source is not None else 0)
+
+    def _follow(self, source: SourceState | None) -> None:
+        if self.source is not None:
+            self._lost_before += max(self.source.lost, 0)
+        self.source = source
 
     def receive(self, data: bytes, address: Address, now: float) -> RtpPacket | None:
         """The packet if it is valid media from our peer, else None (and counted)."""
@@ -272,12 +293,12 @@ class RtpReceiver:
         if latched is not None and not same_ssrc and not self._new_source_from_peer(packet):
             self.foreign += 1
             return None
-        if self.source is None or self.source.ssrc != packet.ssrc:
-            state = SourceState(packet.ssrc)
-            state.init(packet.sequence)
-            state.max_seq = (packet.sequence - 1) % SEQ_MOD
-            self.source = state
         source = self.source
+        if source is None or source.ssrc != packet.ssrc:
+            source = SourceState(packet.ssrc)
+            source.init(packet.sequence)
+            source.max_seq = (packet.sequence - 1) % SEQ_MOD
+            self._follow(source)
         was_probing = source.probation > 0
         if not source.update(packet.sequence):
             if was_probing:
@@ -290,6 +311,7 @@ class RtpReceiver:
             self.latched_address = address
             self.latch_events.append(address)
         source.arrival(packet.timestamp, now, self.clock_rate)
+        self.received_total += 1
         return packet
 
     def _may_latch(self, address: Address, now: float) -> bool:
@@ -317,7 +339,8 @@ class RtpReceiver:
             self._candidate = candidate
         if not candidate.update(packet.sequence) or candidate.probation > 0:
             return False
-        self.source, self._candidate = candidate, None
+        self._follow(candidate)
+        self._candidate = None
         self.ssrc_changes += 1
         return True
 

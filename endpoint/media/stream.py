@@ -313,13 +313,21 @@ class MediaStream:
     # -- control -----------------------------------------------------------------------------
 
     def set_remote(self, rtp_address: Address, rtcp_address: Address) -> None:
-        """New remote addresses from a re-INVITE or UPDATE: latch anew."""
+        """The remote addresses of a re-INVITE or UPDATE: latch anew if they moved.
+
+        Every re-INVITE (hold, resume, session refresh) repeats them; only a real move may
+        restart source validation, or the call loses packets and its counters.
+        """
+        if (rtp_address, rtcp_address) == (self.config.remote_rtp, self.config.remote_rtcp):
+            return
         self.config = replace(self.config, remote_rtp=rtp_address, remote_rtcp=rtcp_address)
         self.receiver.set_remote(rtp_address)
         self._rtcp_source = None
 
     def set_direction(self, direction: str) -> None:
-        """Hold and resume (sendonly, recvonly, inactive, sendrecv)."""
+        """Hold and resume (sendonly, recvonly, inactive, sendrecv); the same again is nothing."""
+        if direction == self.config.direction:
+            return
         self.config = replace(self.config, direction=direction)
         self._marker = True
         self._heard_at = None  # a call taken off hold gets a full timeout again
@@ -337,9 +345,9 @@ class MediaStream:
         return [(rtcp.encode_compound(packets), self._rtcp_destination)]
 
     def stats(self) -> StreamStats:
-        source = self.receiver.source
-        lost = source.lost if source else 0
-        expected = source.expected if source else 0
+        received = self.receiver.received_total
+        lost = self.receiver.lost_total
+        expected = received + lost
         fraction = max(lost, 0) / expected if expected > 0 else 0.0
         jb = self.jitter
         rtt_ms = self._c.rtt * 1000 if self._c.rtt is not None else None
@@ -349,7 +357,7 @@ class MediaStream:
             codec=_CODEC_NAMES[self.config.payload_type],
             sent_packets=self.sender.packets,
             sent_octets=self.sender.octets,
-            received_packets=source.received if source else 0,
+            received_packets=received,
             received_octets=self._c.received_octets,
             lost=lost,
             fraction_lost=fraction,

@@ -15,6 +15,7 @@ import secrets
 import signal
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +31,14 @@ from endpoint.media.stream import MediaStream, MediaTimeout, StreamConfig
 from endpoint.runtime.control import ControlServer, EventHub
 from endpoint.runtime.hardware_bridge import HardwareBridge, open_board
 from endpoint.runtime.media_loop import CallFailed, CallMedia, MediaLoop
+from endpoint.runtime.resolver import Resolver
 from endpoint.runtime.rtp_transport import RtpSockets, allocate
-from endpoint.runtime.sdnotify import Notifier
 from endpoint.runtime.sip_transport import SipTransport
+from endpoint.service.sdnotify import Notifier
 from endpoint.service.supervisor import ServiceSupervisor
 from endpoint.sip import ParseError
 from endpoint.sip.message import Message
-from endpoint.sip.uri import SipURI, parse_uri
+from endpoint.sip.offer_answer import NegotiatedMedia
 from endpoint.ua.actions import CallAction, NeedMedia, Notice, PlayAlert, StartMedia, UpdateMedia
 from endpoint.ua.agent import UserAgent
 from endpoint.ua.registration import LocalAddress
@@ -60,6 +62,40 @@ def _outbound_address(host: str, port: int) -> str:
     return "127.0.0.1"
 
 
+def stream_config(m: NegotiatedMedia, config: Config, cname: str) -> StreamConfig:
+    """The media engine's settings for a negotiated call under ``[media]``."""
+    return StreamConfig(
+        (m.remote_address, m.remote_port),
+        (m.remote_address, m.remote_rtcp_port),
+        payload_type=m.payload_type,
+        telephone_event_pt=m.telephone_event_pt,
+        ptime_ms=m.ptime,
+        rtcp_mux=m.rtcp_mux,
+        cname=cname,
+        jitter_min_ms=config.media.jitter_min_ms,
+        jitter_max_ms=config.media.jitter_max_ms,
+        direction=m.direction,
+        wallclock_offset=time.time() - time.monotonic(),
+        rtp_timeout_s=config.media.rtp_timeout,
+    )
+
+
+def open_configured_audio(config: Config) -> AudioPort:
+    """The ``[audio]`` device, opened and started for one call."""
+    a = config.audio
+    port = open_audio(
+        a.backend,
+        capture_device=a.capture_device,
+        playback_device=a.playback_device,
+        alert_device=a.alert_device,
+        input_file=a.input_file,
+        output_file=a.output_file,
+        tone_hz=a.tone_hz,
+    )
+    port.start()
+    return port
+
+
 class Engine:
     def __init__(self, config: Config, config_path: Path | None = None) -> None:
         self.config = config
@@ -78,7 +114,8 @@ class Engine:
         self._ports: dict[str, AudioPort] = {}
         self._callers: dict[str, str] = {}
         self._rng = secrets.SystemRandom()
-        self.supervisor = ServiceSupervisor(self, self._step)
+        self.resolver = Resolver()
+        self.supervisor = ServiceSupervisor(self)
         self.hardware: HardwareBridge | None = None
 
     async def start(self) -> None:
@@ -91,18 +128,10 @@ class Engine:
             listen.host, listen.port, self._received, tcp=True, on_error=self._unreachable
         )
         await self.transport.start()
-        resolved: dict[str, str] = {}
-        target_host = "127.0.0.1"
-        for account in (cfg.account, cfg.backup_account):
-            if account is None:
-                continue
-            for uri_text in (account.registrar, account.outbound_proxy):
-                if uri_text is None:
-                    continue
-                uri = parse_uri(uri_text)
-                if isinstance(uri, SipURI):
-                    resolved[uri.bare_host] = await self._resolve(uri.bare_host)
-                    target_host = resolved[uri.bare_host]
+        resolved = await self.resolver.resolve_config(cfg)
+        # The address the kernel would use towards the last configured server (a backup
+        # account's, if any), when we listen on a wildcard.
+        target_host = next(reversed(resolved.values()), "127.0.0.1")
         host = cfg.sip.advertise or listen.host
         if host in ("0.0.0.0", "::"):
             host = _outbound_address(target_host, 5060)
@@ -123,15 +152,16 @@ class Engine:
         self.ua.start(time.monotonic())
         self._step()
         self.notifier.notify(READY=1, STATUS=self.supervisor.status.text)
-        self.supervisor.start()  # watchdog pings, while the SIP and media loops both run
+        media = self.media
+        self.supervisor.start(lambda: media.last_tick)  # watchdog pings while both loops run
 
-    async def _resolve(self, host: str) -> str:
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_DGRAM)
-        except OSError as exc:
-            log.warning("cannot resolve %s (%s); will keep trying by name", host, exc)
-            return host
-        return str(infos[0][4][0])
+    async def apply_config(self, config: Config) -> None:
+        """A reloaded configuration (``Supervised``): resolve its servers, retune the UA."""
+        resolved = await self.resolver.resolve_config(config)
+        self.config = config
+        if self.ua is not None:
+            self.ua.reconfigure(config, resolved, time.monotonic())
+            self._step()
 
     def _received(self, message: Message, source: tuple[str, int], kind: str) -> None:
         if self.ua is not None:
@@ -179,21 +209,13 @@ class Engine:
             self._stop.set()
 
     def _call_action(self, action: CallAction) -> None:
+        """Execute one of the UA's call actions (the UA decided; this only does it)."""
         ua, media = self.ua, self.media
         if ua is None or media is None:
             return
         now = time.monotonic()
         if isinstance(action, NeedMedia):
-            try:
-                sockets = allocate(ua.local.host, self.config.media.rtp_ports, self._rng)
-            except OSError as exc:
-                log.error(
-                    "no RTP port for call %s: %s (widen [media] rtp_ports)", action.call_id, exc
-                )
-                ua.end_call(action.call_id, "no RTP port free", now, status=503)
-                return
-            self._sockets[action.call_id] = sockets
-            ua.media_ready(action.call_id, sockets.rtp_port, now)
+            self._allocate(ua, action.call_id, now)
         elif isinstance(action, UpdateMedia):
             m = action.media
             media.set_remote(
@@ -205,68 +227,60 @@ class Engine:
         elif isinstance(action, PlayAlert):
             media.play_alert(action.call_id, WARNING_TONE)
         elif isinstance(action, StartMedia):
-            if action.call_id not in self._sockets:
-                return
-            sockets = self._sockets[action.call_id]
-            m = action.media
-            stream = MediaStream(
-                StreamConfig(
-                    (m.remote_address, m.remote_port),
-                    (m.remote_address, m.remote_rtcp_port),
-                    payload_type=m.payload_type,
-                    telephone_event_pt=m.telephone_event_pt,
-                    ptime_ms=m.ptime,
-                    rtcp_mux=m.rtcp_mux,
-                    cname=f"door@{ua.local.host}",
-                    jitter_min_ms=self.config.media.jitter_min_ms,
-                    jitter_max_ms=self.config.media.jitter_max_ms,
-                    direction=m.direction,
-                    wallclock_offset=time.time() - time.monotonic(),
-                    rtp_timeout_s=self.config.media.rtp_timeout,
-                ),
-                self._rng,
-                now,
-            )
-            a = self.config.audio
-            try:
-                port = open_audio(
-                    a.backend,
-                    capture_device=a.capture_device,
-                    playback_device=a.playback_device,
-                    alert_device=a.alert_device,
-                    input_file=a.input_file,
-                    output_file=a.output_file,
-                    tone_hz=a.tone_hz,
-                )
-                port.start()
-            except (AudioError, OSError, ValueError) as exc:
-                # Principle 5: this call ends, the endpoint keeps serving the next one.
-                log.error(
-                    "call %s: cannot open the audio (%s): check [audio] and run "
-                    "sip-endpoint doctor",
-                    action.call_id,
-                    exc,
-                )
-                ua.end_call(action.call_id, f"audio failed: {exc}", now)
-                return
-            self._ports[action.call_id] = port
-            media.add_call(CallMedia(action.call_id, stream, sockets, port))
+            self._start_media(ua, media, action, now)
         else:
-            future = media.remove_call(action.call_id)
-            old_sockets = self._sockets.pop(action.call_id, None)
-            old_port = self._ports.pop(action.call_id, None)
-            call_id, reason = action.call_id, action.reason
-            loop = asyncio.get_running_loop()
+            self._stop_media(media, action.call_id, action.reason)
 
-            def report(done: object) -> None:
-                stats = future.result()
-                if old_port is not None:
-                    old_port.stop()
-                if old_sockets is not None and stats is None:
-                    old_sockets.close()
-                self._report(call_id, reason, stats)
+    def _allocate(self, ua: UserAgent, call_id: str, now: float) -> None:
+        """RTP/RTCP sockets for a call about to be offered or answered."""
+        try:
+            sockets = allocate(ua.local.host, self.config.media.rtp_ports, self._rng)
+        except OSError as exc:
+            log.error("no RTP port for call %s: %s (widen [media] rtp_ports)", call_id, exc)
+            ua.end_call(call_id, "no RTP port free", now, status=503)
+            return
+        self._sockets[call_id] = sockets
+        ua.media_ready(call_id, sockets.rtp_port, now)
 
-            future.add_done_callback(lambda f: loop.call_soon_threadsafe(report, f))
+    def _start_media(self, ua: UserAgent, media: MediaLoop, action: StartMedia, now: float) -> None:
+        """The negotiated stream on the call's sockets and the configured audio device."""
+        sockets = self._sockets.get(action.call_id)
+        if sockets is None:
+            return
+        stream = MediaStream(
+            stream_config(action.media, self.config, f"door@{ua.local.host}"), self._rng, now
+        )
+        try:
+            port = open_configured_audio(self.config)
+        except (AudioError, OSError, ValueError) as exc:
+            # Principle 5: this call ends, the endpoint keeps serving the next one.
+            log.error(
+                "call %s: cannot open the audio (%s): check [audio] and run sip-endpoint doctor",
+                action.call_id,
+                exc,
+            )
+            ua.end_call(action.call_id, f"audio failed: {exc}", now)
+            return
+        self._ports[action.call_id] = port
+        media.add_call(CallMedia(action.call_id, stream, sockets, port))
+
+    def _stop_media(self, media: MediaLoop, call_id: str, reason: str) -> None:
+        """Take the call off the media thread; release its device and sockets once it has
+        left, then report it."""
+        future = media.remove_call(call_id)
+        old_sockets = self._sockets.pop(call_id, None)
+        old_port = self._ports.pop(call_id, None)
+        loop = asyncio.get_running_loop()
+
+        def report(done: object) -> None:
+            stats = future.result()
+            if old_port is not None:
+                old_port.stop()
+            if old_sockets is not None and stats is None:
+                old_sockets.close()
+            self._report(call_id, reason, stats)
+
+        future.add_done_callback(lambda f: loop.call_soon_threadsafe(report, f))
 
     def _report(self, call_id: str, reason: str, stats: StreamStats | None) -> None:
         """The end-of-call report: one log line an installer can read, and an event."""
@@ -324,44 +338,65 @@ class Engine:
             self.hardware.notice(notice)  # LEDs, door code
 
     async def command(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A control-socket request (``ctl``): looked up in the command table."""
         command = request["cmd"]
-        if command == "status" and self.ua is not None:
-            hardware = self.hardware.status() if self.hardware is not None else None
-            return {"ok": True, **self.ua.status(time.monotonic()), "hardware": hardware}
-        if command == "answer" and self.ua is not None:
-            done = self.ua.answer(time.monotonic())
-            self._step()
-            return {"ok": done} if done else {"ok": False, "error": "no ringing call"}
-        if command == "hangup" and self.ua is not None:
-            done = self.ua.hangup(time.monotonic())
-            self._step()
-            return {"ok": done} if done else {"ok": False, "error": "no call"}
-        if command == "call" and self.ua is not None:
-            return self._call_command(self.ua, request)
-        if command == "register" and self.ua is not None:
-            if not self.ua.registrations:
-                return {"ok": False, "error": "no [account]: peer-to-peer mode registers nowhere"}
-            enabled = request.get("enabled")
-            if isinstance(enabled, bool):
-                self.ua.set_registered(enabled, time.monotonic())
-            else:
-                self.ua.reregister(time.monotonic())
-            self._step()
-            return {"ok": True}
-        if command == "dtmf" and self.ua is not None and self.media is not None:
-            active = self.ua.active_call_id()
-            digits = request.get("digits")
-            if active is None or not isinstance(digits, str):
-                return {"ok": False, "error": "no call (or no digits)"}
-            self.media.send_dtmf(active, digits)
-            return {"ok": True}
-        if command == "open-door":
-            if self.hardware is None:
-                return {"ok": False, "error": "not started"}
-            answer = self.hardware.open_door("ctl")
-            self._step()
-            return answer
-        return {"ok": False, "error": f"unknown command {command!r}"}
+        handler = self._command_table().get(command)
+        if handler is None:
+            return {"ok": False, "error": f"unknown command {command!r}"}
+        if self.ua is None:
+            return {"ok": False, "error": "not started"}
+        return handler(self.ua, request)
+
+    def _command_table(self) -> dict[str, Callable[[UserAgent, dict[str, Any]], dict[str, Any]]]:
+        return {
+            "status": self._status_command,
+            "answer": self._answer_command,
+            "hangup": self._hangup_command,
+            "call": self._call_command,
+            "register": self._register_command,
+            "dtmf": self._dtmf_command,
+            "open-door": self._open_door_command,
+        }
+
+    def _status_command(self, ua: UserAgent, _: dict[str, Any]) -> dict[str, Any]:
+        hardware = self.hardware.status() if self.hardware is not None else None
+        return {"ok": True, **ua.status(time.monotonic()), "hardware": hardware}
+
+    def _answer_command(self, ua: UserAgent, _: dict[str, Any]) -> dict[str, Any]:
+        done = ua.answer(time.monotonic())
+        self._step()
+        return {"ok": done} if done else {"ok": False, "error": "no ringing call"}
+
+    def _hangup_command(self, ua: UserAgent, _: dict[str, Any]) -> dict[str, Any]:
+        done = ua.hangup(time.monotonic())
+        self._step()
+        return {"ok": done} if done else {"ok": False, "error": "no call"}
+
+    def _register_command(self, ua: UserAgent, request: dict[str, Any]) -> dict[str, Any]:
+        if not ua.registrations:
+            return {"ok": False, "error": "no [account]: peer-to-peer mode registers nowhere"}
+        enabled = request.get("enabled")
+        if isinstance(enabled, bool):
+            ua.set_registered(enabled, time.monotonic())
+        else:
+            ua.reregister(time.monotonic())
+        self._step()
+        return {"ok": True}
+
+    def _dtmf_command(self, ua: UserAgent, request: dict[str, Any]) -> dict[str, Any]:
+        active = ua.active_call_id()
+        digits = request.get("digits")
+        if active is None or not isinstance(digits, str) or self.media is None:
+            return {"ok": False, "error": "no call (or no digits)"}
+        self.media.send_dtmf(active, digits)
+        return {"ok": True}
+
+    def _open_door_command(self, _: UserAgent, __: dict[str, Any]) -> dict[str, Any]:
+        if self.hardware is None:
+            return {"ok": False, "error": "not started"}
+        answer = self.hardware.open_door("ctl")
+        self._step()
+        return answer
 
     def _call_command(self, ua: UserAgent, request: dict[str, Any]) -> dict[str, Any]:
         """``{"uri": ...}`` for one target; ``{"uris": [...], "mode": "parallel" |

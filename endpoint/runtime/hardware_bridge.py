@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from endpoint.config import Config
+from endpoint.hardware import factory
 from endpoint.hardware.board import (
     BoardFault,
     ButtonEvent,
@@ -29,7 +30,7 @@ from endpoint.hardware.board import (
     IoBoard,
     SensorEvent,
 )
-from endpoint.hardware.wiring import DOOR, board_spec
+from endpoint.runtime.wiring import DOOR, board_spec
 from endpoint.sip import ParseError
 from endpoint.ua.actions import Notice
 from endpoint.ua.agent import UserAgent
@@ -49,32 +50,13 @@ from endpoint.ua.indicator import Indicator
 log = logging.getLogger("endpoint.hardware")
 
 
-class HardwareError(Exception):
-    """The configured board cannot be used; the message says which and why."""
-
-
 def open_board(config: Config) -> IoBoard | None:
     """The board ``[hardware] board`` names, built from the configured wiring (None: no board)."""
     hw = config.hardware
     spec = board_spec(hw, config.door)
-    try:
-        if hw.board == "gpio":
-            from endpoint.hardware.gpio import GPIOBoard
-
-            return GPIOBoard(spec, pin_factory=hw.pin_factory)
-        if hw.board == "serial":  # imported only when used: it pulls in pyserial
-            from endpoint.hardware.serial_board import SerialBoard
-
-            return SerialBoard(spec, hw.serial_port)
-        if hw.board == "simulated":
-            from endpoint.hardware.simulated import SimulatedBoard
-
-            return SimulatedBoard(spec)
-    except (ImportError, OSError) as exc:
-        raise HardwareError(f'[hardware] board = "{hw.board}" cannot start: {exc}') from exc
-    except Exception as exc:  # the adapter's own error type carries the installer's fix
-        raise HardwareError(f'[hardware] board = "{hw.board}": {exc}') from exc
-    return None
+    return factory.open_board(
+        hw.board, spec, serial_port=hw.serial_port, pin_factory=hw.pin_factory
+    )
 
 
 class HardwareBridge:

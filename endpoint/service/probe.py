@@ -150,6 +150,7 @@ class RegistrarProbe:
                         register.status,
                         "REGISTER",
                         str(self._uri()),
+                        sent=[value for _, value in auth],
                     )
                 )
             except DigestError:

@@ -2,7 +2,8 @@
 
 ``Engine`` creates one ``ServiceSupervisor`` and calls it from a few hooks (start, every UA
 notice, SIGHUP, close); everything systemd-specific lives here so the engine stays the thin
-runtime of DESIGN principle 2.
+runtime of DESIGN principle 2. The supervisor sees the engine only through ``Supervised``: the
+notifier, the configuration and one way to apply a new one.
 
 Reload (``systemctl reload sip-endpoint`` sends SIGHUP): ``RELOADING=1`` with
 ``MONOTONIC_USEC`` (sd_notify(3)), load and validate the file; on any problem log one line per
@@ -15,31 +16,37 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from endpoint.config import Config, ConfigError, load_config
 from endpoint.logs import secrets
 from endpoint.service.reload import ChangeKind, effective_config, plan_reload
+from endpoint.service.sdnotify import Notifier
 from endpoint.service.status import ServiceStatus
 from endpoint.service.watchdog import LoopHeartbeat, WatchdogPinger
-from endpoint.sip.uri import SipURI, parse_uri
 from endpoint.ua.actions import Notice
-
-if TYPE_CHECKING:
-    from endpoint.runtime.engine import Engine
 
 log = logging.getLogger("endpoint.service")
 
 
+class Supervised(Protocol):
+    """What the supervisor needs of the runtime, and no more."""
+
+    notifier: Notifier
+    config: Config
+    #: The file SIGHUP re-reads (None: started from a Config, reload has nothing to read).
+    config_path: Path | None
+
+    async def apply_config(self, config: Config) -> None:
+        """Run on ``config`` from now on (resolve its hosts, reconfigure the UA)."""
+
+
 class ServiceSupervisor:
-    def __init__(self, engine: Engine, step: Callable[[], None]) -> None:
+    def __init__(self, engine: Supervised) -> None:
         self.engine = engine
-        #: The engine's "drain the UA" step, run after a reload changed the UA.
-        self._step = step
         self.status = ServiceStatus()
         self.heartbeat: LoopHeartbeat | None = None
         self.pinger: WatchdogPinger | None = None
@@ -47,17 +54,17 @@ class ServiceSupervisor:
 
     # -- hooks -------------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """After READY=1: start the watchdog when systemd asked for one (WATCHDOG_USEC)."""
+    def start(self, media_tick: Callable[[], float | None]) -> None:
+        """After READY=1: start the watchdog when systemd asked for one (WATCHDOG_USEC);
+        ``media_tick`` is when the media thread last ran."""
         usec = self.engine.notifier.watchdog_usec
-        media = self.engine.media
-        if not usec or not self.engine.notifier.enabled or media is None:
+        if not usec or not self.engine.notifier.enabled:
             return
         heartbeat = LoopHeartbeat(period=usec / 1e6 / 10)
         heartbeat.start()
         self.heartbeat = heartbeat
         self.pinger = WatchdogPinger.for_watchdog(
-            usec, {"SIP": lambda: heartbeat.last_beat, "media": lambda: media.last_tick}
+            usec, {"SIP": lambda: heartbeat.last_beat, "media": media_tick}
         )
         self.pinger.start()
         log.debug("watchdog: pinging every %.1f s while both loops run", usec / 2e6)
@@ -130,27 +137,4 @@ class ServiceSupervisor:
                 log.info("reload: %s %s", change.kind.value, change)
         if running.log_level != old.log_level:
             logging.getLogger().setLevel(running.log_level.upper())
-        resolved = await _resolve(running)
-        engine.config = running
-        if engine.ua is not None:
-            engine.ua.reconfigure(running, resolved, time.monotonic())
-            self._step()
-
-
-async def _resolve(config: Config) -> dict[str, str]:
-    """Addresses of the (possibly new) registrar and proxy hosts, as ``Engine.start`` finds them;
-    a host that cannot be resolved is kept by name (the UA keeps trying), as at start-up."""
-    loop = asyncio.get_running_loop()
-    resolved: dict[str, str] = {}
-    for account in (config.account, config.backup_account):
-        if account is None:
-            continue
-        for text in (account.registrar, account.outbound_proxy):
-            uri = parse_uri(text) if text else None
-            if isinstance(uri, SipURI) and uri.bare_host not in resolved:
-                try:
-                    info = await loop.getaddrinfo(uri.bare_host, None, type=socket.SOCK_DGRAM)
-                    resolved[uri.bare_host] = str(info[0][4][0])
-                except OSError as exc:
-                    log.warning("reload: cannot resolve %s (%s)", uri.bare_host, exc)
-    return resolved
+        await engine.apply_config(running)

@@ -2,11 +2,15 @@
 
 A 401 or 407 carries one or more challenges; we answer the strongest we support (SHA-512-256 >
 SHA-256 > MD5, "-sess" variants by their base), with qop=auth (or auth-int when it is the only
-one offered), a cnonce from the injected random source, and nc counted per nonce. ``stale=true``
-means our password was right and only the nonce expired, so the retry does not count as a
-failure; the same nonce challenged again after we answered means the password is wrong, and the
-caller must stop instead of looping (``DigestError``); so must it after a few stale nonces in a
-row, or a stale challenge that repeats the nonce we just answered. The password and everything
+one offered), a cnonce from the injected random source, and nc counted per nonce.
+
+Whether a challenge means "wrong password" depends only on the request it answers (RFC 3261
+§22.2): a request that carried no credentials for the realm gets an ordinary challenge, however
+many other requests of the account were answered before (call after call, parallel calls,
+registration beside calls); a request that did carry them and is challenged again was refused,
+unless the server says ``stale=true`` (our password was right, only the nonce expired). The
+caller then stops instead of looping (``DigestError``); so does it after a few stale nonces in
+a row, or a stale challenge that repeats the nonce we just used. The password and everything
 derived from it stay out of ``repr`` and error messages.
 """
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import random
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from endpoint.sip.errors import ParseError, SipError
@@ -56,30 +61,56 @@ class Challenge:
         return _ALGORITHMS[self.algorithm][1]
 
 
-def parse_challenge(value: str) -> Challenge | None:
-    """Parse a challenge; None for a scheme other than Digest or an unsupported algorithm.
-
-    Raises ParseError for a malformed Digest challenge.
-    """
-    # RFC 3261 §25.1: the scheme is followed by LWS, which may be a tab as well as a space.
-    text = value.strip()
-    cut = min((i for i in (text.find(" "), text.find("\t")) if i >= 0), default=len(text))
-    if text[:cut].lower() != "digest":
-        return None
+def _auth_params(rest: str, what: str) -> dict[str, str]:
+    """The ``name=value`` list after the scheme (RFC 7616 §3.3/§3.4 share the grammar)."""
     params: dict[str, str] = {}
     pos = 0
-    rest = text[cut:].strip()
     while pos < len(rest):
         m = _PARAM_RE.match(rest, pos)
         if m is None:
-            raise ParseError(f"malformed Digest challenge near {rest[pos : pos + 30]!r}")
+            raise ParseError(f"malformed Digest {what} near {rest[pos : pos + 30]!r}")
         raw = m.group(2)
         if raw.startswith('"'):
             raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
         params[m.group(1).lower()] = raw
         pos = m.end()
         if len(params) > 32:
-            raise ParseError("too many Digest parameters")
+            raise ParseError(f"too many Digest {what} parameters")
+    return params
+
+
+def _scheme_and_rest(value: str) -> tuple[str, str]:
+    # RFC 3261 §25.1: the scheme is followed by LWS, which may be a tab as well as a space.
+    text = value.strip()
+    cut = min((i for i in (text.find(" "), text.find("\t")) if i >= 0), default=len(text))
+    return text[:cut].lower(), text[cut:].strip()
+
+
+def sent_credentials(values: Sequence[str]) -> dict[str, str]:
+    """realm -> nonce of the Digest credentials a request carried (ours, so well-formed)."""
+    sent: dict[str, str] = {}
+    for value in values:
+        scheme, rest = _scheme_and_rest(value)
+        if scheme != "digest":
+            continue
+        try:
+            params = _auth_params(rest, "credentials")
+        except ParseError:
+            continue
+        if "realm" in params:
+            sent[params["realm"]] = params.get("nonce", "")
+    return sent
+
+
+def parse_challenge(value: str) -> Challenge | None:
+    """Parse a challenge; None for a scheme other than Digest or an unsupported algorithm.
+
+    Raises ParseError for a malformed Digest challenge.
+    """
+    scheme, rest = _scheme_and_rest(value)
+    if scheme != "digest":
+        return None
+    params = _auth_params(rest, "challenge")
     if "realm" not in params or "nonce" not in params:
         raise ParseError("Digest challenge without realm or nonce")
     algorithm = params.get("algorithm", "MD5").upper()
@@ -139,32 +170,46 @@ def digest_response(
 class _NonceState:
     challenge: Challenge
     nc: int = 0
-    answered: bool = False
     stale_retries: int = 0
 
 
 @dataclass
 class DigestClient:
-    """Answers digest challenges for one account; keeps per-realm nonce state."""
+    """Answers digest challenges for one account; keeps per-realm nonce state.
+
+    One client may serve many requests at once (a call group's INVITEs, REGISTER beside a
+    call): nothing here remembers "we answered", which request a challenge belongs to is
+    told by the caller through ``sent``.
+    """
 
     username: str
     password: str = field(repr=False)
     rng: random.Random = field(repr=False)
     _realms: dict[tuple[int, str], _NonceState] = field(default_factory=dict, repr=False)
-    _stale_retry: bool = field(default=False, repr=False)
 
     def __repr__(self) -> str:
         return f"DigestClient(username={self.username!r})"
 
     def answer(
-        self, challenges: list[str], kind: int, method: str, uri: str, body: bytes = b""
+        self,
+        challenges: list[str],
+        kind: int,
+        method: str,
+        uri: str,
+        body: bytes = b"",
+        *,
+        sent: Sequence[str] = (),
     ) -> list[tuple[str, str]]:
         """Credentials for a 401 (``kind=401``) or 407 response's challenge values.
 
-        Returns the ``(header name, value)`` fields to add to the re-sent request: one per
-        realm that challenged. Raises DigestError when retrying cannot help, including when
-        every challenge is malformed (a malformed one beside a usable one is skipped, so that a
-        peer's bad header never escapes as anything but "stop").
+        ``sent`` are the Authorization (401) or Proxy-Authorization (407) values of the
+        request that was challenged. Returns the ``(header name, value)`` fields for the
+        re-sent request: one per realm that challenged, plus the realms the request already
+        answered and that did not challenge again (a second proxy on the path challenges
+        only after the first let us through; RFC 3261 §22.3). Raises DigestError when
+        retrying cannot help, including when every challenge is malformed (a malformed one
+        beside a usable one is skipped, so that a peer's bad header never escapes as
+        anything but "stop").
         """
         header = "Authorization" if kind == 401 else "Proxy-Authorization"
         best: dict[str, Challenge] = {}
@@ -183,67 +228,42 @@ class DigestClient:
         if not best:
             detail = f": {malformed.reason}" if malformed is not None else ""
             raise DigestError(f"no supported Digest challenge (MD5, SHA-256, SHA-512-256){detail}")
+        answered = sent_credentials(sent)
         fields = []
-        stale_retry = True
         for realm, challenge in best.items():
             old = self._realms.get((kind, realm))
-            self._check_not_rejected(old, challenge, realm)
             state = _NonceState(challenge)
+            if realm in answered:
+                # RFC 3261 §22.2: challenged again although this request answered the realm.
+                self._check_stale(old, challenge, realm, answered[realm])
+                state.stale_retries = (old.stale_retries if old is not None else 0) + 1
             if old is not None and old.challenge.nonce == challenge.nonce:
                 state.nc = old.nc  # the same nonce again: nc goes on (RFC 7616 §3.4)
-            if old is not None and challenge.stale:
-                state.stale_retries = old.stale_retries + 1
-            else:
-                stale_retry = False
             self._realms[(kind, realm)] = state
             fields.append((header, self._credentials(state, method, uri, body)))
-        self._stale_retry = stale_retry
+        for realm in answered.keys() - best.keys():
+            kept = self._realms.get((kind, realm))
+            if kept is not None:
+                fields.append((header, self._credentials(kept, method, uri, body)))
         return fields
 
-    @property
-    def is_stale_retry(self) -> bool:
-        """The last ``answer`` only renewed stale nonces: not an authentication failure."""
-        return self._stale_retry
-
-    def _check_not_rejected(
-        self, old: _NonceState | None, challenge: Challenge, realm: str
+    def _check_stale(
+        self, old: _NonceState | None, challenge: Challenge, realm: str, nonce_sent: str
     ) -> None:
-        if old is None or not old.answered:
-            return
         rejected = f"credentials for {self.username!r} rejected by realm {realm!r}"
         if not challenge.stale:
-            # Challenged again after we answered, and not because the nonce went stale:
-            # the server refused the credentials (RFC 7616 §3.3).
+            # Not because the nonce went stale: the server refused the credentials
+            # (RFC 7616 §3.3).
             raise DigestError(rejected)
-        if challenge.nonce == old.challenge.nonce:
+        if challenge.nonce == nonce_sent:
             raise DigestError(f"{rejected} (stale, but the nonce we just used)")
-        if old.stale_retries >= MAX_STALE_RETRIES:
+        if old is not None and old.stale_retries >= MAX_STALE_RETRIES:
             raise DigestError(f"{rejected} ({MAX_STALE_RETRIES} stale nonces in a row)")
-
-    def authorize(self, method: str, uri: str, body: bytes = b"") -> list[tuple[str, str]]:
-        """Pre-emptive credentials from the last challenges (next nc), as pjsip does.
-
-        Marks them not-yet-answered, so that a new challenge after a pre-emptive attempt is
-        treated as a nonce refresh rather than as wrong credentials.
-        """
-        fields = []
-        for (kind, _realm), state in self._realms.items():
-            header = "Authorization" if kind == 401 else "Proxy-Authorization"
-            fields.append((header, self._credentials(state, method, uri, body)))
-            state.answered = False
-        return fields
-
-    def succeeded(self) -> None:
-        """The request was accepted: a later challenge is a fresh one, not a rejection."""
-        for state in self._realms.values():
-            state.answered = False
-            state.stale_retries = 0
 
     def _credentials(self, state: _NonceState, method: str, uri: str, body: bytes) -> str:
         c = state.challenge
         alg = c.algorithm
         state.nc += 1
-        state.answered = True
         nc = f"{state.nc:08x}"
         cnonce = f"{self.rng.getrandbits(64):016x}"
         qop = None

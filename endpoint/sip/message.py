@@ -581,7 +581,11 @@ def make_response(
 
     Via (all rows, in order), From, Call-ID and CSeq are copied; To is copied and gets
     ``to_tag`` if it has no tag yet (a 100 Trying never gets one: §8.2.6.2); a 100 copies
-    Timestamp (§8.2.6.1).
+    Timestamp (§8.2.6.1). Responses from 101 to 299 copy every Record-Route row in order:
+    §12.1.1 "the UAS MUST copy all Record-Route header field values from the request into the
+    response", or the caller's ACK, re-INVITE and BYE bypass the proxies our own requests go
+    through, and the two ends hold different route sets. Doing it here, for every provisional
+    and success response, means no code path that answers a request can forget it.
     """
     fields: list[tuple[str, str]] = [("Via", v) for v in request.headers.rows("Via")]
     from_value = request.headers.get("From")
@@ -600,6 +604,8 @@ def make_response(
         timestamp = request.headers.get("Timestamp")
         if timestamp is not None:
             fields.append(("Timestamp", timestamp))
+    elif status < 300:
+        fields.extend(("Record-Route", v) for v in request.headers.rows("Record-Route"))
     fields.extend((canonical_name(n), v) for n, v in headers)
     return Response(status, reason or reason_phrase(status), Headers._trusted(fields), body)
 

@@ -12,6 +12,7 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from endpoint.backoff import Backoff
 from endpoint.config import Config
 from endpoint.sip import Request, Response, check_request, make_response, parse_uri
 from endpoint.sip.checks import DEFAULT_METHODS
@@ -30,7 +31,6 @@ from endpoint.sip.transaction import (
 from endpoint.sip.uri import SipURI
 from endpoint.ua.actions import Action, CallAction, Notice, SendKeepalive, SendRequest
 from endpoint.ua.allowlist import Allowlist
-from endpoint.ua.backoff import Backoff
 from endpoint.ua.callgroup import CallGroup
 from endpoint.ua.calls import IncomingCalls
 from endpoint.ua.outgoing import OutgoingCalls

@@ -120,6 +120,9 @@ class IncomingCalls:
     # -- incoming INVITE ---------------------------------------------------------------------
 
     def invite(self, request: Request, transaction: str, now: float) -> None:
+        # RFC 3261 §8.2.6.1/§17.2.1: a 100 at once stops the previous hop's retransmissions
+        # whatever comes next (ringing, a 4xx, an answer after answer_delay), as pjsip does.
+        self.tx.send_response(transaction, make_response(request, 100), now)
         try:
             self._invite(request, transaction, now)
         except ParseError as exc:  # a field we only read now turned out malformed

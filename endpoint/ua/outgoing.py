@@ -3,10 +3,11 @@
 INVITE with our SDP offer, through the registrar/outbound proxy when an account is configured or
 straight to the target's host otherwise. Provisional responses with a To tag create an early
 dialog; a 2xx is ACKed (and re-ACKed if retransmitted), its answer starts the media; 401/407 are
-answered with digest credentials once; 3xx is followed to the first Contact (at most 3 hops);
-every other final response, a timeout or the ring timeout ends the call with a reason. Hanging up
-while it rings sends CANCEL; if the 2xx crosses the CANCEL, the call is ACKed and then ended
-with BYE (§9.1: a 2xx after CANCEL still establishes the dialog).
+answered with digest credentials (again only for a stale nonce or another proxy's realm, RFC 3261
+§22.2); 3xx is followed to the first Contact (at most 3 hops); every other final response, a
+timeout or the ring timeout ends the call with a reason. Hanging up while it rings sends CANCEL;
+if the 2xx crosses the CANCEL, the call is ACKed and then ended with BYE (§9.1: a 2xx after
+CANCEL still establishes the dialog).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ from endpoint.ua.session_timer import MIN_SE, plan_as_uac, uac_headers
 
 CallEvent = Notice | NeedMedia | StartMedia | StopMedia | UpdateMedia | PlayAlert
 MAX_REDIRECTS = 3
+#: Challenges answered per call before we give up (two proxies and a stale nonce or two).
+MAX_CHALLENGES = 4
 
 
 class OutState(enum.Enum):
@@ -65,7 +68,8 @@ class OutgoingCall:
     sdp: SdpSession | None = None
     dialog: Dialog | None = None
     redirects: int = 0
-    authenticated: bool = False
+    #: 401/407s answered: each proxy on the path may challenge once, a stale nonce again.
+    challenges: int = 0
     ring_deadline: float | None = None
     answered_at: float | None = None
     media_started: bool = False
@@ -241,16 +245,22 @@ class OutgoingCalls:
         self.by_transaction.pop(transaction, None)
         if status < 300:
             self._accepted(call, response, now)
-        elif status in (401, 407) and self.digest is not None and not call.authenticated:
+        elif status in (401, 407) and self.digest is not None and call.challenges < MAX_CHALLENGES:
+            assert call.invite is not None
             header = "WWW-Authenticate" if status == 401 else "Proxy-Authenticate"
+            answered = "Authorization" if status == 401 else "Proxy-Authorization"
             try:
                 auth = self.digest.answer(
-                    response.headers.rows(header), status, "INVITE", str(call.target)
+                    response.headers.rows(header),
+                    status,
+                    "INVITE",
+                    str(call.target),
+                    sent=call.invite.headers.rows(answered),
                 )
             except DigestError as exc:
                 self._end(call, f"{status} authentication failed: {exc}", now)
                 return
-            call.authenticated = True
+            call.challenges += 1
             call.cseq += 1
             self._send_invite(call, now, auth)
         elif status == 422 and self._raise_interval(call, response):
@@ -448,11 +458,14 @@ class OutgoingCalls:
     def _end(self, call: OutgoingCall, reason: str, now: float) -> None:
         if call.state is OutState.ENDED:
             return
+        # A call we cancelled ourselves (hung up while it rang, answered elsewhere in the
+        # group, rang out) ended as asked: it is not a failure, and is not logged as one.
+        ended = call.answered_at is not None or call.state is OutState.CANCELLING
         call.state = OutState.ENDED
         self.outcomes.append((call.call_id, False))
         duration = now - call.answered_at if call.answered_at is not None else 0.0
         self.events.append(StopMedia(call.call_id, reason))
-        event = "call-ended" if call.answered_at is not None else "call-failed"
+        event = "call-ended" if ended else "call-failed"
         self.events.append(
             Notice(
                 event,

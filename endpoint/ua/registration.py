@@ -15,13 +15,13 @@ import enum
 import random
 from dataclasses import dataclass
 
+from endpoint.backoff import Backoff
 from endpoint.config import AccountSettings, Config
 from endpoint.sip import Headers, Request, Response, parse_uri
 from endpoint.sip.digest import DigestClient, DigestError
 from endpoint.sip.transaction import new_branch
 from endpoint.sip.uri import SipURI
 from endpoint.ua.actions import Action, Destination, Notice, SendKeepalive, SendRequest
-from endpoint.ua.backoff import Backoff
 
 
 class RegState(enum.Enum):
@@ -178,9 +178,14 @@ class Registration:
 
     def _challenged(self, response: Response, now: float) -> list[Action]:
         header = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
+        answered = "Authorization" if response.status == 401 else "Proxy-Authorization"
         try:
             fields = self.digest.answer(
-                response.headers.rows(header), response.status, "REGISTER", str(self.request_uri)
+                response.headers.rows(header),
+                response.status,
+                "REGISTER",
+                str(self.request_uri),
+                sent=[value for name, value in self._auth if name == answered],
             )
         except DigestError as exc:
             return self._failed(now, str(exc), fatal_auth=True)
@@ -196,7 +201,6 @@ class Registration:
         return self._send_register(now, self.expires, next_state=self.state)
 
     def _success(self, response: Response, now: float) -> list[Action]:
-        self.digest.succeeded()
         self._auth = ()
         if self.state is RegState.UNREGISTERING:
             self.state = RegState.STOPPED
@@ -222,6 +226,7 @@ class Registration:
             ]
         self.granted = granted
         self.failures = 0
+        self.attempts = 0  # "attempt=N" counts the tries since the last success
         first = self.state is not RegState.REGISTERED
         self.state = RegState.REGISTERED
         self._deadline = now + max(min(granted * self.REFRESH_SHARE, granted - 5.0), 1.0)

@@ -1,20 +1,23 @@
-"""Backoff and once-per-burst xrun reporting, on a fake clock."""
+"""The device's reopen backoff and once-per-burst xrun reporting, on a fake clock."""
 
 import pytest
 
-from endpoint.audio.recovery import Backoff, XrunBursts, XrunReport
+from endpoint.audio.recovery import XrunBursts, XrunReport
+from endpoint.backoff import Backoff
 
 
-def test_backoff_doubles_up_to_the_cap_and_resets() -> None:
-    backoff = Backoff(initial=0.25, factor=2.0, maximum=1.5)
-    assert [backoff.next_delay() for _ in range(5)] == [0.25, 0.5, 1.0, 1.5, 1.5]
-    backoff.reset()
-    assert backoff.next_delay() == 0.25
+def test_device_backoff_doubles_up_to_the_cap_without_jitter() -> None:
+    backoff = Backoff(0.25, 1.5, jitter=False)
+    assert [backoff.delay(n) for n in range(5)] == [0.25, 0.5, 1.0, 1.5, 1.5]
 
 
 def test_backoff_refuses_nonsense() -> None:
     with pytest.raises(ValueError):
-        Backoff(initial=0)
+        Backoff(0)
+    with pytest.raises(ValueError):
+        Backoff(2.0, 1.0)
+    with pytest.raises(ValueError, match="random source"):
+        Backoff(1.0, 2.0).delay(0)
 
 
 def test_a_burst_of_xruns_is_reported_at_its_start_and_at_its_end() -> None:

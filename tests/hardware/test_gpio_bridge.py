@@ -12,8 +12,9 @@ from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
 from endpoint.config import Config, parse_config
+from endpoint.hardware.factory import HardwareError
 from endpoint.runtime.engine import Engine
-from endpoint.runtime.hardware_bridge import HardwareBridge, HardwareError, open_board
+from endpoint.runtime.hardware_bridge import HardwareBridge, open_board
 from endpoint.sip import Request, parse
 from endpoint.ua.actions import NeedMedia, Notice
 from endpoint.ua.agent import UserAgent

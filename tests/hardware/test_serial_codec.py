@@ -33,7 +33,7 @@ from endpoint.hardware.board import (
 )
 from endpoint.hardware.serial_board import SerialBoard, SerialBoardError
 from endpoint.hardware.serial_session import LinkState, SerialSession
-from endpoint.hardware.wiring import board_spec
+from endpoint.runtime.wiring import board_spec
 from tests.hardware.serial_rig import FIRMWARE, micropython_executable
 
 SPEC = BoardSpec(

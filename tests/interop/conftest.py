@@ -15,3 +15,25 @@ def kamailio(tmp_path: Path) -> Iterator[Kamailio]:
         yield k
     finally:
         k.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The peer x scenario table, when this run ran matrix cells (``test_matrix.py``)."""
+    from tests.interop.matrix import RESULTS, report_path
+
+    if not RESULTS.cells:
+        return
+    from tests.interop.test_matrix import matrix_table
+
+    table = matrix_table()
+    terminalreporter.write_sep("=", "interop matrix: peer/path x scenario")
+    terminalreporter.write(table)
+    path = report_path()
+    if path is not None:
+        path.write_text(
+            "# Interop matrix\n\nEach scenario runs three times in a row in one "
+            "`sip-endpoint run` process per peer/path; SIP on our port is checked across each "
+            "dialog (route set, CSeq, tags, Contact), audio both ways. Made by "
+            "`MATRIX_REPORT=docs/interop-matrix.md .venv/bin/python -bb -m pytest "
+            "tests/interop/test_matrix.py`.\n\n" + table
+        )

@@ -168,5 +168,11 @@ def test_wrong_password_is_detected_not_looped(
     )
     assert second.status == 401
     with pytest.raises(DigestError, match="rejected"):
-        digest.answer(second.headers.rows("WWW-Authenticate"), 401, "REGISTER", uri)
+        digest.answer(
+            second.headers.rows("WWW-Authenticate"),
+            401,
+            "REGISTER",
+            uri,
+            sent=[value for _, value in creds],  # what the refused REGISTER carried
+        )
     assert kamailio.registrations("flat") == []

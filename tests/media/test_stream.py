@@ -190,3 +190,53 @@ def test_a_held_call_does_not_time_out() -> None:
     assert [e for e in door.events() if isinstance(e, MediaTimeout)] == []
     door.playout(15.0)  # 5 s after the first playout off hold (10.0 s)
     assert door.events() == [MediaTimeout(5)]
+
+
+def _talk(sender: MediaStream, receiver: MediaStream, src: tuple[str, int], frames: range) -> None:
+    """``sender`` sends one frame every 20 ms to ``receiver``, delivered 10 ms later."""
+    for k in frames:
+        for data, _ in sender.send_frame(tone(k, 1000), k * 0.02):
+            receiver.receive_rtp(data, src, k * 0.02 + 0.01)
+        receiver.playout(k * 0.02 + 0.01)
+
+
+def test_hold_and_resume_keep_the_counts_and_the_latch() -> None:
+    """Each re-INVITE repeats the remote address: hold, resume and a session refresh must not
+    restart source validation (packets dropped, frames concealed) or forget the counts."""
+    rng = random.Random(3)
+    door = MediaStream(StreamConfig(FLAT, (FLAT[0], FLAT[1] + 1)), rng, 0.0)
+    flat = MediaStream(StreamConfig(DOOR, (DOOR[0], DOOR[1] + 1)), rng, 0.0)
+    _talk(flat, door, FLAT, range(0, 150))
+    door.set_remote(FLAT, (FLAT[0], FLAT[1] + 1))  # re-INVITE: hold (we stay recvonly)
+    door.set_direction("recvonly")
+    _talk(flat, door, FLAT, range(150, 250))
+    door.set_remote(FLAT, (FLAT[0], FLAT[1] + 1))  # re-INVITE: resume
+    door.set_direction("sendrecv")
+    _talk(flat, door, FLAT, range(250, 400))
+    door.set_remote(FLAT, (FLAT[0], FLAT[1] + 1))  # session refresh: same SDP
+    door.set_direction("sendrecv")
+    _talk(flat, door, FLAT, range(400, 450))
+    stats = door.stats()
+    # only the call's very first packet is held back by source validation (RFC 3550 §A.1)
+    assert door.receiver.probation_dropped == 1
+    assert stats.received_packets == 449 and stats.lost == 0 and stats.concealed == 0
+    assert [e for e in door.events() if isinstance(e, SourceLatched)] == [SourceLatched(FLAT)]
+
+
+def test_a_moved_peer_is_validated_anew_and_the_report_counts_both() -> None:
+    rng = random.Random(4)
+    moved = ("10.0.0.3", 6000)
+    door = MediaStream(StreamConfig(FLAT, (FLAT[0], FLAT[1] + 1)), rng, 0.0)
+    flat = MediaStream(StreamConfig(DOOR, (DOOR[0], DOOR[1] + 1)), rng, 0.0)
+    _talk(flat, door, FLAT, range(0, 100))
+    door.set_remote(moved, (moved[0], moved[1] + 1))
+    _talk(flat, door, moved, range(100, 200))
+    stats = door.stats()
+    # the new address is probed again (RFC 3550 §A.1: MIN_SEQUENTIAL packets before counting)
+    assert door.receiver.latched_address == moved
+    assert stats.received_packets == 200 - door.receiver.probation_dropped
+    assert 0 < door.receiver.probation_dropped <= 2
+    assert [e for e in door.events() if isinstance(e, SourceLatched)] == [
+        SourceLatched(FLAT),
+        SourceLatched(moved),
+    ]

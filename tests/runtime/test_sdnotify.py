@@ -4,7 +4,7 @@ import os
 import socket
 from pathlib import Path
 
-from endpoint.runtime.sdnotify import Notifier, WatchdogGate
+from endpoint.service.sdnotify import Notifier, WatchdogGate
 
 
 def test_notify_sends_key_value_lines(tmp_path: Path) -> None:
@@ -36,6 +36,8 @@ def test_without_systemd_it_is_a_no_op() -> None:
 
 def test_watchdog_interval_only_for_our_pid() -> None:
     assert Notifier({"WATCHDOG_USEC": "10000000"}).watchdog_usec == 10_000_000
+    ours = Notifier({"WATCHDOG_USEC": "10000000", "WATCHDOG_PID": str(os.getpid())})
+    assert ours.watchdog_usec == 10_000_000
     # Any pid but ours (in a container the test process may well be pid 1).
     not_ours = str(os.getpid() + 1)
     other = Notifier({"WATCHDOG_USEC": "10000000", "WATCHDOG_PID": not_ours})

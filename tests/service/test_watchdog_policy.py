@@ -3,7 +3,7 @@ loop stalled, and once that it recovered."""
 
 import logging
 
-from endpoint.runtime.sdnotify import WatchdogGate
+from endpoint.service.sdnotify import WatchdogGate
 from endpoint.service.watchdog import WatchdogPolicy
 
 

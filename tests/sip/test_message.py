@@ -180,6 +180,34 @@ def test_make_response_copies_the_right_fields() -> None:
     assert without_length(parse(bytes(ringing))) == without_length(ringing)
 
 
+def test_dialog_creating_responses_copy_record_route_in_order() -> None:
+    """RFC 3261 §12.1.1: the UAS MUST copy all Record-Route values into the response that
+    establishes the dialog, in order, parameters and all (the 180 as well as the 200)."""
+    invite = parse(
+        b"INVITE sip:door@192.0.2.4 SIP/2.0\r\n"
+        b"Via: SIP/2.0/UDP 192.0.2.2;branch=z9hG4bKp2\r\n"
+        b"Via: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKp1\r\n"
+        b"Record-Route: <sip:p2.example.com;lr;ftag=a1>\r\n"
+        b"Record-Route: <sip:p1.example.com;lr>, <sip:p0.example.com;lr;x=y>\r\n"
+        b"From: <sip:flat@example.com>;tag=a1\r\nTo: <sip:door@example.com>\r\n"
+        b"Call-ID: rr@example.com\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+    )
+    assert isinstance(invite, Request)
+    for status in (180, 183, 200):
+        response = parse(bytes(make_response(invite, status, to_tag="b1")))
+        assert response.headers.rows("Record-Route") == [
+            "<sip:p2.example.com;lr;ftag=a1>",
+            "<sip:p1.example.com;lr>, <sip:p0.example.com;lr;x=y>",
+        ]
+        assert [str(a.uri) for a in response.record_route] == [
+            "sip:p2.example.com;lr;ftag=a1",
+            "sip:p1.example.com;lr",
+            "sip:p0.example.com;lr;x=y",
+        ]
+    for status in (100, 486, 603):
+        assert make_response(invite, status, to_tag="b1").headers.rows("Record-Route") == []
+
+
 def test_build_a_request_from_parts() -> None:
     request = Request(
         "OPTIONS",

@@ -26,9 +26,14 @@ def answer_to(ua: UserAgent, data: bytes) -> Response:
     message = parse(data)
     assert isinstance(message, Request)
     ua.receive(message, PEER, "udp", 0.0)
-    (out,) = ua.datagrams_to_send()
-    reply = parse(out.data)
-    assert isinstance(reply, Response) and out.destination == PEER
+    outs = ua.datagrams_to_send()
+    assert all(out.destination == PEER for out in outs)
+    replies = [parse(out.data) for out in outs]
+    if message.method == "INVITE":  # RFC 3261 §8.2.6.1: a 100 Trying at once, then the answer
+        trying = replies.pop(0)
+        assert isinstance(trying, Response) and trying.status == 100
+    (reply,) = replies
+    assert isinstance(reply, Response)
     return reply
 
 
@@ -75,7 +80,8 @@ def invite(call_id: str) -> Request:
 def test_incoming_call_rings_gets_media_and_is_answered_with_sdp() -> None:
     ua = peer_to_peer()
     ua.receive(invite("call1"), PEER, "udp", 0.0)
-    (ringing,) = [parse(o.data) for o in ua.datagrams_to_send()]
+    (trying, ringing) = [parse(o.data) for o in ua.datagrams_to_send()]
+    assert isinstance(trying, Response) and trying.status == 100 and trying.to_addr.tag is None
     assert isinstance(ringing, Response) and ringing.status == 180 and ringing.to_addr.tag
     (need,) = ua.call_actions()
     assert isinstance(need, NeedMedia) and need.call_id == "call1"
@@ -86,7 +92,7 @@ def test_incoming_call_rings_gets_media_and_is_answered_with_sdp() -> None:
     (start,) = ua.call_actions()
     assert isinstance(start, StartMedia) and start.media.remote_port == 7000
     ua.receive(invite("call2"), PEER, "udp", 1.0)
-    (busy,) = [parse(o.data) for o in ua.datagrams_to_send()]
+    (_, busy) = [parse(o.data) for o in ua.datagrams_to_send()]
     assert isinstance(busy, Response) and busy.status == 486
     events = [n.event for n in ua.notices()]
     assert events == ["call-incoming", "call-answered", "call-busy"]
@@ -170,7 +176,7 @@ def test_with_an_account_only_the_registrar_may_start_a_call() -> None:
     assert "accept_from" in dropped.detail["fix"]
     assert ua.get_timer() is None or ua.get_timer() > 1.0  # no transaction left behind
     ua.receive(invite("real"), ("192.0.2.101", 5060), "udp", 1.0)
-    (ringing,) = [parse(o.data) for o in ua.datagrams_to_send()]
+    (_, ringing) = [parse(o.data) for o in ua.datagrams_to_send()]
     assert isinstance(ringing, Response) and ringing.status == 180
 
 
@@ -183,7 +189,7 @@ def test_accept_from_lists_networks_and_the_calls_own_requests_always_pass() -> 
     )
     ua = UserAgent(config, LocalAddress("192.0.2.5", 5060), random.Random(4))
     ua.receive(invite("lan"), ("10.1.2.3", 5060), "udp", 0.0)
-    assert [parse(o.data).status for o in ua.datagrams_to_send()] == [180]  # type: ignore[union-attr]
+    assert [parse(o.data).status for o in ua.datagrams_to_send()] == [100, 180]  # type: ignore[union-attr]
     bye = parse(
         request("BYE")
         .replace(b"c-BYE", b"lan")

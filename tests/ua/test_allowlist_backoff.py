@@ -4,8 +4,8 @@ import random
 
 import pytest
 
+from endpoint.backoff import Backoff
 from endpoint.ua.allowlist import Allowlist
-from endpoint.ua.backoff import Backoff
 
 
 @pytest.mark.parametrize(

@@ -224,8 +224,8 @@ def test_too_small_session_interval_is_422_with_min_se() -> None:
     too_small = peer.request(
         "INVITE", body=sdp(), extra="Supported: timer\r\nSession-Expires: 60\r\n"
     )
-    (reply,) = responses(peer.send(too_small, 0.0))
-    assert reply.status == 422 and reply.headers.get("Min-SE") == "90"
+    (trying, reply) = responses(peer.send(too_small, 0.0))
+    assert trying.status == 100 and reply.status == 422 and reply.headers.get("Min-SE") == "90"
 
 
 def test_caller_without_timer_support_leaves_us_the_refreshing() -> None:

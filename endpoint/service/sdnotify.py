@@ -17,7 +17,7 @@ import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-log = logging.getLogger("endpoint.runtime.sdnotify")
+log = logging.getLogger("endpoint.service.sdnotify")
 
 
 class Notifier:

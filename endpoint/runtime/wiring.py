@@ -1,5 +1,8 @@
 """The ``[hardware]`` and ``[door]`` tables of the configuration as the ``BoardSpec`` of a board.
 
+It reads the configuration, so it lives with the runtime, above both the configuration and
+the adapters (which know only ``BoardSpec``).
+
 One place turns installer words ("pull = up", "active = low") into the wiring records every
 adapter understands, so the GPIO, serial and simulated boards cannot disagree about what the
 configuration meant. The door's relay and sensor are both named ``"door"``.

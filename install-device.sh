@@ -44,21 +44,18 @@ if [ "${SKIP_APT:-0}" != 1 ] && command -v apt-get >/dev/null 2>&1; then
   fi
 fi
 
+[ -x "$PREFIX/bin/python" ] || "$PYTHON" -m venv "$PREFIX"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 if [ -z "$WHEEL" ]; then
   echo "install-device: building the wheel from $HERE"
-  # A throwaway venv builds it: the build tools stay out of the service's environment.
-  "$PYTHON" -m venv "$work/build"
-  "$work/build/bin/python" -m pip install -q --upgrade pip
-  "$work/build/bin/python" -m pip wheel -q --no-deps -w "$work" "$HERE"
+  # pip builds in an isolated environment of its own: setuptools stays out of the venv.
+  "$PREFIX/bin/python" -m pip wheel -q --no-deps -w "$work" "$HERE"
   WHEEL=$(ls "$work"/sip_endpoint-*.whl)
 fi
 [ -f "$WHEEL" ] || { echo "install-device: no wheel at $WHEEL" >&2; exit 1; }
 
 echo "install-device: $WHEEL into $PREFIX"
-[ -x "$PREFIX/bin/python" ] || "$PYTHON" -m venv "$PREFIX"
-"$PREFIX/bin/python" -m pip install -q --upgrade pip
 "$PREFIX/bin/python" -m pip install -q --constraint "$CONSTRAINTS" "$WHEEL"
 # Again, alone: a wheel rebuilt from a newer checkout keeps the version number pip compares.
 "$PREFIX/bin/python" -m pip install -q --no-deps --force-reinstall "$WHEEL"

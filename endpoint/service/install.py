@@ -12,7 +12,11 @@ an upgrade):
    a missing group); write it to ``/etc/systemd/system/``;
 3. copy ``examples/config.toml`` to ``/etc/sip-endpoint/config.toml`` if there is none (mode
    0640, owner root:sip-endpoint: the service may read it, nobody else);
-4. ``systemctl daemon-reload`` and ``systemctl enable [--now] sip-endpoint.service``.
+4. ``systemctl daemon-reload`` and ``systemctl enable [--now] sip-endpoint.service``. Where
+   systemd is not running (an image being built, a chroot, a container: no
+   ``/run/systemd/system``, the test of sd_booted(3)) there is no manager to reload or to start
+   the service: ``systemctl enable`` alone links the unit for the next boot, and ``--now`` is
+   refused with that reason.
 
 ``--root DIR`` writes every file under DIR instead of ``/`` and prints the commands instead of
 running them (no useradd, no chown, no systemctl): that is how the tests run it, and how an
@@ -49,6 +53,8 @@ UNIT_NAME = "sip-endpoint.service"
 CONFIG = Path("/etc/sip-endpoint/config.toml")
 UNIT_DIR = Path("/etc/systemd/system")
 STATE_DIR = Path("/var/lib/sip-endpoint")
+#: Exists only while systemd is the running init (sd_booted(3)).
+SYSTEMD_RUNTIME = Path("/run/systemd/system")
 #: Hidden from the service by ProtectHome=yes.
 HIDDEN = (Path("/home"), Path("/root"), Path("/run/user"))
 
@@ -115,6 +121,9 @@ class Installer:
     root: Path
     out: TextIO
     dry: bool
+    #: A running systemd to reload and to start the service; staged installs print the commands
+    #: for the machine the files are for, which boots with systemd.
+    systemd: bool = True
 
     @classmethod
     def for_root(cls, root: Path | None, out: TextIO, euid: int | None = None) -> Installer:
@@ -126,7 +135,7 @@ class Installer:
                     f"{Path(sys.prefix) / 'bin' / 'sip-endpoint'} install (or use --root DIR "
                     "to stage the files in a directory)"
                 )
-            return cls(Path("/"), out, dry=False)
+            return cls(Path("/"), out, dry=False, systemd=SYSTEMD_RUNTIME.is_dir())
         return cls(root.resolve(), out, dry=True)
 
     # -- helpers -----------------------------------------------------------------------------
@@ -175,6 +184,11 @@ class Installer:
     def install(self, prefix: Path, *, now: bool = False) -> list[str]:
         """Install; returns the lines of "what to do next"."""
         prefix = prefix.resolve()
+        if now and not self.systemd:
+            raise InstallError(
+                f"systemd is not running here (no {SYSTEMD_RUNTIME}), so the service cannot be "
+                "started now: install without --now (the unit is enabled for the next boot)"
+            )
         for where in (prefix, CODE):
             for hidden in HIDDEN:
                 if where.is_relative_to(hidden):
@@ -196,15 +210,23 @@ class Installer:
         unit_path.chmod(0o644)
         self.say(f"wrote {UNIT_DIR / UNIT_NAME} (ExecStart={exec_start(prefix)})")
         next_steps = self._config()
-        self.run(["systemctl", "daemon-reload"])
+        self._daemon_reload()
         self.run(["systemctl", "enable", *(["--now"] if now else []), UNIT_NAME])
-        if not now:
+        if not self.systemd:
+            next_steps.append("it starts at the next boot under systemd")
+        elif not now:
             next_steps.append("start it: systemctl start sip-endpoint")
         next_steps += [
             "self-test: sip-endpoint doctor --config /etc/sip-endpoint/config.toml",
             "watch it: systemctl status sip-endpoint; journalctl -u sip-endpoint -f",
         ]
         return next_steps
+
+    def _daemon_reload(self) -> None:
+        if self.systemd:
+            self.run(["systemctl", "daemon-reload"])
+        else:
+            self.say(f"systemd is not running here (no {SYSTEMD_RUNTIME}): no daemon-reload")
 
     def _user(self, groups: list[str]) -> None:
         missing = [g for g in GROUPS if g not in groups]
@@ -257,10 +279,10 @@ class Installer:
     def uninstall(self, *, purge: bool = False) -> None:
         unit_path = self.path(UNIT_DIR / UNIT_NAME)
         if unit_path.exists():
-            self.run(["systemctl", "disable", "--now", UNIT_NAME])
+            self.run(["systemctl", "disable", *(["--now"] if self.systemd else []), UNIT_NAME])
             unit_path.unlink()
             self.say(f"removed {UNIT_DIR / UNIT_NAME}")
-            self.run(["systemctl", "daemon-reload"])
+            self._daemon_reload()
         else:
             self.say(f"{UNIT_DIR / UNIT_NAME} is not installed")
         if not purge:

@@ -120,3 +120,24 @@ def test_a_prefix_under_home_is_refused_with_the_fix(
 def test_without_root_privileges_install_says_to_use_sudo() -> None:
     with pytest.raises(InstallError, match=r"install needs root: run sudo .*sip-endpoint install"):
         Installer.for_root(None, io.StringIO(), euid=1000)
+
+
+def test_where_systemd_is_not_running_the_unit_is_enabled_for_the_next_boot(
+    tmp_path: Path,
+) -> None:
+    """An image build, a chroot or a container: nothing to reload, nothing to start now."""
+    root = staged_root(tmp_path)
+    out = io.StringIO()
+    installer = Installer(root, out, dry=True, systemd=False)
+    steps = installer.install(Path(sys.prefix))
+    text = out.getvalue()
+    assert "would run: systemctl enable sip-endpoint.service\n" in text
+    assert "daemon-reload" not in text.replace("no daemon-reload", "")
+    assert "it starts at the next boot under systemd" in steps
+    assert not any(step.startswith("start it") for step in steps)
+    with pytest.raises(InstallError, match=r"systemd is not running here .* without --now"):
+        installer.install(Path(sys.prefix), now=True)
+    installer.out = out = io.StringIO()
+    installer.uninstall()
+    assert "would run: systemctl disable sip-endpoint.service\n" in out.getvalue()
+    assert "--now" not in out.getvalue()

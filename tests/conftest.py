@@ -39,6 +39,16 @@ PLATFORM_TOOLS: dict[str, tuple[Callable[[], bool], str]] = {
         lambda: shutil.which("systemd-analyze") is not None,
         "needs systemd-analyze: install the Debian package systemd (./setup.sh does)",
     ),
+    "sipvicious": (
+        lambda: shutil.which("svmap") is not None,
+        "needs SIPVicious (svmap, svwar, svcrack): install the Debian package sipvicious "
+        "(./setup.sh does)",
+    ),
+    "pulseaudio": (
+        lambda: shutil.which("pulseaudio") is not None,
+        "needs the pulseaudio sound server: install the Debian package pulseaudio "
+        "(./setup.sh does)",
+    ),
 }
 
 

@@ -10,7 +10,6 @@ so every scenario runs in a child process (alsa_scenarios.py) with its own envir
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -159,7 +158,7 @@ def test_a_stalled_device_is_aborted_and_reopened(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.skipif(shutil.which("pulseaudio") is None, reason="needs pulseaudio")
+@pytest.mark.pulseaudio
 def test_sound_server_killed_mid_call_the_port_reopens(tmp_path: Path) -> None:
     result = run_scenario(tmp_path, "pulse_unplug")
     assert result["running"] and result["got_audio"]

@@ -7,7 +7,6 @@ peer-to-peer mode (anyone may call) the door must survive the scans and answer a
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from tests.security.test_rule07_strangers import account_config
 
 pytestmark = [
     pytest.mark.interop,
-    pytest.mark.skipif(shutil.which("svmap") is None, reason="sipvicious is not installed"),
+    pytest.mark.sipvicious,
 ]
 SCANNER = "127.0.0.2"
 

@@ -97,10 +97,23 @@ def registered_door(tmp: Path, kamailio: Kamailio, calls: str = "") -> Door:
     return door
 
 
-def talk_then_hang_up(phone: Baresip, seconds: float = 1.5) -> None:
-    """Wait for ``phone``'s call to be up, let audio flow, hang up from the phone."""
-    phone.ctrl.wait_event("CALL_ESTABLISHED", 10)
+def talk_then_hang_up(phone: Baresip, seconds: float = 1.5, *, established: bool = False) -> None:
+    """Wait for ``phone``'s call to be up (unless it is), let audio flow, hang up from it."""
+    if not established:
+        phone.ctrl.wait_event("CALL_ESTABLISHED", 10)
     time.sleep(seconds)
     phone.ctrl.command("hangup")
     phone.ctrl.wait_event("CALL_CLOSED", 10)
     time.sleep(0.5)  # the endpoint's report is logged after the BYE
+
+
+def hold_resume_then_hang_up(
+    phone: Baresip, *, before: float = 1.0, held: float = 1.0, after: float = 2.0
+) -> None:
+    """Once ``phone``'s call is up: talk, hold (re-INVITE), resume, talk, hang up from it."""
+    phone.ctrl.wait_event("CALL_ESTABLISHED", 10)
+    time.sleep(before)
+    phone.ctrl.command("hold")
+    time.sleep(held)
+    phone.ctrl.command("resume")
+    talk_then_hang_up(phone, after, established=True)

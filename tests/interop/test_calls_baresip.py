@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.interop.door import Door, read_wav, registered_door, talk_then_hang_up, tone_share
+from tests.interop.door import (
+    Door,
+    hold_resume_then_hang_up,
+    read_wav,
+    registered_door,
+    talk_then_hang_up,
+    tone_share,
+)
 from tests.interop.peers import Baresip, Kamailio
 
 pytestmark = pytest.mark.interop
@@ -240,15 +247,7 @@ def test_hold_and_resume_keep_the_call_report_whole(tmp_path: Path) -> None:
     door = Door(tmp_path / "door")
     try:
         flat.ctrl.command("dial", door.uri)
-        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
-        time.sleep(2.0)
-        flat.ctrl.command("hold")
-        time.sleep(1.0)
-        flat.ctrl.command("resume")
-        time.sleep(2.0)
-        flat.ctrl.command("hangup")
-        flat.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        hold_resume_then_hang_up(flat, before=2.0)
     finally:
         log = door.stop()
         flat.stop()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.certs import Authority
-from tests.interop.door import Door, read_wav, tone_share
+from tests.interop.door import Door, hold_resume_then_hang_up, read_wav, tone_share
 from tests.interop.peers import Baresip, Kamailio
 
 pytestmark = pytest.mark.interop
@@ -162,15 +162,7 @@ def test_hold_and_resume_keep_the_keys_and_audio_flows_after(tmp_path: Path) -> 
     door = secure_door(tmp_path / "door", proxy, ca, "mandatory")
     try:
         flat.ctrl.command("dial", f"sip:door@127.0.0.1:{proxy.port}")
-        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
-        time.sleep(1.0)
-        flat.ctrl.command("hold")
-        time.sleep(1.0)
-        flat.ctrl.command("resume")
-        time.sleep(2.0)
-        flat.ctrl.command("hangup")
-        flat.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        hold_resume_then_hang_up(flat)
     finally:
         log = door.stop()
         flat.stop()

@@ -86,11 +86,10 @@ class _Connection:
     peer: Address
     kind: str = "tcp"
     #: Opened by us (to a registrar, a proxy): its loss is the loss of the registered flow.
+    #: Otherwise a peer opened it, and it is timed on whole messages.
     outbound: bool = False
     parser: StreamParser = field(default_factory=StreamParser)
     task: asyncio.Task[None] | None = None
-    #: Accepted from a peer (timed on whole messages), not opened by us.
-    accepted: bool = False
     #: Monotonic time by which the next whole message must have come (accepted connections).
     message_by: float = 0.0
     #: When the message now being received began (None: nothing pending).
@@ -267,7 +266,6 @@ class SipTransport:
             writer.transport.abort()  # no FIN handshake, no buffered bytes: nothing for them
             return
         conn = self._register(reader, writer, (host, int(peer[1])), start_reader=False, kind=kind)
-        conn.accepted = True
         conn.message_by = time.monotonic() + TCP_MESSAGE_SECONDS
         await self._read_loop(conn)
 
@@ -301,7 +299,7 @@ class SipTransport:
                 try:
                     data = await asyncio.wait_for(conn.reader.read(65536), wait)
                 except TimeoutError:
-                    if conn.accepted:
+                    if not conn.outbound:
                         continue  # the deadline is checked above
                     break
                 if not data:
@@ -322,7 +320,7 @@ class SipTransport:
         """Seconds the next read may wait. A connection we opened may idle TCP_IDLE_SECONDS;
         one we accepted must bring whole messages in time (TCP_MESSAGE_SECONDS after the
         last, TCP_PARTIAL_SECONDS for one begun), whatever trickles in between."""
-        if not conn.accepted:
+        if conn.outbound:
             return TCP_IDLE_SECONDS
         now = time.monotonic()
         deadline = conn.message_by

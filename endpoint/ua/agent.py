@@ -676,6 +676,11 @@ class UserAgent:
             # Hold/resume, a new media address, a session refresh.
             session.on_request(request, event.transaction, now)
             return None
+        if session.dialog.receive_request(request) is not None:
+            # §12.2.2: every request inside the dialog, not only target refreshes, is checked
+            # for order. A BYE, INFO or MESSAGE with a CSeq below the last one is stale or
+            # replayed; its digit or hang-up is not acted on.
+            return make_response(request, 500, "Server Internal Error (CSeq out of order)")
         if request.method == "BYE":
             if self.calls.bye(request, event.transaction, now):
                 return None

@@ -253,7 +253,15 @@ class PjsuaDriver:
         self.peer.command("autoanswer", value=value)
 
     def dtmf(self, digits: str, method: str) -> None:
-        self.peer.command("dtmf", digits=digits, method=method)
+        if method == "rfc4733":
+            self.peer.command("dtmf", digits=digits, method=method)
+            return
+        # One INFO per key press, at a person's pace. Given the whole string, pjsua sends its
+        # INFOs as parallel transactions; Kamailio's worker processes may forward them in any
+        # order, and the later CSeq that overtakes refuses the earlier one (RFC 3261 §12.2.2).
+        for digit in digits:
+            self.peer.command("dtmf", digits=digit, method=method)
+            time.sleep(0.3)
 
     def received_dtmf(self, count: int) -> str:
         return "".join(self.peer.wait_event("dtmf")["digit"] for _ in range(count))

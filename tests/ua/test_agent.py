@@ -372,3 +372,39 @@ def test_mandatory_encryption_over_tls_offers_savp_and_never_keys_in_the_clear()
     assert other.datagrams_to_send() == []
     (failed,) = [n for n in other.notices() if n.event == "call-failed"]
     assert failed.detail["reason"] == "SRTP keys are only sent over TLS, not UDP"
+
+
+def test_an_info_that_arrives_after_a_later_one_is_refused_500() -> None:
+    """RFC 3261 §12.2.2 for every request in a dialog, not only re-INVITE: a keypad's INFO for
+    "1" (CSeq 2) overtaken by its INFO for "9" (CSeq 3) is refused with 500, and its digit is
+    not entered (a replayed or stale digit must not complete a door code)."""
+    ua = peer_to_peer()
+    ua.receive(invite("order"), PEER, "udp", 0.0)
+    ua.datagrams_to_send()
+    (need,) = ua.call_actions()
+    ua.media_ready(need.call_id, 40000, 0.1)
+    (ok,) = [parse(o.data) for o in ua.datagrams_to_send()]
+    assert isinstance(ok, Response) and ok.status == 200
+    ua.notices()
+
+    def info(seq: int, digit: str) -> Response:
+        body = f"Signal={digit}\r\nDuration=160\r\n"
+        data = (
+            request("INFO", "Content-Type: application/dtmf-relay\r\n")
+            .replace(
+                b"Content-Length: 0\r\n\r\n", f"Content-Length: {len(body)}\r\n\r\n{body}".encode()
+            )
+            .replace(b"c-INFO", b"order")
+            .replace(b"CSeq: 1 INFO", f"CSeq: {seq} INFO".encode())
+            .replace(b"z9hG4bKINFO", f"z9hG4bKinfo{seq}".encode())
+            .replace(
+                b"To: <sip:door@example.com>",
+                f"To: <sip:door@example.com>;tag={ok.to_addr.tag}".encode(),
+            )
+        )
+        return answer_to(ua, data)
+
+    assert info(3, "9").status == 200
+    late = info(2, "1")
+    assert (late.status, late.reason) == (500, "Server Internal Error (CSeq out of order)")
+    assert [n.detail["digit"] for n in ua.notices() if n.event == "dtmf"] == ["9"]

@@ -18,6 +18,7 @@ from endpoint.config import Config, ConfigError, load_config, security_warnings
 from endpoint.control_client import DEFAULT_SOCKET, ControlError
 from endpoint.control_client import events as control_events
 from endpoint.control_client import request as control_request
+from endpoint.integration.history import history_lines
 from endpoint.service import commands as service_commands
 
 
@@ -53,6 +54,10 @@ def _parser() -> argparse.ArgumentParser:
     status = actions.add_parser("status", help="registration and call state")
     status.add_argument("--json", action="store_true", help="print JSON")
     actions.add_parser("events", help="print events as JSON lines until interrupted")
+    hist = actions.add_parser("history", help="the last calls (or door events), newest first")
+    hist.add_argument("--door", action="store_true", help="the door log instead of calls")
+    hist.add_argument("--limit", type=int, default=20, help="how many rows (default 20)")
+    hist.add_argument("--json", action="store_true", help="print JSON")
     service_commands.add_commands(commands)
     return parser
 
@@ -71,6 +76,9 @@ def _payload(args: argparse.Namespace) -> dict[str, Any]:
         payload["digits"] = args.digits
     elif args.action == "register" and (args.off or args.on):
         payload["enabled"] = bool(args.on)
+    elif args.action == "history":
+        payload["kind"] = "door" if args.door else "calls"
+        payload["limit"] = args.limit
     return payload
 
 
@@ -94,6 +102,9 @@ def _ctl(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         for key, value in answer.items():
             if key != "ok":
                 print(f"{key}: {value}", file=out)
+    elif args.action == "history" and not args.json:
+        for line in history_lines(answer["kind"], answer["rows"]):
+            print(line, file=out)
     else:
         print(json.dumps(answer), file=out)
     return 0

@@ -204,6 +204,40 @@ class DoorSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class HistorySettings:
+    """Call and door history in SQLite under the service's ``StateDirectory`` (issue 18)."""
+
+    retention_days: int = 90
+    #: The database is trimmed (oldest rows first) when it grows past this many MiB.
+    max_mb: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """The HTTP API, its page and webhooks. ``listen`` None: no server (the default)."""
+
+    listen: HostPort | None = None
+    #: The bearer token every API request must carry (read from ``token_file``).
+    token: str = field(default="", repr=False)
+    webhooks: tuple[str, ...] = ()
+    #: Event names the webhooks receive; empty: every event.
+    webhook_events: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MqttSettings:
+    """The MQTT publisher. ``broker`` None: off (the default)."""
+
+    broker: str | None = None
+    username: str | None = None
+    password: str = field(default="", repr=False)
+    topic_prefix: str = "sip-endpoint"
+    discovery: bool = True
+    #: Call, hang up and open the door from MQTT: off unless asked for.
+    commands: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     sip: SipSettings = SipSettings()
     tls: TlsSettings = TlsSettings()
@@ -216,6 +250,9 @@ class Config:
     log_level: str = "info"
     hardware: HardwareSettings = HardwareSettings()
     door: DoorSettings = DoorSettings()
+    history: HistorySettings = HistorySettings()
+    http: HttpSettings = HttpSettings()
+    mqtt: MqttSettings = MqttSettings()
 
 
 _SECTIONS: dict[str, tuple[str, ...]] = {
@@ -266,6 +303,9 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
     "control": ("socket",),
     "log": ("level",),
     "hardware": ("board", "serial_port", "pin_factory", "button", "led"),
+    "history": ("retention_days", "max_mb"),
+    "http": ("listen", "token_file", "webhooks", "webhook_events"),
+    "mqtt": ("broker", "username", "password_file", "topic_prefix", "discovery", "commands"),
     "door": (
         "relay_pin",
         "relay_active",
@@ -1091,6 +1131,9 @@ def parse_config(text: str, *, source: str = "config", base: Path = Path(".")) -
         'one of "debug", "info", "warning", "error"',
     )
     hardware, door = _read_hardware(section("hardware"), section("door"), problems)
+    history = _read_history(section("history"), problems)
+    http = _read_http(section("http"), base, problems)
+    mqtt = _read_mqtt(section("mqtt"), base, problems)
     if problems:
         raise ConfigError(source, problems)
     return Config(
@@ -1105,6 +1148,123 @@ def parse_config(text: str, *, source: str = "config", base: Path = Path(".")) -
         log_level=level,
         hardware=hardware,
         door=door,
+        history=history,
+        http=http,
+        mqtt=mqtt,
+    )
+
+
+# -- [history], [http], [mqtt] (issue 18) ------------------------------------------------
+
+
+def _read_history(table: Mapping[str, Any], problems: list[str]) -> HistorySettings:
+    r = _Reader("history", table, problems)
+    return HistorySettings(
+        retention_days=r.get(
+            "retention_days", 90, _int_in(1, 3650), "days between 1 and 3650, e.g. 90"
+        ),
+        max_mb=r.get("max_mb", 50, _int_in(1, 10000), "MiB between 1 and 10000, e.g. 50"),
+    )
+
+
+def _read_secret_file(r: _Reader, key: str, base: Path, what: str) -> str:
+    """The first line of the file ``key`` names (a token, a password); "" and a problem if it
+    cannot be read or is empty. The secret itself is never shown."""
+    path = _relative(r.get(key, None, _path, f'a file path, e.g. "/etc/sip-endpoint/{key}"'), base)
+    if path is None:
+        return ""
+    try:
+        secret = path.read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not text"
+        r.problems.append(
+            f"[{r.section}] {key} = {_show(str(path))}: cannot be read ({reason}); create it with "
+            f"{what} on one line, readable by the service user"
+        )
+        return ""
+    if not secret:
+        r.problems.append(
+            f"[{r.section}] {key} = {_show(str(path))}: the file is empty; put {what} on its "
+            "first line"
+        )
+    return secret
+
+
+def _urls(value: Any) -> tuple[str, ...] | None:
+    if not isinstance(value, list):
+        return None
+    for url in value:
+        if not isinstance(url, str) or not re.match(r"^https?://[^\s/]+(/\S*)?$", url):
+            return None
+    return tuple(value)
+
+
+def _names(value: Any) -> tuple[str, ...] | None:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        return None
+    return tuple(value)
+
+
+def _read_http(table: Mapping[str, Any], base: Path, problems: list[str]) -> HttpSettings:
+    r = _Reader("http", table, problems)
+    listen = r.get("listen", None, _listen, 'host:port to serve on, e.g. listen = "127.0.0.1:8080"')
+    token = _read_secret_file(r, "token_file", base, "a long random token")
+    if listen is not None and "token_file" not in table:
+        problems.append(
+            "[http] listen is set without token_file: create a file with a long random token "
+            '(e.g. "openssl rand -hex 32 > /etc/sip-endpoint/http-token") and set token_file'
+        )
+    if listen is not None and token and len(token) < 16:
+        problems.append(
+            f"[http] token_file: the token has {len(token)} characters; use at least 16 "
+            "(e.g. openssl rand -hex 32)"
+        )
+    return HttpSettings(
+        listen=listen,
+        token=token,
+        webhooks=r.get(
+            "webhooks", (), _urls, 'a list of URLs, e.g. webhooks = ["http://10.0.0.5/hook"]'
+        ),
+        webhook_events=r.get(
+            "webhook_events",
+            (),
+            _names,
+            'a list of event names, e.g. webhook_events = ["call-incoming", "door-opened"]',
+        ),
+    )
+
+
+def _broker(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    m = re.match(r"^mqtts?://([^/@\s]+)/?$", value.strip())
+    return value.strip() if m and parse_host_port(m.group(1), 1883) is not None else None
+
+
+def _topic(value: Any) -> str | None:
+    ok = isinstance(value, str) and re.match(r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$", value)
+    return value if ok else None
+
+
+def _read_mqtt(table: Mapping[str, Any], base: Path, problems: list[str]) -> MqttSettings:
+    r = _Reader("mqtt", table, problems)
+    return MqttSettings(
+        broker=r.get(
+            "broker",
+            None,
+            _broker,
+            'mqtt://host:port or mqtts://host:port, e.g. broker = "mqtt://192.168.1.10:1883"',
+        ),
+        username=r.get("username", None, _str, 'a user name, e.g. username = "door"'),
+        password=_read_secret_file(r, "password_file", base, "the broker password"),
+        topic_prefix=r.get(
+            "topic_prefix",
+            "sip-endpoint",
+            _topic,
+            'letters, digits, "-", "_" and "/" (no wildcards), e.g. topic_prefix = "door/front"',
+        ),
+        discovery=r.get("discovery", True, _bool, "true or false"),
+        commands=r.get("commands", False, _bool, "true or false"),
     )
 
 

@@ -25,6 +25,8 @@ import numpy as np
 from endpoint.audio import AudioError, AudioPort, open_audio
 from endpoint.audio.tone import ToneGenerator
 from endpoint.config import Config, security_warnings
+from endpoint.integration.services import COMMANDS as INTEGRATION_COMMANDS
+from endpoint.integration.services import Integration
 from endpoint.logs import escape
 from endpoint.media.dtmf import DtmfDigit
 from endpoint.media.frame import FRAME_SAMPLES
@@ -155,6 +157,7 @@ class Engine:
         self.supervisor = ServiceSupervisor(self)
         self.hardware: HardwareBridge | None = None
         self.internal_errors = 0
+        self.integration: Integration | None = None
 
     async def start(self) -> None:
         """Bind, resolve, start registering. Raises OSError for the caller to report."""
@@ -191,6 +194,8 @@ class Engine:
         self.hardware.start()  # before the UA: its first notices set the LEDs
         self.control = ControlServer(cfg.control.socket, self.command, self.events)
         await self.control.start()
+        self.integration = Integration(cfg, self.events, self.command)  # issue 18
+        await self.integration.start()
         loop = asyncio.get_running_loop()
 
         def wake() -> None:
@@ -432,6 +437,8 @@ class Engine:
     async def command(self, request: dict[str, Any]) -> dict[str, Any]:
         """A control-socket request (``ctl``): looked up in the command table."""
         command = request["cmd"]
+        if command in INTEGRATION_COMMANDS and self.integration is not None:
+            return await self.integration.handle(request)
         handler = self._command_table().get(command)
         if handler is None:
             return {"ok": False, "error": f"unknown command {command!r}"}
@@ -549,6 +556,8 @@ class Engine:
             port.stop()
         if self.control is not None:
             await self.control.close()
+        if self.integration is not None:
+            await self.integration.close()
         if self.transport is not None:
             await self.transport.close()
         self.supervisor.close()

@@ -1,0 +1,123 @@
+"""The building services around one engine: history, HTTP API and webhooks, MQTT.
+
+Each service reads the engine's event hub like a ``ctl events`` client (a bounded queue of the
+same dicts) and acts through the engine's command handler, the control socket's path; so what
+MQTT, HTTP and ``ctl`` can do, and what they see, is one thing. A service that cannot start
+(a busy port, an unwritable state directory) is logged and left off: the door keeps working.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sqlite3
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from endpoint.config import Config
+from endpoint.integration import history
+from endpoint.runtime.control import EventHub
+
+log = logging.getLogger("endpoint.integration")
+
+Command = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+#: Control commands answered here rather than by the engine's table.
+COMMANDS = frozenset({"history"})
+
+
+def state_directory(environ: Mapping[str, str] | None = None) -> Path | None:
+    """systemd's ``StateDirectory`` (the first ``$STATE_DIRECTORY`` entry), or None."""
+    env = os.environ if environ is None else environ
+    directory = env.get("STATE_DIRECTORY", "").split(":")[0]
+    return Path(directory) if directory else None
+
+
+class Integration:
+    def __init__(
+        self,
+        config: Config,
+        events: EventHub,
+        command: Command,
+        state_dir: Path | None = None,
+    ) -> None:
+        self.config = config
+        self.events = events
+        self.command = command
+        self.state_dir = state_dir if state_dir is not None else state_directory()
+        self.history_path = history.database_path(self.state_dir)
+        self.writer: history.HistoryWriter | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+
+    async def start(self) -> None:
+        self._start_history()
+
+    def _start_history(self) -> None:
+        if self.history_path is None:
+            log.info("history: off (no StateDirectory; set $STATE_DIRECTORY)")
+            return
+        cfg = self.config.history
+        try:
+            store = history.HistoryStore(
+                self.history_path, cfg.retention_days, cfg.max_mb * 1024 * 1024
+            )
+        except (OSError, sqlite3.Error) as exc:
+            log.error("history: cannot open %s: %s (history is off)", self.history_path, exc)
+            self.history_path = None
+            return
+        self.writer = history.HistoryWriter(store)
+        self.writer.start()
+        self._follow(self.writer.record)
+
+    def _follow(self, consume: Callable[[dict[str, Any]], None]) -> None:
+        """Feed every event of the hub to ``consume`` (on the loop; it must not block)."""
+        queue = self.events.subscribe()
+
+        async def pump() -> None:
+            try:
+                while True:
+                    consume(await queue.get())
+            finally:
+                self.events.unsubscribe(queue)
+
+        self._tasks.append(asyncio.create_task(pump()))
+
+    async def handle(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A control command of ours (``COMMANDS``)."""
+        if request.get("cmd") == "history":
+            return await self.history(request)
+        return {"ok": False, "error": f"unknown command {request.get('cmd')!r}"}
+
+    async def history(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        if self.history_path is None:
+            return {"ok": False, "error": "history is off: the service has no StateDirectory"}
+        kind = request.get("kind", "calls")
+        limit = request.get("limit", 50)
+        since = request.get("since")
+        if kind not in ("calls", "door") or not isinstance(limit, int) or limit < 1:
+            return {"ok": False, "error": 'kind is "calls" or "door", limit a positive number'}
+        if since is not None and not isinstance(since, int | float):
+            return {"ok": False, "error": "since is a Unix time in seconds"}
+        try:
+            rows = await asyncio.to_thread(
+                history.query, self.history_path, kind, limit, None if since is None else since
+            )
+        except sqlite3.Error as exc:
+            return {"ok": False, "error": f"history cannot be read: {exc}"}
+        return {"ok": True, "kind": kind, "rows": rows}
+
+    async def close(self) -> None:
+        for closer in reversed(self._closers):
+            with contextlib.suppress(Exception):
+                await closer()
+        await asyncio.sleep(0)  # the pumps hand their last events on
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.writer is not None:
+            await asyncio.to_thread(self.writer.stop)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import sqlite3
@@ -17,13 +18,21 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from endpoint.config import Config
+from endpoint.config import Config, HostPort
 from endpoint.integration import history
+from endpoint.integration.http_api import HttpApi, Routes
+from endpoint.integration.webhooks import Webhooks
+from endpoint.media.quality import StreamStats
 from endpoint.runtime.control import EventHub
+from endpoint.tls import server_context
 
 log = logging.getLogger("endpoint.integration")
 
 Command = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
+Quality = Callable[[str], StreamStats | None]
+#: What the page and the API show of a live call's quality (the rest is in the report).
+QUALITY_KEYS = ("mos", "fraction_lost", "jitter_ms", "rtt_ms", "received_packets", "sent_packets")
+MASK = "********"
 #: Control commands answered here rather than by the engine's table.
 COMMANDS = frozenset({"history"})
 
@@ -42,6 +51,7 @@ class Integration:
         events: EventHub,
         command: Command,
         state_dir: Path | None = None,
+        quality: Quality | None = None,
     ) -> None:
         self.config = config
         self.events = events
@@ -49,11 +59,54 @@ class Integration:
         self.state_dir = state_dir if state_dir is not None else state_directory()
         self.history_path = history.database_path(self.state_dir)
         self.writer: history.HistoryWriter | None = None
+        self.quality = quality
+        self.http: HttpApi | None = None
+        self.webhooks: Webhooks | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._closers: list[Callable[[], Awaitable[None]]] = []
 
     async def start(self) -> None:
         self._start_history()
+        await self._start_http()
+        if self.config.http.webhooks:
+            self.webhooks = Webhooks(self.config.http.webhooks, self.config.http.webhook_events)
+            self.webhooks.start()
+            self._follow(self.webhooks.offer)
+            self._closers.append(self.webhooks.close)
+
+    async def _start_http(self) -> None:
+        cfg = self.config.http
+        if cfg.listen is None:
+            return
+        try:
+            tls = server_context(self.config.tls)
+        except (OSError, ValueError) as exc:
+            log.error("HTTP API: [tls] cert_file/key_file cannot be used (%s); API is off", exc)
+            return
+        page = (Path(__file__).parent / "web" / "index.html").read_bytes()
+
+        async def command(request: dict[str, Any]) -> dict[str, Any]:
+            return await (self.status() if request["cmd"] == "status" else self.command(request))
+
+        routes = Routes(command, self.history, lambda: masked(self.config), page)
+        self.http = HttpApi(cfg.listen, cfg.token, routes, self.events, tls)
+        try:
+            await self.http.start()
+        except OSError as exc:
+            log.error("HTTP API: cannot listen on %s: %s (API is off)", cfg.listen, exc)
+            self.http = None
+            return
+        self._closers.append(self.http.close)
+
+    async def status(self) -> dict[str, Any]:
+        """``ctl status`` with each call's live quality from the media thread."""
+        answer = await self.command({"cmd": "status"})
+        for call in answer.get("calls", []) if isinstance(answer.get("calls"), list) else []:
+            stats = self.quality(str(call.get("call_id"))) if self.quality else None
+            if stats is not None:
+                values = stats.as_dict()
+                call["quality"] = {k: values[k] for k in QUALITY_KEYS}
+        return answer
 
     def _start_history(self) -> None:
         if self.history_path is None:
@@ -121,3 +174,21 @@ class Integration:
                 await task
         if self.writer is not None:
             await asyncio.to_thread(self.writer.stop)
+
+
+def masked(config: object) -> Any:
+    """The configuration as JSON-ready data with every secret (a field kept out of ``repr``:
+    passwords, tokens, the door code) replaced by a mask."""
+    if isinstance(config, HostPort):
+        return str(config)
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(config):
+            value = getattr(config, f.name)
+            out[f.name] = (MASK if value else "") if not f.repr else masked(value)
+        return out
+    if isinstance(config, tuple | list):
+        return [masked(v) for v in config]
+    if isinstance(config, str | int | float | bool) or config is None:
+        return config
+    return str(config)

@@ -194,7 +194,12 @@ class Engine:
         self.hardware.start()  # before the UA: its first notices set the LEDs
         self.control = ControlServer(cfg.control.socket, self.command, self.events)
         await self.control.start()
-        self.integration = Integration(cfg, self.events, self.command)  # issue 18
+        self.integration = Integration(  # issue 18: history, HTTP API, webhooks, MQTT
+            cfg,
+            self.events,
+            self.command,
+            quality=lambda c: self.media.stats(c) if self.media else None,
+        )
         await self.integration.start()
         loop = asyncio.get_running_loop()
 

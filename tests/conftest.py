@@ -44,6 +44,10 @@ PLATFORM_TOOLS: dict[str, tuple[Callable[[], bool], str]] = {
         "needs SIPVicious (svmap, svwar, svcrack): install the Debian package sipvicious "
         "(./setup.sh does)",
     ),
+    "mosquitto": (
+        lambda: shutil.which("mosquitto", path="/usr/sbin:/usr/bin:/sbin:/bin") is not None,
+        "needs the Mosquitto MQTT broker: install the Debian package mosquitto (./setup.sh does)",
+    ),
     "pulseaudio": (
         lambda: shutil.which("pulseaudio") is not None,
         "needs the pulseaudio sound server: install the Debian package pulseaudio "

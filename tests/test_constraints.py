@@ -50,6 +50,17 @@ def test_every_runtime_dependency_is_pinned_within_its_range() -> None:
         )
 
 
+def test_the_device_extras_are_pinned_within_their_range() -> None:
+    """``pip install 'sip-endpoint[mqtt]' --constraint constraints.txt`` must find its pins."""
+    locked = pins()
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for text in extras["optional-dependencies"]["mqtt"]:
+        requirement = Requirement(text)
+        name = norm(requirement.name)
+        assert name in locked, f"{requirement.name} ([mqtt] extra) is not in constraints.txt"
+        assert requirement.specifier.contains(locked[name])
+
+
 def test_the_lock_holds_no_test_tools() -> None:
     assert not TEST_TOOLS & set(pins())
 

@@ -62,6 +62,7 @@ class Integration:
         self.quality = quality
         self.http: HttpApi | None = None
         self.webhooks: Webhooks | None = None
+        self.mqtt: Any = None
         self._tasks: list[asyncio.Task[None]] = []
         self._closers: list[Callable[[], Awaitable[None]]] = []
 
@@ -73,6 +74,23 @@ class Integration:
             self.webhooks.start()
             self._follow(self.webhooks.offer)
             self._closers.append(self.webhooks.close)
+        if self.config.mqtt.broker is not None:
+            self._start_mqtt()
+
+    def _start_mqtt(self) -> None:
+        try:
+            from endpoint.integration.mqtt import MqttBridge
+        except ImportError:
+            log.error(
+                "MQTT: [mqtt] broker is set but paho-mqtt is not installed: "
+                "pip install 'sip-endpoint[mqtt]' (MQTT is off)"
+            )
+            return
+        bridge = MqttBridge(self.config.mqtt, self.config.tls, self.command)
+        bridge.start()
+        self._follow(bridge.offer)
+        self._closers.append(bridge.close)
+        self.mqtt = bridge
 
     async def _start_http(self) -> None:
         cfg = self.config.http
@@ -163,15 +181,20 @@ class Integration:
         return {"ok": True, "kind": kind, "rows": rows}
 
     async def close(self) -> None:
-        for closer in reversed(self._closers):
-            with contextlib.suppress(Exception):
-                await closer()
-        await asyncio.sleep(0)  # the pumps hand their last events on
+        # The pumps hand their last events on first (a call's report comes in at the end),
+        # then MQTT says offline, the webhooks and the API stop, and the history is flushed.
+        for _ in range(3):
+            await asyncio.sleep(0)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for closer in reversed(self._closers):
+            try:
+                await closer()
+            except Exception as exc:
+                log.warning("integration: closing failed: %s", exc)
         if self.writer is not None:
             await asyncio.to_thread(self.writer.stop)
 

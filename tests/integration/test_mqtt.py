@@ -1,0 +1,178 @@
+"""MQTT against a real Mosquitto: Home Assistant discovery, states and events in order from a
+real call (baresip), door-code digits never published, commands honoured only when enabled,
+availability by last will, and a broker restart survived with the queued events delivered."""
+
+import json
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.broker import Broker, Subscriber
+from tests.integration.web import BOARD
+from tests.interop.door import Door
+from tests.interop.peers import Baresip
+
+pytestmark = [pytest.mark.interop, pytest.mark.mosquitto]
+P = "door/test"
+NODE = "door_test"
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    b = Broker(tmp_path / "broker").start()
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
+def mqtt_door(tmp: Path, broker: Broker, commands: bool = False, door: str = "") -> Door:
+    mqtt = (
+        f'[mqtt]\nbroker = "{broker.url}"\ntopic_prefix = "{P}"\n'
+        f"commands = {'true' if commands else 'false'}\n"
+    )
+    return Door(tmp, extra=BOARD + door + mqtt)
+
+
+def call_and_hang_up(door: Door, flat: Baresip) -> str:
+    """A short call from the door to ``flat`` (it auto-answers), hung up by the door."""
+    answer = door.ctl("call", flat.uri)
+    assert answer.returncode == 0, answer.stderr
+    flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
+    assert door.ctl("hangup").returncode == 0
+    flat.ctrl.wait_event("CALL_CLOSED", 10)
+    return str(json.loads(answer.stdout)["call_id"])
+
+
+def relay(door: Door) -> str:
+    return str(json.loads(door.ctl("status", "--json").stdout)["hardware"]["relays"]["door"])
+
+
+def test_discovery_events_in_order_no_code_digits_and_no_commands(
+    tmp_path: Path, broker: Broker
+) -> None:
+    sub = Subscriber(broker, f"{P}/#", "homeassistant/#")
+    flat = Baresip(tmp_path / "flat", user="flat", tone_hz=1000).start()
+    door = mqtt_door(tmp_path / "door", broker, door='code = "1234"\n')
+    try:
+        sub.wait(f"{P}/availability", "online")
+        configs = {}
+        for component, key in (
+            ("event", "doorbell"),
+            ("sensor", "call"),
+            ("binary_sensor", "registration"),
+            ("sensor", "last_caller"),
+        ):
+            topic = f"homeassistant/{component}/{NODE}/{key}/config"
+            configs[key] = json.loads(sub.wait(topic))
+        assert configs["doorbell"]["event_types"] == ["press", "ring"]
+        assert configs["doorbell"]["device_class"] == "doorbell"
+        assert configs["doorbell"]["state_topic"] == f"{P}/doorbell"
+        assert configs["registration"]["device_class"] == "connectivity"
+        assert configs["registration"]["state_topic"] == f"{P}/state/registration"
+        for config in configs.values():
+            assert config["availability_topic"] == f"{P}/availability"
+            assert config["device"]["identifiers"] == [f"sip-endpoint-{NODE}"]
+        assert sub.wait(f"homeassistant/lock/{NODE}/door/config") == ""  # no commands: no lock
+        assert sub.wait(f"{P}/state/registration") == "ON"  # peer-to-peer: ready
+
+        flat.ctrl.command("dial", door.uri)
+        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        assert sub.wait(f"{P}/state/call", "in-call") == "in-call"
+        time.sleep(0.5)
+        flat.ctrl.command("sndcode", "1234")
+        assert sub.wait(f"{P}/state/door", "UNLOCKED") == "UNLOCKED"
+        sub.publish(f"{P}/command/open-door", "UNLOCK")  # commands are off: ignored
+        sub.publish(f"{P}/command/hangup", "")
+        time.sleep(1.0)
+        still_up = door.ctl("status", "--json").stdout
+        flat.ctrl.command("hangup")
+        flat.ctrl.wait_event("CALL_CLOSED", 10)
+        sub.wait(f"{P}/state/call", "idle", new=True)
+        sub.wait(f"{P}/state/door", "LOCKED", timeout=10, new=True)
+    finally:
+        log = door.stop()
+        flat.stop()
+    assert sub.wait(f"{P}/availability", "offline") == "offline"
+    seen = sub.drain()
+    sub.close()
+    assert '"state": "in_call"' in still_up or '"confirmed"' in still_up  # hangup not obeyed
+    names = [e["event"] for e in sub.events(P)]
+    order = ["call-incoming", "call-answered", "door-opened", "call-ended", "call-report"]
+    assert [n for n in names if n in order] == order, names
+    (incoming,) = [e for e in sub.events(P) if e["event"] == "call-incoming"]
+    assert sub.wait(f"{P}/state/last_caller") == incoming["from"]
+    assert json.loads(sub.wait(f"{P}/doorbell")) == {"event_type": "ring"}
+    assert "dtmf" not in names and "door-code" not in " ".join(names)
+    assert not [p for _, p, _ in seen if "1234" in p]  # the code never reaches the broker
+    assert [n for n in names if n == "door-opened"] == ["door-opened"]  # MQTT did not open it
+    assert "MQTT command" not in log
+
+
+def test_commands_when_enabled(tmp_path: Path, broker: Broker) -> None:
+    sub = Subscriber(broker, f"{P}/#", "homeassistant/#")
+    flat = Baresip(tmp_path / "flat", user="flat", tone_hz=1000).start()
+    door = mqtt_door(tmp_path / "door", broker, commands=True)
+    try:
+        sub.wait(f"{P}/availability", "online")
+        lock = json.loads(sub.wait(f"homeassistant/lock/{NODE}/door/config"))
+        assert lock["command_topic"] == f"{P}/command/open-door"
+        assert lock["payload_unlock"] == "UNLOCK"
+        time.sleep(0.5)  # the door's subscription is in place once it is online and settled
+        sub.publish(lock["command_topic"], "UNLOCK")
+        result = json.loads(sub.wait(f"{P}/command/result"))
+        assert result["command"] == "open-door" and result["ok"] is True, result
+        assert sub.wait(f"{P}/state/door", "UNLOCKED")
+        assert relay(door) == "energised"
+        sub.publish(f"{P}/command/call", flat.uri)
+        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        assert sub.wait(f"{P}/state/call", "in-call")
+        sub.publish(f"{P}/command/hangup", "")
+        flat.ctrl.wait_event("CALL_CLOSED", 10)
+        assert sub.wait(f"{P}/state/call", "idle", new=True)
+        sub.publish(f"{P}/command/reboot", "")
+        results = [json.loads(p) for t, p, _ in sub.drain(1.0) if t == f"{P}/command/result"]
+    finally:
+        log = door.stop()
+        flat.stop()
+        sub.close()
+    assert [r["command"] for r in results] == ["open-door", "call", "hangup", "reboot"]
+    assert results[-1]["ok"] is False and "unknown command" in results[-1]["error"]
+    assert "MQTT command open-door: ok" in log
+
+
+def test_broker_restart_survived_and_queued_events_delivered_in_order(
+    tmp_path: Path, broker: Broker
+) -> None:
+    first = Subscriber(broker, f"{P}/#")
+    flat = Baresip(tmp_path / "flat", user="flat", tone_hz=1000).start()
+    door = mqtt_door(tmp_path / "door", broker)
+    try:
+        first.wait(f"{P}/availability", "online")
+        calls = [call_and_hang_up(door, flat)]
+        first.wait(f"{P}/state/call", "idle", new=True)
+        first.close()  # its session stays on the broker (and on disk over the restart)
+        broker.stop()
+        calls += [call_and_hang_up(door, flat) for _ in range(5)]  # the broker is away
+        broker.start()
+        sub = Subscriber(broker, f"{P}/#")
+        sub.wait(f"{P}/availability", "online", timeout=90)
+        calls.append(call_and_hang_up(door, flat))
+        sub.wait(f"{P}/state/call", "idle", new=True)
+        sub.drain(1.0)
+    finally:
+        door.proc.send_signal(signal.SIGKILL)  # no goodbye: the broker's last will speaks
+        door.proc.wait(10)
+        assert door.proc.stderr is not None
+        door.proc.stderr.close()
+        flat.stop()
+    assert sub.wait(f"{P}/availability", "offline", timeout=90, new=True) == "offline"
+    sub.close()
+    events = first.events(P) + sub.events(P)
+    outgoing = [e["call_id"] for e in events if e["event"] == "call-outgoing"]
+    assert outgoing == calls  # every call, in order, none twice
+    ended = [e["call_id"] for e in events if e["event"] == "call-ended"]
+    assert ended == calls

@@ -44,6 +44,11 @@ PLATFORM_TOOLS: dict[str, tuple[Callable[[], bool], str]] = {
         "needs SIPVicious (svmap, svwar, svcrack): install the Debian package sipvicious "
         "(./setup.sh does)",
     ),
+    "chromium": (
+        lambda: shutil.which("chromium") is not None and shutil.which("chromedriver") is not None,
+        "needs headless Chromium and its driver: install the Debian packages chromium and "
+        "chromium-driver (./setup.sh does)",
+    ),
     "mosquitto": (
         lambda: shutil.which("mosquitto", path="/usr/sbin:/usr/bin:/sbin:/bin") is not None,
         "needs the Mosquitto MQTT broker: install the Debian package mosquitto (./setup.sh does)",

@@ -173,6 +173,9 @@ def _run(path: str, err: TextIO) -> int:
     for account in (config.account, config.backup_account):
         if account is not None:
             secrets.add(account.password)
+    for secret in (config.http.token, config.mqtt.password):  # issue 18
+        if secret:
+            secrets.add(secret)
     try:
         return asyncio.run(Engine(config, config_path=Path(path)).run())
     except OSError as exc:

@@ -86,10 +86,14 @@ def connect(path: Path) -> sqlite3.Connection:
     """A connection in WAL mode with the schema in place (creating the file if needed)."""
     # Opened where start-up can report a failure, then used by the writer thread alone.
     db = sqlite3.connect(str(path), timeout=5.0, isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect on a new file only
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
-    db.executescript(SCHEMA)
+    try:
+        db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect on a new file only
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(SCHEMA)
+    except sqlite3.Error:
+        db.close()
+        raise
     return db
 
 

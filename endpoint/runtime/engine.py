@@ -192,8 +192,6 @@ class Engine:
         self.ua = UserAgent(cfg, local, secrets.SystemRandom(), resolved)
         self.hardware = HardwareBridge(cfg, open_board(cfg), self.ua, self._publish, self._step)
         self.hardware.start()  # before the UA: its first notices set the LEDs
-        self.control = ControlServer(cfg.control.socket, self.command, self.events)
-        await self.control.start()
         self.integration = Integration(  # issue 18: history, HTTP API, webhooks, MQTT
             cfg,
             self.events,
@@ -201,6 +199,8 @@ class Engine:
             quality=lambda c: self.media.stats(c) if self.media else None,
         )
         await self.integration.start()
+        self.control = ControlServer(cfg.control.socket, self.command, self.events)
+        await self.control.start()
         loop = asyncio.get_running_loop()
 
         def wake() -> None:

@@ -2,14 +2,18 @@
 real call (baresip), door-code digits never published, commands honoured only when enabled,
 availability by last will, and a broker restart survived with the queued events delivered."""
 
+import asyncio
 import json
 import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from endpoint.config import MqttSettings, TlsSettings
+from endpoint.integration.mqtt import QUEUE, MqttBridge
 from tests.integration.broker import Broker, Subscriber
 from tests.integration.web import BOARD
 from tests.interop.door import Door
@@ -176,3 +180,40 @@ def test_broker_restart_survived_and_queued_events_delivered_in_order(
     assert outgoing == calls  # every call, in order, none twice
     ended = [e["call_id"] for e in events if e["event"] == "call-ended"]
     assert ended == calls
+
+
+async def test_the_queue_is_bounded_while_the_broker_is_away(tmp_path: Path) -> None:
+    """Nothing reaches the broker while it is away; the first ``QUEUE`` events are kept and
+    arrive in order when it is back, the rest are dropped and counted."""
+    broker = Broker(tmp_path / "broker").start()
+    sub = Subscriber(broker, f"{P}/event", client_id="queue-test")
+    for _ in range(20):  # until its subscription is in place
+        sub.publish(f"{P}/event", '{"event": "probe"}')
+        if any(t == f"{P}/event" for t, _, _ in await asyncio.to_thread(sub.drain, 0.5)):
+            break
+    assert sub.events(P), "the subscriber never got its own probe"
+    sub.close()
+    broker.stop()
+
+    async def command(request: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": False, "error": "not in this test"}
+
+    settings = MqttSettings(broker=broker.url, topic_prefix=P, discovery=False)
+    bridge = MqttBridge(settings, TlsSettings(), command)
+    bridge.start()
+    try:
+        for n in range(QUEUE + 50):
+            bridge.offer({"event": "door-left-open", "n": n})
+        assert bridge.dropped == 50 and not bridge.connected
+        broker.start()
+        sub = Subscriber(broker, f"{P}/event", client_id="queue-test")
+        deadline = time.monotonic() + 90
+        while len(sub.events(P)) < QUEUE and time.monotonic() < deadline:
+            await asyncio.to_thread(sub.drain, 0.5)
+        numbers = [e["n"] for e in sub.events(P) if e["event"] == "door-left-open"]
+        assert bridge.connected
+        assert numbers == list(range(QUEUE))
+    finally:
+        await bridge.close()
+        sub.close()
+        broker.stop()

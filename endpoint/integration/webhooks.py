@@ -62,6 +62,8 @@ class Webhook:
         self.dropped = 0
         self.failed = 0
         self._task: asyncio.Task[None] | None = None
+        #: Made once: loading the trust store reads files, which the loop must not do per event.
+        self._tls = ssl.create_default_context() if target.tls else None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
@@ -106,9 +108,8 @@ class Webhook:
 
     async def _post(self, body: bytes) -> int:
         t = self.target
-        context = ssl.create_default_context() if t.tls else None
         reader, writer = await asyncio.open_connection(
-            t.host, t.port, ssl=context, server_hostname=t.host if t.tls else None
+            t.host, t.port, ssl=self._tls, server_hostname=t.host if t.tls else None
         )
         try:
             host = t.host if t.port in (80, 443) else f"{t.host}:{t.port}"
@@ -145,6 +146,8 @@ class Webhooks:
     def offer(self, event: dict[str, Any]) -> None:
         if self.events and event.get("event") not in self.events:
             return
+        if event.get("event") == "dtmf" and event.get("digit") == "hidden":
+            return  # door-code entry (issue 13 rule 5): not even the key presses leave
         for hook in self.hooks:
             hook.offer(event)
 

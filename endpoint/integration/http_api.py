@@ -321,9 +321,16 @@ async def _read_request(reader: asyncio.StreamReader, source: str) -> Request:
     length = int(length_text)
     if length > MAX_BODY:
         raise HttpError(413, f"body larger than {MAX_BODY} bytes")
-    body = await reader.readexactly(length) if length else b""
-    url = urlsplit(target)
-    return Request(method, url.path, parse_qs(url.query), headers, body, source)
+    try:
+        body = await reader.readexactly(length) if length else b""
+    except asyncio.IncompleteReadError:
+        raise ConnectionError("closed before the whole body") from None
+    try:
+        url = urlsplit(target)
+        query = parse_qs(url.query, max_num_fields=20)
+    except ValueError:
+        raise HttpError(400, "malformed request target") from None
+    return Request(method, url.path, query, headers, body, source)
 
 
 async def _respond(

@@ -177,6 +177,7 @@ def test_ctl_history_shows_a_real_call_from_baresip(
             shown = door.ctl("history")
         as_json = door.ctl("history", "--json")
         empty_door_log = door.ctl("history", "--door")
+        bad = door.ctl("history", "--limit", "0")
     finally:
         door.stop()
         flat.stop()
@@ -187,6 +188,8 @@ def test_ctl_history_shows_a_real_call_from_baresip(
     (row,) = json.loads(as_json.stdout)["rows"]
     assert row["duration"] >= 1.5 and 1.0 <= row["mos"] <= 4.5
     assert empty_door_log.stdout.strip() == "no door events in the history"
+    assert bad.returncode == 1 and "limit a positive number" in bad.stderr
+    assert "Traceback" not in bad.stderr
     # It survives the restart: a new process reads the same file.
     rows = query(state / history.FILE_NAME)
     assert [r["call_id"] for r in rows] == [row["call_id"]]

@@ -11,6 +11,7 @@ import json
 import queue
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -30,13 +31,37 @@ def mosquitto() -> str:
 
 
 class Broker:
-    def __init__(self, tmp: Path, port: int | None = None) -> None:
+    """``users`` (name -> password) and ``acl`` (mosquitto acl_file text) turn anonymous access
+    off; ``tls`` (certificate, key) makes the listener speak MQTT over TLS only."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        port: int | None = None,
+        *,
+        users: dict[str, str] | None = None,
+        acl: str = "",
+        tls: tuple[Path, Path] | None = None,
+    ) -> None:
         self.tmp = tmp
         tmp.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port(socket.SOCK_STREAM)
+        self.tls = tls is not None
         self.conf = tmp / "mosquitto.conf"
+        access = "allow_anonymous true\n"
+        if users is not None:
+            passwords = tmp / "passwords"
+            passwords.write_text("")
+            for user, password in users.items():
+                subprocess.run(
+                    ["mosquitto_passwd", "-b", str(passwords), user, password], check=True
+                )
+            (tmp / "acl").write_text(acl)
+            access = f"allow_anonymous false\npassword_file {passwords}\nacl_file {tmp / 'acl'}\n"
+        if tls is not None:
+            access += f"certfile {tls[0]}\nkeyfile {tls[1]}\n"
         self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+            f"listener {self.port} 127.0.0.1\n{access}persistence true\n"
             f"persistence_location {tmp}/\nlog_dest file {tmp / 'mosquitto.log'}\n"
             # Started as root, mosquitto would switch to the user "mosquitto", who cannot
             # write in the test's directory; as anyone else this is who it is already.
@@ -46,7 +71,7 @@ class Broker:
 
     @property
     def url(self) -> str:
-        return f"mqtt://127.0.0.1:{self.port}"
+        return f"{'mqtts' if self.tls else 'mqtt'}://127.0.0.1:{self.port}"
 
     def start(self) -> "Broker":
         self.proc = subprocess.Popen([mosquitto(), "-c", str(self.conf)])
@@ -80,7 +105,14 @@ class Subscriber:
     """Subscribes to ``topics`` (QoS 1, a persistent session) and records (topic, payload,
     retained) in arrival order."""
 
-    def __init__(self, broker: Broker, *topics: str, client_id: str = "test-subscriber") -> None:
+    def __init__(
+        self,
+        broker: Broker,
+        *topics: str,
+        client_id: str = "test-subscriber",
+        login: tuple[str, str] | None = None,
+        ca_file: Path | None = None,
+    ) -> None:
         self.messages: queue.Queue[tuple[str, str, bool]] = queue.Queue()
         self.seen: list[tuple[str, str, bool]] = []
         self.topics = topics
@@ -92,6 +124,10 @@ class Subscriber:
         )
         self.client.on_connect = lambda c, u, f, r, p: [c.subscribe(t, qos=1) for t in topics]
         self.client.reconnect_delay_set(1, 2)
+        if login is not None:
+            self.client.username_pw_set(*login)
+        if ca_file is not None:
+            self.client.tls_set_context(ssl.create_default_context(cafile=str(ca_file)))
         self.client.connect("127.0.0.1", broker.port, keepalive=10)
         self.client.loop_start()
 

@@ -14,6 +14,7 @@ import pytest
 
 from endpoint.config import MqttSettings, TlsSettings
 from endpoint.integration.mqtt import QUEUE, MqttBridge
+from tests.certs import Authority
 from tests.integration.broker import Broker, Subscriber
 from tests.integration.web import BOARD
 from tests.interop.door import Door
@@ -217,3 +218,51 @@ async def test_the_queue_is_bounded_while_the_broker_is_away(tmp_path: Path) -> 
         await bridge.close()
         sub.close()
         broker.stop()
+
+
+def test_tls_a_login_and_the_broker_acl_decide_who_may_command(tmp_path: Path) -> None:
+    """mqtts:// checked against [tls] ca_file, a password from password_file, and the
+    broker's ACL: a visitor who may only read cannot open the door; Home Assistant can."""
+    ca = Authority(tmp_path / "pki")
+    cert = ca.issue("broker", ("127.0.0.1",))
+    acl = (
+        f"user door\ntopic readwrite {P}/#\ntopic write homeassistant/#\n\n"
+        f"user ha\ntopic readwrite {P}/#\ntopic read homeassistant/#\n\n"
+        f"user visitor\ntopic read {P}/#\n"
+    )
+    users = {"door": "door-pw-123", "ha": "ha-pw-456", "visitor": "visitor-pw-789"}
+    broker = Broker(tmp_path / "broker", users=users, acl=acl, tls=(cert.cert, cert.key)).start()
+    (tmp_path / "mqtt-pw").write_text("door-pw-123\n")
+    mqtt = (
+        f'[mqtt]\nbroker = "{broker.url}"\ntopic_prefix = "{P}"\ncommands = true\n'
+        f'username = "door"\npassword_file = "{tmp_path / "mqtt-pw"}"\n'
+        f'[tls]\nca_file = "{ca.files.cert}"\n'
+    )
+    door = Door(tmp_path / "door", extra=BOARD + mqtt)
+    tls = {"ca_file": ca.files.cert}
+    ha = Subscriber(
+        broker, f"{P}/#", "homeassistant/#", client_id="ha", login=("ha", users["ha"]), **tls
+    )
+    visitor = Subscriber(
+        broker, f"{P}/#", client_id="visitor", login=("visitor", users["visitor"]), **tls
+    )
+    try:
+        assert broker.url.startswith("mqtts://")
+        ha.wait(f"{P}/availability", "online")
+        assert json.loads(ha.wait(f"homeassistant/lock/{NODE}/door/config"))["name"] == "Door"
+        visitor.wait(f"{P}/availability", "online")
+        time.sleep(0.5)
+        visitor.publish(f"{P}/command/open-door", "UNLOCK")  # the broker drops it (ACL)
+        time.sleep(1.5)
+        assert relay(door) == "idle"
+        ha.publish(f"{P}/command/open-door", "UNLOCK")
+        result = json.loads(ha.wait(f"{P}/command/result"))
+        assert result["ok"] is True and relay(door) == "energised"
+        results = [p for t, p, _ in ha.drain(0.5) if t == f"{P}/command/result"]
+    finally:
+        log = door.stop()
+        ha.close()
+        visitor.close()
+        broker.stop()
+    assert len(results) == 1  # only Home Assistant's command was answered
+    assert "door-pw-123" not in log and "MQTT: connected to 127.0.0.1" in log

@@ -133,6 +133,16 @@ def describe(config: Config) -> list[str]:
             f"hardware: {hw.board}, {len(hw.buttons)} button(s), {len(hw.leds)} LED(s), {relay}"
             + (", DTMF code set" if door.code else "")
         )
+    lines.append(
+        f"history: kept {config.history.retention_days} days, at most {config.history.max_mb} MiB"
+    )
+    if config.http.listen is not None:
+        scheme = "https" if config.tls.cert_file is not None else "http"
+        hooks = f", {len(config.http.webhooks)} webhook(s)" if config.http.webhooks else ""
+        lines.append(f"HTTP API: {scheme}://{config.http.listen}/ (bearer token){hooks}")
+    if config.mqtt.broker is not None:
+        commands = "commands on" if config.mqtt.commands else "commands off"
+        lines.append(f"MQTT: {config.mqtt.broker} under {config.mqtt.topic_prefix}/, {commands}")
     return lines
 
 

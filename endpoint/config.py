@@ -214,7 +214,7 @@ class HistorySettings:
 
 @dataclass(frozen=True, slots=True)
 class HttpSettings:
-    """The HTTP API, its page and webhooks. ``listen`` None: no server (the default)."""
+    """The HTTP API, its page and webhooks. ``listen`` None: no ``[http]``, no server."""
 
     listen: HostPort | None = None
     #: The bearer token every API request must carry (read from ``token_file``).
@@ -1207,11 +1207,15 @@ def _names(value: Any) -> tuple[str, ...] | None:
 
 def _read_http(table: Mapping[str, Any], base: Path, problems: list[str]) -> HttpSettings:
     r = _Reader("http", table, problems)
-    listen = r.get("listen", None, _listen, 'host:port to serve on, e.g. listen = "127.0.0.1:8080"')
+    # An [http] with a token and no listen serves on localhost: configured, but not exposed.
+    default = HostPort("127.0.0.1", 8080) if table else None
+    listen = r.get(
+        "listen", default, _listen, 'host:port to serve on, e.g. listen = "127.0.0.1:8080"'
+    )
     token = _read_secret_file(r, "token_file", base, "a long random token")
-    if listen is not None and "token_file" not in table:
+    if table and "token_file" not in table:
         problems.append(
-            "[http] listen is set without token_file: create a file with a long random token "
+            "[http] has no token_file: create a file with a long random token "
             '(e.g. "openssl rand -hex 32 > /etc/sip-endpoint/http-token") and set token_file'
         )
     if listen is not None and token and len(token) < 16:

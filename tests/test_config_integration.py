@@ -54,8 +54,26 @@ def test_mistakes_are_named_with_their_fix(tmp_path: Path) -> None:
         parse_config(
             '[http]\nlisten = "127.0.0.1:8080"\n[mqtt]\nbroker = "mqtt://h"\n', base=tmp_path
         )
-    assert "[http] listen is set without token_file" in caught.value.problems[0]
+    assert "[http] has no token_file" in caught.value.problems[0]
     with pytest.raises(ConfigError) as caught:
         parse_config('[http]\nlisten = "127.0.0.1:8080"\ntoken_file = "short"\n', base=tmp_path)
     assert "the token has 3 characters; use at least 16" in caught.value.problems[0]
+    (tmp_path / "token").write_text("0123456789abcdef0123\n")
+    config = parse_config('[http]\ntoken_file = "token"\n', base=tmp_path)
+    assert config.http.listen == HostPort("127.0.0.1", 8080)  # on, but only on localhost
     assert "abc" not in caught.value.problems[0]
+
+
+def test_check_config_says_what_the_integration_will_do(tmp_path: Path) -> None:
+    from endpoint.cli import describe
+
+    (tmp_path / "token").write_text("0123456789abcdef0123\n")
+    config = parse_config(
+        '[http]\ntoken_file = "token"\n[mqtt]\nbroker = "mqtt://10.0.0.2"\ntopic_prefix = "d/f"\n',
+        base=tmp_path,
+    )
+    lines = describe(config)
+    assert "HTTP API: http://127.0.0.1:8080/ (bearer token)" in lines
+    assert "MQTT: mqtt://10.0.0.2 under d/f/, commands off" in lines
+    assert "history: kept 90 days, at most 50 MiB" in lines
+    assert not [line for line in lines if "0123456789abcdef" in line]

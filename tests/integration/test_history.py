@@ -193,3 +193,44 @@ def test_ctl_history_shows_a_real_call_from_baresip(
     # It survives the restart: a new process reads the same file.
     rows = query(state / history.FILE_NAME)
     assert [r["call_id"] for r in rows] == [row["call_id"]]
+
+
+@pytest.mark.interop
+def test_the_door_log_keeps_wrong_codes_a_lockout_and_an_opening(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    monkeypatch.setenv("STATE_DIRECTORY", str(state))
+    board = (
+        '[hardware]\nboard = "simulated"\n[door]\nrelay_pin = 27\ncode = "2468"\n'
+        "max_wrong = 2\nlockout_minutes = 1\n"
+    )
+    flat = Baresip(tmp_path / "flat", user="flat", tone_hz=1000).start()
+    door = Door(tmp_path / "door", extra=board)
+    try:
+        flat.ctrl.command("dial", door.uri)
+        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        time.sleep(0.5)
+        for _ in range(2):
+            flat.ctrl.command("sndcode", "1357#")
+            time.sleep(1.5)
+        assert door.ctl("open-door").returncode == 0  # the caretaker opens it by hand
+        deadline = time.monotonic() + 10
+        shown = door.ctl("history", "--door")
+        while "locked-out" not in shown.stdout and time.monotonic() < deadline:
+            time.sleep(0.2)
+            shown = door.ctl("history", "--door")
+        rows = json.loads(door.ctl("history", "--door", "--json").stdout)["rows"]
+        flat.ctrl.command("hangup")
+        flat.ctrl.wait_event("CALL_CLOSED", 10)
+    finally:
+        door.stop()
+        flat.stop()
+    events = [r["event"] for r in reversed(rows)]  # oldest first
+    assert events[:4] == ["code-wrong", "code-wrong", "locked-out", "opened"], events
+    locked = next(r for r in rows if r["event"] == "locked-out")
+    assert locked["call_id"] and locked["detail"]["minutes"] == 1.0
+    assert rows[0]["via"] == "ctl"
+    assert "1357" not in shown.stdout and "2468" not in shown.stdout
+    assert "locked-out" in shown.stdout and "opened via ctl" in shown.stdout

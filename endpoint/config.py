@@ -125,6 +125,13 @@ class AudioSettings:
     input_file: Path | None = None
     output_file: Path | None = None
     tone_hz: float = 440.0
+    # Hands-free processing (issue 17); on by default only for a real sound card (`alsa`).
+    echo_cancellation: bool = False
+    noise_suppression: bool = False
+    auto_gain: bool = False
+    speaker_volume: float = 0.0
+    mic_gain: float = 0.0
+    processing_engine: str = "auto"
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +269,12 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
         "input_file",
         "output_file",
         "tone_hz",
+        "echo_cancellation",
+        "noise_suppression",
+        "auto_gain",
+        "speaker_volume",
+        "mic_gain",
+        "processing_engine",
     ),
     "control": ("socket",),
     "log": ("level",),
@@ -1063,6 +1076,19 @@ def parse_config(text: str, *, source: str = "config", base: Path = Path(".")) -
         input_file=_relative(r.get("input_file", None, _path, "a WAV file path"), base),
         output_file=_relative(r.get("output_file", None, _path, "a WAV file path"), base),
         tone_hz=r.get("tone_hz", 440.0, _number_in(20, 3900), "Hz between 20 and 3900"),
+        echo_cancellation=r.get("echo_cancellation", backend == "alsa", _bool, "true or false"),
+        noise_suppression=r.get("noise_suppression", backend == "alsa", _bool, "true or false"),
+        auto_gain=r.get("auto_gain", backend == "alsa", _bool, "true or false"),
+        speaker_volume=r.get(
+            "speaker_volume", 0.0, _number_in(-60, 12), "a level in dB from -60 to 12 (0 = as is)"
+        ),
+        mic_gain=r.get("mic_gain", 0.0, _number_in(-20, 40), "a gain in dB from -20 to 40"),
+        processing_engine=r.get(
+            "processing_engine",
+            "auto",
+            _choice("auto", "webrtc", "speex"),
+            'one of "auto" (webrtc where installed, else speex), "webrtc", "speex"',
+        ),
     )
     if backend == "file" and audio.input_file is None and audio.output_file is None:
         problems.append(

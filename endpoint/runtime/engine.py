@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from endpoint.audio import AudioError, AudioPort, open_audio
+from endpoint.audio.processing import ProcessingSettings, VoiceProcessor
 from endpoint.audio.tone import ToneGenerator
 from endpoint.config import Config, security_warnings
 from endpoint.logs import escape
@@ -98,6 +99,25 @@ def protection_for(m: NegotiatedMedia) -> SrtpProtection | None:
     if m.srtp is None:
         return None
     return SrtpProtection(m.srtp.suite, m.srtp.local, m.srtp.remote)
+
+
+def voice_processor(config: Config) -> VoiceProcessor | None:
+    """A new call's processing state (issue 17), or None when nothing would change the audio.
+
+    Made per call, so every call starts with a fresh canceller and noise estimate.
+    """
+    audio = config.audio
+    settings = ProcessingSettings(
+        echo_cancellation=audio.echo_cancellation,
+        noise_suppression=audio.noise_suppression,
+        auto_gain=audio.auto_gain,
+        speaker_volume_db=audio.speaker_volume,
+        mic_gain_db=audio.mic_gain,
+        engine=audio.processing_engine,
+    )
+    if not settings.native and audio.speaker_volume == 0 and audio.mic_gain == 0:
+        return None
+    return VoiceProcessor(settings)
 
 
 def open_configured_audio(config: Config) -> AudioPort:
@@ -336,6 +356,7 @@ class Engine:
         self._keys[action.call_id] = action.media.srtp
         try:
             port = open_configured_audio(self.config)
+            processor = voice_processor(self.config)
         except (AudioError, OSError, ValueError) as exc:
             # Principle 5: this call ends, the endpoint keeps serving the next one.
             log.error(
@@ -346,7 +367,7 @@ class Engine:
             ua.end_call(action.call_id, f"audio failed: {exc}", now)
             return
         self._ports[action.call_id] = port
-        media.add_call(CallMedia(action.call_id, stream, sockets, port))
+        media.add_call(CallMedia(action.call_id, stream, sockets, port, processor=processor))
 
     def _stop_media(self, media: MediaLoop, call_id: str, reason: str) -> None:
         """Take the call off the media thread; release its device and sockets once it has

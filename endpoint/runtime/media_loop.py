@@ -53,6 +53,22 @@ class CallMedia:
     processed: np.ndarray | None = None
 
 
+def exchange(port: AudioPort, processor: VoiceProcessor, to_play: np.ndarray) -> np.ndarray | None:
+    """One tick of a processed call: the microphone against what was played, then play.
+
+    The reference is delayed by what the port's rings hold (frames written but not yet played,
+    captured but not yet read), so it lines up with its echo in the capture. Returns the
+    processed microphone frame, or None when the device had none ready.
+    """
+    status = port.status()
+    captured = port.read_frame()
+    processed = None
+    if captured is not None:
+        processed = processor.captured(captured, status.playback_fill + status.capture_fill)
+    port.write_frame(processor.played(to_play))
+    return processed
+
+
 @dataclass(frozen=True, slots=True)
 class CallFailed:
     """A call's media hit an internal error and was ended."""
@@ -272,19 +288,8 @@ class MediaLoop:
         return bool(events)
 
     def _process(self, call: CallMedia, now: float) -> None:
-        """Process the microphone against what was played, then queue the next played frame.
-
-        The reference is delayed by what the port's rings hold (frames written but not yet
-        played, captured but not yet read), so it lines up with its echo in the capture.
-        """
         assert call.processor is not None
-        status = call.port.status()
-        captured = call.port.read_frame()
-        if captured is not None:
-            buffered = status.playback_fill + status.capture_fill
-            call.processed = call.processor.captured(captured, buffered)
-        played = call.processor.played(call.stream.playout(now))
-        call.port.write_frame(played)
+        call.processed = exchange(call.port, call.processor, call.stream.playout(now))
 
     def set_volume(self, call_id: str, speaker_db: float | None, mic_db: float | None) -> None:
         """Change a call's speaker volume and/or microphone gain (`ctl volume`)."""

@@ -108,7 +108,7 @@ def engine_of(settings: ProcessingSettings) -> Engine:
 
     def run(mic: np.ndarray, far: np.ndarray) -> np.ndarray:
         proc.played(far)
-        return proc.captured(mic, 0)
+        return proc.captured(mic)
 
     return run
 

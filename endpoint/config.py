@@ -132,6 +132,7 @@ class AudioSettings:
     speaker_volume: float = 0.0
     mic_gain: float = 0.0
     processing_engine: str = "auto"
+    echo_delay_ms: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +276,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
         "speaker_volume",
         "mic_gain",
         "processing_engine",
+        "echo_delay_ms",
     ),
     "control": ("socket",),
     "log": ("level",),
@@ -1088,6 +1090,12 @@ def parse_config(text: str, *, source: str = "config", base: Path = Path(".")) -
             "auto",
             _choice("auto", "webrtc", "speex"),
             'one of "auto" (webrtc where installed, else speex), "webrtc", "speex"',
+        ),
+        echo_delay_ms=r.get(
+            "echo_delay_ms",
+            0,
+            _int_in(0, 1000),
+            "milliseconds from 0 to 1000 (what sip-endpoint doctor --audio measured)",
         ),
     )
     if backend == "file" and audio.input_file is None and audio.output_file is None:

@@ -11,12 +11,13 @@ threads, speex about 6 MB).
 
 The media thread calls `played()` with every frame it hands to the speaker and `captured()` with
 every frame the microphone gave, once per 20 ms tick. The echo canceller needs the far-end
-reference *as it is heard*, so the reference is the frame after the speaker volume, and it is
-delayed by what sits in the port's ring buffers (frames written but not yet played, frames
-captured but not yet read): without that alignment the reference would arrive before its echo by
-a varying amount and the filter would chase it. What the buffers do not show (the device's own
-latency, the air) is left to the adaptive filter, whose length `echo_tail_ms` must cover it;
-speex's canceller also tracks slow drift between two devices' clocks, as the benchmark shows.
+reference *as it is heard*, so the reference is the frame after the speaker volume. Its
+alignment is a constant (`echo_delay_ms`, what `doctor --audio` measured; 0 by default), never
+the ring buffers' instantaneous fill: fills jitter by a frame or two as a sound server delivers
+in bursts while the echo's real delay does not, and following them cost 30-60 dB of reduction
+through PulseAudio (tests/audio/test_alsa.py's path: WebRTC's AEC3 unaligned removed about
+70 dB there, aligned by the fills 12-33 dB). AEC3 finds the delay itself; speex's filter must
+span delay + tail (`echo_tail_ms`), so with speex set `echo_delay_ms` from `doctor --audio`.
 
 State is per call (a new `VoiceProcessor` for every call), so a call never starts with a filter
 adapted to a previous call's room or a noise estimate of last night's street. The native
@@ -206,22 +207,16 @@ class VoiceProcessor:
             self._history.append(out)
         return out
 
-    def captured(self, frame: np.ndarray, buffered_frames: int = 0) -> np.ndarray:
-        """Return the microphone frame processed.
-
-        ``buffered_frames`` counts the frames between a frame given to `played()` and its echo
-        reaching this method that the port's ring buffers account for (playback fill plus
-        capture fill); 0 means the echo of the newest played frame may already be in
-        ``frame``.
-        """
+    def captured(self, frame: np.ndarray) -> np.ndarray:
+        """Return the microphone frame processed (echo of what `played()` saw removed)."""
         out = _gain(frame, self._mic)
         if self._engine is not None:
-            out = self._engine.process(out, self._reference(buffered_frames))
+            out = self._engine.process(out, self._reference())
         return out
 
-    def _reference(self, buffered_frames: int) -> np.ndarray:
+    def _reference(self) -> np.ndarray:
         if not self.settings.echo_cancellation:
             return self._silence
-        delay = min(buffered_frames + self._fixed_frames, MAX_REFERENCE_FRAMES - 1)
+        delay = min(self._fixed_frames, MAX_REFERENCE_FRAMES - 1)
         index = len(self._history) - 1 - delay
         return self._history[index] if index >= 0 else self._silence

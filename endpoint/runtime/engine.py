@@ -114,6 +114,7 @@ def voice_processor(config: Config) -> VoiceProcessor | None:
         speaker_volume_db=audio.speaker_volume,
         mic_gain_db=audio.mic_gain,
         engine=audio.processing_engine,
+        echo_delay_ms=audio.echo_delay_ms,
     )
     if not settings.native and audio.speaker_volume == 0 and audio.mic_gain == 0:
         return None

@@ -56,15 +56,13 @@ class CallMedia:
 def exchange(port: AudioPort, processor: VoiceProcessor, to_play: np.ndarray) -> np.ndarray | None:
     """One tick of a processed call: the microphone against what was played, then play.
 
-    The reference is delayed by what the port's rings hold (frames written but not yet played,
-    captured but not yet read), so it lines up with its echo in the capture. Returns the
-    processed microphone frame, or None when the device had none ready.
+    Returns the processed microphone frame, or None when the device had none ready. (The
+    reference's alignment is the processor's: a constant, see endpoint.audio.processing.)
     """
-    status = port.status()
     captured = port.read_frame()
     processed = None
     if captured is not None:
-        processed = processor.captured(captured, status.playback_fill + status.capture_fill)
+        processed = processor.captured(captured)
     port.write_frame(processor.played(to_play))
     return processed
 

@@ -226,7 +226,9 @@ def check_echo_path(audio: AudioSettings, settle_s: float = 1.0) -> list[Finding
         ok(
             check,
             f"speaker -> microphone: delay {result.delay_s * 1000:.0f} ms, level "
-            f"{result.level_db:.1f} dB (clarity {result.clarity:.0f})",
+            f"{result.level_db:.1f} dB (clarity {result.clarity:.0f}); with "
+            f'processing_engine = "speex" set [audio] echo_delay_ms = '
+            f"{max(0, int(result.delay_s * 1000) - 20)}",
         )
     ]
 

@@ -261,10 +261,10 @@ def echo_path(directory: Path, cancel: int) -> dict[str, object]:
     """The media thread's processing step (`media_loop.exchange`) over a real echo path.
 
     ALSA's pulse device plays into a PulseAudio null sink and captures from its monitor, so
-    what the speaker plays comes back in the microphone after the real buffering delays. A
-    speech-like far end is played for 9 s with 20 ms deadlines; the microphone's power is
-    recorded as it would be sent to the peer, with processing off (``cancel`` 0) or with echo
-    cancellation (1).
+    what the speaker plays comes back in the microphone after the real buffering delays. Once
+    capture flows, a speech-like far end is played for 9 s with 20 ms deadlines; the
+    microphone's power is recorded as it would be sent to the peer, with processing off
+    (``cancel`` 0) or with echo cancellation (1).
     """
     from endpoint.audio.processing import ProcessingSettings, VoiceProcessor
     from endpoint.runtime.media_loop import exchange
@@ -274,6 +274,7 @@ def echo_path(directory: Path, cancel: int) -> dict[str, object]:
     processor = VoiceProcessor(ProcessingSettings(echo_cancellation=bool(cancel)))
     port.start()
     running = port.wait_running(DEADLINE)
+    wait(lambda: port.read_frame() is not None)  # the sound server's streams have started
     rng = np.random.default_rng(5)
     sent: list[Frame] = []
     deadline = time.monotonic()

@@ -186,6 +186,4 @@ def test_echo_through_the_pulse_loop_is_cancelled(tmp_path: Path) -> None:
     assert isinstance(off["power"], float) and isinstance(on["power"], float)
     assert off["power"] > 1e4  # the echo is there: about -40 dBFS or louder
     reduction = 10 * np.log10(off["power"] / max(on["power"], 1e-3))
-    # 10 dB: the echo is cancelled, not merely present; the benchmark measures how far it goes
-    # on a simulated room, and this path's figure is in the README.
-    assert reduction > 10, reduction
+    assert reduction > 30, reduction  # the goal; 43-70 dB measured here

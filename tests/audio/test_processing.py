@@ -25,7 +25,7 @@ def run(proc: VoiceProcessor, mic: np.ndarray, far: np.ndarray) -> np.ndarray:
     out = np.zeros(len(mic), dtype=np.int16)
     for i in range(0, len(mic) - FRAME + 1, FRAME):
         proc.played(far[i : i + FRAME])
-        out[i : i + FRAME] = proc.captured(mic[i : i + FRAME], 0)
+        out[i : i + FRAME] = proc.captured(mic[i : i + FRAME])
     return out
 
 

@@ -193,6 +193,11 @@ class VoiceProcessor:
         #: Samples the processing delays the microphone by.
         self.latency = 0 if self._engine is None else self._engine.latency
 
+    @property
+    def native(self) -> bool:
+        """True when a native engine runs (hundreds of microseconds a frame), not gains only."""
+        return self._engine is not None
+
     def set_speaker_volume(self, db: float) -> None:
         """Change the speaker volume during a call (`ctl volume`)."""
         self._speaker = db_to_factor(db)

@@ -101,8 +101,11 @@ def protection_for(m: NegotiatedMedia) -> SrtpProtection | None:
     return SrtpProtection(m.srtp.suite, m.srtp.local, m.srtp.remote)
 
 
-def voice_processor(config: Config) -> VoiceProcessor | None:
-    """A new call's processing state (issue 17), or None when nothing would change the audio.
+def voice_processor(
+    config: Config, speaker_db: float | None = None, mic_db: float | None = None
+) -> VoiceProcessor:
+    """A new call's processing state (issue 17): gains always (so `ctl volume` can change
+    them), the native engine only when a feature is on.
 
     Made per call, so every call starts with a fresh canceller and noise estimate.
     """
@@ -111,13 +114,11 @@ def voice_processor(config: Config) -> VoiceProcessor | None:
         echo_cancellation=audio.echo_cancellation,
         noise_suppression=audio.noise_suppression,
         auto_gain=audio.auto_gain,
-        speaker_volume_db=audio.speaker_volume,
-        mic_gain_db=audio.mic_gain,
+        speaker_volume_db=audio.speaker_volume if speaker_db is None else speaker_db,
+        mic_gain_db=audio.mic_gain if mic_db is None else mic_db,
         engine=audio.processing_engine,
         echo_delay_ms=audio.echo_delay_ms,
     )
-    if not settings.native and audio.speaker_volume == 0 and audio.mic_gain == 0:
-        return None
     return VoiceProcessor(settings)
 
 
@@ -171,6 +172,8 @@ class Engine:
         self._callers: dict[str, str] = {}
         #: The SRTP keys each call's stream runs with (a re-INVITE may bring new ones).
         self._keys: dict[str, SdesKeys | None] = {}
+        #: `ctl volume`'s speaker volume and microphone gain (dB); None: the config's.
+        self._volume: tuple[float | None, float | None] = (None, None)
         self._rng = secrets.SystemRandom()
         self.resolver = Resolver()
         self.supervisor = ServiceSupervisor(self)
@@ -357,7 +360,7 @@ class Engine:
         self._keys[action.call_id] = action.media.srtp
         try:
             port = open_configured_audio(self.config)
-            processor = voice_processor(self.config)
+            processor = voice_processor(self.config, *self._volume)
         except (AudioError, OSError, ValueError) as exc:
             # Principle 5: this call ends, the endpoint keeps serving the next one.
             log.error(
@@ -469,6 +472,7 @@ class Engine:
             "call": self._call_command,
             "register": self._register_command,
             "dtmf": self._dtmf_command,
+            "volume": self._volume_command,
             "open-door": self._open_door_command,
         }
 
@@ -504,6 +508,33 @@ class Engine:
             return {"ok": False, "error": "no call (or no digits)"}
         self.media.send_dtmf(active, digits)
         return {"ok": True}
+
+    def _volume_command(self, ua: UserAgent, request: dict[str, Any]) -> dict[str, Any]:
+        """``{"speaker": dB, "mic": dB}`` (either may be left out): the current call and the
+        next ones, until a restart; the answer carries the values in force."""
+        speaker, mic = self._volume
+        for key, low, high in (("speaker", -60, 12), ("mic", -20, 40)):
+            value = request.get(key)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return {"ok": False, "error": f"{key} is a number of dB, not {value!r}"}
+            if not low <= value <= high:
+                return {"ok": False, "error": f"{key} {value} dB is outside {low} to {high} dB"}
+            if key == "speaker":
+                speaker = float(value)
+            else:
+                mic = float(value)
+        self._volume = (speaker, mic)
+        active = ua.active_call_id()
+        if active is not None and self.media is not None:
+            self.media.set_volume(active, speaker, mic)
+        audio = self.config.audio
+        return {
+            "ok": True,
+            "speaker": audio.speaker_volume if speaker is None else speaker,
+            "mic": audio.mic_gain if mic is None else mic,
+        }
 
     def _open_door_command(self, _: UserAgent, __: dict[str, Any]) -> dict[str, Any]:
         if self.hardware is None:

@@ -70,8 +70,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--srtp", action="store_true", help="also run an SRTP call and compare")
+    ap.add_argument(
+        "--aec",
+        action="store_true",
+        help="also a call with our AEC+NS+AGC against baresip with speex_pp (its preprocessor)",
+    )
     args = ap.parse_args()
     plain = one_call(args.seconds, srtp=False)
+    if args.aec:
+        processed = one_call(args.seconds, srtp=False, aec=True)
+        print(
+            f"hands-free processing adds: sip-endpoint {processed[0] - plain[0]:+.2f} %, "
+            f"baresip speex_pp {processed[1] - plain[1]:+.2f} % of one core"
+        )
     if args.srtp:
         secure = one_call(args.seconds, srtp=True)
         print(
@@ -80,12 +91,18 @@ def main() -> None:
         )
 
 
-def one_call(seconds: float, *, srtp: bool) -> tuple[float, float]:
-    """One call of ``seconds``; returns (our CPU %, baresip's CPU %)."""
+def one_call(seconds: float, *, srtp: bool, aec: bool = False) -> tuple[float, float]:
+    """One call of ``seconds``; returns (our CPU %, baresip's CPU %). With ``aec`` our call
+    runs echo cancellation, noise suppression and gain, and baresip loads speex_pp (Debian's
+    baresip has no echo canceller module: its speex preprocessor is the nearest)."""
     rng = random.Random()
     work = Path(tempfile.mkdtemp(prefix="bench-cpu-"))
     peer = Baresip(
-        work / "baresip", user="echo", echo=True, mediaenc="srtp-mand" if srtp else ""
+        work / "baresip",
+        user="echo",
+        echo=True,
+        mediaenc="srtp-mand" if srtp else "",
+        modules=("speex_pp",) if aec else (),
     ).start()
     sip = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sip.bind(("127.0.0.1", 0))
@@ -145,7 +162,12 @@ def one_call(seconds: float, *, srtp: bool) -> tuple[float, float]:
     audio.start()
     loop = MediaLoop()
     loop.start()
-    loop.add_call(CallMedia("bench", stream, sockets, audio))
+    processor = None
+    if aec:
+        from endpoint.audio.processing import ProcessingSettings, VoiceProcessor
+
+        processor = VoiceProcessor(ProcessingSettings(True, True, True))
+    loop.add_call(CallMedia("bench", stream, sockets, audio, processor=processor))
     time.sleep(1.0)  # let both jitter buffers settle before measuring
     assert peer.proc is not None
     ours0, theirs0, wall0 = own_cpu(), process_cpu(peer.proc.pid), time.monotonic()
@@ -162,6 +184,7 @@ def one_call(seconds: float, *, srtp: bool) -> tuple[float, float]:
     kind = f"SRTP {media.srtp.suite}" if media.srtp else "plain RTP"
     print(
         f"call: PCMU both ways, {kind}, {wall:.1f} s measured, 20 ms packets; BYE -> {bye.status}"
+        + ("; AEC+NS+AGC here, speex_pp in baresip" if aec else "")
     )
     print(f"media thread: {loop.priority.detail if loop.priority else 'unknown'}")
     if stats is not None:

@@ -330,6 +330,8 @@ class Baresip:
     #: A PEM file with baresip's certificate and key: its TLS transport (``sip_listen`` + 1)
     #: then presents it; calls to ``sips``/``;transport=tls`` URIs go over TLS.
     tls_certificate: Path | None = None
+    #: Extra modules to load (e.g. "speex_pp" for the hands-free CPU comparison).
+    modules: tuple[str, ...] = ()
     sip_port: int = 0
     ctrl_port: int = 0
     proc: subprocess.Popen[bytes] | None = None
@@ -391,6 +393,8 @@ ringback_disabled\tyes
 """
         if self.tls_certificate is not None:
             config += f"sip_certificate\t\t{self.tls_certificate}\n"
+        for module in self.modules:
+            config += f"module\t\t\t{module}.so\n"
         (self.workdir / "config").write_text(config)
         common = f"answermode={self.answermode};audio_codecs=PCMU;mwi=no"
         if self.mediaenc:

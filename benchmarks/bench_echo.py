@@ -197,7 +197,7 @@ def scenario(args: argparse.Namespace, delay_ms: int, rng: np.random.Generator) 
             f"  CPU canceller: mean {np.mean(costs) * 1e6:6.1f} us, "
             f"p99 {np.percentile(costs, 99) * 1e6:6.1f} us per 20 ms frame"
         )
-    out, costs = process(make(True, True, False), mic_i, far_i)
+    out, costs = process(make(True, args.ns, False), mic_i, far_i)
     steady = lead + 3 * RATE
     chain = db(
         float(np.mean(mic_i[steady:dt_start].astype(f) ** 2)),
@@ -213,11 +213,12 @@ def scenario(args: argparse.Namespace, delay_ms: int, rng: np.random.Generator) 
     attenuation = -20 * np.log10(max(gain, 1e-6))
     conv = windows_erle(mic_i.astype(f), out.astype(f), lead, dt_start)
     conv_text = "never" if conv is None else f"{conv:.2f} s"
-    print(f"  whole chain (AEC+NS): echo+noise reduction {chain:5.1f} dB (far end alone)")
+    label = "AEC+NS" if args.ns else "AEC"
+    print(f"  whole chain ({label}): echo+noise reduction {chain:5.1f} dB (far end alone)")
     print(f"  whole chain convergence (500 ms windows >= 20 dB from): {conv_text}")
     print(f"  double talk: near-end speech attenuated {attenuation:4.1f} dB (chain delay {lag})")
     print(
-        f"  CPU AEC+NS: mean {np.mean(costs) * 1e6:6.1f} us, "
+        f"  CPU {label}: mean {np.mean(costs) * 1e6:6.1f} us, "
         f"p99 {np.percentile(costs, 99) * 1e6:6.1f} us per 20 ms frame"
     )
 
@@ -265,6 +266,12 @@ def main() -> int:
     parser.add_argument("--clip", type=float, default=1.0, help="speaker tanh drive")
     parser.add_argument("--snr", type=float, default=5.0, help="SNR of the NS test, dB")
     parser.add_argument("--engine", choices=["speex", "webrtc"], default="speex")
+    parser.add_argument(
+        "--ns",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="noise suppression in the whole-chain figures",
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(17)
     print(f"engine {args.engine}; speex filter {args.tail_ms} ms; seed delay {args.seed_delay}")

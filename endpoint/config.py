@@ -111,9 +111,12 @@ class MediaSettings:
     jitter_max_ms: int = 200
     #: Seconds of silence from the peer (no RTP, no RTCP) before we hang up; 0 = never.
     rtp_timeout: int = 60
-    #: SRTP with SDES keys: "off", "optional" (offer SRTP, accept RTP) or "mandatory" (refuse
-    #: plain RTP with 488). Needs [sip] transport = "tls": keys never travel in the clear.
+    #: SRTP: "off", "optional" (offer SRTP, accept RTP) or "mandatory" (refuse plain RTP with
+    #: 488). SDES keying needs [sip] transport = "tls": keys never travel in the clear.
     encryption: str = "off"
+    #: How SRTP is keyed: "sdes" (keys in the SDP, RFC 4568) or "dtls" (a DTLS handshake on the
+    #: RTP port, RFC 5763/5764: no key in the SDP, so any SIP transport will do).
+    keying: str = "sdes"
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +256,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
         "jitter_max_ms",
         "rtp_timeout",
         "encryption",
+        "keying",
     ),
     "audio": (
         "backend",
@@ -1035,11 +1039,13 @@ def parse_config(text: str, *, source: str = "config", base: Path = Path(".")) -
             _choice("off", "optional", "mandatory"),
             'one of "off", "optional", "mandatory"',
         ),
+        keying=r.get("keying", "sdes", _choice("sdes", "dtls"), 'one of "sdes", "dtls"'),
     )
-    if media.encryption != "off" and sip.transport != "tls":
+    if media.encryption != "off" and media.keying == "sdes" and sip.transport != "tls":
         problems.append(
             f'[media] encryption = "{media.encryption}" needs [sip] transport = "tls": the SRTP '
-            "keys travel in the SDP and are never sent over UDP or TCP in the clear"
+            "keys travel in the SDP and are never sent over UDP or TCP in the clear "
+            '(or key by DTLS with [media] keying = "dtls")'
         )
     if media.jitter_min_ms > media.jitter_max_ms:
         problems.append(

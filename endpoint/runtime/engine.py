@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import logging
 import secrets
 import signal
@@ -26,11 +27,12 @@ from endpoint.audio import AudioError, AudioPort, open_audio
 from endpoint.audio.tone import ToneGenerator
 from endpoint.config import Config, security_warnings
 from endpoint.logs import escape
+from endpoint.media.dtls import AwaitingKeys, DtlsIdentity, DtlsSrtp
 from endpoint.media.dtmf import DtmfDigit
 from endpoint.media.frame import FRAME_SAMPLES
 from endpoint.media.quality import StreamStats
 from endpoint.media.srtp import SrtpProtection
-from endpoint.media.stream import MediaStream, MediaTimeout, StreamConfig
+from endpoint.media.stream import MediaStream, MediaTimeout, PacketProtection, StreamConfig
 from endpoint.runtime.control import ControlServer, EventHub
 from endpoint.runtime.hardware_bridge import HardwareBridge, open_board
 from endpoint.runtime.media_loop import CallFailed, CallMedia, MediaLoop
@@ -93,8 +95,11 @@ def stream_config(m: NegotiatedMedia, config: Config, cname: str) -> StreamConfi
     )
 
 
-def protection_for(m: NegotiatedMedia) -> SrtpProtection | None:
-    """SRTP for the call when its offer/answer agreed on keys, else None (plain RTP)."""
+def protection_for(m: NegotiatedMedia) -> PacketProtection | None:
+    """SRTP for the call when its offer/answer agreed on keys, else None (plain RTP); for
+    DTLS-SRTP nothing passes until the handshake on the media thread has keyed it."""
+    if m.dtls is not None:
+        return AwaitingKeys()
     if m.srtp is None:
         return None
     return SrtpProtection(m.srtp.suite, m.srtp.local, m.srtp.remote)
@@ -150,6 +155,7 @@ class Engine:
         self._callers: dict[str, str] = {}
         #: The SRTP keys each call's stream runs with (a re-INVITE may bring new ones).
         self._keys: dict[str, SdesKeys | None] = {}
+        self._dtls_identity: DtlsIdentity | None = None
         self._rng = secrets.SystemRandom()
         self.resolver = Resolver()
         self.supervisor = ServiceSupervisor(self)
@@ -185,7 +191,15 @@ class Engine:
         host = cfg.sip.advertise or listen.host
         if host in ("0.0.0.0", "::"):
             host = _outbound_address(target_host, 5060)
-        local = LocalAddress(host, self.transport.port, cfg.sip.transport)
+        if cfg.media.keying == "dtls" and cfg.media.encryption != "off":
+            # One certificate per process (endpoint.media.dtls explains why not on disk).
+            self._dtls_identity = DtlsIdentity(datetime.datetime.now(datetime.UTC))
+        local = LocalAddress(
+            host,
+            self.transport.port,
+            cfg.sip.transport,
+            dtls_fingerprint=self._dtls_identity.fingerprint if self._dtls_identity else None,
+        )
         self.ua = UserAgent(cfg, local, secrets.SystemRandom(), resolved)
         self.hardware = HardwareBridge(cfg, open_board(cfg), self.ua, self._publish, self._step)
         self.hardware.start()  # before the UA: its first notices set the LEDs
@@ -346,7 +360,20 @@ class Engine:
             ua.end_call(action.call_id, f"audio failed: {exc}", now)
             return
         self._ports[action.call_id] = port
-        media.add_call(CallMedia(action.call_id, stream, sockets, port))
+        dtls = dtls_rtcp = None
+        d = action.media.dtls
+        if d is not None and self._dtls_identity is not None:
+            # The handshakes run on the media thread, on the RTP socket (and the RTCP one
+            # without rtcp-mux, RFC 5764 §4.1); SRTP starts after them.
+            identity = self._dtls_identity
+            dtls = DtlsSrtp(identity, client=d.client, remote_fingerprint=d.remote_fingerprint)
+            if not action.media.rtcp_mux:
+                dtls_rtcp = DtlsSrtp(
+                    identity, client=d.client, remote_fingerprint=d.remote_fingerprint
+                )
+        media.add_call(
+            CallMedia(action.call_id, stream, sockets, port, dtls=dtls, dtls_rtcp=dtls_rtcp)
+        )
 
     def _stop_media(self, media: MediaLoop, call_id: str, reason: str) -> None:
         """Take the call off the media thread; release its device and sockets once it has
@@ -409,6 +436,9 @@ class Engine:
                 self._step()
             elif isinstance(event, CallFailed):
                 log.error("media of call %s failed: %s", call_id, event.reason)
+                if self.ua is not None:
+                    self.ua.end_call(call_id, event.reason, time.monotonic())
+                    self._step()
 
     def _shown(self, notice: Notice) -> Notice:
         """The notice as the log and ``ctl events`` may see it: with a door code configured,

@@ -25,6 +25,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from endpoint.audio import AudioPort
+from endpoint.media.dtls import (
+    AwaitingKeys,
+    DtlsFailedError,
+    DtlsSrtp,
+    DtlsSrtpProtection,
+    is_dtls,
+)
 from endpoint.media.frame import FRAME_SAMPLES
 from endpoint.media.quality import StreamStats
 from endpoint.media.stream import MediaEvent, MediaStream, PacketProtection
@@ -46,6 +53,11 @@ class CallMedia:
     #: An alert being mixed into what the peer hears (the call-length warning), and where.
     alert: np.ndarray | None = None
     alert_at: int = 0
+    #: The DTLS-SRTP handshake of the call (RFC 5764), run here on its RTP socket; the stream
+    #: holds ``AwaitingKeys`` until it is done.
+    dtls: DtlsSrtp | None = None
+    #: Without rtcp-mux, the RTCP component's own handshake on the RTCP socket (RFC 5764 §4.1).
+    dtls_rtcp: DtlsSrtp | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,10 +220,15 @@ class MediaLoop:
             command()
 
     def _fail(self, call: CallMedia, exc: Exception) -> None:
-        log.exception("media of call %s failed; ending it", call.call_id)
+        if isinstance(exc, DtlsFailedError):
+            # The peer's doing, not our bug: its reason, without a traceback.
+            reason = str(exc)
+        else:
+            log.exception("media of call %s failed; ending it", call.call_id)
+            reason = f"{type(exc).__name__}: {exc}"
         if self._calls.pop(call.call_id, None) is not None:
             self._close(call)
-            self._events.put((call.call_id, CallFailed(f"{type(exc).__name__}: {exc}")))
+            self._events.put((call.call_id, CallFailed(reason)))
 
     def _send(self, call: CallMedia, now: float) -> None:
         """First thing after waking: the packet leaves with the least possible delay."""
@@ -221,7 +238,8 @@ class MediaLoop:
         if call.alert is not None:
             frame = self._mix_alert(call, frame)
         for data, destination in call.stream.send_frame(frame, now):
-            call.sockets.send(call.sockets.rtp, data, destination)
+            if data:  # empty: no keys yet (DTLS-SRTP handshake under way)
+                call.sockets.send(call.sockets.rtp, data, destination)
 
     @staticmethod
     def _mix_alert(call: CallMedia, frame: np.ndarray) -> np.ndarray:
@@ -239,26 +257,71 @@ class MediaLoop:
         """Everything that may wait a few hundred microseconds: receive, play, report."""
         stream, sockets = call.stream, call.sockets
         for data, addr in sockets.drain(sockets.rtp):
+            if call.dtls is not None and is_dtls(data):
+                # RFC 7983: DTLS shares the RTP port. Only from the address the SDP names:
+                # a stranger's records cannot break the handshake.
+                if addr == stream.config.remote_rtp:
+                    call.dtls.receive(data, now)
+                continue
             stream.receive_rtp(data, addr, now)
+        if call.dtls is not None:
+            self._dtls(call, now)
         if sockets.rtcp is not None:
             for data, addr in sockets.drain(sockets.rtcp):
+                if call.dtls_rtcp is not None and is_dtls(data):
+                    if addr == stream.config.remote_rtcp:
+                        call.dtls_rtcp.receive(data, now)
+                    continue
                 stream.receive_rtcp(data, addr, now)
         call.port.write_frame(stream.playout(now))
         timer = stream.get_timer()
         if timer is not None and timer <= now:
             rtcp_socket = sockets.rtcp or sockets.rtp
             for data, destination in stream.handle_timer(now):
-                sockets.send(rtcp_socket, data, destination)
+                if data:
+                    sockets.send(rtcp_socket, data, destination)
         events = stream.events()
         for event in events:
             self._events.put((call.call_id, event))
         return bool(events)
 
+    def _dtls(self, call: CallMedia, now: float) -> None:
+        """Drive the handshake: start it, run its timer, send its records; key SRTP when done,
+        end the call when it failed (a wrong fingerprint says so)."""
+        stream, sockets = call.stream, call.sockets
+        components = [(call.dtls, sockets.rtp, stream.config.remote_rtp)]
+        if call.dtls_rtcp is not None and sockets.rtcp is not None:
+            components.append((call.dtls_rtcp, sockets.rtcp, stream.config.remote_rtcp))
+        for dtls, sock, destination in components:
+            if dtls is None:
+                continue
+            dtls.start(now)
+            timer = dtls.get_timer()
+            if timer is not None and timer <= now:
+                dtls.handle_timer(now)
+            for data in dtls.datagrams_to_send():
+                sockets.send(sock, data, destination)
+            if dtls.failure is not None:
+                raise DtlsFailedError(dtls.failure)
+        assert call.dtls is not None
+        rtp = call.dtls.protection()
+        if rtp is None:
+            return
+        if isinstance(stream.protection, AwaitingKeys):
+            rtcp = rtp if call.dtls_rtcp is None else call.dtls_rtcp.protection()
+            stream.set_protection(DtlsSrtpProtection(rtp, rtcp))
+            log.info("call %s: DTLS-SRTP keyed (%s)", call.call_id, rtp.suite)
+        current = stream.protection
+        if isinstance(current, DtlsSrtpProtection) and current.rtcp is None:
+            assert call.dtls_rtcp is not None
+            current.rtcp = call.dtls_rtcp.protection()
+
     def _close(self, call: CallMedia) -> StreamStats:
         try:
             rtcp_socket = call.sockets.rtcp or call.sockets.rtp
             for data, destination in call.stream.close(time.monotonic()):
-                call.sockets.send(rtcp_socket, data, destination)
+                if data:
+                    call.sockets.send(rtcp_socket, data, destination)
             return call.stream.stats()
         finally:
             call.sockets.close()

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from OpenSSL import SSL
 
-from endpoint.media.srtp import SrtpProtection, key_length
+from endpoint.media.srtp import SUITES, SrtpProtection
 
 #: OpenSSL's DTLS-SRTP profile names (RFC 5764 §4.1.2, RFC 7714 §14.2) -> our suite names, in
 #: our order of preference (the 80-bit tag first, as for SDES).
@@ -94,14 +94,24 @@ def _accept_any(*_: object) -> bool:
 class DtlsSrtp:
     """One call's DTLS handshake; ``protection()`` gives the SRTP session once it is done."""
 
-    def __init__(self, identity: DtlsIdentity, *, client: bool, remote_fingerprint: str) -> None:
+    def __init__(
+        self,
+        identity: DtlsIdentity,
+        *,
+        client: bool,
+        remote_fingerprint: str,
+        profiles: tuple[bytes, ...] = tuple(PROFILES),
+    ) -> None:
         """``client``: we send the ClientHello (our ``a=setup:active``, RFC 5763 §5);
-        ``remote_fingerprint``: the peer's ``a=fingerprint`` (``sha-256 AB:CD:...``)."""
+        ``remote_fingerprint``: the peer's ``a=fingerprint`` (``sha-256 AB:CD:...``);
+        ``profiles``: the use_srtp profiles we agree to, in our order (all of ``PROFILES``)."""
+        if not profiles or any(p not in PROFILES for p in profiles):
+            raise ValueError(f"SRTP profiles must be a choice of {sorted(PROFILES)}")
         context = SSL.Context(SSL.DTLS_METHOD)
         context.use_certificate(identity.certificate)
         context.use_privatekey(identity.key)
         context.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT, _accept_any)
-        context.set_tlsext_use_srtp(b":".join(PROFILES))
+        context.set_tlsext_use_srtp(b":".join(profiles))
         self._conn = SSL.Connection(context)
         if client:
             self._conn.set_connect_state()
@@ -178,10 +188,8 @@ class DtlsSrtp:
         if suite is None:
             self._fail("the peer agreed on no SRTP protection profile (use_srtp, RFC 5764)")
             return
-        n = key_length(suite)
-        key = 16
-        salt = n - key
-        material = self._conn.export_keying_material(b"EXTRACTOR-dtls_srtp", 2 * n)
+        _, key, salt = SUITES[suite]
+        material = self._conn.export_keying_material(b"EXTRACTOR-dtls_srtp", 2 * (key + salt))
         # RFC 5764 §4.2: client key, server key, client salt, server salt.
         client_key = material[:key] + material[2 * key : 2 * key + salt]
         server_key = material[key : 2 * key] + material[2 * key + salt :]

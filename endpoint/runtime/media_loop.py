@@ -58,6 +58,8 @@ class CallMedia:
     dtls: DtlsSrtp | None = None
     #: Without rtcp-mux, the RTCP component's own handshake on the RTCP socket (RFC 5764 §4.1).
     dtls_rtcp: DtlsSrtp | None = None
+    #: Every handshake done and its keys in use: DTLS is looked at again only if a record comes.
+    dtls_settled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,23 +258,26 @@ class MediaLoop:
     def _tick(self, call: CallMedia, now: float) -> bool:
         """Everything that may wait a few hundred microseconds: receive, play, report."""
         stream, sockets = call.stream, call.sockets
+        dtls_in = False
         for data, addr in sockets.drain(sockets.rtp):
             if call.dtls is not None and is_dtls(data):
                 # RFC 7983: DTLS shares the RTP port. Only from the address the SDP names:
                 # a stranger's records cannot break the handshake.
                 if addr == stream.config.remote_rtp:
                     call.dtls.receive(data, now)
+                    dtls_in = True
                 continue
             stream.receive_rtp(data, addr, now)
-        if call.dtls is not None:
-            self._dtls(call, now)
         if sockets.rtcp is not None:
             for data, addr in sockets.drain(sockets.rtcp):
                 if call.dtls_rtcp is not None and is_dtls(data):
                     if addr == stream.config.remote_rtcp:
                         call.dtls_rtcp.receive(data, now)
+                        dtls_in = True
                     continue
                 stream.receive_rtcp(data, addr, now)
+        if call.dtls is not None and (dtls_in or not call.dtls_settled):
+            self._dtls(call, now)
         call.port.write_frame(stream.playout(now))
         timer = stream.get_timer()
         if timer is not None and timer <= now:
@@ -315,6 +320,7 @@ class MediaLoop:
         if isinstance(current, DtlsSrtpProtection) and current.rtcp is None:
             assert call.dtls_rtcp is not None
             current.rtcp = call.dtls_rtcp.protection()
+        call.dtls_settled = isinstance(current, DtlsSrtpProtection) and current.rtcp is not None
 
     def _close(self, call: CallMedia) -> StreamStats:
         try:

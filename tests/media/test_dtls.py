@@ -62,6 +62,30 @@ def test_both_sides_export_matching_srtp_keys(
     assert b.unprotect_rtp(packet) is None  # plain RTP is refused
 
 
+@pytest.mark.parametrize(
+    ("profile", "suite"),
+    [
+        (b"SRTP_AEAD_AES_128_GCM", "AEAD_AES_128_GCM"),
+        (b"SRTP_AES128_CM_SHA1_32", "AES_CM_128_HMAC_SHA1_32"),
+    ],
+)
+def test_a_peer_offering_only_another_profile_gets_it(
+    identities: tuple[DtlsIdentity, DtlsIdentity], profile: bytes, suite: str
+) -> None:
+    """RFC 5764 §4.1.2: the server picks from the client's list; AEAD keys have a 12-byte salt
+    (RFC 7714 §12), so a wrong split of the exported material would not decrypt."""
+    a, b = identities
+    client = DtlsSrtp(a, client=True, remote_fingerprint=b.fingerprint, profiles=(profile,))
+    server = DtlsSrtp(b, client=False, remote_fingerprint=a.fingerprint)
+    run(client, server)
+    ours, theirs = client.protection(), server.protection()
+    assert ours is not None and theirs is not None
+    assert ours.suite == theirs.suite == suite
+    packet = bytes(RtpPacket(0, 7, 1120, 0x4321, b"\xd5" * 160))
+    assert theirs.unprotect_rtp(ours.protect_rtp(packet)) == packet
+    assert ours.unprotect_rtp(theirs.protect_rtp(packet)) == packet
+
+
 def test_a_certificate_that_is_not_the_sdp_fingerprint_fails_the_handshake(
     identities: tuple[DtlsIdentity, DtlsIdentity],
 ) -> None:

@@ -155,18 +155,27 @@ def _read_targets(r: Reader, action: str) -> tuple[str, ...]:
     return targets
 
 
-def _read_button(index: int, table: Any, board: str, problems: list[str]) -> ButtonSettings | None:
-    label = f"hardware.button #{index}"
+def _item_reader(
+    kind: str, index: int, table: Any, keys: tuple[str, ...], problems: list[str]
+) -> Reader | None:
+    """The reader of the ``index``-th ``[[hardware.kind]]``, after its keys are checked."""
+    label = f"hardware.{kind} #{index}"
     if not isinstance(table, dict):
-        problems.append(f"[{label}]: must be a table, e.g. [[hardware.button]] with name and pin")
+        problems.append(f"[{label}]: must be a table, e.g. [[hardware.{kind}]] with name and pin")
         return None
-    check_keys(label, table, _BUTTON_KEYS, problems)
-    r = Reader(label, table, problems)
+    check_keys(label, table, keys, problems)
+    return Reader(label, table, problems)
+
+
+def _read_button(index: int, table: Any, board: str, problems: list[str]) -> ButtonSettings | None:
+    r = _item_reader("button", index, table, _BUTTON_KEYS, problems)
+    if r is None:
+        return None
     before = len(problems)
     name = r.required("name", _name, 'letters, digits, "-" or "_", e.g. name = "call"')
     pin = read_pin(r, "pin", board, -1)
     if "pin" not in table:
-        problems.append(f"[{label}] pin is missing: {pin_fix(board, 'pin')}")
+        problems.append(f"[{r.section}] pin is missing: {pin_fix(board, 'pin')}")
     pull, active = _read_contact(r, board)
     action = r.get(
         "action",
@@ -196,16 +205,13 @@ def _read_button(index: int, table: Any, board: str, problems: list[str]) -> But
 
 
 def _read_led(index: int, table: Any, board: str, problems: list[str]) -> LedSettings | None:
-    label = f"hardware.led #{index}"
-    if not isinstance(table, dict):
-        problems.append(f"[{label}]: must be a table, e.g. [[hardware.led]] with name and pin")
+    r = _item_reader("led", index, table, _LED_KEYS, problems)
+    if r is None:
         return None
-    check_keys(label, table, _LED_KEYS, problems)
-    r = Reader(label, table, problems)
     before = len(problems)
     name = r.required("name", _name, 'letters, digits, "-" or "_", e.g. name = "status"')
     if "pin" not in table:
-        problems.append(f"[{label}] pin is missing: {pin_fix(board, 'pin')}")
+        problems.append(f"[{r.section}] pin is missing: {pin_fix(board, 'pin')}")
     led = LedSettings(
         name=name,
         pin=read_pin(r, "pin", board, -1),

@@ -31,9 +31,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.interop.peers import Baresip, Sipp, free_port
-from tests.security.attacker import p2p_config, running_door
+from tests.security.attacker import p2p_config
+from tests.service.harness import NotifySocket, Service
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+#: The shipped unit's ``WatchdogSec=10``: the watchdog's beats are part of the idle cost.
+WATCHDOG_USEC = 10_000_000
 
 
 class QuietBaresip(Baresip):
@@ -114,15 +117,18 @@ def main() -> None:
         port = free_port(both=True)
         config = root / "door.toml"
         p2p_config(config, port)
+        notify = NotifySocket(root / "notify")
         started = time.monotonic()
-        with running_door(root, port, config) as door:
+        ours = Service(config, notify, watchdog_usec=WATCHDOG_USEC)
+        try:
+            notify.wait_for(lambda d: d.get("READY") == "1", timeout=20)
             ours_ready = time.monotonic() - started
             started = time.monotonic()
             baresip = QuietBaresip(root / "baresip", echo=True).start()
             baresip_ready = time.monotonic() - started
             try:
-                assert door.service.proc.pid and baresip.proc is not None
-                pids = {"ours": door.service.proc.pid, "baresip": baresip.proc.pid}
+                assert baresip.proc is not None
+                pids = {"ours": ours.proc.pid, "baresip": baresip.proc.pid}
                 time.sleep(2)  # start-up work (first registration, imports) is not idling
                 idle = watch(pids, args.seconds)
                 talk = args.seconds + 4
@@ -138,10 +144,14 @@ def main() -> None:
                         print(f"warning: sipp exited {code}:\n{sipp.report()}")
             finally:
                 baresip.stop()
+        finally:
+            ours.stop()
+            notify.close()
     load = os.getloadavg()[0]
+    resolution = 100 / CLOCK_TICKS / args.seconds
     print(
         f"footprint over {args.seconds:.0f} s per phase (load average {load:.2f}, "
-        f"{os.cpu_count()} cores)"
+        f"{os.cpu_count()} cores; CPU resolution {resolution:.2f} % = one clock tick)"
     )
     print(f"{'':28}{'ours':>12}{'baresip':>12}")
     rows = [

@@ -22,6 +22,10 @@ from tests.security.attacker import CallLeg, UdpAttacker, header, in_dialog, req
 pytestmark = pytest.mark.interop
 
 DOOR = '[hardware]\nboard = "simulated"\n[door]\nrelay_pin = 27\ncode = "1234"\n'
+#: Refused packets a sound call may show: baresip 1.0's one clear RTCP APP packet at the start,
+#: and what it sent in the instant between its keys and ours (nothing passes until ours exist).
+#: A wrong key or a broken cipher refuses every packet: about 50 a second.
+FEW_REFUSED = 5
 REPORT = re.compile(r"call-report .*encryption dtls-srtp (AES_CM_128_HMAC_SHA1_\d+) refused (\d+)")
 
 
@@ -71,7 +75,7 @@ def test_baresip_calls_us_with_dtls_srtp_audio_both_ways_and_the_code_opens_the_
     assert '"encryption": "dtls-srtp"' in status, status
     assert "door-opened" in log and "via=dtmf" in log, log
     report = REPORT.search(log)
-    assert report and int(report.group(2)) <= 5, log  # see REFUSED
+    assert report and int(report.group(2)) <= FEW_REFUSED, log
     assert "Traceback" not in log, log
     heard_both_ways(tmp_path, flat)
 
@@ -97,7 +101,7 @@ def test_we_call_baresip_with_dtls_srtp_audio_and_dtmf_both_ways(tmp_path: Path)
     both_components_keyed(flat.log.read_text())
     assert re.search(r"call-answered .*encryption=dtls-srtp", log), log
     report = REPORT.search(log)
-    assert report and int(report.group(2)) <= 5, log  # see REFUSED
+    assert report and int(report.group(2)) <= FEW_REFUSED, log
     heard_both_ways(tmp_path, flat, door_from=4000)
 
 
@@ -148,7 +152,7 @@ def test_hold_and_resume_keep_the_dtls_association_and_audio_flows_after(tmp_pat
     assert "call-held" in log and "call-resumed" in log, log
     assert "failed to decrypt" not in flat.log.read_text().lower()
     report = REPORT.search(log)
-    assert report and int(report.group(2)) <= 5, log  # see REFUSED
+    assert report and int(report.group(2)) <= FEW_REFUSED, log
     heard = read_wav(tmp_path / "door" / "heard.wav")
     assert tone_share(heard[-12000:-2000], 1000) > 0.9  # after the resume
     (dump,) = flat.received_wavs()

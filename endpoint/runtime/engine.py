@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import logging
 import secrets
 import signal
@@ -27,11 +28,12 @@ from endpoint.audio.processing import ProcessingSettings, VoiceProcessor
 from endpoint.audio.tone import ToneGenerator
 from endpoint.config import Config, security_warnings
 from endpoint.logs import escape
+from endpoint.media.dtls import AwaitingKeys, DtlsIdentity, DtlsSrtp
 from endpoint.media.dtmf import DtmfDigit
 from endpoint.media.frame import FRAME_SAMPLES
 from endpoint.media.quality import StreamStats
 from endpoint.media.srtp import SrtpProtection
-from endpoint.media.stream import MediaStream, MediaTimeout, StreamConfig
+from endpoint.media.stream import MediaStream, MediaTimeout, PacketProtection, StreamConfig
 from endpoint.runtime.control import ControlServer, EventHub
 from endpoint.runtime.hardware_bridge import HardwareBridge, open_board
 from endpoint.runtime.media_loop import CallFailed, CallMedia, MediaLoop
@@ -40,6 +42,7 @@ from endpoint.runtime.rtp_transport import RtpSockets, allocate
 from endpoint.runtime.sip_transport import SipTransport
 from endpoint.service.sdnotify import Notifier
 from endpoint.service.supervisor import ServiceSupervisor
+from endpoint.service.watchdog import beat_period
 from endpoint.sip import ParseError
 from endpoint.sip.message import Message
 from endpoint.sip.offer_answer import NegotiatedMedia
@@ -94,8 +97,11 @@ def stream_config(m: NegotiatedMedia, config: Config, cname: str) -> StreamConfi
     )
 
 
-def protection_for(m: NegotiatedMedia) -> SrtpProtection | None:
-    """SRTP for the call when its offer/answer agreed on keys, else None (plain RTP)."""
+def protection_for(m: NegotiatedMedia) -> PacketProtection | None:
+    """SRTP for the call when its offer/answer agreed on keys, else None (plain RTP); for
+    DTLS-SRTP nothing passes until the handshake on the media thread has keyed it."""
+    if m.dtls is not None:
+        return AwaitingKeys()
     if m.srtp is None:
         return None
     return SrtpProtection(m.srtp.suite, m.srtp.local, m.srtp.remote)
@@ -174,6 +180,7 @@ class Engine:
         self._keys: dict[str, SdesKeys | None] = {}
         #: `ctl volume`'s speaker volume and microphone gain (dB); None: the config's.
         self._volume: tuple[float | None, float | None] = (None, None)
+        self._dtls_identity: DtlsIdentity | None = None
         self._rng = secrets.SystemRandom()
         self.resolver = Resolver()
         self.supervisor = ServiceSupervisor(self)
@@ -209,7 +216,15 @@ class Engine:
         host = cfg.sip.advertise or listen.host
         if host in ("0.0.0.0", "::"):
             host = _outbound_address(target_host, 5060)
-        local = LocalAddress(host, self.transport.port, cfg.sip.transport)
+        if cfg.media.keying == "dtls" and cfg.media.encryption != "off":
+            # One certificate per process (endpoint.media.dtls explains why not on disk).
+            self._dtls_identity = DtlsIdentity(datetime.datetime.now(datetime.UTC))
+        local = LocalAddress(
+            host,
+            self.transport.port,
+            cfg.sip.transport,
+            dtls_fingerprint=self._dtls_identity.fingerprint if self._dtls_identity else None,
+        )
         self.ua = UserAgent(cfg, local, secrets.SystemRandom(), resolved)
         self.hardware = HardwareBridge(cfg, open_board(cfg), self.ua, self._publish, self._step)
         self.hardware.start()  # before the UA: its first notices set the LEDs
@@ -220,7 +235,9 @@ class Engine:
         def wake() -> None:
             loop.call_soon_threadsafe(self._media_events)
 
-        self.media = MediaLoop(cfg.media.ptime, wake=wake)
+        self.media = MediaLoop(
+            cfg.media.ptime, wake=wake, idle_beat=beat_period(self.notifier.watchdog_usec)
+        )
         self.media.start()
         log.info("listening on %s %s:%d", cfg.sip.transport, host, self.transport.port)
         for warning in security_warnings(cfg):
@@ -371,7 +388,28 @@ class Engine:
             ua.end_call(action.call_id, f"audio failed: {exc}", now)
             return
         self._ports[action.call_id] = port
-        media.add_call(CallMedia(action.call_id, stream, sockets, port, processor=processor))
+        dtls = dtls_rtcp = None
+        d = action.media.dtls
+        if d is not None and self._dtls_identity is not None:
+            # The handshakes run on the media thread, on the RTP socket (and the RTCP one
+            # without rtcp-mux, RFC 5764 §4.1); SRTP starts after them.
+            identity = self._dtls_identity
+            dtls = DtlsSrtp(identity, client=d.client, remote_fingerprint=d.remote_fingerprint)
+            if not action.media.rtcp_mux:
+                dtls_rtcp = DtlsSrtp(
+                    identity, client=d.client, remote_fingerprint=d.remote_fingerprint
+                )
+        media.add_call(
+            CallMedia(
+                action.call_id,
+                stream,
+                sockets,
+                port,
+                dtls=dtls,
+                dtls_rtcp=dtls_rtcp,
+                processor=processor,
+            )
+        )
 
     def _stop_media(self, media: MediaLoop, call_id: str, reason: str) -> None:
         """Take the call off the media thread; release its device and sockets once it has
@@ -434,6 +472,9 @@ class Engine:
                 self._step()
             elif isinstance(event, CallFailed):
                 log.error("media of call %s failed: %s", call_id, event.reason)
+                if self.ua is not None:
+                    self.ua.end_call(call_id, event.reason, time.monotonic())
+                    self._step()
 
     def _shown(self, notice: Notice) -> Notice:
         """The notice as the log and ``ctl events`` may see it: with a door code configured,

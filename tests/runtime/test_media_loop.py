@@ -94,6 +94,24 @@ def test_two_engines_stream_tones_and_dtmf_over_loopback(tmp_path: Path) -> None
     assert flat_stats.lost == 0 and flat_stats.foreign == 0
 
 
+def test_an_idle_loop_does_not_tick_but_keeps_its_heartbeat() -> None:
+    """Issue 19: no call, no 20 ms wake-ups; the watchdog still sees the thread beat, and stop()
+    wakes it at once."""
+    loop = MediaLoop(realtime_priority=None, idle_beat=0.05)
+    loop.start()
+    try:
+        beats: set[float | None] = set()
+        deadline = time.monotonic() + 5
+        while len(beats - {None}) < 4 and time.monotonic() < deadline:
+            beats.add(loop.last_tick)
+            time.sleep(0.01)
+        assert len(beats - {None}) >= 4
+        assert loop.ticks == 0
+    finally:
+        loop.stop(timeout=5)
+    assert not loop.alive
+
+
 def test_speaker_volume_and_mic_gain_act_on_what_is_played_and_sent(tmp_path: Path) -> None:
     """The door's processor (no native engine: gains only) halves both directions (-6 dB)."""
     from endpoint.audio.processing import ProcessingSettings, VoiceProcessor

@@ -86,6 +86,9 @@ class AccountSettings:
     keepalive_interval: int = 25
     #: Seconds before the first retry of a failed registration (doubling up to 30 min).
     retry_interval: int = 30
+    #: Digest realms answered besides the domain and the registrar host (a PBX whose realm
+    #: differs); a challenge for any other realm gets no credentials (issue 13 rule 11).
+    realms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,6 +237,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
         "keepalive",
         "keepalive_interval",
         "retry_interval",
+        "realms",
     ),
     "calls": (
         "auto_answer",
@@ -562,6 +566,9 @@ def _read_account(
         ),
         retry_interval=r.get(
             "retry_interval", 30, _int_in(1, 3600), "seconds between 1 and 3600, e.g. 30"
+        ),
+        realms=r.get(
+            "realms", (), _patterns, 'digest realms besides the domain, e.g. realms = ["asterisk"]'
         ),
     )
     return account if len(problems) == before else None

@@ -38,6 +38,7 @@ from endpoint.ua.actions import Action, CallAction, Notice, SendKeepalive, SendR
 from endpoint.ua.allowlist import Allowlist
 from endpoint.ua.callgroup import CallGroup
 from endpoint.ua.calls import IncomingCalls
+from endpoint.ua.configured import account_realms
 from endpoint.ua.outgoing import OutgoingCalls
 from endpoint.ua.registration import LocalAddress, Registration, RegState, listening_contact
 from endpoint.ua.session import Session
@@ -124,7 +125,14 @@ class UserAgent:
             return
         account = config.account
         self.outgoing.digest = (
-            DigestClient(account.auth_user, account.password, self.rng) if account else None
+            DigestClient(
+                account.auth_user,
+                account.password,
+                self.rng,
+                allowed_realms=account_realms(account),
+            )
+            if account
+            else None
         )
         old, self.registrations = self.registrations, self._registrations(config)
         kept = {(r.aor, r.account.registrar) for r in self.registrations}

@@ -4,10 +4,11 @@ INVITE with our SDP offer, through the registrar/outbound proxy when an account 
 straight to the target's host otherwise. Provisional responses with a To tag create an early
 dialog; a 2xx is ACKed (and re-ACKed if retransmitted), its answer starts the media; 401/407 are
 answered with digest credentials (again only for a stale nonce or another proxy's realm, RFC 3261
-§22.2); 3xx is followed to the first Contact (at most 3 hops); every other final response, a
-timeout or the ring timeout ends the call with a reason. Hanging up while it rings sends CANCEL;
-if the 2xx crosses the CANCEL, the call is ACKed and then ended with BYE (§9.1: a 2xx after
-CANCEL still establishes the dialog).
+§22.2; only for configured realms, issue 13 rule 11); 3xx is followed to the first Contact (at
+most 3 hops) when the configuration names its host (``endpoint.ua.configured``); every other
+final response, a timeout or the ring timeout ends the call with a reason. Hanging up while it
+rings sends CANCEL; if the 2xx crosses the CANCEL, the call is ACKed and then ended with BYE
+(§9.1: a 2xx after CANCEL still establishes the dialog).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from endpoint.sip.sdp import SessionDescription, parse_sdp
 from endpoint.sip.transaction import TransactionLayer, new_branch
 from endpoint.sip.uri import SipURI, hop_transport
 from endpoint.ua.actions import NeedMedia, Notice, PlayAlert, StartMedia, StopMedia, UpdateMedia
+from endpoint.ua.configured import account_realms, redirect_allowed
 from endpoint.ua.registration import LocalAddress
 from endpoint.ua.session import Session, finished, next_hop, peer_allows_update, sessions_of
 from endpoint.ua.session_timer import MIN_SE, plan_as_uac, uac_headers
@@ -103,7 +105,11 @@ class OutgoingCalls:
         self.contact = contact
         account = config.account
         self.digest = (
-            DigestClient(account.auth_user, account.password, rng) if account is not None else None
+            DigestClient(
+                account.auth_user, account.password, rng, allowed_realms=account_realms(account)
+            )
+            if account is not None
+            else None
         )
         self.calls: dict[str, OutgoingCall] = {}
         self.by_transaction: dict[str, str] = {}
@@ -277,6 +283,12 @@ class OutgoingCalls:
             self._send_invite(call, now)
         elif 300 <= status < 400 and response.contact and call.redirects < MAX_REDIRECTS:
             target = response.contact[0].uri
+            if isinstance(target, SipURI) and not redirect_allowed(
+                self.config, call.target, target
+            ):  # rule 11: only to a party the configuration names (no toll fraud)
+                refused = f"redirect to {target.host} refused: not a configured domain or peer"
+                self._end(call, f"{status} {refused}", now)
+                return
             if isinstance(target, SipURI) and call.state is not OutState.CANCELLING:
                 call.redirects += 1
                 call.target = target

@@ -1,11 +1,13 @@
 """The media thread over real UDP sockets on 127.0.0.1, through the tone and WAV-file adapters."""
 
 import random
+import sys
 import time
 import wave
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from endpoint.audio import open_audio
 from endpoint.media.dtmf import DtmfDigit
@@ -92,3 +94,18 @@ def test_two_engines_stream_tones_and_dtmf_over_loopback(tmp_path: Path) -> None
     assert door_stats is not None and flat_stats is not None
     assert flat_stats.received_packets > 100 and door_stats.received_packets > 100
     assert flat_stats.lost == 0 and flat_stats.foreign == 0
+
+
+def test_the_media_loop_shortens_the_gil_switch_interval_while_it_runs() -> None:
+    """A woken media thread waits for the GIL at most one switch interval (5 ms by default):
+    while the loop runs the interval is MEDIA_SWITCH_INTERVAL_S, and stop() restores it."""
+    from endpoint.runtime.realtime import MEDIA_SWITCH_INTERVAL_S
+
+    before = sys.getswitchinterval()
+    loop = MediaLoop(realtime_priority=None)
+    loop.start()
+    try:
+        assert sys.getswitchinterval() == pytest.approx(min(before, MEDIA_SWITCH_INTERVAL_S))
+    finally:
+        loop.stop()
+    assert sys.getswitchinterval() == before

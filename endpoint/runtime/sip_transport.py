@@ -58,6 +58,8 @@ class TransportStats:
     malformed: int = 0
     answered_400: int = 0
     dropped: int = 0
+    #: UDP requests dropped unparsed: their source was over its rate limit (``sheds``).
+    shed: int = 0
     #: TCP connections closed at accept (a stranger, or too many from one source or in all).
     refused: int = 0
     #: Accepted connections closed for bringing no whole message in time.
@@ -115,6 +117,7 @@ class SipTransport:
         server_names: dict[str, str] | None = None,
         admits: Callable[[str], bool] | None = None,
         on_closed: Callable[[Address, str], None] | None = None,
+        sheds: Callable[[bytes, str], bool] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -124,6 +127,9 @@ class SipTransport:
         #: May this host talk to us at all (account mode: the registrar and our calls' peers)?
         #: Others get no stateless answer and no TCP connection (issue 13 rule 7).
         self.admits = admits or (lambda host: True)
+        #: Should this UDP datagram from this host be dropped before it is even parsed (a
+        #: flooder over its rate limit, and not about one of our calls)?
+        self.sheds = sheds or (lambda data, host: False)
         #: Host names from the configuration that may be sent to (the registrar, the proxy);
         #: any other name came from the network and is never looked up (issue 13 rule 3).
         self.configured_names: frozenset[str] = frozenset()
@@ -341,6 +347,9 @@ class SipTransport:
                 self.stats.keepalives += 1
                 if data == b"\r\n\r\n" and self._udp is not None:
                     self._udp.sendto(b"\r\n", source)
+                return
+            if self.sheds(data, source[0]):
+                self.stats.shed += 1
                 return
             try:
                 messages = [parse(data)]

@@ -45,3 +45,25 @@ def test_an_options_flood_cannot_refuse_the_callers_bye(p2p_door: Door) -> None:
         flooder.close()
         third.close()
     assert "Traceback" not in p2p_door.log
+
+
+def test_a_caller_flooding_from_its_own_address_can_still_hang_up(p2p_door: Door) -> None:
+    """Requests from a source over its rate limit are dropped before they are parsed (the SIP
+    loop's time is the media thread's GIL); those that name one of our calls' Call-IDs are
+    not: the flooding caller's own BYE is answered."""
+    caller = UdpAttacker("127.0.0.3", p2p_door.port)
+    leg = place_call(caller)
+    try:
+        for n in range(400):
+            caller.send(request("OPTIONS", p2p_door.port, source=caller.address, cseq=n))
+            if n % 25 == 24:
+                time.sleep(0.01)
+        answers = caller.drain(1.0)
+        assert 0 < len(answers) < 400  # the budget was spent: the rest went unanswered
+        answer = caller.final(in_dialog("BYE", caller, leg, cseq=3))
+        assert answer is not None and status_of(answer) == 200
+        p2p_door.wait_until(lambda: p2p_door.status()["calls"] == [])
+    finally:
+        leg.close()
+        caller.close()
+    assert "Traceback" not in p2p_door.log

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
-from endpoint.config import AccountSettings, CallSettings, Config
+from endpoint.config import AccountSettings, CallSettings, Config, ConfigError, load_config
 from endpoint.sip import Request, Response, make_response, parse
 from endpoint.sip.digest import DigestClient, DigestError
 from endpoint.ua.actions import Notice, SendRequest
@@ -162,3 +163,16 @@ def test_a_strangers_407_on_an_invite_gets_no_credentials() -> None:
     )
     (again,) = respond(ua, ours, 0.1)
     assert 'realm="example.com"' in (again.headers.get("Proxy-Authorization") or "")
+
+
+def test_account_realms_is_read_and_a_bad_value_is_one_clear_problem(tmp_path: Path) -> None:
+    path = tmp_path / "door.toml"
+    base = '[account]\nregistrar = "sip:192.0.2.101"\nuser = "door"\npassword = "pw"\n'
+    path.write_text(base + 'realms = ["asterisk", "pbx.lan"]\n')
+    account = load_config(path).account
+    assert account is not None and account.realms == ("asterisk", "pbx.lan")
+    path.write_text(base + "realms = 5\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    (problem,) = caught.value.problems
+    assert problem.startswith("[account] realms = 5:") and 'realms = ["asterisk"]' in problem

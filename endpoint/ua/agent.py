@@ -567,6 +567,15 @@ class UserAgent:
                     hosts.append(self._address(parsed.bare_host))
         return SourceFilter.build(config.sip.accept_from or default, hosts)
 
+    def drop_untrusted(self, method: str, host: str, now: float) -> bool:
+        """A request from a host ``admits_host`` refuses, dropped by the runtime before it was
+        parsed (``receive`` would drop it unanswered too): counted and reported the same way.
+        True when a notice was queued (the runtime then flushes)."""
+        self.untrusted += 1
+        reported = self._untrusted_reported_at
+        self._report_untrusted(method, host, now)
+        return self._untrusted_reported_at != reported
+
     def _report_untrusted(self, method: str, host: str, now: float) -> None:
         """One line every UNTRUSTED_REPORT_S at most: a PBX calling from an address we do not
         know must be findable in the log, a scan must not flood it."""

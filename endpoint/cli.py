@@ -34,6 +34,10 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the endpoint in the foreground (logs to stderr)")
     run.add_argument("--config", required=True, help="the TOML configuration file")
     commands.add_parser("demo", help="run a self-contained demonstration on 127.0.0.1")
+    relay = commands.add_parser(
+        "relay-off", help="drive the door relay inactive (the unit's ExecStopPost, after a crash)"
+    )
+    relay.add_argument("--config", required=True, help="the TOML configuration file")
     ctl = commands.add_parser("ctl", help="control a running endpoint through its socket")
     ctl.add_argument("--socket", type=Path, default=DEFAULT_SOCKET, help="control socket path")
     actions = ctl.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -47,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
     actions.add_parser("answer", help="answer the ringing call")
     actions.add_parser("dtmf", help="send DTMF digits in the call").add_argument("digits")
     actions.add_parser("open-door", help="pulse the door relay")
+    volume = actions.add_parser(
+        "volume", help="speaker volume / microphone gain in dB, now and for the next calls"
+    )
+    volume.add_argument("--speaker", type=float, help="speaker volume, dB (-60 to 12)")
+    volume.add_argument("--mic", type=float, help="microphone gain, dB (-20 to 40)")
     register = actions.add_parser("register", help="register again now")
     switch = register.add_mutually_exclusive_group()
     switch.add_argument("--off", action="store_true", help="un-register: out of service")
@@ -74,6 +83,11 @@ def _payload(args: argparse.Namespace) -> dict[str, Any]:
             payload["timeout"] = args.timeout
     elif args.action == "dtmf":
         payload["digits"] = args.digits
+    elif args.action == "volume":
+        if args.speaker is not None:
+            payload["speaker"] = args.speaker
+        if args.mic is not None:
+            payload["mic"] = args.mic
     elif args.action == "register" and (args.off or args.on):
         payload["enabled"] = bool(args.on)
     elif args.action == "history":
@@ -200,6 +214,15 @@ def _run(path: str, err: TextIO) -> int:
         return 1
 
 
+def _relay_off(path: str, out: TextIO, err: TextIO) -> int:
+    from endpoint.service.relay_off import relay_off
+
+    config = _load(path, err)
+    if config is None:
+        return 2
+    return relay_off(config, out, err)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command and return the process exit status."""
     parser = _parser()
@@ -208,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check_config(args.file, sys.stdout, sys.stderr)
     if args.command == "run":
         return _run(args.config, sys.stderr)
+    if args.command == "relay-off":
+        return _relay_off(args.config, sys.stdout, sys.stderr)
     if args.command == "ctl":
         return _ctl(args, sys.stdout, sys.stderr)
     if args.command in service_commands.NAMES:

@@ -232,9 +232,9 @@ class IncomingCalls:
         """Why ``[media] encryption = "mandatory"`` refuses this INVITE (488), or None."""
         if self.config.media.encryption != "mandatory":
             return None
-        if transport != "tls":
+        if transport != "tls" and self.config.media.keying == "sdes":
             return f"SRTP keys are only sent over TLS; this INVITE came over {transport.upper()}"
-        if not offers_srtp(offer):
+        if not offers_srtp(offer, self.config.media.keying):
             return "plain RTP offered; [media] encryption = mandatory"
         return None
 
@@ -270,7 +270,11 @@ class IncomingCalls:
             ptime=media.ptime,
             # Keys never go out in the clear: over anything but TLS the answer is plain RTP
             # (mandatory encryption refused such an INVITE already).
-            encryption=media.encryption if call.transport == "tls" else "off",
+            encryption=media.encryption
+            if call.transport == "tls" or media.keying == "dtls"
+            else "off",
+            keying=media.keying,
+            fingerprint=self.local.dtls_fingerprint,
         )
         call.sdp = SdpSession(self.rng, self.local.host)
         try:

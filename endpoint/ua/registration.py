@@ -23,6 +23,7 @@ from endpoint.sip.grammar import parse_int
 from endpoint.sip.transaction import new_branch
 from endpoint.sip.uri import SipURI, hop_transport
 from endpoint.ua.actions import Action, Destination, Notice, SendKeepalive, SendRequest
+from endpoint.ua.configured import account_realms
 
 #: After the registrar's flow was lost (rule 10): this many retries, this far apart, before the
 #: normal back-off; a restarting registrar is back within seconds.
@@ -46,6 +47,8 @@ class LocalAddress:
     host: str
     port: int
     transport: str = "udp"
+    #: Our DTLS certificate's fingerprint for ``[media] keying = "dtls"`` (the runtime's).
+    dtls_fingerprint: str | None = None
 
 
 def listening_contact(config: Config, local: LocalAddress) -> str:
@@ -88,7 +91,9 @@ class Registration:
         self.backoff = backoff or Backoff()
         self.user_agent = user_agent
         self.state = RegState.IDLE
-        self.digest = DigestClient(account.auth_user, account.password, rng)
+        self.digest = DigestClient(
+            account.auth_user, account.password, rng, allowed_realms=account_realms(account)
+        )
         self.call_id = f"{rng.getrandbits(96):024x}@{local.host}"
         self.from_tag = f"{rng.getrandbits(32):08x}"
         self.cseq = rng.randrange(1, 2**20)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import secrets
 import signal
@@ -44,23 +45,14 @@ from endpoint.sip.message import Message
 from endpoint.sip.offer_answer import NegotiatedMedia
 from endpoint.sip.sdes import SrtpKeys as SdesKeys
 from endpoint.tls import client_context, describe_failure, server_context
-from endpoint.ua.actions import CallAction, NeedMedia, Notice, PlayAlert, StartMedia, UpdateMedia
+from endpoint.ua.actions import CallAction, NeedMedia, PlayAlert, StartMedia, UpdateMedia
 from endpoint.ua.agent import UserAgent
+from endpoint.ua.events import CallReport, DtmfReceived, Notice
 from endpoint.ua.registration import LocalAddress
 
 log = logging.getLogger("endpoint")
 
 STOP_TIMEOUT = 5.0
-#: Notices an installer should see at the default log level even when all is calm.
-WARNINGS = frozenset(
-    {
-        "door-code-wrong",
-        "door-locked-out",
-        "door-left-open",
-        "hardware-fault",
-        "registration-flow-lost",
-    }
-)
 #: The call-length warning the peer hears: three 200 ms beeps at 1 kHz.
 WARNING_TONE = np.concatenate(
     [ToneGenerator([1000.0], 0.4, (0.2, 0.2)).next_frame(FRAME_SAMPLES) for _ in range(50)]
@@ -371,14 +363,8 @@ class Engine:
         """The end-of-call report: one log line an installer can read, and an event."""
         summary = stats.summary() if stats is not None else "no media"
         log.info("call-report call_id=%s reason=%s %s", call_id, reason, summary)
-        self.events.publish(
-            {
-                "event": "call-report",
-                "call_id": call_id,
-                "reason": reason,
-                **(stats.as_dict() if stats is not None else {}),
-            }
-        )
+        stats_dict = stats.as_dict() if stats is not None else {}
+        self.events.publish(CallReport(call_id=call_id, reason=reason, stats=stats_dict).as_dict())
 
     def _media_events(self) -> None:
         if self.media is None:
@@ -386,14 +372,7 @@ class Engine:
         for call_id, event in self.media.events():
             if isinstance(event, DtmfDigit):
                 shown = self._shown(
-                    Notice(
-                        "dtmf",
-                        {
-                            "call_id": call_id,
-                            "digit": event.digit,
-                            "duration_ms": event.duration_ms,
-                        },
-                    )
+                    DtmfReceived(call_id=call_id, digit=event.digit, duration_ms=event.duration_ms)
                 )
                 log.info("dtmf %s", " ".join(f"{k}={v}" for k, v in shown.detail.items()))
                 self.events.publish(shown.as_dict())
@@ -414,16 +393,15 @@ class Engine:
         """The notice as the log and ``ctl events`` may see it: with a door code configured,
         no DTMF digit is shown at all (issue 13 rule 5: the code never reaches any output;
         which digits belong to code entry is the door's secret too)."""
-        if notice.event == "dtmf" and self.config.door.code:
-            return Notice(notice.event, {**notice.detail, "digit": "hidden"})
+        if isinstance(notice, DtmfReceived) and self.config.door.code:
+            return dataclasses.replace(notice, digit="hidden")
         return notice
 
     def _publish(self, notice: Notice) -> None:
         shown = self._shown(notice)
         detail = " ".join(f"{k}={v}" for k, v in shown.detail.items())
-        warn = notice.event.endswith(("failed", "dropped")) or notice.event in WARNINGS
-        level = logging.WARNING if warn else logging.INFO
-        log.log(level, "%s %s", notice.event, detail)
+        level = logging.WARNING if notice.warning else logging.INFO
+        log.log(level, "%s %s", notice.name, detail)
         self.events.publish(shown.as_dict())
         self.supervisor.notice(shown)  # STATUS= for systemctl status
         if self.hardware is not None:

@@ -34,7 +34,6 @@ from endpoint.hardware.board import (
 from endpoint.runtime import door_state
 from endpoint.runtime.wiring import DOOR, board_spec
 from endpoint.sip import ParseError
-from endpoint.ua.actions import Notice
 from endpoint.ua.agent import UserAgent
 from endpoint.ua.buttons import (
     AnswerCall,
@@ -47,6 +46,18 @@ from endpoint.ua.buttons import (
     SetRegistered,
 )
 from endpoint.ua.door import DoorAction, DoorControl, HangUp, OpenDoor
+from endpoint.ua.events import (
+    ButtonChanged,
+    CallAnswered,
+    CallIncoming,
+    CallOver,
+    DoorOpenFailed,
+    DtmfReceived,
+    HardwareFault,
+    HardwareOk,
+    Notice,
+    SensorChanged,
+)
 from endpoint.ua.indicator import Indicator
 
 log = logging.getLogger("endpoint.hardware")
@@ -163,21 +174,22 @@ class HardwareBridge:
         if self._closed:
             return
         now = self._clock()
-        event, detail = notice.event, notice.detail
-        call_id = detail.get("call_id")
-        if isinstance(call_id, str):
-            if event == "call-incoming":
-                self._allowed[call_id] = bool(detail.get("allowed", False))
-            elif event == "call-answered":
+        match notice:
+            case CallIncoming():
+                self._allowed[notice.call_id] = notice.allowed
+            case CallAnswered():
                 # A call we placed is trusted; an incoming one as far as the allowlist says.
-                allowed = self._allowed.pop(call_id, False) if "from" in detail else True
-                caller = str(detail.get("from") or detail.get("to") or "")
+                call_id = notice.call_id
+                allowed = self._allowed.pop(call_id, False) if notice.caller is not None else True
+                caller = notice.caller or notice.callee or ""
                 self.door.call_answered(call_id, allowed, now, caller)
-            elif event in ("call-ended", "call-failed"):
-                self._allowed.pop(call_id, None)
-                self.door.call_ended(call_id, now)
-            elif event == "dtmf" and isinstance(detail.get("digit"), str):
-                self.door.dtmf(call_id, str(detail["digit"]), now)
+            case CallOver():
+                self._allowed.pop(notice.call_id, None)
+                self.door.call_ended(notice.call_id, now)
+            case DtmfReceived():
+                self.door.dtmf(notice.call_id, notice.digit, now)
+            case _:
+                pass
         self.indicator.notice(notice)
         self._leds()
         self._run_door(now)
@@ -225,7 +237,7 @@ class HardwareBridge:
             return
         now = self._clock()
         if isinstance(event, ButtonEvent):
-            self._publish(Notice("button", {"name": event.name, "kind": event.kind.value}))
+            self._publish(ButtonChanged(button=event.name, kind=event.kind.value))
             commands = self.buttons.handle(event, call_active=self.ua.active_call_id() is not None)
             for command in commands:
                 self._command(command, now)
@@ -234,11 +246,10 @@ class HardwareBridge:
             if event.name == DOOR:
                 self.door.sensor(event.active, now)
             else:
-                self._publish(Notice("sensor", {"name": event.name, "active": event.active}))
+                self._publish(SensorChanged(sensor=event.name, active=event.active))
         elif isinstance(event, BoardFault):
-            self._publish(
-                Notice("hardware-ok" if event.ok else "hardware-fault", {"reason": event.reason})
-            )
+            kind = HardwareOk if event.ok else HardwareFault
+            self._publish(kind(reason=event.reason))
         self._run_door(now)
 
     # -- outputs ---------------------------------------------------------------------------
@@ -290,7 +301,7 @@ class HardwareBridge:
                 self.board.pulse_relay(DOOR, action.seconds)
             except Exception as exc:
                 log.error("cannot pulse the door relay: %s", exc)
-                self._publish(Notice("door-open-failed", {"reason": str(exc)}))
+                self._publish(DoorOpenFailed(reason=str(exc)))
                 return False
         elif isinstance(action, HangUp):
             if self.ua.end_call(action.call_id, "hung up after opening the door", now):

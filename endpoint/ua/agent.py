@@ -34,10 +34,27 @@ from endpoint.sip.transaction import (
 )
 from endpoint.sip.transaction import State as TxnState
 from endpoint.sip.uri import SipURI
-from endpoint.ua.actions import Action, CallAction, Notice, SendKeepalive, SendRequest
+from endpoint.ua.actions import Action, CallAction, SendKeepalive, SendRequest
 from endpoint.ua.allowlist import Allowlist
 from endpoint.ua.callgroup import CallGroup
 from endpoint.ua.calls import IncomingCalls
+from endpoint.ua.events import (
+    CallBusy,
+    CallGroupEnded,
+    CallGroupStarted,
+    DtmfReceived,
+    DtmfRefused,
+    InService,
+    MessageFailed,
+    MessageReceived,
+    Notice,
+    OutOfService,
+    Ready,
+    Registered,
+    RegistrationFailed,
+    RequestDropped,
+    RequestFailed,
+)
 from endpoint.ua.outgoing import OutgoingCalls
 from endpoint.ua.registration import LocalAddress, Registration, RegState, listening_contact
 from endpoint.ua.session import Session
@@ -98,7 +115,7 @@ class UserAgent:
         if self.registrations:
             self._run(self.registrations[0], self.registrations[0].start(now), now)
         else:
-            self._notices.append(Notice("ready", {"mode": "peer-to-peer"}))
+            self._notices.append(Ready())
 
     def stop(self, now: float) -> None:
         """Hang up, un-register everything (Expires: 0); ``stopped`` turns true when done."""
@@ -283,13 +300,10 @@ class UserAgent:
         )
         self.groups.append(group)
         self._notices.append(
-            Notice(
-                "call-group",
-                {
-                    "group_id": group.group_id,
-                    "targets": list(targets),
-                    "mode": "parallel" if parallel else "sequential",
-                },
+            CallGroupStarted(
+                group_id=group.group_id,
+                targets=list(targets),
+                mode="parallel" if parallel else "sequential",
             )
         )
         for target in group.start():
@@ -316,9 +330,8 @@ class UserAgent:
                     if step.done:
                         self.groups.remove(group)
                         self._notices.append(
-                            Notice(
-                                "call-group-ended",
-                                {"group_id": group.group_id, "answered": group.winner is not None},
+                            CallGroupEnded(
+                                group_id=group.group_id, answered=group.winner is not None
                             )
                         )
 
@@ -336,11 +349,11 @@ class UserAgent:
             return
         self.out_of_service = not enabled
         if enabled:
-            self._notices.append(Notice("in-service", {}))
+            self._notices.append(InService())
             if self.registrations:
                 self._run(self.registrations[0], self.registrations[0].start(now), now)
         else:
-            self._notices.append(Notice("out-of-service", {}))
+            self._notices.append(OutOfService())
             for registration in self.registrations:
                 self._run(registration, registration.stop(now), now)
 
@@ -445,10 +458,10 @@ class UserAgent:
         if len(self.registrations) < 2 or self.stopping or self.out_of_service:
             return
         primary, backup = self.registrations[0], self.registrations[1]
-        if owner is primary and notice.event == "registration-failed":
+        if owner is primary and isinstance(notice, RegistrationFailed):
             if backup.state in (RegState.IDLE, RegState.STOPPED):
                 self._run(backup, backup.start(now), now)
-        elif owner is primary and notice.event == "registered" and backup.registered:
+        elif owner is primary and isinstance(notice, Registered) and backup.registered:
             self._run(backup, backup.stop(now), now)
 
     def _drain(self, now: float) -> None:
@@ -475,12 +488,8 @@ class UserAgent:
         bug = not isinstance(exc, ParseError)
         if bug:
             self.internal_errors += 1
-            self._notices.append(
-                Notice(
-                    "request-failed" if isinstance(event, RequestReceived) else "message-failed",
-                    {"error": type(exc).__name__, "detail": str(exc)[:200]},
-                )
-            )
+            kind = RequestFailed if isinstance(event, RequestReceived) else MessageFailed
+            self._notices.append(kind(error=type(exc).__name__, detail_text=str(exc)[:200]))
         if not isinstance(event, RequestReceived):
             return
         key = event.transaction
@@ -566,14 +575,11 @@ class UserAgent:
             return
         self._untrusted_reported_at = now
         self._notices.append(
-            Notice(
-                "request-dropped",
-                {
-                    "method": method,
-                    "source": host,
-                    "dropped_total": self.untrusted,
-                    "fix": "if this is your PBX, add its address to [sip] accept_from",
-                },
+            RequestDropped(
+                method=method,
+                source=host,
+                dropped_total=self.untrusted,
+                fix="if this is your PBX, add its address to [sip] accept_from",
             )
         )
 
@@ -642,10 +648,7 @@ class UserAgent:
             if self.outgoing.active is not None:
                 response = make_response(request, 486, to_tag=self._tag())
                 self._notices.append(
-                    Notice(
-                        "call-busy",
-                        {"call_id": request.call_id, "from": str(request.from_addr.uri)},
-                    )
+                    CallBusy(call_id=request.call_id, caller=str(request.from_addr.uri))
                 )
             else:
                 self.calls.invite(
@@ -695,17 +698,16 @@ class UserAgent:
             # Door codes only from authenticated SRTP: a digit in SIP is not proven to come
             # from the party holding the call's media key.
             self._notices.append(
-                Notice(
-                    "dtmf-refused",
-                    {"call_id": session.call_id, "reason": "SIP INFO; encryption is mandatory"},
-                )
+                DtmfRefused(call_id=session.call_id, reason="SIP INFO; encryption is mandatory")
             )
             return make_response(request, 403, "Forbidden (DTMF only over SRTP)")
         if request.method == "INFO" and request.content_type == "application/dtmf-relay":
             digit = _dtmf_relay(request.body)
             if digit is not None:
-                self._notices.append(Notice("dtmf", {"call_id": session.call_id, **digit}))
-                self.dtmf(session.call_id, str(digit["digit"]), now)
+                self._notices.append(
+                    DtmfReceived(call_id=session.call_id, digit=digit[0], duration_ms=digit[1])
+                )
+                self.dtmf(session.call_id, digit[0], now)
             return make_response(request, 200)
         if request.method == "MESSAGE":
             self._message(request)
@@ -713,7 +715,7 @@ class UserAgent:
 
     def _message(self, request: Request) -> None:
         text = request.body[:MAX_MESSAGE_TEXT].decode("utf-8", "replace")
-        self._notices.append(Notice("message", {"from": str(request.from_addr.uri), "text": text}))
+        self._notices.append(MessageReceived(caller=str(request.from_addr.uri), text=text))
 
     def _tag(self) -> str:
         return f"{self.rng.getrandbits(48):012x}"
@@ -755,7 +757,7 @@ class UserAgent:
         return out
 
 
-def _dtmf_relay(body: bytes) -> dict[str, object] | None:
+def _dtmf_relay(body: bytes) -> tuple[str, int] | None:
     """``Signal=5`` / ``Duration=160`` (the de-facto application/dtmf-relay format)."""
     fields: dict[str, str] = {}
     for line in body.decode("ascii", "replace").splitlines()[:8]:
@@ -765,4 +767,4 @@ def _dtmf_relay(body: bytes) -> dict[str, object] | None:
     if len(signal) != 1 or signal.upper() not in "0123456789*#ABCD":
         return None
     duration = fields.get("duration", "")
-    return {"digit": signal.upper(), "duration_ms": min(parse_int(duration, 9) or 0, 60_000)}
+    return signal.upper(), min(parse_int(duration, 9) or 0, 60_000)

@@ -30,8 +30,9 @@ from endpoint.sip.offer_answer import (
 from endpoint.sip.sdp import SessionDescription, parse_sdp
 from endpoint.sip.transaction import TransactionLayer
 from endpoint.sip.uri import SipURI
-from endpoint.ua.actions import NeedMedia, Notice, PlayAlert, StartMedia, StopMedia, UpdateMedia
+from endpoint.ua.actions import NeedMedia, PlayAlert, StartMedia, StopMedia, UpdateMedia
 from endpoint.ua.allowlist import Allowlist
+from endpoint.ua.events import CallAnswered, CallBusy, CallEnded, CallIncoming, CallRejected, Notice
 from endpoint.ua.registration import LocalAddress
 from endpoint.ua.session import Session, finished, peer_allows_update, sessions_of
 from endpoint.ua.session_timer import (
@@ -159,12 +160,7 @@ class IncomingCalls:
             busy = None
         if busy is not None:
             self.tx.send_response(transaction, make_response(request, 486, to_tag=tag), now)
-            self.events.append(
-                Notice(
-                    "call-busy",
-                    {"call_id": request.call_id, "from": str(request.from_addr.uri)},
-                )
-            )
+            self.events.append(CallBusy(call_id=request.call_id, caller=str(request.from_addr.uri)))
             return
         try:
             offer = parse_sdp(request.body)
@@ -183,13 +179,8 @@ class IncomingCalls:
                 now,
             )
             self.events.append(
-                Notice(
-                    "call-rejected",
-                    {
-                        "call_id": request.call_id,
-                        "from": str(request.from_addr.uri),
-                        "reason": refusal,
-                    },
+                CallRejected(
+                    call_id=request.call_id, caller=str(request.from_addr.uri), reason=refusal
                 )
             )
             return
@@ -208,10 +199,7 @@ class IncomingCalls:
         if not allowed and self.config.calls.not_allowed == "reject":
             self.tx.send_response(transaction, make_response(request, 403, to_tag=tag), now)
             self.events.append(
-                Notice(
-                    "call-rejected",
-                    {"call_id": request.call_id, "from": caller, "reason": "not allowed"},
-                )
+                CallRejected(call_id=request.call_id, caller=caller, reason="not allowed")
             )
             return
         call = Call(request.call_id, request, transaction, offer, caller, tag, now, allowed, source)
@@ -223,9 +211,7 @@ class IncomingCalls:
             call.ring_deadline, call.ring_status = now + expires, 487
         self.calls[call.call_id] = call
         self._respond(call, 180, now=now)
-        self.events.append(
-            Notice("call-incoming", {"call_id": call.call_id, "from": caller, "allowed": allowed})
-        )
+        self.events.append(CallIncoming(call_id=call.call_id, caller=caller, allowed=allowed))
         self.events.append(NeedMedia(call.call_id))
 
     def _encryption_refusal(self, offer: SessionDescription, transport: str) -> str | None:
@@ -317,14 +303,11 @@ class IncomingCalls:
         call.session.start(call.timer, now)
         self.events.append(StartMedia(call.call_id, negotiated, call.rtp_port))
         self.events.append(
-            Notice(
-                "call-answered",
-                {
-                    "call_id": call.call_id,
-                    "from": call.caller,
-                    "codec": negotiated.codec,
-                    "encryption": media_encryption(negotiated),
-                },
+            CallAnswered(
+                call_id=call.call_id,
+                caller=call.caller,
+                codec=negotiated.codec,
+                encryption=media_encryption(negotiated),
             )
         )
         return True
@@ -410,14 +393,11 @@ class IncomingCalls:
         if was_media or call.rtp_port is not None:
             self.events.append(StopMedia(call.call_id, reason))
         self.events.append(
-            Notice(
-                "call-ended",
-                {
-                    "call_id": call.call_id,
-                    "from": call.caller,
-                    "reason": reason,
-                    "duration": round(duration, 1),
-                },
+            CallEnded(
+                call_id=call.call_id,
+                caller=call.caller,
+                reason=reason,
+                duration=round(duration, 1),
             )
         )
         self.calls.pop(call.call_id, None)

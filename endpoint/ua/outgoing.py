@@ -36,7 +36,18 @@ from endpoint.sip.offer_answer import (
 from endpoint.sip.sdp import SessionDescription, parse_sdp
 from endpoint.sip.transaction import TransactionLayer, new_branch
 from endpoint.sip.uri import SipURI, hop_transport
-from endpoint.ua.actions import NeedMedia, Notice, PlayAlert, StartMedia, StopMedia, UpdateMedia
+from endpoint.ua.actions import NeedMedia, PlayAlert, StartMedia, StopMedia, UpdateMedia
+from endpoint.ua.events import (
+    CallAnswered,
+    CallEarlyMedia,
+    CallEnded,
+    CallFailed,
+    CallOutgoing,
+    CallRedirected,
+    CallRinging,
+    CallRingTimeout,
+    Notice,
+)
 from endpoint.ua.registration import LocalAddress
 from endpoint.ua.session import Session, finished, next_hop, peer_allows_update, sessions_of
 from endpoint.ua.session_timer import MIN_SE, plan_as_uac, uac_headers
@@ -132,7 +143,7 @@ class OutgoingCalls:
         )
         call.session_interval = self.config.calls.session_expires
         self.calls[call.call_id] = call
-        self.events.append(Notice("call-outgoing", {"call_id": call.call_id, "to": str(uri)}))
+        self.events.append(CallOutgoing(call_id=call.call_id, callee=str(uri)))
         self.events.append(NeedMedia(call.call_id))
         return call.call_id
 
@@ -247,7 +258,7 @@ class OutgoingCalls:
                 call.dialog = Dialog.as_caller(call.invite, response)  # type: ignore[arg-type]
             if status in (180, 183) and call.state is OutState.CALLING:
                 call.state = OutState.RINGING
-                self.events.append(Notice("call-ringing", {"call_id": call.call_id}))
+                self.events.append(CallRinging(call_id=call.call_id))
             if response.body and call.state is OutState.RINGING:
                 self._early_media(call, response)
             return
@@ -281,9 +292,7 @@ class OutgoingCalls:
                 call.redirects += 1
                 call.target = target
                 call.cseq += 1
-                self.events.append(
-                    Notice("call-redirected", {"call_id": call.call_id, "to": str(target)})
-                )
+                self.events.append(CallRedirected(call_id=call.call_id, callee=str(target)))
                 self._send_invite(call, now)
                 return
             self._end(call, f"{status} {response.reason}", now)
@@ -343,14 +352,11 @@ class OutgoingCalls:
         )
         call.session.start(plan_as_uac(response), now)
         self.events.append(
-            Notice(
-                "call-answered",
-                {
-                    "call_id": call.call_id,
-                    "to": str(call.target),
-                    "codec": negotiated.codec,
-                    "encryption": media_encryption(negotiated),
-                },
+            CallAnswered(
+                call_id=call.call_id,
+                callee=str(call.target),
+                codec=negotiated.codec,
+                encryption=media_encryption(negotiated),
             )
         )
 
@@ -366,7 +372,7 @@ class OutgoingCalls:
                 self.events.append(UpdateMedia(call.call_id, negotiated))
         else:
             self.events.append(StartMedia(call.call_id, negotiated, call.local.port))
-            self.events.append(Notice("call-early-media", {"call_id": call.call_id}))
+            self.events.append(CallEarlyMedia(call_id=call.call_id))
         call.early_media = negotiated
         call.media_started = True
 
@@ -480,17 +486,11 @@ class OutgoingCalls:
         self.outcomes.append((call.call_id, False))
         duration = now - call.answered_at if call.answered_at is not None else 0.0
         self.events.append(StopMedia(call.call_id, reason))
-        event = "call-ended" if ended else "call-failed"
+        target, duration = str(call.target), round(duration, 1)
         self.events.append(
-            Notice(
-                event,
-                {
-                    "call_id": call.call_id,
-                    "to": str(call.target),
-                    "reason": reason,
-                    "duration": round(duration, 1),
-                },
-            )
+            CallEnded(call_id=call.call_id, callee=target, reason=reason, duration=duration)
+            if ended
+            else CallFailed(call_id=call.call_id, callee=target, reason=reason, duration=duration)
         )
         self.calls.pop(call.call_id, None)
 
@@ -504,4 +504,4 @@ class OutgoingCalls:
                 call.ring_deadline = None
                 if call.state in (OutState.CALLING, OutState.RINGING):
                     self._cancel(call, now)
-                    self.events.append(Notice("call-ring-timeout", {"call_id": call.call_id}))
+                    self.events.append(CallRingTimeout(call_id=call.call_id))

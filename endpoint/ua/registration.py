@@ -22,7 +22,16 @@ from endpoint.sip.digest import DigestClient, DigestError
 from endpoint.sip.grammar import parse_int
 from endpoint.sip.transaction import new_branch
 from endpoint.sip.uri import SipURI, hop_transport
-from endpoint.ua.actions import Action, Destination, Notice, SendKeepalive, SendRequest
+from endpoint.ua.actions import Action, Destination, SendKeepalive, SendRequest
+from endpoint.ua.events import (
+    Registered,
+    Registering,
+    RegistrationContactChanged,
+    RegistrationFailed,
+    RegistrationFlowLost,
+    RegistrationRefreshed,
+    Unregistered,
+)
 
 #: After the registrar's flow was lost (rule 10): this many retries, this far apart, before the
 #: normal back-off; a restarting registrar is back within seconds.
@@ -140,7 +149,7 @@ class Registration:
         if self.state in (RegState.REGISTERED, RegState.REGISTERING):
             return self._send_register(now, 0, next_state=RegState.UNREGISTERING)
         self.state = RegState.STOPPED
-        return [self._notice("unregistered")]
+        return [Unregistered(account=self.name, aor=self.aor)]
 
     def flow_lost(self, now: float, reason: str) -> list[Action]:
         """The registrar stopped answering on our flow (the TCP connection closed, an OPTIONS
@@ -149,7 +158,10 @@ class Registration:
         if self.state is not RegState.REGISTERED:
             return []
         self._quick_retries = QUICK_RETRIES  # a restart takes seconds: try again in seconds
-        return [self._notice("registration-flow-lost", reason=reason), *self.refresh_now(now)]
+        return [
+            RegistrationFlowLost(account=self.name, aor=self.aor, reason=reason),
+            *self.refresh_now(now),
+        ]
 
     def refresh_now(self, now: float) -> list[Action]:
         """Re-register at once (a button, a control command, a network change)."""
@@ -228,7 +240,7 @@ class Registration:
         if self.state is RegState.UNREGISTERING:
             self.state = RegState.STOPPED
             self._deadline = None
-            return [self._notice("unregistered")]
+            return [Unregistered(account=self.name, aor=self.aor)]
         granted = self._granted(response)
         via = response.top_via
         seen_host = via.received or self.contact_host
@@ -244,7 +256,9 @@ class Registration:
             # calls reach us (the binding of the old Contact expires on its own).
             self.contact_host, self.contact_port = seen_host, seen_port
             return [
-                self._notice("registration-contact-changed", contact=self.contact_uri()),
+                RegistrationContactChanged(
+                    account=self.name, aor=self.aor, contact=self.contact_uri()
+                ),
                 *self._send_register(now, self.expires),
             ]
         self.granted = granted
@@ -255,8 +269,8 @@ class Registration:
         self._deadline = now + max(min(granted * self.REFRESH_SHARE, granted - 5.0), 1.0)
         if self.account.keepalive != "off" and self._keepalive_at is None:
             self._keepalive_at = now + self.account.keepalive_interval
-        name = "registered" if first else "registration-refreshed"
-        return [self._notice(name, expires=granted, contact=self.contact_uri())]
+        kind = Registered if first else RegistrationRefreshed
+        return [kind(account=self.name, aor=self.aor, expires=granted, contact=self.contact_uri())]
 
     def _granted(self, response: Response) -> int:
         ours = self.contact_uri()
@@ -271,7 +285,7 @@ class Registration:
         self._auth = ()
         if self.state is RegState.UNREGISTERING:
             self.state = RegState.STOPPED
-            return [self._notice("unregistered", reason=reason)]
+            return [Unregistered(account=self.name, aor=self.aor, reason=reason)]
         delay = self.backoff.delay(self.failures, self.rng)
         if self._quick_retries > 0:
             self._quick_retries -= 1
@@ -280,10 +294,12 @@ class Registration:
         self.state = RegState.WAITING
         self._deadline = now + delay
         self._keepalive_at = None
-        detail: dict[str, object] = {"reason": reason, "retry_in": round(delay, 1)}
-        if fatal_auth:
-            detail["fix"] = "check [account] user, auth_user and password"
-        return [self._notice("registration-failed", **detail)]
+        fix = "check [account] user, auth_user and password" if fatal_auth else None
+        return [
+            RegistrationFailed(
+                account=self.name, aor=self.aor, reason=reason, retry_in=round(delay, 1), fix=fix
+            )
+        ]
 
     def _keepalive(self, now: float) -> list[Action]:
         if self.account.keepalive == "crlf":
@@ -337,14 +353,14 @@ class Registration:
         if next_state is RegState.REGISTERING and not self._auth:
             actions.insert(
                 0,
-                self._notice(
-                    "registering", attempt=self.attempts, registrar=self.account.registrar
+                Registering(
+                    account=self.name,
+                    aor=self.aor,
+                    attempt=self.attempts,
+                    registrar=self.account.registrar,
                 ),
             )
         return actions
-
-    def _notice(self, event: str, **detail: object) -> Notice:
-        return Notice(event, {"account": self.name, "aor": self.aor, **detail})
 
     def status(self) -> dict[str, object]:
         return {

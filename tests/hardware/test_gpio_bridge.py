@@ -18,8 +18,18 @@ from endpoint.hardware.factory import HardwareError
 from endpoint.runtime.engine import Engine
 from endpoint.runtime.hardware_bridge import HardwareBridge, open_board
 from endpoint.sip import Request, parse
-from endpoint.ua.actions import NeedMedia, Notice
+from endpoint.ua.actions import NeedMedia
 from endpoint.ua.agent import UserAgent
+from endpoint.ua.events import (
+    CallAnswered,
+    CallEnded,
+    CallIncoming,
+    DoorLeftOpen,
+    DoorOpened,
+    DoorSensor,
+    DtmfReceived,
+    Notice,
+)
 from endpoint.ua.registration import LocalAddress
 from tests.interop.peers import free_port
 
@@ -90,7 +100,7 @@ class Harness:
             self.publish(notice)
 
     def events(self) -> list[str]:
-        return [n.event for n in self.published]
+        return [n.name for n in self.published]
 
 
 async def settle() -> None:
@@ -128,12 +138,12 @@ async def test_door_button_sensor_and_ctl(factory: MockFactory) -> None:
     factory.pin(18).drive_high()
     await settle()
     assert relay.state is True
-    opened = [n for n in h.published if n.event == "door-opened"]
-    assert opened == [Notice("door-opened", {"via": "button", "call_id": None, "seconds": 5.0})]
+    opened = [n for n in h.published if n.name == "door-opened"]
+    assert opened == [DoorOpened(via="button", call_id=None, seconds=5.0)]
     assert h.bridge.indicator.state.value == "door_open"
     factory.pin(22).drive_low()  # sensor_active = low: the door opened
     await settle()
-    assert Notice("door-sensor", {"state": "open"}) in h.published
+    assert DoorSensor(state="open") in h.published
     assert h.bridge.open_door("ctl") == {"ok": True, "seconds": 5.0}
     status = h.bridge.status()
     assert status["relays"] == {"door": "energised"} and status["state"] == "door_open"
@@ -191,23 +201,23 @@ async def test_dtmf_code_only_from_allowed_callers(factory: MockFactory) -> None
     h.bridge.start()
     relay = factory.pin(27)
     for call_id, allowed in (("stranger", False), ("friend", True)):
-        h.publish(Notice("call-incoming", {"call_id": call_id, "from": "x", "allowed": allowed}))
-        h.publish(Notice("call-answered", {"call_id": call_id, "from": "x", "codec": "PCMU"}))
+        h.publish(CallIncoming(call_id=call_id, caller="x", allowed=allowed))
+        h.publish(CallAnswered(call_id=call_id, caller="x", codec="PCMU", encryption="none"))
         for _ in range(2):  # the code is 4242: RFC 4733 "4" from the media loop, INFO "2"
             h.bridge.dtmf(call_id, "4")
-            h.publish(Notice("dtmf", {"call_id": call_id, "digit": "2", "duration_ms": 100}))
+            h.publish(DtmfReceived(call_id=call_id, digit="2", duration_ms=100))
         assert relay.state is allowed, call_id
-        h.publish(Notice("call-ended", {"call_id": call_id, "from": "x"}))
+        h.publish(CallEnded(call_id=call_id, caller="x", reason="bye", duration=1.0))
     h.bridge.close()
     assert relay.state is False
-    opened = [n.detail for n in h.published if n.event == "door-opened"]
+    opened = [n.detail for n in h.published if n.name == "door-opened"]
     assert opened == [{"via": "dtmf", "call_id": "friend", "seconds": 5.0}]
 
 
 async def test_dtmf_in_a_call_we_placed_opens(factory: MockFactory) -> None:
     h = Harness(parse_config(CONFIG.replace("pulse_s = 5", 'pulse_s = 5\ncode = "4242"')))
     h.bridge.start()
-    h.publish(Notice("call-answered", {"call_id": "ours", "to": "sip:flat@x", "codec": "PCMU"}))
+    h.publish(CallAnswered(call_id="ours", callee="sip:flat@x", codec="PCMU", encryption="none"))
     for digit in "4242":
         h.bridge.dtmf("ours", digit)
     assert factory.pin(27).state is True
@@ -248,9 +258,9 @@ async def test_a_door_open_at_start_is_known_and_alarmed(factory: MockFactory) -
     h = Harness(parse_config(CONFIG))
     factory.pin(22).drive_low()  # the contact reads "open" before the bridge starts
     h.bridge.start()
-    assert Notice("door-sensor", {"state": "open"}) in h.published
+    assert DoorSensor(state="open") in h.published
     deadline = h.bridge.door.get_timer()
     assert deadline is not None  # the left-open alarm is armed
     h.bridge.door.handle_timer(deadline)
-    assert Notice("door-left-open", {"seconds": 60.0}) in h.bridge.door.actions()
+    assert DoorLeftOpen(seconds=60.0) in h.bridge.door.actions()
     h.bridge.close()

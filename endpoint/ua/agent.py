@@ -68,6 +68,16 @@ MAX_MESSAGE_TEXT = 1024
 UNTRUSTED_REPORT_S = 10.0
 
 
+@dataclass(frozen=True, slots=True)
+class Party:
+    """Who is on the other end of a call, and whether the call is trusted with the door: a
+    call we placed is, an incoming one if its caller passed the allowlist when it rang."""
+
+    peer: str
+    incoming: bool
+    trusted: bool
+
+
 @dataclass
 class UserAgent:
     config: Config
@@ -368,6 +378,16 @@ class UserAgent:
         if incoming is not None:
             return incoming.call_id
         return outgoing.call_id if outgoing is not None else None
+
+    def party(self, call_id: str) -> Party | None:
+        """The other end of call ``call_id`` (None: no such call)."""
+        incoming = self.calls.calls.get(call_id)
+        if incoming is not None:
+            return Party(incoming.caller, incoming=True, trusted=incoming.allowed)
+        outgoing = self.outgoing.calls.get(call_id)
+        if outgoing is not None:
+            return Party(str(outgoing.target), incoming=False, trusted=True)
+        return None
 
     def media_ready(self, call_id: str, rtp_port: int, now: float) -> None:
         self.calls.media_ready(call_id, rtp_port, now)

@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from endpoint.config import LedSettings
-from endpoint.hardware.board import LedPattern
 from endpoint.ua.events import (
     CallAnswered,
     CallIncoming,
@@ -37,6 +36,7 @@ from endpoint.ua.events import (
     RegistrationRefreshed,
     Unregistered,
 )
+from endpoint.ua.io import LedPattern
 
 
 class DeviceState(enum.Enum):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from endpoint.config import DEFAULT_LED_SHOW, LedSettings
-from endpoint.hardware.board import LedPattern
 from endpoint.ua.events import (
     CallAnswered,
     CallEnded,
@@ -24,6 +23,7 @@ from endpoint.ua.events import (
     Unregistered,
 )
 from endpoint.ua.indicator import DeviceState, Indicator, SetLed
+from endpoint.ua.io import LedPattern
 
 STATUS = LedSettings("status", 23)
 DOOR_LED = LedSettings(  # lit only while the door is open

@@ -63,7 +63,7 @@ class HardwareBridge:
         self._saved_lockouts: frozenset[str] = frozenset()
         self._closed = False
         if board is not None:
-            atexit.register(self._release_at_exit)
+            atexit.register(self.release_at_exit)
 
     @property
     def closed(self) -> bool:
@@ -111,7 +111,7 @@ class HardwareBridge:
         board = self.board
         if board is None:
             return
-        atexit.unregister(self._release_at_exit)
+        atexit.unregister(self.release_at_exit)
         try:
             board.release_all()
         except Exception:
@@ -122,7 +122,8 @@ class HardwareBridge:
             except Exception:
                 log.exception("cannot close the hardware board")
 
-    def _release_at_exit(self) -> None:
+    def release_at_exit(self) -> None:
+        """What ``atexit`` runs: the relay is released even if ``close()`` never ran."""
         if self.board is not None and not self._closed:
             with contextlib.suppress(Exception):
                 self.board.release_all()

@@ -51,6 +51,7 @@ from endpoint.ua.events import (
 from endpoint.ua.registration import LocalAddress
 from endpoint.ua.session import Session, finished, next_hop, peer_allows_update, sessions_of
 from endpoint.ua.session_timer import MIN_SE, plan_as_uac, uac_headers
+from endpoint.ua.states import advance
 
 CallEvent = Notice | NeedMedia | StartMedia | StopMedia | UpdateMedia | PlayAlert
 MAX_REDIRECTS = 3
@@ -65,6 +66,29 @@ class OutState(enum.Enum):
     CONFIRMED = "confirmed"
     CANCELLING = "cancelling"
     ENDED = "ended"
+
+
+class OutInput(enum.Enum):
+    """What moves a call we place (RFC 3261 §13.2, the UAC side of an INVITE)."""
+
+    INVITE = "INVITE sent"
+    PROVISIONAL = "180/183 received"
+    SUCCESS = "2xx received"
+    CANCEL = "CANCEL sent"
+    END = "ended (final error, BYE, timeout, hang-up)"
+
+
+OS, OI = OutState, OutInput
+#: (state, input) -> next state; walked by tests/ua/test_call_tables.py.
+OUTGOING: dict[tuple[OutState, OutInput], OutState] = {
+    (OS.WAITING_MEDIA, OI.INVITE): OS.CALLING,
+    (OS.CALLING, OI.PROVISIONAL): OS.RINGING,
+    (OS.CALLING, OI.SUCCESS): OS.CONFIRMED,
+    (OS.RINGING, OI.SUCCESS): OS.CONFIRMED,
+    (OS.CALLING, OI.CANCEL): OS.CANCELLING,
+    (OS.RINGING, OI.CANCEL): OS.CANCELLING,
+    **{(s, OI.END): OS.ENDED for s in OutState if s is not OS.ENDED},
+}
 
 
 @dataclass
@@ -187,7 +211,7 @@ class OutgoingCalls:
         )
         call.sdp = SdpSession(self.rng, self.local.host)
         call.offer = make_offer(call.local, call.sdp)
-        call.state = OutState.CALLING
+        call.state = advance(OUTGOING, call.state, OutInput.INVITE, call.call_id)
         self._send_invite(call, now)
 
     def _via(self) -> Via:
@@ -257,7 +281,7 @@ class OutgoingCalls:
             if response.to_addr.tag and response.contact and call.dialog is None:
                 call.dialog = Dialog.as_caller(call.invite, response)  # type: ignore[arg-type]
             if status in (180, 183) and call.state is OutState.CALLING:
-                call.state = OutState.RINGING
+                call.state = advance(OUTGOING, call.state, OutInput.PROVISIONAL, call.call_id)
                 self.events.append(CallRinging(call_id=call.call_id))
             if response.body and call.state is OutState.RINGING:
                 self._early_media(call, response)
@@ -325,7 +349,7 @@ class OutgoingCalls:
             self._bye(call, now)
             self._end(call, f"unusable answer: {exc}", now)
             return
-        call.state = OutState.CONFIRMED
+        call.state = advance(OUTGOING, call.state, OutInput.SUCCESS, call.call_id)
         call.answered_at = now
         call.ring_deadline = None
         self.outcomes.append((call.call_id, True))
@@ -456,7 +480,7 @@ class OutgoingCalls:
         cancel = Request("CANCEL", invite.uri, Headers(fields))
         destination, transport = self._destination(call)
         self.tx.send_request(cancel, destination, transport, now)
-        call.state = OutState.CANCELLING
+        call.state = advance(OUTGOING, call.state, OutInput.CANCEL, call.call_id)
 
     def _bye(self, call: OutgoingCall, now: float) -> None:
         dialog = call.dialog
@@ -482,7 +506,7 @@ class OutgoingCalls:
         # A call we cancelled ourselves (hung up while it rang, answered elsewhere in the
         # group, rang out) ended as asked: it is not a failure, and is not logged as one.
         ended = call.answered_at is not None or call.state is OutState.CANCELLING
-        call.state = OutState.ENDED
+        call.state = advance(OUTGOING, call.state, OutInput.END, call.call_id)
         self.outcomes.append((call.call_id, False))
         duration = now - call.answered_at if call.answered_at is not None else 0.0
         self.events.append(StopMedia(call.call_id, reason))

@@ -32,6 +32,7 @@ from endpoint.ua.events import (
     RegistrationRefreshed,
     Unregistered,
 )
+from endpoint.ua.states import advance
 
 #: After the registrar's flow was lost (rule 10): this many retries, this far apart, before the
 #: normal back-off; a restarting registrar is back within seconds.
@@ -46,6 +47,35 @@ class RegState(enum.Enum):
     WAITING = "waiting to retry"
     UNREGISTERING = "unregistering"
     STOPPED = "stopped"
+
+
+class RegInput(enum.Enum):
+    """What moves a registration (RFC 3261 §10.2): what we send, and what comes back."""
+
+    REGISTER = "REGISTER sent"
+    RESEND = "REGISTER sent again (credentials, Min-Expires)"
+    UNREGISTER = "REGISTER with Expires: 0 sent"
+    SUCCESS = "2xx received"
+    FAILURE = "failed (final error, timeout, transport error)"
+    STOP = "stopped with no binding to remove"
+
+
+R, RI = RegState, RegInput
+#: (state, input) -> next state. A pair not listed is a bug of ours (``StateError``);
+#: the hypothesis test walks random inputs and meets only listed pairs.
+REGISTRATION: dict[tuple[RegState, RegInput], RegState] = {
+    **{(s, RI.REGISTER): R.REGISTERING for s in (R.IDLE, R.STOPPED, R.WAITING, R.REGISTERED)},
+    (R.REGISTERING, RI.REGISTER): R.REGISTERING,  # the registrar saw another Contact (NAT)
+    (R.REGISTERING, RI.RESEND): R.REGISTERING,
+    (R.UNREGISTERING, RI.RESEND): R.UNREGISTERING,
+    (R.REGISTERED, RI.UNREGISTER): R.UNREGISTERING,
+    (R.REGISTERING, RI.UNREGISTER): R.UNREGISTERING,
+    (R.REGISTERING, RI.SUCCESS): R.REGISTERED,
+    (R.UNREGISTERING, RI.SUCCESS): R.STOPPED,
+    (R.REGISTERING, RI.FAILURE): R.WAITING,
+    (R.UNREGISTERING, RI.FAILURE): R.STOPPED,
+    **{(s, RI.STOP): R.STOPPED for s in (R.IDLE, R.WAITING, R.STOPPED, R.UNREGISTERING)},
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +177,11 @@ class Registration:
         self._deadline = None
         self._keepalive_at = None
         if self.state in (RegState.REGISTERED, RegState.REGISTERING):
-            return self._send_register(now, 0, next_state=RegState.UNREGISTERING)
-        self.state = RegState.STOPPED
+            return self._send_register(now, 0, via=RegInput.UNREGISTER)
+        self._go(RegInput.STOP)
+        # Stopped for good: a late answer to an un-REGISTER we gave up waiting for changes
+        # nothing (it used to bring a stopped registration back to "registered").
+        self._pending = None
         return [Unregistered(account=self.name, aor=self.aor)]
 
     def flow_lost(self, now: float, reason: str) -> list[Action]:
@@ -226,19 +259,19 @@ class Registration:
             return self._failed(now, str(exc), fatal_auth=True)
         expires = 0 if self.state is RegState.UNREGISTERING else self.expires
         self._auth = tuple(fields)
-        return self._send_register(now, expires, next_state=self.state)
+        return self._send_register(now, expires, via=RegInput.RESEND)
 
     def _interval_too_brief(self, response: Response, now: float) -> list[Action]:
         minimum = parse_int((response.headers.get("Min-Expires") or "").strip(), 10)
         if minimum is None or minimum <= self.expires:
             return self._failed(now, "423 without a usable Min-Expires")
         self.expires = minimum  # RFC 3261 §10.2.8
-        return self._send_register(now, self.expires, next_state=self.state)
+        return self._send_register(now, self.expires, via=RegInput.RESEND)
 
     def _success(self, response: Response, now: float) -> list[Action]:
         self._auth = ()
         if self.state is RegState.UNREGISTERING:
-            self.state = RegState.STOPPED
+            self._go(RegInput.SUCCESS)
             self._deadline = None
             return [Unregistered(account=self.name, aor=self.aor)]
         granted = self._granted(response)
@@ -265,7 +298,7 @@ class Registration:
         self.failures = 0
         self.attempts = 0  # "attempt=N" counts the tries since the last success
         first = self.state is not RegState.REGISTERED
-        self.state = RegState.REGISTERED
+        self._go(RegInput.SUCCESS)
         self._deadline = now + max(min(granted * self.REFRESH_SHARE, granted - 5.0), 1.0)
         if self.account.keepalive != "off" and self._keepalive_at is None:
             self._keepalive_at = now + self.account.keepalive_interval
@@ -284,14 +317,14 @@ class Registration:
     def _failed(self, now: float, reason: str, *, fatal_auth: bool = False) -> list[Action]:
         self._auth = ()
         if self.state is RegState.UNREGISTERING:
-            self.state = RegState.STOPPED
+            self._go(RegInput.FAILURE)
             return [Unregistered(account=self.name, aor=self.aor, reason=reason)]
         delay = self.backoff.delay(self.failures, self.rng)
         if self._quick_retries > 0:
             self._quick_retries -= 1
             delay = min(delay, QUICK_RETRY_S)
         self.failures += 1
-        self.state = RegState.WAITING
+        self._go(RegInput.FAILURE)
         self._deadline = now + delay
         self._keepalive_at = None
         fix = "check [account] user, auth_user and password" if fatal_auth else None
@@ -340,17 +373,21 @@ class Registration:
         fields += [("User-Agent", self.user_agent), *self._auth]
         return Request(method, self.request_uri, Headers(fields))
 
+    def _go(self, event: RegInput) -> None:
+        """Take the transition the table names for ``event`` in the current state."""
+        self.state = advance(REGISTRATION, self.state, event, f"registration {self.name}")
+
     def _send_register(
-        self, now: float, expires: int, *, next_state: RegState = RegState.REGISTERING
+        self, now: float, expires: int, *, via: RegInput = RegInput.REGISTER
     ) -> list[Action]:
         self.cseq += 1
         self.attempts += 1
-        self.state = next_state
+        self._go(via)
         request = self._build("REGISTER", expires)
         tag = f"{self.name}:register:{self.cseq}"
         self._pending = tag
         actions: list[Action] = [SendRequest(request, self.destination, tag)]
-        if next_state is RegState.REGISTERING and not self._auth:
+        if self.state is RegState.REGISTERING and not self._auth:
             actions.insert(
                 0,
                 Registering(

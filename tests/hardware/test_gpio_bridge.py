@@ -141,7 +141,7 @@ async def test_door_button_sensor_and_ctl(factory: MockFactory) -> None:
     assert [n.detail["via"] for n in h.published if isinstance(n, DoorOpened)] == ["button", "ctl"]
     assert h.bridge.status()["relays"] == {"door": "energised"}
     assert h.core.device_status()["state"] == "door_open"
-    h.bridge._release_at_exit()  # what atexit runs
+    h.bridge.release_at_exit()  # what atexit runs
     assert relay.state is False
     h.bridge.close()
     h.bridge.close()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from endpoint.hardware.pico_pins import PICO_GPIO_MAX, PICO_PIN_RANGES, PICO_RESERVED
+from endpoint.pico_pins import PICO_GPIO_MAX, PICO_PIN_RANGES, PICO_RESERVED
 
 T = TypeVar("T")
 

@@ -6,9 +6,14 @@ both directions) using the endpoint's own SIP core for INVITE/ACK/BYE and its me
 PCMU both ways. It then reports the CPU time each process used during the media phase, as a
 percentage of one core, and the ratio. Goal: no more CPU than baresip.
 
-``--srtp`` runs a second call right after the first, both ends on SRTP with SDES keys
-(baresip ``mediaenc=srtp-mand``, our offer RTP/SAVP), and prints what SRTP added to each.
-The bench's own SIP goes over UDP on loopback: the device only sends keys over TLS.
+``--srtp`` runs two more calls right after the first, in the same run: SRTP with SDES keys
+(baresip ``mediaenc=srtp-mand``, our offer RTP/SAVP) and SRTP keyed by DTLS (baresip
+``mediaenc=dtls_srtp``, our offer UDP/TLS/RTP/SAVP, the handshake timed from the first tick),
+and prints what each added to each process. The bench's own SIP goes over UDP on loopback: the
+device only sends SDES keys over TLS.
+
+Every call also prints our send pacing: the instant of each outgoing RTP audio packet's
+``sendto`` (after SRTP protection), as |interval - 20 ms| p99 and max.
 
 Run: .venv/bin/python benchmarks/bench_media_cpu.py [--seconds 60] [--srtp]
 """
@@ -16,6 +21,8 @@ Run: .venv/bin/python benchmarks/bench_media_cpu.py [--seconds 60] [--srtp]
 from __future__ import annotations
 
 import argparse
+import datetime
+import itertools
 import os
 import random
 import socket
@@ -27,10 +34,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from endpoint.audio import open_audio
+from endpoint.media.dtls import DtlsIdentity, DtlsSrtp
 from endpoint.media.stream import MediaStream, StreamConfig
 from endpoint.runtime.engine import protection_for
 from endpoint.runtime.media_loop import CallMedia, MediaLoop
-from endpoint.runtime.rtp_transport import allocate
+from endpoint.runtime.rtp_transport import Address, RtpSockets, allocate
 from endpoint.sip import Headers, Request, Response, parse, parse_uri
 from endpoint.sip.dialog import Dialog
 from endpoint.sip.headers import Via
@@ -53,6 +61,31 @@ def own_cpu() -> float:
     return t.user + t.system
 
 
+class TimedSockets(RtpSockets):
+    """The call's sockets, noting when each RTP audio packet (PCMU, type 0) is handed to the
+    kernel: the SRTP header stays readable, so plain and protected calls are timed alike."""
+
+    sent_ns: list[int]
+
+    def send(self, sock: socket.socket, data: bytes, destination: Address) -> bool:
+        if sock is self.rtp and len(data) > 12 and data[0] >= 128 and data[1] & 0x7F == 0:
+            self.sent_ns.append(time.monotonic_ns())
+        return super().send(sock, data, destination)
+
+
+def pacing(sent_ns: list[int]) -> float:
+    """p99 of |interval - 20 ms| between consecutive audio packets, in ms (NaN: too few)."""
+    deviation = sorted(abs((b - a) / 1e6 - 20.0) for a, b in itertools.pairwise(sent_ns))
+    if not deviation:
+        return float("nan")
+    p99 = deviation[int(0.99 * (len(deviation) - 1))]
+    print(
+        f"our send pacing: {len(sent_ns)} packets, |interval - 20 ms| p99 {p99:.4f} ms, "
+        f"max {deviation[-1]:.4f} ms"
+    )
+    return p99
+
+
 def wait_final(sock: socket.socket, method: str) -> Response:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -70,34 +103,67 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--srtp", action="store_true", help="also run an SRTP call and compare")
+    ap.add_argument(
+        "--aec",
+        action="store_true",
+        help="also a call with our AEC+NS+AGC against baresip with speex_pp (its preprocessor)",
+    )
     args = ap.parse_args()
-    plain = one_call(args.seconds, srtp=False)
+    results = {"plain": one_call(args.seconds, keying=None)}
+    if args.aec:
+        results["aec"] = one_call(args.seconds, keying=None, aec=True)
     if args.srtp:
-        secure = one_call(args.seconds, srtp=True)
+        results["sdes"] = one_call(args.seconds, keying="sdes")
+        results["dtls"] = one_call(args.seconds, keying="dtls")
+    print("\nsummary (same run, one call after the other):")
+    plain = results["plain"]
+    for name, (ours, theirs, p99) in results.items():
+        added = (
+            ""
+            if name == "plain"
+            else (
+                f"; adds sip-endpoint {ours - plain[0]:+.2f} %, baresip {theirs - plain[1]:+.2f} %"
+            )
+        )
         print(
-            f"SRTP adds: sip-endpoint {secure[0] - plain[0]:+.2f} %, "
-            f"baresip {secure[1] - plain[1]:+.2f} % of one core"
+            f"  {name:5}: sip-endpoint {ours:.2f} %, baresip {theirs:.2f} % of one core; "
+            f"send pacing p99 {p99:.4f} ms{added}"
         )
 
 
-def one_call(seconds: float, *, srtp: bool) -> tuple[float, float]:
-    """One call of ``seconds``; returns (our CPU %, baresip's CPU %)."""
+def one_call(
+    seconds: float, *, keying: str | None, aec: bool = False
+) -> tuple[float, float, float]:
+    """One call of ``seconds`` (plain RTP, or SRTP keyed by "sdes" or "dtls"); returns (our CPU
+    %, baresip's CPU %, our send pacing p99 in ms). With ``aec`` our call runs echo
+    cancellation, noise suppression and gain, and baresip loads speex_pp (Debian's baresip has
+    no echo canceller module: its speex preprocessor is the nearest)."""
     rng = random.Random()
     work = Path(tempfile.mkdtemp(prefix="bench-cpu-"))
+    mediaenc = {None: "", "sdes": "srtp-mand", "dtls": "dtls_srtp"}[keying]
     peer = Baresip(
-        work / "baresip", user="echo", echo=True, mediaenc="srtp-mand" if srtp else ""
+        work / "baresip",
+        user="echo",
+        echo=True,
+        mediaenc=mediaenc,
+        modules=("speex_pp",) if aec else (),
     ).start()
+    identity = DtlsIdentity(datetime.datetime.now(datetime.UTC)) if keying == "dtls" else None
     sip = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sip.bind(("127.0.0.1", 0))
     sip.settimeout(10)
     port = sip.getsockname()[1]
-    sockets = allocate("127.0.0.1", (20000, 60000), rng)
+    plain_sockets = allocate("127.0.0.1", (20000, 60000), rng)
+    sockets = TimedSockets(plain_sockets.rtp, plain_sockets.rtcp)
+    sockets.sent_ns = []
     local = LocalMedia(
         "127.0.0.1",
         sockets.rtp_port,
         codecs=("PCMU",),
         rtcp_mux=False,
-        encryption="mandatory" if srtp else "off",
+        encryption="off" if keying is None else "mandatory",
+        keying=keying or "sdes",
+        fingerprint=identity.fingerprint if identity else None,
     )
     offer = make_offer(local, SdpSession(rng, "127.0.0.1"))
     target = f"sip:echo@127.0.0.1:{peer.sip_port}"
@@ -145,8 +211,29 @@ def one_call(seconds: float, *, srtp: bool) -> tuple[float, float]:
     audio.start()
     loop = MediaLoop()
     loop.start()
-    loop.add_call(CallMedia("bench", stream, sockets, audio))
+    processor = None
+    if aec:
+        from endpoint.audio.processing import ProcessingSettings, VoiceProcessor
+
+        processor = VoiceProcessor(ProcessingSettings(True, True, True))
+    dtls = dtls_rtcp = None
+    if media.dtls is not None and identity is not None:
+        role = {"client": media.dtls.client, "remote_fingerprint": media.dtls.remote_fingerprint}
+        dtls, dtls_rtcp = DtlsSrtp(identity, **role), DtlsSrtp(identity, **role)
+    started = time.monotonic()
+    loop.add_call(
+        CallMedia(
+            "bench", stream, sockets, audio, dtls=dtls, dtls_rtcp=dtls_rtcp, processor=processor
+        )
+    )
+    if dtls is not None:
+        while not dtls.done and dtls.failure is None and time.monotonic() - started < 10:
+            time.sleep(0.005)
+        if not dtls.done:
+            raise SystemExit(f"no DTLS handshake with baresip: {dtls.failure}")
+        print(f"DTLS handshake (RTP component): {1000 * (time.monotonic() - started):.0f} ms")
     time.sleep(1.0)  # let both jitter buffers settle before measuring
+    sockets.sent_ns.clear()
     assert peer.proc is not None
     ours0, theirs0, wall0 = own_cpu(), process_cpu(peer.proc.pid), time.monotonic()
     time.sleep(seconds)
@@ -159,9 +246,10 @@ def one_call(seconds: float, *, srtp: bool) -> tuple[float, float]:
     wall = wall1 - wall0
     ours = 100 * (ours1 - ours0) / wall
     theirs = 100 * (theirs1 - theirs0) / wall
-    kind = f"SRTP {media.srtp.suite}" if media.srtp else "plain RTP"
+    kind = stats.encryption if stats is not None else "?"
     print(
         f"call: PCMU both ways, {kind}, {wall:.1f} s measured, 20 ms packets; BYE -> {bye.status}"
+        + ("; AEC+NS+AGC here, speex_pp in baresip" if aec else "")
     )
     print(f"media thread: {loop.priority.detail if loop.priority else 'unknown'}")
     if stats is not None:
@@ -170,7 +258,7 @@ def one_call(seconds: float, *, srtp: bool) -> tuple[float, float]:
     print(f"baresip 1.0 (echo):   {theirs:.2f} % of one core")
     if theirs > 0:
         print(f"ratio ours / baresip: {ours / theirs:.2f}")
-    return ours, theirs
+    return ours, theirs, pacing(sockets.sent_ns)
 
 
 if __name__ == "__main__":

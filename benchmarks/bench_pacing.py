@@ -66,6 +66,11 @@ def main() -> None:
     ap.add_argument("--load", type=int, default=0, help="CPU-burning processes to run meanwhile")
     ap.add_argument("--no-rt", action="store_true", help="do not ask for SCHED_FIFO")
     ap.add_argument("--srtp", action="store_true", help="SRTP AES_CM_128_HMAC_SHA1_80")
+    ap.add_argument(
+        "--aec",
+        action="store_true",
+        help="hands-free processing on the call (echo cancellation, noise suppression, gain)",
+    )
     args = ap.parse_args()
 
     stop = mp.Event()
@@ -93,7 +98,12 @@ def main() -> None:
     audio.start()
     loop = MediaLoop(realtime_priority=None if args.no_rt else 20, record_lateness=True)
     loop.start()
-    loop.add_call(CallMedia("bench", stream, sockets, audio))
+    processor = None
+    if args.aec:
+        from endpoint.audio.processing import ProcessingSettings, VoiceProcessor
+
+        processor = VoiceProcessor(ProcessingSettings(True, True, True))
+    loop.add_call(CallMedia("bench", stream, sockets, audio, processor=processor))
     time.sleep(args.seconds)
     loop.remove_call("bench").result(5)
     loop.stop()
@@ -122,7 +132,8 @@ def main() -> None:
     rt = loop.priority.detail if loop.priority else "unknown"
     print(
         f"case: {'loaded with ' + str(args.load) + ' CPU burners' if args.load else 'idle'}; "
-        f"{'SRTP' if args.srtp else 'plain RTP'}; media thread: {rt}"
+        f"{'SRTP' if args.srtp else 'plain RTP'}; {'AEC+NS+AGC' if args.aec else 'no processing'}; "
+        f"media thread: {rt}"
     )
     print(f"packets received: {n} over {args.seconds:.0f} s")
     wake = sorted(x * 1000 for x in (loop.lateness or [0.0]))

@@ -46,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     actions.add_parser("answer", help="answer the ringing call")
     actions.add_parser("dtmf", help="send DTMF digits in the call").add_argument("digits")
     actions.add_parser("open-door", help="pulse the door relay")
+    volume = actions.add_parser(
+        "volume", help="speaker volume / microphone gain in dB, now and for the next calls"
+    )
+    volume.add_argument("--speaker", type=float, help="speaker volume, dB (-60 to 12)")
+    volume.add_argument("--mic", type=float, help="microphone gain, dB (-20 to 40)")
     register = actions.add_parser("register", help="register again now")
     switch = register.add_mutually_exclusive_group()
     switch.add_argument("--off", action="store_true", help="un-register: out of service")
@@ -69,6 +74,11 @@ def _payload(args: argparse.Namespace) -> dict[str, Any]:
             payload["timeout"] = args.timeout
     elif args.action == "dtmf":
         payload["digits"] = args.digits
+    elif args.action == "volume":
+        if args.speaker is not None:
+            payload["speaker"] = args.speaker
+        if args.mic is not None:
+            payload["mic"] = args.mic
     elif args.action == "register" and (args.off or args.on):
         payload["enabled"] = bool(args.on)
     return payload

@@ -1,4 +1,5 @@
-"""SRTP and SRTCP (RFC 3711, RFC 7714) for one call, keyed by SDES (RFC 4568), through libsrtp.
+"""SRTP and SRTCP (RFC 3711, RFC 7714) for one call, keyed by SDES (RFC 4568) or by a DTLS
+handshake (RFC 5764, ``endpoint.media.dtls``), through libsrtp.
 
 The ciphers, the authentication tags and the replay window are libsrtp's (``pylibsrtp``); this
 module only names the suites SDP speaks of, their key lengths, and turns libsrtp's refusals into
@@ -30,8 +31,13 @@ def key_length(suite: str) -> int:
 class SrtpProtection:
     """Protect and unprotect one call's RTP and RTCP; ``None`` from unprotect means drop."""
 
-    def __init__(self, suite: str, local_key: bytes, remote_key: bytes) -> None:
-        """``local_key`` protects what we send, ``remote_key`` checks what comes (key||salt)."""
+    def __init__(
+        self, suite: str, local_key: bytes, remote_key: bytes, *, keying: str = "SRTP"
+    ) -> None:
+        """``local_key`` protects what we send, ``remote_key`` checks what comes (key||salt).
+
+        ``keying`` names where the keys came from in status lines and reports: "SRTP" (SDES
+        in the SDP, the name reports used before DTLS) or "dtls-srtp" (RFC 5764)."""
         if suite not in SUITES:
             raise ValueError(f"unknown SRTP suite {suite}")
         n = key_length(suite)
@@ -39,6 +45,7 @@ class SrtpProtection:
             raise ValueError(f"{suite} needs {n}-byte keys")
         profile = SUITES[suite][0]
         self.suite = suite
+        self.keying = keying
         self._out = pylibsrtp.Session(
             pylibsrtp.Policy(
                 key=local_key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND, srtp_profile=profile
@@ -54,7 +61,7 @@ class SrtpProtection:
 
     @property
     def description(self) -> str:
-        return f"SRTP {self.suite}"
+        return f"{self.keying} {self.suite}"
 
     def protect_rtp(self, packet: bytes) -> bytes:
         return bytes(self._out.protect(packet))

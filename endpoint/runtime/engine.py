@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime
 import logging
 import secrets
 import signal
@@ -24,14 +25,16 @@ from typing import Any
 import numpy as np
 
 from endpoint.audio import AudioError, AudioPort, open_audio
+from endpoint.audio.processing import ProcessingSettings, VoiceProcessor
 from endpoint.audio.tone import ToneGenerator
 from endpoint.config import Config, security_warnings
 from endpoint.logs import escape
+from endpoint.media.dtls import AwaitingKeys, DtlsIdentity, DtlsSrtp
 from endpoint.media.dtmf import DtmfDigit
 from endpoint.media.frame import FRAME_SAMPLES
 from endpoint.media.quality import StreamStats
 from endpoint.media.srtp import SrtpProtection
-from endpoint.media.stream import MediaStream, MediaTimeout, StreamConfig
+from endpoint.media.stream import MediaStream, MediaTimeout, PacketProtection, StreamConfig
 from endpoint.runtime.control import ControlServer, EventHub
 from endpoint.runtime.hardware_bridge import HardwareBridge, open_board
 from endpoint.runtime.media_loop import CallFailed, CallMedia, MediaLoop
@@ -40,6 +43,7 @@ from endpoint.runtime.rtp_transport import RtpSockets, allocate
 from endpoint.runtime.sip_transport import SipTransport
 from endpoint.service.sdnotify import Notifier
 from endpoint.service.supervisor import ServiceSupervisor
+from endpoint.service.watchdog import beat_period
 from endpoint.sip import ParseError
 from endpoint.sip.message import Message
 from endpoint.sip.offer_answer import NegotiatedMedia
@@ -87,11 +91,35 @@ def stream_config(m: NegotiatedMedia, config: Config, cname: str) -> StreamConfi
     )
 
 
-def protection_for(m: NegotiatedMedia) -> SrtpProtection | None:
-    """SRTP for the call when its offer/answer agreed on keys, else None (plain RTP)."""
+def protection_for(m: NegotiatedMedia) -> PacketProtection | None:
+    """SRTP for the call when its offer/answer agreed on keys, else None (plain RTP); for
+    DTLS-SRTP nothing passes until the handshake on the media thread has keyed it."""
+    if m.dtls is not None:
+        return AwaitingKeys()
     if m.srtp is None:
         return None
     return SrtpProtection(m.srtp.suite, m.srtp.local, m.srtp.remote)
+
+
+def voice_processor(
+    config: Config, speaker_db: float | None = None, mic_db: float | None = None
+) -> VoiceProcessor:
+    """A new call's processing state (issue 17): gains always (so `ctl volume` can change
+    them), the native engine only when a feature is on.
+
+    Made per call, so every call starts with a fresh canceller and noise estimate.
+    """
+    audio = config.audio
+    settings = ProcessingSettings(
+        echo_cancellation=audio.echo_cancellation,
+        noise_suppression=audio.noise_suppression,
+        auto_gain=audio.auto_gain,
+        speaker_volume_db=audio.speaker_volume if speaker_db is None else speaker_db,
+        mic_gain_db=audio.mic_gain if mic_db is None else mic_db,
+        engine=audio.processing_engine,
+        echo_delay_ms=audio.echo_delay_ms,
+    )
+    return VoiceProcessor(settings)
 
 
 def open_configured_audio(config: Config) -> AudioPort:
@@ -145,6 +173,9 @@ class Engine:
         self._callers: dict[str, str] = {}
         #: The SRTP keys each call's stream runs with (a re-INVITE may bring new ones).
         self._keys: dict[str, SdesKeys | None] = {}
+        #: `ctl volume`'s speaker volume and microphone gain (dB); None: the config's.
+        self._volume: tuple[float | None, float | None] = (None, None)
+        self._dtls_identity: DtlsIdentity | None = None
         self._rng = secrets.SystemRandom()
         self.resolver = Resolver()
         self.supervisor = ServiceSupervisor(self)
@@ -180,7 +211,15 @@ class Engine:
         host = cfg.sip.advertise or listen.host
         if host in ("0.0.0.0", "::"):
             host = _outbound_address(target_host, 5060)
-        local = LocalAddress(host, self.transport.port, cfg.sip.transport)
+        if cfg.media.keying == "dtls" and cfg.media.encryption != "off":
+            # One certificate per process (endpoint.media.dtls explains why not on disk).
+            self._dtls_identity = DtlsIdentity(datetime.datetime.now(datetime.UTC))
+        local = LocalAddress(
+            host,
+            self.transport.port,
+            cfg.sip.transport,
+            dtls_fingerprint=self._dtls_identity.fingerprint if self._dtls_identity else None,
+        )
         core = self.core = Intercom(cfg, local, secrets.SystemRandom(), resolved)
         self.hardware = HardwareBridge(cfg, open_board(cfg), self._hardware_input)
         core.door.restore(self.hardware.saved_lockouts(), time.monotonic())
@@ -192,7 +231,9 @@ class Engine:
         def wake() -> None:
             loop.call_soon_threadsafe(self._media_events)
 
-        self.media = MediaLoop(cfg.media.ptime, wake=wake)
+        self.media = MediaLoop(
+            cfg.media.ptime, wake=wake, idle_beat=beat_period(self.notifier.watchdog_usec)
+        )
         self.media.start()
         log.info("listening on %s %s:%d", cfg.sip.transport, host, self.transport.port)
         for warning in security_warnings(cfg):
@@ -366,6 +407,7 @@ class Engine:
         self._keys[action.call_id] = action.media.srtp
         try:
             port = open_configured_audio(self.config)
+            processor = voice_processor(self.config, *self._volume)
         except (AudioError, OSError, ValueError) as exc:
             # Principle 5: this call ends, the endpoint keeps serving the next one.
             log.error(
@@ -376,7 +418,28 @@ class Engine:
             core.end_call(action.call_id, f"audio failed: {exc}", now)
             return
         self._ports[action.call_id] = port
-        media.add_call(CallMedia(action.call_id, stream, sockets, port))
+        dtls = dtls_rtcp = None
+        d = action.media.dtls
+        if d is not None and self._dtls_identity is not None:
+            # The handshakes run on the media thread, on the RTP socket (and the RTCP one
+            # without rtcp-mux, RFC 5764 §4.1); SRTP starts after them.
+            identity = self._dtls_identity
+            dtls = DtlsSrtp(identity, client=d.client, remote_fingerprint=d.remote_fingerprint)
+            if not action.media.rtcp_mux:
+                dtls_rtcp = DtlsSrtp(
+                    identity, client=d.client, remote_fingerprint=d.remote_fingerprint
+                )
+        media.add_call(
+            CallMedia(
+                action.call_id,
+                stream,
+                sockets,
+                port,
+                dtls=dtls,
+                dtls_rtcp=dtls_rtcp,
+                processor=processor,
+            )
+        )
 
     def _stop_media(self, media: MediaLoop, call_id: str, reason: str) -> None:
         """Take the call off the media thread; release its device and sockets once it has
@@ -418,6 +481,9 @@ class Engine:
                 self._step()
             elif isinstance(event, CallFailed):
                 log.error("media of call %s failed: %s", call_id, event.reason)
+                if self.core is not None:
+                    self.core.end_call(call_id, event.reason, time.monotonic())
+                    self._step()
 
     def _shown(self, notice: Notice) -> Notice:
         """The notice as the log and ``ctl events`` may see it: with a door code configured,
@@ -453,6 +519,7 @@ class Engine:
             "call": self._call_command,
             "register": self._register_command,
             "dtmf": self._dtmf_command,
+            "volume": self._volume_command,
             "open-door": self._open_door_command,
         }
 
@@ -489,6 +556,33 @@ class Engine:
             return {"ok": False, "error": "no call (or no digits)"}
         self.media.send_dtmf(active, digits)
         return {"ok": True}
+
+    def _volume_command(self, core: Intercom, request: dict[str, Any]) -> dict[str, Any]:
+        """``{"speaker": dB, "mic": dB}`` (either may be left out): the current call and the
+        next ones, until a restart; the answer carries the values in force."""
+        speaker, mic = self._volume
+        for key, low, high in (("speaker", -60, 12), ("mic", -20, 40)):
+            value = request.get(key)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                return {"ok": False, "error": f"{key} is a number of dB, not {value!r}"}
+            if not low <= value <= high:
+                return {"ok": False, "error": f"{key} {value} dB is outside {low} to {high} dB"}
+            if key == "speaker":
+                speaker = float(value)
+            else:
+                mic = float(value)
+        self._volume = (speaker, mic)
+        active = core.ua.active_call_id()
+        if active is not None and self.media is not None:
+            self.media.set_volume(active, speaker, mic)
+        audio = self.config.audio
+        return {
+            "ok": True,
+            "speaker": audio.speaker_volume if speaker is None else speaker,
+            "mic": audio.mic_gain if mic is None else mic,
+        }
 
     def _open_door_command(self, core: Intercom, _: dict[str, Any]) -> dict[str, Any]:
         if self.hardware is None:

@@ -46,6 +46,12 @@ def add_commands(commands: Any) -> None:
     doctor.add_argument(
         "--timeout", type=float, default=5.0, help="seconds to wait for the registrar"
     )
+    doctor.add_argument(
+        "--audio",
+        action="store_true",
+        help="also play a chirp and find it in the microphone: echo delay and level, "
+        "dead speaker or microphone",
+    )
 
 
 def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -59,4 +65,4 @@ def run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return uninstall_command(args.root, args.purge, out, err)
     from endpoint.service.doctor import run_doctor
 
-    return run_doctor(args.config, out, timeout=args.timeout)
+    return run_doctor(args.config, out, timeout=args.timeout, acoustic=args.audio)

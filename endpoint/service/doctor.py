@@ -123,6 +123,116 @@ def check_audio(audio: AudioSettings) -> list[Finding]:
     ]
 
 
+def check_echo_path(audio: AudioSettings, settle_s: float = 1.0) -> list[Finding]:
+    """`doctor --audio`: play a chirp, find it in the microphone, report the echo path.
+
+    Runs what an installer needs after mounting the box: the speaker and microphone really
+    work, and how loud and how late the speaker reaches the microphone (the echo canceller's
+    job). Paced on absolute 20 ms deadlines like the media thread; captured frames are drained
+    every tick, so the capture timeline is known exactly from the moment the chirp starts.
+    """
+    import time
+
+    import numpy as np
+
+    from endpoint.audio import open_audio
+    from endpoint.audio.echo_path import chirp, measure
+    from endpoint.audio.port import AudioError, DeviceState
+    from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE
+
+    check = "acoustic test"
+    if audio.backend != "alsa":
+        return [
+            Finding(
+                Level.WARN,
+                check,
+                f'backend "{audio.backend}" has no speaker or microphone to test',
+                'set [audio] backend = "alsa"',
+            )
+        ]
+    try:
+        port = open_audio(
+            "alsa", capture_device=audio.capture_device, playback_device=audio.playback_device
+        )
+        port.start()
+    except (AudioError, OSError, ValueError) as exc:
+        return [Finding(Level.FAIL, check, f"cannot open the sound devices: {exc}", "see above")]
+    try:
+        deadline = time.monotonic() + 5.0
+        while port.status().state is not DeviceState.RUNNING and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if port.status().state is not DeviceState.RUNNING:
+            return [
+                Finding(
+                    Level.FAIL,
+                    check,
+                    f"the sound devices did not start: {port.status().last_error}",
+                    "check [audio] capture_device and playback_device",
+                )
+            ]
+        # A sound server may run the streams a while before the first captured frame arrives.
+        deadline = time.monotonic() + 5.0
+        while port.read_frame() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        sweep = chirp(SAMPLE_RATE)
+        silence = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+        lead = int(settle_s * 50)
+        frames = [silence] * lead + [
+            sweep[i : i + FRAME_SAMPLES] for i in range(0, len(sweep), FRAME_SAMPLES)
+        ]
+        frames += [silence] * 50  # one second for the echo to come back
+        recorded: list[np.ndarray] = []
+        chirp_at = 0
+        tick = time.monotonic()
+        for index, frame in enumerate(frames):
+            tick += 0.02
+            time.sleep(max(0.0, tick - time.monotonic()))
+            for _ in range(50):  # drain what the microphone has: bounded
+                got = port.read_frame()
+                if got is None:
+                    break
+                recorded.append(got)
+            if index == lead:
+                chirp_at = sum(len(r) for r in recorded)
+            padded = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+            padded[: len(frame)] = frame
+            port.write_frame(padded)
+    finally:
+        port.stop()
+    mic = np.concatenate(recorded) if recorded else np.zeros(0, dtype=np.int16)
+    result = measure(sweep, mic[chirp_at:], SAMPLE_RATE)
+    if result.mic_rms < 3.0:
+        return [
+            Finding(
+                Level.FAIL,
+                check,
+                f"the microphone hears nothing (RMS {result.mic_rms:.1f} of 32767)",
+                "check the microphone's cable and its ALSA capture volume (alsamixer), "
+                "or [audio] capture_device",
+            )
+        ]
+    if not result.found:
+        return [
+            Finding(
+                Level.FAIL,
+                check,
+                "the chirp played through the speaker is not in the microphone "
+                f"(clarity {result.clarity:.1f})",
+                "check the speaker's cable and its ALSA playback volume, or [audio] "
+                "playback_device; the speaker must be within earshot of the microphone",
+            )
+        ]
+    return [
+        ok(
+            check,
+            f"speaker -> microphone: delay {result.delay_s * 1000:.0f} ms, level "
+            f"{result.level_db:.1f} dB (clarity {result.clarity:.0f}); with "
+            f'processing_engine = "speex" set [audio] echo_delay_ms = '
+            f"{max(0, int(result.delay_s * 1000) - 20)}",
+        )
+    ]
+
+
 def _check_alsa(audio: AudioSettings) -> list[Finding]:
     from endpoint.audio.port import AudioError
     from endpoint.audio.registry import PortAudioHost
@@ -424,7 +534,7 @@ def _timedatectl(command: list[str]) -> str | None:
 # -- the report ------------------------------------------------------------------------------
 
 
-def run_doctor(path: Path, out: TextIO, *, timeout: float = 5.0) -> int:
+def run_doctor(path: Path, out: TextIO, *, timeout: float = 5.0, acoustic: bool = False) -> int:
     """Print the report; 0 when nothing FAILed, else 1."""
     findings: list[Finding] = []
 
@@ -437,6 +547,8 @@ def run_doctor(path: Path, out: TextIO, *, timeout: float = 5.0) -> int:
     report(config_findings)
     if config is not None:
         report(check_audio(config.audio))
+        if acoustic:
+            report(check_echo_path(config.audio))
         report(check_hardware(config))
         report(check_sip_port(config.sip, config.control.socket))
         report(check_registrar(config, timeout))

@@ -12,11 +12,21 @@ accepts plain or SRTP answers and offers; "mandatory" offers RTP/SAVP and refuse
 offer or answer without a usable key. Every offer carries fresh keys; an answer to a re-offer
 takes a fresh key when the offerer brought a new one (a rekey, §7.1.4) and keeps ours when it
 kept its own. Keys come from the session's random source.
+
+DTLS-SRTP (RFC 5763, RFC 5764) when ``keying = "dtls"``: no key is in the SDP, only our
+certificate's ``a=fingerprint`` and our ``a=setup`` role, so it may run over UDP signalling.
+"mandatory" offers ``UDP/TLS/RTP/SAVP``; "optional" offers RTP/AVP carrying the fingerprint
+(a peer that answers with its own fingerprint and role gets DTLS, any other plain RTP). We offer
+``actpass`` and answer ``active`` to an ``actpass`` or ``passive`` offer (RFC 5763 §5: the
+answerer should be the DTLS client), ``passive`` to an ``active`` one; the role and the peer's
+fingerprint go to the media thread, which runs the handshake and checks the certificate. One
+keying per configuration: with "dtls" an SDES offer is not understood, and the reverse.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, replace
 
 from endpoint.sip import sdes
@@ -32,6 +42,19 @@ from endpoint.sip.sdp import (
 )
 
 STATIC_TYPES = {"PCMU": 0, "PCMA": 8}
+KEYINGS = ("sdes", "dtls")
+DTLS_PROTO = "UDP/TLS/RTP/SAVP"
+#: RFC 5764 §8 names both; baresip offers the feedback profile (RFC 5124) even without
+#: ``dtls_srtpf``. We answer in the offer's proto and send no feedback messages, which an AVPF
+#: peer must tolerate (RFC 4585 §3.6: a regular RTCP schedule stays valid).
+DTLS_PROTOS = (DTLS_PROTO, "UDP/TLS/RTP/SAVPF")
+#: RFC 8122 §5: ``sha-256`` and 32 upper- or lower-case hex pairs (the only hash we check).
+_FINGERPRINT = re.compile(r"sha-256 [0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){31}", re.IGNORECASE)
+#: Offered a=setup -> whether we, the answerer, are the DTLS client (RFC 5763 §5, RFC 4145 §4:
+#: no a=setup means "active").
+_ANSWER_AS_CLIENT = {"actpass": True, "passive": True, "active": False}
+#: Answered a=setup -> whether we, the offerer (actpass), are the DTLS client.
+_OFFERER_IS_CLIENT = {"passive": True, "active": False}
 _BY_TYPE = {pt: name for name, pt in STATIC_TYPES.items()}
 DEFAULT_DTMF_PT = 101
 _SENDS = {"sendrecv": True, "sendonly": True, "recvonly": False, "inactive": False}
@@ -71,8 +94,12 @@ class LocalMedia:
     ptime: int = 20
     direction: str = "sendrecv"
     rtcp_mux: bool = True
-    #: "off", "optional" or "mandatory" (SRTP with SDES keys).
+    #: "off", "optional" or "mandatory" (SRTP).
     encryption: str = "off"
+    #: How SRTP is keyed: "sdes" (a=crypto, RFC 4568) or "dtls" (RFC 5763/5764).
+    keying: str = "sdes"
+    #: Our DTLS certificate's ``a=fingerprint`` value (``sha-256 AB:...``), for "dtls".
+    fingerprint: str | None = None
 
     def __post_init__(self) -> None:
         if not self.codecs or any(name not in STATIC_TYPES for name in self.codecs):
@@ -81,6 +108,25 @@ class LocalMedia:
             raise UsageError(f"direction must be one of {DIRECTIONS}")
         if self.encryption not in ("off", "optional", "mandatory"):
             raise UsageError('encryption must be "off", "optional" or "mandatory"')
+        if self.keying not in KEYINGS:
+            raise UsageError(f"keying must be one of {KEYINGS}")
+        if self.dtls and self.fingerprint is None:
+            raise UsageError("DTLS-SRTP keying needs our certificate's fingerprint")
+
+    @property
+    def dtls(self) -> bool:
+        """Whether we offer and accept DTLS-SRTP."""
+        return self.keying == "dtls" and self.encryption != "off"
+
+
+@dataclass(frozen=True, slots=True)
+class DtlsParams:
+    """What offer/answer decided for a DTLS-SRTP call: our role and the peer's certificate."""
+
+    #: True: we are the DTLS client and send the ClientHello (our ``a=setup:active``).
+    client: bool
+    #: The peer's ``a=fingerprint``: ``sha-256 AB:CD:...``, checked after the handshake.
+    remote_fingerprint: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +147,8 @@ class NegotiatedMedia:
     remote_hold: bool
     #: SRTP keys when the exchange agreed on SDES, else None (plain RTP).
     srtp: sdes.SrtpKeys | None = None
+    #: DTLS-SRTP when the exchange agreed on it: the keys come from the handshake.
+    dtls: DtlsParams | None = None
 
     @property
     def sends(self) -> bool:
@@ -113,6 +161,8 @@ class NegotiatedMedia:
 
 def media_encryption(media: NegotiatedMedia) -> str:
     """How a call's media is protected, for status lines, events and reports."""
+    if media.dtls is not None:
+        return "dtls-srtp"  # the suite is known once the handshake chose it
     return f"SRTP {media.srtp.suite}" if media.srtp is not None else "none"
 
 
@@ -155,6 +205,7 @@ def _audio_attributes(
     rtcp_mux: bool,
     *,
     crypto: list[sdes.Crypto] | None = None,
+    dtls: tuple[str, str] | None = None,
 ) -> tuple[Attribute, ...]:
     attrs: list[Attribute] = [("rtpmap", f"{pt} {name}/8000") for name, pt in codecs]
     if dtmf is not None:
@@ -164,6 +215,8 @@ def _audio_attributes(
     if rtcp_mux:
         attrs.append(("rtcp-mux", None))
     attrs += [("crypto", str(c)) for c in crypto or ()]
+    if dtls is not None:  # (fingerprint, setup)
+        attrs += [("fingerprint", dtls[0]), ("setup", dtls[1])]
     return tuple(attrs)
 
 
@@ -172,14 +225,19 @@ def make_offer(local: LocalMedia, session: SdpSession) -> SessionDescription:
     codecs = [(name, STATIC_TYPES[name]) for name in local.codecs]
     dtmf = (DEFAULT_DTMF_PT, "0-16") if local.telephone_event else None
     formats = tuple(str(pt) for _, pt in codecs) + ((str(DEFAULT_DTMF_PT),) if dtmf else ())
-    crypto = sdes.our_offer(session.rng) if local.encryption != "off" else None
+    sdes_on = local.encryption != "off" and not local.dtls
+    crypto = sdes.our_offer(session.rng) if sdes_on else None
+    dtls = (local.fingerprint or "", "actpass") if local.dtls else None
+    proto = "RTP/AVP"
+    if local.encryption == "mandatory":
+        proto = DTLS_PROTO if local.dtls else "RTP/SAVP"
     media = MediaDescription(
         "audio",
         local.port,
-        "RTP/SAVP" if local.encryption == "mandatory" else "RTP/AVP",
+        proto,
         formats,
         attributes=_audio_attributes(
-            codecs, dtmf, local.ptime, local.direction, local.rtcp_mux, crypto=crypto
+            codecs, dtmf, local.ptime, local.direction, local.rtcp_mux, crypto=crypto, dtls=dtls
         ),
     )
     return session.seal((media,), _connection(local.address))
@@ -206,23 +264,72 @@ def _codec_in(media: MediaDescription, wanted: tuple[str, ...]) -> tuple[str, in
     return None
 
 
-def _usable_audio(media: MediaDescription, encryption: str = "off") -> bool:
+def remote_fingerprint(sdp: SessionDescription, media: MediaDescription) -> str | None:
+    """The peer's sha-256 ``a=fingerprint`` for ``media`` (media level first, then session
+    level, RFC 8122 §5), or None if it gave none we can check."""
+    for attrs in (media.attributes, sdp.attributes):
+        for key, value in attrs:
+            if key == "fingerprint" and value and _FINGERPRINT.fullmatch(value.strip()):
+                return value.strip()
+    return None
+
+
+def _dtls_usable(sdp: SessionDescription, media: MediaDescription, encryption: str) -> bool:
+    """DTLS-SRTP audio we can carry (keying "dtls"): UDP/TLS/RTP/SAVP with a fingerprint, or,
+    unless encryption is mandatory, RTP/AVP (with or without one)."""
+    proto = media.proto.upper()
+    if proto in DTLS_PROTOS:
+        return remote_fingerprint(sdp, media) is not None
+    return proto == "RTP/AVP" and encryption == "optional"
+
+
+def _usable_audio(
+    media: MediaDescription,
+    encryption: str = "off",
+    dtls_in: SessionDescription | None = None,
+) -> bool:
     """Audio we can carry: RTP/AVP (with keys when encryption is mandatory), or RTP/SAVP with
-    a key we understand when encryption is on (RFC 4568 §7.1.2)."""
+    a key we understand when encryption is on (RFC 4568 §7.1.2); with ``dtls_in`` (the SDP
+    the stream is part of) DTLS-SRTP instead of SDES."""
     if media.media != "audio" or media.port == 0:
         return False
     proto = media.proto.upper()
     if encryption == "off":
         return proto == "RTP/AVP"
+    if dtls_in is not None:
+        return _dtls_usable(dtls_in, media, encryption)
     has_key = bool(sdes.offered(media))
     if proto == "RTP/SAVP" or encryption == "mandatory":
         return proto in ("RTP/AVP", "RTP/SAVP") and has_key
     return proto == "RTP/AVP"
 
 
-def offers_srtp(offer: SessionDescription) -> bool:
-    """Whether ``offer`` has an audio stream with an SDES key we can use."""
+def offers_srtp(offer: SessionDescription, keying: str = "sdes") -> bool:
+    """Whether ``offer`` has an audio stream with an SDES key (or, for "dtls", a DTLS-SRTP
+    stream with a fingerprint and a role) we can use."""
+    if keying == "dtls":
+        return any(
+            _usable_audio(media, "mandatory", offer) and _offered_dtls(offer, media) is not None
+            for media in offer.media
+        )
     return any(_usable_audio(media, "mandatory") for media in offer.media)
+
+
+def _setup(sdp: SessionDescription, media: MediaDescription) -> str | None:
+    value = media.attribute("setup")
+    if value is None:
+        value = next((v for k, v in sdp.attributes if k == "setup"), None)
+    return value.strip().lower() if value is not None else None
+
+
+def _offered_dtls(offer: SessionDescription, media: MediaDescription) -> DtlsParams | None:
+    """Our role and the peer's fingerprint for a DTLS-SRTP offer, or None when the stream
+    offers none we can take (no fingerprint, or ``a=setup:holdconn``)."""
+    fingerprint = remote_fingerprint(offer, media)
+    setup = _setup(offer, media) or "active"  # RFC 4145 §4: the default is active
+    if fingerprint is None or setup not in _ANSWER_AS_CLIENT:
+        return None
+    return DtlsParams(_ANSWER_AS_CLIENT[setup], fingerprint)
 
 
 def _remote(offer: SessionDescription, media: MediaDescription) -> tuple[str, bool]:
@@ -257,7 +364,10 @@ def make_answer(
     negotiated: NegotiatedMedia | None = None
     answers: list[MediaDescription] = []
     for index, media in enumerate(offer.media):
-        usable = _usable_audio(media, local.encryption)
+        usable = _usable_audio(media, local.encryption, offer if local.dtls else None)
+        dtls = _offered_dtls(offer, media) if local.dtls and usable else None
+        if dtls is None and media.proto.upper() in DTLS_PROTOS:
+            usable = False  # a=setup:holdconn, or no role we can take
         codec = _codec_in(media, local.codecs) if usable else None
         if chosen is not None or codec is None:
             # §6: a refused stream is answered with port 0, same media type and formats.
@@ -276,7 +386,7 @@ def make_answer(
         formats = (str(codec[1]),) + ((str(dtmf_pt),) if dtmf_pt is not None else ())
         keys: sdes.SrtpKeys | None = None
         ours: list[sdes.Crypto] = []
-        theirs = sdes.offered(media) if local.encryption != "off" else []
+        theirs = sdes.offered(media) if local.encryption != "off" and not local.dtls else []
         if theirs:  # §7.1.1: the first line we support, same tag, our own fresh key
             chosen_line = theirs[0]
             unchanged = (
@@ -298,7 +408,19 @@ def make_answer(
                 local.port,
                 media.proto,
                 formats,
-                attributes=_audio_attributes([codec], dtmf, ptime, direction, mux, crypto=ours),
+                attributes=_audio_attributes(
+                    [codec],
+                    dtmf,
+                    ptime,
+                    direction,
+                    mux,
+                    crypto=ours,
+                    dtls=(
+                        (local.fingerprint or "", "active" if dtls.client else "passive")
+                        if dtls is not None
+                        else None
+                    ),
+                ),
             )
         )
         rtcp_port = media.port if mux else (media.rtcp_port or media.port + 1)
@@ -314,8 +436,14 @@ def make_answer(
             direction=direction,
             remote_hold=legacy_hold or offered_dir in ("sendonly", "inactive"),
             srtp=keys,
+            dtls=dtls,
         )
     if negotiated is None:
+        if local.encryption == "mandatory" and local.dtls:
+            raise NotAcceptableError(
+                "no usable audio stream with DTLS-SRTP (UDP/TLS/RTP/SAVP, a=fingerprint) in "
+                "the offer, and [media] encryption = mandatory refuses plain RTP"
+            )
         if local.encryption == "mandatory":
             raise NotAcceptableError(
                 "no usable audio stream with SRTP keys (a=crypto) in the offer, and "
@@ -332,12 +460,13 @@ def process_answer(
     if len(answer.media) != len(offer.media):
         raise NotAcceptableError("the answer does not have the offer's m= lines")
     for index, media in enumerate(answer.media):
-        if not _usable_audio(media, local.encryption):
+        if not _usable_audio(media, local.encryption, answer if local.dtls else None):
             continue
         codec = _codec_in(media, local.codecs)
         if codec is None:
             continue
-        keys = _answered_keys(offer.media[index], media, local.encryption)
+        dtls = _answered_dtls(answer, media, local.encryption) if local.dtls else None
+        keys = None if local.dtls else _answered_keys(offer.media[index], media, local.encryption)
         address, legacy_hold = _remote(answer, media)
         answered_dir = media.direction or answer.direction or "sendrecv"
         if legacy_hold:
@@ -356,8 +485,28 @@ def process_answer(
             direction=mine,
             remote_hold=legacy_hold or answered_dir in ("sendonly", "inactive"),
             srtp=keys,
+            dtls=dtls,
         )
     raise NotAcceptableError("the answer accepted no audio stream we can use")
+
+
+def _answered_dtls(
+    answer: SessionDescription, media: MediaDescription, encryption: str
+) -> DtlsParams | None:
+    """Our DTLS role from the answer's ``a=setup`` (we offered actpass), or None for plain RTP
+    (only when encryption is not mandatory)."""
+    fingerprint = remote_fingerprint(answer, media)
+    if fingerprint is None:
+        if encryption == "mandatory":
+            raise NotAcceptableError(
+                "the answer has no DTLS fingerprint and encryption is mandatory"
+            )
+        return None
+    setup = _setup(answer, media) or "active"  # RFC 4145 §4
+    if setup not in _OFFERER_IS_CLIENT:
+        # RFC 5763 §5: the answerer MUST NOT answer actpass (nor holdconn a live stream).
+        raise NotAcceptableError(f"the answer's a=setup:{setup} takes no DTLS role")
+    return DtlsParams(_OFFERER_IS_CLIENT[setup], fingerprint)
 
 
 def _answered_keys(

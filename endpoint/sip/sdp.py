@@ -207,6 +207,17 @@ class _Builder:
     other: list[tuple[str, str]] = field(default_factory=list)
     media_line: tuple[str, int, int | None, str, tuple[str, ...]] | None = None
 
+    def add(self, key: str, value: str) -> None:
+        """One c=, b=, a= or other line of this level."""
+        if key == "c":
+            self.connection = _connection(value)
+        elif key == "b":
+            self.bandwidths.append(value)
+        elif key == "a":
+            self.attributes.append(_attribute(value))
+        else:
+            self.other.append((key, value))
+
     def media(self) -> MediaDescription:
         assert self.media_line is not None
         kind, port, count, proto, formats = self.media_line
@@ -221,6 +232,27 @@ class _Builder:
             tuple(self.attributes),
             tuple(self.other),
         )
+
+
+@dataclass
+class _Top:
+    """The o=, s= and t= lines, which only the session level has."""
+
+    origin: Origin | None = None
+    session_name: str = "-"
+    times: list[str] = field(default_factory=list)
+
+    def add(self, key: str, value: str) -> None:
+        if key == "o":
+            parts = value.split()
+            version = parse_int(parts[2], 20) if len(parts) == 6 else None  # 64-bit fits
+            if version is None:
+                raise ParseError(f"malformed o= line {value[:60]!r}")
+            self.origin = Origin(parts[0], parts[1], version, parts[3], parts[4], parts[5])
+        elif key == "s":
+            self.session_name = value
+        else:
+            self.times.append(value)
 
 
 def _media_line(value: str) -> tuple[str, int, int | None, str, tuple[str, ...]]:
@@ -243,40 +275,24 @@ def parse_sdp(data: bytes | str) -> SessionDescription:
         raise ParseError("SDP too long")
     if not lines or lines[0] != "v=0":
         raise ParseError("SDP must start with v=0")
-    origin: Origin | None = None
-    session_name = "-"
-    times: list[str] = []
+    top = _Top()
     session = _Builder()
     media: list[_Builder] = []
     for line in lines[1:]:
         if len(line) < 2 or line[1] != "=":
             raise ParseError(f"malformed SDP line {line[:40]!r}")
         key, value = line[0], line[2:]
-        current = media[-1] if media else session
         if key == "m":
             if len(media) >= MAX_MEDIA:
                 raise ParseError("too many m= lines")
             media.append(_Builder(media_line=_media_line(value)))
-        elif key == "o" and not media:
-            parts = value.split()
-            version = parse_int(parts[2], 20) if len(parts) == 6 else None  # 64-bit fits
-            if version is None:
-                raise ParseError(f"malformed o= line {value[:60]!r}")
-            origin = Origin(parts[0], parts[1], version, parts[3], parts[4], parts[5])
-        elif key == "s" and not media:
-            session_name = value
-        elif key == "t" and not media:
-            times.append(value)
-        elif key == "c":
-            current.connection = _connection(value)
-        elif key == "b":
-            current.bandwidths.append(value)
-        elif key == "a":
-            current.attributes.append(_attribute(value))
+        elif key in ("o", "s", "t") and not media:
+            top.add(key, value)
         else:
-            current.other.append((key, value))
-    if origin is None:
+            (media[-1] if media else session).add(key, value)
+    if top.origin is None:
         raise ParseError("SDP without o= line")
+    origin, session_name, times = top.origin, top.session_name, top.times
     return SessionDescription(
         origin=origin,
         session_name=session_name,

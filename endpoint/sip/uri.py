@@ -149,13 +149,7 @@ def _parse_sip(scheme: str, rest: str, text: str) -> SipURI:
     user = password = None
     if "@" in rest:
         userinfo, _, rest = rest.rpartition("@")
-        user, colon, pw = userinfo.partition(":")
-        if not user or not grammar.USER_RE.fullmatch(user):
-            raise ParseError(f"malformed user part in {text[:80]!r}")
-        if colon:
-            if not grammar.PASSWORD_RE.fullmatch(pw):
-                raise ParseError(f"malformed password part in {text[:80]!r}")
-            password = pw
+        user, password = _parse_userinfo(userinfo, text)
     rest, question, header_text = rest.partition("?")
     hostport, *param_texts = rest.split(";")
     m = grammar.HOSTPORT_RE.fullmatch(hostport)
@@ -167,6 +161,23 @@ def _parse_sip(scheme: str, rest: str, text: str) -> SipURI:
         port = int(port_text)
         if port > 65535:
             raise ParseError(f"port out of range in {text[:80]!r}")
+    params = _parse_params(param_texts, text)
+    headers = _parse_headers(header_text, text) if question else ()
+    return SipURI(scheme, host, user, password, port, params, headers)
+
+
+def _parse_userinfo(userinfo: str, text: str) -> tuple[str, str | None]:
+    """``user[:password]`` before the ``@`` (RFC 3261 §25.1 userinfo)."""
+    user, colon, pw = userinfo.partition(":")
+    if not user or not grammar.USER_RE.fullmatch(user):
+        raise ParseError(f"malformed user part in {text[:80]!r}")
+    if colon and not grammar.PASSWORD_RE.fullmatch(pw):
+        raise ParseError(f"malformed password part in {text[:80]!r}")
+    return user, pw if colon else None
+
+
+def _parse_params(param_texts: list[str], text: str) -> tuple[tuple[str, str | None], ...]:
+    """``;name[=value]`` URI parameters, at most 64 (a bound against a flood of them)."""
     params: list[tuple[str, str | None]] = []
     for p in param_texts:
         name, eq, value = p.partition("=")
@@ -177,11 +188,15 @@ def _parse_sip(scheme: str, rest: str, text: str) -> SipURI:
         params.append((name, value if eq else None))
     if len(params) > 64:
         raise ParseError("too many URI parameters")
+    return tuple(params)
+
+
+def _parse_headers(header_text: str, text: str) -> tuple[tuple[str, str], ...]:
+    """``?name=value&...`` URI headers (RFC 3261 §19.1.1)."""
     headers: list[tuple[str, str]] = []
-    if question:
-        for h in header_text.split("&"):
-            name, eq, value = h.partition("=")
-            if not name or not eq or not grammar.HNV_RE.fullmatch(name + value):
-                raise ParseError(f"malformed URI header {h[:40]!r} in {text[:80]!r}")
-            headers.append((name, value))
-    return SipURI(scheme, host, user, password, port, tuple(params), tuple(headers))
+    for h in header_text.split("&"):
+        name, eq, value = h.partition("=")
+        if not name or not eq or not grammar.HNV_RE.fullmatch(name + value):
+            raise ParseError(f"malformed URI header {h[:40]!r} in {text[:80]!r}")
+        headers.append((name, value))
+    return tuple(headers)

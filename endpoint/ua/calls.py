@@ -238,9 +238,9 @@ class IncomingCalls:
         """Why ``[media] encryption = "mandatory"`` refuses this INVITE (488), or None."""
         if self.config.media.encryption != "mandatory":
             return None
-        if transport != "tls":
+        if transport != "tls" and self.config.media.keying == "sdes":
             return f"SRTP keys are only sent over TLS; this INVITE came over {transport.upper()}"
-        if not offers_srtp(offer):
+        if not offers_srtp(offer, self.config.media.keying):
             return "plain RTP offered; [media] encryption = mandatory"
         return None
 
@@ -323,8 +323,13 @@ class IncomingCalls:
             telephone_event=media.telephone_event,
             ptime=media.ptime,
             # Keys never go out in the clear: over anything but TLS the answer is plain RTP
-            # (mandatory encryption refused such an INVITE already).
-            encryption=media.encryption if call.transport == "tls" else "off",
+            # (mandatory encryption refused such an INVITE already); DTLS keys never travel
+            # in SIP at all.
+            encryption=media.encryption
+            if call.transport == "tls" or media.keying == "dtls"
+            else "off",
+            keying=media.keying,
+            fingerprint=self.local.dtls_fingerprint,
         )
 
     def _session(

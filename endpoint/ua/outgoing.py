@@ -196,7 +196,8 @@ class OutgoingCalls:
             return
         media = self.config.media
         _, transport = self._destination(call)
-        if media.encryption == "mandatory" and transport != "tls":
+        sdes_keying = media.keying == "sdes"
+        if media.encryption == "mandatory" and transport != "tls" and sdes_keying:
             # The offer would carry keys in the clear, and a plain one is what mandatory forbids.
             self._end(call, f"SRTP keys are only sent over TLS, not {transport.upper()}", now)
             return
@@ -207,7 +208,9 @@ class OutgoingCalls:
             telephone_event=media.telephone_event,
             ptime=media.ptime,
             # Keys only over TLS: a plain offer where the INVITE would travel in the clear.
-            encryption=media.encryption if transport == "tls" else "off",
+            encryption=media.encryption if transport == "tls" or not sdes_keying else "off",
+            keying=media.keying,
+            fingerprint=self.local.dtls_fingerprint,
         )
         call.sdp = SdpSession(self.rng, self.local.host)
         call.offer = make_offer(call.local, call.sdp)

@@ -85,6 +85,8 @@ class LocalAddress:
     host: str
     port: int
     transport: str = "udp"
+    #: Our DTLS certificate's fingerprint for ``[media] keying = "dtls"`` (the runtime's).
+    dtls_fingerprint: str | None = None
 
 
 def listening_contact(config: Config, local: LocalAddress) -> str:

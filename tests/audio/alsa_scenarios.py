@@ -257,6 +257,44 @@ def pulse_unplug(directory: Path) -> dict[str, object]:
     }
 
 
+def echo_path(directory: Path, cancel: int) -> dict[str, object]:
+    """The media thread's processing step (`media_loop.exchange`) over a real echo path.
+
+    ALSA's pulse device plays into a PulseAudio null sink and captures from its monitor, so
+    what the speaker plays comes back in the microphone after the real buffering delays. Once
+    capture flows, a speech-like far end is played for 9 s with 20 ms deadlines; the
+    microphone's power is recorded as it would be sent to the peer, with processing off
+    (``cancel`` 0) or with echo cancellation (1).
+    """
+    from endpoint.audio.processing import ProcessingSettings, VoiceProcessor
+    from endpoint.runtime.media_loop import exchange
+
+    daemon = start_pulse(directory)
+    port = AlsaPort("pulse", "pulse")
+    processor = VoiceProcessor(ProcessingSettings(echo_cancellation=bool(cancel)))
+    port.start()
+    running = port.wait_running(DEADLINE)
+    wait(lambda: port.read_frame() is not None)  # the sound server's streams have started
+    rng = np.random.default_rng(5)
+    sent: list[Frame] = []
+    deadline = time.monotonic()
+    for tick in range(450):
+        deadline += 0.02
+        time.sleep(max(0.0, deadline - time.monotonic()))
+        x = np.convolve(rng.standard_normal(160), np.hanning(9), mode="same")
+        syllable = np.sin(2 * np.pi * 3 * tick * 0.02) > -0.3
+        far = np.clip(x * 1200 * syllable, -32768, 32767).astype(np.int16)
+        out = exchange(port, processor, far)
+        if out is not None:
+            sent.append(out)
+    port.stop()
+    daemon.terminate()
+    daemon.wait()
+    heard = np.concatenate(sent).astype(np.float64) if sent else np.zeros(1)
+    last = heard[-3 * 8000 :]
+    return {"running": running, "frames": len(sent), "power": float(np.mean(last**2))}
+
+
 def devices(directory: Path) -> dict[str, object]:
     """What `list_devices()` (for the doctor command) reports.
 
@@ -278,6 +316,7 @@ SCENARIOS: dict[str, Callable[..., dict[str, object]]] = {
     "stalled_capture": stalled_capture,
     "devices": devices,
     "pulse_unplug": pulse_unplug,
+    "echo_path": echo_path,
 }
 
 

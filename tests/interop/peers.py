@@ -325,11 +325,14 @@ class Baresip:
     answermode: str = "auto"
     tone_hz: int = 1000
     echo: bool = False
-    #: baresip's account ``mediaenc``: "srtp" (best effort), "srtp-mand" (RTP/SAVP), or "".
+    #: baresip's account ``mediaenc``: "srtp" (best effort), "srtp-mand" (RTP/SAVP),
+    #: "dtls_srtp" (UDP/TLS/RTP/SAVP, its dtls_srtp module), or "".
     mediaenc: str = ""
     #: A PEM file with baresip's certificate and key: its TLS transport (``sip_listen`` + 1)
     #: then presents it; calls to ``sips``/``;transport=tls`` URIs go over TLS.
     tls_certificate: Path | None = None
+    #: Extra modules to load (e.g. "speex_pp" for the hands-free CPU comparison).
+    modules: tuple[str, ...] = ()
     sip_port: int = 0
     ctrl_port: int = 0
     proc: subprocess.Popen[bytes] | None = None
@@ -355,6 +358,8 @@ class Baresip:
         else:
             source, player = f"ausine,{self.tone_hz}", "aubridge,sink"
             rate = "48000\nausrc_channels\t\t2"  # ausine only does 48 kHz stereo
+        # DTLS-SRTP only where a test asks for it: the module makes a certificate at start.
+        dtls = "module\t\t\tdtls_srtp.so\n" if self.mediaenc.startswith("dtls") else ""
         config = f"""poll_method\t\tepoll
 sip_listen\t\t{LOOPBACK}:{self.sip_port}
 net_interface\t\t{LOOPBACK}
@@ -378,7 +383,7 @@ module\t\t\taubridge.so
 module\t\t\tausine.so
 module\t\t\tsndfile.so
 module\t\t\tsrtp.so
-module_tmp\t\tuuid.so
+{dtls}module_tmp\t\tuuid.so
 module_tmp\t\taccount.so
 module_app\t\tmenu.so
 module_app\t\tctrl_tcp.so
@@ -391,6 +396,8 @@ ringback_disabled\tyes
 """
         if self.tls_certificate is not None:
             config += f"sip_certificate\t\t{self.tls_certificate}\n"
+        for module in self.modules:
+            config += f"module\t\t\t{module}.so\n"
         (self.workdir / "config").write_text(config)
         common = f"answermode={self.answermode};audio_codecs=PCMU;mwi=no"
         if self.mediaenc:

@@ -6,6 +6,7 @@ import wave
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.interop.door import (
@@ -282,3 +283,29 @@ def test_a_call_whose_audio_fails_ends_and_the_next_call_works(
     assert "cannot open the audio" in log and "reason=audio failed" in log
     assert "reason=hung up by the caller" in log and "Traceback" not in log
     assert tone_share(read_wav(tmp_path / "door" / "heard.wav")[4000:], 1000) > 0.9
+
+
+def test_ctl_volume_turns_the_speaker_down_mid_call(tmp_path: Path, flat: Baresip) -> None:
+    """`ctl volume --speaker -12` during a call from baresip: what the door's speaker plays
+    (its output file) drops by 12 dB from then on; a value out of range is refused by name."""
+    door = Door(tmp_path / "door")
+    try:
+        flat.ctrl.command("dial", door.uri)
+        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        time.sleep(2.5)
+        bad = door.ctl("volume", "--speaker", "99")
+        assert bad.returncode == 1 and "outside -60 to 12 dB" in bad.stderr
+        good = door.ctl("volume", "--speaker", "-12")
+        assert good.returncode == 0, good.stderr
+        assert '"speaker": -12.0' in good.stdout
+        time.sleep(2.5)
+        flat.ctrl.command("hangup")
+        flat.ctrl.wait_event("CALL_CLOSED", 10)
+        time.sleep(0.5)
+    finally:
+        door.stop()
+    heard = read_wav(tmp_path / "door" / "heard.wav")
+    before, after = heard[8000 : 8000 + 8000], heard[-8000 * 2 : -4000]
+    assert tone_share(before, 1000) > 0.9 and tone_share(after, 1000) > 0.9
+    ratio_db = 10 * np.log10(np.mean(after**2) / np.mean(before**2))
+    assert -13.5 < ratio_db < -10.5, ratio_db

@@ -92,3 +92,74 @@ def test_two_engines_stream_tones_and_dtmf_over_loopback(tmp_path: Path) -> None
     assert door_stats is not None and flat_stats is not None
     assert flat_stats.received_packets > 100 and door_stats.received_packets > 100
     assert flat_stats.lost == 0 and flat_stats.foreign == 0
+
+
+def test_an_idle_loop_does_not_tick_but_keeps_its_heartbeat() -> None:
+    """Issue 19: no call, no 20 ms wake-ups; the watchdog still sees the thread beat, and stop()
+    wakes it at once."""
+    loop = MediaLoop(realtime_priority=None, idle_beat=0.05)
+    loop.start()
+    try:
+        beats: set[float | None] = set()
+        deadline = time.monotonic() + 5
+        while len(beats - {None}) < 4 and time.monotonic() < deadline:
+            beats.add(loop.last_tick)
+            time.sleep(0.01)
+        assert len(beats - {None}) >= 4
+        assert loop.ticks == 0
+    finally:
+        loop.stop(timeout=5)
+    assert not loop.alive
+
+
+def test_speaker_volume_and_mic_gain_act_on_what_is_played_and_sent(tmp_path: Path) -> None:
+    """The door's processor (no native engine: gains only) halves both directions (-6 dB)."""
+    from endpoint.audio.processing import ProcessingSettings, VoiceProcessor
+
+    rng = random.Random(12)
+    door_sockets = allocate("127.0.0.1", (30000, 40000), rng)
+    flat_sockets = allocate("127.0.0.1", (40000, 50000), rng)
+    now = time.monotonic()
+    door = MediaStream(
+        StreamConfig(("127.0.0.1", flat_sockets.rtp_port), ("127.0.0.1", flat_sockets.rtcp_port)),
+        rng,
+        now,
+    )
+    flat = MediaStream(
+        StreamConfig(("127.0.0.1", door_sockets.rtp_port), ("127.0.0.1", door_sockets.rtcp_port)),
+        rng,
+        now,
+    )
+    write_tone_wav(tmp_path / "door-mic.wav", 440, 3.0)
+    write_tone_wav(tmp_path / "flat-mic.wav", 1000, 3.0)
+    door_port = open_audio(
+        "file", input_file=tmp_path / "door-mic.wav", output_file=tmp_path / "door-heard.wav"
+    )
+    flat_port = open_audio(
+        "file", input_file=tmp_path / "flat-mic.wav", output_file=tmp_path / "flat-heard.wav"
+    )
+    processor = VoiceProcessor(ProcessingSettings(speaker_volume_db=-6.0, mic_gain_db=-6.0))
+    door_port.start()
+    flat_port.start()
+    loop = MediaLoop(realtime_priority=None)
+    loop.start()
+    try:
+        loop.add_call(CallMedia("door", door, door_sockets, door_port, processor=processor))
+        loop.add_call(CallMedia("flat", flat, flat_sockets, flat_port))
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+        loop.remove_call("door").result(5)
+        loop.remove_call("flat").result(5)
+    finally:
+        loop.stop()
+        door_port.stop()
+        flat_port.stop()
+    assert door_port.wait_closed(5)  # type: ignore[attr-defined]
+    assert flat_port.wait_closed(5)  # type: ignore[attr-defined]
+    half = 12000 * 10 ** (-6 / 20)
+    for name, hz in (("door-heard.wav", 1000), ("flat-heard.wav", 440)):
+        voiced = read_wav(tmp_path / name)[8000:]
+        assert tone_share(voiced, hz) > 0.9
+        peak = float(np.sqrt(2 * np.mean(voiced**2)))
+        assert 0.85 * half < peak < 1.15 * half, (name, peak)

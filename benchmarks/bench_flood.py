@@ -3,7 +3,8 @@ OPTIONS, INVITE (new Call-IDs, never ACKed), garbage datagrams, and idle plus sl
 connections. During each flood a caller on 127.0.0.3 holds a call and a third party on
 127.0.0.4 sends OPTIONS once a second. Prints, per flood: the flooder's send rate and the
 answers it got, the third party's worst OPTIONS round trip, the RTP pacing of the door towards
-the caller (deviation of inter-arrival times from the packet time: p50/p99/max), the RSS growth
+the caller (deviation of inter-arrival times from the packet time, by the kernel's receive
+timestamps: p50/p99/max), the load average, the RSS growth
 of the process, and whether the caller's BYE was answered 200 afterwards. Asserts nothing.
 
     .venv/bin/python benchmarks/bench_flood.py [--seconds 20] [--mode p2p|account]
@@ -18,8 +19,10 @@ import argparse
 import contextlib
 import itertools
 import multiprocessing as mp
+import os
 import random
 import socket
+import struct
 import sys
 import tempfile
 import threading
@@ -43,6 +46,8 @@ from tests.security.attacker import (
 )
 
 FLOODER = "127.0.0.2"
+#: Linux's SO_TIMESTAMPNS (asm-generic/socket.h; the socket module does not name it).
+SO_TIMESTAMPNS = 35
 
 
 def _flood(kind: str, port: int, rate: int, seconds: float, out: mp.Queue) -> None:  # type: ignore[type-arg]
@@ -141,12 +146,19 @@ def pacing(
     prober.start()
     rtp.setblocking(True)
     rtp.settimeout(0.1)
+    # The kernel's receive time of each packet (SO_TIMESTAMPNS), not the time this process
+    # got round to reading it: on a loaded machine the receiver's own scheduling delay would
+    # otherwise be counted against the door.
+    rtp.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     arrivals: list[float] = []
     start = time.monotonic()
     while time.monotonic() - start < seconds:
         with contextlib.suppress(TimeoutError, OSError):
-            rtp.recv(2048)
-            arrivals.append(time.monotonic())
+            _, ancillary, _, _ = rtp.recvmsg(2048, socket.CMSG_SPACE(16))
+            for level, kind, data in ancillary:
+                if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                    sec, nsec = struct.unpack("qq", data[:16])
+                    arrivals.append(sec + nsec / 1e9)
     stop.set()
     prober.join()
     gaps = [(b - a) * 1000 - 20.0 for a, b in itertools.pairwise(arrivals)]
@@ -188,7 +200,7 @@ def one_flood(door: Door, kind: str, seconds: float) -> None:
         f"RTP pacing |dev| p50 {percentile(deviations, 50):.2f} "
         f"p99 {percentile(deviations, 99):.2f} "
         f"max {max(deviations, default=float('nan')):.2f} ms over {len(deviations)} gaps; "
-        f"RSS +{(rss_after - rss_before) / 1024:.1f} MB; "
+        f"RSS +{(rss_after - rss_before) / 1024:.1f} MB; load {os.getloadavg()[0]:.2f}; "
         f"BYE {status_of(bye) if bye else 'unanswered'}",
         flush=True,
     )

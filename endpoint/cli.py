@@ -33,6 +33,10 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the endpoint in the foreground (logs to stderr)")
     run.add_argument("--config", required=True, help="the TOML configuration file")
     commands.add_parser("demo", help="run a self-contained demonstration on 127.0.0.1")
+    relay = commands.add_parser(
+        "relay-off", help="drive the door relay inactive (the unit's ExecStopPost, after a crash)"
+    )
+    relay.add_argument("--config", required=True, help="the TOML configuration file")
     ctl = commands.add_parser("ctl", help="control a running endpoint through its socket")
     ctl.add_argument("--socket", type=Path, default=DEFAULT_SOCKET, help="control socket path")
     actions = ctl.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -186,6 +190,15 @@ def _run(path: str, err: TextIO) -> int:
         return 1
 
 
+def _relay_off(path: str, out: TextIO, err: TextIO) -> int:
+    from endpoint.service.relay_off import relay_off
+
+    config = _load(path, err)
+    if config is None:
+        return 2
+    return relay_off(config, out, err)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command and return the process exit status."""
     parser = _parser()
@@ -194,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check_config(args.file, sys.stdout, sys.stderr)
     if args.command == "run":
         return _run(args.config, sys.stderr)
+    if args.command == "relay-off":
+        return _relay_off(args.config, sys.stdout, sys.stderr)
     if args.command == "ctl":
         return _ctl(args, sys.stdout, sys.stderr)
     if args.command in service_commands.NAMES:

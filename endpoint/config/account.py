@@ -17,6 +17,7 @@ from endpoint.config.reader import (
     parse_host_port,
     path,
     show,
+    string_list,
 )
 from endpoint.config.sip import SIP
 
@@ -37,6 +38,9 @@ class AccountSettings:
     keepalive_interval: int = 25
     #: Seconds before the first retry of a failed registration (doubling up to 30 min).
     retry_interval: int = 30
+    #: Digest realms answered besides the domain and the registrar host (a PBX whose realm
+    #: differs); a challenge for any other realm gets no credentials (issue 13 rule 11).
+    realms: tuple[str, ...] = ()
 
 
 KEYS = (
@@ -52,6 +56,7 @@ KEYS = (
     "keepalive",
     "keepalive_interval",
     "retry_interval",
+    "realms",
 )
 
 _USER_RE = re.compile(r"^[A-Za-z0-9\-_.!~*'()&=+$,;?/%]+$")
@@ -127,6 +132,12 @@ def _read_account(doc: Document, section: str) -> AccountSettings | None:
         ),
         retry_interval=r.get(
             "retry_interval", 30, int_in(1, 3600), "seconds between 1 and 3600, e.g. 30"
+        ),
+        realms=r.get(
+            "realms",
+            (),
+            string_list,
+            'digest realms besides the domain, e.g. realms = ["asterisk"]',
         ),
     )
     return account if len(doc.problems) == before else None

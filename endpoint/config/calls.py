@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from endpoint.config.reader import (
     Document,
@@ -13,6 +12,7 @@ from endpoint.config.reader import (
     int_in,
     number_in,
     off_or_int_in,
+    string_list,
 )
 
 
@@ -29,14 +29,6 @@ class CallSettings:
     session_expires: int = 1800
 
 
-def _patterns(value: Any) -> tuple[str, ...] | None:
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        return None
-    return tuple(value)
-
-
 def read(doc: Document) -> CallSettings:
     r = doc.reader("calls")
     calls = CallSettings(
@@ -47,7 +39,7 @@ def read(doc: Document) -> CallSettings:
         allow=r.get(
             "allow",
             ("*",),
-            _patterns,
+            string_list,
             'a list of caller patterns, e.g. allow = ["concierge@example.com", "*@10.0.0.*"]',
         ),
         not_allowed=r.get(

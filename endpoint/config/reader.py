@@ -159,6 +159,15 @@ def nonempty_str(value: Any) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
+def string_list(value: Any) -> tuple[str, ...] | None:
+    """A list of non-empty strings; one string alone counts as a list of one."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        return None
+    return tuple(value)
+
+
 def boolean(value: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 

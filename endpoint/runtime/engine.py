@@ -56,6 +56,9 @@ from endpoint.ua.intercom import Intercom
 from endpoint.ua.io import HardwareEvent
 from endpoint.ua.registration import LocalAddress
 
+#: Longest request method the runtime reads before parsing (``_sheds``).
+MAX_METHOD = 16
+
 log = logging.getLogger("endpoint")
 
 STOP_TIMEOUT = 5.0
@@ -202,6 +205,7 @@ class Engine:
             server_names={address: name for name, address in resolved.items()},
             admits=self._admits,
             on_closed=self._flow_closed,
+            sheds=self._sheds,
         )
         self.transport.configured_names = frozenset(configured_hosts(cfg))
         await self.transport.start()
@@ -271,6 +275,34 @@ class Engine:
                 self.internal_errors,
             )
         self._step()
+
+    def _sheds(self, data: bytes, host: str) -> bool:
+        """Datagrams the UA would drop unanswered after parsing, dropped before: parsing them
+        cost the SIP loop (and the GIL the media thread needs) most of its time under a flood.
+
+        - a request from a host ``admits_host`` refuses (rule 7: a stranger in account mode;
+          not even one naming our Call-IDs is taken from there), counted and reported as
+          the UA does;
+        - a request from a source over its rate limit (rule 9) that names none of our calls'
+          Call-IDs.
+
+        Responses, and whatever does not start like a request line, take the normal path.
+        """
+        ua = self.ua
+        if ua is None or data.startswith(b"SIP/2.0 "):
+            return False
+        method, space, _ = data[: MAX_METHOD + 1].partition(b" ")
+        if not space or not method.isalpha() or not method.isupper():
+            return False
+        now = time.monotonic()
+        if not ua.admits_host(host):
+            if ua.drop_untrusted(method.decode("ascii"), host, now):
+                self._step()
+            return True
+        if not ua.transactions.over_budget(host, now):
+            return False
+        calls = (*ua.calls.calls, *ua.outgoing.calls)
+        return not any(call_id.encode() in data for call_id in calls)
 
     def _admits(self, host: str) -> bool:
         """Before the UA exists nobody is answered (it is created right after the bind)."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -37,7 +38,7 @@ from endpoint.media.dtls import (
 from endpoint.media.frame import FRAME_SAMPLES
 from endpoint.media.quality import StreamStats
 from endpoint.media.stream import MediaEvent, MediaStream, PacketProtection
-from endpoint.runtime.realtime import Priority, make_current_thread_realtime
+from endpoint.runtime.realtime import Priority, favour_media_thread, make_current_thread_realtime
 from endpoint.runtime.rtp_transport import RtpSockets
 
 log = logging.getLogger("endpoint.runtime.media")
@@ -122,10 +123,12 @@ class MediaLoop:
         #: Wake-up lateness of every tick (seconds), kept only for benchmarks.
         self.lateness: list[float] | None = [] if record_lateness else None
         self._started = threading.Event()
+        self._switch_interval: float | None = None
 
     # -- lifecycle (asyncio side) ------------------------------------------------------------
 
     def start(self) -> None:
+        self._switch_interval = favour_media_thread()
         self._thread = threading.Thread(target=self._run, name="media", daemon=True)
         self._thread.start()
         self._started.wait(5)
@@ -137,6 +140,9 @@ class MediaLoop:
             self._thread.join(timeout)
         for call in list(self._calls.values()):
             self._close(call)
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
+            self._switch_interval = None
 
     @property
     def alive(self) -> bool:

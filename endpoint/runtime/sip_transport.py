@@ -58,6 +58,8 @@ class TransportStats:
     malformed: int = 0
     answered_400: int = 0
     dropped: int = 0
+    #: UDP requests dropped unparsed: their source was over its rate limit (``sheds``).
+    shed: int = 0
     #: TCP connections closed at accept (a stranger, or too many from one source or in all).
     refused: int = 0
     #: Accepted connections closed for bringing no whole message in time.
@@ -115,6 +117,7 @@ class SipTransport:
         server_names: dict[str, str] | None = None,
         admits: Callable[[str], bool] | None = None,
         on_closed: Callable[[Address, str], None] | None = None,
+        sheds: Callable[[bytes, str], bool] | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -124,6 +127,9 @@ class SipTransport:
         #: May this host talk to us at all (account mode: the registrar and our calls' peers)?
         #: Others get no stateless answer and no TCP connection (issue 13 rule 7).
         self.admits = admits or (lambda host: True)
+        #: Should this UDP datagram from this host be dropped before it is even parsed (a
+        #: flooder over its rate limit, and not about one of our calls)?
+        self.sheds = sheds or (lambda data, host: False)
         #: Host names from the configuration that may be sent to (the registrar, the proxy);
         #: any other name came from the network and is never looked up (issue 13 rule 3).
         self.configured_names: frozenset[str] = frozenset()
@@ -337,48 +343,59 @@ class SipTransport:
 
     def _incoming(self, data: bytes, source: Address, kind: str, conn: _Connection | None) -> None:
         if conn is None:
-            if data in (b"\r\n\r\n", b"\r\n"):
-                self.stats.keepalives += 1
-                if data == b"\r\n\r\n" and self._udp is not None:
-                    self._udp.sendto(b"\r\n", source)
-                return
-            try:
-                messages = [parse(data)]
-            except ParseError as exc:
-                self._malformed(data, exc, source, kind, None)
-                return
-            except Exception as exc:  # a parser bug: the datagram is dropped, the loop lives
-                self._malformed(
-                    data, ParseError(f"unparseable ({type(exc).__name__})"), source, kind, None
-                )
-                return
+            messages = self._datagram(data, source, kind)
         else:
-            try:
-                messages = conn.parser.feed(data)
-            except Exception as exc:  # ParseError, or a parser bug: the stream is lost either way
-                error = (
-                    exc
-                    if isinstance(exc, ParseError)
-                    else ParseError(f"unparseable ({type(exc).__name__})")
-                )
-                self._malformed(data, error, source, kind, conn)
-                conn.writer.close()
-                return
-            if conn.parser.pong_due:
-                conn.parser.pong_due = False
-                self.stats.keepalives += 1
-                conn.writer.write(b"\r\n")
-            now = time.monotonic()
-            if messages:
-                conn.message_by = now + TCP_IDLE_SECONDS
-                conn.partial_since = None  # a message completed: what is left began now
-            if conn.parser.pending == 0:
-                conn.partial_since = None
-            elif conn.partial_since is None:
-                conn.partial_since = now
+            messages = self._stream(data, source, kind, conn)
         for message in messages:
             self.stats.received += 1
             self.receiver(message, source, kind)
+
+    def _datagram(self, data: bytes, source: Address, kind: str) -> list[Message]:
+        """One UDP datagram: a keep-alive (answered), shed before parsing, or one message."""
+        if data in (b"\r\n\r\n", b"\r\n"):
+            self.stats.keepalives += 1
+            if data == b"\r\n\r\n" and self._udp is not None:
+                self._udp.sendto(b"\r\n", source)
+            return []
+        if self.sheds(data, source[0]):
+            self.stats.shed += 1
+            return []
+        try:
+            return [parse(data)]
+        except ParseError as exc:
+            self._malformed(data, exc, source, kind, None)
+        except Exception as exc:  # a parser bug: the datagram is dropped, the loop lives
+            self._malformed(
+                data, ParseError(f"unparseable ({type(exc).__name__})"), source, kind, None
+            )
+        return []
+
+    def _stream(self, data: bytes, source: Address, kind: str, conn: _Connection) -> list[Message]:
+        """Bytes of a TCP/TLS connection: the messages they complete; its idle clocks move."""
+        try:
+            messages = conn.parser.feed(data)
+        except Exception as exc:  # ParseError, or a parser bug: the stream is lost either way
+            error = (
+                exc
+                if isinstance(exc, ParseError)
+                else ParseError(f"unparseable ({type(exc).__name__})")
+            )
+            self._malformed(data, error, source, kind, conn)
+            conn.writer.close()
+            return []
+        if conn.parser.pong_due:
+            conn.parser.pong_due = False
+            self.stats.keepalives += 1
+            conn.writer.write(b"\r\n")
+        now = time.monotonic()
+        if messages:
+            conn.message_by = now + TCP_IDLE_SECONDS
+            conn.partial_since = None  # a message completed: what is left began now
+        if conn.parser.pending == 0:
+            conn.partial_since = None
+        elif conn.partial_since is None:
+            conn.partial_since = now
+        return messages
 
     def _malformed(
         self, data: bytes, exc: ParseError, source: Address, kind: str, conn: _Connection | None

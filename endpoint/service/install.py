@@ -89,23 +89,35 @@ def _systemd_quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def exec_start(prefix: Path, config: Path = CONFIG) -> str:
-    """The command the unit runs: the venv's entry point, else its interpreter with -m."""
+def exec_start(prefix: Path, config: Path = CONFIG, command: str = "run") -> str:
+    """The command the unit runs: the venv's entry point, else its interpreter with -m.
+
+    ``command`` is ``run`` for ``ExecStart=`` and ``relay-off`` for ``ExecStopPost=``.
+    """
     script = prefix / "bin" / "sip-endpoint"
     if script.is_file():
         words = [str(script)]
     else:
         words = [str(prefix / "bin" / "python3"), "-m", "endpoint"]
-    words += ["run", "--config", str(config)]
+    words += [command, "--config", str(config)]
     return " ".join(_systemd_quote(w) for w in words)
 
 
-def render_unit(template: str, command: str, groups: Sequence[str]) -> str:
-    """The template with ``ExecStart=`` and ``SupplementaryGroups=`` for this machine."""
+def render_unit(
+    template: str, command: str, groups: Sequence[str], stop_post: str | None = None
+) -> str:
+    """The template with ``ExecStart=``, ``ExecStopPost=`` and ``SupplementaryGroups=`` set.
+
+    ``ExecStopPost=`` keeps the template's ``-`` prefix: a relay that cannot be reached must not
+    change how systemd judges (and restarts) the service; its line is in the journal.
+    """
     lines = []
     for line in template.splitlines():
         if line.startswith("ExecStart="):
             lines.append(f"ExecStart={command}")
+        elif line.startswith("ExecStopPost=") and stop_post is not None:
+            prefix = "-" if line.startswith("ExecStopPost=-") else ""
+            lines.append(f"ExecStopPost={prefix}{stop_post}")
         elif line.startswith("SupplementaryGroups="):
             if groups:
                 lines.append(f"SupplementaryGroups={' '.join(groups)}")
@@ -202,7 +214,10 @@ class Installer:
         groups = sorted(self._group_names() & set(GROUPS), key=GROUPS.index)
         self._user(groups)
         unit = render_unit(
-            packaged_file("sip-endpoint.service").read_text(), exec_start(prefix), groups
+            packaged_file("sip-endpoint.service").read_text(),
+            exec_start(prefix),
+            groups,
+            stop_post=exec_start(prefix, command="relay-off"),
         )
         unit_path = self.path(UNIT_DIR / UNIT_NAME)
         unit_path.parent.mkdir(parents=True, exist_ok=True)

@@ -28,6 +28,7 @@ from endpoint.sip.transaction import (
 )
 from endpoint.sip.uri import SipURI, hop_transport
 from endpoint.tls import describe_failure
+from endpoint.ua.configured import account_realms
 
 
 class ProbeError(Exception):
@@ -162,7 +163,12 @@ class RegistrarProbe:
         options = self._exchange(layer, wire, server, self._request("OPTIONS", 1, call_id, ()))
         if options is None and wire.refused:
             return ProbeResult(None, None, "no-answer")
-        digest = DigestClient(self.account.auth_user, self.account.password, self.rng)
+        digest = DigestClient(
+            self.account.auth_user,
+            self.account.password,
+            self.rng,
+            allowed_realms=account_realms(self.account),
+        )
         auth: tuple[tuple[str, str], ...] = ()
         register: Response | None = None
         for cseq in range(2, 6):

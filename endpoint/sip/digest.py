@@ -185,6 +185,10 @@ class DigestClient:
     username: str
     password: str = field(repr=False)
     rng: random.Random = field(repr=False)
+    #: The realms this account's password is for (compared without case); None answers any
+    #: realm. A challenge for another realm gets no hash: a stranger on the path (a redirect
+    #: target, a spoofed response) could otherwise collect one to crack offline or replay.
+    allowed_realms: frozenset[str] | None = field(default=None, repr=False)
     _realms: dict[tuple[int, str], _NonceState] = field(default_factory=dict, repr=False)
 
     def __repr__(self) -> str:
@@ -214,6 +218,12 @@ class DigestClient:
         header = "Authorization" if kind == 401 else "Proxy-Authorization"
         best: dict[str, Challenge] = {}
         malformed: ParseError | None = None
+        strangers: list[str] = []
+        allowed = (
+            None
+            if self.allowed_realms is None
+            else {realm.casefold() for realm in self.allowed_realms}
+        )
         for value in challenges:
             try:
                 challenge = parse_challenge(value)
@@ -222,9 +232,17 @@ class DigestClient:
                 continue
             if challenge is None:
                 continue
+            if allowed is not None and challenge.realm.casefold() not in allowed:
+                strangers.append(challenge.realm)
+                continue
             current = best.get(challenge.realm)
             if current is None or challenge.strength > current.strength:
                 best[challenge.realm] = challenge
+        if not best and strangers:
+            raise DigestError(
+                f"challenged for realm {strangers[0]!r}, which is not configured (the account's "
+                "domain, its registrar or [account] realms): no credentials sent"
+            )
         if not best:
             detail = f": {malformed.reason}" if malformed is not None else ""
             raise DigestError(f"no supported Digest challenge (MD5, SHA-256, SHA-512-256){detail}")

@@ -570,6 +570,19 @@ class TransactionLayer:
                 return True
         return False
 
+    def over_budget(self, host: str, now: float) -> bool:
+        """Would a new request from ``host`` be refused by its rate limit now? (No token taken.)
+
+        Lets the runtime drop a flooder's datagrams before it parses them: under a flood most
+        of the SIP loop's time went into parsing requests that were then dropped here anyway,
+        time during which the media thread waited for the GIL (issue 13, flood pacing).
+        """
+        entry = self._buckets.get(host)
+        if entry is None:
+            return False
+        tokens, last = entry
+        return min(self.source_burst, tokens + (now - last) * self.source_rate) < 1.0
+
     def _within_rate(self, host: str, now: float) -> bool:
         """Take one token from ``host``'s bucket (SOURCE_RATE per second, SOURCE_BURST)."""
         tokens, last = self._buckets.pop(host, (self.source_burst, now))

@@ -38,6 +38,7 @@ from endpoint.ua.actions import Action, CallAction, SendKeepalive, SendRequest
 from endpoint.ua.allowlist import Allowlist
 from endpoint.ua.callgroup import CallGroup
 from endpoint.ua.calls import IncomingCalls
+from endpoint.ua.configured import account_realms
 from endpoint.ua.events import (
     CallBusy,
     CallGroupEnded,
@@ -155,7 +156,14 @@ class UserAgent:
             return
         account = config.account
         self.outgoing.digest = (
-            DigestClient(account.auth_user, account.password, self.rng) if account else None
+            DigestClient(
+                account.auth_user,
+                account.password,
+                self.rng,
+                allowed_realms=account_realms(account),
+            )
+            if account
+            else None
         )
         old, self.registrations = self.registrations, self._registrations(config)
         kept = {(r.aor, r.account.registrar) for r in self.registrations}
@@ -610,6 +618,15 @@ class UserAgent:
                 if isinstance(parsed, SipURI):
                     hosts.append(self._address(parsed.bare_host))
         return SourceFilter.build(config.sip.accept_from or default, hosts)
+
+    def drop_untrusted(self, method: str, host: str, now: float) -> bool:
+        """A request from a host ``admits_host`` refuses, dropped by the runtime before it was
+        parsed (``receive`` would drop it unanswered too): counted and reported the same way.
+        True when a notice was queued (the runtime then flushes)."""
+        self.untrusted += 1
+        reported = self._untrusted_reported_at
+        self._report_untrusted(method, host, now)
+        return self._untrusted_reported_at != reported
 
     def _report_untrusted(self, method: str, host: str, now: float) -> None:
         """One line every UNTRUSTED_REPORT_S at most: a PBX calling from an address we do not

@@ -4,10 +4,11 @@ INVITE with our SDP offer, through the registrar/outbound proxy when an account 
 straight to the target's host otherwise. Provisional responses with a To tag create an early
 dialog; a 2xx is ACKed (and re-ACKed if retransmitted), its answer starts the media; 401/407 are
 answered with digest credentials (again only for a stale nonce or another proxy's realm, RFC 3261
-§22.2); 3xx is followed to the first Contact (at most 3 hops); every other final response, a
-timeout or the ring timeout ends the call with a reason. Hanging up while it rings sends CANCEL;
-if the 2xx crosses the CANCEL, the call is ACKed and then ended with BYE (§9.1: a 2xx after
-CANCEL still establishes the dialog).
+§22.2; only for configured realms, issue 13 rule 11); 3xx is followed to the first Contact (at
+most 3 hops) when the configuration names its host (``endpoint.ua.configured``); every other
+final response, a timeout or the ring timeout ends the call with a reason. Hanging up while it
+rings sends CANCEL; if the 2xx crosses the CANCEL, the call is ACKed and then ended with BYE
+(§9.1: a 2xx after CANCEL still establishes the dialog).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from endpoint.sip.sdp import SessionDescription, parse_sdp
 from endpoint.sip.transaction import TransactionLayer, new_branch
 from endpoint.sip.uri import SipURI, hop_transport
 from endpoint.ua.actions import NeedMedia, PlayAlert, StartMedia, StopMedia, UpdateMedia
+from endpoint.ua.configured import account_realms, redirect_allowed
 from endpoint.ua.events import (
     CallAnswered,
     CallEarlyMedia,
@@ -138,7 +140,11 @@ class OutgoingCalls:
         self.contact = contact
         account = config.account
         self.digest = (
-            DigestClient(account.auth_user, account.password, rng) if account is not None else None
+            DigestClient(
+                account.auth_user, account.password, rng, allowed_realms=account_realms(account)
+            )
+            if account is not None
+            else None
         )
         self.calls: dict[str, OutgoingCall] = {}
         self.by_transaction: dict[str, str] = {}
@@ -281,48 +287,18 @@ class OutgoingCalls:
             return
         status = response.status
         if status < 200:
-            if response.to_addr.tag and response.contact and call.dialog is None:
-                call.dialog = Dialog.as_caller(call.invite, response)  # type: ignore[arg-type]
-            if status in (180, 183) and call.state is OutState.CALLING:
-                call.state = advance(OUTGOING, call.state, OutInput.PROVISIONAL, call.call_id)
-                self.events.append(CallRinging(call_id=call.call_id))
-            if response.body and call.state is OutState.RINGING:
-                self._early_media(call, response)
+            self._provisional(call, response)
             return
         self.by_transaction.pop(transaction, None)
         if status < 300:
             self._accepted(call, response, now)
         elif status in (401, 407) and self.digest is not None and call.challenges < MAX_CHALLENGES:
-            assert call.invite is not None
-            header = "WWW-Authenticate" if status == 401 else "Proxy-Authenticate"
-            answered = "Authorization" if status == 401 else "Proxy-Authorization"
-            try:
-                auth = self.digest.answer(
-                    response.headers.rows(header),
-                    status,
-                    "INVITE",
-                    str(call.target),
-                    sent=call.invite.headers.rows(answered),
-                )
-            except DigestError as exc:
-                self._end(call, f"{status} authentication failed: {exc}", now)
-                return
-            call.challenges += 1
-            call.cseq += 1
-            self._send_invite(call, now, auth)
+            self._challenged(call, response, now)
         elif status == 422 and self._raise_interval(call, response):
             call.cseq += 1
             self._send_invite(call, now)
         elif 300 <= status < 400 and response.contact and call.redirects < MAX_REDIRECTS:
-            target = response.contact[0].uri
-            if isinstance(target, SipURI) and call.state is not OutState.CANCELLING:
-                call.redirects += 1
-                call.target = target
-                call.cseq += 1
-                self.events.append(CallRedirected(call_id=call.call_id, callee=str(target)))
-                self._send_invite(call, now)
-                return
-            self._end(call, f"{status} {response.reason}", now)
+            self._redirected(call, response, now)
         else:
             reason = (
                 call.cancel_reason
@@ -330,6 +306,55 @@ class OutgoingCalls:
                 else f"{status} {response.reason}"
             )
             self._end(call, reason, now)
+
+    def _provisional(self, call: OutgoingCall, response: Response) -> None:
+        """1xx: an early dialog, ringing, early media in a 183 (RFC 3261 §13.2.2.1)."""
+        if response.to_addr.tag and response.contact and call.dialog is None:
+            call.dialog = Dialog.as_caller(call.invite, response)  # type: ignore[arg-type]
+        if response.status in (180, 183) and call.state is OutState.CALLING:
+            call.state = advance(OUTGOING, call.state, OutInput.PROVISIONAL, call.call_id)
+            self.events.append(CallRinging(call_id=call.call_id))
+        if response.body and call.state is OutState.RINGING:
+            self._early_media(call, response)
+
+    def _challenged(self, call: OutgoingCall, response: Response, now: float) -> None:
+        """401/407: the INVITE again with credentials, if the realm is one we answer."""
+        assert call.invite is not None and self.digest is not None
+        status = response.status
+        header = "WWW-Authenticate" if status == 401 else "Proxy-Authenticate"
+        answered = "Authorization" if status == 401 else "Proxy-Authorization"
+        try:
+            auth = self.digest.answer(
+                response.headers.rows(header),
+                status,
+                "INVITE",
+                str(call.target),
+                sent=call.invite.headers.rows(answered),
+            )
+        except DigestError as exc:
+            self._end(call, f"{status} authentication failed: {exc}", now)
+            return
+        call.challenges += 1
+        call.cseq += 1
+        self._send_invite(call, now, auth)
+
+    def _redirected(self, call: OutgoingCall, response: Response, now: float) -> None:
+        """3xx: the INVITE to the first Contact, only to a party the configuration names
+        (rule 11: no toll fraud through a stranger's redirect)."""
+        status = response.status
+        target = response.contact[0].uri
+        if isinstance(target, SipURI) and not redirect_allowed(self.config, call.target, target):
+            refused = f"redirect to {target.host} refused: not a configured domain or peer"
+            self._end(call, f"{status} {refused}", now)
+            return
+        if isinstance(target, SipURI) and call.state is not OutState.CANCELLING:
+            call.redirects += 1
+            call.target = target
+            call.cseq += 1
+            self.events.append(CallRedirected(call_id=call.call_id, callee=str(target)))
+            self._send_invite(call, now)
+            return
+        self._end(call, f"{status} {response.reason}", now)
 
     def _accepted(self, call: OutgoingCall, response: Response, now: float) -> None:
         assert call.invite is not None

@@ -23,6 +23,7 @@ from endpoint.sip.grammar import parse_int
 from endpoint.sip.transaction import new_branch
 from endpoint.sip.uri import SipURI, hop_transport
 from endpoint.ua.actions import Action, Destination, SendKeepalive, SendRequest
+from endpoint.ua.configured import account_realms
 from endpoint.ua.events import (
     Registered,
     Registering,
@@ -129,7 +130,9 @@ class Registration:
         self.backoff = backoff or Backoff()
         self.user_agent = user_agent
         self.state = RegState.IDLE
-        self.digest = DigestClient(account.auth_user, account.password, rng)
+        self.digest = DigestClient(
+            account.auth_user, account.password, rng, allowed_realms=account_realms(account)
+        )
         self.call_id = f"{rng.getrandbits(96):024x}@{local.host}"
         self.from_tag = f"{rng.getrandbits(32):08x}"
         self.cseq = rng.randrange(1, 2**20)

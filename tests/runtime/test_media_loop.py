@@ -1,11 +1,13 @@
 """The media thread over real UDP sockets on 127.0.0.1, through the tone and WAV-file adapters."""
 
 import random
+import sys
 import time
 import wave
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from endpoint.audio import open_audio
 from endpoint.media.dtmf import DtmfDigit
@@ -163,3 +165,18 @@ def test_speaker_volume_and_mic_gain_act_on_what_is_played_and_sent(tmp_path: Pa
         assert tone_share(voiced, hz) > 0.9
         peak = float(np.sqrt(2 * np.mean(voiced**2)))
         assert 0.85 * half < peak < 1.15 * half, (name, peak)
+
+
+def test_the_media_loop_shortens_the_gil_switch_interval_while_it_runs() -> None:
+    """A woken media thread waits for the GIL at most one switch interval (5 ms by default):
+    while the loop runs the interval is MEDIA_SWITCH_INTERVAL_S, and stop() restores it."""
+    from endpoint.runtime.realtime import MEDIA_SWITCH_INTERVAL_S
+
+    before = sys.getswitchinterval()
+    loop = MediaLoop(realtime_priority=None)
+    loop.start()
+    try:
+        assert sys.getswitchinterval() == pytest.approx(min(before, MEDIA_SWITCH_INTERVAL_S))
+    finally:
+        loop.stop()
+    assert sys.getswitchinterval() == before

@@ -416,6 +416,21 @@ def test_a_source_beyond_its_rate_is_dropped_unanswered() -> None:
     assert len(layer.events()) == 1
 
 
+def test_over_budget_tells_the_runtime_what_the_rate_limit_would_drop() -> None:
+    """The runtime drops a flooder's datagrams unparsed when ``over_budget`` says the next
+    request would be dropped anyway; asking takes no token."""
+    layer = TransactionLayer(source_rate=10, source_burst=5)
+    assert not layer.over_budget(PEER[0], 0.0)  # never seen: a full bucket
+    for i in range(5):
+        layer.receive(request("OPTIONS", branch=f"z9hG4bKb{i}"), PEER, "udp", 0.0)
+    assert layer.over_budget(PEER[0], 0.0) and layer.over_budget(PEER[0], 0.05)
+    assert not layer.over_budget("192.0.2.77", 0.0)  # another source has its own budget
+    assert not layer.over_budget(PEER[0], 0.1)  # one token back after 0.1 s
+    assert not layer.over_budget(PEER[0], 0.1)  # and asking did not take it
+    layer.receive(request("OPTIONS", branch="z9hG4bKb9"), PEER, "udp", 0.1)
+    assert layer.rate_limited == 0 and len(layer.events()) == 6
+
+
 def test_transport_error_ends_the_transaction() -> None:
     layer = TransactionLayer()
     key = layer.send_request(request("OPTIONS", transport="TCP"), PEER, "tcp", 0.0)

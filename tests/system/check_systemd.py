@@ -356,6 +356,38 @@ class Checker:
         if not sip_options_ping(self.port, timeout=5).startswith("SIP/2.0 200"):
             raise CheckError("the restarted service does not answer OPTIONS")
 
+    def sigkill_releases_relay(self) -> None:
+        """SIGKILL leaves no chance to clean up: ``ExecStopPost=`` drives the relay inactive.
+
+        The relay is on gpiozero's mock pin factory (the container has no GPIO chip), so what
+        is shown is that relay-off ran after the kill, opened the configured relay under the
+        unit's sandbox and drove it to its inactive level; the pin itself is tested in
+        tests/security/test_rule11_relay_off.py.
+        """
+        box = self.box
+        config = box.path(CONFIG)
+        try:
+            config.write_text(
+                config_text(self.port)
+                + '[hardware]\nboard = "gpio"\npin_factory = "mock"\n[door]\nrelay_pin = 27\n'
+            )
+            box.run("systemctl", "restart", UNIT, timeout=30)
+            pid = box.show("MainPID")
+            mark = len(box.journal())
+            box.run("kill", "-KILL", pid)
+            lines = self.journal_after(mark, "sip-endpoint relay-off: door relay on GPIO27")
+            seen = next(line for line in lines if "relay-off" in line)
+            if "driven inactive (active high)" not in seen:
+                raise CheckError(f"relay-off said: {seen}")
+
+            def restarted() -> bool:
+                return box.show("MainPID") not in ("0", pid) and box.show("ActiveState") == "active"
+
+            wait_until("a restart after SIGKILL", restarted, 30)
+        finally:
+            config.write_text(config_text(self.port))
+            box.run("systemctl", "restart", UNIT, check=False, timeout=30)
+
     def sigterm_ends_call_with_bye(self, work: Path) -> None:
         """``systemctl stop`` during a call: the endpoint says BYE, then exits 0."""
         box = self.box
@@ -433,6 +465,8 @@ class Checker:
                 self.reload()
             with self.step("watchdog restarts the service after SIGSTOP"):
                 self.watchdog()
+            with self.step("SIGKILL: ExecStopPost relay-off drives the relay inactive"):
+                self.sigkill_releases_relay()
             with self.step("SIGTERM ends a call with BYE, exit 0"):
                 self.sigterm_ends_call_with_bye(work)
             with self.step(f"systemd-analyze security: at most {MAX_EXPOSURE}, no new exposure"):

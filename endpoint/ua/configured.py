@@ -1,0 +1,72 @@
+"""Which realms get our digest credentials, and which hosts a 3xx redirect may send us to.
+
+Both answer one question for issue 13 rule 11: does the configuration name this party? A
+password hashed for a realm the account does not belong to hands a stranger something to
+crack offline; a redirect followed to any Contact lets whoever answers an INVITE (or spoofs a
+3xx) make the door dial a premium number through our PBX account (toll fraud) or ring a
+stranger. So only what the operator wrote down counts:
+
+- realms: the account's domain, its registrar's host, its outbound proxy's host and
+  ``[account] realms`` (for a PBX whose realm is not its domain, e.g. Asterisk's "asterisk");
+- redirect hosts: the same hosts of every account, the hosts named by ``[calls] allow``
+  patterns (a pattern whose host is ``*`` names no host), the hosts of the buttons' call
+  targets, and the host the call was going to already (a phone that moves the call to
+  another of its own lines or ports).
+
+Hosts compare without case (RFC 3261 §19.1.4); ``allow`` host patterns are shell wildcards,
+as in ``Allowlist``.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+
+from endpoint.config import AccountSettings, Config
+from endpoint.sip.errors import ParseError
+from endpoint.sip.uri import SipURI, parse_uri
+
+
+def _host(text: str | None) -> str | None:
+    if not text:
+        return None
+    try:
+        uri = parse_uri(text)
+    except ParseError:
+        return None
+    return uri.bare_host.lower() if isinstance(uri, SipURI) else None
+
+
+def account_hosts(account: AccountSettings) -> set[str]:
+    """The domain, registrar host and outbound proxy host of ``account`` (lower case)."""
+    hosts = {account.domain.lower()}
+    for text in (account.registrar, account.outbound_proxy):
+        host = _host(text)
+        if host is not None:
+            hosts.add(host)
+    return hosts
+
+
+def account_realms(account: AccountSettings) -> frozenset[str]:
+    """The digest realms ``account``'s password is answered for."""
+    return frozenset(account_hosts(account) | set(account.realms))
+
+
+def redirect_allowed(config: Config, current: SipURI, target: SipURI) -> bool:
+    """Whether a 3xx from the call to ``current`` may move it to ``target``."""
+    host = target.bare_host.lower()
+    named = {current.bare_host.lower()}
+    for account in (config.account, config.backup_account):
+        if account is not None:
+            named |= account_hosts(account)
+    for button in config.hardware.buttons:
+        for text in button.targets:
+            found = _host(text)
+            if found is not None:
+                named.add(found)
+    if host in named:
+        return True
+    for pattern in config.calls.allow:
+        pattern_host = pattern.rpartition("@")[2] if "@" in pattern else "*"
+        if pattern_host.strip("*") and fnmatchcase(host, pattern_host.lower()):
+            return True
+    return False

@@ -21,14 +21,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from endpoint.hardware.board import (
+from endpoint.hardware.serial_board import SerialBoard
+from endpoint.ua.io import (
     BoardSpec,
     ButtonEvent,
     ButtonSpec,
     HardwareEvent,
     InputKind,
 )
-from endpoint.hardware.serial_board import SerialBoard
 from tests.hardware.serial_rig import FirmwareRig, wait_until
 
 PIN = 15

@@ -12,8 +12,8 @@ from endpoint.config import (
     LedSettings,
     parse_config,
 )
-from endpoint.hardware.board import ButtonSpec, LedSpec, Pull, RelaySpec, SensorSpec
 from endpoint.runtime.wiring import board_spec
+from endpoint.ua.io import ButtonSpec, LedSpec, Pull, RelaySpec, SensorSpec
 
 FULL = """
 [hardware]

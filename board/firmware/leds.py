@@ -1,7 +1,7 @@
 """LED pattern timings, run on the board so blinking needs no host traffic.
 
 Each pattern is a period and the on-intervals within it (milliseconds from the moment the
-pattern was set). The values are the ones ``endpoint.hardware.board.LedPattern`` documents;
+pattern was set). The values are the ones ``endpoint.ua.io.LedPattern`` documents;
 ``error`` is board-only: the host-lost flicker (five 50 ms flashes, then dark until 1 s) that
 no host pattern resembles, so an installer can tell "endpoint dead" from "ringing".
 """

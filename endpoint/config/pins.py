@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from endpoint.config.reader import Reader, int_in
-from endpoint.hardware.pico_pins import PICO_GPIO_MAX, PICO_PIN_RANGES, PICO_RESERVED
+from endpoint.pico_pins import PICO_GPIO_MAX, PICO_PIN_RANGES, PICO_RESERVED
 
 T = TypeVar("T")
 

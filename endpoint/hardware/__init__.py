@@ -1,11 +1,11 @@
 """Hardware adapters: buttons, LEDs, the door relay and the door sensor (DESIGN principle 3).
 
 Every kind of wiring (GPIO through gpiozero, the serial MicroPython board, the simulated board)
-hides behind ``IoBoard`` (``endpoint.hardware.board``); the user agent and the runtime never know
+hides behind ``IoBoard`` (``endpoint.ua.io``); the user agent and the runtime never know
 which one they drive.
 """
 
-from endpoint.hardware.board import (
+from endpoint.ua.io import (
     BoardFault,
     BoardSpec,
     ButtonEvent,

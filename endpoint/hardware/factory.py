@@ -7,7 +7,7 @@ and carries the adapter's own fix.
 
 from __future__ import annotations
 
-from endpoint.hardware.board import BoardSpec, IoBoard
+from endpoint.ua.io import BoardSpec, IoBoard
 
 #: The kinds ``[hardware] board`` may name; "none" opens nothing.
 BOARDS = ("none", "gpio", "serial", "simulated")

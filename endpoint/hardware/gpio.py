@@ -28,7 +28,7 @@ from typing import Any
 from gpiozero import LED, Button, DigitalInputDevice, OutputDevice
 from gpiozero.exc import GPIOZeroError, PinWarning
 
-from endpoint.hardware.board import (
+from endpoint.ua.io import (
     PATTERN_STEPS,
     BoardSpec,
     ButtonEvent,

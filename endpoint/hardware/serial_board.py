@@ -21,8 +21,8 @@ import serial
 
 from endpoint.backoff import Backoff
 from endpoint.hardware import serial_codec as codec
-from endpoint.hardware.board import BoardSpec, HardwareEvent, LedPattern
 from endpoint.hardware.serial_session import LinkState, SerialSession
+from endpoint.ua.io import BoardSpec, HardwareEvent, LedPattern
 
 log = logging.getLogger("endpoint.hardware.serial")
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from endpoint.hardware.board import BoardSpec, InputKind, LedPattern, Pull
-from endpoint.hardware.pico_pins import PICO_PINS
+from endpoint.pico_pins import PICO_PINS
+from endpoint.ua.io import BoardSpec, InputKind, LedPattern, Pull
 
 PROTOCOL_VERSION = 1
 MAX_LINE = 160

@@ -14,7 +14,7 @@ import logging
 from collections import deque
 
 from endpoint.hardware import serial_codec as codec
-from endpoint.hardware.board import (
+from endpoint.ua.io import (
     BoardFault,
     BoardSpec,
     ButtonEvent,

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from endpoint.hardware.board import (
+from endpoint.ua.io import (
     BoardFault,
     BoardSpec,
     ButtonEvent,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime
 import logging
 import secrets
@@ -50,8 +51,11 @@ from endpoint.sip.message import Message
 from endpoint.sip.offer_answer import NegotiatedMedia
 from endpoint.sip.sdes import SrtpKeys as SdesKeys
 from endpoint.tls import client_context, describe_failure, server_context
-from endpoint.ua.actions import CallAction, NeedMedia, Notice, PlayAlert, StartMedia, UpdateMedia
+from endpoint.ua.actions import CallAction, NeedMedia, PlayAlert, StartMedia, UpdateMedia
 from endpoint.ua.agent import UserAgent
+from endpoint.ua.events import CallReport, DtmfReceived, Notice
+from endpoint.ua.intercom import Intercom
+from endpoint.ua.io import HardwareEvent
 from endpoint.ua.registration import LocalAddress
 
 #: Longest request method the runtime reads before parsing (``_sheds``).
@@ -60,16 +64,6 @@ MAX_METHOD = 16
 log = logging.getLogger("endpoint")
 
 STOP_TIMEOUT = 5.0
-#: Notices an installer should see at the default log level even when all is calm.
-WARNINGS = frozenset(
-    {
-        "door-code-wrong",
-        "door-locked-out",
-        "door-left-open",
-        "hardware-fault",
-        "registration-flow-lost",
-    }
-)
 #: The call-length warning the peer hears: three 200 ms beeps at 1 kHz.
 WARNING_TONE = np.concatenate(
     [ToneGenerator([1000.0], 0.4, (0.2, 0.2)).next_frame(FRAME_SAMPLES) for _ in range(50)]
@@ -173,7 +167,8 @@ class Engine:
         self.notifier = Notifier()
         self.transport: SipTransport | None = None
         self.control: ControlServer | None = None
-        self.ua: UserAgent | None = None
+        #: The intercom core (UA, buttons, door, LEDs); None until started.
+        self.core: Intercom | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._stop = asyncio.Event()
         self.last_step: float | None = None
@@ -232,9 +227,10 @@ class Engine:
             cfg.sip.transport,
             dtls_fingerprint=self._dtls_identity.fingerprint if self._dtls_identity else None,
         )
-        self.ua = UserAgent(cfg, local, secrets.SystemRandom(), resolved)
-        self.hardware = HardwareBridge(cfg, open_board(cfg), self.ua, self._publish, self._step)
-        self.hardware.start()  # before the UA: its first notices set the LEDs
+        core = self.core = Intercom(cfg, local, secrets.SystemRandom(), resolved)
+        self.hardware = HardwareBridge(cfg, open_board(cfg), self._hardware_input)
+        core.door.restore(self.hardware.saved_lockouts(), time.monotonic())
+        self.hardware.start()
         self.integration = Integration(  # issue 18: history, HTTP API, webhooks, MQTT
             cfg,
             self.events,
@@ -256,7 +252,7 @@ class Engine:
         log.info("listening on %s %s:%d", cfg.sip.transport, host, self.transport.port)
         for warning in security_warnings(cfg):
             log.warning("%s", warning)
-        self.ua.start(time.monotonic())
+        core.start(time.monotonic())  # the first LED state, then registering
         self._step()
         self.notifier.notify(READY=1, STATUS=self.supervisor.status.text)
         media = self.media
@@ -269,15 +265,15 @@ class Engine:
         if self.transport is not None:
             self.transport.server_names = {address: name for name, address in resolved.items()}
             self.transport.configured_names = frozenset(configured_hosts(config))
-        if self.ua is not None:
-            self.ua.reconfigure(config, resolved, time.monotonic())
+        if self.core is not None:
+            self.core.reconfigure(config, resolved, time.monotonic())
             self._step()
 
     def _received(self, message: Message, source: tuple[str, int], kind: str) -> None:
-        if self.ua is None:
+        if self.core is None:
             return
         try:
-            self.ua.receive(message, source, kind, time.monotonic())
+            self.core.receive(message, source, kind, time.monotonic())
         except Exception as exc:
             # The UA answers every failure itself; reaching this is a bug in the transaction
             # layer. The next message must still be served.
@@ -322,59 +318,91 @@ class Engine:
         """Before the UA exists nobody is answered (it is created right after the bind)."""
         return self.ua is not None and self.ua.admits_host(host)
 
+    @property
+    def ua(self) -> UserAgent | None:
+        """The core's user agent (None until started)."""
+        return self.core.ua if self.core is not None else None
+
+    def _hardware_input(self, event: HardwareEvent) -> None:
+        """A board event (on the loop): the core decides, this step carries it out."""
+        if self.core is not None:
+            self.core.input(event, time.monotonic())
+            self._step()
+
     def _flow_closed(self, destination: tuple[str, int], transport: str) -> None:
-        if self.ua is not None:
-            self.ua.flow_closed(destination, transport, time.monotonic())
+        if self.core is not None:
+            self.core.flow_closed(destination, transport, time.monotonic())
             self._step()
 
     def _unreachable(self, destination: tuple[str, int], transport: str) -> None:
-        if self.ua is not None:
-            self.ua.transport_failed(destination, transport, time.monotonic())
+        if self.core is not None:
+            self.core.transport_failed(destination, transport, time.monotonic())
             self._step()
 
     def _fire(self) -> None:
         self._timer = None
-        if self.ua is not None:
-            self.ua.handle_timer(time.monotonic())
+        if self.core is not None:
+            self.core.handle_timer(time.monotonic())
             self._step()
 
     def _step(self) -> None:
-        """Send what the UA produced, publish its notices, re-arm the one timer."""
-        ua, transport = self.ua, self.transport
-        if ua is None or transport is None:
+        """Carry out what the core decided: send, run media, drive the board, publish its
+        events, re-arm the one timer."""
+        core, transport = self.core, self.transport
+        if core is None or transport is None:
             return
-        for out in ua.datagrams_to_send():
+        for out in core.datagrams_to_send():
             transport.send(out.data, out.destination, out.transport)
         for _ in range(8):  # call actions may lead to more (media ready -> answer -> start)
-            actions = ua.call_actions()
+            actions = core.call_actions()
             if not actions:
                 break
             for action in actions:
                 self._call_action(action)
-            for out in ua.datagrams_to_send():
+            for out in core.datagrams_to_send():
                 transport.send(out.data, out.destination, out.transport)
-        for notice in ua.notices():
+        self._run_devices(core)
+        for line in core.button_errors():
+            log.warning("%s", line)
+        for notice in core.events():
             self._publish(notice)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        deadline = ua.get_timer()
+        deadline = core.get_timer()
         if deadline is not None:
             loop = asyncio.get_running_loop()
             delay = max(0.0, deadline - time.monotonic())
             self._timer = loop.call_at(loop.time() + delay, self._fire)
         self.last_step = time.monotonic()
-        if ua.stopped:
+        if core.ua.stopped:
             self._stop.set()
 
+    def _run_devices(self, core: Intercom) -> bool:
+        """Set the LEDs and pulse the relay as the core asked; False if the relay failed."""
+        ok = True
+        hardware = self.hardware
+        for _ in range(4):  # a failed pulse is one more event, and nothing more
+            actions = core.device_actions()
+            if not actions:
+                break
+            for action in actions:
+                failure = hardware.execute(action) if hardware is not None else None
+                if failure is not None:
+                    ok = False
+                    core.relay_failed(failure, time.monotonic())
+        if hardware is not None:
+            hardware.keep_lockouts(core.door.lockouts(time.monotonic()))
+        return ok
+
     def _call_action(self, action: CallAction) -> None:
-        """Execute one of the UA's call actions (the UA decided; this only does it)."""
-        ua, media = self.ua, self.media
-        if ua is None or media is None:
+        """Execute one of the core's call actions (the core decided; this only does it)."""
+        core, media = self.core, self.media
+        if core is None or media is None:
             return
         now = time.monotonic()
         if isinstance(action, NeedMedia):
-            self._allocate(ua, action.call_id, now)
+            self._allocate(core, action.call_id, now)
         elif isinstance(action, UpdateMedia):
             m = action.media
             if m.srtp != self._keys.get(action.call_id):
@@ -390,28 +418,30 @@ class Engine:
         elif isinstance(action, PlayAlert):
             media.play_alert(action.call_id, WARNING_TONE)
         elif isinstance(action, StartMedia):
-            self._start_media(ua, media, action, now)
+            self._start_media(core, media, action, now)
         else:
             self._stop_media(media, action.call_id, action.reason)
 
-    def _allocate(self, ua: UserAgent, call_id: str, now: float) -> None:
+    def _allocate(self, core: Intercom, call_id: str, now: float) -> None:
         """RTP/RTCP sockets for a call about to be offered or answered."""
         try:
-            sockets = allocate(ua.local.host, self.config.media.rtp_ports, self._rng)
+            sockets = allocate(core.ua.local.host, self.config.media.rtp_ports, self._rng)
         except OSError as exc:
             log.error("no RTP port for call %s: %s (widen [media] rtp_ports)", call_id, exc)
-            ua.end_call(call_id, "no RTP port free", now, status=503)
+            core.end_call(call_id, "no RTP port free", now, status=503)
             return
         self._sockets[call_id] = sockets
-        ua.media_ready(call_id, sockets.rtp_port, now)
+        core.media_ready(call_id, sockets.rtp_port, now)
 
-    def _start_media(self, ua: UserAgent, media: MediaLoop, action: StartMedia, now: float) -> None:
+    def _start_media(
+        self, core: Intercom, media: MediaLoop, action: StartMedia, now: float
+    ) -> None:
         """The negotiated stream on the call's sockets and the configured audio device."""
         sockets = self._sockets.get(action.call_id)
         if sockets is None:
             return
         stream = MediaStream(
-            stream_config(action.media, self.config, f"door@{ua.local.host}"),
+            stream_config(action.media, self.config, f"door@{core.ua.local.host}"),
             self._rng,
             now,
             protection_for(action.media),
@@ -427,7 +457,7 @@ class Engine:
                 action.call_id,
                 exc,
             )
-            ua.end_call(action.call_id, f"audio failed: {exc}", now)
+            core.end_call(action.call_id, f"audio failed: {exc}", now)
             return
         self._ports[action.call_id] = port
         dtls = dtls_rtcp = None
@@ -476,66 +506,42 @@ class Engine:
         """The end-of-call report: one log line an installer can read, and an event."""
         summary = stats.summary() if stats is not None else "no media"
         log.info("call-report call_id=%s reason=%s %s", call_id, reason, summary)
-        self.events.publish(
-            {
-                "event": "call-report",
-                "call_id": call_id,
-                "reason": reason,
-                **(stats.as_dict() if stats is not None else {}),
-            }
-        )
+        stats_dict = stats.as_dict() if stats is not None else {}
+        self.events.publish(CallReport(call_id=call_id, reason=reason, stats=stats_dict).as_dict())
 
     def _media_events(self) -> None:
         if self.media is None:
             return
         for call_id, event in self.media.events():
-            if isinstance(event, DtmfDigit):
-                shown = self._shown(
-                    Notice(
-                        "dtmf",
-                        {
-                            "call_id": call_id,
-                            "digit": event.digit,
-                            "duration_ms": event.duration_ms,
-                        },
-                    )
-                )
-                log.info("dtmf %s", " ".join(f"{k}={v}" for k, v in shown.detail.items()))
-                self.events.publish(shown.as_dict())
-                if self.ua is not None:
-                    self.ua.dtmf(call_id, event.digit, time.monotonic())
-                    self._step()
-                if self.hardware is not None:
-                    self.hardware.dtmf(call_id, event.digit)
-            elif isinstance(event, MediaTimeout) and self.ua is not None:
+            if isinstance(event, DtmfDigit) and self.core is not None:
+                self.core.dtmf(call_id, event.digit, event.duration_ms, time.monotonic())
+                self._step()
+            elif isinstance(event, MediaTimeout) and self.core is not None:
                 reason = f"no audio from the peer for {event.seconds:g} s"
                 log.warning("call %s: %s; hanging up", call_id, reason)
-                self.ua.end_call(call_id, reason, time.monotonic())
+                self.core.end_call(call_id, reason, time.monotonic())
                 self._step()
             elif isinstance(event, CallFailed):
                 log.error("media of call %s failed: %s", call_id, event.reason)
-                if self.ua is not None:
-                    self.ua.end_call(call_id, event.reason, time.monotonic())
+                if self.core is not None:
+                    self.core.end_call(call_id, event.reason, time.monotonic())
                     self._step()
 
     def _shown(self, notice: Notice) -> Notice:
         """The notice as the log and ``ctl events`` may see it: with a door code configured,
         no DTMF digit is shown at all (issue 13 rule 5: the code never reaches any output;
         which digits belong to code entry is the door's secret too)."""
-        if notice.event == "dtmf" and self.config.door.code:
-            return Notice(notice.event, {**notice.detail, "digit": "hidden"})
+        if isinstance(notice, DtmfReceived) and self.config.door.code:
+            return dataclasses.replace(notice, digit="hidden")
         return notice
 
     def _publish(self, notice: Notice) -> None:
         shown = self._shown(notice)
         detail = " ".join(f"{k}={v}" for k, v in shown.detail.items())
-        warn = notice.event.endswith(("failed", "dropped")) or notice.event in WARNINGS
-        level = logging.WARNING if warn else logging.INFO
-        log.log(level, "%s %s", notice.event, detail)
+        level = logging.WARNING if notice.warning else logging.INFO
+        log.log(level, "%s %s", notice.name, detail)
         self.events.publish(shown.as_dict())
         self.supervisor.notice(shown)  # STATUS= for systemctl status
-        if self.hardware is not None:
-            self.hardware.notice(notice)  # LEDs, door code: the real digit
 
     async def command(self, request: dict[str, Any]) -> dict[str, Any]:
         """A control-socket request (``ctl``): looked up in the command table."""
@@ -545,11 +551,11 @@ class Engine:
         handler = self._command_table().get(command)
         if handler is None:
             return {"ok": False, "error": f"unknown command {command!r}"}
-        if self.ua is None:
+        if self.core is None:
             return {"ok": False, "error": "not started"}
-        return handler(self.ua, request)
+        return handler(self.core, request)
 
-    def _command_table(self) -> dict[str, Callable[[UserAgent, dict[str, Any]], dict[str, Any]]]:
+    def _command_table(self) -> dict[str, Callable[[Intercom, dict[str, Any]], dict[str, Any]]]:
         return {
             "status": self._status_command,
             "answer": self._answer_command,
@@ -561,40 +567,41 @@ class Engine:
             "open-door": self._open_door_command,
         }
 
-    def _status_command(self, ua: UserAgent, _: dict[str, Any]) -> dict[str, Any]:
-        hardware = self.hardware.status() if self.hardware is not None else None
-        return {"ok": True, **ua.status(time.monotonic()), "hardware": hardware}
+    def _status_command(self, core: Intercom, _: dict[str, Any]) -> dict[str, Any]:
+        hardware = (
+            {**self.hardware.status(), **core.device_status()}
+            if self.hardware is not None
+            else None
+        )
+        return {"ok": True, **core.ua.status(time.monotonic()), "hardware": hardware}
 
-    def _answer_command(self, ua: UserAgent, _: dict[str, Any]) -> dict[str, Any]:
-        done = ua.answer(time.monotonic())
+    def _answer_command(self, core: Intercom, _: dict[str, Any]) -> dict[str, Any]:
+        done = core.answer(time.monotonic())
         self._step()
         return {"ok": done} if done else {"ok": False, "error": "no ringing call"}
 
-    def _hangup_command(self, ua: UserAgent, _: dict[str, Any]) -> dict[str, Any]:
-        done = ua.hangup(time.monotonic())
+    def _hangup_command(self, core: Intercom, _: dict[str, Any]) -> dict[str, Any]:
+        done = core.hangup(time.monotonic())
         self._step()
         return {"ok": done} if done else {"ok": False, "error": "no call"}
 
-    def _register_command(self, ua: UserAgent, request: dict[str, Any]) -> dict[str, Any]:
-        if not ua.registrations:
+    def _register_command(self, core: Intercom, request: dict[str, Any]) -> dict[str, Any]:
+        if not core.ua.registrations:
             return {"ok": False, "error": "no [account]: peer-to-peer mode registers nowhere"}
         enabled = request.get("enabled")
-        if isinstance(enabled, bool):
-            ua.set_registered(enabled, time.monotonic())
-        else:
-            ua.reregister(time.monotonic())
+        core.register(enabled if isinstance(enabled, bool) else None, time.monotonic())
         self._step()
         return {"ok": True}
 
-    def _dtmf_command(self, ua: UserAgent, request: dict[str, Any]) -> dict[str, Any]:
-        active = ua.active_call_id()
+    def _dtmf_command(self, core: Intercom, request: dict[str, Any]) -> dict[str, Any]:
+        active = core.ua.active_call_id()
         digits = request.get("digits")
         if active is None or not isinstance(digits, str) or self.media is None:
             return {"ok": False, "error": "no call (or no digits)"}
         self.media.send_dtmf(active, digits)
         return {"ok": True}
 
-    def _volume_command(self, ua: UserAgent, request: dict[str, Any]) -> dict[str, Any]:
+    def _volume_command(self, core: Intercom, request: dict[str, Any]) -> dict[str, Any]:
         """``{"speaker": dB, "mic": dB}`` (either may be left out): the current call and the
         next ones, until a restart; the answer carries the values in force."""
         speaker, mic = self._volume
@@ -611,7 +618,7 @@ class Engine:
             else:
                 mic = float(value)
         self._volume = (speaker, mic)
-        active = ua.active_call_id()
+        active = core.ua.active_call_id()
         if active is not None and self.media is not None:
             self.media.set_volume(active, speaker, mic)
         audio = self.config.audio
@@ -621,14 +628,19 @@ class Engine:
             "mic": audio.mic_gain if mic is None else mic,
         }
 
-    def _open_door_command(self, _: UserAgent, __: dict[str, Any]) -> dict[str, Any]:
+    def _open_door_command(self, core: Intercom, _: dict[str, Any]) -> dict[str, Any]:
         if self.hardware is None:
             return {"ok": False, "error": "not started"}
-        answer = self.hardware.open_door("ctl")
+        if not self.hardware.has_relay:
+            return {"ok": False, "error": "no door relay configured (set [door] relay_pin)"}
+        core.open_door("ctl", time.monotonic())
+        switched = self._run_devices(core)
         self._step()
-        return answer
+        if not switched:
+            return {"ok": False, "error": "the door relay did not switch (see the log)"}
+        return {"ok": True, "seconds": self.config.door.pulse_s}
 
-    def _call_command(self, ua: UserAgent, request: dict[str, Any]) -> dict[str, Any]:
+    def _call_command(self, core: Intercom, request: dict[str, Any]) -> dict[str, Any]:
         """``{"uri": ...}`` for one target; ``{"uris": [...], "mode": "parallel" |
         "sequential", "timeout": seconds}`` for a call group."""
         targets = request.get("uris", [request.get("uri")])
@@ -641,9 +653,9 @@ class Engine:
         now = time.monotonic()
         try:
             if len(targets) == 1:
-                answer = {"ok": True, "call_id": ua.call(targets[0], now)}
+                answer = {"ok": True, "call_id": core.call(targets[0], now)}
             else:
-                group = ua.call_group(targets, mode == "parallel", float(timeout), now)
+                group = core.call_group(targets, mode == "parallel", float(timeout), now)
                 answer = {"ok": True, "group_id": group}
         except (ValueError, ParseError) as exc:
             return {"ok": False, "error": str(exc)}
@@ -651,12 +663,13 @@ class Engine:
         return answer
 
     def request_stop(self) -> None:
-        if self.ua is not None and not self.ua.stopping:
+        core = self.core
+        if core is not None and not core.ua.stopping:
             self.notifier.notify(STOPPING=1)
             log.info("stopping: un-registering")
-            self.ua.stop(time.monotonic())
+            core.stop(time.monotonic())
             self._step()
-        if self.ua is None or not self.ua.registrations:
+        if core is None or not core.ua.registrations:
             self._stop.set()
         else:
             # The un-register may never be answered (registrar gone): bounded wait.

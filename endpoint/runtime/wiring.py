@@ -11,10 +11,7 @@ configuration meant. The door's relay and sensor are both named ``"door"``.
 from __future__ import annotations
 
 from endpoint.config import DoorSettings, HardwareSettings
-from endpoint.hardware.board import BoardSpec, ButtonSpec, LedSpec, Pull, RelaySpec, SensorSpec
-
-DOOR = "door"
-"""The name of the door relay and of the door sensor on every board."""
+from endpoint.ua.io import DOOR, BoardSpec, ButtonSpec, LedSpec, Pull, RelaySpec, SensorSpec
 
 RELAY_CAP_S = 30.0
 """Board-side cap on any relay pulse: the longest ``pulse_s`` the configuration allows."""

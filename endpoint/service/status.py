@@ -1,29 +1,42 @@
-"""The one-line ``STATUS=`` text ``systemctl status sip-endpoint`` shows, built from UA notices.
+"""The one-line ``STATUS=`` text ``systemctl status sip-endpoint`` shows, built from UA events.
 
 An installer standing at the door runs ``systemctl status`` first; that line should say at a
 glance whether the box is registered and whether a call is up ("registered door@example.com;
-idle", "registered door@example.com; in call with sip:concierge@example.com"). Pure: notices
+idle", "registered door@example.com; in call with sip:concierge@example.com"). Pure: events
 in, the new text out (or None when nothing visible changed, so systemd is not flooded).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from endpoint.ua.events import (
+    CallAnswered,
+    CallIncoming,
+    CallOutgoing,
+    CallOver,
+    Notice,
+    Ready,
+    Registered,
+    Registering,
+    RegistrationContactChanged,
+    RegistrationFailed,
+    RegistrationFlowLost,
+    RegistrationNotice,
+    RegistrationRefreshed,
+    Unregistered,
+)
 
-_REGISTRATION = {
-    "registering": "registering",
-    "registered": "registered",
-    "registration-refreshed": "registered",
-    "registration-contact-changed": "registering",
-    "registration-flow-lost": "registering",
-    "registration-failed": "registration failed",
-    "unregistered": "unregistered",
+_REGISTRATION: dict[type[RegistrationNotice], str] = {
+    Registering: "registering",
+    Registered: "registered",
+    RegistrationRefreshed: "registered",
+    RegistrationContactChanged: "registering",
+    RegistrationFlowLost: "registering",
+    RegistrationFailed: "registration failed",
+    Unregistered: "unregistered",
 }
-_CALL_ENDS = ("call-ended", "call-failed", "call-ring-timeout")
 
 
-def _aor(detail: Mapping[str, object]) -> str:
-    text = str(detail.get("aor", ""))
+def _aor(text: str) -> str:
     return text.split(":", 1)[1] if text.startswith(("sip:", "sips:")) else text
 
 
@@ -48,39 +61,39 @@ class ServiceStatus:
         call = self._call[1] if self._call is not None else "idle"
         return f"{registration}; {call}"
 
-    def update(self, event: str, detail: Mapping[str, object]) -> str | None:
-        """Take one notice (``Notice.event`` / ``Notice.detail``); the new line, if it changed."""
-        if event == "ready":
+    def update(self, notice: Notice) -> str | None:
+        """Take one event; the new line, if it changed."""
+        if isinstance(notice, Ready):
             self._peer_to_peer = True
-        elif event in _REGISTRATION:
-            self._registration(event, detail)
+        elif isinstance(notice, RegistrationNotice):
+            self._registration(notice)
         else:
-            self._call_notice(event, detail)
+            self._call_notice(notice)
         text = self.text
         if text == self._shown:
             return None
         self._shown = text
         return text
 
-    def _registration(self, event: str, detail: Mapping[str, object]) -> None:
-        account = str(detail.get("account", "account"))
-        state = _REGISTRATION[event]
-        line = f"{state} {_aor(detail)}".strip()
-        if event == "registration-failed" and detail.get("reason"):
-            line += f" ({detail['reason']})"
-        if event == "unregistered" and account == "backup":
-            self._accounts.pop(account, None)  # the backup is only shown while it is used
+    def _registration(self, notice: RegistrationNotice) -> None:
+        line = f"{_REGISTRATION[type(notice)]} {_aor(notice.aor)}".strip()
+        if isinstance(notice, RegistrationFailed) and notice.reason:
+            line += f" ({notice.reason})"
+        if isinstance(notice, Unregistered) and notice.account == "backup":
+            self._accounts.pop(notice.account, None)  # the backup is only shown while it is used
         else:
-            self._accounts[account] = line
+            self._accounts[notice.account] = line
 
-    def _call_notice(self, event: str, detail: Mapping[str, object]) -> None:
-        call_id = str(detail.get("call_id", ""))
-        if event == "call-incoming":
-            self._call = (call_id, f"ringing: call from {detail.get('from', '?')}")
-        elif event == "call-outgoing":
-            self._call = (call_id, f"calling {detail.get('to', '?')}")
-        elif event == "call-answered":
-            peer = detail.get("from") or detail.get("to") or "?"
-            self._call = (call_id, f"in call with {peer}")
-        elif event in _CALL_ENDS and self._call is not None and self._call[0] == call_id:
-            self._call = None
+    def _call_notice(self, notice: Notice) -> None:
+        match notice:
+            case CallIncoming():
+                self._call = (notice.call_id, f"ringing: call from {notice.caller}")
+            case CallOutgoing():
+                self._call = (notice.call_id, f"calling {notice.callee}")
+            case CallAnswered():
+                peer = notice.caller or notice.callee or "?"
+                self._call = (notice.call_id, f"in call with {peer}")
+            case CallOver() if self._call is not None and self._call[0] == notice.call_id:
+                self._call = None
+            case _:
+                pass

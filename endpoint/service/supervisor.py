@@ -27,7 +27,7 @@ from endpoint.service.reload import ChangeKind, effective_config, plan_reload
 from endpoint.service.sdnotify import Notifier
 from endpoint.service.status import ServiceStatus
 from endpoint.service.watchdog import LoopHeartbeat, WatchdogPinger, beat_period
-from endpoint.ua.actions import Notice
+from endpoint.ua.events import Notice
 
 log = logging.getLogger("endpoint.service")
 
@@ -70,7 +70,7 @@ class ServiceSupervisor:
         log.debug("watchdog: pinging every %.1f s while both loops run", usec / 2e6)
 
     def notice(self, notice: Notice) -> None:
-        text = self.status.update(notice.event, notice.detail)
+        text = self.status.update(notice)
         if text is not None:
             self.engine.notifier.notify(STATUS=text)
 

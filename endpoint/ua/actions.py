@@ -8,11 +8,11 @@ transaction's outcome when it comes back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from endpoint.sip import Request
 from endpoint.sip.offer_answer import NegotiatedMedia
+from endpoint.ua.events import Notice
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,17 +38,6 @@ class SendKeepalive:
     """A CRLF keep-alive (RFC 5626 §3.5.1 for TCP; the same bytes keep a UDP NAT binding)."""
 
     destination: Destination
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """An event for the log, the control socket's ``events`` stream and the LEDs."""
-
-    event: str
-    detail: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"event": self.event, **self.detail}
 
 
 Action = SendRequest | SendKeepalive | Notice

@@ -9,7 +9,7 @@ calls are handled by ``IncomingCalls`` (ring, auto-answer, media, hang-up).
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from endpoint.backoff import Backoff
@@ -34,11 +34,28 @@ from endpoint.sip.transaction import (
 )
 from endpoint.sip.transaction import State as TxnState
 from endpoint.sip.uri import SipURI
-from endpoint.ua.actions import Action, CallAction, Notice, SendKeepalive, SendRequest
+from endpoint.ua.actions import Action, CallAction, SendKeepalive, SendRequest
 from endpoint.ua.allowlist import Allowlist
 from endpoint.ua.callgroup import CallGroup
 from endpoint.ua.calls import IncomingCalls
 from endpoint.ua.configured import account_realms
+from endpoint.ua.events import (
+    CallBusy,
+    CallGroupEnded,
+    CallGroupStarted,
+    DtmfReceived,
+    DtmfRefused,
+    InService,
+    MessageFailed,
+    MessageReceived,
+    Notice,
+    OutOfService,
+    Ready,
+    Registered,
+    RegistrationFailed,
+    RequestDropped,
+    RequestFailed,
+)
 from endpoint.ua.outgoing import OutgoingCalls
 from endpoint.ua.registration import LocalAddress, Registration, RegState, listening_contact
 from endpoint.ua.session import Session
@@ -50,6 +67,20 @@ ACCEPT = ("application/sdp", "application/dtmf-relay", "text/plain")
 MAX_MESSAGE_TEXT = 1024
 #: At most one log line per this many seconds about requests dropped for their source.
 UNTRUSTED_REPORT_S = 10.0
+
+#: Answers one kind of request: the response to send, or None when it was answered (or is
+#: to be answered later, like a ringing INVITE) by the call or session it belongs to.
+RequestHandler = Callable[[RequestReceived, float], Response | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """Who is on the other end of a call, and whether the call is trusted with the door: a
+    call we placed is, an incoming one if its caller passed the allowlist when it rang."""
+
+    peer: str
+    incoming: bool
+    trusted: bool
 
 
 @dataclass
@@ -99,7 +130,7 @@ class UserAgent:
         if self.registrations:
             self._run(self.registrations[0], self.registrations[0].start(now), now)
         else:
-            self._notices.append(Notice("ready", {"mode": "peer-to-peer"}))
+            self._notices.append(Ready())
 
     def stop(self, now: float) -> None:
         """Hang up, un-register everything (Expires: 0); ``stopped`` turns true when done."""
@@ -291,13 +322,10 @@ class UserAgent:
         )
         self.groups.append(group)
         self._notices.append(
-            Notice(
-                "call-group",
-                {
-                    "group_id": group.group_id,
-                    "targets": list(targets),
-                    "mode": "parallel" if parallel else "sequential",
-                },
+            CallGroupStarted(
+                group_id=group.group_id,
+                targets=list(targets),
+                mode="parallel" if parallel else "sequential",
             )
         )
         for target in group.start():
@@ -324,9 +352,8 @@ class UserAgent:
                     if step.done:
                         self.groups.remove(group)
                         self._notices.append(
-                            Notice(
-                                "call-group-ended",
-                                {"group_id": group.group_id, "answered": group.winner is not None},
+                            CallGroupEnded(
+                                group_id=group.group_id, answered=group.winner is not None
                             )
                         )
 
@@ -344,11 +371,11 @@ class UserAgent:
             return
         self.out_of_service = not enabled
         if enabled:
-            self._notices.append(Notice("in-service", {}))
+            self._notices.append(InService())
             if self.registrations:
                 self._run(self.registrations[0], self.registrations[0].start(now), now)
         else:
-            self._notices.append(Notice("out-of-service", {}))
+            self._notices.append(OutOfService())
             for registration in self.registrations:
                 self._run(registration, registration.stop(now), now)
 
@@ -363,6 +390,16 @@ class UserAgent:
         if incoming is not None:
             return incoming.call_id
         return outgoing.call_id if outgoing is not None else None
+
+    def party(self, call_id: str) -> Party | None:
+        """The other end of call ``call_id`` (None: no such call)."""
+        incoming = self.calls.calls.get(call_id)
+        if incoming is not None:
+            return Party(incoming.caller, incoming=True, trusted=incoming.allowed)
+        outgoing = self.outgoing.calls.get(call_id)
+        if outgoing is not None:
+            return Party(str(outgoing.target), incoming=False, trusted=True)
+        return None
 
     def media_ready(self, call_id: str, rtp_port: int, now: float) -> None:
         self.calls.media_ready(call_id, rtp_port, now)
@@ -453,10 +490,10 @@ class UserAgent:
         if len(self.registrations) < 2 or self.stopping or self.out_of_service:
             return
         primary, backup = self.registrations[0], self.registrations[1]
-        if owner is primary and notice.event == "registration-failed":
+        if owner is primary and isinstance(notice, RegistrationFailed):
             if backup.state in (RegState.IDLE, RegState.STOPPED):
                 self._run(backup, backup.start(now), now)
-        elif owner is primary and notice.event == "registered" and backup.registered:
+        elif owner is primary and isinstance(notice, Registered) and backup.registered:
             self._run(backup, backup.stop(now), now)
 
     def _drain(self, now: float) -> None:
@@ -483,12 +520,8 @@ class UserAgent:
         bug = not isinstance(exc, ParseError)
         if bug:
             self.internal_errors += 1
-            self._notices.append(
-                Notice(
-                    "request-failed" if isinstance(event, RequestReceived) else "message-failed",
-                    {"error": type(exc).__name__, "detail": str(exc)[:200]},
-                )
-            )
+            kind = RequestFailed if isinstance(event, RequestReceived) else MessageFailed
+            self._notices.append(kind(error=type(exc).__name__, detail_text=str(exc)[:200]))
         if not isinstance(event, RequestReceived):
             return
         key = event.transaction
@@ -510,52 +543,71 @@ class UserAgent:
         self.transactions.send_response(key, response, now)
 
     def _dispatch_one(self, event: Event, now: float) -> None:
-        refresher = (
-            next((s for s in self._sessions() if s.owns(event.transaction)), None)
-            if isinstance(event, ResponseReceived | TransactionTimeout | TransportError)
-            else None
-        )
-        if refresher is not None and isinstance(event, ResponseReceived):
+        match event:
+            case ResponseReceived():
+                self._on_response(event, now)
+            case TransactionTimeout() | TransportError():
+                self._on_failure(event, now)
+            case StrayResponse():
+                self._on_stray(event, now)
+            case RequestReceived():
+                self._request(event, now)
+            case AckReceived():
+                self._on_ack(event, now)
+            case _:
+                pass  # TransactionTerminated: nothing of ours to tidy
+
+    def _refresher(self, transaction: str) -> Session | None:
+        """The session whose own request (a refresh, a re-INVITE, a BYE) this is."""
+        return next((s for s in self._sessions() if s.owns(transaction)), None)
+
+    def _on_response(self, event: ResponseReceived, now: float) -> None:
+        """A response to one of our requests: to the session, the call or the registration
+        that sent it."""
+        refresher = self._refresher(event.transaction)
+        if refresher is not None:
             refresher.on_response(event.response, now)
-        elif refresher is not None:
-            refresher.on_failure(now)
-        elif isinstance(event, ResponseReceived) and self.outgoing.owns(event.transaction):
+        elif self.outgoing.owns(event.transaction):
             self.outgoing.on_response(event.transaction, event.response, now)
-        elif isinstance(event, ResponseReceived):
+        else:
             owner = self._owners.get(event.transaction)
             if owner is not None and event.response.status >= 200:
                 del self._owners[event.transaction]
                 registration, tag = owner
                 self._run(registration, registration.on_response(tag, event.response, now), now)
-        elif isinstance(event, TransactionTimeout | TransportError) and self.outgoing.owns(
-            event.transaction
-        ):
+
+    def _on_failure(self, event: TransactionTimeout | TransportError, now: float) -> None:
+        """A transaction of ours got no answer, or its transport failed; or (``TU_TIMER``) an
+        incoming INVITE was not answered in time."""
+        refresher = self._refresher(event.transaction)
+        if refresher is not None:
+            refresher.on_failure(now)
+        elif self.outgoing.owns(event.transaction):
             self.outgoing.on_failure(event.transaction, "no answer (timeout)", now)
-        elif isinstance(event, StrayResponse):
-            if 200 <= event.response.status < 300:
-                self.outgoing.stray_success(event.response, now)
-                for session in self._sessions():
-                    if session.call_id == event.response.call_id:
-                        session.resend_ack(event.response)
         elif isinstance(event, TransactionTimeout) and event.timer == TU_TIMER:
             self.calls.abandon(event.transaction, "not answered in time", now)
-        elif isinstance(event, TransactionTimeout | TransportError):
+        else:
             owner = self._owners.pop(event.transaction, None)
             if owner is not None:
-                reason = (
-                    "no response (timeout)"
-                    if isinstance(event, TransactionTimeout)
-                    else "transport error"
-                )
+                timeout = isinstance(event, TransactionTimeout)
+                reason = "no response (timeout)" if timeout else "transport error"
                 registration, tag = owner
                 self._run(registration, registration.on_failure(tag, reason, now), now)
-        elif isinstance(event, RequestReceived):
-            self._request(event, now)
-        elif isinstance(event, AckReceived):
-            self.calls.ack(event.request)
-            callee_session = self._session_for(event.request)
-            if callee_session is not None and callee_session.call_id not in self.calls.calls:
-                callee_session.ack(event.request)  # our callee re-INVITEd without an offer
+
+    def _on_stray(self, event: StrayResponse, now: float) -> None:
+        """A 2xx retransmission after our INVITE transaction ended: ACK it again."""
+        if 200 <= event.response.status < 300:
+            self.outgoing.stray_success(event.response, now)
+            for session in self._sessions():
+                if session.call_id == event.response.call_id:
+                    session.resend_ack(event.response)
+
+    def _on_ack(self, event: AckReceived, now: float) -> None:
+        del now
+        self.calls.ack(event.request)
+        callee_session = self._session_for(event.request)
+        if callee_session is not None and callee_session.call_id not in self.calls.calls:
+            callee_session.ack(event.request)  # our callee re-INVITEd without an offer
 
     def _source_filter(self, config: Config) -> SourceFilter:
         default = (REGISTRAR,) if config.account is not None else (ANYONE,)
@@ -583,14 +635,11 @@ class UserAgent:
             return
         self._untrusted_reported_at = now
         self._notices.append(
-            Notice(
-                "request-dropped",
-                {
-                    "method": method,
-                    "source": host,
-                    "dropped_total": self.untrusted,
-                    "fix": "if this is your PBX, add its address to [sip] accept_from",
-                },
+            RequestDropped(
+                method=method,
+                source=host,
+                dropped_total=self.untrusted,
+                fix="if this is your PBX, add its address to [sip] accept_from",
             )
         )
 
@@ -633,53 +682,70 @@ class UserAgent:
             return
         rejection = check_request(request, supported=SUPPORTED, accept=ACCEPT)
         if rejection is not None:
-            response = make_response(
+            response: Response | None = make_response(
                 request,
                 rejection.status,
                 rejection.reason,
                 to_tag=self._tag(),
                 headers=rejection.headers,
             )
-        elif request.method == "OPTIONS":
-            response = make_response(
-                request,
-                200,
-                to_tag=self._tag(),
-                headers=[
-                    ("Allow", ", ".join(DEFAULT_METHODS)),
-                    ("Accept", ", ".join(ACCEPT)),
-                    ("Supported", ", ".join(SUPPORTED)),
-                    ("Server", self.config.sip.user_agent),
-                ],
+        else:
+            response = self._handler(request)(event, now)
+        if response is not None:
+            self.transactions.send_response(event.transaction, response, now)
+
+    def _handler(self, request: Request) -> RequestHandler:
+        """Who answers ``request``: OPTIONS and CANCEL by method; any other request with a
+        To tag inside its dialog (RFC 3261 §12.2.2); the rest by method, 481 if none."""
+        table: dict[str, RequestHandler] = {
+            "OPTIONS": self._on_options,
+            "CANCEL": self._on_cancel,
+            "INVITE": self._on_invite,
+            "MESSAGE": self._on_pager_message,
+        }
+        if request.method not in ("OPTIONS", "CANCEL") and request.to_addr.tag is not None:
+            return self._in_dialog
+        return table.get(request.method, self._no_dialog)
+
+    def _on_options(self, event: RequestReceived, now: float) -> Response:
+        del now
+        return make_response(
+            event.request,
+            200,
+            to_tag=self._tag(),
+            headers=[
+                ("Allow", ", ".join(DEFAULT_METHODS)),
+                ("Accept", ", ".join(ACCEPT)),
+                ("Supported", ", ".join(SUPPORTED)),
+                ("Server", self.config.sip.user_agent),
+            ],
+        )
+
+    def _on_cancel(self, event: RequestReceived, now: float) -> None:
+        self.calls.cancel(event.request, event.transaction, event.cancels, now, event.source[0])
+
+    def _on_invite(self, event: RequestReceived, now: float) -> Response | None:
+        """A new call (no To tag): busy while we are calling out, else it rings."""
+        request = event.request
+        if self.outgoing.active is not None:
+            self._notices.append(
+                CallBusy(call_id=request.call_id, caller=str(request.from_addr.uri))
             )
-        elif request.method == "CANCEL":
-            self.calls.cancel(request, event.transaction, event.cancels, now, event.source[0])
-            return
-        elif request.method == "INVITE" and request.to_addr.tag is None:
-            if self.outgoing.active is not None:
-                response = make_response(request, 486, to_tag=self._tag())
-                self._notices.append(
-                    Notice(
-                        "call-busy",
-                        {"call_id": request.call_id, "from": str(request.from_addr.uri)},
-                    )
-                )
-            else:
-                self.calls.invite(
-                    request, event.transaction, now, event.transport, source=event.source[0]
-                )
-                return
-        elif request.to_addr.tag is not None:
-            answer = self._in_dialog(event, now)
-            if answer is None:
-                return
-            response = answer
-        elif request.method == "MESSAGE":  # pager mode, outside any dialog (RFC 3428)
-            response = make_response(request, 200, to_tag=self._tag())
-            self._message(request)
-        else:  # BYE, INFO, UPDATE without a To tag: no dialog can match (RFC 3261 §12.2.2)
-            response = make_response(request, 481, to_tag=self._tag())
-        self.transactions.send_response(event.transaction, response, now)
+            return make_response(request, 486, to_tag=self._tag())
+        self.calls.invite(request, event.transaction, now, event.transport, source=event.source[0])
+        return None
+
+    def _on_pager_message(self, event: RequestReceived, now: float) -> Response:
+        """MESSAGE outside any dialog: pager mode (RFC 3428)."""
+        del now
+        response = make_response(event.request, 200, to_tag=self._tag())
+        self._message(event.request)
+        return response
+
+    def _no_dialog(self, event: RequestReceived, now: float) -> Response:
+        """BYE, INFO, UPDATE without a To tag: no dialog can match (RFC 3261 §12.2.2)."""
+        del now
+        return make_response(event.request, 481, to_tag=self._tag())
 
     def _in_dialog(self, event: RequestReceived, now: float) -> Response | None:
         """A request with a To tag (RFC 3261 §12.2.2): it must match one of our dialogs by
@@ -712,17 +778,16 @@ class UserAgent:
             # Door codes only from authenticated SRTP: a digit in SIP is not proven to come
             # from the party holding the call's media key.
             self._notices.append(
-                Notice(
-                    "dtmf-refused",
-                    {"call_id": session.call_id, "reason": "SIP INFO; encryption is mandatory"},
-                )
+                DtmfRefused(call_id=session.call_id, reason="SIP INFO; encryption is mandatory")
             )
             return make_response(request, 403, "Forbidden (DTMF only over SRTP)")
         if request.method == "INFO" and request.content_type == "application/dtmf-relay":
             digit = _dtmf_relay(request.body)
             if digit is not None:
-                self._notices.append(Notice("dtmf", {"call_id": session.call_id, **digit}))
-                self.dtmf(session.call_id, str(digit["digit"]), now)
+                self._notices.append(
+                    DtmfReceived(call_id=session.call_id, digit=digit[0], duration_ms=digit[1])
+                )
+                self.dtmf(session.call_id, digit[0], now)
             return make_response(request, 200)
         if request.method == "MESSAGE":
             self._message(request)
@@ -730,7 +795,7 @@ class UserAgent:
 
     def _message(self, request: Request) -> None:
         text = request.body[:MAX_MESSAGE_TEXT].decode("utf-8", "replace")
-        self._notices.append(Notice("message", {"from": str(request.from_addr.uri), "text": text}))
+        self._notices.append(MessageReceived(caller=str(request.from_addr.uri), text=text))
 
     def _tag(self) -> str:
         return f"{self.rng.getrandbits(48):012x}"
@@ -772,7 +837,7 @@ class UserAgent:
         return out
 
 
-def _dtmf_relay(body: bytes) -> dict[str, object] | None:
+def _dtmf_relay(body: bytes) -> tuple[str, int] | None:
     """``Signal=5`` / ``Duration=160`` (the de-facto application/dtmf-relay format)."""
     fields: dict[str, str] = {}
     for line in body.decode("ascii", "replace").splitlines()[:8]:
@@ -782,4 +847,4 @@ def _dtmf_relay(body: bytes) -> dict[str, object] | None:
     if len(signal) != 1 or signal.upper() not in "0123456789*#ABCD":
         return None
     duration = fields.get("duration", "")
-    return {"digit": signal.upper(), "duration_ms": min(parse_int(duration, 9) or 0, 60_000)}
+    return signal.upper(), min(parse_int(duration, 9) or 0, 60_000)

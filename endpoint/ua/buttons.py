@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from endpoint.config import ButtonSettings
-from endpoint.hardware.board import ButtonEvent, InputKind
+from endpoint.ua.io import ButtonEvent, InputKind
 
 
 @dataclass(frozen=True, slots=True)

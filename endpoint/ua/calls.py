@@ -21,6 +21,7 @@ from endpoint.sip.checks import DEFAULT_METHODS
 from endpoint.sip.dialog import Dialog, dialog_id_of
 from endpoint.sip.offer_answer import (
     LocalMedia,
+    NegotiatedMedia,
     NotAcceptableError,
     SdpSession,
     make_answer,
@@ -30,8 +31,9 @@ from endpoint.sip.offer_answer import (
 from endpoint.sip.sdp import SessionDescription, parse_sdp
 from endpoint.sip.transaction import TransactionLayer
 from endpoint.sip.uri import SipURI
-from endpoint.ua.actions import NeedMedia, Notice, PlayAlert, StartMedia, StopMedia, UpdateMedia
+from endpoint.ua.actions import NeedMedia, PlayAlert, StartMedia, StopMedia, UpdateMedia
 from endpoint.ua.allowlist import Allowlist
+from endpoint.ua.events import CallAnswered, CallBusy, CallEnded, CallIncoming, CallRejected, Notice
 from endpoint.ua.registration import LocalAddress
 from endpoint.ua.session import Session, finished, peer_allows_update, sessions_of
 from endpoint.ua.session_timer import (
@@ -40,6 +42,7 @@ from endpoint.ua.session_timer import (
     plan_as_uas,
     uas_headers,
 )
+from endpoint.ua.states import advance
 
 CallEvent = Notice | NeedMedia | StartMedia | StopMedia | UpdateMedia | PlayAlert
 
@@ -49,6 +52,23 @@ class CallState(enum.Enum):
     ANSWERED = "answered"
     CONFIRMED = "confirmed"
     ENDED = "ended"
+
+
+class CallInput(enum.Enum):
+    """What moves an incoming call (RFC 3261 §13.3, the UAS side of an INVITE)."""
+
+    ANSWER = "2xx sent"
+    ACK = "ACK received"
+    END = "ended (BYE, CANCEL, refusal, timeout, hang-up)"
+
+
+C, CI = CallState, CallInput
+#: (state, input) -> next state; walked by tests/ua/test_call_tables.py.
+INCOMING: dict[tuple[CallState, CallInput], CallState] = {
+    (C.RINGING, CI.ANSWER): C.ANSWERED,
+    (C.ANSWERED, CI.ACK): C.CONFIRMED,
+    **{(s, CI.END): C.ENDED for s in (C.RINGING, C.ANSWERED, C.CONFIRMED)},
+}
 
 
 @dataclass
@@ -159,59 +179,20 @@ class IncomingCalls:
             busy = None
         if busy is not None:
             self.tx.send_response(transaction, make_response(request, 486, to_tag=tag), now)
-            self.events.append(
-                Notice(
-                    "call-busy",
-                    {"call_id": request.call_id, "from": str(request.from_addr.uri)},
-                )
-            )
+            self.events.append(CallBusy(call_id=request.call_id, caller=str(request.from_addr.uri)))
             return
-        try:
-            offer = parse_sdp(request.body)
-        except ParseError:
-            self.tx.send_response(
-                transaction,
-                make_response(request, 488, "Not Acceptable Here (no SDP offer)", to_tag=tag),
-                now,
-            )
+        screened = self._screen(request, transaction, tag, transport, now)
+        if screened is None:
             return
-        refusal = self._encryption_refusal(offer, transport)
-        if refusal is not None:
-            self.tx.send_response(
-                transaction,
-                make_response(request, 488, "Not Acceptable Here (SRTP required)", to_tag=tag),
-                now,
-            )
-            self.events.append(
-                Notice(
-                    "call-rejected",
-                    {
-                        "call_id": request.call_id,
-                        "from": str(request.from_addr.uri),
-                        "reason": refusal,
-                    },
-                )
-            )
-            return
+        offer, timer = screened
         uri = request.from_addr.uri
         user, host = (uri.user, uri.host) if isinstance(uri, SipURI) else (None, str(uri))
         allowed = self.allowlist.allows(user, host)
         caller = str(uri)
-        try:
-            timer = plan_as_uas(request, self.config.calls.session_expires)
-        except IntervalTooSmallError as exc:  # RFC 4028 §8.1: 422 with our Min-SE
-            response = make_response(
-                request, 422, to_tag=tag, headers=[("Min-SE", str(exc.minimum))]
-            )
-            self.tx.send_response(transaction, response, now)
-            return
         if not allowed and self.config.calls.not_allowed == "reject":
             self.tx.send_response(transaction, make_response(request, 403, to_tag=tag), now)
             self.events.append(
-                Notice(
-                    "call-rejected",
-                    {"call_id": request.call_id, "from": caller, "reason": "not allowed"},
-                )
+                CallRejected(call_id=request.call_id, caller=caller, reason="not allowed")
             )
             return
         call = Call(request.call_id, request, transaction, offer, caller, tag, now, allowed, source)
@@ -223,10 +204,35 @@ class IncomingCalls:
             call.ring_deadline, call.ring_status = now + expires, 487
         self.calls[call.call_id] = call
         self._respond(call, 180, now=now)
-        self.events.append(
-            Notice("call-incoming", {"call_id": call.call_id, "from": caller, "allowed": allowed})
-        )
+        self.events.append(CallIncoming(call_id=call.call_id, caller=caller, allowed=allowed))
         self.events.append(NeedMedia(call.call_id))
+
+    def _screen(
+        self, request: Request, transaction: str, tag: str, transport: str, now: float
+    ) -> tuple[SessionDescription, TimerPlan | None] | None:
+        """The INVITE's offer and session-timer plan, or None when it was refused here: no
+        SDP (488), plain RTP where SRTP is mandatory (488), too short a Session-Expires (422)."""
+        try:
+            offer = parse_sdp(request.body)
+        except ParseError:
+            reason = "Not Acceptable Here (no SDP offer)"
+            self.tx.send_response(transaction, make_response(request, 488, reason, to_tag=tag), now)
+            return None
+        refusal = self._encryption_refusal(offer, transport)
+        if refusal is not None:
+            reason = "Not Acceptable Here (SRTP required)"
+            self.tx.send_response(transaction, make_response(request, 488, reason, to_tag=tag), now)
+            caller = str(request.from_addr.uri)
+            self.events.append(CallRejected(call_id=request.call_id, caller=caller, reason=refusal))
+            return None
+        try:
+            timer = plan_as_uas(request, self.config.calls.session_expires)
+        except IntervalTooSmallError as exc:  # RFC 4028 §8.1: 422 with our Min-SE
+            headers = [("Min-SE", str(exc.minimum))]
+            response = make_response(request, 422, to_tag=tag, headers=headers)
+            self.tx.send_response(transaction, response, now)
+            return None
+        return offer, timer
 
     def _encryption_refusal(self, offer: SessionDescription, transport: str) -> str | None:
         """Why ``[media] encryption = "mandatory"`` refuses this INVITE (488), or None."""
@@ -261,21 +267,7 @@ class IncomingCalls:
     def _answer(self, call: Call | None, now: float) -> bool:
         if call is None or call.state is not CallState.RINGING or call.rtp_port is None:
             return False
-        media = self.config.media
-        local = LocalMedia(
-            self.local.host,
-            call.rtp_port,
-            codecs=media.codecs,
-            telephone_event=media.telephone_event,
-            ptime=media.ptime,
-            # Keys never go out in the clear: over anything but TLS the answer is plain RTP
-            # (mandatory encryption refused such an INVITE already).
-            encryption=media.encryption
-            if call.transport == "tls" or media.keying == "dtls"
-            else "off",
-            keying=media.keying,
-            fingerprint=self.local.dtls_fingerprint,
-        )
+        local = self._local_media(call, call.rtp_port)
         call.sdp = SdpSession(self.rng, self.local.host)
         try:
             answer, negotiated = make_answer(call.offer, local, call.sdp)
@@ -299,14 +291,63 @@ class IncomingCalls:
             call.invite, 200, to_tag=call.local_tag, headers=[("Contact", self.contact())]
         )
         call.dialog = Dialog.as_callee(call.invite, ok, self.rng.randrange(1, 2**31))
-        call.state = CallState.ANSWERED
+        call.state = advance(INCOMING, call.state, CallInput.ANSWER, call.call_id)
         call.answer_at = None
         call.answered_at = now
-        call.session = Session(
+        call.session = self._session(
+            call,
+            dialog=call.dialog,
+            local=local,
+            sdp=call.sdp,
+            negotiated=negotiated,
+            answer=answer,
+        )
+        call.session.start(call.timer, now)
+        self.events.append(StartMedia(call.call_id, negotiated, call.rtp_port))
+        self.events.append(
+            CallAnswered(
+                call_id=call.call_id,
+                caller=call.caller,
+                codec=negotiated.codec,
+                encryption=media_encryption(negotiated),
+            )
+        )
+        return True
+
+    def _local_media(self, call: Call, rtp_port: int) -> LocalMedia:
+        media = self.config.media
+        return LocalMedia(
+            self.local.host,
+            rtp_port,
+            codecs=media.codecs,
+            telephone_event=media.telephone_event,
+            ptime=media.ptime,
+            # Keys never go out in the clear: over anything but TLS the answer is plain RTP
+            # (mandatory encryption refused such an INVITE already); DTLS keys never travel
+            # in SIP at all.
+            encryption=media.encryption
+            if call.transport == "tls" or media.keying == "dtls"
+            else "off",
+            keying=media.keying,
+            fingerprint=self.local.dtls_fingerprint,
+        )
+
+    def _session(
+        self,
+        call: Call,
+        *,
+        dialog: Dialog,
+        local: LocalMedia,
+        sdp: SdpSession,
+        negotiated: NegotiatedMedia,
+        answer: SessionDescription,
+    ) -> Session:
+        """The answered call's dialog usage: re-INVITEs, session timer, hang-up."""
+        return Session(
             call.call_id,
-            call.dialog,
+            dialog,
             local,
-            call.sdp,
+            sdp,
             negotiated,
             answer,
             self.config,
@@ -318,27 +359,13 @@ class IncomingCalls:
             peer_allows_update=peer_allows_update(call.invite),
             peer_hosts=frozenset({call.source}),
         )
-        call.session.start(call.timer, now)
-        self.events.append(StartMedia(call.call_id, negotiated, call.rtp_port))
-        self.events.append(
-            Notice(
-                "call-answered",
-                {
-                    "call_id": call.call_id,
-                    "from": call.caller,
-                    "codec": negotiated.codec,
-                    "encryption": media_encryption(negotiated),
-                },
-            )
-        )
-        return True
 
     # -- during the call -----------------------------------------------------------------
 
     def ack(self, request: Request) -> None:
         call = self.calls.get(request.call_id)
         if call is not None and call.state is CallState.ANSWERED:
-            call.state = CallState.CONFIRMED
+            call.state = advance(INCOMING, call.state, CallInput.ACK, call.call_id)
         elif call is not None and call.session is not None:
             call.session.ack(request)  # the ACK of a 2xx to a re-INVITE
 
@@ -409,19 +436,16 @@ class IncomingCalls:
 
     def _end(self, call: Call, reason: str, now: float) -> None:
         was_media = call.state in (CallState.ANSWERED, CallState.CONFIRMED)
-        call.state = CallState.ENDED
+        call.state = advance(INCOMING, call.state, CallInput.END, call.call_id)
         duration = now - (call.answered_at or now)
         if was_media or call.rtp_port is not None:
             self.events.append(StopMedia(call.call_id, reason))
         self.events.append(
-            Notice(
-                "call-ended",
-                {
-                    "call_id": call.call_id,
-                    "from": call.caller,
-                    "reason": reason,
-                    "duration": round(duration, 1),
-                },
+            CallEnded(
+                call_id=call.call_id,
+                caller=call.caller,
+                reason=reason,
+                duration=round(duration, 1),
             )
         )
         self.calls.pop(call.call_id, None)

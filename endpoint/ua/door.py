@@ -18,7 +18,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from endpoint.config import DoorSettings
-from endpoint.ua.actions import Notice
+from endpoint.ua.events import (
+    DoorCodeWrong,
+    DoorLeftOpen,
+    DoorLockedOut,
+    DoorLockoutEnded,
+    DoorOpened,
+    DoorPulseEnded,
+    DoorSensor,
+    Notice,
+)
 
 DTMF_KEYS = frozenset("0123456789*#ABCD")
 #: Digits of one call closer together than this are ignored: a person cannot press faster, a
@@ -175,7 +184,7 @@ class DoorControl:
         if is_open == self._sensor_open:
             return
         self._sensor_open = is_open
-        self._actions.append(Notice("door-sensor", {"state": "open" if is_open else "closed"}))
+        self._actions.append(DoorSensor(state="open" if is_open else "closed"))
         left_open = self.settings.left_open_s
         self._left_open_at = now + left_open if is_open and left_open > 0 else None
 
@@ -207,15 +216,15 @@ class DoorControl:
             self._locked_until = None
             self._wrong = 0
             self._wrong_by.clear()
-            self._actions.append(Notice("door-lockout-ended"))
+            self._actions.append(DoorLockoutEnded())
         for caller, until in list(self._caller_locked.items()):
             if now >= until:
                 del self._caller_locked[caller]
                 self._wrong_by.pop(caller, None)
-                self._actions.append(Notice("door-lockout-ended", {"scope": "caller"}))
+                self._actions.append(DoorLockoutEnded(scope="caller"))
         if self._pulse_until is not None and now >= self._pulse_until:
             self._pulse_until = None
-            self._actions.append(Notice("door-pulse-ended"))
+            self._actions.append(DoorPulseEnded())
         if self._hangup is not None and now >= self._hangup[0]:
             call_id = self._hangup[1]
             self._hangup = None
@@ -223,7 +232,7 @@ class DoorControl:
                 self._actions.append(HangUp(call_id))
         if self._left_open_at is not None and now >= self._left_open_at:
             self._left_open_at = None
-            self._actions.append(Notice("door-left-open", {"seconds": self.settings.left_open_s}))
+            self._actions.append(DoorLeftOpen(seconds=self.settings.left_open_s))
 
     def status(self) -> dict[str, object]:
         return {
@@ -244,9 +253,7 @@ class DoorControl:
     def _open(self, via: str, call_id: str | None, now: float) -> None:
         s = self.settings
         self._actions.append(OpenDoor(s.pulse_s))
-        self._actions.append(
-            Notice("door-opened", {"via": via, "call_id": call_id, "seconds": s.pulse_s})
-        )
+        self._actions.append(DoorOpened(via=via, call_id=call_id, seconds=s.pulse_s))
         self._pulse_until = now + s.pulse_s
         if call_id is not None and s.hangup_after_open_s > 0:
             self._hangup = (now + s.hangup_after_open_s, call_id)
@@ -263,10 +270,7 @@ class DoorControl:
         if len(self._wrong_by) > MAX_CALLERS:
             del self._wrong_by[next(iter(self._wrong_by))]
         self._actions.append(
-            Notice(
-                "door-code-wrong",
-                {"call_id": call_id, "attempt": wrong, "left": max(0, s.max_wrong - wrong)},
-            )
+            DoorCodeWrong(call_id=call_id, attempt=wrong, left=max(0, s.max_wrong - wrong))
         )
         if s.lockout_minutes <= 0:
             return
@@ -282,14 +286,5 @@ class DoorControl:
         if scope is not None:
             self._reset_entry()
             self._actions.append(
-                Notice(
-                    "door-locked-out",
-                    {
-                        "call_id": call_id,
-                        "minutes": s.lockout_minutes,
-                        "wrong": wrong,
-                        "scope": scope,
-                        "alarm": True,
-                    },
-                )
+                DoorLockedOut(call_id=call_id, minutes=s.lockout_minutes, wrong=wrong, scope=scope)
             )

@@ -2,8 +2,8 @@
 
 A visitor at the door needs one glance to know whether ringing works (registered), that the
 call is going out, that someone talks, that the door is open now. The state is derived only from
-the notices the UA already publishes (``registered``, ``call-outgoing``, ``call-answered``,
-``door-opened`` ...), so the LEDs can never disagree with the log or ``ctl events``. Each LED
+the events the UA already publishes (``Registered``, ``CallOutgoing``, ``CallAnswered``,
+``DoorOpened`` ...), so the LEDs can never disagree with the log or ``ctl events``. Each LED
 maps states to patterns through its ``show`` table; ``SetLed`` is emitted only on a change, so a
 serial board is not flooded with repeats.
 
@@ -19,8 +19,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from endpoint.config import LedSettings
-from endpoint.hardware.board import LedPattern
-from endpoint.ua.actions import Notice
+from endpoint.ua.events import (
+    CallAnswered,
+    CallIncoming,
+    CallOutgoing,
+    CallOver,
+    DoorOpened,
+    DoorPulseEnded,
+    HardwareFault,
+    HardwareOk,
+    Notice,
+    Ready,
+    Registered,
+    RegistrationContactChanged,
+    RegistrationFailed,
+    RegistrationRefreshed,
+    Unregistered,
+)
+from endpoint.ua.io import LedPattern
 
 
 class DeviceState(enum.Enum):
@@ -36,11 +52,6 @@ class DeviceState(enum.Enum):
 class SetLed:
     name: str
     pattern: LedPattern
-
-
-_REGISTERED = ("registered", "registration-refreshed", "registration-contact-changed")
-_UNREGISTERED = ("registration-failed", "unregistered")
-_CALL_OVER = ("call-ended", "call-failed", "call-rejected")
 
 
 class Indicator:
@@ -71,33 +82,34 @@ class Indicator:
         self._show()
 
     def notice(self, notice: Notice) -> None:
-        event, detail = notice.event, notice.detail
-        call_id = detail.get("call_id")
-        if event in _REGISTERED:
-            self._accounts.add(str(detail.get("account", "")))
-        elif event in _UNREGISTERED:
-            self._accounts.discard(str(detail.get("account", "")))
-        elif event == "ready":
-            self._peer_to_peer = True
-        elif event == "hardware-fault":
-            self._fault = True
-        elif event == "hardware-ok":
-            self._fault = False
-        elif event == "call-outgoing" and isinstance(call_id, str):
-            self._calls[call_id] = DeviceState.CALLING
-        elif event == "call-incoming" and isinstance(call_id, str):
-            self._calls[call_id] = DeviceState.RINGING
-        elif event == "call-answered" and isinstance(call_id, str):
-            self._calls[call_id] = DeviceState.IN_CALL
-        elif event in _CALL_OVER and isinstance(call_id, str):
-            self._calls.pop(call_id, None)
-        elif event == "door-opened":
-            self._door_open = True
-        elif event == "door-pulse-ended":
-            self._door_open = False
-        else:
+        if not self._take(notice):
             return
         self._show()
+
+    def _take(self, notice: Notice) -> bool:
+        """Fold one event into the state; False if it cannot change what the LEDs show."""
+        match notice:
+            case Registered() | RegistrationRefreshed() | RegistrationContactChanged():
+                self._accounts.add(notice.account)
+            case RegistrationFailed() | Unregistered():
+                self._accounts.discard(notice.account)
+            case Ready():
+                self._peer_to_peer = True
+            case HardwareFault() | HardwareOk():
+                self._fault = isinstance(notice, HardwareFault)
+            case CallOutgoing():
+                self._calls[notice.call_id] = DeviceState.CALLING
+            case CallIncoming():
+                self._calls[notice.call_id] = DeviceState.RINGING
+            case CallAnswered():
+                self._calls[notice.call_id] = DeviceState.IN_CALL
+            case CallOver():
+                self._calls.pop(notice.call_id, None)
+            case DoorOpened() | DoorPulseEnded():
+                self._door_open = isinstance(notice, DoorOpened)
+            case _:
+                return False
+        return True
 
     def actions(self) -> list[SetLed]:
         out, self._actions = self._actions, []

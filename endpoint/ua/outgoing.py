@@ -37,11 +37,23 @@ from endpoint.sip.offer_answer import (
 from endpoint.sip.sdp import SessionDescription, parse_sdp
 from endpoint.sip.transaction import TransactionLayer, new_branch
 from endpoint.sip.uri import SipURI, hop_transport
-from endpoint.ua.actions import NeedMedia, Notice, PlayAlert, StartMedia, StopMedia, UpdateMedia
+from endpoint.ua.actions import NeedMedia, PlayAlert, StartMedia, StopMedia, UpdateMedia
 from endpoint.ua.configured import account_realms, redirect_allowed
+from endpoint.ua.events import (
+    CallAnswered,
+    CallEarlyMedia,
+    CallEnded,
+    CallFailed,
+    CallOutgoing,
+    CallRedirected,
+    CallRinging,
+    CallRingTimeout,
+    Notice,
+)
 from endpoint.ua.registration import LocalAddress
 from endpoint.ua.session import Session, finished, next_hop, peer_allows_update, sessions_of
 from endpoint.ua.session_timer import MIN_SE, plan_as_uac, uac_headers
+from endpoint.ua.states import advance
 
 CallEvent = Notice | NeedMedia | StartMedia | StopMedia | UpdateMedia | PlayAlert
 MAX_REDIRECTS = 3
@@ -56,6 +68,29 @@ class OutState(enum.Enum):
     CONFIRMED = "confirmed"
     CANCELLING = "cancelling"
     ENDED = "ended"
+
+
+class OutInput(enum.Enum):
+    """What moves a call we place (RFC 3261 §13.2, the UAC side of an INVITE)."""
+
+    INVITE = "INVITE sent"
+    PROVISIONAL = "180/183 received"
+    SUCCESS = "2xx received"
+    CANCEL = "CANCEL sent"
+    END = "ended (final error, BYE, timeout, hang-up)"
+
+
+OS, OI = OutState, OutInput
+#: (state, input) -> next state; walked by tests/ua/test_call_tables.py.
+OUTGOING: dict[tuple[OutState, OutInput], OutState] = {
+    (OS.WAITING_MEDIA, OI.INVITE): OS.CALLING,
+    (OS.CALLING, OI.PROVISIONAL): OS.RINGING,
+    (OS.CALLING, OI.SUCCESS): OS.CONFIRMED,
+    (OS.RINGING, OI.SUCCESS): OS.CONFIRMED,
+    (OS.CALLING, OI.CANCEL): OS.CANCELLING,
+    (OS.RINGING, OI.CANCEL): OS.CANCELLING,
+    **{(s, OI.END): OS.ENDED for s in OutState if s is not OS.ENDED},
+}
 
 
 @dataclass
@@ -138,7 +173,7 @@ class OutgoingCalls:
         )
         call.session_interval = self.config.calls.session_expires
         self.calls[call.call_id] = call
-        self.events.append(Notice("call-outgoing", {"call_id": call.call_id, "to": str(uri)}))
+        self.events.append(CallOutgoing(call_id=call.call_id, callee=str(uri)))
         self.events.append(NeedMedia(call.call_id))
         return call.call_id
 
@@ -185,7 +220,7 @@ class OutgoingCalls:
         )
         call.sdp = SdpSession(self.rng, self.local.host)
         call.offer = make_offer(call.local, call.sdp)
-        call.state = OutState.CALLING
+        call.state = advance(OUTGOING, call.state, OutInput.INVITE, call.call_id)
         self._send_invite(call, now)
 
     def _via(self) -> Via:
@@ -277,8 +312,8 @@ class OutgoingCalls:
         if response.to_addr.tag and response.contact and call.dialog is None:
             call.dialog = Dialog.as_caller(call.invite, response)  # type: ignore[arg-type]
         if response.status in (180, 183) and call.state is OutState.CALLING:
-            call.state = OutState.RINGING
-            self.events.append(Notice("call-ringing", {"call_id": call.call_id}))
+            call.state = advance(OUTGOING, call.state, OutInput.PROVISIONAL, call.call_id)
+            self.events.append(CallRinging(call_id=call.call_id))
         if response.body and call.state is OutState.RINGING:
             self._early_media(call, response)
 
@@ -316,9 +351,7 @@ class OutgoingCalls:
             call.redirects += 1
             call.target = target
             call.cseq += 1
-            self.events.append(
-                Notice("call-redirected", {"call_id": call.call_id, "to": str(target)})
-            )
+            self.events.append(CallRedirected(call_id=call.call_id, callee=str(target)))
             self._send_invite(call, now)
             return
         self._end(call, f"{status} {response.reason}", now)
@@ -344,7 +377,7 @@ class OutgoingCalls:
             self._bye(call, now)
             self._end(call, f"unusable answer: {exc}", now)
             return
-        call.state = OutState.CONFIRMED
+        call.state = advance(OUTGOING, call.state, OutInput.SUCCESS, call.call_id)
         call.answered_at = now
         call.ring_deadline = None
         self.outcomes.append((call.call_id, True))
@@ -371,14 +404,11 @@ class OutgoingCalls:
         )
         call.session.start(plan_as_uac(response), now)
         self.events.append(
-            Notice(
-                "call-answered",
-                {
-                    "call_id": call.call_id,
-                    "to": str(call.target),
-                    "codec": negotiated.codec,
-                    "encryption": media_encryption(negotiated),
-                },
+            CallAnswered(
+                call_id=call.call_id,
+                callee=str(call.target),
+                codec=negotiated.codec,
+                encryption=media_encryption(negotiated),
             )
         )
 
@@ -394,7 +424,7 @@ class OutgoingCalls:
                 self.events.append(UpdateMedia(call.call_id, negotiated))
         else:
             self.events.append(StartMedia(call.call_id, negotiated, call.local.port))
-            self.events.append(Notice("call-early-media", {"call_id": call.call_id}))
+            self.events.append(CallEarlyMedia(call_id=call.call_id))
         call.early_media = negotiated
         call.media_started = True
 
@@ -478,7 +508,7 @@ class OutgoingCalls:
         cancel = Request("CANCEL", invite.uri, Headers(fields))
         destination, transport = self._destination(call)
         self.tx.send_request(cancel, destination, transport, now)
-        call.state = OutState.CANCELLING
+        call.state = advance(OUTGOING, call.state, OutInput.CANCEL, call.call_id)
 
     def _bye(self, call: OutgoingCall, now: float) -> None:
         dialog = call.dialog
@@ -504,21 +534,15 @@ class OutgoingCalls:
         # A call we cancelled ourselves (hung up while it rang, answered elsewhere in the
         # group, rang out) ended as asked: it is not a failure, and is not logged as one.
         ended = call.answered_at is not None or call.state is OutState.CANCELLING
-        call.state = OutState.ENDED
+        call.state = advance(OUTGOING, call.state, OutInput.END, call.call_id)
         self.outcomes.append((call.call_id, False))
         duration = now - call.answered_at if call.answered_at is not None else 0.0
         self.events.append(StopMedia(call.call_id, reason))
-        event = "call-ended" if ended else "call-failed"
+        target, duration = str(call.target), round(duration, 1)
         self.events.append(
-            Notice(
-                event,
-                {
-                    "call_id": call.call_id,
-                    "to": str(call.target),
-                    "reason": reason,
-                    "duration": round(duration, 1),
-                },
-            )
+            CallEnded(call_id=call.call_id, callee=target, reason=reason, duration=duration)
+            if ended
+            else CallFailed(call_id=call.call_id, callee=target, reason=reason, duration=duration)
         )
         self.calls.pop(call.call_id, None)
 
@@ -532,4 +556,4 @@ class OutgoingCalls:
                 call.ring_deadline = None
                 if call.state in (OutState.CALLING, OutState.RINGING):
                     self._cancel(call, now)
-                    self.events.append(Notice("call-ring-timeout", {"call_id": call.call_id}))
+                    self.events.append(CallRingTimeout(call_id=call.call_id))

@@ -22,8 +22,18 @@ from endpoint.sip.digest import DigestClient, DigestError
 from endpoint.sip.grammar import parse_int
 from endpoint.sip.transaction import new_branch
 from endpoint.sip.uri import SipURI, hop_transport
-from endpoint.ua.actions import Action, Destination, Notice, SendKeepalive, SendRequest
+from endpoint.ua.actions import Action, Destination, SendKeepalive, SendRequest
 from endpoint.ua.configured import account_realms
+from endpoint.ua.events import (
+    Registered,
+    Registering,
+    RegistrationContactChanged,
+    RegistrationFailed,
+    RegistrationFlowLost,
+    RegistrationRefreshed,
+    Unregistered,
+)
+from endpoint.ua.states import advance
 
 #: After the registrar's flow was lost (rule 10): this many retries, this far apart, before the
 #: normal back-off; a restarting registrar is back within seconds.
@@ -38,6 +48,35 @@ class RegState(enum.Enum):
     WAITING = "waiting to retry"
     UNREGISTERING = "unregistering"
     STOPPED = "stopped"
+
+
+class RegInput(enum.Enum):
+    """What moves a registration (RFC 3261 §10.2): what we send, and what comes back."""
+
+    REGISTER = "REGISTER sent"
+    RESEND = "REGISTER sent again (credentials, Min-Expires)"
+    UNREGISTER = "REGISTER with Expires: 0 sent"
+    SUCCESS = "2xx received"
+    FAILURE = "failed (final error, timeout, transport error)"
+    STOP = "stopped with no binding to remove"
+
+
+R, RI = RegState, RegInput
+#: (state, input) -> next state. A pair not listed is a bug of ours (``StateError``);
+#: the hypothesis test walks random inputs and meets only listed pairs.
+REGISTRATION: dict[tuple[RegState, RegInput], RegState] = {
+    **{(s, RI.REGISTER): R.REGISTERING for s in (R.IDLE, R.STOPPED, R.WAITING, R.REGISTERED)},
+    (R.REGISTERING, RI.REGISTER): R.REGISTERING,  # the registrar saw another Contact (NAT)
+    (R.REGISTERING, RI.RESEND): R.REGISTERING,
+    (R.UNREGISTERING, RI.RESEND): R.UNREGISTERING,
+    (R.REGISTERED, RI.UNREGISTER): R.UNREGISTERING,
+    (R.REGISTERING, RI.UNREGISTER): R.UNREGISTERING,
+    (R.REGISTERING, RI.SUCCESS): R.REGISTERED,
+    (R.UNREGISTERING, RI.SUCCESS): R.STOPPED,
+    (R.REGISTERING, RI.FAILURE): R.WAITING,
+    (R.UNREGISTERING, RI.FAILURE): R.STOPPED,
+    **{(s, RI.STOP): R.STOPPED for s in (R.IDLE, R.WAITING, R.STOPPED, R.UNREGISTERING)},
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,9 +182,12 @@ class Registration:
         self._deadline = None
         self._keepalive_at = None
         if self.state in (RegState.REGISTERED, RegState.REGISTERING):
-            return self._send_register(now, 0, next_state=RegState.UNREGISTERING)
-        self.state = RegState.STOPPED
-        return [self._notice("unregistered")]
+            return self._send_register(now, 0, via=RegInput.UNREGISTER)
+        self._go(RegInput.STOP)
+        # Stopped for good: a late answer to an un-REGISTER we gave up waiting for changes
+        # nothing (it used to bring a stopped registration back to "registered").
+        self._pending = None
+        return [Unregistered(account=self.name, aor=self.aor)]
 
     def flow_lost(self, now: float, reason: str) -> list[Action]:
         """The registrar stopped answering on our flow (the TCP connection closed, an OPTIONS
@@ -154,7 +196,10 @@ class Registration:
         if self.state is not RegState.REGISTERED:
             return []
         self._quick_retries = QUICK_RETRIES  # a restart takes seconds: try again in seconds
-        return [self._notice("registration-flow-lost", reason=reason), *self.refresh_now(now)]
+        return [
+            RegistrationFlowLost(account=self.name, aor=self.aor, reason=reason),
+            *self.refresh_now(now),
+        ]
 
     def refresh_now(self, now: float) -> list[Action]:
         """Re-register at once (a button, a control command, a network change)."""
@@ -219,21 +264,21 @@ class Registration:
             return self._failed(now, str(exc), fatal_auth=True)
         expires = 0 if self.state is RegState.UNREGISTERING else self.expires
         self._auth = tuple(fields)
-        return self._send_register(now, expires, next_state=self.state)
+        return self._send_register(now, expires, via=RegInput.RESEND)
 
     def _interval_too_brief(self, response: Response, now: float) -> list[Action]:
         minimum = parse_int((response.headers.get("Min-Expires") or "").strip(), 10)
         if minimum is None or minimum <= self.expires:
             return self._failed(now, "423 without a usable Min-Expires")
         self.expires = minimum  # RFC 3261 §10.2.8
-        return self._send_register(now, self.expires, next_state=self.state)
+        return self._send_register(now, self.expires, via=RegInput.RESEND)
 
     def _success(self, response: Response, now: float) -> list[Action]:
         self._auth = ()
         if self.state is RegState.UNREGISTERING:
-            self.state = RegState.STOPPED
+            self._go(RegInput.SUCCESS)
             self._deadline = None
-            return [self._notice("unregistered")]
+            return [Unregistered(account=self.name, aor=self.aor)]
         granted = self._granted(response)
         via = response.top_via
         seen_host = via.received or self.contact_host
@@ -249,19 +294,21 @@ class Registration:
             # calls reach us (the binding of the old Contact expires on its own).
             self.contact_host, self.contact_port = seen_host, seen_port
             return [
-                self._notice("registration-contact-changed", contact=self.contact_uri()),
+                RegistrationContactChanged(
+                    account=self.name, aor=self.aor, contact=self.contact_uri()
+                ),
                 *self._send_register(now, self.expires),
             ]
         self.granted = granted
         self.failures = 0
         self.attempts = 0  # "attempt=N" counts the tries since the last success
         first = self.state is not RegState.REGISTERED
-        self.state = RegState.REGISTERED
+        self._go(RegInput.SUCCESS)
         self._deadline = now + max(min(granted * self.REFRESH_SHARE, granted - 5.0), 1.0)
         if self.account.keepalive != "off" and self._keepalive_at is None:
             self._keepalive_at = now + self.account.keepalive_interval
-        name = "registered" if first else "registration-refreshed"
-        return [self._notice(name, expires=granted, contact=self.contact_uri())]
+        kind = Registered if first else RegistrationRefreshed
+        return [kind(account=self.name, aor=self.aor, expires=granted, contact=self.contact_uri())]
 
     def _granted(self, response: Response) -> int:
         ours = self.contact_uri()
@@ -275,20 +322,22 @@ class Registration:
     def _failed(self, now: float, reason: str, *, fatal_auth: bool = False) -> list[Action]:
         self._auth = ()
         if self.state is RegState.UNREGISTERING:
-            self.state = RegState.STOPPED
-            return [self._notice("unregistered", reason=reason)]
+            self._go(RegInput.FAILURE)
+            return [Unregistered(account=self.name, aor=self.aor, reason=reason)]
         delay = self.backoff.delay(self.failures, self.rng)
         if self._quick_retries > 0:
             self._quick_retries -= 1
             delay = min(delay, QUICK_RETRY_S)
         self.failures += 1
-        self.state = RegState.WAITING
+        self._go(RegInput.FAILURE)
         self._deadline = now + delay
         self._keepalive_at = None
-        detail: dict[str, object] = {"reason": reason, "retry_in": round(delay, 1)}
-        if fatal_auth:
-            detail["fix"] = "check [account] user, auth_user and password"
-        return [self._notice("registration-failed", **detail)]
+        fix = "check [account] user, auth_user and password" if fatal_auth else None
+        return [
+            RegistrationFailed(
+                account=self.name, aor=self.aor, reason=reason, retry_in=round(delay, 1), fix=fix
+            )
+        ]
 
     def _keepalive(self, now: float) -> list[Action]:
         if self.account.keepalive == "crlf":
@@ -329,27 +378,31 @@ class Registration:
         fields += [("User-Agent", self.user_agent), *self._auth]
         return Request(method, self.request_uri, Headers(fields))
 
+    def _go(self, event: RegInput) -> None:
+        """Take the transition the table names for ``event`` in the current state."""
+        self.state = advance(REGISTRATION, self.state, event, f"registration {self.name}")
+
     def _send_register(
-        self, now: float, expires: int, *, next_state: RegState = RegState.REGISTERING
+        self, now: float, expires: int, *, via: RegInput = RegInput.REGISTER
     ) -> list[Action]:
         self.cseq += 1
         self.attempts += 1
-        self.state = next_state
+        self._go(via)
         request = self._build("REGISTER", expires)
         tag = f"{self.name}:register:{self.cseq}"
         self._pending = tag
         actions: list[Action] = [SendRequest(request, self.destination, tag)]
-        if next_state is RegState.REGISTERING and not self._auth:
+        if self.state is RegState.REGISTERING and not self._auth:
             actions.insert(
                 0,
-                self._notice(
-                    "registering", attempt=self.attempts, registrar=self.account.registrar
+                Registering(
+                    account=self.name,
+                    aor=self.aor,
+                    attempt=self.attempts,
+                    registrar=self.account.registrar,
                 ),
             )
         return actions
-
-    def _notice(self, event: str, **detail: object) -> Notice:
-        return Notice(event, {"account": self.name, "aor": self.aor, **detail})
 
     def status(self) -> dict[str, object]:
         return {

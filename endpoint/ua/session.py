@@ -35,7 +35,8 @@ from endpoint.sip.offer_answer import (
 from endpoint.sip.sdp import SessionDescription, parse_sdp
 from endpoint.sip.transaction import TransactionLayer, new_branch
 from endpoint.sip.uri import SipURI, hop_transport
-from endpoint.ua.actions import Notice, PlayAlert, UpdateMedia
+from endpoint.ua.actions import PlayAlert, UpdateMedia
+from endpoint.ua.events import CallExtended, CallHeld, CallResumed, CallTimeWarning, Notice
 from endpoint.ua.registration import LocalAddress
 from endpoint.ua.session_timer import (
     IntervalTooSmallError,
@@ -194,8 +195,8 @@ class Session:
         if media != before:
             self.emit(UpdateMedia(self.call_id, media))
         if media.remote_hold != before.remote_hold:
-            event = "call-held" if media.remote_hold else "call-resumed"
-            self.emit(Notice(event, {"call_id": self.call_id}))
+            kind = CallHeld if media.remote_hold else CallResumed
+            self.emit(kind(call_id=self.call_id))
 
     def _reply(
         self,
@@ -288,9 +289,7 @@ class Session:
         """``#`` after the length warning grants another ``max_duration`` seconds."""
         if digit == "#" and self.warned and self.limit_at is not None:
             self._limit(now + self.config.calls.max_duration)
-            self.emit(
-                Notice("call-extended", {"call_id": self.call_id, "until_s": self.limit_at - now})
-            )
+            self.emit(CallExtended(call_id=self.call_id, until_s=self.limit_at - now))
 
     def get_timer(self) -> float | None:
         warn = self.warn_at if not self.warned else None
@@ -309,9 +308,7 @@ class Session:
             self.warned = True
             remaining = round((self.limit_at or now) - now)
             self.emit(PlayAlert(self.call_id, "time-warning"))
-            self.emit(
-                Notice("call-time-warning", {"call_id": self.call_id, "remaining_s": remaining})
-            )
+            self.emit(CallTimeWarning(call_id=self.call_id, remaining_s=remaining))
         if self.limit_at is not None and now >= self.limit_at:
             self.hang_up("maximum call duration reached", now)
 

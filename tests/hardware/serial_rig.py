@@ -26,7 +26,7 @@ from typing import TypeVar
 import serial
 
 from endpoint.hardware import serial_codec as codec
-from endpoint.hardware.board import HardwareEvent
+from endpoint.ua.io import HardwareEvent
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRMWARE = ROOT / "board" / "firmware"

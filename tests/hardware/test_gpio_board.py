@@ -10,7 +10,8 @@ import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory, MockPin
 
-from endpoint.hardware.board import (
+from endpoint.hardware.gpio import GPIOBoard, GpioError, _stepped_source
+from endpoint.ua.io import (
     PATTERN_STEPS,
     BoardSpec,
     ButtonEvent,
@@ -24,7 +25,6 @@ from endpoint.hardware.board import (
     SensorEvent,
     SensorSpec,
 )
-from endpoint.hardware.gpio import GPIOBoard, GpioError, _stepped_source
 
 
 @pytest.fixture

@@ -126,8 +126,8 @@ async def test_dtmf_code_from_baresip_pulses_the_relay(tmp_path: Path, mock_pins
         relay.clear_states()
         await asyncio.to_thread(peer.ctrl.command, "sndcode", "1234")
         assert await until(lambda: relay.state is True), "the relay never switched"
-        assert engine.hardware is not None
-        assert engine.hardware.indicator.state.value == "door_open"
+        assert engine.core is not None
+        assert engine.core.indicator.state.value == "door_open"
         assert await until(lambda: relay.state is False, timeout=5), "the pulse never ended"
         assert [s.state for s in relay.states] == [False, True, False]
         answer = await engine.command({"cmd": "open-door"})

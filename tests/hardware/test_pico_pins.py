@@ -1,4 +1,4 @@
-"""The host's Pico pin table (endpoint/hardware/pico_pins.py) against the firmware's own copy.
+"""The host's Pico pin table (endpoint/pico_pins.py) against the firmware's own copy.
 
 The firmware cannot import the host package, so it keeps its own list of wireable GPIOs. The
 config check and the codec trust the host's table; this asks the real firmware (MicroPython
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from endpoint.hardware.pico_pins import PICO_GPIO_MAX, PICO_PIN_RANGES, PICO_PINS, PICO_RESERVED
+from endpoint.pico_pins import PICO_GPIO_MAX, PICO_PIN_RANGES, PICO_PINS, PICO_RESERVED
 from tests.hardware.serial_rig import FirmwareRig, RawHost
 
 

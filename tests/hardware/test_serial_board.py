@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from endpoint.backoff import Backoff
-from endpoint.hardware.board import (
+from endpoint.hardware.serial_board import SerialBoard
+from endpoint.ua.io import (
     BoardFault,
     BoardSpec,
     ButtonEvent,
@@ -23,7 +24,6 @@ from endpoint.hardware.board import (
     SensorEvent,
     SensorSpec,
 )
-from endpoint.hardware.serial_board import SerialBoard
 from tests.hardware.serial_rig import Events, FirmwareRig, wait_until
 
 BUTTON, SENSOR, LED, RELAY, GATE = 15, 14, 16, 17, 18

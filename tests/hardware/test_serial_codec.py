@@ -18,7 +18,10 @@ from hypothesis import strategies as st
 
 from endpoint.config import parse_config
 from endpoint.hardware import serial_codec as codec
-from endpoint.hardware.board import (
+from endpoint.hardware.serial_board import SerialBoard, SerialBoardError
+from endpoint.hardware.serial_session import LinkState, SerialSession
+from endpoint.runtime.wiring import board_spec
+from endpoint.ua.io import (
     BoardFault,
     BoardSpec,
     ButtonEvent,
@@ -31,9 +34,6 @@ from endpoint.hardware.board import (
     SensorEvent,
     SensorSpec,
 )
-from endpoint.hardware.serial_board import SerialBoard, SerialBoardError
-from endpoint.hardware.serial_session import LinkState, SerialSession
-from endpoint.runtime.wiring import board_spec
 from tests.hardware.serial_rig import FIRMWARE, micropython_executable
 
 SPEC = BoardSpec(

@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from endpoint.hardware.board import (
+from endpoint.hardware.simulated import SimulatedBoard
+from endpoint.ua.io import (
     BoardFault,
     BoardSpec,
     ButtonEvent,
@@ -20,7 +21,6 @@ from endpoint.hardware.board import (
     SensorEvent,
     SensorSpec,
 )
-from endpoint.hardware.simulated import SimulatedBoard
 
 SPEC = BoardSpec(
     buttons=(ButtonSpec("call", 17),),

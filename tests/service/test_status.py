@@ -1,50 +1,73 @@
-"""The STATUS= line from the UA's notices (pure)."""
+"""The STATUS= line from the UA's events (pure)."""
 
 from endpoint.service.status import ServiceStatus
+from endpoint.ua.events import (
+    CallAnswered,
+    CallEnded,
+    CallFailed,
+    CallIncoming,
+    CallOutgoing,
+    Ready,
+    Registered,
+    Registering,
+    RegistrationFailed,
+    RegistrationRefreshed,
+    Unregistered,
+)
 
 AOR = {"account": "account", "aor": "sip:door@example.com"}
+BACKUP = {"account": "backup", "aor": "sip:door@backup.example.com"}
+CONCIERGE = "sip:concierge@example.com"
+
+
+def registered(who: dict[str, str]) -> Registered:
+    return Registered(**who, expires=600, contact="sip:door@192.0.2.5")  # type: ignore[arg-type]
+
+
+def failed(reason: str) -> RegistrationFailed:
+    return RegistrationFailed(**AOR, reason=reason, retry_in=30.0)  # type: ignore[arg-type]
 
 
 def test_registration_and_call_state_in_one_line() -> None:
     status = ServiceStatus()
+    registering = Registering(**AOR, attempt=1, registrar="sip:pbx")  # type: ignore[arg-type]
+    assert status.update(registering) == "registering door@example.com; idle"
+    assert status.update(registered(AOR)) == "registered door@example.com; idle"
+    refreshed = RegistrationRefreshed(**AOR, expires=600, contact="c")  # type: ignore[arg-type]
+    assert status.update(refreshed) is None  # nothing visible changed
     assert (
-        status.update("registering", {**AOR, "attempt": 1}) == "registering door@example.com; idle"
-    )
-    assert (
-        status.update("registered", {**AOR, "expires": 600}) == "registered door@example.com; idle"
-    )
-    assert status.update("registration-refreshed", AOR) is None  # nothing visible changed
-    assert (
-        status.update("call-incoming", {"call_id": "c1", "from": "sip:concierge@example.com"})
+        status.update(CallIncoming(call_id="c1", caller=CONCIERGE, allowed=True))
         == "registered door@example.com; ringing: call from sip:concierge@example.com"
     )
     assert (
-        status.update("call-answered", {"call_id": "c1", "from": "sip:concierge@example.com"})
+        status.update(CallAnswered(call_id="c1", caller=CONCIERGE, codec="PCMU", encryption="none"))
         == "registered door@example.com; in call with sip:concierge@example.com"
     )
-    assert status.update("call-ended", {"call_id": "other"}) is None  # not our call
-    assert status.update("call-ended", {"call_id": "c1"}) == "registered door@example.com; idle"
+    other = CallEnded(call_id="other", caller=CONCIERGE, reason="bye", duration=1.0)
+    assert status.update(other) is None  # not our call
+    ours = CallEnded(call_id="c1", caller=CONCIERGE, reason="bye", duration=1.0)
+    assert status.update(ours) == "registered door@example.com; idle"
 
 
 def test_failures_show_the_reason_and_outgoing_calls_the_target() -> None:
     status = ServiceStatus()
-    text = status.update("registration-failed", {**AOR, "reason": "401 Unauthorized"})
+    text = status.update(failed("401 Unauthorized"))
     assert text == "registration failed door@example.com (401 Unauthorized); idle"
-    status.update("call-outgoing", {"call_id": "c2", "to": "sip:flat@example.com"})
+    status.update(CallOutgoing(call_id="c2", callee="sip:flat@example.com"))
     assert status.text.endswith("; calling sip:flat@example.com")
-    assert status.update("call-failed", {"call_id": "c2"}) is not None
+    flat = "sip:flat@example.com"
+    assert status.update(CallFailed(call_id="c2", callee=flat, reason="486", duration=0.0))
     assert status.text.endswith("; idle")
 
 
 def test_peer_to_peer_and_the_backup_account() -> None:
     status = ServiceStatus()
-    assert status.update("ready", {"mode": "peer-to-peer"}) == "peer-to-peer; idle"
+    assert status.update(Ready()) == "peer-to-peer; idle"
     status = ServiceStatus()
-    status.update("registration-failed", {**AOR, "reason": "timeout"})
-    backup = {"account": "backup", "aor": "sip:door@backup.example.com"}
-    text = status.update("registered", backup)
+    status.update(failed("timeout"))
+    text = status.update(registered(BACKUP))
     assert text == (
         "registration failed door@example.com (timeout), registered door@backup.example.com; idle"
     )
-    status.update("registered", AOR)
-    assert status.update("unregistered", backup) == "registered door@example.com; idle"
+    status.update(registered(AOR))
+    assert status.update(Unregistered(**BACKUP)) == "registered door@example.com; idle"  # type: ignore[arg-type]

@@ -107,7 +107,7 @@ def test_incoming_call_rings_gets_media_and_is_answered_with_sdp() -> None:
     ua.receive(invite("call2"), PEER, "udp", 1.0)
     (_, busy) = [parse(o.data) for o in ua.datagrams_to_send()]
     assert isinstance(busy, Response) and busy.status == 486
-    events = [n.event for n in ua.notices()]
+    events = [n.name for n in ua.notices()]
     assert events == ["call-incoming", "call-answered", "call-busy"]
 
 
@@ -151,7 +151,7 @@ def test_backup_account_takes_over_while_the_primary_fails() -> None:
     assert isinstance(reg, Request) and reg.method == "REGISTER"
     ua.receive(make_response(reg, 200, to_tag="x"), ("192.0.2.102", 5060), "udp", t + 0.1)
     assert ua.registrations[1].state is RegState.REGISTERED
-    assert "registration-failed" in [n.event for n in ua.notices()]
+    assert "registration-failed" in [n.name for n in ua.notices()]
 
 
 def test_info_dtmf_outside_a_dialog_is_481_and_message_is_answered_and_reported() -> None:
@@ -166,7 +166,7 @@ def test_info_dtmf_outside_a_dialog_is_481_and_message_is_answered_and_reported(
         b"Content-Length: 0\r\n\r\n", b"Content-Length: 10\r\n\r\nopen door?"
     )
     assert answer_to(ua, text).status == 200
-    notices = [(n.event, n.detail) for n in ua.notices()]
+    notices = [(n.name, n.detail) for n in ua.notices()]
     assert notices == [("message", {"from": "sip:flat@example.com", "text": "open door?"})]
 
 
@@ -184,7 +184,7 @@ def test_with_an_account_only_the_registrar_may_start_a_call() -> None:
     assert ua.status()["untrusted_dropped"] == 1
     ua.receive(invite("scan2"), ("203.0.113.10", 5060), "udp", 0.5)  # within 10 s: no 2nd line
     (dropped,) = ua.notices()
-    assert dropped.event == "request-dropped" and dropped.detail["source"] == "203.0.113.9"
+    assert dropped.name == "request-dropped" and dropped.detail["source"] == "203.0.113.9"
     assert "accept_from" in dropped.detail["fix"]
     assert ua.get_timer() is None or ua.get_timer() > 1.0  # no transaction left behind
     # Rule 2: the registrar's address alone proves nothing over UDP; the line= token does.
@@ -236,7 +236,7 @@ def test_a_ringing_call_we_cannot_serve_is_refused_503() -> None:
     assert ua.end_call("full", "no RTP port free", 0.1, status=503)
     (refusal,) = [parse(o.data) for o in ua.datagrams_to_send()]
     assert isinstance(refusal, Response) and refusal.status == 503
-    ended = [n.detail for n in ua.notices() if n.event == "call-ended"]
+    ended = [n.detail for n in ua.notices() if n.name == "call-ended"]
     assert ended[0]["reason"] == "no RTP port free" and ua.active_call_id() is None
 
 
@@ -305,7 +305,7 @@ def test_over_tls_via_and_contact_say_tls_and_a_lost_flow_registers_again() -> N
     ua.flow_closed(("192.0.2.101", 5061), "tls", 2.0)
     (again,) = ua.datagrams_to_send()
     assert again.transport == "tls" and again.data.startswith(b"REGISTER sip:example.com ")
-    assert [n.event for n in ua.notices()][:1] == ["registration-flow-lost"]
+    assert [n.name for n in ua.notices()][:1] == ["registration-flow-lost"]
     # The new connection fails too: the pending REGISTER fails and the backoff takes over.
     ua.flow_closed(("192.0.2.101", 5061), "tls", 2.1)
     assert ua.datagrams_to_send() == []
@@ -347,7 +347,7 @@ def test_info_digits_are_refused_when_encryption_is_mandatory() -> None:
     (reply,) = [parse(o.data) for o in ua.datagrams_to_send()]
     assert isinstance(reply, Response)
     assert (reply.status, reply.reason) == (403, "Forbidden (DTMF only over SRTP)")
-    assert [n.event for n in ua.notices()] == ["dtmf-refused"]
+    assert [n.name for n in ua.notices()] == ["dtmf-refused"]
 
 
 def test_mandatory_encryption_over_tls_offers_savp_and_never_keys_in_the_clear() -> None:
@@ -370,7 +370,7 @@ def test_mandatory_encryption_over_tls_offers_savp_and_never_keys_in_the_clear()
     other.call_actions()
     other.media_ready(call_id, 40004, 0.0)
     assert other.datagrams_to_send() == []
-    (failed,) = [n for n in other.notices() if n.event == "call-failed"]
+    (failed,) = [n for n in other.notices() if n.name == "call-failed"]
     assert failed.detail["reason"] == "SRTP keys are only sent over TLS, not UDP"
 
 
@@ -407,4 +407,4 @@ def test_an_info_that_arrives_after_a_later_one_is_refused_500() -> None:
     assert info(3, "9").status == 200
     late = info(2, "1")
     assert (late.status, late.reason) == (500, "Server Internal Error (CSeq out of order)")
-    assert [n.detail["digit"] for n in ua.notices() if n.event == "dtmf"] == ["9"]
+    assert [n.detail["digit"] for n in ua.notices() if n.name == "dtmf"] == ["9"]

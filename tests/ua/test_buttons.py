@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from endpoint.config import ButtonSettings
-from endpoint.hardware.board import ButtonEvent, InputKind
 from endpoint.ua.buttons import (
     AnswerCall,
     ButtonLogic,
@@ -15,6 +14,7 @@ from endpoint.ua.buttons import (
     Reregister,
     SetRegistered,
 )
+from endpoint.ua.io import ButtonEvent, InputKind
 
 PRESSED, RELEASED, HELD = InputKind.PRESSED, InputKind.RELEASED, InputKind.HELD
 

@@ -7,14 +7,14 @@ from dataclasses import replace
 import pytest
 
 from endpoint.config import DoorSettings
-from endpoint.ua.actions import Notice
 from endpoint.ua.door import DoorAction, DoorControl, HangUp, OpenDoor
+from endpoint.ua.events import DoorLeftOpen, DoorLockedOut, DoorOpened, DoorSensor, Notice
 
 DOOR = DoorSettings(relay_pin=27, pulse_s=3.0, code="1234", max_wrong=3, lockout_minutes=5)
 
 
 def notices(actions: list[DoorAction]) -> list[str]:
-    return [a.event for a in actions if isinstance(a, Notice)]
+    return [a.name for a in actions if isinstance(a, Notice)]
 
 
 def answered(settings: DoorSettings = DOOR, allowed: bool = True) -> DoorControl:
@@ -34,7 +34,7 @@ def test_right_code_pulses_the_relay_and_says_so() -> None:
     actions = key(door, "1234", 100.0)
     assert actions == [
         OpenDoor(3.0),
-        Notice("door-opened", {"via": "dtmf", "call_id": "c1", "seconds": 3.0}),
+        DoorOpened(via="dtmf", call_id="c1", seconds=3.0),
     ]
     assert door.get_timer() == pytest.approx(100.9 + 3.0)  # the end of the pulse
     door.handle_timer(103.9)
@@ -51,7 +51,9 @@ def test_hash_terminates_and_star_clears() -> None:
 def test_a_wrong_code_of_full_length_counts() -> None:
     door = answered()
     actions = key(door, "4321", 100.0)
-    assert actions == [Notice("door-code-wrong", {"call_id": "c1", "attempt": 1, "left": 2})]
+    assert [a.as_dict() for a in actions if isinstance(a, Notice)] == [
+        {"event": "door-code-wrong", "call_id": "c1", "attempt": 1, "left": 2}
+    ]
     assert notices(key(door, "1234", 105.0)) == ["door-opened"]
 
 
@@ -75,10 +77,16 @@ def test_wrong_codes_lock_out_and_the_lockout_expires() -> None:
     assert notices(key(door, "0000", 110.0)) == ["door-code-wrong"]
     actions = key(door, "0000", 120.0)
     assert notices(actions) == ["door-code-wrong", "door-locked-out"]
-    assert actions[-1] == Notice(
-        "door-locked-out",
-        {"call_id": "c1", "minutes": 5, "wrong": 3, "scope": "caller", "alarm": True},
-    )
+    last = actions[-1]
+    assert isinstance(last, DoorLockedOut)
+    assert last.as_dict() == {
+        "event": "door-locked-out",
+        "call_id": "c1",
+        "minutes": 5,
+        "wrong": 3,
+        "scope": "caller",
+        "alarm": True,
+    }
     assert door.locked_out
     assert key(door, "1234", 130.0) == []  # even the right code is ignored now
     lockout_end = 120.9 + 300
@@ -164,27 +172,25 @@ def test_button_and_ctl_open_without_a_code() -> None:
     assert door.open("button", 50.0)
     assert door.actions() == [
         OpenDoor(3.0),
-        Notice("door-opened", {"via": "button", "call_id": None, "seconds": 3.0}),
+        DoorOpened(via="button", call_id=None, seconds=3.0),
     ]
     door.call_answered("c9", True, 60.0)
     assert door.open("ctl", 61.0)
-    assert door.actions()[1] == Notice(
-        "door-opened", {"via": "ctl", "call_id": "c9", "seconds": 3.0}
-    )
+    assert door.actions()[1] == DoorOpened(via="ctl", call_id="c9", seconds=3.0)
     assert not DoorControl(replace(DOOR, relay_pin=None)).open("ctl", 1.0)
 
 
 def test_sensor_and_left_open_alarm() -> None:
     door = DoorControl(DOOR)
     door.sensor(False, 10.0)
-    assert door.actions() == [Notice("door-sensor", {"state": "closed"})]
+    assert door.actions() == [DoorSensor(state="closed")]
     door.sensor(False, 11.0)  # no change, no notice
     assert door.actions() == []
     door.sensor(True, 20.0)
-    assert door.actions() == [Notice("door-sensor", {"state": "open"})]
+    assert door.actions() == [DoorSensor(state="open")]
     assert door.get_timer() == 80.0
     door.handle_timer(80.0)
-    assert door.actions() == [Notice("door-left-open", {"seconds": 60.0})]
+    assert door.actions() == [DoorLeftOpen(seconds=60.0)]
     assert door.get_timer() is None
     door.sensor(False, 90.0)
     door.sensor(True, 100.0)

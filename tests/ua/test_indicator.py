@@ -1,11 +1,29 @@
-"""Indicator: device state from the UA's notices, LED patterns from each LED's show table."""
+"""Indicator: device state from the UA's events, LED patterns from each LED's show table."""
 
 from __future__ import annotations
 
 from endpoint.config import DEFAULT_LED_SHOW, LedSettings
-from endpoint.hardware.board import LedPattern
-from endpoint.ua.actions import Notice
+from endpoint.ua.events import (
+    CallAnswered,
+    CallEnded,
+    CallFailed,
+    CallIncoming,
+    CallOutgoing,
+    CallRinging,
+    DoorOpened,
+    DoorPulseEnded,
+    HardwareFault,
+    HardwareOk,
+    MessageReceived,
+    Notice,
+    Ready,
+    Registered,
+    RegistrationFailed,
+    RegistrationRefreshed,
+    Unregistered,
+)
 from endpoint.ua.indicator import DeviceState, Indicator, SetLed
+from endpoint.ua.io import LedPattern
 
 STATUS = LedSettings("status", 23)
 DOOR_LED = LedSettings(  # lit only while the door is open
@@ -19,7 +37,17 @@ def feed(indicator: Indicator, *notices: Notice) -> list[SetLed]:
     return indicator.actions()
 
 
-REGISTERED = Notice("registered", {"account": "account", "aor": "sip:door@x"})
+def answered(call_id: str) -> CallAnswered:
+    return CallAnswered(call_id=call_id, caller="sip:v@x", codec="PCMU", encryption="none")
+
+
+def failed(account: str) -> RegistrationFailed:
+    return RegistrationFailed(account=account, aor="sip:door@x", reason="timeout", retry_in=30.0)
+
+
+REFRESHED = RegistrationRefreshed(account="account", aor="sip:door@x", expires=600, contact="c")
+RINGING = CallIncoming(call_id="i", caller="sip:v@x", allowed=False)
+REGISTERED = Registered(account="account", aor="sip:door@x", expires=600, contact="sip:door@h")
 
 
 def test_every_state_shows_its_default_pattern() -> None:
@@ -29,15 +57,31 @@ def test_every_state_shows_its_default_pattern() -> None:
     assert ind.state is DeviceState.UNREGISTERED
     steps = [
         (REGISTERED, DeviceState.IDLE, LedPattern.ON),
-        (Notice("call-outgoing", {"call_id": "o1"}), DeviceState.CALLING, LedPattern.SLOW),
-        (Notice("call-failed", {"call_id": "o1"}), DeviceState.IDLE, LedPattern.ON),
-        (Notice("call-incoming", {"call_id": "i1"}), DeviceState.RINGING, LedPattern.SLOW),
-        (Notice("call-answered", {"call_id": "i1"}), DeviceState.IN_CALL, LedPattern.ON),
-        (Notice("door-opened", {"via": "dtmf"}), DeviceState.DOOR_OPEN, LedPattern.DOUBLE),
-        (Notice("door-pulse-ended"), DeviceState.IN_CALL, LedPattern.ON),
-        (Notice("call-ended", {"call_id": "i1"}), DeviceState.IDLE, LedPattern.ON),
+        (CallOutgoing(call_id="o1", callee="sip:f@x"), DeviceState.CALLING, LedPattern.SLOW),
         (
-            Notice("registration-failed", {"account": "account"}),
+            CallFailed(call_id="o1", callee="sip:f@x", reason="486 Busy", duration=0.0),
+            DeviceState.IDLE,
+            LedPattern.ON,
+        ),
+        (
+            CallIncoming(call_id="i1", caller="sip:v@x", allowed=True),
+            DeviceState.RINGING,
+            LedPattern.SLOW,
+        ),
+        (answered("i1"), DeviceState.IN_CALL, LedPattern.ON),
+        (
+            DoorOpened(via="dtmf", call_id="i1", seconds=3.0),
+            DeviceState.DOOR_OPEN,
+            LedPattern.DOUBLE,
+        ),
+        (DoorPulseEnded(), DeviceState.IN_CALL, LedPattern.ON),
+        (
+            CallEnded(call_id="i1", caller="sip:v@x", reason="bye", duration=1.0),
+            DeviceState.IDLE,
+            LedPattern.ON,
+        ),
+        (
+            failed("account"),
             DeviceState.UNREGISTERED,
             LedPattern.FAST,
         ),
@@ -56,32 +100,36 @@ def test_set_led_only_on_change() -> None:
     ind.start()
     ind.actions()
     assert feed(ind, REGISTERED) == [SetLed("status", LedPattern.ON)]
-    assert feed(ind, Notice("registration-refreshed", {"account": "account"})) == []
-    assert feed(ind, Notice("message", {"text": "hi"})) == []
+    assert (
+        feed(
+            ind,
+            REFRESHED,
+        )
+        == []
+    )
+    assert feed(ind, MessageReceived(caller="sip:v@x", text="hi")) == []
 
 
 def test_peer_to_peer_ready_is_idle() -> None:
     ind = Indicator([STATUS])
-    assert feed(ind, Notice("ready", {"mode": "peer-to-peer"})) == [SetLed("status", LedPattern.ON)]
+    assert feed(ind, Ready()) == [SetLed("status", LedPattern.ON)]
     assert ind.state is DeviceState.IDLE
 
 
 def test_backup_account_keeps_idle_while_primary_fails() -> None:
     ind = Indicator([STATUS])
-    feed(ind, REGISTERED, Notice("registered", {"account": "backup"}))
-    feed(ind, Notice("registration-failed", {"account": "account"}))
+    feed(ind, REGISTERED, Registered(account="backup", aor="sip:door@y", expires=600, contact="c"))
+    feed(ind, failed("account"))
     assert ind.state is DeviceState.IDLE
-    feed(ind, Notice("unregistered", {"account": "backup"}))
+    feed(ind, Unregistered(account="backup", aor="sip:door@y"))
     assert ind.state is DeviceState.UNREGISTERED
 
 
 def test_hardware_fault_shows_as_unregistered() -> None:
     ind = Indicator([STATUS])
     feed(ind, REGISTERED)
-    assert feed(ind, Notice("hardware-fault", {"reason": "unplugged"})) == [
-        SetLed("status", LedPattern.FAST)
-    ]
-    assert feed(ind, Notice("hardware-ok", {"reason": ""})) == [SetLed("status", LedPattern.ON)]
+    assert feed(ind, HardwareFault(reason="unplugged")) == [SetLed("status", LedPattern.FAST)]
+    assert feed(ind, HardwareOk(reason="")) == [SetLed("status", LedPattern.ON)]
 
 
 def test_calls_win_over_idle_and_door_open_wins_over_all() -> None:
@@ -89,13 +137,17 @@ def test_calls_win_over_idle_and_door_open_wins_over_all() -> None:
     ind.start()
     assert ind.actions() == [SetLed("status", LedPattern.FAST), SetLed("door", LedPattern.OFF)]
     # A parallel group: two outgoing calls; one answers, the other is cancelled.
-    feed(ind, REGISTERED, Notice("call-outgoing", {"call_id": "a"}))
-    feed(ind, Notice("call-outgoing", {"call_id": "b"}))
-    feed(ind, Notice("call-ringing", {"call_id": "a"}))
+    feed(ind, REGISTERED, CallOutgoing(call_id="a", callee="sip:a@x"))
+    feed(ind, CallOutgoing(call_id="b", callee="sip:b@x"))
+    feed(ind, CallRinging(call_id="a"))
     assert ind.state is DeviceState.CALLING
-    feed(ind, Notice("call-answered", {"call_id": "b"}), Notice("call-failed", {"call_id": "a"}))
+    feed(
+        ind,
+        answered("b"),
+        CallFailed(call_id="a", callee="sip:a@x", reason="cancelled", duration=0.0),
+    )
     assert ind.state is DeviceState.IN_CALL
-    assert feed(ind, Notice("door-opened", {"via": "ctl"})) == [
+    assert feed(ind, DoorOpened(via="ctl", call_id=None, seconds=3.0)) == [
         SetLed("status", LedPattern.DOUBLE),
         SetLed("door", LedPattern.ON),
     ]
@@ -105,5 +157,5 @@ def test_custom_show_and_unshown_states() -> None:
     led = LedSettings("l", 5, show=tuple({**DEFAULT_LED_SHOW, "ringing": "fast"}.items()))
     ind = Indicator([led])
     feed(ind, REGISTERED)
-    assert feed(ind, Notice("call-incoming", {"call_id": "i"})) == [SetLed("l", LedPattern.FAST)]
+    assert feed(ind, RINGING) == [SetLed("l", LedPattern.FAST)]
     assert LedSettings("x", 1, show=()).pattern("idle") == "off"

@@ -7,7 +7,8 @@ import pytest
 
 from endpoint.config import AccountSettings
 from endpoint.sip import Request, Response, make_response
-from endpoint.ua.actions import Notice, SendRequest
+from endpoint.ua.actions import SendRequest
+from endpoint.ua.events import Notice
 from endpoint.ua.registration import LocalAddress, Registration, RegState
 
 ACCOUNT = AccountSettings(
@@ -27,7 +28,7 @@ def sent(actions: list[object]) -> SendRequest:
 
 
 def notices(actions: list[object]) -> list[str]:
-    return [a.event for a in actions if isinstance(a, Notice)]
+    return [a.name for a in actions if isinstance(a, Notice)]
 
 
 def answer(send: SendRequest, status: int, *headers: tuple[str, str]) -> Response:
@@ -97,7 +98,7 @@ def test_failures_back_off_with_jitter_then_recover() -> None:
     first = sent(reg.start(0.0))
     actions = reg.on_failure(first.tag, "timeout (no response)", 32.0)
     (notice,) = [a for a in actions if isinstance(a, Notice)]
-    assert notice.event == "registration-failed" and 15 <= notice.detail["retry_in"] < 30
+    assert notice.name == "registration-failed" and 15 <= notice.detail["retry_in"] < 30
     retry_at = reg.get_timer()
     assert retry_at is not None and 47 <= retry_at < 62
     second = sent(reg.handle_timer(retry_at))

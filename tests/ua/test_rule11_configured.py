@@ -106,7 +106,7 @@ def respond(ua: UserAgent, response: Response, t: float) -> list[Request]:
 
 
 def failed_reason(ua: UserAgent) -> str:
-    (failed,) = [n for n in ua.notices() if n.event == "call-failed"]
+    (failed,) = [n for n in ua.notices() if n.name == "call-failed"]
     return str(failed.detail["reason"])
 
 
@@ -144,7 +144,7 @@ def test_a_redirect_to_a_configured_domain_or_peer_is_followed(
     moved = make_response(invite, 302, to_tag="r", headers=[("Contact", f"<{contact}>")])
     ua.receive(moved, PBX, "udp", 0.1)
     ua.datagrams_to_send()
-    events = [n.event for n in ua.notices()]
+    events = [n.name for n in ua.notices()]
     assert "call-redirected" in events and "call-failed" not in events
 
 

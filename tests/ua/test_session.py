@@ -127,7 +127,7 @@ def test_reinvite_puts_us_on_hold_and_resumes() -> None:
     assert ok.status == 200 and b"a=sendrecv" in ok.body
     (update,) = ua.call_actions()
     assert isinstance(update, UpdateMedia) and update.media.direction == "sendrecv"
-    events = [n.event for n in ua.notices()]
+    events = [n.name for n in ua.notices()]
     assert events[-2:] == ["call-held", "call-resumed"]
 
 
@@ -213,7 +213,7 @@ def test_uas_agrees_to_the_callers_timer_and_ends_a_silent_call() -> None:
     assert bye.method == "BYE" and bye.uri.host == "192.0.2.50"  # type: ignore[union-attr]
     (stop,) = ua.call_actions()
     assert isinstance(stop, StopMedia)
-    ended = [n for n in ua.notices() if n.event == "call-ended"]
+    ended = [n for n in ua.notices() if n.name == "call-ended"]
     assert ended[0].detail["reason"] == "session expired (no refresh from the peer)"
 
 
@@ -258,7 +258,7 @@ def test_refresh_with_update_when_the_peer_allows_it_and_481_ends_the_call() -> 
     assert refresh.method == "UPDATE" and refresh.body == b""
     (bye,) = requests(peer.send(make_response(refresh, 481), 300.2))
     assert bye.method == "BYE"
-    ended = [n for n in ua.notices() if n.event == "call-ended"]
+    ended = [n for n in ua.notices() if n.name == "call-ended"]
     assert ended[0].detail["reason"].startswith("session refresh answered 481")
 
 
@@ -274,14 +274,14 @@ def test_max_duration_warns_ten_seconds_before_and_hash_extends() -> None:
     peer.run_until(110.0)
     (alert,) = ua.call_actions()
     assert isinstance(alert, PlayAlert) and alert.call_id == "call1"
-    warning = [n for n in ua.notices() if n.event == "call-time-warning"]
+    warning = [n for n in ua.notices() if n.name == "call-time-warning"]
     assert warning[0].detail["remaining_s"] == 10
     ua.dtmf("call1", "#", 115.0)
     assert requests(peer.run_until(234.9)) == []  # a new 120 s period from 115 s
     assert isinstance(ua.call_actions()[0], PlayAlert)  # warned again at 225 s
     (bye,) = requests(peer.run_until(235.0))
     assert bye.method == "BYE"
-    ended = [n for n in ua.notices() if n.event == "call-ended"]
+    ended = [n for n in ua.notices() if n.name == "call-ended"]
     assert ended[0].detail["reason"] == "maximum call duration reached"
 
 
@@ -336,7 +336,7 @@ def test_early_media_starts_on_183_and_the_2xx_does_not_restart_it() -> None:
     assert isinstance(start, StartMedia) and start.media.remote_port == 7000
     ua.receive(answer(invite, 200, sdp()), PEER, "udp", 2.0)
     assert ua.call_actions() == []
-    events = [n.event for n in ua.notices()]
+    events = [n.name for n in ua.notices()]
     assert events == ["call-outgoing", "call-ringing", "call-early-media", "call-answered"]
 
 

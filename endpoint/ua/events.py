@@ -1,0 +1,527 @@
+"""What the intercom tells the world: one frozen dataclass per event.
+
+The log, ``ctl events``, systemd's STATUS line, the LEDs, the door and (next) MQTT and HTTP all
+read these same records. Each class carries its wire ``name`` (``call-ended``, ``door-opened``
+...) and ``as_dict()`` gives the one payload the log and the control socket show, with the keys
+they have always had; consumers branch on the class, never on the name, so a renamed or new
+event is a type error and not a silently ignored string.
+
+Field order is wire order. A field whose wire key is not a Python name (``from``, ``to``) says
+so in its metadata, and an ``optional`` field that is None is left out of the payload (an
+incoming call names its caller, an outgoing one its callee).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, ClassVar
+
+_KEY = "key"
+_OPTIONAL = "optional"
+
+
+def _caller(*, optional: bool = False) -> Any:
+    """The peer who called us: the wire key is ``from``."""
+    if optional:
+        return field(default=None, metadata={_KEY: "from", _OPTIONAL: True})
+    return field(metadata={_KEY: "from"})
+
+
+def _callee(*, optional: bool = False) -> Any:
+    """The peer we called: the wire key is ``to``."""
+    if optional:
+        return field(default=None, metadata={_KEY: "to", _OPTIONAL: True})
+    return field(metadata={_KEY: "to"})
+
+
+def _optional() -> Any:
+    return field(default=None, metadata={_OPTIONAL: True})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Notice:
+    """The base of every event: its wire ``name`` and the one payload built from its fields."""
+
+    name: ClassVar[str] = ""
+    #: Shown at WARNING in the log: an installer should see it even when all is calm.
+    warning: ClassVar[bool] = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"event": name, ...fields}``: the log line's and ``ctl events``' payload."""
+        return {"event": self.name, **self.detail}
+
+    @property
+    def detail(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None and f.metadata.get(_OPTIONAL):
+                continue
+            out[f.metadata.get(_KEY, f.name)] = value
+        return out
+
+
+# -- registration (RFC 3261 §10) ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegistrationNotice(Notice):
+    """About one account's binding: which account and address-of-record."""
+
+    account: str
+    aor: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Registering(RegistrationNotice):
+    name: ClassVar[str] = "registering"
+    attempt: int
+    registrar: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Registered(RegistrationNotice):
+    name: ClassVar[str] = "registered"
+    expires: int
+    contact: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegistrationRefreshed(RegistrationNotice):
+    name: ClassVar[str] = "registration-refreshed"
+    expires: int
+    contact: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegistrationContactChanged(RegistrationNotice):
+    name: ClassVar[str] = "registration-contact-changed"
+    contact: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegistrationFlowLost(RegistrationNotice):
+    name: ClassVar[str] = "registration-flow-lost"
+    warning: ClassVar[bool] = True
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegistrationFailed(RegistrationNotice):
+    name: ClassVar[str] = "registration-failed"
+    warning: ClassVar[bool] = True
+    reason: str
+    retry_in: float
+    fix: str | None = _optional()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Unregistered(RegistrationNotice):
+    name: ClassVar[str] = "unregistered"
+    reason: str | None = _optional()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Ready(Notice):
+    """Peer-to-peer mode (no account): ready for calls at once."""
+
+    name: ClassVar[str] = "ready"
+    mode: str = "peer-to-peer"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InService(Notice):
+    name: ClassVar[str] = "in-service"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutOfService(Notice):
+    name: ClassVar[str] = "out-of-service"
+
+
+# -- requests -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestFailed(Notice):
+    """Handling a request raised something that is our bug (answered 500)."""
+
+    name: ClassVar[str] = "request-failed"
+    warning: ClassVar[bool] = True
+    error: str
+    detail_text: str = field(metadata={_KEY: "detail"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageFailed(Notice):
+    """Handling a response or transaction event raised something that is our bug."""
+
+    name: ClassVar[str] = "message-failed"
+    warning: ClassVar[bool] = True
+    error: str
+    detail_text: str = field(metadata={_KEY: "detail"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestDropped(Notice):
+    name: ClassVar[str] = "request-dropped"
+    warning: ClassVar[bool] = True
+    method: str
+    source: str
+    dropped_total: int
+    fix: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageReceived(Notice):
+    """A SIP MESSAGE (RFC 3428), in or out of a dialog."""
+
+    name: ClassVar[str] = "message"
+    caller: str = _caller()
+    text: str
+
+
+# -- calls ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallNotice(Notice):
+    """About one call."""
+
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallIncoming(CallNotice):
+    name: ClassVar[str] = "call-incoming"
+    caller: str = _caller()
+    allowed: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallOutgoing(CallNotice):
+    name: ClassVar[str] = "call-outgoing"
+    callee: str = _callee()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallRinging(CallNotice):
+    name: ClassVar[str] = "call-ringing"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallRedirected(CallNotice):
+    name: ClassVar[str] = "call-redirected"
+    callee: str = _callee()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallEarlyMedia(CallNotice):
+    name: ClassVar[str] = "call-early-media"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallRingTimeout(CallNotice):
+    """Our call rang out; it is being cancelled (``call-ended`` or ``call-failed`` follows)."""
+
+    name: ClassVar[str] = "call-ring-timeout"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallAnswered(CallNotice):
+    """Media flows: ``caller`` is set for a call we took, ``callee`` for one we placed."""
+
+    name: ClassVar[str] = "call-answered"
+    caller: str | None = _caller(optional=True)
+    callee: str | None = _callee(optional=True)
+    codec: str
+    encryption: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallBusy(CallNotice):
+    """An INVITE refused with 486 while another call is up (no call was created)."""
+
+    name: ClassVar[str] = "call-busy"
+    caller: str = _caller()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallOver(CallNotice):
+    """The one definition of "this call is over": every consumer that tracks calls (LEDs,
+    STATUS, the door) forgets the call on any subclass, and on nothing else."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallRejected(CallOver):
+    """An incoming INVITE refused before it rang (not allowed, encryption refused)."""
+
+    name: ClassVar[str] = "call-rejected"
+    caller: str = _caller()
+
+    @property
+    def detail(self) -> dict[str, Any]:
+        return {"call_id": self.call_id, "from": self.caller, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallEnded(CallOver):
+    name: ClassVar[str] = "call-ended"
+    caller: str | None = _caller(optional=True)
+    callee: str | None = _callee(optional=True)
+    duration: float
+
+    @property
+    def detail(self) -> dict[str, Any]:
+        peer = {"from": self.caller} if self.caller is not None else {"to": self.callee}
+        return {
+            "call_id": self.call_id,
+            **peer,
+            "reason": self.reason,
+            "duration": self.duration,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallFailed(CallOver):
+    """A call we placed that was never answered (and not cancelled by us)."""
+
+    name: ClassVar[str] = "call-failed"
+    warning: ClassVar[bool] = True
+    callee: str = _callee()
+    duration: float
+
+    @property
+    def detail(self) -> dict[str, Any]:
+        return {
+            "call_id": self.call_id,
+            "to": self.callee,
+            "reason": self.reason,
+            "duration": self.duration,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallHeld(CallNotice):
+    name: ClassVar[str] = "call-held"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallResumed(CallNotice):
+    name: ClassVar[str] = "call-resumed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallExtended(CallNotice):
+    name: ClassVar[str] = "call-extended"
+    until_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallTimeWarning(CallNotice):
+    name: ClassVar[str] = "call-time-warning"
+    remaining_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallReport(CallNotice):
+    """The end-of-call media report; ``stats`` (``StreamStats.as_dict``) is spread flat."""
+
+    name: ClassVar[str] = "call-report"
+    reason: str
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def detail(self) -> dict[str, Any]:
+        return {"call_id": self.call_id, "reason": self.reason, **self.stats}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallGroupStarted(Notice):
+    name: ClassVar[str] = "call-group"
+    group_id: str
+    targets: list[str]
+    mode: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallGroupEnded(Notice):
+    name: ClassVar[str] = "call-group-ended"
+    group_id: str
+    answered: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DtmfReceived(CallNotice):
+    """A digit from the peer (RFC 4733 or SIP INFO). ``shown()`` hides it when a door code
+    is configured: which digits were typed is the door's secret too."""
+
+    name: ClassVar[str] = "dtmf"
+    digit: str
+    duration_ms: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DtmfRefused(CallNotice):
+    name: ClassVar[str] = "dtmf-refused"
+    reason: str
+
+
+# -- door and hardware ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DoorOpened(Notice):
+    name: ClassVar[str] = "door-opened"
+    via: str
+    call_id: str | None
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DoorPulseEnded(Notice):
+    name: ClassVar[str] = "door-pulse-ended"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DoorOpenFailed(Notice):
+    name: ClassVar[str] = "door-open-failed"
+    warning: ClassVar[bool] = True
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DoorCodeWrong(Notice):
+    name: ClassVar[str] = "door-code-wrong"
+    warning: ClassVar[bool] = True
+    call_id: str
+    attempt: int
+    left: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DoorLockedOut(Notice):
+    name: ClassVar[str] = "door-locked-out"
+    warning: ClassVar[bool] = True
+    call_id: str
+    minutes: float
+    wrong: int
+    scope: str
+    alarm: bool = True
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DoorLockoutEnded(Notice):
+    """A lockout ran out: everyone's (no scope) or one caller's (``scope="caller"``)."""
+
+    name: ClassVar[str] = "door-lockout-ended"
+    scope: str | None = _optional()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DoorSensor(Notice):
+    name: ClassVar[str] = "door-sensor"
+    state: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DoorLeftOpen(Notice):
+    name: ClassVar[str] = "door-left-open"
+    warning: ClassVar[bool] = True
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ButtonChanged(Notice):
+    """A button event as the board reported it (``kind``: press, long, double ...)."""
+
+    name: ClassVar[str] = "button"
+    button: str = field(metadata={_KEY: "name"})
+    kind: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SensorChanged(Notice):
+    """An input other than the door contact changed."""
+
+    name: ClassVar[str] = "sensor"
+    sensor: str = field(metadata={_KEY: "name"})
+    active: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HardwareOk(Notice):
+    name: ClassVar[str] = "hardware-ok"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HardwareFault(Notice):
+    name: ClassVar[str] = "hardware-fault"
+    warning: ClassVar[bool] = True
+    reason: str
+
+
+Event = (
+    Registering
+    | Registered
+    | RegistrationRefreshed
+    | RegistrationContactChanged
+    | RegistrationFlowLost
+    | RegistrationFailed
+    | Unregistered
+    | Ready
+    | InService
+    | OutOfService
+    | RequestFailed
+    | MessageFailed
+    | RequestDropped
+    | MessageReceived
+    | CallIncoming
+    | CallOutgoing
+    | CallRinging
+    | CallRedirected
+    | CallEarlyMedia
+    | CallRingTimeout
+    | CallAnswered
+    | CallBusy
+    | CallRejected
+    | CallEnded
+    | CallFailed
+    | CallHeld
+    | CallResumed
+    | CallExtended
+    | CallTimeWarning
+    | CallReport
+    | CallGroupStarted
+    | CallGroupEnded
+    | DtmfReceived
+    | DtmfRefused
+    | DoorOpened
+    | DoorPulseEnded
+    | DoorOpenFailed
+    | DoorCodeWrong
+    | DoorLockedOut
+    | DoorLockoutEnded
+    | DoorSensor
+    | DoorLeftOpen
+    | ButtonChanged
+    | SensorChanged
+    | HardwareOk
+    | HardwareFault
+)
+"""Every event there is; a consumer that must handle each one matches on this union and
+``typing.assert_never`` makes mypy name the one it forgot."""
+
+#: Registration states as STATUS shows them, one per registration event.
+REGISTRATION_EVENTS = (
+    Registering,
+    Registered,
+    RegistrationRefreshed,
+    RegistrationContactChanged,
+    RegistrationFlowLost,
+    RegistrationFailed,
+    Unregistered,
+)

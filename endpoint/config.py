@@ -114,6 +114,9 @@ class MediaSettings:
     #: SRTP with SDES keys: "off", "optional" (offer SRTP, accept RTP) or "mandatory" (refuse
     #: plain RTP with 488). Needs [sip] transport = "tls": keys never travel in the clear.
     encryption: str = "off"
+    #: Keys heard as tones in the audio (ITU-T Q.24): "auto" listens when the call negotiated
+    #: no RFC 4733 telephone-event, "always" listens on every call, "off" never.
+    inband_dtmf: str = "auto"
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +256,7 @@ _SECTIONS: dict[str, tuple[str, ...]] = {
         "jitter_max_ms",
         "rtp_timeout",
         "encryption",
+        "inband_dtmf",
     ),
     "audio": (
         "backend",
@@ -1034,6 +1038,12 @@ def parse_config(text: str, *, source: str = "config", base: Path = Path(".")) -
             "off",
             _choice("off", "optional", "mandatory"),
             'one of "off", "optional", "mandatory"',
+        ),
+        inband_dtmf=r.get(
+            "inband_dtmf",
+            "auto",
+            _choice("auto", "always", "off"),
+            'one of "auto" (when RFC 4733 was not negotiated), "always", "off"',
         ),
     )
     if media.encryption != "off" and sip.transport != "tls":

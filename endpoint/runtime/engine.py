@@ -82,6 +82,8 @@ def stream_config(m: NegotiatedMedia, config: Config, cname: str) -> StreamConfi
         (m.remote_address, m.remote_rtcp_port),
         payload_type=m.payload_type,
         telephone_event_pt=m.telephone_event_pt,
+        inband_dtmf=config.media.inband_dtmf == "always"
+        or (config.media.inband_dtmf == "auto" and m.telephone_event_pt is None),
         ptime_ms=m.ptime,
         rtcp_mux=m.rtcp_mux,
         cname=cname,

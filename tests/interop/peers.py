@@ -325,6 +325,8 @@ class Baresip:
     answermode: str = "auto"
     tone_hz: int = 1000
     echo: bool = False
+    #: An 8 kHz mono WAV that baresip plays as its microphone (``aufile``) instead of the tone.
+    source_wav: Path | None = None
     #: baresip's account ``mediaenc``: "srtp" (best effort), "srtp-mand" (RTP/SAVP), or "".
     mediaenc: str = ""
     #: A PEM file with baresip's certificate and key: its TLS transport (``sip_listen`` + 1)
@@ -352,6 +354,9 @@ class Baresip:
         rec.mkdir(exist_ok=True)
         if self.echo:
             source, player, rate = "aubridge,echo", "aubridge,echo", "8000\nausrc_channels\t\t1"
+        elif self.source_wav is not None:
+            source, player = f"aufile,{self.source_wav}", "aubridge,sink"
+            rate = "8000\nausrc_channels\t\t1"
         else:
             source, player = f"ausine,{self.tone_hz}", "aubridge,sink"
             rate = "48000\nausrc_channels\t\t2"  # ausine only does 48 kHz stereo
@@ -376,6 +381,7 @@ module_path\t\t/usr/lib/baresip/modules
 module\t\t\tg711.so
 module\t\t\taubridge.so
 module\t\t\tausine.so
+module\t\t\taufile.so
 module\t\t\tsndfile.so
 module\t\t\tsrtp.so
 module_tmp\t\tuuid.so

@@ -26,6 +26,7 @@ from endpoint.audio import AudioError, AudioPort, open_audio
 from endpoint.audio.tone import ToneGenerator
 from endpoint.config import Config, security_warnings
 from endpoint.logs import escape
+from endpoint.media.dtmf import EVENTS as DTMF_KEYS
 from endpoint.media.dtmf import DtmfDigit
 from endpoint.media.frame import FRAME_SAMPLES
 from endpoint.media.quality import StreamStats
@@ -482,8 +483,15 @@ class Engine:
         digits = request.get("digits")
         if active is None or not isinstance(digits, str) or self.media is None:
             return {"ok": False, "error": "no call (or no digits)"}
-        self.media.send_dtmf(active, digits)
-        return {"ok": True}
+        if not digits or any(c not in DTMF_KEYS for c in digits.upper()):
+            return {"ok": False, "error": "DTMF keys are 0-9, *, #, A-D (e.g. ctl dtmf 5#)"}
+        method = ua.send_dtmf(active, digits.upper(), time.monotonic())
+        if method is None:
+            return {"ok": False, "error": "no call (or no digits)"}
+        if method == "rfc4733":
+            self.media.send_dtmf(active, digits)
+        self._step()
+        return {"ok": True, "method": method}
 
     def _open_door_command(self, _: UserAgent, __: dict[str, Any]) -> dict[str, Any]:
         if self.hardware is None:

@@ -350,6 +350,18 @@ class UserAgent:
             if session.call_id == call_id:
                 session.dtmf(digit, now)
 
+    def send_dtmf(self, call_id: str, digits: str, now: float) -> str | None:
+        """How ``digits`` go out on call ``call_id``: ``"rfc4733"`` (the runtime hands them to
+        the media stream, telephone-event was negotiated), ``"info"`` (queued here as SIP
+        INFO, it was not), or None (no such call)."""
+        for session in self._sessions():
+            if session.call_id == call_id and session.ended is None:
+                if session.media.telephone_event_pt is not None:
+                    return "rfc4733"
+                session.send_dtmf_info(digits, now)
+                return "info"
+        return None
+
     def active_call_id(self) -> str | None:
         incoming, outgoing = self.calls.active, self.outgoing.active
         if incoming is not None:
@@ -507,7 +519,17 @@ class UserAgent:
             if isinstance(event, ResponseReceived | TransactionTimeout | TransportError)
             else None
         )
-        if refresher is not None and isinstance(event, ResponseReceived):
+        info = (
+            next((s for s in self._sessions() if s.owns_info(event.transaction)), None)
+            if isinstance(event, ResponseReceived | TransactionTimeout | TransportError)
+            else None
+        )
+        if info is not None:
+            if not isinstance(event, ResponseReceived):
+                info.info_done(None, now)
+            elif event.response.status >= 200:
+                info.info_done(event.response.status, now)
+        elif refresher is not None and isinstance(event, ResponseReceived):
             refresher.on_response(event.response, now)
         elif refresher is not None:
             refresher.on_failure(now)

@@ -9,11 +9,9 @@ pattern). SIGTERM/SIGINT un-register and exit 0; ``sd_notify`` reports readiness
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import signal
-import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -32,6 +30,7 @@ from endpoint.media.frame import FRAME_SAMPLES
 from endpoint.media.quality import StreamStats
 from endpoint.media.srtp import SrtpProtection
 from endpoint.media.stream import MediaStream, MediaTimeout, StreamConfig
+from endpoint.runtime.addresses import is_wildcard, source_address_towards
 from endpoint.runtime.control import ControlServer, EventHub
 from endpoint.runtime.hardware_bridge import HardwareBridge, open_board
 from endpoint.runtime.media_loop import CallFailed, CallMedia, MediaLoop
@@ -44,6 +43,7 @@ from endpoint.sip import ParseError
 from endpoint.sip.message import Message
 from endpoint.sip.offer_answer import NegotiatedMedia
 from endpoint.sip.sdes import SrtpKeys as SdesKeys
+from endpoint.sip.uri import uri_host
 from endpoint.tls import client_context, describe_failure, server_context
 from endpoint.ua.actions import CallAction, NeedMedia, Notice, PlayAlert, StartMedia, UpdateMedia
 from endpoint.ua.agent import UserAgent
@@ -68,12 +68,15 @@ WARNING_TONE = np.concatenate(
 )
 
 
-def _outbound_address(host: str, port: int) -> str:
-    """The local address the kernel would use towards ``host`` (no packet is sent)."""
-    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.connect((host, port))
-        return str(s.getsockname()[0])
-    return "127.0.0.1"
+def _outbound_address(host: str, port: int, listen: str) -> str:
+    """The local address the kernel would use towards ``host`` (no packet is sent); a
+    listener on ``0.0.0.0`` only has IPv4 to offer, one on ``::`` either family."""
+    if ":" in host and ":" not in listen:
+        return "127.0.0.1"
+    found = source_address_towards(host, port)
+    if found is not None:
+        return found
+    return "::1" if ":" in host else "127.0.0.1"
 
 
 def stream_config(m: NegotiatedMedia, config: Config, cname: str) -> StreamConfig:
@@ -186,8 +189,8 @@ class Engine:
         # account's, if any), when we listen on a wildcard.
         target_host = next(reversed(resolved.values()), "127.0.0.1")
         host = cfg.sip.advertise or listen.host
-        if host in ("0.0.0.0", "::"):
-            host = _outbound_address(target_host, 5060)
+        if is_wildcard(host):
+            host = _outbound_address(target_host, 5060, listen.host)
         local = LocalAddress(host, self.transport.port, cfg.sip.transport)
         self.ua = UserAgent(cfg, local, secrets.SystemRandom(), resolved)
         self.hardware = HardwareBridge(cfg, open_board(cfg), self.ua, self._publish, self._step)
@@ -201,7 +204,7 @@ class Engine:
 
         self.media = MediaLoop(cfg.media.ptime, wake=wake)
         self.media.start()
-        log.info("listening on %s %s:%d", cfg.sip.transport, host, self.transport.port)
+        log.info("listening on %s %s:%d", cfg.sip.transport, uri_host(host), self.transport.port)
         for warning in security_warnings(cfg):
             log.warning("%s", warning)
         self.ua.start(time.monotonic())

@@ -119,6 +119,12 @@ class AbsoluteURI:
 URI = SipURI | AbsoluteURI
 
 
+def uri_host(host: str) -> str:
+    """``host`` as a URI, Via or Contact writes it: an IPv6 address in brackets (RFC 3261
+    §19.1.1 ``IPv6reference``), anything else as it is. Sockets and config keep them bare."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
 def hop_transport(uri: SipURI, default: str) -> tuple[int, str]:
     """The port and transport a request to ``uri`` uses (RFC 3263 §4.1-4.2 without DNS):
     its ``transport`` parameter, else TLS for ``sips:``, else ``default``; the port given, else
@@ -149,13 +155,7 @@ def _parse_sip(scheme: str, rest: str, text: str) -> SipURI:
     user = password = None
     if "@" in rest:
         userinfo, _, rest = rest.rpartition("@")
-        user, colon, pw = userinfo.partition(":")
-        if not user or not grammar.USER_RE.fullmatch(user):
-            raise ParseError(f"malformed user part in {text[:80]!r}")
-        if colon:
-            if not grammar.PASSWORD_RE.fullmatch(pw):
-                raise ParseError(f"malformed password part in {text[:80]!r}")
-            password = pw
+        user, password = _parse_userinfo(userinfo, text)
     rest, question, header_text = rest.partition("?")
     hostport, *param_texts = rest.split(";")
     m = grammar.HOSTPORT_RE.fullmatch(hostport)
@@ -167,6 +167,25 @@ def _parse_sip(scheme: str, rest: str, text: str) -> SipURI:
         port = int(port_text)
         if port > 65535:
             raise ParseError(f"port out of range in {text[:80]!r}")
+    params = _parse_uri_params(param_texts, text)
+    headers = _parse_uri_headers(header_text, text) if question else ()
+    return SipURI(scheme, host, user, password, port, params, headers)
+
+
+def _parse_userinfo(userinfo: str, text: str) -> tuple[str, str | None]:
+    user, colon, password = userinfo.partition(":")
+    if not user or not grammar.USER_RE.fullmatch(user):
+        raise ParseError(f"malformed user part in {text[:80]!r}")
+    if not colon:
+        return user, None
+    if not grammar.PASSWORD_RE.fullmatch(password):
+        raise ParseError(f"malformed password part in {text[:80]!r}")
+    return user, password
+
+
+def _parse_uri_params(param_texts: list[str], text: str) -> Params:
+    if len(param_texts) > 64:
+        raise ParseError("too many URI parameters")
     params: list[tuple[str, str | None]] = []
     for p in param_texts:
         name, eq, value = p.partition("=")
@@ -175,13 +194,14 @@ def _parse_sip(scheme: str, rest: str, text: str) -> SipURI:
         ):
             raise ParseError(f"malformed URI parameter {p[:40]!r} in {text[:80]!r}")
         params.append((name, value if eq else None))
-    if len(params) > 64:
-        raise ParseError("too many URI parameters")
+    return tuple(params)
+
+
+def _parse_uri_headers(header_text: str, text: str) -> tuple[tuple[str, str], ...]:
     headers: list[tuple[str, str]] = []
-    if question:
-        for h in header_text.split("&"):
-            name, eq, value = h.partition("=")
-            if not name or not eq or not grammar.HNV_RE.fullmatch(name + value):
-                raise ParseError(f"malformed URI header {h[:40]!r} in {text[:80]!r}")
-            headers.append((name, value))
-    return SipURI(scheme, host, user, password, port, tuple(params), tuple(headers))
+    for h in header_text.split("&"):
+        name, eq, value = h.partition("=")
+        if not name or not eq or not grammar.HNV_RE.fullmatch(name + value):
+            raise ParseError(f"malformed URI header {h[:40]!r} in {text[:80]!r}")
+        headers.append((name, value))
+    return tuple(headers)

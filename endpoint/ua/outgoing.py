@@ -35,7 +35,7 @@ from endpoint.sip.offer_answer import (
 )
 from endpoint.sip.sdp import SessionDescription, parse_sdp
 from endpoint.sip.transaction import TransactionLayer, new_branch
-from endpoint.sip.uri import SipURI, hop_transport
+from endpoint.sip.uri import SipURI, hop_transport, uri_host
 from endpoint.ua.actions import NeedMedia, Notice, PlayAlert, StartMedia, StopMedia, UpdateMedia
 from endpoint.ua.registration import LocalAddress
 from endpoint.ua.session import Session, finished, next_hop, peer_allows_update, sessions_of
@@ -143,10 +143,10 @@ class OutgoingCalls:
         if text is None:
             # A bare user name is called at our domain; with the default domain (the
             # registrar's host) the registrar's port is kept too.
-            domain = self.local.host
+            domain = uri_host(self.local.host)
             if account is not None:
                 registrar = parse_uri(account.registrar)
-                domain = account.domain
+                domain = uri_host(account.domain)
                 if isinstance(registrar, SipURI) and registrar.bare_host == account.domain:
                     domain = registrar.host_port
             text = f"sip:{target}@{domain}"
@@ -203,10 +203,10 @@ class OutgoingCalls:
     ) -> None:
         assert call.offer is not None
         account = self.config.account
-        host = self.local.host if ":" not in self.local.host else f"[{self.local.host}]"
+        host = uri_host(self.local.host)
         if account is not None:
             display = f'"{account.display_name}" ' if account.display_name else ""
-            from_uri = f"{display}<sip:{account.user}@{account.domain}>"
+            from_uri = f"{display}<sip:{account.user}@{uri_host(account.domain)}>"
         else:
             from_uri = f"<sip:door@{host}:{self.local.port}>"
         contact = self.contact()

@@ -101,36 +101,41 @@ def free_port_range(size: int) -> tuple[int, int]:
     raise PeerError("no free RTP port range found")
 
 
-def sip_options_ping(port: int, *, timeout: float = 10.0, transport: str = "udp") -> str:
+def sip_options_ping(
+    port: int, *, timeout: float = 10.0, transport: str = "udp", host: str = LOOPBACK
+) -> str:
     """Send OPTIONS until any response comes back; return its status line.
 
     Written with raw bytes on purpose: the harness must not depend on the code under test.
+    ``host`` may be ``::1`` (the ping then goes over IPv6).
     """
     deadline = time.monotonic() + timeout
     n = 0
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((LOOPBACK, 0))
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    name = f"[{host}]" if ":" in host else host
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.bind((host, 0))
         lport = s.getsockname()[1]
         while time.monotonic() < deadline:
             n += 1
             msg = (
-                f"OPTIONS sip:{LOOPBACK}:{port} SIP/2.0\r\n"
-                f"Via: SIP/2.0/UDP {LOOPBACK}:{lport};rport"
+                f"OPTIONS sip:{name}:{port} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP {name}:{lport};rport"
                 f";branch=z9hG4bK{random.getrandbits(40):x}\r\n"
                 "Max-Forwards: 70\r\n"
-                f"From: <sip:probe@{LOOPBACK}>;tag={random.getrandbits(32):x}\r\n"
-                f"To: <sip:{LOOPBACK}:{port}>\r\n"
+                f"From: <sip:probe@{name}>;tag={random.getrandbits(32):x}\r\n"
+                f"To: <sip:{name}:{port}>\r\n"
                 f"Call-ID: probe-{random.getrandbits(48):x}\r\n"
                 f"CSeq: {n} OPTIONS\r\n"
                 "Content-Length: 0\r\n\r\n"
             )
-            s.sendto(msg.encode(), (LOOPBACK, port))
+            s.sendto(msg.encode(), (host, port))
             s.settimeout(0.05)
             with contextlib.suppress(TimeoutError, ConnectionRefusedError):
                 data, _ = s.recvfrom(65535)
                 return data.split(b"\r\n", 1)[0].decode(errors="replace")
             time.sleep(0.02)
-    raise PeerError(f"nothing answered OPTIONS on {LOOPBACK}:{port} within {timeout} s")
+    raise PeerError(f"nothing answered OPTIONS on {name}:{port} within {timeout} s")
 
 
 def _log_tail(path: Path, lines: int = 40) -> str:
@@ -163,6 +168,8 @@ class Kamailio:
     #: (certificate, key) PEM files: also listen for SIP over TLS on ``tls_port``.
     tls: tuple[Path, Path] | None = None
     tls_port: int = 0
+    #: Also listen on [::1] (same port, UDP + TCP).
+    ipv6: bool = False
     proc: subprocess.Popen[bytes] | None = None
     log: Path = field(init=False)
 
@@ -203,7 +210,7 @@ class Kamailio:
             "-M",
             "8",
         ]
-        for d in self.defines:
+        for d in (*self.defines, *(("WITH_IPV6",) if self.ipv6 else ())):
             args += ["-A", d]
         if self.tls is not None:
             cert, key = self.tls
@@ -325,6 +332,8 @@ class Baresip:
     answermode: str = "auto"
     tone_hz: int = 1000
     echo: bool = False
+    #: Listen and send on [::1] instead of 127.0.0.1 (``registrar`` then names an IPv6 host).
+    ipv6: bool = False
     #: An 8 kHz mono WAV that baresip plays as its microphone (``aufile``) instead of the tone.
     source_wav: Path | None = None
     #: baresip's account ``mediaenc``: "srtp" (best effort), "srtp-mand" (RTP/SAVP), or "".
@@ -346,8 +355,13 @@ class Baresip:
         self.rtp_ports = free_port_range(20)
 
     @property
+    def host(self) -> str:
+        return "::1" if self.ipv6 else LOOPBACK
+
+    @property
     def uri(self) -> str:
-        return f"sip:{self.user}@{LOOPBACK}:{self.sip_port}"
+        host = "[::1]" if self.ipv6 else LOOPBACK
+        return f"sip:{self.user}@{host}:{self.sip_port}"
 
     def _write_config(self) -> None:
         rec = self.workdir / "rec"
@@ -360,9 +374,10 @@ class Baresip:
         else:
             source, player = f"ausine,{self.tone_hz}", "aubridge,sink"
             rate = "48000\nausrc_channels\t\t2"  # ausine only does 48 kHz stereo
+        listen = f"[::1]:{self.sip_port}" if self.ipv6 else f"{LOOPBACK}:{self.sip_port}"
         config = f"""poll_method\t\tepoll
-sip_listen\t\t{LOOPBACK}:{self.sip_port}
-net_interface\t\t{LOOPBACK}
+sip_listen\t\t{listen}
+net_interface\t\t{self.host}
 dns_server\t\t{LOOPBACK}:53
 call_local_timeout\t120
 call_max_calls\t\t4
@@ -407,9 +422,7 @@ ringback_disabled\tyes
                 f"{common};regint=600\n"
             )
         else:
-            account = (
-                f"<sip:{self.user}@{LOOPBACK}:{self.sip_port};transport=udp>;{common};regint=0\n"
-            )
+            account = f"<{self.uri};transport=udp>;{common};regint=0\n"
         (self.workdir / "accounts").write_text(account)
         (self.workdir / "contacts").write_text("")
 
@@ -425,9 +438,9 @@ ringback_disabled\tyes
                 start_new_session=True,
             )
         try:
-            sip_options_ping(self.sip_port, timeout=10)
+            sip_options_ping(self.sip_port, timeout=10, host=self.host)
             if self.registrar:
-                self.wait_log(r"\{\d+/UDP/v4\} 200 OK", timeout=10)
+                self.wait_log(r"\{\d+/UDP/v[46]\} 200 OK", timeout=10)
         except PeerError as exc:
             self.stop()
             raise PeerError(f"{exc}\nbaresip log:\n{_log_tail(self.log)}") from None

@@ -14,9 +14,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 # systemd, procps: systemd-analyze verify of the unit file (procps has the ExecReload= /bin/kill).
 # sipvicious: svmap/svwar/svcrack, the scanners tests/security attacks the door with.
 # espeak-ng: synthesised speech, on which the in-band DTMF detector must report no key.
+# dnsmasq-base: the loopback DNS server (NAPTR/SRV) of the RFC 3263 failover tests.
 APT_PACKAGES=(build-essential portaudio19-dev libasound2-plugins alsa-utils pulseaudio
               kamailio kamailio-tls-modules sip-tester baresip-core sipsak tshark systemd procps
-              sipvicious espeak-ng)
+              sipvicious espeak-ng dnsmasq-base)
 if [ "${1:-}" = --print-apt-packages ]; then echo "${APT_PACKAGES[*]}"; exit 0; fi
 
 if [ "${SKIP_APT:-0}" != 1 ] && command -v apt-get >/dev/null 2>&1; then

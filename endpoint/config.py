@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from endpoint.hardware.pico_pins import PICO_GPIO_MAX, PICO_PIN_RANGES, PICO_RESERVED
+from endpoint.sip.grammar import is_ip_literal
 
 T = TypeVar("T")
 
@@ -52,6 +53,9 @@ class SipSettings:
     #: Sources trusted with new requests: "*", "registrar", addresses, networks. None: the
     #: registrar when an account is configured, anyone in peer-to-peer mode.
     accept_from: tuple[str, ...] | None = None
+    #: DNS servers (IP or IP:port) for the registrar's and proxy's names (RFC 3263 NAPTR, SRV,
+    #: A/AAAA); empty: the system's (/etc/resolv.conf).
+    dns_servers: tuple[HostPort, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +226,7 @@ class Config:
 
 
 _SECTIONS: dict[str, tuple[str, ...]] = {
-    "sip": ("listen", "transport", "user_agent", "advertise", "accept_from"),
+    "sip": ("listen", "transport", "user_agent", "advertise", "accept_from", "dns_servers"),
     "tls": ("ca_file", "cert_file", "key_file", "verify"),
     "account": (
         "registrar",
@@ -434,6 +438,18 @@ def parse_host_port(text: str, default_port: int = 5060) -> HostPort | None:
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
         return None
     return HostPort(host, int(port_text))
+
+
+def _dns_servers(value: Any) -> tuple[HostPort, ...] | None:
+    if not isinstance(value, list) or len(value) > 8:
+        return None
+    servers = []
+    for item in value:
+        hp = parse_host_port(item, 53) if isinstance(item, str) else None
+        if hp is None or not is_ip_literal(hp.host):
+            return None
+        servers.append(hp)
+    return tuple(servers)
 
 
 def _listen(value: Any) -> HostPort | None:
@@ -946,6 +962,13 @@ def parse_config(text: str, *, source: str = "config", base: Path = Path(".")) -
             _sources,
             'a list of "*", "registrar", addresses or networks, '
             'e.g. accept_from = ["registrar", "192.168.1.0/24"]',
+        ),
+        dns_servers=r.get(
+            "dns_servers",
+            (),
+            _dns_servers,
+            'a list of IP addresses, optionally with a port, e.g. dns_servers = ["192.168.1.1", '
+            '"127.0.0.53:5353"]',
         ),
     )
     tls = _read_tls(section("tls"), base, problems)

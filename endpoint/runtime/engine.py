@@ -34,7 +34,7 @@ from endpoint.runtime.addresses import is_wildcard, source_address_towards
 from endpoint.runtime.control import ControlServer, EventHub
 from endpoint.runtime.hardware_bridge import HardwareBridge, open_board
 from endpoint.runtime.media_loop import CallFailed, CallMedia, MediaLoop
-from endpoint.runtime.resolver import Resolver, configured_hosts
+from endpoint.runtime.resolver import Resolver, configured_hosts, configured_lookups
 from endpoint.runtime.rtp_transport import RtpSockets, allocate
 from endpoint.runtime.sip_transport import SipTransport
 from endpoint.service.sdnotify import Notifier
@@ -43,7 +43,7 @@ from endpoint.sip import ParseError
 from endpoint.sip.message import Message
 from endpoint.sip.offer_answer import NegotiatedMedia
 from endpoint.sip.sdes import SrtpKeys as SdesKeys
-from endpoint.sip.uri import uri_host
+from endpoint.sip.uri import SipURI, parse_uri, uri_host
 from endpoint.tls import client_context, describe_failure, server_context
 from endpoint.ua.actions import CallAction, NeedMedia, Notice, PlayAlert, StartMedia, UpdateMedia
 from endpoint.ua.agent import UserAgent
@@ -77,6 +77,16 @@ def _outbound_address(host: str, port: int, listen: str) -> str:
     if found is not None:
         return found
     return "::1" if ":" in host else "127.0.0.1"
+
+
+def _srv_ports(hops: dict[str, tuple[str, int | None]]) -> dict[str, int]:
+    return {name: port for name, (_, port) in hops.items() if port is not None}
+
+
+def _worth_failover(reason: str) -> bool:
+    """RFC 3263 §4.3: a timeout, a transport error or a 503 moves on to the next target; an
+    answer such as 403 is the registrar's verdict and would be the same at any of them."""
+    return reason.startswith(("no response", "transport error")) or reason.startswith("503")
 
 
 def stream_config(m: NegotiatedMedia, config: Config, cname: str) -> StreamConfig:
@@ -158,6 +168,7 @@ class Engine:
         self._keys: dict[str, SdesKeys | None] = {}
         self._rng = secrets.SystemRandom()
         self.resolver = Resolver()
+        self._background: set[asyncio.Task[None]] = set()
         self.supervisor = ServiceSupervisor(self)
         self.hardware: HardwareBridge | None = None
         self.internal_errors = 0
@@ -170,7 +181,8 @@ class Engine:
         # transport is the one we send on. With TLS the stream listener speaks TLS, and only
         # when we have a certificate to present (else calls come over the registration's flow).
         tls_client, tls_server = _tls_contexts(cfg)
-        resolved = await self.resolver.resolve_config(cfg)
+        hops = await self.resolver.hops(cfg)
+        resolved = {name: address for name, (address, _) in hops.items()}
         self.transport = SipTransport(
             listen.host,
             listen.port,
@@ -192,7 +204,7 @@ class Engine:
         if is_wildcard(host):
             host = _outbound_address(target_host, 5060, listen.host)
         local = LocalAddress(host, self.transport.port, cfg.sip.transport)
-        self.ua = UserAgent(cfg, local, secrets.SystemRandom(), resolved)
+        self.ua = UserAgent(cfg, local, secrets.SystemRandom(), resolved, _srv_ports(hops))
         self.hardware = HardwareBridge(cfg, open_board(cfg), self.ua, self._publish, self._step)
         self.hardware.start()  # before the UA: its first notices set the LEDs
         self.control = ControlServer(cfg.control.socket, self.command, self.events)
@@ -215,14 +227,47 @@ class Engine:
 
     async def apply_config(self, config: Config) -> None:
         """A reloaded configuration (``Supervised``): resolve its servers, retune the UA."""
-        resolved = await self.resolver.resolve_config(config)
+        hops = await self.resolver.hops(config)
+        resolved = {name: address for name, (address, _) in hops.items()}
         self.config = config
         if self.transport is not None:
             self.transport.server_names = {address: name for name, address in resolved.items()}
             self.transport.configured_names = frozenset(configured_hosts(config))
         if self.ua is not None:
+            self.ua.ports = _srv_ports(hops)
             self.ua.reconfigure(config, resolved, time.monotonic())
             self._step()
+
+    async def _dns_failover(self, account_name: str, reason: str) -> None:
+        """RFC 3263 §4.3: a registrar that timed out, refused the connection or answered 503
+        is left for the next target its name's SRV records give (re-resolved once all failed);
+        the registration then registers there at once instead of waiting out its backoff."""
+        cfg = self.config
+        account = cfg.backup_account if account_name == "backup_account" else cfg.account
+        if account is None or self.ua is None:
+            return
+        hop = parse_uri(account.outbound_proxy or account.registrar)
+        if not isinstance(hop, SipURI) or hop.port is not None:
+            return  # an IP literal or a fixed port: nothing for DNS to move
+        lookup = next((x for x in configured_lookups(cfg) if x.host == hop.bare_host), None)
+        if lookup is None:
+            return
+        before = self.ua.resolved.get(lookup.host), self.ua.ports.get(lookup.host)
+        self.resolver.failed(lookup.host)
+        target = await self.resolver.target(lookup)
+        if target is None or self.ua is None or (target.address, target.port) == before:
+            return
+        log.info(
+            "registrar %s failed (%s): trying %s:%s",
+            lookup.host,
+            reason,
+            uri_host(target.address),
+            target.port or "",
+        )
+        if self.transport is not None:
+            self.transport.server_names[target.address] = lookup.host
+        self.ua.registrar_moved(lookup.host, target.address, target.port, time.monotonic())
+        self._step()
 
     def _received(self, message: Message, source: tuple[str, int], kind: str) -> None:
         if self.ua is None:
@@ -432,6 +477,12 @@ class Engine:
         log.log(level, "%s %s", notice.event, detail)
         self.events.publish(shown.as_dict())
         self.supervisor.notice(shown)  # STATUS= for systemctl status
+        reason = str(notice.detail.get("reason", ""))
+        if notice.event == "registration-failed" and _worth_failover(reason):
+            account = str(notice.detail.get("account", "account"))
+            task = asyncio.get_running_loop().create_task(self._dns_failover(account, reason))
+            self._background.add(task)  # held until done: the loop keeps only weak references
+            task.add_done_callback(self._background.discard)
         if self.hardware is not None:
             self.hardware.notice(notice)  # LEDs, door code: the real digit
 

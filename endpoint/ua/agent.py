@@ -34,7 +34,14 @@ from endpoint.sip.transaction import (
 )
 from endpoint.sip.transaction import State as TxnState
 from endpoint.sip.uri import SipURI
-from endpoint.ua.actions import Action, CallAction, Notice, SendKeepalive, SendRequest
+from endpoint.ua.actions import (
+    Action,
+    CallAction,
+    Destination,
+    Notice,
+    SendKeepalive,
+    SendRequest,
+)
 from endpoint.ua.allowlist import Allowlist
 from endpoint.ua.callgroup import CallGroup
 from endpoint.ua.calls import IncomingCalls
@@ -58,6 +65,9 @@ class UserAgent:
     rng: random.Random = field(repr=False)
     #: Host names the runtime resolved (registrar, proxy): name -> address.
     resolved: dict[str, str] = field(default_factory=dict)
+    #: The port a configured name's DNS SRV record gave (RFC 3263 §4.2): name -> port. Only
+    #: names whose URI had no port; the others keep theirs.
+    ports: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.transactions = TransactionLayer()
@@ -77,6 +87,7 @@ class UserAgent:
             self.rng,
             self._address,
             contact=self._contact,
+            port_of=self._port,
         )
         self._owners: dict[str, tuple[Registration, str]] = {}
         self._out: list[Outgoing] = []
@@ -229,7 +240,7 @@ class UserAgent:
             return
         for registration in self.registrations:
             dest = registration.destination
-            ours = (self._address(dest.host), dest.port) == destination
+            ours = self._hop(dest) == destination
             if ours and dest.transport.lower() == transport.lower():
                 self._run(registration, registration.flow_lost(now, "connection closed"), now)
         self._drain(now)
@@ -420,6 +431,27 @@ class UserAgent:
     def _address(self, host: str) -> str:
         return self.resolved.get(host, host)
 
+    def _port(self, host: str, port: int) -> int:
+        return self.ports.get(host, port)
+
+    def _hop(self, dest: Destination) -> tuple[str, int]:
+        return self._address(dest.host), self._port(dest.host, dest.port)
+
+    def registrar_moved(self, host: str, address: str, port: int | None, now: float) -> None:
+        """DNS gave ``host`` a new target (RFC 3263 §4.3 failover, or a re-resolution): the
+        registrations sent there register again at once, at the new place."""
+        self.resolved[host] = address
+        if port is None:
+            self.ports.pop(host, None)
+        else:
+            self.ports[host] = port
+        if self.out_of_service or self.stopping:
+            return
+        for registration in self.registrations:
+            if registration.destination.host == host and registration.state is not RegState.IDLE:
+                self._run(registration, registration.refresh_now(now), now)
+        self._drain(now)
+
     def _contact(self) -> str:
         """The Contact of our calls: where a registrar saw us (NAT), else where we listen."""
         registered = next((r for r in self.registrations if r.registered), None)
@@ -440,14 +472,12 @@ class UserAgent:
             if isinstance(action, SendRequest):
                 dest = action.destination
                 key = self.transactions.send_request(
-                    action.request, (self._address(dest.host), dest.port), dest.transport, now
+                    action.request, self._hop(dest), dest.transport, now
                 )
                 self._owners[key] = (owner, action.tag)
             elif isinstance(action, SendKeepalive):
                 dest = action.destination
-                self._out.append(
-                    Outgoing(b"\r\n\r\n", (self._address(dest.host), dest.port), dest.transport)
-                )
+                self._out.append(Outgoing(b"\r\n\r\n", self._hop(dest), dest.transport))
             else:
                 self._notices.append(action)
                 self._failover(owner, action, now)

@@ -94,12 +94,15 @@ class OutgoingCalls:
         resolve: Callable[[str], str],
         *,
         contact: Callable[[], str],
+        port_of: Callable[[str, int], int] = lambda host, port: port,
     ) -> None:
         self.config = config
         self.local = local
         self.tx = tx
         self.rng = rng
         self.resolve = resolve
+        #: The configured proxy's port as DNS SRV gave it (RFC 3263), else the URI's.
+        self.port_of = port_of
         self.contact = contact
         account = config.account
         self.digest = (
@@ -196,6 +199,8 @@ class OutgoingCalls:
         if not isinstance(hop, SipURI):
             hop = call.target
         port, transport = hop_transport(hop, self.local.transport)
+        if hop.port is None:
+            port = self.port_of(hop.bare_host, port)
         return (self.resolve(hop.bare_host), port), transport
 
     def _send_invite(

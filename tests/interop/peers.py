@@ -548,6 +548,74 @@ class Sipp:
             _stop(self.proc)
 
 
+@dataclass
+class Dnsmasq:
+    """dnsmasq as an authoritative-enough DNS server on 127.0.0.1:``port`` for the RFC 3263
+    tests: only the records given here, under ``.test`` (no upstream, no /etc/hosts, no
+    resolv.conf), so a query never leaves the machine. ``srv``: (name, target, port,
+    priority, weight); ``hosts``: (name, address); ``naptr``: (name, order, preference,
+    flags, service, replacement)."""
+
+    workdir: Path
+    srv: tuple[tuple[str, str, int, int, int], ...] = ()
+    hosts: tuple[tuple[str, str], ...] = ()
+    naptr: tuple[tuple[str, int, int, str, str, str], ...] = ()
+    ttl: int = 30
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+    log: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log = self.workdir / "dnsmasq.log"
+        self.port = self.port or free_port(both=True)
+
+    def start(self) -> Dnsmasq:
+        args = [
+            require("dnsmasq"),
+            "--no-daemon",
+            "--conf-file=/dev/null",
+            "--no-resolv",
+            "--no-hosts",
+            "--no-poll",
+            "--bind-interfaces",
+            f"--listen-address={LOOPBACK}",
+            f"--port={self.port}",
+            f"--local-ttl={self.ttl}",
+            f"--pid-file={self.workdir / 'dnsmasq.pid'}",
+            "--log-queries",
+            "--log-facility=-",
+            # Answer for .test from the records here alone: a name or type not given is
+            # NXDOMAIN/NODATA, as from a real zone, not REFUSED for want of an upstream.
+            "--local=/test/",
+        ]
+        args += [f"--srv-host={n},{t},{p},{prio},{w}" for n, t, p, prio, w in self.srv]
+        args += [f"--host-record={n},{a}" for n, a in self.hosts]
+        args += [
+            f"--naptr-record={n},{o},{pref},{flags},{service},,{repl}"
+            for n, o, pref, flags, service, repl in self.naptr
+        ]
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                args,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 10
+        while "started, version" not in self.log.read_text(errors="replace"):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise PeerError(f"dnsmasq did not start:\n{_log_tail(self.log)}")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop(self.proc)
+
+
 @contextlib.contextmanager
 def running(peer: Any) -> Iterator[Any]:
     """``with running(Kamailio(tmp)) as k:`` starts the peer and always stops it."""

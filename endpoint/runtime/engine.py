@@ -79,6 +79,19 @@ def _outbound_address(host: str, port: int, listen: str) -> str:
     return "::1" if ":" in host else "127.0.0.1"
 
 
+def family_mismatch(listen: str, address: str) -> str | None:
+    """Why a server at ``address`` cannot be reached from a socket on ``listen``, or None:
+    an IPv4 listener has no IPv6, an IPv6 address other than ``::`` has no IPv4."""
+    if ":" in address and ":" not in listen:
+        return f'is IPv6 but [sip] listen = "{listen}" is IPv4 only: listen on "[::]:5060"'
+    if ":" not in address and ":" in listen and not is_wildcard(listen):
+        return (
+            f'is IPv4 but [sip] listen = "[{listen}]" is IPv6 only: listen on "[::]:5060" '
+            "(both) or an IPv4 address"
+        )
+    return None
+
+
 def _srv_ports(hops: dict[str, tuple[str, int | None]]) -> dict[str, int]:
     return {name: port for name, (_, port) in hops.items() if port is not None}
 
@@ -219,6 +232,10 @@ class Engine:
         log.info("listening on %s %s:%d", cfg.sip.transport, uri_host(host), self.transport.port)
         for warning in security_warnings(cfg):
             log.warning("%s", warning)
+        for name, address in resolved.items():
+            problem = family_mismatch(listen.host, address)
+            if problem:
+                log.warning("%s (%s) %s", name, address, problem)
         self.ua.start(time.monotonic())
         self._step()
         self.notifier.notify(READY=1, STATUS=self.supervisor.status.text)

@@ -5,6 +5,7 @@ import socket
 import pytest
 
 from endpoint.runtime.addresses import is_wildcard, mapped_for, source_address_towards, unmapped
+from endpoint.runtime.engine import family_mismatch
 
 
 @pytest.mark.parametrize(
@@ -38,3 +39,11 @@ def test_wildcards(host: str, wild: bool) -> None:
 def test_source_address_towards_loopback_in_both_families() -> None:
     assert source_address_towards("127.0.0.1", 5060) == "127.0.0.1"
     assert source_address_towards("::1", 5060) == "::1"
+
+
+def test_a_registrar_of_the_other_family_is_named_with_the_fix() -> None:
+    assert family_mismatch("0.0.0.0", "2001:db8::1") is not None
+    assert "[::]" in (family_mismatch("::1", "192.0.2.1") or "")
+    assert family_mismatch("::", "192.0.2.1") is None
+    assert family_mismatch("::", "2001:db8::1") is None
+    assert family_mismatch("0.0.0.0", "192.0.2.1") is None

@@ -459,3 +459,37 @@ def test_ctl_dtmf_with_telephone_event_is_left_to_the_media_stream() -> None:
     assert ua.send_dtmf("events", "1", 1.0) == "rfc4733"
     assert ua.datagrams_to_send() == []
     assert ua.send_dtmf("no-such-call", "1", 1.0) is None
+
+
+def test_srv_port_and_a_moved_registrar_are_used_at_once() -> None:
+    """RFC 3263: the SRV record's port replaces the default for a name given without one; when
+    the runtime's DNS failover moves the name to the next target, the failed registration
+    registers there at once instead of waiting out its backoff."""
+    ua = UserAgent(
+        Config(account=account("sip:pbx.example.com")),
+        LocalAddress("192.0.2.5", 5060),
+        random.Random(3),
+        {"pbx.example.com": "192.0.2.101"},
+        {"pbx.example.com": 5070},
+    )
+    ua.start(0.0)
+    (first,) = ua.datagrams_to_send()
+    assert first.destination == ("192.0.2.101", 5070)
+    ua.transport_failed(("192.0.2.101", 5070), "udp", 0.5)
+    failed = [n for n in ua.notices() if n.event == "registration-failed"]
+    assert failed and str(failed[0].detail["reason"]).startswith("transport error")
+    assert ua.datagrams_to_send() == []  # the backoff would wait 15-30 s
+    ua.registrar_moved("pbx.example.com", "192.0.2.102", 5080, 0.6)
+    (moved,) = ua.datagrams_to_send()
+    assert moved.destination == ("192.0.2.102", 5080)
+    reg = parse(moved.data)
+    assert isinstance(reg, Request) and reg.method == "REGISTER"
+    ua.receive(make_response(reg, 200, to_tag="x"), ("192.0.2.102", 5080), "udp", 0.7)
+    assert ua.registrations[0].state is RegState.REGISTERED
+    ua.notices()
+    call_id = ua.call("flat", 1.0)
+    (need,) = ua.call_actions()
+    ua.media_ready(call_id, 40000, 1.1)
+    (invite_out,) = ua.datagrams_to_send()
+    assert need.call_id == call_id and invite_out.destination == ("192.0.2.102", 5080)
+    assert parse(invite_out.data).method == "INVITE"  # type: ignore[union-attr]

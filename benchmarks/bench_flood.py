@@ -33,8 +33,8 @@ from tests.security.attacker import (
     CallLeg,
     Door,
     UdpAttacker,
+    door_config,
     in_dialog,
-    p2p_config,
     place_call,
     request,
     running_door,
@@ -212,16 +212,16 @@ def main() -> int:
         kamailio = None
         if args.mode == "account":
             kamailio = Kamailio(workdir / "kamailio").start()
-            config.write_text(
-                f'[sip]\nlisten = "127.0.0.1:{port}"\n'
-                'accept_from = ["registrar", "127.0.0.3", "127.0.0.4"]\n'
-                f'[account]\nregistrar = "sip:127.0.0.1:{kamailio.port}"\nuser = "door"\n'
-                'password = "secret"\n[calls]\nauto_answer = true\nallow = ["caller@127.0.0.3"]\n'
-                f'[audio]\nbackend = "tone"\n[control]\nsocket = "{workdir / "ctl.sock"}"\n'
+            door_config(
+                config,
+                port,
+                registrar=f"sip:127.0.0.1:{kamailio.port}",
+                sip='accept_from = ["registrar", "127.0.0.3", "127.0.0.4"]\n',
+                calls='allow = ["caller@127.0.0.3"]\n',
+                backend="tone",
             )
         else:
-            p2p_config(config, port)
-            config.write_text(config.read_text().replace('backend = "null"', 'backend = "tone"'))
+            door_config(config, port, backend="tone")
         try:
             with running_door(workdir, port, config) as door:
                 if kamailio is not None:

@@ -1,6 +1,6 @@
 """Which Raspberry Pi Pico GPIOs the serial board lets a configuration wire, and why not the rest.
 
-One source of truth for the host: the config check (endpoint/config.py) and the codec's spec
+One source of truth for the host: the config check (endpoint/config/pins.py) and the codec's spec
 check (serial_codec.py) both read it, so an installer hears about a reserved pin when the file is
 loaded instead of from an ERR line of the board later. The firmware keeps
 its own copy (board/firmware/controller.py ``VALID_PINS``) because it cannot import this

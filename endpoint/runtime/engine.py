@@ -39,6 +39,7 @@ from endpoint.runtime.rtp_transport import RtpSockets, allocate
 from endpoint.runtime.sip_transport import SipTransport
 from endpoint.service.sdnotify import Notifier
 from endpoint.service.supervisor import ServiceSupervisor
+from endpoint.service.watchdog import beat_period
 from endpoint.sip import ParseError
 from endpoint.sip.message import Message
 from endpoint.sip.offer_answer import NegotiatedMedia
@@ -227,7 +228,9 @@ class Engine:
         def wake() -> None:
             loop.call_soon_threadsafe(self._media_events)
 
-        self.media = MediaLoop(cfg.media.ptime, wake=wake)
+        self.media = MediaLoop(
+            cfg.media.ptime, wake=wake, idle_beat=beat_period(self.notifier.watchdog_usec)
+        )
         self.media.start()
         log.info("listening on %s %s:%d", cfg.sip.transport, uri_host(host), self.transport.port)
         for warning in security_warnings(cfg):

@@ -1,11 +1,12 @@
 """The media thread: one per process, paced on absolute deadlines, serving every call.
 
-Each tick (20 ms by the monotonic clock, ``start + n * period``, never ``sleep(0.02)`` which
-drifts) it drains the calls' RTP/RTCP sockets, reads one frame from the audio port, lets the
-call's ``MediaStream`` packetise it, sends, and hands the next frame to the speaker. It runs at
-SCHED_FIFO priority when the process may, so SIP handling, logging or garbage collection on the
-asyncio side cannot delay a packet. If it falls far behind (the machine was suspended, a
-debugger stopped it) it resynchronises instead of sending a burst.
+While a call is up, each tick (20 ms by the monotonic clock, ``start + n * period``, never
+``sleep(0.02)`` which drifts) it drains the calls' RTP/RTCP sockets, reads one frame from the
+audio port, lets the call's ``MediaStream`` packetise it, sends, and hands the next frame to the
+speaker. It runs at SCHED_FIFO priority when the process may, so SIP handling, logging or
+garbage collection on the asyncio side cannot delay a packet. If it falls far behind (the
+machine was suspended, a debugger stopped it) it resynchronises instead of sending a burst.
+With no call it does not tick: it sleeps on its command queue, so an idle box costs no CPU.
 
 The asyncio side talks to it only through a command queue and reads events back from another;
 ``last_tick`` is the heartbeat the systemd watchdog checks (a wedged media thread must stop the
@@ -66,10 +67,15 @@ class MediaLoop:
         realtime_priority: int | None = 20,
         wake: Callable[[], None] | None = None,
         record_lateness: bool = False,
+        idle_beat: float = 1.0,
     ) -> None:
         self.period_ns = ptime_ms * 1_000_000
         self.realtime_priority = realtime_priority
         self.wake = wake
+        #: With no call the thread sleeps on its command queue instead of ticking, waking this
+        #: often (seconds) only to show the watchdog a heartbeat: about one wake-up a second
+        #: instead of 50 on a box that is idle all day.
+        self.idle_beat = idle_beat
         self._calls: dict[str, CallMedia] = {}
         self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._events: queue.SimpleQueue[LoopEvent] = queue.SimpleQueue()
@@ -93,6 +99,7 @@ class MediaLoop:
 
     def stop(self, timeout: float = 2.0) -> None:
         self._stop.set()
+        self._commands.put(lambda: None)  # wakes an idle thread at once
         if self._thread is not None:
             self._thread.join(timeout)
         for call in list(self._calls.values()):
@@ -169,6 +176,10 @@ class MediaLoop:
         period = self.period_ns
         deadline = time.monotonic_ns()
         while not self._stop.is_set():
+            if not self._calls:
+                self._idle()
+                deadline = time.monotonic_ns()  # the first call's pacing starts now
+                continue
             deadline += period
             now_ns = time.monotonic_ns()
             if now_ns < deadline:
@@ -198,6 +209,18 @@ class MediaLoop:
             self.last_tick = now
             if produced and self.wake is not None:
                 self.wake()
+
+    def _idle(self) -> None:
+        """No call: block until a command arrives (or ``idle_beat`` passes), then run it and
+        any others queued behind it. The heartbeat moves either way."""
+        try:
+            command = self._commands.get(timeout=self.idle_beat)
+        except queue.Empty:
+            pass
+        else:
+            command()
+            self._commands_now()
+        self.last_tick = time.monotonic()
 
     def _commands_now(self) -> None:
         while True:

@@ -26,7 +26,7 @@ from endpoint.logs import secrets
 from endpoint.service.reload import ChangeKind, effective_config, plan_reload
 from endpoint.service.sdnotify import Notifier
 from endpoint.service.status import ServiceStatus
-from endpoint.service.watchdog import LoopHeartbeat, WatchdogPinger
+from endpoint.service.watchdog import LoopHeartbeat, WatchdogPinger, beat_period
 from endpoint.ua.actions import Notice
 
 log = logging.getLogger("endpoint.service")
@@ -60,7 +60,7 @@ class ServiceSupervisor:
         usec = self.engine.notifier.watchdog_usec
         if not usec or not self.engine.notifier.enabled:
             return
-        heartbeat = LoopHeartbeat(period=usec / 1e6 / 10)
+        heartbeat = LoopHeartbeat(period=beat_period(usec))
         heartbeat.start()
         self.heartbeat = heartbeat
         self.pinger = WatchdogPinger.for_watchdog(

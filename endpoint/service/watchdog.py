@@ -74,6 +74,12 @@ class WatchdogPolicy:
         return WatchdogStep(ping=True)
 
 
+def beat_period(watchdog_usec: int | None) -> float:
+    """How often each loop shows it runs: a tenth of ``WatchdogSec`` (so a beat is never near
+    the pinger's half-period tolerance), and at most once a second without a watchdog."""
+    return min(1.0, watchdog_usec / 1e7) if watchdog_usec else 1.0
+
+
 class LoopHeartbeat:
     """The asyncio loop's heartbeat: a callback that re-arms itself every ``period`` seconds.
 

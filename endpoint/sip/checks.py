@@ -64,7 +64,17 @@ def _check(
     acceptable: tuple[str, ...],
     uri_schemes: tuple[str, ...],
 ) -> Rejection | None:
-    allow_header = ("Allow", ", ".join(allowed))
+    """RFC 3261 §8.2's checks in its order: framing, method, Request-URI, extensions, body."""
+    return (
+        _check_framing(request)
+        or _check_method(request, allowed)
+        or _check_uri(request, uri_schemes)
+        or _check_body(request, supported, acceptable)
+    )
+
+
+def _check_framing(request: Request) -> Rejection | None:
+    """The version and the header fields every request carries exactly once (§8.2.1)."""
     if request.version != "SIP/2.0":
         return Rejection(505, "Version Not Supported")
     h = request.headers
@@ -79,6 +89,12 @@ def _check(
         return Rejection(400, "Bad Request (repeated Max-Forwards)")
     if len(set(h.rows("Content-Length"))) > 1:
         return Rejection(400, "Bad Request (conflicting Content-Length)")
+    return None
+
+
+def _check_method(request: Request, allowed: tuple[str, ...]) -> Rejection | None:
+    """Unknown methods get 501, known ones we do not serve 405, both with Allow (§8.2.1)."""
+    allow_header = ("Allow", ", ".join(allowed))
     cseq = request.cseq
     if request.method not in KNOWN_METHODS and request.method not in allowed:
         return Rejection(501, "Not Implemented", (allow_header,))
@@ -86,12 +102,25 @@ def _check(
         return Rejection(400, "Bad Request (CSeq method does not match)")
     if request.method not in allowed:
         return Rejection(405, "Method Not Allowed", (allow_header,))
+    return None
+
+
+def _check_uri(request: Request, uri_schemes: tuple[str, ...]) -> Rejection | None:
+    """A Request-URI we can route to (§8.2.2.1)."""
     if not isinstance(request.uri, SipURI) or request.uri.scheme not in uri_schemes:
         return Rejection(416, "Unsupported URI Scheme")
     if request.uri.headers:
         # RFC 3261 §19.1.5: headers of a URI become header fields of a request built from it;
         # in a Request-URI they are meaningless (RFC 4475 §3.1.2.11).
         return Rejection(400, "Bad Request (headers in Request-URI)")
+    return None
+
+
+def _check_body(
+    request: Request, supported: Iterable[str], acceptable: tuple[str, ...]
+) -> Rejection | None:
+    """Extensions we must support (§8.2.2.3) and bodies we can read and send (§8.2.3)."""
+    h = request.headers
     if request.method not in ("ACK", "CANCEL"):
         known = {s.lower() for s in supported}
         unknown = [opt for opt in h.get_all("Require") if opt.lower() not in known]

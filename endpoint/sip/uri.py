@@ -167,25 +167,23 @@ def _parse_sip(scheme: str, rest: str, text: str) -> SipURI:
         port = int(port_text)
         if port > 65535:
             raise ParseError(f"port out of range in {text[:80]!r}")
-    params = _parse_uri_params(param_texts, text)
-    headers = _parse_uri_headers(header_text, text) if question else ()
+    params = _parse_params(param_texts, text)
+    headers = _parse_headers(header_text, text) if question else ()
     return SipURI(scheme, host, user, password, port, params, headers)
 
 
 def _parse_userinfo(userinfo: str, text: str) -> tuple[str, str | None]:
-    user, colon, password = userinfo.partition(":")
+    """``user[:password]`` before the ``@`` (RFC 3261 §25.1 userinfo)."""
+    user, colon, pw = userinfo.partition(":")
     if not user or not grammar.USER_RE.fullmatch(user):
         raise ParseError(f"malformed user part in {text[:80]!r}")
-    if not colon:
-        return user, None
-    if not grammar.PASSWORD_RE.fullmatch(password):
+    if colon and not grammar.PASSWORD_RE.fullmatch(pw):
         raise ParseError(f"malformed password part in {text[:80]!r}")
-    return user, password
+    return user, pw if colon else None
 
 
-def _parse_uri_params(param_texts: list[str], text: str) -> Params:
-    if len(param_texts) > 64:
-        raise ParseError("too many URI parameters")
+def _parse_params(param_texts: list[str], text: str) -> tuple[tuple[str, str | None], ...]:
+    """``;name[=value]`` URI parameters, at most 64 (a bound against a flood of them)."""
     params: list[tuple[str, str | None]] = []
     for p in param_texts:
         name, eq, value = p.partition("=")
@@ -194,10 +192,13 @@ def _parse_uri_params(param_texts: list[str], text: str) -> Params:
         ):
             raise ParseError(f"malformed URI parameter {p[:40]!r} in {text[:80]!r}")
         params.append((name, value if eq else None))
+    if len(params) > 64:
+        raise ParseError("too many URI parameters")
     return tuple(params)
 
 
-def _parse_uri_headers(header_text: str, text: str) -> tuple[tuple[str, str], ...]:
+def _parse_headers(header_text: str, text: str) -> tuple[tuple[str, str], ...]:
+    """``?name=value&...`` URI headers (RFC 3261 §19.1.1)."""
     headers: list[tuple[str, str]] = []
     for h in header_text.split("&"):
         name, eq, value = h.partition("=")

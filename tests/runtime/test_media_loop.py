@@ -92,3 +92,21 @@ def test_two_engines_stream_tones_and_dtmf_over_loopback(tmp_path: Path) -> None
     assert door_stats is not None and flat_stats is not None
     assert flat_stats.received_packets > 100 and door_stats.received_packets > 100
     assert flat_stats.lost == 0 and flat_stats.foreign == 0
+
+
+def test_an_idle_loop_does_not_tick_but_keeps_its_heartbeat() -> None:
+    """Issue 19: no call, no 20 ms wake-ups; the watchdog still sees the thread beat, and stop()
+    wakes it at once."""
+    loop = MediaLoop(realtime_priority=None, idle_beat=0.05)
+    loop.start()
+    try:
+        beats: set[float | None] = set()
+        deadline = time.monotonic() + 5
+        while len(beats - {None}) < 4 and time.monotonic() < deadline:
+            beats.add(loop.last_tick)
+            time.sleep(0.01)
+        assert len(beats - {None}) >= 4
+        assert loop.ticks == 0
+    finally:
+        loop.stop(timeout=5)
+    assert not loop.alive

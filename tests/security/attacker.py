@@ -161,13 +161,43 @@ class TcpAttacker:
             return False
 
 
-def p2p_config(path: Path, port: int, extra: str = "") -> None:
-    """Peer-to-peer mode: anyone may call, auto-answer on (a door without a PBX)."""
+def door_config(
+    path: Path,
+    port: int,
+    *,
+    registrar: str | None = None,
+    sip: str = "",
+    account: str = "",
+    calls: str = "",
+    backend: str = "null",
+    extra: str = "",
+) -> None:
+    """The one config file the security tests and benchmarks start the door with.
+
+    It listens on 127.0.0.1:``port``, auto-answers and has its control socket beside ``path``.
+    ``registrar`` (a SIP URI) adds an ``[account]`` (user "door", password "secret"); ``sip``,
+    ``account`` and ``calls`` are further lines of those sections, ``extra`` further sections.
+    """
+    text = f'[sip]\nlisten = "127.0.0.1:{port}"\n{sip}'
+    if registrar is not None:
+        text += f'[account]\nregistrar = "{registrar}"\nuser = "door"\npassword = "secret"\n'
+        text += account
     path.write_text(
-        f'[sip]\nlisten = "127.0.0.1:{port}"\n[calls]\nauto_answer = true\n'
-        f'[audio]\nbackend = "null"\n[control]\nsocket = "{path.parent / "ctl.sock"}"\n'
+        f"{text}[calls]\nauto_answer = true\n{calls}"
+        f'[audio]\nbackend = "{backend}"\n[control]\nsocket = "{path.parent / "ctl.sock"}"\n'
         f'[log]\nlevel = "info"\n{extra}'
     )
+
+
+def p2p_config(path: Path, port: int, extra: str = "") -> None:
+    """Peer-to-peer mode: anyone may call, auto-answer on (a door without a PBX)."""
+    door_config(path, port, extra=extra)
+
+
+def account_config(path: Path, port: int, registrar_port: int, extra: str = "") -> None:
+    """Account mode at the registrar on 127.0.0.1:``registrar_port``, re-registering every 60 s."""
+    registrar = f"sip:127.0.0.1:{registrar_port}"
+    door_config(path, port, registrar=registrar, account="expires = 60\n", extra=extra)
 
 
 @dataclass

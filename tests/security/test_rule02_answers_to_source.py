@@ -17,12 +17,12 @@ from tests.interop.peers import Kamailio, free_port
 from tests.security.attacker import (
     Door,
     UdpAttacker,
+    account_config,
     request,
     running_door,
     sdp_offer,
     status_of,
 )
-from tests.security.test_rule07_strangers import account_config
 
 
 def test_maddr_and_sent_by_cannot_redirect_answers(p2p_door: Door) -> None:
@@ -51,7 +51,7 @@ def test_maddr_and_sent_by_cannot_redirect_answers(p2p_door: Door) -> None:
 def test_a_spoofed_registrar_invite_is_not_answered(tmp_path: Path, kamailio: Kamailio) -> None:
     port = free_port(both=True)
     config = tmp_path / "door.toml"
-    account_config(config, port, kamailio)
+    account_config(config, port, kamailio.port)
     with running_door(tmp_path, port, config) as door:
         door.notify.wait_for(lambda d: d.get("STATUS", "").startswith("registered"), timeout=20)
         spoofer = UdpAttacker("127.0.0.1", port)  # the registrar's address, over UDP

@@ -17,8 +17,8 @@ from tests.interop.peers import free_port
 from tests.security.attacker import (
     Door,
     UdpAttacker,
+    door_config,
     in_dialog,
-    p2p_config,
     place_call,
     request,
     running_door,
@@ -26,15 +26,14 @@ from tests.security.attacker import (
     status_of,
 )
 
-CALLS = '[calls]\nauto_answer = true\nring_timeout = 5\nallow = ["caller@127.0.0.3"]\n'
+CALLS = 'ring_timeout = 5\nallow = ["caller@127.0.0.3"]\n'
 
 
 @pytest.fixture
 def guarded_door(tmp_path: Path) -> Iterator[Door]:
     port = free_port(both=True)
     config = tmp_path / "door.toml"
-    p2p_config(config, port)
-    config.write_text(config.read_text().replace("[calls]\nauto_answer = true\n", CALLS))
+    door_config(config, port, calls=CALLS)
     with running_door(tmp_path, port, config) as door:
         yield door
 

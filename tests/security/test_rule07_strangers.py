@@ -19,6 +19,7 @@ from tests.security.attacker import (
     Door,
     TcpAttacker,
     UdpAttacker,
+    account_config,
     request,
     running_door,
     status_of,
@@ -28,20 +29,11 @@ pytestmark = pytest.mark.interop
 STRANGER = "127.0.0.2"
 
 
-def account_config(path: Path, port: int, kamailio: Kamailio, extra: str = "") -> None:
-    path.write_text(
-        f'[sip]\nlisten = "127.0.0.1:{port}"\n'
-        f'[account]\nregistrar = "sip:127.0.0.1:{kamailio.port}"\nuser = "door"\n'
-        'password = "secret"\nexpires = 60\n[calls]\nauto_answer = true\n'
-        f'[audio]\nbackend = "null"\n[control]\nsocket = "{path.parent / "ctl.sock"}"\n{extra}'
-    )
-
-
 @pytest.fixture
 def account_door(tmp_path: Path, kamailio: Kamailio) -> Iterator[Door]:
     port = free_port(both=True)
     config = tmp_path / "door.toml"
-    account_config(config, port, kamailio)
+    account_config(config, port, kamailio.port)
     with running_door(tmp_path, port, config) as door:
         door.notify.wait_for(lambda d: d.get("STATUS", "").startswith("registered"), timeout=20)
         yield door

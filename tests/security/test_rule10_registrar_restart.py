@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.interop.peers import Kamailio, free_port
-from tests.security.attacker import running_door
+from tests.security.attacker import door_config, running_door
 
 pytestmark = pytest.mark.interop
 
@@ -23,11 +23,12 @@ def test_a_registrar_restart_is_followed_by_a_new_registration(tmp_path: Path) -
     try:
         port = free_port(both=True)
         config = tmp_path / "door.toml"
-        config.write_text(
-            f'[sip]\nlisten = "127.0.0.1:{port}"\ntransport = "tcp"\n'
-            f'[account]\nregistrar = "sip:127.0.0.1:{kamailio.port};transport=tcp"\n'
-            'user = "door"\npassword = "secret"\nexpires = 600\n'
-            f'[audio]\nbackend = "null"\n[control]\nsocket = "{tmp_path / "ctl.sock"}"\n'
+        door_config(
+            config,
+            port,
+            registrar=f"sip:127.0.0.1:{kamailio.port};transport=tcp",
+            sip='transport = "tcp"\n',
+            account="expires = 600\n",
         )
         with running_door(tmp_path, port, config) as door:
             door.wait_until(lambda: bool(kamailio.registrations("door")), timeout=20)

@@ -13,8 +13,14 @@ from pathlib import Path
 import pytest
 
 from tests.interop.peers import Kamailio, free_port
-from tests.security.attacker import Door, UdpAttacker, request, running_door, status_of
-from tests.security.test_rule07_strangers import account_config
+from tests.security.attacker import (
+    Door,
+    UdpAttacker,
+    account_config,
+    request,
+    running_door,
+    status_of,
+)
 
 pytestmark = [
     pytest.mark.interop,
@@ -58,7 +64,7 @@ def test_in_account_mode_the_door_is_invisible_to_sipvicious(
 ) -> None:
     port = free_port(both=True)
     config = tmp_path / "door.toml"
-    account_config(config, port, kamailio)
+    account_config(config, port, kamailio.port)
     with running_door(tmp_path, port, config) as door:
         door.notify.wait_for(lambda d: d.get("STATUS", "").startswith("registered"), timeout=20)
         found = scans(port)

@@ -1,0 +1,173 @@
+"""Footprint of the real ``sip-endpoint run`` beside baresip 1.0, in one run (issue 19).
+
+Both run peer-to-peer on 127.0.0.1 with auto-answer and no sound card (ours: the ``null``
+audio backend; baresip: its ``aubridge`` echo source and player at 8 kHz, no recording), so
+neither pays for a device. Measured black-box from ``/proc``, side by side over the same
+seconds:
+
+- start -> ready: ours until systemd's ``READY=1`` (control socket up, SIP listening);
+  baresip until it answers an OPTIONS;
+- RSS (VmRSS) idle, and the highest seen during the call;
+- CPU of one core while idle, and during one PCMU call from SIPp to each (``uac_pcmu.xml``
+  streams a 1 kHz tone; each endpoint decodes it and sends its own audio back);
+- open file descriptors idle and in the call.
+
+Goals (issue 19): RSS <= 25 MB idle and <= 28 MB in a call, idle CPU <= 0.05 % of one core,
+CPU per call <= baresip's, start -> ready < 300 ms. Asserts nothing; prints the figures.
+
+    .venv/bin/python benchmarks/bench_footprint.py [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.interop.peers import Baresip, Sipp, free_port
+from tests.security.attacker import p2p_config
+from tests.service.harness import NotifySocket, Service
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+#: The shipped unit's ``WatchdogSec=10``: the watchdog's beats are part of the idle cost.
+WATCHDOG_USEC = 10_000_000
+
+
+class QuietBaresip(Baresip):
+    """The interop harness's baresip without its WAV recorder (``sndfile``): the benchmark
+    compares the cost of a call, not of writing it to disk."""
+
+    def _write_config(self) -> None:
+        super()._write_config()
+        config = self.workdir / "config"
+        lines = config.read_text().splitlines(keepends=True)
+        config.write_text("".join(line for line in lines if "sndfile.so" not in line))
+
+
+@dataclass
+class Sample:
+    cpu: float  # seconds of CPU (user + system) since the process started
+    rss_kb: int
+    fds: int
+
+
+def sample(pid: int) -> Sample:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    rss = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            rss = int(line.split()[1])
+    fds = len(os.listdir(f"/proc/{pid}/fd"))
+    return Sample((int(fields[11]) + int(fields[12])) / CLOCK_TICKS, rss, fds)
+
+
+@dataclass
+class Phase:
+    cpu_percent: float
+    rss_max_kb: int
+    fds: int
+
+
+def watch(pids: dict[str, int], seconds: float) -> dict[str, Phase]:
+    """CPU as a share of one core over ``seconds``, the highest RSS sampled every 0.2 s."""
+    first = {name: sample(pid) for name, pid in pids.items()}
+    peak = {name: s.rss_kb for name, s in first.items()}
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        time.sleep(0.2)
+        for name, pid in pids.items():
+            peak[name] = max(peak[name], sample(pid).rss_kb)
+    elapsed = time.monotonic() - start
+    last = {name: sample(pid) for name, pid in pids.items()}
+    return {
+        name: Phase(100 * (last[name].cpu - first[name].cpu) / elapsed, peak[name], last[name].fds)
+        for name in pids
+    }
+
+
+def call(workdir: Path, user: str, port: int, seconds: float) -> Sipp:
+    return Sipp(
+        workdir,
+        "uac_pcmu.xml",
+        [
+            "-s",
+            user,
+            "-key",
+            "from_user",
+            "bench",
+            "-d",
+            str(int(seconds * 1000)),
+            f"127.0.0.1:{port}",
+        ],
+    ).start()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--seconds", type=float, default=20, help="length of each phase")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        port = free_port(both=True)
+        config = root / "door.toml"
+        p2p_config(config, port)
+        notify = NotifySocket(root / "notify")
+        started = time.monotonic()
+        ours = Service(config, notify, watchdog_usec=WATCHDOG_USEC)
+        try:
+            notify.wait_for(lambda d: d.get("READY") == "1", timeout=20)
+            ours_ready = time.monotonic() - started
+            started = time.monotonic()
+            baresip = QuietBaresip(root / "baresip", echo=True).start()
+            baresip_ready = time.monotonic() - started
+            try:
+                assert baresip.proc is not None
+                pids = {"ours": ours.proc.pid, "baresip": baresip.proc.pid}
+                time.sleep(2)  # start-up work (first registration, imports) is not idling
+                idle = watch(pids, args.seconds)
+                talk = args.seconds + 4
+                callers = [
+                    call(root / "sipp-ours", "door", port, talk),
+                    call(root / "sipp-baresip", baresip.user, baresip.sip_port, talk),
+                ]
+                time.sleep(2)  # both answered, media flowing
+                busy = watch(pids, args.seconds)
+                for sipp in callers:
+                    code = sipp.wait(timeout=talk + 20)
+                    if code != 0:
+                        print(f"warning: sipp exited {code}:\n{sipp.report()}")
+            finally:
+                baresip.stop()
+        finally:
+            ours.stop()
+            notify.close()
+    load = os.getloadavg()[0]
+    resolution = 100 / CLOCK_TICKS / args.seconds
+    print(
+        f"footprint over {args.seconds:.0f} s per phase (load average {load:.2f}, "
+        f"{os.cpu_count()} cores; CPU resolution {resolution:.2f} % = one clock tick)"
+    )
+    print(f"{'':28}{'ours':>12}{'baresip':>12}")
+    rows = [
+        ("start -> ready (ms)", f"{ours_ready * 1000:.0f}", f"{baresip_ready * 1000:.0f}"),
+        ("RSS idle (MB)", *(f"{idle[n].rss_max_kb / 1024:.1f}" for n in pids)),
+        ("RSS in a call (MB, max)", *(f"{busy[n].rss_max_kb / 1024:.1f}" for n in pids)),
+        ("CPU idle (% of one core)", *(f"{idle[n].cpu_percent:.2f}" for n in pids)),
+        ("CPU in a call (%)", *(f"{busy[n].cpu_percent:.2f}" for n in pids)),
+        ("open fds idle / call", *(f"{idle[n].fds} / {busy[n].fds}" for n in pids)),
+    ]
+    for name, ours, theirs in rows:
+        print(f"{name:28}{ours:>12}{theirs:>12}")
+    theirs = busy["baresip"].cpu_percent
+    ratio = f"{busy['ours'].cpu_percent / theirs:.2f}" if theirs > 0 else "n/a (baresip used none)"
+    print(f"CPU per call, ours / baresip: {ratio}")
+
+
+if __name__ == "__main__":
+    main()

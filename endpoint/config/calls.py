@@ -1,0 +1,94 @@
+"""``[calls]``: whom we answer, after how long, and how long a call may last."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from endpoint.config.reader import (
+    Document,
+    Section,
+    boolean,
+    choice,
+    int_in,
+    number_in,
+    off_or_int_in,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CallSettings:
+    auto_answer: bool = True
+    answer_delay: float = 0.0
+    allow: tuple[str, ...] = ("*",)
+    #: What happens to a caller outside ``allow``: ``ring`` (ring only, never auto-answer) or
+    #: ``reject`` (403 Forbidden).
+    not_allowed: str = "ring"
+    max_duration: int = 0
+    ring_timeout: int = 60
+    session_expires: int = 1800
+
+
+def _patterns(value: Any) -> tuple[str, ...] | None:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        return None
+    return tuple(value)
+
+
+def read(doc: Document) -> CallSettings:
+    r = doc.reader("calls")
+    calls = CallSettings(
+        auto_answer=r.get("auto_answer", True, boolean, "true or false"),
+        answer_delay=r.get(
+            "answer_delay", 0.0, number_in(0, 300), "seconds between 0 and 300, e.g. 0 or 2.5"
+        ),
+        allow=r.get(
+            "allow",
+            ("*",),
+            _patterns,
+            'a list of caller patterns, e.g. allow = ["concierge@example.com", "*@10.0.0.*"]',
+        ),
+        not_allowed=r.get(
+            "not_allowed", "ring", choice("ring", "reject"), 'one of "ring", "reject"'
+        ),
+        max_duration=r.get(
+            "max_duration",
+            0,
+            int_in(0, 86400),
+            "seconds (0 = unlimited, otherwise at least 30), e.g. max_duration = 120",
+        ),
+        ring_timeout=r.get(
+            "ring_timeout", 60, int_in(5, 600), "seconds between 5 and 600, e.g. 60"
+        ),
+        session_expires=r.get(
+            "session_expires",
+            1800,
+            off_or_int_in(90, 86400),  # RFC 4028 §4: at least Min-SE
+            "0 (no timer unless the peer asks) or seconds between 90 (RFC 4028 minimum) "
+            "and 86400, e.g. 1800",
+        ),
+    )
+    if 0 < calls.max_duration < 30:
+        doc.problems.append(
+            f"[calls] max_duration = {calls.max_duration}: use 0 (unlimited) or at least 30 "
+            "seconds (the warning tone plays 10 s before the end)"
+        )
+    return calls
+
+
+CALLS = Section(
+    "calls",
+    (
+        "auto_answer",
+        "answer_delay",
+        "allow",
+        "not_allowed",
+        "max_duration",
+        "ring_timeout",
+        "session_expires",
+    ),
+    CallSettings(),
+    read,
+)

@@ -17,8 +17,9 @@ samples (two windows per frame). A window holds a key when all of these hold (th
   lower), so one tone or a chord of speech formants is no key;
 - the pair carries almost all of the window's energy (``min_tone_share``) and the second
   harmonic of its high tone almost none: speech, music and noise spread their energy, a DTMF
-  pair does not.
-  A window the tone covers only partly fails the share test too, which is what bounds timing.
+  pair does not. A window the tone covers only partly fails the share test too, which is what
+  bounds timing; so does a tone more than 3.5 % off its frequency (Q.24's reject limit), while
+  one within 1.5 % passes because each frequency is also measured detuned by 1.5 % either way.
 
 Timing (Q.24): a key is reported after two consecutive windows agree, so a tone of 40 ms or more
 is always accepted at any alignment (it fully covers two consecutive windows) and one shorter
@@ -56,7 +57,8 @@ def dbm0_to_amplitude(level_dbm0: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class DetectorLimits:
-    """Acceptance limits; the defaults follow ITU-T Q.24's widest administration column."""
+    """Acceptance limits, within the ranges ITU-T Q.24 lists for the administrations (accept
+    -25 dBm0 per frequency, 40 ms keys and pauses; twist up to 4 dB one way, 8 dB the other)."""
 
     #: Below this per-frequency level a window is silence (Q.24 accepts down to -25 dBm0).
     min_level_dbm0: float = -30.0
@@ -142,7 +144,6 @@ class InbandDtmfDetector:
     _candidate: str | None = None
     _current: str | None = None
     _misses: int = 0
-    _windows: int = 0
     #: Keys reported since the start (a counter for the call statistics).
     detected: int = 0
 
@@ -162,7 +163,6 @@ class InbandDtmfDetector:
         if self._current is not None:
             if key == self._current:
                 self._misses = 0
-                self._windows += 1
                 return None
             self._misses += 1
             if self._misses < self.limits.windows_to_end:
@@ -170,7 +170,6 @@ class InbandDtmfDetector:
             self._current = None
         if key is not None and key == self._candidate:
             self._current, self._candidate, self._misses = key, None, 0
-            self._windows = 2
             self.detected += 1
             # The duration is unknown when the key starts; Q.24 reports keys at their start.
             return DtmfDigit(key, 0)

@@ -15,10 +15,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 # sipvicious: svmap/svwar/svcrack, the scanners tests/security attacks the door with.
 # mosquitto: the MQTT broker the building-integration tests start (tests/integration/broker.py).
 # chromium, chromium-driver: the headless browser the web page's tests drive through Selenium.
-# libspeexdsp1: the speex audio engine (cffi, ABI mode); espeak-ng: speech for bench_echo.py.
+# libspeexdsp1: the speex audio engine (cffi, ABI mode).
+# espeak-ng: synthesised speech for bench_echo.py and the in-band DTMF talk-off tests.
+# dnsmasq-base: the loopback DNS server (NAPTR/SRV) of the RFC 3263 failover tests.
 APT_PACKAGES=(build-essential portaudio19-dev libasound2-plugins alsa-utils pulseaudio
               kamailio kamailio-tls-modules sip-tester baresip-core sipsak tshark systemd procps
-              sipvicious libspeexdsp1 espeak-ng mosquitto chromium chromium-driver)
+              sipvicious libspeexdsp1 espeak-ng mosquitto chromium chromium-driver dnsmasq-base)
 if [ "${1:-}" = --print-apt-packages ]; then echo "${APT_PACKAGES[*]}"; exit 0; fi
 
 if [ "${SKIP_APT:-0}" != 1 ] && command -v apt-get >/dev/null 2>&1; then

@@ -53,6 +53,11 @@ PLATFORM_TOOLS: dict[str, tuple[Callable[[], bool], str]] = {
         lambda: shutil.which("mosquitto", path="/usr/sbin:/usr/bin:/sbin:/bin") is not None,
         "needs the Mosquitto MQTT broker: install the Debian package mosquitto (./setup.sh does)",
     ),
+    "espeak_ng": (
+        lambda: shutil.which("espeak-ng") is not None,
+        "needs espeak-ng (speech for the in-band DTMF talk-off tests): install the Debian "
+        "package espeak-ng (./setup.sh does)",
+    ),
     "pulseaudio": (
         lambda: shutil.which("pulseaudio") is not None,
         "needs the pulseaudio sound server: install the Debian package pulseaudio "

@@ -35,6 +35,9 @@ class MediaSettings:
     #: How SRTP is keyed: "sdes" (keys in the SDP, RFC 4568) or "dtls" (a DTLS handshake on the
     #: RTP port, RFC 5763/5764: no key in the SDP, so any SIP transport will do).
     keying: str = "sdes"
+    #: Keys heard as tones in the audio (ITU-T Q.24): "auto" listens when the call negotiated
+    #: no RFC 4733 telephone-event, "always" listens on every call, "off" never.
+    inband_dtmf: str = "auto"
 
 
 def _port_range(value: Any) -> tuple[int, int] | None:
@@ -98,6 +101,12 @@ def read(doc: Document) -> MediaSettings:
             'one of "off", "optional", "mandatory"',
         ),
         keying=r.get("keying", "sdes", choice("sdes", "dtls"), 'one of "sdes", "dtls"'),
+        inband_dtmf=r.get(
+            "inband_dtmf",
+            "auto",
+            choice("auto", "always", "off"),
+            'one of "auto" (when RFC 4733 was not negotiated), "always", "off"',
+        ),
     )
     _check(doc, media)
     return media
@@ -131,6 +140,7 @@ MEDIA = Section(
         "rtp_timeout",
         "encryption",
         "keying",
+        "inband_dtmf",
     ),
     MediaSettings(),
     read,

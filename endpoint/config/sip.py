@@ -15,6 +15,7 @@ from endpoint.config.reader import (
     nonempty_str,
     parse_host_port,
 )
+from endpoint.sip.grammar import is_ip_literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,9 @@ class SipSettings:
     #: Sources trusted with new requests: "*", "registrar", addresses, networks. None: the
     #: registrar when an account is configured, anyone in peer-to-peer mode.
     accept_from: tuple[str, ...] | None = None
+    #: DNS servers (IP or IP:port) for the registrar's and proxy's names (RFC 3263 NAPTR, SRV,
+    #: A/AAAA); empty: the system's (/etc/resolv.conf).
+    dns_servers: tuple[HostPort, ...] = ()
 
 
 def _listen(value: Any) -> HostPort | None:
@@ -48,6 +52,18 @@ def _sources(value: Any) -> tuple[str, ...] | None:
                 return None
         out.append(item)
     return tuple(out)
+
+
+def _dns_servers(value: Any) -> tuple[HostPort, ...] | None:
+    if not isinstance(value, list) or len(value) > 8:
+        return None
+    servers = []
+    for item in value:
+        hp = parse_host_port(item, 53) if isinstance(item, str) else None
+        if hp is None or not is_ip_literal(hp.host):
+            return None
+        servers.append(hp)
+    return tuple(servers)
 
 
 def read(doc: Document) -> SipSettings:
@@ -76,9 +92,19 @@ def read(doc: Document) -> SipSettings:
             'a list of "*", "registrar", addresses or networks, '
             'e.g. accept_from = ["registrar", "192.168.1.0/24"]',
         ),
+        dns_servers=r.get(
+            "dns_servers",
+            (),
+            _dns_servers,
+            'a list of IP addresses, optionally with a port, e.g. dns_servers = ["192.168.1.1", '
+            '"127.0.0.53:5353"]',
+        ),
     )
 
 
 SIP = Section(
-    "sip", ("listen", "transport", "user_agent", "advertise", "accept_from"), SipSettings(), read
+    "sip",
+    ("listen", "transport", "user_agent", "advertise", "accept_from", "dns_servers"),
+    SipSettings(),
+    read,
 )

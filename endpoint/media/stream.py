@@ -23,6 +23,7 @@ from endpoint.media import rtcp
 from endpoint.media.dtmf import DtmfDigit, DtmfReceiver, DtmfSender
 from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE, Frame
 from endpoint.media.g711 import CODECS
+from endpoint.media.inband_dtmf import InbandDtmfDetector
 from endpoint.media.jitterbuffer import JitterBuffer
 from endpoint.media.quality import StreamStats, estimate_mos
 from endpoint.media.rtp import Address, RtpPacket, RtpReceiver, RtpSender
@@ -37,6 +38,8 @@ class StreamConfig:
     remote_rtcp: Address
     payload_type: int = 0
     telephone_event_pt: int | None = 101
+    #: Listen for keys sent as tones in the audio (``endpoint.media.inband_dtmf``).
+    inband_dtmf: bool = False
     ptime_ms: int = 20
     rtcp_mux: bool = False
     cname: str = "sip-endpoint"
@@ -127,6 +130,7 @@ class MediaStream:
             else None
         )
         self.dtmf_in = DtmfReceiver()
+        self.dtmf_tones = InbandDtmfDetector() if config.inband_dtmf else None
         self._events: list[MediaEvent] = []
         self._pending: list[Frame] = []
         self._marker = True
@@ -254,6 +258,12 @@ class MediaStream:
 
     def _buffer(self, packet: RtpPacket, now: float) -> None:
         pcm = self.decode(packet.payload)
+        if self.dtmf_tones is not None:
+            # In arrival order, before the jitter buffer: a key is a few packets long and
+            # reordering inside it moves no energy out of the tone pair.
+            digits = self.dtmf_tones.feed(pcm)
+            self._c.dtmf += len(digits)
+            self._events.extend(digits)
         for k in range(len(pcm) // FRAME_SAMPLES):
             frame = pcm[k * FRAME_SAMPLES : (k + 1) * FRAME_SAMPLES]
             self.jitter.put((packet.timestamp + k * FRAME_SAMPLES) & 0xFFFFFFFF, frame, now)

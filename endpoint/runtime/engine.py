@@ -9,13 +9,11 @@ pattern). SIGTERM/SIGINT un-register and exit 0; ``sd_notify`` reports readiness
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import datetime
 import logging
 import secrets
 import signal
-import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -32,15 +30,17 @@ from endpoint.integration.services import COMMANDS as INTEGRATION_COMMANDS
 from endpoint.integration.services import Integration
 from endpoint.logs import escape
 from endpoint.media.dtls import AwaitingKeys, DtlsIdentity, DtlsSrtp
+from endpoint.media.dtmf import EVENTS as DTMF_KEYS
 from endpoint.media.dtmf import DtmfDigit
 from endpoint.media.frame import FRAME_SAMPLES
 from endpoint.media.quality import StreamStats
 from endpoint.media.srtp import SrtpProtection
 from endpoint.media.stream import MediaStream, MediaTimeout, PacketProtection, StreamConfig
+from endpoint.runtime.addresses import is_wildcard, source_address_towards
 from endpoint.runtime.control import ControlServer, EventHub
 from endpoint.runtime.hardware_bridge import HardwareBridge, open_board
 from endpoint.runtime.media_loop import CallFailed, CallMedia, MediaLoop
-from endpoint.runtime.resolver import Resolver, configured_hosts
+from endpoint.runtime.resolver import Resolver, configured_hosts, configured_lookups
 from endpoint.runtime.rtp_transport import RtpSockets, allocate
 from endpoint.runtime.sip_transport import SipTransport
 from endpoint.service.sdnotify import Notifier
@@ -50,10 +50,11 @@ from endpoint.sip import ParseError
 from endpoint.sip.message import Message
 from endpoint.sip.offer_answer import NegotiatedMedia
 from endpoint.sip.sdes import SrtpKeys as SdesKeys
+from endpoint.sip.uri import SipURI, parse_uri, uri_host
 from endpoint.tls import client_context, describe_failure, server_context
 from endpoint.ua.actions import CallAction, NeedMedia, PlayAlert, StartMedia, UpdateMedia
 from endpoint.ua.agent import UserAgent
-from endpoint.ua.events import CallReport, DtmfReceived, Notice
+from endpoint.ua.events import CallReport, DtmfReceived, Notice, RegistrationFailed
 from endpoint.ua.intercom import Intercom
 from endpoint.ua.io import HardwareEvent
 from endpoint.ua.registration import LocalAddress
@@ -70,12 +71,38 @@ WARNING_TONE = np.concatenate(
 )
 
 
-def _outbound_address(host: str, port: int) -> str:
-    """The local address the kernel would use towards ``host`` (no packet is sent)."""
-    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.connect((host, port))
-        return str(s.getsockname()[0])
-    return "127.0.0.1"
+def _outbound_address(host: str, port: int, listen: str) -> str:
+    """The local address the kernel would use towards ``host`` (no packet is sent); a
+    listener on ``0.0.0.0`` only has IPv4 to offer, one on ``::`` either family."""
+    if ":" in host and ":" not in listen:
+        return "127.0.0.1"
+    found = source_address_towards(host, port)
+    if found is not None:
+        return found
+    return "::1" if ":" in host else "127.0.0.1"
+
+
+def family_mismatch(listen: str, address: str) -> str | None:
+    """Why a server at ``address`` cannot be reached from a socket on ``listen``, or None:
+    an IPv4 listener has no IPv6, an IPv6 address other than ``::`` has no IPv4."""
+    if ":" in address and ":" not in listen:
+        return f'is IPv6 but [sip] listen = "{listen}" is IPv4 only: listen on "[::]:5060"'
+    if ":" not in address and ":" in listen and not is_wildcard(listen):
+        return (
+            f'is IPv4 but [sip] listen = "[{listen}]" is IPv6 only: listen on "[::]:5060" '
+            "(both) or an IPv4 address"
+        )
+    return None
+
+
+def _srv_ports(hops: dict[str, tuple[str, int | None]]) -> dict[str, int]:
+    return {name: port for name, (_, port) in hops.items() if port is not None}
+
+
+def _worth_failover(reason: str) -> bool:
+    """RFC 3263 §4.3: a timeout, a transport error or a 503 moves on to the next target; an
+    answer such as 403 is the registrar's verdict and would be the same at any of them."""
+    return reason.startswith(("no response", "transport error")) or reason.startswith("503")
 
 
 def stream_config(m: NegotiatedMedia, config: Config, cname: str) -> StreamConfig:
@@ -85,6 +112,8 @@ def stream_config(m: NegotiatedMedia, config: Config, cname: str) -> StreamConfi
         (m.remote_address, m.remote_rtcp_port),
         payload_type=m.payload_type,
         telephone_event_pt=m.telephone_event_pt,
+        inband_dtmf=config.media.inband_dtmf == "always"
+        or (config.media.inband_dtmf == "auto" and m.telephone_event_pt is None),
         ptime_ms=m.ptime,
         rtcp_mux=m.rtcp_mux,
         cname=cname,
@@ -183,6 +212,7 @@ class Engine:
         self._dtls_identity: DtlsIdentity | None = None
         self._rng = secrets.SystemRandom()
         self.resolver = Resolver()
+        self._background: set[asyncio.Task[None]] = set()
         self.supervisor = ServiceSupervisor(self)
         self.hardware: HardwareBridge | None = None
         self.internal_errors = 0
@@ -196,7 +226,8 @@ class Engine:
         # transport is the one we send on. With TLS the stream listener speaks TLS, and only
         # when we have a certificate to present (else calls come over the registration's flow).
         tls_client, tls_server = _tls_contexts(cfg)
-        resolved = await self.resolver.resolve_config(cfg)
+        hops = await self.resolver.hops(cfg)
+        resolved = {name: address for name, (address, _) in hops.items()}
         self.transport = SipTransport(
             listen.host,
             listen.port,
@@ -216,8 +247,8 @@ class Engine:
         # account's, if any), when we listen on a wildcard.
         target_host = next(reversed(resolved.values()), "127.0.0.1")
         host = cfg.sip.advertise or listen.host
-        if host in ("0.0.0.0", "::"):
-            host = _outbound_address(target_host, 5060)
+        if is_wildcard(host):
+            host = _outbound_address(target_host, 5060, listen.host)
         if cfg.media.keying == "dtls" and cfg.media.encryption != "off":
             # One certificate per process (endpoint.media.dtls explains why not on disk).
             self._dtls_identity = DtlsIdentity(datetime.datetime.now(datetime.UTC))
@@ -227,7 +258,7 @@ class Engine:
             cfg.sip.transport,
             dtls_fingerprint=self._dtls_identity.fingerprint if self._dtls_identity else None,
         )
-        core = self.core = Intercom(cfg, local, secrets.SystemRandom(), resolved)
+        core = self.core = Intercom(cfg, local, secrets.SystemRandom(), resolved, _srv_ports(hops))
         self.hardware = HardwareBridge(cfg, open_board(cfg), self._hardware_input)
         core.door.restore(self.hardware.saved_lockouts(), time.monotonic())
         self.hardware.start()
@@ -249,9 +280,13 @@ class Engine:
             cfg.media.ptime, wake=wake, idle_beat=beat_period(self.notifier.watchdog_usec)
         )
         self.media.start()
-        log.info("listening on %s %s:%d", cfg.sip.transport, host, self.transport.port)
+        log.info("listening on %s %s:%d", cfg.sip.transport, uri_host(host), self.transport.port)
         for warning in security_warnings(cfg):
             log.warning("%s", warning)
+        for name, address in resolved.items():
+            problem = family_mismatch(listen.host, address)
+            if problem:
+                log.warning("%s (%s) %s", name, address, problem)
         core.start(time.monotonic())  # the first LED state, then registering
         self._step()
         self.notifier.notify(READY=1, STATUS=self.supervisor.status.text)
@@ -260,14 +295,48 @@ class Engine:
 
     async def apply_config(self, config: Config) -> None:
         """A reloaded configuration (``Supervised``): resolve its servers, retune the UA."""
-        resolved = await self.resolver.resolve_config(config)
+        hops = await self.resolver.hops(config)
+        resolved = {name: address for name, (address, _) in hops.items()}
         self.config = config
         if self.transport is not None:
             self.transport.server_names = {address: name for name, address in resolved.items()}
             self.transport.configured_names = frozenset(configured_hosts(config))
         if self.core is not None:
+            self.core.ua.ports = _srv_ports(hops)
             self.core.reconfigure(config, resolved, time.monotonic())
             self._step()
+
+    async def _dns_failover(self, account_name: str, reason: str) -> None:
+        """RFC 3263 §4.3: a registrar that timed out, refused the connection or answered 503
+        is left for the next target its name's SRV records give (re-resolved once all failed);
+        the registration then registers there at once instead of waiting out its backoff."""
+        cfg = self.config
+        account = cfg.backup_account if account_name == "backup_account" else cfg.account
+        if account is None or self.ua is None:
+            return
+        hop = parse_uri(account.outbound_proxy or account.registrar)
+        if not isinstance(hop, SipURI) or hop.port is not None:
+            return  # an IP literal or a fixed port: nothing for DNS to move
+        lookup = next((x for x in configured_lookups(cfg) if x.host == hop.bare_host), None)
+        if lookup is None:
+            return
+        before = self.ua.resolved.get(lookup.host), self.ua.ports.get(lookup.host)
+        self.resolver.failed(lookup.host)
+        target = await self.resolver.target(lookup)
+        core = self.core
+        if target is None or core is None or (target.address, target.port) == before:
+            return
+        log.info(
+            "registrar %s failed (%s): trying %s:%s",
+            lookup.host,
+            reason,
+            uri_host(target.address),
+            target.port or "",
+        )
+        if self.transport is not None:
+            self.transport.server_names[target.address] = lookup.host
+        core.registrar_moved(lookup.host, target.address, target.port, time.monotonic())
+        self._step()
 
     def _received(self, message: Message, source: tuple[str, int], kind: str) -> None:
         if self.core is None:
@@ -542,6 +611,12 @@ class Engine:
         log.log(level, "%s %s", notice.name, detail)
         self.events.publish(shown.as_dict())
         self.supervisor.notice(shown)  # STATUS= for systemctl status
+        if isinstance(notice, RegistrationFailed) and _worth_failover(notice.reason):
+            task = asyncio.get_running_loop().create_task(
+                self._dns_failover(notice.account, notice.reason)
+            )
+            self._background.add(task)  # held until done: the loop keeps only weak references
+            task.add_done_callback(self._background.discard)
 
     async def command(self, request: dict[str, Any]) -> dict[str, Any]:
         """A control-socket request (``ctl``): looked up in the command table."""
@@ -598,8 +673,15 @@ class Engine:
         digits = request.get("digits")
         if active is None or not isinstance(digits, str) or self.media is None:
             return {"ok": False, "error": "no call (or no digits)"}
-        self.media.send_dtmf(active, digits)
-        return {"ok": True}
+        if not digits or any(c not in DTMF_KEYS for c in digits.upper()):
+            return {"ok": False, "error": "DTMF keys are 0-9, *, #, A-D (e.g. ctl dtmf 5#)"}
+        method = core.send_dtmf(active, digits.upper(), time.monotonic())
+        if method is None:
+            return {"ok": False, "error": "no call (or no digits)"}
+        if method == "rfc4733":
+            self.media.send_dtmf(active, digits)
+        self._step()
+        return {"ok": True, "method": method}
 
     def _volume_command(self, core: Intercom, request: dict[str, Any]) -> dict[str, Any]:
         """``{"speaker": dB, "mic": dB}`` (either may be left out): the current call and the

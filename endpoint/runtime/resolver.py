@@ -1,10 +1,23 @@
 """Configured host names (registrar, outbound proxy) to addresses: the one resolver.
 
 DESIGN "The network is hostile": only names from our own configuration are ever resolved,
-never names from the wire; they are resolved on the asyncio loop's executor with a time limit,
-so a DNS outage at boot delays nothing else, and the last answer is kept so that a resolver
-that stops answering later leaves the endpoint on the address it had. Start-up and reload both
-use this one, so they cannot disagree about what a name means.
+never names from the wire. Lookups are asynchronous with a time limit, so a DNS outage at boot
+delays nothing else, and the last answer is kept so that a resolver that stops answering later
+leaves the endpoint on the address it had. Start-up, reload and failover all use this one, so
+they cannot disagree about what a name means.
+
+RFC 3263 §4 decides what is asked: an IP literal is its own address; a name with an explicit
+port gets A/AAAA only; otherwise NAPTR picks the SRV name for our transport (``SIP+D2U``,
+``SIP+D2T``, ``SIPS+D2T``), else the SRV name is built (``_sip._udp.<name>``), else A/AAAA with
+the default port. SRV targets are ordered by priority and, within one priority, by weighted
+random choice (RFC 2782). The ordered list is cached for the shortest TTL of the records behind
+it; ``failed`` moves a name on to its next target (RFC 3263 §4.3: a timeout, a transport error
+or a 503 tries the next one) and, once all have failed or the list has expired, resolves again.
+
+DNS queries go through dnspython's asyncio resolver: to ``[sip] dns_servers`` when configured,
+else to the system's servers. Without configured servers, A/AAAA use the system's
+``getaddrinfo`` as before (so /etc/hosts still counts), and single-label names such as
+``localhost`` are never sent to DNS for NAPTR/SRV (RFC 6761 §6.3).
 """
 
 from __future__ import annotations
@@ -12,63 +25,288 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import random
 import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from endpoint.config import Config
-from endpoint.sip.uri import SipURI, parse_uri
+import dns.asyncresolver
+import dns.exception
+import dns.nameserver
+import dns.rdatatype
+import dns.resolver
+from dns.rdtypes.IN.NAPTR import NAPTR
+from dns.rdtypes.IN.SRV import SRV
+
+from endpoint.config import Config, HostPort
+from endpoint.sip.uri import SipURI, hop_transport, parse_uri
 
 log = logging.getLogger("endpoint")
 
 #: Seconds one lookup may take before we go on without it.
 LOOKUP_TIMEOUT_S = 3.0
+#: How long an answer without a TTL (the system's getaddrinfo) is kept before asking again.
+DEFAULT_TTL_S = 60.0
+#: At most this many SRV targets per name (a hostile zone cannot grow our lists).
+MAX_TARGETS = 16
+_NAPTR_SERVICE = {"udp": "SIP+D2U", "tcp": "SIP+D2T", "tls": "SIPS+D2T"}
+_SRV_PREFIX = {"udp": "_sip._udp", "tcp": "_sip._tcp", "tls": "_sips._tcp"}
 
 
-def configured_hosts(config: Config) -> list[str]:
-    """The host names of the accounts' registrars and outbound proxies, in order, once each."""
-    hosts: list[str] = []
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One place a configured name leads to; ``port`` None: the URI's own (or default) port."""
+
+    address: str
+    port: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """A configured hop as RFC 3263 sees it: the name, whether its URI fixed the port, and the
+    transport the request will use."""
+
+    host: str
+    explicit_port: bool
+    transport: str
+
+
+@dataclass
+class _Plan:
+    targets: list[Target]
+    expires: float
+    index: int = 0
+    #: How the targets were found, for the log ("SRV _sip._tcp.pbx.example.com").
+    via: str = "A/AAAA"
+
+    @property
+    def current(self) -> Target | None:
+        return self.targets[self.index] if self.index < len(self.targets) else None
+
+
+def configured_lookups(config: Config) -> list[Lookup]:
+    """Every account's registrar and outbound proxy, in order, once each (by host)."""
+    seen: list[Lookup] = []
     for account in (config.account, config.backup_account):
         if account is None:
             continue
         for text in (account.registrar, account.outbound_proxy):
             uri = parse_uri(text) if text else None
-            if isinstance(uri, SipURI) and uri.bare_host not in hosts:
-                hosts.append(uri.bare_host)
-    return hosts
+            if not isinstance(uri, SipURI) or any(s.host == uri.bare_host for s in seen):
+                continue
+            _, transport = hop_transport(uri, config.sip.transport)
+            seen.append(Lookup(uri.bare_host, uri.port is not None, transport))
+    return seen
 
 
+def configured_hosts(config: Config) -> list[str]:
+    """The host names of the accounts' registrars and outbound proxies, in order, once each."""
+    return [lookup.host for lookup in configured_lookups(config)]
+
+
+def _is_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def srv_order(
+    records: list[tuple[int, int, str, int]], rng: random.Random
+) -> list[tuple[str, int]]:
+    """(priority, weight, target, port) records in the order to try them (RFC 2782): lowest
+    priority first; within a priority, repeatedly a random pick weighted by ``weight``, where
+    weight-0 records get a small chance of going first."""
+    out: list[tuple[str, int]] = []
+    for priority in sorted({r[0] for r in records}):
+        group = sorted((r for r in records if r[0] == priority), key=lambda r: r[1])
+        while group:
+            total = sum(r[1] for r in group)
+            pick = rng.uniform(0, total) if total else 0.0
+            running = 0
+            chosen = group[-1]
+            for record in group:
+                running += record[1]
+                if running >= pick:
+                    chosen = record
+                    break
+            group.remove(chosen)
+            out.append((chosen[2], chosen[3]))
+    return out
+
+
+@dataclass
 class Resolver:
-    def __init__(self, timeout: float = LOOKUP_TIMEOUT_S) -> None:
-        self.timeout = timeout
-        self._known: dict[str, str] = {}
+    timeout: float = LOOKUP_TIMEOUT_S
+    servers: tuple[HostPort, ...] = ()
+    rng: random.Random = field(default_factory=random.SystemRandom)
+    clock: Callable[[], float] = time.monotonic
+    _plans: dict[str, _Plan] = field(default_factory=dict)
+    _dns: dns.asyncresolver.Resolver | None = None
+
+    def _resolver(self) -> dns.asyncresolver.Resolver:
+        if self._dns is None:
+            if self.servers:
+                r = dns.asyncresolver.Resolver(configure=False)
+                r.nameservers = [
+                    dns.nameserver.Do53Nameserver(s.host, port=s.port) for s in self.servers
+                ]
+            else:
+                r = dns.asyncresolver.Resolver()
+            r.lifetime = self.timeout
+            r.timeout = min(1.0, self.timeout)
+            self._dns = r
+        return self._dns
+
+    def use_servers(self, servers: tuple[HostPort, ...]) -> None:
+        """New ``[sip] dns_servers`` (a reload): what was cached stays until it expires."""
+        if servers != self.servers:
+            self.servers = servers
+            self._dns = None
+
+    # -- the RFC 3263 procedure --------------------------------------------------------------
+
+    async def _query(self, name: str, rdtype: str) -> tuple[list[object], float]:
+        """Records of ``rdtype`` for ``name`` and their TTL; none for NXDOMAIN or no data."""
+        try:
+            answer = await self._resolver().resolve(
+                name, rdtype, raise_on_no_answer=False, search=False
+            )
+        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+            return [], DEFAULT_TTL_S
+        if answer.rrset is None:
+            return [], DEFAULT_TTL_S
+        return list(answer.rrset), float(answer.rrset.ttl)
+
+    async def _addresses(self, host: str) -> tuple[list[str], float]:
+        """A then AAAA (RFC 3263 §4.2), or the system's getaddrinfo without configured servers."""
+        if _is_literal(host):
+            return [host], float("inf")
+        if not self.servers:
+            loop = asyncio.get_running_loop()
+            infos = await loop.getaddrinfo(host, None, type=socket.SOCK_DGRAM)
+            return list(dict.fromkeys(str(info[4][0]) for info in infos)), DEFAULT_TTL_S
+        found: list[str] = []
+        ttl = DEFAULT_TTL_S
+        error: dns.exception.DNSException | None = None
+        for rdtype in ("A", "AAAA"):
+            # One family failing (a server that refuses AAAA) leaves the other's answer.
+            try:
+                records, rd_ttl = await self._query(host, rdtype)
+            except dns.resolver.NoNameservers as exc:
+                error = exc
+                continue
+            found += [str(r) for r in records]
+            ttl = min(ttl, rd_ttl)
+        if not found and error is not None:
+            raise error
+        return found, ttl
+
+    async def _plan(self, lookup: Lookup) -> _Plan:
+        host = lookup.host
+        now = self.clock()
+        if _is_literal(host):
+            return _Plan([Target(host)], float("inf"), via="literal")
+        use_srv = not lookup.explicit_port and "." in host.rstrip(".")
+        use_srv = use_srv and not host.rstrip(".").endswith(".localhost")
+        if use_srv:
+            srv_name, ttl, via = await self._srv_name(lookup)
+            records, srv_ttl = await self._query(srv_name, "SRV")
+            srvs = [r for r in records if isinstance(r, SRV)][:MAX_TARGETS]
+            if srvs and not (len(srvs) == 1 and str(srvs[0].target) == "."):
+                ordered = srv_order(
+                    [(r.priority, r.weight, str(r.target).rstrip("."), r.port) for r in srvs],
+                    self.rng,
+                )
+                targets: list[Target] = []
+                for name, port in ordered:
+                    addresses, a_ttl = await self._addresses(name)
+                    ttl = min(ttl, srv_ttl, a_ttl)
+                    targets += [Target(a, port) for a in addresses[:1]]
+                if targets:
+                    return _Plan(targets, now + ttl, via=f"{via}SRV {srv_name}")
+        addresses, a_ttl = await self._addresses(host)
+        return _Plan([Target(a) for a in addresses[:1]], now + a_ttl)
+
+    async def _srv_name(self, lookup: Lookup) -> tuple[str, float, str]:
+        """The SRV name to ask (§4.1): from a NAPTR record for our transport, else built."""
+        try:
+            records, ttl = await self._query(lookup.host, "NAPTR")
+        except dns.resolver.NoNameservers:
+            records, ttl = [], DEFAULT_TTL_S  # a server refusing NAPTR: SRV is asked directly
+        wanted = _NAPTR_SERVICE[lookup.transport].lower()
+        naptrs = sorted(
+            (r for r in records if isinstance(r, NAPTR)), key=lambda r: (r.order, r.preference)
+        )
+        for r in naptrs:
+            if r.flags.decode("ascii", "replace").lower() == "s" and (
+                r.service.decode("ascii", "replace").lower() == wanted
+            ):
+                return str(r.replacement).rstrip("."), ttl, "NAPTR+"
+        return f"{_SRV_PREFIX[lookup.transport]}.{lookup.host.rstrip('.')}", DEFAULT_TTL_S, ""
+
+    # -- what the runtime uses ---------------------------------------------------------------
+
+    async def target(self, lookup: Lookup) -> Target | None:
+        """Where ``lookup`` leads now: the cached plan's current target while it is fresh and
+        not exhausted, else a new lookup; on a DNS failure the last target found, or None."""
+        plan = self._plans.get(lookup.host)
+        if plan is not None and plan.current is not None and self.clock() < plan.expires:
+            return plan.current
+        try:
+            fresh = await asyncio.wait_for(self._plan(lookup), self.timeout * 3)
+        except (OSError, TimeoutError, dns.exception.DNSException) as exc:
+            reason = str(exc) or f"no answer within {self.timeout:g} s"
+            known = plan.targets[0] if plan is not None and plan.targets else None
+            if known is not None:
+                log.warning(
+                    "cannot resolve %s (%s); keeping %s", lookup.host, reason, known.address
+                )
+            else:
+                log.warning("cannot resolve %s (%s); will keep trying by name", lookup.host, reason)
+            return known
+        if not fresh.targets:
+            log.warning("%s has no address; will keep trying by name", lookup.host)
+            return plan.current if plan is not None else None
+        self._plans[lookup.host] = fresh
+        if fresh.via not in ("A/AAAA", "literal"):
+            shown = ", ".join(f"{t.address}:{t.port}" for t in fresh.targets)
+            log.info("resolved %s by %s: %s", lookup.host, fresh.via, shown)
+        return fresh.current
+
+    def failed(self, host: str) -> bool:
+        """The current target of ``host`` did not answer: move on to the next one. Returns
+        True if there is a next one now; False when all have failed (the next ``target``
+        call resolves the name again)."""
+        plan = self._plans.get(host)
+        if plan is None or len(plan.targets) < 2:
+            return False
+        plan.index += 1
+        if plan.current is None:
+            plan.index = 0
+            plan.expires = 0.0  # every target failed: ask DNS again before trying them anew
+            return False
+        return True
 
     async def resolve(self, host: str) -> str | None:
         """The address of ``host`` (an IP literal is its own); None if it cannot be found and
         was never found before."""
-        try:
-            return str(ipaddress.ip_address(host))
-        except ValueError:
-            pass
-        loop = asyncio.get_running_loop()
-        try:
-            infos = await asyncio.wait_for(
-                loop.getaddrinfo(host, None, type=socket.SOCK_DGRAM), self.timeout
-            )
-        except (OSError, TimeoutError) as exc:
-            reason = str(exc) or f"no answer within {self.timeout:g} s"
-            known = self._known.get(host)
-            if known is not None:
-                log.warning("cannot resolve %s (%s); keeping %s", host, reason, known)
-            else:
-                log.warning("cannot resolve %s (%s); will keep trying by name", host, reason)
-            return known
-        self._known[host] = str(infos[0][4][0])
-        return self._known[host]
+        found = await self.target(Lookup(host, True, "udp"))
+        return found.address if found is not None else None
 
     async def resolve_config(self, config: Config) -> dict[str, str]:
         """name -> address for every configured host that resolves (the UA's ``resolved``)."""
-        found: dict[str, str] = {}
-        for host in configured_hosts(config):
-            address = await self.resolve(host)
-            if address is not None:
-                found[host] = address
+        self.use_servers(config.sip.dns_servers)
+        return {name: address for name, (address, _) in (await self.hops(config)).items()}
+
+    async def hops(self, config: Config) -> dict[str, tuple[str, int | None]]:
+        """name -> (address, SRV port or None) for every configured host that resolves."""
+        self.use_servers(config.sip.dns_servers)
+        found: dict[str, tuple[str, int | None]] = {}
+        for lookup in configured_lookups(config):
+            target = await self.target(lookup)
+            if target is not None:
+                found[lookup.host] = (target.address, target.port)
         return found

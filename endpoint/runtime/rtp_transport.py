@@ -11,6 +11,8 @@ import random
 import socket
 from dataclasses import dataclass
 
+from endpoint.runtime.addresses import mapped_for, unmapped
+
 Address = tuple[str, int]
 MAX_DRAIN = 32  # datagrams per socket per tick: a flood cannot stall the media clock
 
@@ -46,12 +48,12 @@ class RtpSockets:
                 break
             except OSError:
                 break  # e.g. ICMP port unreachable reported on a connected path
-            out.append((data, (addr[0], addr[1])))
+            out.append((data, (unmapped(addr[0]), addr[1])))
         return out
 
     def send(self, sock: socket.socket, data: bytes, destination: Address) -> bool:
         try:
-            sock.sendto(data, destination)
+            sock.sendto(data, (mapped_for(sock.family, destination[0]), destination[1]))
         except (BlockingIOError, InterruptedError, OSError):
             return False
         return True

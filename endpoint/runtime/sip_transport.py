@@ -20,11 +20,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from endpoint.runtime.addresses import is_wildcard, mapped_for, unmapped
 from endpoint.runtime.log_limit import LogLimiter
 from endpoint.sip import ParseError, StreamParser, parse
 from endpoint.sip.checks import error_response
@@ -74,7 +76,7 @@ class _Udp(asyncio.DatagramProtocol):
         self.owner = transport
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.owner._incoming(data, (addr[0], addr[1]), "udp", None)
+        self.owner._incoming(data, (unmapped(addr[0]), addr[1]), "udp", None)
 
     def error_received(self, exc: Exception) -> None:
         # ICMP port unreachable and friends: the transaction layer times out on its own.
@@ -145,6 +147,7 @@ class SipTransport:
         self.server_names: dict[str, str] = dict(server_names or {})
         self.stats = TransportStats()
         self._udp: asyncio.DatagramTransport | None = None
+        self._family = socket.AF_INET
         self._server: asyncio.Server | None = None
         self._connections: dict[Address, _Connection] = {}
 
@@ -155,13 +158,19 @@ class SipTransport:
             lambda: _Udp(self), local_addr=(self.host, self.port)
         )
         self._udp = udp
+        self._family = udp.get_extra_info("socket").family
         self.port = udp.get_extra_info("sockname")[1]
+        # asyncio makes a listening IPv6 socket IPv6-only; for "::" (dual stack, like the UDP
+        # socket) the stream listener binds both wildcards on the same port instead.
+        hosts: str | list[str] = (
+            ["0.0.0.0", "::"] if is_wildcard(self.host) and ":" in self.host else self.host
+        )
         if self.tls_server is not None:
             self._server = await asyncio.start_server(
-                self._accepted_tls, self.host, self.port, ssl=self.tls_server
+                self._accepted_tls, hosts, self.port, ssl=self.tls_server
             )
         elif self.want_tcp:
-            self._server = await asyncio.start_server(self._accepted, self.host, self.port)
+            self._server = await asyncio.start_server(self._accepted, hosts, self.port)
 
     @property
     def local_address(self) -> Address:
@@ -201,7 +210,11 @@ class SipTransport:
             return
         if self._udp is None:
             raise RuntimeError("transport not started")
-        self._udp.sendto(data, destination)
+        self._udp_send(data, destination)
+
+    def _udp_send(self, data: bytes, destination: Address) -> None:
+        if self._udp is not None:
+            self._udp.sendto(data, (mapped_for(self._family, destination[0]), destination[1]))
 
     async def _connect_and_send(self, data: bytes, destination: Address, kind: str) -> None:
         host, port = destination
@@ -249,7 +262,7 @@ class SipTransport:
         """A connection a peer opened (TCP or TLS): admitted only from a source we answer,
         within the per-source and total limits, and then timed on whole messages."""
         peer = writer.get_extra_info("peername")
-        host = str(peer[0])
+        host = unmapped(str(peer[0]))
         from_host = sum(1 for address in self._connections if address[0] == host)
         reason = None
         if not self.admits(host):
@@ -354,8 +367,8 @@ class SipTransport:
         """One UDP datagram: a keep-alive (answered), shed before parsing, or one message."""
         if data in (b"\r\n\r\n", b"\r\n"):
             self.stats.keepalives += 1
-            if data == b"\r\n\r\n" and self._udp is not None:
-                self._udp.sendto(b"\r\n", source)
+            if data == b"\r\n\r\n":
+                self._udp_send(b"\r\n", source)
             return []
         if self.sheds(data, source[0]):
             self.stats.shed += 1
@@ -420,5 +433,5 @@ class SipTransport:
         self.stats.answered_400 += 1
         if conn is not None:
             conn.writer.write(answer)
-        elif self._udp is not None:
-            self._udp.sendto(answer, source)
+        else:
+            self._udp_send(answer, source)

@@ -26,7 +26,7 @@ from endpoint.sip.transaction import (
     TransportError,
     new_branch,
 )
-from endpoint.sip.uri import SipURI, hop_transport
+from endpoint.sip.uri import SipURI, hop_transport, uri_host
 from endpoint.tls import describe_failure
 from endpoint.ua.configured import account_realms
 
@@ -202,7 +202,7 @@ class RegistrarProbe:
         return ProbeResult(_line(options), _line(register), verdict)
 
     def _uri(self) -> SipURI:
-        return self.request_uri or SipURI("sip", self.account.domain)
+        return self.request_uri or SipURI("sip", uri_host(self.account.domain))
 
     def _request(
         self, method: str, cseq: int, call_id: str, auth: tuple[tuple[str, str], ...]
@@ -210,7 +210,7 @@ class RegistrarProbe:
         a = self.account
         host, port = self._local
         host = f"[{host}]" if ":" in host else host
-        aor = f"sip:{a.user}@{a.domain}"
+        aor = f"sip:{a.user}@{uri_host(a.domain)}"
         branch = new_branch(self.rng)
         fields = [
             ("Via", f"SIP/2.0/{self.transport.upper()} {host}:{port};rport;branch={branch}"),

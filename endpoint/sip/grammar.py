@@ -59,6 +59,10 @@ HOSTNAME = (
 )
 IPV4 = r"[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}"
 IPV6REF = r"\[[0-9A-Fa-f:.]+\]"
+# via-received = "received" EQUAL (IPv4address / IPv6address): an IPv6 address without brackets
+# (RFC 3261 §20.42, RFC 5118 §4.5); Kamailio writes ``received=::1``. Tried before token,
+# which would stop at the first colon.
+IPV6ADDR = r"[0-9A-Fa-f]*:[0-9A-Fa-f:.]+"
 HOST = rf"(?:{IPV6REF}|{IPV4}|{HOSTNAME})"
 HOST_RE = re.compile(HOST)
 HOSTPORT_RE = re.compile(rf"({HOST})(?::([0-9]{{1,5}}))?")
@@ -86,7 +90,7 @@ QUOTED_STRING_RE = re.compile(QUOTED_STRING)
 # generic-param = token [ EQUAL gen-value ]; gen-value = token / host / quoted-string
 # (EQUAL and SEMI allow surrounding whitespace: SWS "=" SWS).
 PARAM_RE = re.compile(
-    rf"[ \t]*;[ \t]*({TOKEN})(?:[ \t]*=[ \t]*({TOKEN}|{IPV6REF}|{QUOTED_STRING}))?[ \t]*"
+    rf"[ \t]*;[ \t]*({TOKEN})(?:[ \t]*=[ \t]*({IPV6ADDR}|{TOKEN}|{IPV6REF}|{QUOTED_STRING}))?[ \t]*"
 )
 
 # Date: rfc1123-date = wkday "," SP date1 SP time SP "GMT"
@@ -104,7 +108,7 @@ PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}
 # Whole header values in their common, whitespace-free form, checked in one C-level match. A
 # value that does not match is not necessarily invalid: it goes to the full parser, which
 # accepts every form the grammar allows (LWS around separators, folding) and raises otherwise.
-_GEN_VALUE = rf"(?:{TOKEN}|{IPV6REF}|{QUOTED_STRING})"
+_GEN_VALUE = rf"(?:{IPV6ADDR}|{TOKEN}|{IPV6REF}|{QUOTED_STRING})"
 _HEADER_PARAMS = rf"(?:;{TOKEN}(?:={_GEN_VALUE})?)*"
 _URI_PARAM = rf"(?:[A-Za-z0-9\-_.!~*'()\[\]/:&+$]|{ESCAPED})+"
 _URI_HEADER = rf"(?:[A-Za-z0-9\-_.!~*'()\[\]/?:+$]|{ESCAPED})+"

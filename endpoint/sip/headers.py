@@ -22,6 +22,7 @@ from endpoint.sip.uri import (
     format_params,
     parse_uri,
     replace_params,
+    uri_host,
 )
 
 MAX_LIST_ITEMS = 64
@@ -263,7 +264,8 @@ class Via:
 
     @property
     def sent_by(self) -> str:
-        return self.host if self.port is None else f"{self.host}:{self.port}"
+        host = uri_host(self.host)
+        return host if self.port is None else f"{host}:{self.port}"
 
     def param(self, name: str) -> str | None:
         return find_param(self.params, name)

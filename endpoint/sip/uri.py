@@ -119,6 +119,12 @@ class AbsoluteURI:
 URI = SipURI | AbsoluteURI
 
 
+def uri_host(host: str) -> str:
+    """``host`` as a URI, Via or Contact writes it: an IPv6 address in brackets (RFC 3261
+    §19.1.1 ``IPv6reference``), anything else as it is. Sockets and config keep them bare."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
 def hop_transport(uri: SipURI, default: str) -> tuple[int, str]:
     """The port and transport a request to ``uri`` uses (RFC 3263 §4.1-4.2 without DNS):
     its ``transport`` parameter, else TLS for ``sips:``, else ``default``; the port given, else

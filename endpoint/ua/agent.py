@@ -34,7 +34,7 @@ from endpoint.sip.transaction import (
 )
 from endpoint.sip.transaction import State as TxnState
 from endpoint.sip.uri import SipURI
-from endpoint.ua.actions import Action, CallAction, SendKeepalive, SendRequest
+from endpoint.ua.actions import Action, CallAction, Destination, SendKeepalive, SendRequest
 from endpoint.ua.allowlist import Allowlist
 from endpoint.ua.callgroup import CallGroup
 from endpoint.ua.calls import IncomingCalls
@@ -90,6 +90,9 @@ class UserAgent:
     rng: random.Random = field(repr=False)
     #: Host names the runtime resolved (registrar, proxy): name -> address.
     resolved: dict[str, str] = field(default_factory=dict)
+    #: The port a configured name's DNS SRV record gave (RFC 3263 §4.2): name -> port. Only
+    #: names whose URI had no port; the others keep theirs.
+    ports: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.transactions = TransactionLayer()
@@ -109,6 +112,7 @@ class UserAgent:
             self.rng,
             self._address,
             contact=self._contact,
+            port_of=self._port,
         )
         self._owners: dict[str, tuple[Registration, str]] = {}
         self._out: list[Outgoing] = []
@@ -268,7 +272,7 @@ class UserAgent:
             return
         for registration in self.registrations:
             dest = registration.destination
-            ours = (self._address(dest.host), dest.port) == destination
+            ours = self._hop(dest) == destination
             if ours and dest.transport.lower() == transport.lower():
                 self._run(registration, registration.flow_lost(now, "connection closed"), now)
         self._drain(now)
@@ -385,6 +389,18 @@ class UserAgent:
             if session.call_id == call_id:
                 session.dtmf(digit, now)
 
+    def send_dtmf(self, call_id: str, digits: str, now: float) -> str | None:
+        """How ``digits`` go out on call ``call_id``: ``"rfc4733"`` (the runtime hands them to
+        the media stream, telephone-event was negotiated), ``"info"`` (queued here as SIP
+        INFO, it was not), or None (no such call)."""
+        for session in self._sessions():
+            if session.call_id == call_id and session.ended is None:
+                if session.media.telephone_event_pt is not None:
+                    return "rfc4733"
+                session.send_dtmf_info(digits, now)
+                return "info"
+        return None
+
     def active_call_id(self) -> str | None:
         incoming, outgoing = self.calls.active, self.outgoing.active
         if incoming is not None:
@@ -453,6 +469,27 @@ class UserAgent:
     def _address(self, host: str) -> str:
         return self.resolved.get(host, host)
 
+    def _port(self, host: str, port: int) -> int:
+        return self.ports.get(host, port)
+
+    def _hop(self, dest: Destination) -> tuple[str, int]:
+        return self._address(dest.host), self._port(dest.host, dest.port)
+
+    def registrar_moved(self, host: str, address: str, port: int | None, now: float) -> None:
+        """DNS gave ``host`` a new target (RFC 3263 §4.3 failover, or a re-resolution): the
+        registrations sent there register again at once, at the new place."""
+        self.resolved[host] = address
+        if port is None:
+            self.ports.pop(host, None)
+        else:
+            self.ports[host] = port
+        if self.out_of_service or self.stopping:
+            return
+        for registration in self.registrations:
+            if registration.destination.host == host and registration.state is not RegState.IDLE:
+                self._run(registration, registration.refresh_now(now), now)
+        self._drain(now)
+
     def _contact(self) -> str:
         """The Contact of our calls: where a registrar saw us (NAT), else where we listen."""
         registered = next((r for r in self.registrations if r.registered), None)
@@ -473,14 +510,12 @@ class UserAgent:
             if isinstance(action, SendRequest):
                 dest = action.destination
                 key = self.transactions.send_request(
-                    action.request, (self._address(dest.host), dest.port), dest.transport, now
+                    action.request, self._hop(dest), dest.transport, now
                 )
                 self._owners[key] = (owner, action.tag)
             elif isinstance(action, SendKeepalive):
                 dest = action.destination
-                self._out.append(
-                    Outgoing(b"\r\n\r\n", (self._address(dest.host), dest.port), dest.transport)
-                )
+                self._out.append(Outgoing(b"\r\n\r\n", self._hop(dest), dest.transport))
             else:
                 self._notices.append(action)
                 self._failover(owner, action, now)
@@ -561,9 +596,18 @@ class UserAgent:
         """The session whose own request (a refresh, a re-INVITE, a BYE) this is."""
         return next((s for s in self._sessions() if s.owns(transaction)), None)
 
+    def _info_sender(self, transaction: str) -> Session | None:
+        """The session whose keys-as-SIP-INFO request this is (``ctl dtmf`` without RFC 4733)."""
+        return next((s for s in self._sessions() if s.owns_info(transaction)), None)
+
     def _on_response(self, event: ResponseReceived, now: float) -> None:
         """A response to one of our requests: to the session, the call or the registration
         that sent it."""
+        info = self._info_sender(event.transaction)
+        if info is not None:
+            if event.response.status >= 200:
+                info.info_done(event.response.status, now)
+            return
         refresher = self._refresher(event.transaction)
         if refresher is not None:
             refresher.on_response(event.response, now)
@@ -579,6 +623,10 @@ class UserAgent:
     def _on_failure(self, event: TransactionTimeout | TransportError, now: float) -> None:
         """A transaction of ours got no answer, or its transport failed; or (``TU_TIMER``) an
         incoming INVITE was not answered in time."""
+        info = self._info_sender(event.transaction)
+        if info is not None:
+            info.info_done(None, now)
+            return
         refresher = self._refresher(event.transaction)
         if refresher is not None:
             refresher.on_failure(now)

@@ -369,6 +369,16 @@ class DtmfRefused(CallNotice):
     reason: str
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DtmfFailed(CallNotice):
+    """Keys we sent as SIP INFO were refused (or got no answer): the rest are dropped."""
+
+    name: ClassVar[str] = "dtmf-failed"
+    warning: ClassVar[bool] = True
+    status: int | str
+    keys: int
+
+
 # -- door and hardware ----------------------------------------------------------------------
 
 
@@ -499,6 +509,7 @@ Event = (
     | CallGroupEnded
     | DtmfReceived
     | DtmfRefused
+    | DtmfFailed
     | DoorOpened
     | DoorPulseEnded
     | DoorOpenFailed

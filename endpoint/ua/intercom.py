@@ -84,8 +84,9 @@ class Intercom:
         local: LocalAddress,
         rng: random.Random,
         resolved: dict[str, str] | None = None,
+        ports: dict[str, int] | None = None,
     ) -> None:
-        self.ua = UserAgent(config, local, rng, dict(resolved or {}))
+        self.ua = UserAgent(config, local, rng, dict(resolved or {}), dict(ports or {}))
         self.buttons = ButtonLogic(config.hardware.buttons)
         self.door = DoorControl(config.door)
         self.indicator = Indicator(config.hardware.leds)
@@ -189,6 +190,18 @@ class Intercom:
         self._emit(DtmfReceived(call_id=call_id, digit=digit, duration_ms=duration_ms), now)
         self.ua.dtmf(call_id, digit, now)
         self._settle(now)
+
+    def registrar_moved(self, host: str, address: str, port: int | None, now: float) -> None:
+        """DNS moved a registrar name to another target (RFC 3263 §4.3): register there."""
+        self.ua.registrar_moved(host, address, port, now)
+        self._settle(now)
+
+    def send_dtmf(self, call_id: str, digits: str, now: float) -> str | None:
+        """Keys to the peer: "rfc4733" (the runtime's media sends them), "info" (sent here as
+        SIP INFO, one per key), or None when there is no such call."""
+        method = self.ua.send_dtmf(call_id, digits, now)
+        self._settle(now)
+        return method
 
     def relay_failed(self, reason: str, now: float) -> None:
         """The runtime could not pulse the relay: the door did not open."""

@@ -36,7 +36,7 @@ from endpoint.sip.offer_answer import (
 )
 from endpoint.sip.sdp import SessionDescription, parse_sdp
 from endpoint.sip.transaction import TransactionLayer, new_branch
-from endpoint.sip.uri import SipURI, hop_transport
+from endpoint.sip.uri import SipURI, hop_transport, uri_host
 from endpoint.ua.actions import NeedMedia, PlayAlert, StartMedia, StopMedia, UpdateMedia
 from endpoint.ua.configured import account_realms, redirect_allowed
 from endpoint.ua.events import (
@@ -131,12 +131,15 @@ class OutgoingCalls:
         resolve: Callable[[str], str],
         *,
         contact: Callable[[], str],
+        port_of: Callable[[str, int], int] = lambda host, port: port,
     ) -> None:
         self.config = config
         self.local = local
         self.tx = tx
         self.rng = rng
         self.resolve = resolve
+        #: The configured proxy's port as DNS SRV gave it (RFC 3263), else the URI's.
+        self.port_of = port_of
         self.contact = contact
         account = config.account
         self.digest = (
@@ -184,10 +187,10 @@ class OutgoingCalls:
         if text is None:
             # A bare user name is called at our domain; with the default domain (the
             # registrar's host) the registrar's port is kept too.
-            domain = self.local.host
+            domain = uri_host(self.local.host)
             if account is not None:
                 registrar = parse_uri(account.registrar)
-                domain = account.domain
+                domain = uri_host(account.domain)
                 if isinstance(registrar, SipURI) and registrar.bare_host == account.domain:
                     domain = registrar.host_port
             text = f"sip:{target}@{domain}"
@@ -240,6 +243,8 @@ class OutgoingCalls:
         if not isinstance(hop, SipURI):
             hop = call.target
         port, transport = hop_transport(hop, self.local.transport)
+        if hop.port is None:
+            port = self.port_of(hop.bare_host, port)
         return (self.resolve(hop.bare_host), port), transport
 
     def _send_invite(
@@ -247,10 +252,10 @@ class OutgoingCalls:
     ) -> None:
         assert call.offer is not None
         account = self.config.account
-        host = self.local.host if ":" not in self.local.host else f"[{self.local.host}]"
+        host = uri_host(self.local.host)
         if account is not None:
             display = f'"{account.display_name}" ' if account.display_name else ""
-            from_uri = f"{display}<sip:{account.user}@{account.domain}>"
+            from_uri = f"{display}<sip:{account.user}@{uri_host(account.domain)}>"
         else:
             from_uri = f"<sip:door@{host}:{self.local.port}>"
         contact = self.contact()

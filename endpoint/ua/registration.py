@@ -21,7 +21,7 @@ from endpoint.sip import Headers, Request, Response, parse_uri
 from endpoint.sip.digest import DigestClient, DigestError
 from endpoint.sip.grammar import parse_int
 from endpoint.sip.transaction import new_branch
-from endpoint.sip.uri import SipURI, hop_transport
+from endpoint.sip.uri import SipURI, hop_transport, uri_host
 from endpoint.ua.actions import Action, Destination, SendKeepalive, SendRequest
 from endpoint.ua.configured import account_realms
 from endpoint.ua.events import (
@@ -92,7 +92,7 @@ class LocalAddress:
 
 def listening_contact(config: Config, local: LocalAddress) -> str:
     """Our Contact for calls when no registrar told us better: where we listen."""
-    host = local.host if ":" not in local.host else f"[{local.host}]"
+    host = uri_host(local.host)
     user = config.account.user if config.account is not None else "door"
     transport = "" if local.transport == "udp" else f";transport={local.transport}"
     return f"<sip:{user}@{host}:{local.port}{transport}>"
@@ -157,7 +157,7 @@ class Registration:
         if not isinstance(uri, SipURI):
             raise ValueError(f"registrar is not a SIP URI: {account.registrar}")
         self.request_uri: SipURI = (
-            uri if uri.bare_host == account.domain else SipURI("sip", account.domain)
+            uri if uri.bare_host == account.domain else SipURI("sip", uri_host(account.domain))
         )
         target = account.outbound_proxy or account.registrar
         self.destination = _destination(target, local.transport)
@@ -166,7 +166,7 @@ class Registration:
 
     @property
     def aor(self) -> str:
-        return f"sip:{self.account.user}@{self.account.domain}"
+        return f"sip:{self.account.user}@{uri_host(self.account.domain)}"
 
     @property
     def registered(self) -> bool:
@@ -352,12 +352,12 @@ class Registration:
 
     def contact_uri(self) -> str:
         """Where the registrar (and so the calls it routes) reaches us: rport/received."""
-        host = self.contact_host if ":" not in self.contact_host else f"[{self.contact_host}]"
+        host = uri_host(self.contact_host)
         transport = "" if self.local.transport == "udp" else f";transport={self.local.transport}"
         return f"sip:{self.account.user}@{host}:{self.contact_port}{transport};line={self.line}"
 
     def _build(self, method: str, expires: int) -> Request:
-        host = self.local.host if ":" not in self.local.host else f"[{self.local.host}]"
+        host = uri_host(self.local.host)
         via = (
             f"SIP/2.0/{self.local.transport.upper()} {host}:{self.local.port};rport;"
             f"branch={new_branch(self.rng)}"

@@ -13,6 +13,7 @@ events for the runtime, and ``ended`` tells the owner the call is over and why.
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Protocol, TypeVar
@@ -36,7 +37,14 @@ from endpoint.sip.sdp import SessionDescription, parse_sdp
 from endpoint.sip.transaction import TransactionLayer, new_branch
 from endpoint.sip.uri import SipURI, hop_transport
 from endpoint.ua.actions import PlayAlert, UpdateMedia
-from endpoint.ua.events import CallExtended, CallHeld, CallResumed, CallTimeWarning, Notice
+from endpoint.ua.events import (
+    CallExtended,
+    CallHeld,
+    CallResumed,
+    CallTimeWarning,
+    DtmfFailed,
+    Notice,
+)
 from endpoint.ua.registration import LocalAddress
 from endpoint.ua.session_timer import (
     IntervalTooSmallError,
@@ -88,6 +96,10 @@ class Session:
     #: in-dialog requests count (issue 13 rule 4: a dialog's tags are not a password).
     peer_hosts: frozenset[str] = frozenset()
     _last_ack: Request | None = field(default=None, repr=False)
+    #: Keys for SIP INFO (no telephone-event on this call): sent one at a time, in order.
+    info_keys: deque[str] = field(default_factory=deque)
+    #: The INFO in flight: its transaction key.
+    info_pending: str | None = None
 
     # -- setting up ----------------------------------------------------------------------------
 
@@ -290,6 +302,37 @@ class Session:
         if digit == "#" and self.warned and self.limit_at is not None:
             self._limit(now + self.config.calls.max_duration)
             self.emit(CallExtended(call_id=self.call_id, until_s=self.limit_at - now))
+
+    def send_dtmf_info(self, digits: str, now: float) -> None:
+        """Keys as SIP INFO ``application/dtmf-relay`` (the form ``_dtmf_relay`` reads), one
+        request per key and the next only after the previous one's final answer, so the peer
+        sees them in order (an overtaken INFO is refused, RFC 3261 §12.2.2)."""
+        self.info_keys.extend(digits)
+        if self.info_pending is None:
+            self._next_info(now)
+
+    def owns_info(self, transaction: str) -> bool:
+        return self.info_pending is not None and self.info_pending == transaction
+
+    def info_done(self, status: int | None, now: float) -> None:
+        """The final answer to our INFO (``None``: timeout or transport error)."""
+        self.info_pending = None
+        if status is not None and status < 300:
+            self._next_info(now)
+            return
+        dropped = len(self.info_keys) + 1
+        self.info_keys.clear()
+        self.emit(DtmfFailed(call_id=self.call_id, status=status or "timeout", keys=dropped))
+
+    def _next_info(self, now: float) -> None:
+        if not self.info_keys or self.ended is not None:
+            return
+        key = self.info_keys.popleft()
+        body = f"Signal={key}\r\nDuration=160\r\n".encode("ascii")
+        info = self.dialog.create_request(
+            "INFO", self._via(), headers=[("Content-Type", "application/dtmf-relay")], body=body
+        )
+        self.info_pending = self._send(info, now)
 
     def get_timer(self) -> float | None:
         warn = self.warn_at if not self.warned else None

@@ -41,13 +41,17 @@ def tone_share(audio: np.ndarray, hz: float, rate: int = 8000) -> float:
 class Door:
     """Our endpoint as a real process (peer-to-peer), with WAV files as microphone and speaker."""
 
-    def __init__(self, tmp: Path, calls: str = "", extra: str = "", sip: str = "") -> None:
+    def __init__(
+        self, tmp: Path, calls: str = "", extra: str = "", sip: str = "", host: str = "127.0.0.1"
+    ) -> None:
+        """``host``: the listen address (``::1`` or ``::`` for IPv6 on loopback)."""
         self.tmp = tmp
+        self.host = host
         tmp.mkdir(parents=True, exist_ok=True)
         self.port = free_port(both=True)
         tone_wav(tmp / "mic.wav", 440, 10)
         (tmp / "door.toml").write_text(
-            f'[sip]\nlisten = "127.0.0.1:{self.port}"\n{sip}\n[calls]\n{calls}\n'
+            f'[sip]\nlisten = "{self.bracketed}:{self.port}"\n{sip}\n[calls]\n{calls}\n'
             f'[audio]\nbackend = "file"\ninput_file = "{tmp / "mic.wav"}"\n'
             f'output_file = "{tmp / "heard.wav"}"\n[control]\nsocket = "{tmp / "ctl.sock"}"\n'
             + extra
@@ -63,8 +67,13 @@ class Door:
             time.sleep(0.05)
 
     @property
+    def bracketed(self) -> str:
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+    @property
     def uri(self) -> str:
-        return f"sip:door@127.0.0.1:{self.port}"
+        host = "[::1]" if self.host == "::" else "127.0.0.1" if self.host == "0.0.0.0" else None
+        return f"sip:door@{host or self.bracketed}:{self.port}"
 
     def ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

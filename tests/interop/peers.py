@@ -101,36 +101,41 @@ def free_port_range(size: int) -> tuple[int, int]:
     raise PeerError("no free RTP port range found")
 
 
-def sip_options_ping(port: int, *, timeout: float = 10.0, transport: str = "udp") -> str:
+def sip_options_ping(
+    port: int, *, timeout: float = 10.0, transport: str = "udp", host: str = LOOPBACK
+) -> str:
     """Send OPTIONS until any response comes back; return its status line.
 
     Written with raw bytes on purpose: the harness must not depend on the code under test.
+    ``host`` may be ``::1`` (the ping then goes over IPv6).
     """
     deadline = time.monotonic() + timeout
     n = 0
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((LOOPBACK, 0))
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    name = f"[{host}]" if ":" in host else host
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.bind((host, 0))
         lport = s.getsockname()[1]
         while time.monotonic() < deadline:
             n += 1
             msg = (
-                f"OPTIONS sip:{LOOPBACK}:{port} SIP/2.0\r\n"
-                f"Via: SIP/2.0/UDP {LOOPBACK}:{lport};rport"
+                f"OPTIONS sip:{name}:{port} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP {name}:{lport};rport"
                 f";branch=z9hG4bK{random.getrandbits(40):x}\r\n"
                 "Max-Forwards: 70\r\n"
-                f"From: <sip:probe@{LOOPBACK}>;tag={random.getrandbits(32):x}\r\n"
-                f"To: <sip:{LOOPBACK}:{port}>\r\n"
+                f"From: <sip:probe@{name}>;tag={random.getrandbits(32):x}\r\n"
+                f"To: <sip:{name}:{port}>\r\n"
                 f"Call-ID: probe-{random.getrandbits(48):x}\r\n"
                 f"CSeq: {n} OPTIONS\r\n"
                 "Content-Length: 0\r\n\r\n"
             )
-            s.sendto(msg.encode(), (LOOPBACK, port))
+            s.sendto(msg.encode(), (host, port))
             s.settimeout(0.05)
             with contextlib.suppress(TimeoutError, ConnectionRefusedError):
                 data, _ = s.recvfrom(65535)
                 return data.split(b"\r\n", 1)[0].decode(errors="replace")
             time.sleep(0.02)
-    raise PeerError(f"nothing answered OPTIONS on {LOOPBACK}:{port} within {timeout} s")
+    raise PeerError(f"nothing answered OPTIONS on {name}:{port} within {timeout} s")
 
 
 def _log_tail(path: Path, lines: int = 40) -> str:
@@ -163,6 +168,8 @@ class Kamailio:
     #: (certificate, key) PEM files: also listen for SIP over TLS on ``tls_port``.
     tls: tuple[Path, Path] | None = None
     tls_port: int = 0
+    #: Also listen on [::1] (same port, UDP + TCP).
+    ipv6: bool = False
     proc: subprocess.Popen[bytes] | None = None
     log: Path = field(init=False)
 
@@ -203,7 +210,7 @@ class Kamailio:
             "-M",
             "8",
         ]
-        for d in self.defines:
+        for d in (*self.defines, *(("WITH_IPV6",) if self.ipv6 else ())):
             args += ["-A", d]
         if self.tls is not None:
             cert, key = self.tls
@@ -325,6 +332,10 @@ class Baresip:
     answermode: str = "auto"
     tone_hz: int = 1000
     echo: bool = False
+    #: Listen and send on [::1] instead of 127.0.0.1 (``registrar`` then names an IPv6 host).
+    ipv6: bool = False
+    #: An 8 kHz mono WAV that baresip plays as its microphone (``aufile``) instead of the tone.
+    source_wav: Path | None = None
     #: baresip's account ``mediaenc``: "srtp" (best effort), "srtp-mand" (RTP/SAVP),
     #: "dtls_srtp" (UDP/TLS/RTP/SAVP, its dtls_srtp module), or "".
     mediaenc: str = ""
@@ -347,22 +358,31 @@ class Baresip:
         self.rtp_ports = free_port_range(20)
 
     @property
+    def host(self) -> str:
+        return "::1" if self.ipv6 else LOOPBACK
+
+    @property
     def uri(self) -> str:
-        return f"sip:{self.user}@{LOOPBACK}:{self.sip_port}"
+        host = "[::1]" if self.ipv6 else LOOPBACK
+        return f"sip:{self.user}@{host}:{self.sip_port}"
 
     def _write_config(self) -> None:
         rec = self.workdir / "rec"
         rec.mkdir(exist_ok=True)
         if self.echo:
             source, player, rate = "aubridge,echo", "aubridge,echo", "8000\nausrc_channels\t\t1"
+        elif self.source_wav is not None:
+            source, player = f"aufile,{self.source_wav}", "aubridge,sink"
+            rate = "8000\nausrc_channels\t\t1"
         else:
             source, player = f"ausine,{self.tone_hz}", "aubridge,sink"
             rate = "48000\nausrc_channels\t\t2"  # ausine only does 48 kHz stereo
+        listen = f"[::1]:{self.sip_port}" if self.ipv6 else f"{LOOPBACK}:{self.sip_port}"
         # DTLS-SRTP only where a test asks for it: the module makes a certificate at start.
         dtls = "module\t\t\tdtls_srtp.so\n" if self.mediaenc.startswith("dtls") else ""
         config = f"""poll_method\t\tepoll
-sip_listen\t\t{LOOPBACK}:{self.sip_port}
-net_interface\t\t{LOOPBACK}
+sip_listen\t\t{listen}
+net_interface\t\t{self.host}
 dns_server\t\t{LOOPBACK}:53
 call_local_timeout\t120
 call_max_calls\t\t4
@@ -381,6 +401,7 @@ module_path\t\t/usr/lib/baresip/modules
 module\t\t\tg711.so
 module\t\t\taubridge.so
 module\t\t\tausine.so
+module\t\t\taufile.so
 module\t\t\tsndfile.so
 module\t\t\tsrtp.so
 {dtls}module_tmp\t\tuuid.so
@@ -408,9 +429,7 @@ ringback_disabled\tyes
                 f"{common};regint=600\n"
             )
         else:
-            account = (
-                f"<sip:{self.user}@{LOOPBACK}:{self.sip_port};transport=udp>;{common};regint=0\n"
-            )
+            account = f"<{self.uri};transport=udp>;{common};regint=0\n"
         (self.workdir / "accounts").write_text(account)
         (self.workdir / "contacts").write_text("")
 
@@ -426,9 +445,9 @@ ringback_disabled\tyes
                 start_new_session=True,
             )
         try:
-            sip_options_ping(self.sip_port, timeout=10)
+            sip_options_ping(self.sip_port, timeout=10, host=self.host)
             if self.registrar:
-                self.wait_log(r"\{\d+/UDP/v4\} 200 OK", timeout=10)
+                self.wait_log(r"\{\d+/UDP/v[46]\} 200 OK", timeout=10)
         except PeerError as exc:
             self.stop()
             raise PeerError(f"{exc}\nbaresip log:\n{_log_tail(self.log)}") from None
@@ -530,6 +549,74 @@ class Sipp:
             if p.exists():
                 parts.append(f"--- {p.name}\n{_log_tail(p, 80)}")
         return "\n".join(parts)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop(self.proc)
+
+
+@dataclass
+class Dnsmasq:
+    """dnsmasq as an authoritative-enough DNS server on 127.0.0.1:``port`` for the RFC 3263
+    tests: only the records given here, under ``.test`` (no upstream, no /etc/hosts, no
+    resolv.conf), so a query never leaves the machine. ``srv``: (name, target, port,
+    priority, weight); ``hosts``: (name, address); ``naptr``: (name, order, preference,
+    flags, service, replacement)."""
+
+    workdir: Path
+    srv: tuple[tuple[str, str, int, int, int], ...] = ()
+    hosts: tuple[tuple[str, str], ...] = ()
+    naptr: tuple[tuple[str, int, int, str, str, str], ...] = ()
+    ttl: int = 30
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+    log: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.log = self.workdir / "dnsmasq.log"
+        self.port = self.port or free_port(both=True)
+
+    def start(self) -> Dnsmasq:
+        args = [
+            require("dnsmasq"),
+            "--no-daemon",
+            "--conf-file=/dev/null",
+            "--no-resolv",
+            "--no-hosts",
+            "--no-poll",
+            "--bind-interfaces",
+            f"--listen-address={LOOPBACK}",
+            f"--port={self.port}",
+            f"--local-ttl={self.ttl}",
+            f"--pid-file={self.workdir / 'dnsmasq.pid'}",
+            "--log-queries",
+            "--log-facility=-",
+            # Answer for .test from the records here alone: a name or type not given is
+            # NXDOMAIN/NODATA, as from a real zone, not REFUSED for want of an upstream.
+            "--local=/test/",
+        ]
+        args += [f"--srv-host={n},{t},{p},{prio},{w}" for n, t, p, prio, w in self.srv]
+        args += [f"--host-record={n},{a}" for n, a in self.hosts]
+        args += [
+            f"--naptr-record={n},{o},{pref},{flags},{service},,{repl}"
+            for n, o, pref, flags, service, repl in self.naptr
+        ]
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                args,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 10
+        while "started, version" not in self.log.read_text(errors="replace"):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise PeerError(f"dnsmasq did not start:\n{_log_tail(self.log)}")
+            time.sleep(0.05)
+        return self
 
     def stop(self) -> None:
         if self.proc is not None:

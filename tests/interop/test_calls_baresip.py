@@ -309,3 +309,23 @@ def test_ctl_volume_turns_the_speaker_down_mid_call(tmp_path: Path, flat: Baresi
     assert tone_share(before, 1000) > 0.9 and tone_share(after, 1000) > 0.9
     ratio_db = 10 * np.log10(np.mean(after**2) / np.mean(before**2))
     assert -13.5 < ratio_db < -10.5, ratio_db
+
+
+def test_without_telephone_event_ctl_dtmf_goes_as_sip_info(tmp_path: Path, flat: Baresip) -> None:
+    """The call negotiated no RFC 4733: ``ctl dtmf`` sends one INFO per key, in order."""
+    door = Door(tmp_path / "door", sip="[media]\ntelephone_event = false")
+    try:
+        answer = door.ctl("call", flat.uri)
+        assert answer.returncode == 0, answer.stderr
+        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        sent = door.ctl("dtmf", "5#9")
+        assert sent.returncode == 0 and "info" in sent.stdout, sent
+        got = [flat.ctrl.wait_event("CALL_DTMF_START", 5).get("param") for _ in range(3)]
+        assert got == ["5", "#", "9"]
+        refused = door.ctl("dtmf", "5x")
+        assert refused.returncode != 0 and "DTMF keys are" in refused.stdout + refused.stderr
+        assert door.ctl("hangup").returncode == 0
+        flat.ctrl.wait_event("CALL_CLOSED", 10)
+    finally:
+        log = door.stop()
+    assert "dtmf-failed" not in log

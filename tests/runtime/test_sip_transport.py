@@ -152,3 +152,35 @@ async def test_a_name_from_the_network_is_never_sent_to() -> None:
         assert t.stats.sent == 1
     finally:
         await t.close()
+
+
+async def test_dual_stack_listener_shows_ipv4_peers_unmapped_and_answers_them() -> None:
+    """On [::] an IPv4 peer arrives as ::ffff:127.0.0.1; above the socket it is 127.0.0.1
+    (what accept_from and the trust checks compare), and sending to 127.0.0.1 reaches it,
+    over UDP and over TCP."""
+    collector = Collector()
+    t = SipTransport("::", 0, collector)
+    await t.start()
+    try:
+        client = udp_client()
+        with client:
+            client.sendto(OPTIONS, ("127.0.0.1", t.port))
+            await collector.wait(1)
+            message, source, kind = collector.items[0]
+            assert source == ("127.0.0.1", client.getsockname()[1]) and kind == "udp"
+            assert isinstance(message, Request)
+            t.send(bytes(make_response(message, 200)), source)
+            assert (await recv(client)).startswith(b"SIP/2.0 200 OK")
+        _reader, writer = await asyncio.open_connection("127.0.0.1", t.port)
+        writer.write(OPTIONS)
+        await collector.wait(2)
+        assert collector.items[1][1][0] == "127.0.0.1" and collector.items[1][2] == "tcp"
+        writer.close()
+        six = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        with six:
+            six.bind(("::1", 0))
+            six.sendto(OPTIONS, ("::1", t.port))
+            await collector.wait(3)
+            assert collector.items[2][1] == ("::1", six.getsockname()[1])
+    finally:
+        await t.close()

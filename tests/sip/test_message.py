@@ -270,3 +270,20 @@ def test_stream_caps_a_never_ending_header() -> None:
     with pytest.raises(ParseError) as info:
         stream.feed(b"OPTIONS sip:a@b SIP/2.0\r\n" + b"X: y\r\n" * 200)
     assert info.value.status == 513
+
+
+def test_via_received_may_be_an_unbracketed_ipv6_address() -> None:
+    """RFC 3261 §20.42 via-received = IPv4address / IPv6address (no brackets; RFC 5118 §4.5):
+    Kamailio answers a REGISTER from [::1] with ``received=::1``."""
+    via = Via.parse("SIP/2.0/UDP [::1]:5062;branch=z9hG4bKx;received=::1;rport=5062")
+    assert (via.received, via.rport, via.branch) == ("::1", 5062, "z9hG4bKx")
+    via = Via.parse("SIP/2.0/UDP [2001:db8::9];received=2001:db8::1;branch=z9hG4bKy")
+    assert (via.received, via.branch) == ("2001:db8::1", "z9hG4bKy")
+    assert Via.parse("SIP/2.0/UDP h;received=192.0.2.1;branch=b").received == "192.0.2.1"
+
+
+def test_via_with_a_bare_ipv6_host_is_written_with_brackets() -> None:
+    assert str(Via("UDP", "::1", 5060, (("branch", "z9hG4bKz"),))) == (
+        "SIP/2.0/UDP [::1]:5060;branch=z9hG4bKz"
+    )
+    assert str(Via("UDP", "[::1]", None, ())) == "SIP/2.0/UDP [::1]"

@@ -3,6 +3,7 @@
 import pytest
 
 from endpoint.sip import AbsoluteURI, ParseError, SipURI, parse_uri
+from endpoint.sip.uri import uri_host
 
 
 @pytest.mark.parametrize(
@@ -73,3 +74,8 @@ def test_other_schemes_are_opaque() -> None:
 def test_malformed(text: str) -> None:
     with pytest.raises(ParseError):
         parse_uri(text)
+
+
+def test_uri_host_brackets_ipv6_only() -> None:
+    assert uri_host("::1") == "[::1]" and uri_host("[::1]") == "[::1]"
+    assert uri_host("192.0.2.1") == "192.0.2.1" and uri_host("pbx.example.com") == "pbx.example.com"

@@ -408,3 +408,88 @@ def test_an_info_that_arrives_after_a_later_one_is_refused_500() -> None:
     late = info(2, "1")
     assert (late.status, late.reason) == (500, "Server Internal Error (CSeq out of order)")
     assert [n.detail["digit"] for n in ua.notices() if n.name == "dtmf"] == ["9"]
+
+
+def test_ctl_dtmf_without_telephone_event_goes_as_info_one_key_at_a_time() -> None:
+    """No RFC 4733 on the call: keys go as INFO ``application/dtmf-relay``, the next only after
+    the previous one's final answer; a refused INFO drops the rest and says so."""
+    ua = peer_to_peer()
+    plain = invite("keys")
+    bare = plain.body.replace(b" 0 101\r\na=rtpmap:101 telephone-event/8000", b" 0")
+    data = bytes(plain).replace(plain.body, bare)
+    data = data.replace(f"Length: {len(plain.body)}".encode(), f"Length: {len(bare)}".encode())
+    ua.receive(parse(data), PEER, "udp", 0.0)
+    ua.datagrams_to_send()
+    (need,) = ua.call_actions()
+    ua.media_ready(need.call_id, 40000, 0.1)
+    ua.datagrams_to_send()
+    ua.notices()
+    assert ua.send_dtmf("keys", "1#", 1.0) == "info"
+
+    def sent_info() -> Request:
+        (out,) = ua.datagrams_to_send()
+        info = parse(out.data)
+        assert isinstance(info, Request) and info.method == "INFO"
+        assert info.content_type == "application/dtmf-relay"
+        return info
+
+    first = sent_info()
+    assert first.body == b"Signal=1\r\nDuration=160\r\n"
+    assert ua.datagrams_to_send() == []  # the second waits for the first's answer
+    ua.receive(make_response(first, 200), PEER, "udp", 1.1)
+    second = sent_info()
+    assert second.body.startswith(b"Signal=#") and second.cseq.seq == first.cseq.seq + 1
+    ua.receive(make_response(second, 200), PEER, "udp", 1.2)
+    assert ua.datagrams_to_send() == []
+
+    ua.send_dtmf("keys", "78", 2.0)
+    ua.receive(make_response(sent_info(), 415), PEER, "udp", 2.1)
+    assert ua.datagrams_to_send() == []
+    (failed,) = [n for n in ua.notices() if n.name == "dtmf-failed"]
+    assert failed.detail == {"call_id": "keys", "status": 415, "keys": 2}
+
+
+def test_ctl_dtmf_with_telephone_event_is_left_to_the_media_stream() -> None:
+    ua = peer_to_peer()
+    ua.receive(invite("events"), PEER, "udp", 0.0)
+    ua.datagrams_to_send()
+    (need,) = ua.call_actions()
+    ua.media_ready(need.call_id, 40000, 0.1)
+    ua.datagrams_to_send()
+    assert ua.send_dtmf("events", "1", 1.0) == "rfc4733"
+    assert ua.datagrams_to_send() == []
+    assert ua.send_dtmf("no-such-call", "1", 1.0) is None
+
+
+def test_srv_port_and_a_moved_registrar_are_used_at_once() -> None:
+    """RFC 3263: the SRV record's port replaces the default for a name given without one; when
+    the runtime's DNS failover moves the name to the next target, the failed registration
+    registers there at once instead of waiting out its backoff."""
+    ua = UserAgent(
+        Config(account=account("sip:pbx.example.com")),
+        LocalAddress("192.0.2.5", 5060),
+        random.Random(3),
+        {"pbx.example.com": "192.0.2.101"},
+        {"pbx.example.com": 5070},
+    )
+    ua.start(0.0)
+    (first,) = ua.datagrams_to_send()
+    assert first.destination == ("192.0.2.101", 5070)
+    ua.transport_failed(("192.0.2.101", 5070), "udp", 0.5)
+    failed = [n for n in ua.notices() if n.name == "registration-failed"]
+    assert failed and str(failed[0].detail["reason"]).startswith("transport error")
+    assert ua.datagrams_to_send() == []  # the backoff would wait 15-30 s
+    ua.registrar_moved("pbx.example.com", "192.0.2.102", 5080, 0.6)
+    (moved,) = ua.datagrams_to_send()
+    assert moved.destination == ("192.0.2.102", 5080)
+    reg = parse(moved.data)
+    assert isinstance(reg, Request) and reg.method == "REGISTER"
+    ua.receive(make_response(reg, 200, to_tag="x"), ("192.0.2.102", 5080), "udp", 0.7)
+    assert ua.registrations[0].state is RegState.REGISTERED
+    ua.notices()
+    call_id = ua.call("flat", 1.0)
+    (need,) = ua.call_actions()
+    ua.media_ready(call_id, 40000, 1.1)
+    (invite_out,) = ua.datagrams_to_send()
+    assert need.call_id == call_id and invite_out.destination == ("192.0.2.102", 5080)
+    assert parse(invite_out.data).method == "INVITE"  # type: ignore[union-attr]

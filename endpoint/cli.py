@@ -215,7 +215,7 @@ def _run(path: str, err: TextIO) -> int:
 
 
 def _relay_off(path: str, out: TextIO, err: TextIO) -> int:
-    from endpoint.service.relay_off import relay_off
+    from endpoint.runtime.relay_off import relay_off
 
     config = _load(path, err)
     if config is None:

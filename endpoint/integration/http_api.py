@@ -29,8 +29,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from endpoint.config import HostPort
+from endpoint.integration.events import EventSource
 from endpoint.logs import escape
-from endpoint.runtime.control import EventHub
 
 log = logging.getLogger("endpoint.http")
 
@@ -106,7 +106,7 @@ class HttpApi:
         listen: HostPort,
         token: str,
         routes: Routes,
-        events: EventHub,
+        events: EventSource,
         tls: ssl.SSLContext | None = None,
     ) -> None:
         self.listen = listen

@@ -20,10 +20,10 @@ from typing import Any
 
 from endpoint.config import Config, HostPort
 from endpoint.integration import history
+from endpoint.integration.events import EventSource
 from endpoint.integration.http_api import HttpApi, Routes
 from endpoint.integration.webhooks import Webhooks
 from endpoint.media.quality import StreamStats
-from endpoint.runtime.control import EventHub
 from endpoint.tls import server_context
 
 log = logging.getLogger("endpoint.integration")
@@ -48,7 +48,7 @@ class Integration:
     def __init__(
         self,
         config: Config,
-        events: EventHub,
+        events: EventSource,
         command: Command,
         state_dir: Path | None = None,
         quality: Quality | None = None,

@@ -23,10 +23,10 @@ import time
 from typing import TextIO
 
 from endpoint.config import Config
-from endpoint.hardware.board import BoardSpec, HardwareEvent
 from endpoint.hardware.factory import HardwareError
 from endpoint.hardware.factory import open_board as open_adapter
 from endpoint.runtime.wiring import board_spec
+from endpoint.ua.io import BoardSpec, HardwareEvent
 
 SERIAL_READY_S = 5.0
 """How long to wait for the serial board's handshake: a HELLO is answered at once; a board

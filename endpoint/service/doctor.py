@@ -32,6 +32,10 @@ from endpoint.service.probe import ProbeError, RegistrarProbe
 from endpoint.tls import client_context, describe_failure
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from endpoint.audio.echo_path import EchoPath
+    from endpoint.audio.port import AudioPort
     from endpoint.audio.registry import PortAudioHost
 
 DEFAULT_CONFIG = Path("/etc/sip-endpoint/config.toml")
@@ -131,14 +135,8 @@ def check_echo_path(audio: AudioSettings, settle_s: float = 1.0) -> list[Finding
     job). Paced on absolute 20 ms deadlines like the media thread; captured frames are drained
     every tick, so the capture timeline is known exactly from the moment the chirp starts.
     """
-    import time
-
-    import numpy as np
-
-    from endpoint.audio import open_audio
     from endpoint.audio.echo_path import chirp, measure
-    from endpoint.audio.port import AudioError, DeviceState
-    from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE
+    from endpoint.media.frame import SAMPLE_RATE
 
     check = "acoustic test"
     if audio.backend != "alsa":
@@ -150,87 +148,111 @@ def check_echo_path(audio: AudioSettings, settle_s: float = 1.0) -> list[Finding
                 'set [audio] backend = "alsa"',
             )
         ]
+    port = _running_port(audio, check)
+    if isinstance(port, Finding):
+        return [port]
+    sweep = chirp(SAMPLE_RATE)
+    try:
+        mic = _play_and_record(port, sweep, settle_s)
+    finally:
+        port.stop()
+    return [_echo_finding(measure(sweep, mic, SAMPLE_RATE), check)]
+
+
+def _running_port(audio: AudioSettings, check: str) -> AudioPort | Finding:
+    """The ALSA port started and delivering captured frames, or why it is not."""
+    import time
+
+    from endpoint.audio import open_audio
+    from endpoint.audio.port import AudioError, DeviceState
+
     try:
         port = open_audio(
             "alsa", capture_device=audio.capture_device, playback_device=audio.playback_device
         )
         port.start()
     except (AudioError, OSError, ValueError) as exc:
-        return [Finding(Level.FAIL, check, f"cannot open the sound devices: {exc}", "see above")]
-    try:
-        deadline = time.monotonic() + 5.0
-        while port.status().state is not DeviceState.RUNNING and time.monotonic() < deadline:
-            time.sleep(0.02)
-        if port.status().state is not DeviceState.RUNNING:
-            return [
-                Finding(
-                    Level.FAIL,
-                    check,
-                    f"the sound devices did not start: {port.status().last_error}",
-                    "check [audio] capture_device and playback_device",
-                )
-            ]
-        # A sound server may run the streams a while before the first captured frame arrives.
-        deadline = time.monotonic() + 5.0
-        while port.read_frame() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        sweep = chirp(SAMPLE_RATE)
-        silence = np.zeros(FRAME_SAMPLES, dtype=np.int16)
-        lead = int(settle_s * 50)
-        frames = [silence] * lead + [
-            sweep[i : i + FRAME_SAMPLES] for i in range(0, len(sweep), FRAME_SAMPLES)
-        ]
-        frames += [silence] * 50  # one second for the echo to come back
-        recorded: list[np.ndarray] = []
-        chirp_at = 0
-        tick = time.monotonic()
-        for index, frame in enumerate(frames):
-            tick += 0.02
-            time.sleep(max(0.0, tick - time.monotonic()))
-            for _ in range(50):  # drain what the microphone has: bounded
-                got = port.read_frame()
-                if got is None:
-                    break
-                recorded.append(got)
-            if index == lead:
-                chirp_at = sum(len(r) for r in recorded)
-            padded = np.zeros(FRAME_SAMPLES, dtype=np.int16)
-            padded[: len(frame)] = frame
-            port.write_frame(padded)
-    finally:
+        return Finding(Level.FAIL, check, f"cannot open the sound devices: {exc}", "see above")
+    deadline = time.monotonic() + 5.0
+    while port.status().state is not DeviceState.RUNNING and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if port.status().state is not DeviceState.RUNNING:
+        error = port.status().last_error
         port.stop()
-    mic = np.concatenate(recorded) if recorded else np.zeros(0, dtype=np.int16)
-    result = measure(sweep, mic[chirp_at:], SAMPLE_RATE)
-    if result.mic_rms < 3.0:
-        return [
-            Finding(
-                Level.FAIL,
-                check,
-                f"the microphone hears nothing (RMS {result.mic_rms:.1f} of 32767)",
-                "check the microphone's cable and its ALSA capture volume (alsamixer), "
-                "or [audio] capture_device",
-            )
-        ]
-    if not result.found:
-        return [
-            Finding(
-                Level.FAIL,
-                check,
-                "the chirp played through the speaker is not in the microphone "
-                f"(clarity {result.clarity:.1f})",
-                "check the speaker's cable and its ALSA playback volume, or [audio] "
-                "playback_device; the speaker must be within earshot of the microphone",
-            )
-        ]
-    return [
-        ok(
+        return Finding(
+            Level.FAIL,
             check,
-            f"speaker -> microphone: delay {result.delay_s * 1000:.0f} ms, level "
-            f"{result.level_db:.1f} dB (clarity {result.clarity:.0f}); with "
-            f'processing_engine = "speex" set [audio] echo_delay_ms = '
-            f"{max(0, int(result.delay_s * 1000) - 20)}",
+            f"the sound devices did not start: {error}",
+            "check [audio] capture_device and playback_device",
         )
+    # A sound server may run the streams a while before the first captured frame arrives.
+    deadline = time.monotonic() + 5.0
+    while port.read_frame() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return port
+
+
+def _play_and_record(port: AudioPort, sweep: np.ndarray, settle_s: float) -> np.ndarray:
+    """Silence for ``settle_s``, the sweep, one second of silence; what the microphone heard
+    from the moment the sweep started."""
+    import time
+
+    import numpy as np
+
+    from endpoint.media.frame import FRAME_SAMPLES
+
+    silence = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+    lead = int(settle_s * 50)
+    frames = [silence] * lead + [
+        sweep[i : i + FRAME_SAMPLES] for i in range(0, len(sweep), FRAME_SAMPLES)
     ]
+    frames += [silence] * 50  # one second for the echo to come back
+    recorded: list[np.ndarray] = []
+    chirp_at = 0
+    tick = time.monotonic()
+    for index, frame in enumerate(frames):
+        tick += 0.02
+        time.sleep(max(0.0, tick - time.monotonic()))
+        for _ in range(50):  # drain what the microphone has: bounded
+            got = port.read_frame()
+            if got is None:
+                break
+            recorded.append(got)
+        if index == lead:
+            chirp_at = sum(len(r) for r in recorded)
+        padded = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+        padded[: len(frame)] = frame
+        port.write_frame(padded)
+    mic = np.concatenate(recorded) if recorded else np.zeros(0, dtype=np.int16)
+    return mic[chirp_at:]
+
+
+def _echo_finding(result: EchoPath, check: str) -> Finding:
+    """The installer's verdict on the measured echo path."""
+    if result.mic_rms < 3.0:
+        return Finding(
+            Level.FAIL,
+            check,
+            f"the microphone hears nothing (RMS {result.mic_rms:.1f} of 32767)",
+            "check the microphone's cable and its ALSA capture volume (alsamixer), "
+            "or [audio] capture_device",
+        )
+    if not result.found:
+        return Finding(
+            Level.FAIL,
+            check,
+            "the chirp played through the speaker is not in the microphone "
+            f"(clarity {result.clarity:.1f})",
+            "check the speaker's cable and its ALSA playback volume, or [audio] "
+            "playback_device; the speaker must be within earshot of the microphone",
+        )
+    return ok(
+        check,
+        f"speaker -> microphone: delay {result.delay_s * 1000:.0f} ms, level "
+        f"{result.level_db:.1f} dB (clarity {result.clarity:.0f}); with "
+        f'processing_engine = "speex" set [audio] echo_delay_ms = '
+        f"{max(0, int(result.delay_s * 1000) - 20)}",
+    )
 
 
 def _check_alsa(audio: AudioSettings) -> list[Finding]:

@@ -360,97 +360,117 @@ def make_answer(
     ``current``: the keys a re-offer's session runs with. When the offerer keeps its key and
     suite we keep ours (RFC 4568 §7.1.4: no rekey was asked, and peers such as baresip 1.0 keep
     their receive context then); when it brings a new key, we answer with a new one too."""
-    chosen: int | None = None
     negotiated: NegotiatedMedia | None = None
     answers: list[MediaDescription] = []
-    for index, media in enumerate(offer.media):
+    for media in offer.media:
         usable = _usable_audio(media, local.encryption, offer if local.dtls else None)
         dtls = _offered_dtls(offer, media) if local.dtls and usable else None
         if dtls is None and media.proto.upper() in DTLS_PROTOS:
             usable = False  # a=setup:holdconn, or no role we can take
         codec = _codec_in(media, local.codecs) if usable else None
-        if chosen is not None or codec is None:
+        if negotiated is not None or codec is None:
             # §6: a refused stream is answered with port 0, same media type and formats.
             answers.append(MediaDescription(media.media, 0, media.proto, media.formats))
             continue
-        chosen = index
-        address, legacy_hold = _remote(offer, media)
-        offered_dir = media.direction or offer.direction or "sendrecv"
-        if legacy_hold:
-            offered_dir = "sendonly" if offered_dir == "sendrecv" else offered_dir
-        direction = _our_direction(offered_dir, local.direction)
-        dtmf_pt = _dtmf_type(media) if local.telephone_event else None
-        dtmf = (dtmf_pt, media.fmtp(dtmf_pt) or "0-15") if dtmf_pt is not None else None
-        ptime = _ptime(media, local.ptime)
-        mux = media.rtcp_mux and local.rtcp_mux
-        formats = (str(codec[1]),) + ((str(dtmf_pt),) if dtmf_pt is not None else ())
-        keys: sdes.SrtpKeys | None = None
-        ours: list[sdes.Crypto] = []
-        theirs = sdes.offered(media) if local.encryption != "off" and not local.dtls else []
-        if theirs:  # §7.1.1: the first line we support, same tag, our own fresh key
-            chosen_line = theirs[0]
-            unchanged = (
-                current is not None
-                and current.suite == chosen_line.suite
-                and current.remote == chosen_line.key
-            )
-            key = (
-                current.local
-                if current is not None and unchanged
-                else sdes.new_key(chosen_line.suite, session.rng)
-            )
-            mine = sdes.Crypto(chosen_line.tag, chosen_line.suite, key)
-            ours = [mine]
-            keys = sdes.SrtpKeys(chosen_line.suite, mine.key, chosen_line.key)
-        answers.append(
-            MediaDescription(
-                "audio",
-                local.port,
-                media.proto,
-                formats,
-                attributes=_audio_attributes(
-                    [codec],
-                    dtmf,
-                    ptime,
-                    direction,
-                    mux,
-                    crypto=ours,
-                    dtls=(
-                        (local.fingerprint or "", "active" if dtls.client else "passive")
-                        if dtls is not None
-                        else None
-                    ),
-                ),
-            )
+        answer, negotiated = _answer_stream(
+            offer, media, codec, dtls=dtls, local=local, session=session, current=current
         )
-        rtcp_port = media.port if mux else (media.rtcp_port or media.port + 1)
-        negotiated = NegotiatedMedia(
-            remote_address=address,
-            remote_port=media.port,
-            remote_rtcp_port=rtcp_port,
-            rtcp_mux=mux,
-            codec=codec[0],
-            payload_type=codec[1],
-            telephone_event_pt=dtmf_pt,
-            ptime=ptime,
-            direction=direction,
-            remote_hold=legacy_hold or offered_dir in ("sendonly", "inactive"),
-            srtp=keys,
-            dtls=dtls,
-        )
+        answers.append(answer)
     if negotiated is None:
-        if local.encryption == "mandatory" and local.dtls:
-            raise NotAcceptableError(
-                "no usable audio stream with DTLS-SRTP (UDP/TLS/RTP/SAVP, a=fingerprint) in "
-                "the offer, and [media] encryption = mandatory refuses plain RTP"
-            )
-        if local.encryption == "mandatory":
-            raise NotAcceptableError(
-                "no usable audio stream with SRTP keys (a=crypto) in the offer, and "
-                "[media] encryption = mandatory refuses plain RTP"
-            )
-        raise NotAcceptableError("no usable audio stream (PCMU/PCMA over RTP/AVP) in the offer")
+        raise _nothing_usable(local)
     return session.seal(tuple(answers), _connection(local.address)), negotiated
+
+
+def _answer_stream(
+    offer: SessionDescription,
+    media: MediaDescription,
+    codec: tuple[str, int],
+    *,
+    dtls: DtlsParams | None,
+    local: LocalMedia,
+    session: SdpSession,
+    current: sdes.SrtpKeys | None,
+) -> tuple[MediaDescription, NegotiatedMedia]:
+    """Our answer to the one audio stream we take, and what it negotiates."""
+    address, legacy_hold = _remote(offer, media)
+    offered_dir = media.direction or offer.direction or "sendrecv"
+    if legacy_hold:
+        offered_dir = "sendonly" if offered_dir == "sendrecv" else offered_dir
+    direction = _our_direction(offered_dir, local.direction)
+    dtmf_pt = _dtmf_type(media) if local.telephone_event else None
+    dtmf = (dtmf_pt, media.fmtp(dtmf_pt) or "0-15") if dtmf_pt is not None else None
+    ptime = _ptime(media, local.ptime)
+    mux = media.rtcp_mux and local.rtcp_mux
+    formats = (str(codec[1]),) + ((str(dtmf_pt),) if dtmf_pt is not None else ())
+    ours, keys = _sdes_answer(media, local, session, current)
+    role = "active" if dtls is not None and dtls.client else "passive"
+    answer = MediaDescription(
+        "audio",
+        local.port,
+        media.proto,
+        formats,
+        attributes=_audio_attributes(
+            [codec],
+            dtmf,
+            ptime,
+            direction,
+            mux,
+            crypto=ours,
+            dtls=(local.fingerprint or "", role) if dtls is not None else None,
+        ),
+    )
+    negotiated = NegotiatedMedia(
+        remote_address=address,
+        remote_port=media.port,
+        remote_rtcp_port=media.port if mux else (media.rtcp_port or media.port + 1),
+        rtcp_mux=mux,
+        codec=codec[0],
+        payload_type=codec[1],
+        telephone_event_pt=dtmf_pt,
+        ptime=ptime,
+        direction=direction,
+        remote_hold=legacy_hold or offered_dir in ("sendonly", "inactive"),
+        srtp=keys,
+        dtls=dtls,
+    )
+    return answer, negotiated
+
+
+def _sdes_answer(
+    media: MediaDescription,
+    local: LocalMedia,
+    session: SdpSession,
+    current: sdes.SrtpKeys | None,
+) -> tuple[list[sdes.Crypto], sdes.SrtpKeys | None]:
+    """RFC 4568 §7.1.1: the first a=crypto line we support, same tag, our own key (the one in
+    force when the offerer kept its own, §7.1.4); nothing when the stream is not SDES."""
+    theirs = sdes.offered(media) if local.encryption != "off" and not local.dtls else []
+    if not theirs:
+        return [], None
+    line = theirs[0]
+    unchanged = current is not None and current.suite == line.suite and current.remote == line.key
+    key = (
+        current.local
+        if current is not None and unchanged
+        else sdes.new_key(line.suite, session.rng)
+    )
+    mine = sdes.Crypto(line.tag, line.suite, key)
+    return [mine], sdes.SrtpKeys(line.suite, mine.key, line.key)
+
+
+def _nothing_usable(local: LocalMedia) -> NotAcceptableError:
+    """Why no stream of the offer could be taken, in the terms of our ``[media]`` settings."""
+    if local.encryption == "mandatory" and local.dtls:
+        return NotAcceptableError(
+            "no usable audio stream with DTLS-SRTP (UDP/TLS/RTP/SAVP, a=fingerprint) in "
+            "the offer, and [media] encryption = mandatory refuses plain RTP"
+        )
+    if local.encryption == "mandatory":
+        return NotAcceptableError(
+            "no usable audio stream with SRTP keys (a=crypto) in the offer, and "
+            "[media] encryption = mandatory refuses plain RTP"
+        )
+    return NotAcceptableError("no usable audio stream (PCMU/PCMA over RTP/AVP) in the offer")
 
 
 def process_answer(

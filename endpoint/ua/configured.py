@@ -47,8 +47,13 @@ def account_hosts(account: AccountSettings) -> set[str]:
 
 
 def account_realms(account: AccountSettings) -> frozenset[str]:
-    """The digest realms ``account``'s password is answered for."""
-    return frozenset(account_hosts(account) | set(account.realms))
+    """The digest realms ``account``'s password is answered for. An IPv6 host counts in both
+    spellings: a registrar names its realm after the domain as written in a URI, with brackets
+    (Kamailio's ``[::1]``), or bare."""
+    hosts = account_hosts(account)
+    bracketed = {f"[{h}]" for h in hosts if ":" in h and not h.startswith("[")}
+    bare = {h.strip("[]") for h in hosts if h.startswith("[")}
+    return frozenset(hosts | bracketed | bare | set(account.realms))
 
 
 def redirect_allowed(config: Config, current: SipURI, target: SipURI) -> bool:

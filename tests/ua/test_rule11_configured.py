@@ -41,6 +41,12 @@ def test_the_configured_realms_are_domain_registrar_proxy_and_the_extra_list() -
     }
 
 
+def test_an_ipv6_registrar_is_a_realm_with_and_without_brackets() -> None:
+    """Kamailio names its realm after the From domain as a URI writes it: ``[::1]``."""
+    account = replace(ACCOUNT, registrar="sip:[::1]:5060", domain="::1")
+    assert account_realms(account) == {"::1", "[::1]"}
+
+
 def test_digest_client_answers_configured_realms_only() -> None:
     client = DigestClient(
         "door", "secret", random.Random(1), allowed_realms=account_realms(ACCOUNT)

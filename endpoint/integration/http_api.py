@@ -221,7 +221,9 @@ class HttpApi:
             return
         elif name in ACTIONS:
             _allow(method, "POST")
-            answer = await self.routes.command({**_json_body(request.body), "cmd": ACTIONS[name]})
+            answer = await self.routes.command(
+                {**_json_body(request.body), "cmd": ACTIONS[name], "via": "http"}
+            )
             log.info(
                 "HTTP %s from %s: %s",
                 name,

@@ -280,7 +280,7 @@ class MqttBridge:
         name = topic[len(self.topic("command/")) :]
         request: dict[str, Any]
         if name == "open-door" and payload.strip().upper() in ("UNLOCK", "PRESS", ""):
-            request = {"cmd": "open-door"}
+            request = {"cmd": "open-door", "via": "mqtt"}
         elif name == "call" and payload.strip():
             request = {"cmd": "call", "uri": payload.strip()}
         elif name == "hangup":

@@ -710,12 +710,15 @@ class Engine:
             "mic": audio.mic_gain if mic is None else mic,
         }
 
-    def _open_door_command(self, core: Intercom, _: dict[str, Any]) -> dict[str, Any]:
+    def _open_door_command(self, core: Intercom, request: dict[str, Any]) -> dict[str, Any]:
+        # The door log says which face opened it: the control socket, or the building
+        # services acting through it (HTTP API, MQTT); nothing else is taken from a request.
+        via = str(request["via"]) if request.get("via") in ("http", "mqtt") else "ctl"
         if self.hardware is None:
             return {"ok": False, "error": "not started"}
         if not self.hardware.has_relay:
             return {"ok": False, "error": "no door relay configured (set [door] relay_pin)"}
-        core.open_door("ctl", time.monotonic())
+        core.open_door(via, time.monotonic())
         switched = self._run_devices(core)
         self._step()
         if not switched:

@@ -53,11 +53,11 @@ def test_tokens_actions_events_and_a_webhook(tmp_path: Path) -> None:
                 break
         assert "event: door-opened" in lines, lines
         data = stream.fp.readline().decode()
-        assert data.startswith("data: {") and '"via":"ctl"' in data
+        assert data.startswith("data: {") and '"via":"http"' in data  # the door log says who
         events.close()
 
         hook = receiver.next("door-opened", timeout=20)
-        assert hook["via"] == "ctl" and hook["seconds"] == 3.0
+        assert hook["via"] == "http" and hook["seconds"] == 3.0
         assert receiver.requests == 3  # two 500s, then delivered
         status, answer, _ = request(port, "POST", "/api/hangup", token)
         assert status == 409 and answer == {"ok": False, "error": "no call"}

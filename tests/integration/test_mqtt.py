@@ -147,6 +147,7 @@ def test_commands_when_enabled(tmp_path: Path, broker: Broker) -> None:
     assert [r["command"] for r in results] == ["open-door", "call", "hangup", "reboot"]
     assert results[-1]["ok"] is False and "unknown command" in results[-1]["error"]
     assert "MQTT command open-door: ok" in log
+    assert "door-opened via=mqtt" in log  # the door log names the face that opened it
 
 
 def test_broker_restart_survived_and_queued_events_delivered_in_order(

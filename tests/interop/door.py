@@ -3,6 +3,7 @@ microphone and speaker, its control socket for commands; and the tone analysis o
 """
 
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -126,3 +127,25 @@ def hold_resume_then_hang_up(
     time.sleep(held)
     phone.ctrl.command("resume")
     talk_then_hang_up(phone, after, established=True)
+
+
+def rtp_port_of(peer: Baresip) -> int:
+    """The door's RTP port: where baresip's incoming RTP comes from (symmetric RTP)."""
+    found = peer.wait_log(r"incoming rtp for 'audio' established, receiving from [\d.]+:(\d+)")
+    return int(found.rsplit(":", 1)[1])
+
+
+def inject_plain_code(port: int) -> int:
+    """A plain-RTP injector keys the code 1234 five times as RFC 4733 events (payload type
+    101, a source of its own) at the door's RTP ``port``; returns how many packets it sent."""
+    sent = 0
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as evil:
+        for seq, digit in enumerate([1, 2, 3, 4] * 5):
+            for end in (0, 0x80, 0x80, 0x80):
+                packet = bytes([0x80, 101]) + (40000 + sent).to_bytes(2, "big")
+                packet += (160 * seq).to_bytes(4, "big") + (0xBAD5EED).to_bytes(4, "big")
+                packet += bytes([digit, end | 10]) + (800).to_bytes(2, "big")
+                evil.sendto(packet, ("127.0.0.1", port))
+                sent += 1
+                time.sleep(0.005)
+    return sent

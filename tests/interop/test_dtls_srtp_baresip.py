@@ -15,7 +15,14 @@ from pathlib import Path
 import pytest
 
 from endpoint.media.dtls import DtlsIdentity, DtlsSrtp
-from tests.interop.door import Door, hold_resume_then_hang_up, read_wav, tone_share
+from tests.interop.door import (
+    Door,
+    hold_resume_then_hang_up,
+    inject_plain_code,
+    read_wav,
+    rtp_port_of,
+    tone_share,
+)
 from tests.interop.peers import Baresip
 from tests.security.attacker import CallLeg, UdpAttacker, header, in_dialog, request, status_of
 
@@ -105,29 +112,14 @@ def test_we_call_baresip_with_dtls_srtp_audio_and_dtmf_both_ways(tmp_path: Path)
     heard_both_ways(tmp_path, flat, door_from=4000)
 
 
-def rtp_port_of(peer: Baresip) -> int:
-    """The door's RTP port: where baresip's incoming RTP comes from (symmetric RTP)."""
-    found = peer.wait_log(r"incoming rtp for 'audio' established, receiving from [\d.]+:(\d+)")
-    return int(found.rsplit(":", 1)[1])
-
-
 def test_a_plain_rtp_injector_cannot_latch_or_send_a_digit(tmp_path: Path) -> None:
     flat = Baresip(tmp_path / "flat", user="flat", mediaenc="dtls_srtp").start()
     door = dtls_door(tmp_path / "door")
-    sent = 0
     try:
         flat.ctrl.command("dial", door.uri)
         flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
         port = rtp_port_of(flat)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as evil:
-            for seq, digit in enumerate([1, 2, 3, 4] * 5):
-                for end in (0, 0x80, 0x80, 0x80):
-                    packet = bytes([0x80, 101]) + (40000 + sent).to_bytes(2, "big")
-                    packet += (160 * seq).to_bytes(4, "big") + (0xBAD5EED).to_bytes(4, "big")
-                    packet += bytes([digit, end | 10]) + (800).to_bytes(2, "big")
-                    evil.sendto(packet, ("127.0.0.1", port))
-                    sent += 1
-                    time.sleep(0.005)
+        sent = inject_plain_code(port)
         time.sleep(0.5)
         flat.ctrl.command("hangup")
         flat.ctrl.wait_event("CALL_CLOSED", 10)

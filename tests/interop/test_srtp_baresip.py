@@ -5,7 +5,6 @@ door over SRTP, plain RTP is refused with 488 when encryption is mandatory, and 
 injector of plain RTP can neither latch nor slip in a digit."""
 
 import re
-import socket
 import time
 import wave
 from pathlib import Path
@@ -13,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from tests.certs import Authority
-from tests.interop.door import Door, hold_resume_then_hang_up, read_wav, tone_share
+from tests.interop.door import (
+    Door,
+    hold_resume_then_hang_up,
+    inject_plain_code,
+    read_wav,
+    rtp_port_of,
+    tone_share,
+)
 from tests.interop.peers import Baresip, Kamailio
 
 pytestmark = pytest.mark.interop
@@ -116,21 +122,12 @@ def test_a_plain_rtp_injector_cannot_latch_or_send_a_digit(tmp_path: Path) -> No
         tmp_path / "flat", user="flat", registrar=f"127.0.0.1:{proxy.port}", mediaenc="srtp-mand"
     ).start()
     door = secure_door(tmp_path / "door", proxy, ca, "mandatory")
-    sent = 0
     try:
         flat.ctrl.command("dial", f"sip:door@127.0.0.1:{proxy.port}")
         flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
         status = door.ctl("status", "--json").stdout
         port = rtp_port_of(flat)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as evil:
-            for seq, digit in enumerate([1, 2, 3, 4] * 5):
-                for end in (0, 0x80, 0x80, 0x80):
-                    packet = bytes([0x80, 101]) + (40000 + sent).to_bytes(2, "big")
-                    packet += (160 * seq).to_bytes(4, "big") + (0xBAD5EED).to_bytes(4, "big")
-                    packet += bytes([digit, end | 10]) + (800).to_bytes(2, "big")
-                    evil.sendto(packet, ("127.0.0.1", port))
-                    sent += 1
-                    time.sleep(0.005)
+        sent = inject_plain_code(port)
         time.sleep(0.5)
         flat.ctrl.command("hangup")
         flat.ctrl.wait_event("CALL_CLOSED", 10)
@@ -143,12 +140,6 @@ def test_a_plain_rtp_injector_cannot_latch_or_send_a_digit(tmp_path: Path) -> No
     assert "door-opened" not in log and "dtmf" not in log.replace("via=dtmf", "")
     refused = re.search(r"call-report .*encryption SRTP \S+ refused (\d+)", log)
     assert refused and int(refused.group(1)) >= sent, log
-
-
-def rtp_port_of(peer: Baresip) -> int:
-    """The door's RTP port: where baresip's incoming RTP comes from (symmetric RTP)."""
-    found = peer.wait_log(r"incoming rtp for 'audio' established, receiving from [\d.]+:(\d+)")
-    return int(found.rsplit(":", 1)[1])
 
 
 def test_hold_and_resume_keep_the_keys_and_audio_flows_after(tmp_path: Path) -> None:

@@ -197,7 +197,9 @@ def missing_card(directory: Path) -> dict[str, object]:
 
 
 def start_pulse(directory: Path) -> subprocess.Popen[bytes]:
-    """A private PulseAudio daemon with a null sink (it paces like a real card, 20 ms)."""
+    """A private PulseAudio daemon with a null sink (it paces like a real card, 20 ms) whose
+    monitor is the default source: what is played comes back as the microphone (an echo path).
+    Its HOME is ``directory``, so nothing of the user's PulseAudio state is read or written."""
     script = directory / "default.pa"
     script.write_text(
         "load-module module-null-sink sink_name=nullsink\n"
@@ -207,11 +209,13 @@ def start_pulse(directory: Path) -> subprocess.Popen[bytes]:
         "set-default-source nullsink.monitor\n"
     )
     (directory / "pulse.sock").unlink(missing_ok=True)
-    daemon = subprocess.Popen(
-        ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "-F", str(script)],
-        stdout=subprocess.DEVNULL,
-        stderr=open(directory / "pulse.log", "ab"),  # noqa: SIM115 (closed with the process)
-    )
+    with (directory / "pulse.log").open("ab") as log:  # the daemon keeps its own descriptor
+        daemon = subprocess.Popen(
+            ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "-F", str(script)],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env={**os.environ, "HOME": str(directory)},
+        )
     if not wait((directory / "pulse.sock").exists, 10.0):
         daemon.kill()
         raise RuntimeError("pulseaudio did not start")

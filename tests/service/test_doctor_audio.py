@@ -5,43 +5,28 @@ the file test card for a dead microphone and a speaker nobody hears."""
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.audio.alsa_scenarios import start_pulse
 from tests.interop.peers import free_port
 
 ASOUND = Path(__file__).resolve().parents[1] / "audio" / "asound-file.conf"
 
 
-def start_pulse(directory: Path) -> subprocess.Popen[bytes]:
-    """A private PulseAudio daemon: a null sink, its monitor the default source."""
-    script = directory / "default.pa"
-    script.write_text(
-        "load-module module-null-sink sink_name=nullsink\n"
-        f"load-module module-native-protocol-unix socket={directory}/pulse.sock "
-        "auth-anonymous=1\n"
-        "set-default-sink nullsink\n"
-        "set-default-source nullsink.monitor\n"
-    )
-    daemon = subprocess.Popen(
-        ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "-F", str(script)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, "HOME": str(directory)},
-    )
-    for _ in range(200):  # bounded: 10 s
-        if (directory / "pulse.sock").exists():
-            return daemon
-        time.sleep(0.05)
-    daemon.kill()
-    daemon.wait()
-    raise RuntimeError("pulseaudio did not start")
-
-
 def doctor_audio(tmp: Path, capture: str, playback: str) -> subprocess.CompletedProcess[str]:
+    """``doctor --audio`` with the given devices, a private PulseAudio daemon running."""
+    daemon = start_pulse(tmp)
+    try:
+        return _run_doctor(tmp, capture, playback)
+    finally:
+        daemon.terminate()
+        daemon.wait()
+
+
+def _run_doctor(tmp: Path, capture: str, playback: str) -> subprocess.CompletedProcess[str]:
     path = tmp / "door.toml"
     path.write_text(
         f'[sip]\nlisten = "127.0.0.1:{free_port()}"\n'
@@ -76,12 +61,7 @@ def acoustic_line(result: subprocess.CompletedProcess[str]) -> str:
 
 @pytest.mark.pulseaudio
 def test_the_chirp_is_found_with_its_delay_and_level(tmp_path: Path) -> None:
-    daemon = start_pulse(tmp_path)
-    try:
-        result = doctor_audio(tmp_path, "pulse", "pulse")
-    finally:
-        daemon.terminate()
-        daemon.wait()
+    result = doctor_audio(tmp_path, "pulse", "pulse")
     line = acoustic_line(result)
     assert line.startswith("OK"), line
     delay_ms = int(line.split("delay ")[1].split(" ms")[0])
@@ -93,12 +73,7 @@ def test_the_chirp_is_found_with_its_delay_and_level(tmp_path: Path) -> None:
 @pytest.mark.pulseaudio
 def test_a_silent_microphone_is_reported(tmp_path: Path) -> None:
     (tmp_path / "in.raw").write_bytes(bytes(8000 * 2 * 20))  # the test card records silence
-    daemon = start_pulse(tmp_path)
-    try:
-        result = doctor_audio(tmp_path, "testcard", "pulse")
-    finally:
-        daemon.terminate()
-        daemon.wait()
+    result = doctor_audio(tmp_path, "testcard", "pulse")
     line = acoustic_line(result)
     assert line.startswith("FAIL") and "hears nothing" in line, line
     assert result.returncode == 1
@@ -109,11 +84,6 @@ def test_a_speaker_the_microphone_does_not_hear_is_reported(tmp_path: Path) -> N
     rng = np.random.default_rng(9)
     noise = (rng.standard_normal(48000 * 20) * 300).astype("<i2")  # a room, no chirp
     (tmp_path / "in.raw").write_bytes(noise.tobytes())
-    daemon = start_pulse(tmp_path)
-    try:
-        result = doctor_audio(tmp_path, "testcard", "pulse")
-    finally:
-        daemon.terminate()
-        daemon.wait()
+    result = doctor_audio(tmp_path, "testcard", "pulse")
     line = acoustic_line(result)
     assert line.startswith("FAIL") and "not in the microphone" in line, line

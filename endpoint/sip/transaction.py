@@ -102,9 +102,21 @@ class AckReceived:
 
 
 @dataclass(frozen=True, slots=True)
+class SentRequest:
+    """A request of ours as its client transaction sent it: what a TU needs to send it again
+    (with credentials after a 401/407, RFC 3261 §22.2) after the transaction is gone."""
+
+    request: Request
+    destination: Address
+    transport: str
+
+
+@dataclass(frozen=True, slots=True)
 class ResponseReceived:
     transaction: str
     response: Response
+    #: The request answered (not compared: two events for the same response are equal).
+    sent: SentRequest | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +220,10 @@ class Transaction:
     @property
     def reliable(self) -> bool:
         return is_reliable(self.transport)
+
+
+def _sent(txn: Transaction) -> SentRequest:
+    return SentRequest(txn.request, txn.destination, txn.transport)
 
 
 Action = Callable[["TransactionLayer", Transaction, float, Message | None], None]
@@ -638,7 +654,7 @@ class TransactionLayer:
         txn.timers.pop("A", None)
         txn.timers.pop("B", None)
         assert isinstance(message, Response)
-        self._events.append(ResponseReceived(txn.key, message))
+        self._events.append(ResponseReceived(txn.key, message, _sent(txn)))
 
     def _a_pass_up_accepted(self, txn: Transaction, now: float, message: Message | None) -> None:
         self._a_pass_up(txn, now, message)
@@ -648,7 +664,7 @@ class TransactionLayer:
         txn.timers.pop("E", None)
         txn.timers.pop("F", None)
         assert isinstance(message, Response)
-        self._events.append(ResponseReceived(txn.key, message))
+        self._events.append(ResponseReceived(txn.key, message, _sent(txn)))
         self._wait(txn, "K", now, self.config.t4)
 
     def _a_ack_and_pass_up(self, txn: Transaction, now: float, message: Message | None) -> None:

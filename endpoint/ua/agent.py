@@ -17,8 +17,9 @@ from endpoint.config import Config
 from endpoint.sip import ParseError, Request, Response, check_request, make_response, parse_uri
 from endpoint.sip.checks import DEFAULT_METHODS
 from endpoint.sip.dialog import dialog_id_of
-from endpoint.sip.digest import DigestClient
+from endpoint.sip.digest import DigestClient, DigestError
 from endpoint.sip.grammar import parse_int
+from endpoint.sip.headers import Via
 from endpoint.sip.offer_answer import media_encryption
 from endpoint.sip.transaction import (
     TU_TIMER,
@@ -31,6 +32,7 @@ from endpoint.sip.transaction import (
     TransactionLayer,
     TransactionTimeout,
     TransportError,
+    new_branch,
 )
 from endpoint.sip.transaction import State as TxnState
 from endpoint.sip.uri import SipURI
@@ -39,6 +41,7 @@ from endpoint.ua.allowlist import Allowlist
 from endpoint.ua.callgroup import CallGroup
 from endpoint.ua.calls import IncomingCalls
 from endpoint.ua.configured import account_realms
+from endpoint.ua.dialog_auth import challenged_in_dialog, with_credentials
 from endpoint.ua.events import (
     CallBusy,
     CallGroupEnded,
@@ -603,6 +606,8 @@ class UserAgent:
     def _on_response(self, event: ResponseReceived, now: float) -> None:
         """A response to one of our requests: to the session, the call or the registration
         that sent it."""
+        if self._answer_in_dialog_challenge(event, now):
+            return
         info = self._info_sender(event.transaction)
         if info is not None:
             if event.response.status >= 200:
@@ -619,6 +624,34 @@ class UserAgent:
                 del self._owners[event.transaction]
                 registration, tag = owner
                 self._run(registration, registration.on_response(tag, event.response, now), now)
+
+    def _answer_in_dialog_challenge(self, event: ResponseReceived, now: float) -> bool:
+        """A 401/407 to our BYE, re-INVITE, UPDATE, INFO or MESSAGE: send it once more with
+        credentials (``endpoint.ua.dialog_auth``); False leaves the response to its owner."""
+        sent, digest = event.sent, self.outgoing.digest
+        if sent is None or digest is None:
+            return False
+        if not challenged_in_dialog(sent.request, event.response):
+            return False
+        wanted = dialog_id_of(sent.request, incoming=False)
+        session = next((s for s in self._sessions() if s.dialog.id == wanted), None)
+        cseq = sent.request.cseq.seq + 1
+        if session is not None:
+            cseq = session.dialog.local_cseq = max(session.dialog.local_cseq, cseq - 1) + 1
+        via = Via(
+            self.local.transport.upper(),
+            self.local.host,
+            self.local.port,
+            (("branch", new_branch(self.rng)), ("rport", None)),
+        )
+        try:
+            retry = with_credentials(sent.request, event.response, digest, cseq=cseq, via=via)
+        except DigestError:
+            return False
+        key = self.transactions.send_request(retry, sent.destination, sent.transport, now)
+        if session is not None:
+            session.resent(event.transaction, key, retry)
+        return True
 
     def _on_failure(self, event: TransactionTimeout | TransportError, now: float) -> None:
         """A transaction of ours got no answer, or its transport failed; or (``TU_TIMER``) an

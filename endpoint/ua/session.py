@@ -229,6 +229,14 @@ class Session:
     def owns(self, transaction: str) -> bool:
         return self.pending is not None and self.pending[0] == transaction
 
+    def resent(self, old: str, new: str, request: Request) -> None:
+        """Our request ``old`` went again with credentials as ``new`` (RFC 3261 §22.2): the
+        refresh or INFO in flight is now that one."""
+        if self.pending is not None and self.pending[0] == old:
+            self.pending = (new, request)
+        if self.info_pending == old:
+            self.info_pending = new
+
     def _refresh(self, now: float) -> None:
         """§7.4: a body-less UPDATE if the peer takes it, else a re-INVITE with our SDP."""
         assert self.plan is not None

@@ -2,13 +2,14 @@
 (``check_it`` regexps, expected responses and requests) and exits 0 only if all came right.
 """
 
+import re
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.interop.door import Door, read_wav, tone_share
-from tests.interop.peers import LOOPBACK, Baresip, Sipp
+from tests.interop.door import Door, read_wav, registered_door, tone_share
+from tests.interop.peers import LOOPBACK, Baresip, Kamailio, Sipp
 
 pytestmark = pytest.mark.interop
 
@@ -149,3 +150,25 @@ def test_a_caller_that_went_silent_is_hung_up_after_rtp_timeout(tmp_path: Path) 
     finally:
         log = door.stop()
     assert "reason=no audio from the peer for 5 s" in log
+
+
+def test_a_challenged_bye_is_sent_again_with_credentials(
+    tmp_path: Path, kamailio: Kamailio
+) -> None:
+    """RFC 3261 §22.2 inside a dialog: the callee (behind Kamailio) answers our BYE with 401;
+    the BYE goes again with credentials SIPp verifies, a new CSeq and the same dialog."""
+    door = registered_door(tmp_path / "door", kamailio)
+    callee = Sipp(tmp_path / "callee", "uas_bye_auth.xml", []).start()
+    try:
+        time.sleep(0.3)  # SIPp binds its port
+        assert door.ctl("call", f"sip:flat@{LOOPBACK}:{callee.port}").returncode == 0
+        time.sleep(1.5)
+        assert door.ctl("hangup").returncode == 0
+        assert callee.wait(15) == 0, callee.report()
+    finally:
+        door.stop()
+        callee.stop()
+    messages = (tmp_path / "callee" / "uas_bye_auth.messages").read_text(errors="replace")
+    byes = re.findall(r"^BYE .*?^CSeq: *(\d+) BYE", messages, re.M | re.S)
+    assert len(byes) == 2, messages
+    assert int(byes[1]) == int(byes[0]) + 1

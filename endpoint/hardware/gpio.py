@@ -23,7 +23,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.metadata import entry_points
-from typing import Any
+from typing import Any, Protocol
 
 from gpiozero import LED, Button, DigitalInputDevice, OutputDevice
 from gpiozero.exc import GPIOZeroError, PinWarning
@@ -93,15 +93,47 @@ def _pin_problem(kind: str, name: str, pin: int) -> Iterator[None]:
         ) from exc
 
 
-class GPIOBoard:
-    """Buttons, LEDs, relays and sensors of one ``BoardSpec`` on gpiozero devices."""
+class RelayTimer(Protocol):
+    """What ends a relay pulse: ``threading.Timer``'s start and cancel."""
 
-    def __init__(self, spec: BoardSpec, *, pin_factory: str | None = None) -> None:
+    def start(self) -> None: ...
+
+    def cancel(self) -> None: ...
+
+
+#: Makes the timer that calls its function after the pulse's seconds.
+TimerFactory = Callable[[float, Callable[[], None]], RelayTimer]
+
+
+def daemon_timer(seconds: float, function: Callable[[], None]) -> RelayTimer:
+    """A ``threading.Timer`` that does not hold the interpreter open at exit."""
+    timer = threading.Timer(seconds, function)
+    timer.daemon = True
+    return timer
+
+
+class GPIOBoard:
+    """Buttons, LEDs, relays and sensors of one ``BoardSpec`` on gpiozero devices.
+
+    ``timer`` makes the timers that end relay pulses: a test hands in one that records them, to
+    fire an old timer late at will (the race the pulse logic guards against).
+    """
+
+    def __init__(
+        self,
+        spec: BoardSpec,
+        *,
+        pin_factory: str | None = None,
+        timer: TimerFactory = daemon_timer,
+    ) -> None:
         self.spec = spec
         factory = load_pin_factory(pin_factory) if pin_factory else None
+        #: The pin factory the configuration named; None is gpiozero's own choice.
+        self.pin_factory: Any = factory
+        self._timer = timer
         self._lock = threading.Lock()
         self._emit: Callable[[HardwareEvent], None] | None = None
-        self._timers: dict[str, threading.Timer] = {}
+        self._timers: dict[str, RelayTimer] = {}
         self._patterns: dict[str, LedPattern] = {}
         self._closed = False
         self._buttons: dict[str, Button] = {}
@@ -261,13 +293,12 @@ class GPIOBoard:
                 return
             # Each pulse gets a fresh timer; a timer that fires after a newer pulse replaced
             # it finds itself no longer current and leaves the relay alone.
-            timer = threading.Timer(seconds, lambda: self._release(name, timer))
-            timer.daemon = True
+            timer = self._timer(seconds, lambda: self._release(name, timer))
             self._timers[name] = timer
             relay.on()
             timer.start()
 
-    def _release(self, name: str, timer: threading.Timer) -> None:
+    def _release(self, name: str, timer: RelayTimer) -> None:
         with self._lock:
             if self._timers.get(name) is not timer:
                 return

@@ -148,8 +148,13 @@ class MediaLoop:
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def submit(self, command: Callable[[], None]) -> None:
+        """Run ``command`` on the media thread between two frames, as every change to a call's
+        media is run: the thread owns the streams, so nothing else touches them."""
+        self._commands.put(command)
+
     def add_call(self, call: CallMedia) -> None:
-        self._commands.put(lambda: self._calls.__setitem__(call.call_id, call))
+        self.submit(lambda: self._calls.__setitem__(call.call_id, call))
 
     def remove_call(self, call_id: str) -> Future[StreamStats | None]:
         """End a call's media (RTCP BYE sent); resolves with its final statistics."""

@@ -10,7 +10,13 @@ import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory, MockPin
 
-from endpoint.hardware.gpio import GPIOBoard, GpioError, _stepped_source
+from endpoint.hardware.gpio import (
+    GPIOBoard,
+    GpioError,
+    RelayTimer,
+    _stepped_source,
+    daemon_timer,
+)
 from endpoint.ua.io import (
     PATTERN_STEPS,
     BoardSpec,
@@ -236,19 +242,26 @@ def test_relay_pulse_is_capped(factory: MockFactory) -> None:
         b.close()
 
 
-def test_a_newer_pulse_is_not_cut_short_by_the_older_timer(
-    factory: MockFactory, board: tuple[GPIOBoard, queue.Queue[HardwareEvent]]
-) -> None:
-    b, _ = board
-    b.pulse_relay("door", 10)
-    older = b._timers["door"]
-    b.pulse_relay("door", 20)
-    older.function()  # the older timer firing late (it was cancelled, but may have raced)
-    assert pin(factory, 27).state is True
-    b.release_all()
-    assert pin(factory, 27).state is False
-    with pytest.raises(KeyError):
-        b.pulse_relay("gate", 1)
+def test_a_newer_pulse_is_not_cut_short_by_the_older_timer(factory: MockFactory) -> None:
+    fired: list[Callable[[], None]] = []
+
+    def recorded(seconds: float, function: Callable[[], None]) -> RelayTimer:
+        fired.append(function)
+        return daemon_timer(seconds, function)
+
+    b = GPIOBoard(SPEC, timer=recorded)
+    try:
+        b.pulse_relay("door", 10)
+        b.pulse_relay("door", 20)
+        older = fired[0]
+        older()  # the older timer firing late (it was cancelled, but may have raced)
+        assert pin(factory, 27).state is True
+        fired[1]()  # the newer one ends the pulse
+        assert pin(factory, 27).state is False
+        with pytest.raises(KeyError):
+            b.pulse_relay("gate", 1)
+    finally:
+        b.close()
 
 
 def test_active_low_relay_idles_high_and_close_releases_it(factory: MockFactory) -> None:
@@ -292,7 +305,8 @@ def test_pin_factory_named_in_the_config(factory: MockFactory) -> None:
     b = GPIOBoard(BoardSpec(leds=(LedSpec("l", 4),)), pin_factory="mock")
     try:
         b.set_led("l", LedPattern.ON)
-        assert b._leds["l"].pin_factory is not factory  # its own MockFactory
-        assert b._leds["l"].pin.state is True
+        assert b.pin_factory is not factory  # its own MockFactory
+        assert b.pin_factory.pin(4).state is True
+        assert pin(factory, 4).state is False
     finally:
         b.close()

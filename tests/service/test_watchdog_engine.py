@@ -55,7 +55,7 @@ async def test_a_wedged_media_thread_stops_the_pings(
         healthy = await asyncio.to_thread(notify.collect, 1.3)
         assert sum("WATCHDOG" in d for d in healthy) >= 2
 
-        engine.media._commands.put(lambda: release.wait(20))  # the media thread is stuck
+        engine.media.submit(lambda: release.wait(20))  # the media thread is stuck
         await wait_until(lambda: "the media loop has not run for" in caplog.text)
         (line,) = [r for r in caplog.records if "has not run for" in r.getMessage()]
         assert line.levelno == logging.ERROR and "SIP loop" not in line.getMessage()

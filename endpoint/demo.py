@@ -70,6 +70,28 @@ async def _wait(queue: asyncio.Queue[dict[str, Any]], event: str, timeout: float
                 return item
 
 
+async def _open_the_door(
+    flat: Engine, door_events: asyncio.Queue[dict[str, Any]], board: SimulatedBoard, out: TextIO
+) -> None:
+    """The resident keys the code: the relay opens, and its own timer closes it again."""
+    await flat.command({"cmd": "dtmf", "digits": DOOR_CODE})
+    print(f"flat: resident keys the door code {DOOR_CODE}", file=out)
+    opened = await _wait(door_events, "door-opened", 5)
+    await asyncio.sleep(0.1)
+    print(
+        f"door: relay energised: {board.relay_energised('door')} "
+        f"(door open for {opened['seconds']:g} s, opened via {opened['via']}), "
+        f"status LED {board.led('status').value}",
+        file=out,
+    )
+    await _wait(door_events, "door-pulse-ended", 5)
+    for _ in range(50):  # the board's own pulse timer ends it, within a few ms
+        if not board.relay_energised("door"):
+            break
+        await asyncio.sleep(0.01)
+    print(f"door: relay released: {not board.relay_energised('door')}", file=out)
+
+
 async def _demo(out: TextIO) -> int:
     with tempfile.TemporaryDirectory(prefix="sip-endpoint-demo-") as tmp:
         work = Path(tmp)
@@ -99,22 +121,7 @@ async def _demo(out: TextIO) -> int:
                 file=out,
             )
             await asyncio.sleep(CALL_SECONDS / 2)
-            await flat.command({"cmd": "dtmf", "digits": DOOR_CODE})
-            print(f"flat: resident keys the door code {DOOR_CODE}", file=out)
-            opened = await _wait(door_events, "door-opened", 5)
-            await asyncio.sleep(0.1)
-            print(
-                f"door: relay energised: {board.relay_energised('door')} "
-                f"(door open for {opened['seconds']:g} s, opened via {opened['via']}), "
-                f"status LED {board.led('status').value}",
-                file=out,
-            )
-            await _wait(door_events, "door-pulse-ended", 5)
-            for _ in range(50):  # the board's own pulse timer ends it, within a few ms
-                if not board.relay_energised("door"):
-                    break
-                await asyncio.sleep(0.01)
-            print(f"door: relay released: {not board.relay_energised('door')}", file=out)
+            await _open_the_door(flat, door_events, board, out)
             await asyncio.sleep(CALL_SECONDS / 2)
             print("door: visitor presses the bell button again -> hangs up", file=out)
             board.press("bell")

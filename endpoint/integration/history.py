@@ -126,20 +126,15 @@ class HistoryStore:
         name = event.get("event")
         call_id = _text(event.get("call_id"))
         if name in DOOR_EVENTS:
-            detail = {k: v for k, v in event.items() if k not in _DOOR_COLUMNS}
-            cur.execute(
-                "INSERT INTO door (time, event, via, call_id, detail) VALUES (?, ?, ?, ?, ?)",
-                (
-                    when,
-                    DOOR_EVENTS[str(name)],
-                    _text(event.get("via")),
-                    call_id,
-                    json.dumps(detail, default=str) if detail else None,
-                ),
-            )
-            return
-        if call_id is None:
-            return
+            _door_row(cur, when, str(name), call_id, event)
+        elif call_id is not None:
+            self._call_row(cur, when, name, call_id, event)
+
+    @staticmethod
+    def _call_row(
+        cur: sqlite3.Cursor, when: float, name: object, call_id: str, event: Mapping[str, Any]
+    ) -> None:
+        """One call event: the call's row is made by its first event, filled in by the rest."""
         if name in ("call-incoming", "call-outgoing") or name in _ENDS:
             outgoing = name == "call-outgoing" or "to" in event
             peer = _text(event.get("to" if outgoing else "from")) or "?"
@@ -333,6 +328,23 @@ class HistoryWriter:
 
 def _text(value: object) -> str | None:
     return str(value)[:256] if value is not None and value != "" else None
+
+
+def _door_row(
+    cur: sqlite3.Cursor, when: float, name: str, call_id: str | None, event: Mapping[str, Any]
+) -> None:
+    """One door event; what has no column of its own is kept as JSON in ``detail``."""
+    detail = {k: v for k, v in event.items() if k not in _DOOR_COLUMNS}
+    cur.execute(
+        "INSERT INTO door (time, event, via, call_id, detail) VALUES (?, ?, ?, ?, ?)",
+        (
+            when,
+            DOOR_EVENTS[name],
+            _text(event.get("via")),
+            call_id,
+            json.dumps(detail, default=str) if detail else None,
+        ),
+    )
 
 
 def _when(wall: object) -> str:

@@ -221,43 +221,10 @@ class Engine:
     async def start(self) -> None:
         """Bind, resolve, start registering. Raises OSError for the caller to report."""
         cfg = self.config
-        listen = cfg.sip.listen
-        # UDP and TCP both listen (RFC 3261 §18: a UA must accept both); the configured
-        # transport is the one we send on. With TLS the stream listener speaks TLS, and only
-        # when we have a certificate to present (else calls come over the registration's flow).
-        tls_client, tls_server = _tls_contexts(cfg)
         hops = await self.resolver.hops(cfg)
         resolved = {name: address for name, (address, _) in hops.items()}
-        self.transport = SipTransport(
-            listen.host,
-            listen.port,
-            self._received,
-            tcp=cfg.sip.transport != "tls",
-            on_error=self._unreachable,
-            tls_client=tls_client,
-            tls_server=tls_server,
-            server_names={address: name for name, address in resolved.items()},
-            admits=self._admits,
-            on_closed=self._flow_closed,
-            sheds=self._sheds,
-        )
-        self.transport.configured_names = frozenset(configured_hosts(cfg))
-        await self.transport.start()
-        # The address the kernel would use towards the last configured server (a backup
-        # account's, if any), when we listen on a wildcard.
-        target_host = next(reversed(resolved.values()), "127.0.0.1")
-        host = cfg.sip.advertise or listen.host
-        if is_wildcard(host):
-            host = _outbound_address(target_host, 5060, listen.host)
-        if cfg.media.keying == "dtls" and cfg.media.encryption != "off":
-            # One certificate per process (endpoint.media.dtls explains why not on disk).
-            self._dtls_identity = DtlsIdentity(datetime.datetime.now(datetime.UTC))
-        local = LocalAddress(
-            host,
-            self.transport.port,
-            cfg.sip.transport,
-            dtls_fingerprint=self._dtls_identity.fingerprint if self._dtls_identity else None,
-        )
+        self.transport = await self._start_transport(cfg, resolved)
+        local = self._local_address(cfg, self.transport.port, resolved)
         core = self.core = Intercom(cfg, local, secrets.SystemRandom(), resolved, _srv_ports(hops))
         self.hardware = HardwareBridge(cfg, open_board(cfg), self._hardware_input)
         core.door.restore(self.hardware.saved_lockouts(), time.monotonic())
@@ -271,15 +238,71 @@ class Engine:
         await self.integration.start()
         self.control = ControlServer(cfg.control.socket, self.command, self.events)
         await self.control.start()
+        self.media = self._media_loop(cfg)
+        self._log_start(cfg, local.host, resolved)
+        core.start(time.monotonic())  # the first LED state, then registering
+        self._step()
+        self.notifier.notify(READY=1, STATUS=self.supervisor.status.text)
+        media = self.media
+        self.supervisor.start(lambda: media.last_tick)  # watchdog pings while both loops run
+
+    async def _start_transport(self, cfg: Config, resolved: dict[str, str]) -> SipTransport:
+        """UDP and TCP both listen (RFC 3261 §18: a UA must accept both); the configured
+        transport is the one we send on. With TLS the stream listener speaks TLS, and only
+        when we have a certificate to present (else calls come over the registration's flow)."""
+        tls_client, tls_server = _tls_contexts(cfg)
+        listen = cfg.sip.listen
+        transport = SipTransport(
+            listen.host,
+            listen.port,
+            self._received,
+            tcp=cfg.sip.transport != "tls",
+            on_error=self._unreachable,
+            tls_client=tls_client,
+            tls_server=tls_server,
+            server_names={address: name for name, address in resolved.items()},
+            admits=self._admits,
+            on_closed=self._flow_closed,
+            sheds=self._sheds,
+        )
+        transport.configured_names = frozenset(configured_hosts(cfg))
+        await transport.start()
+        return transport
+
+    def _local_address(self, cfg: Config, port: int, resolved: dict[str, str]) -> LocalAddress:
+        """Our address in Via, Contact and SDP; the DTLS certificate when DTLS-SRTP is on."""
+        # The address the kernel would use towards the last configured server (a backup
+        # account's, if any), when we listen on a wildcard.
+        listen = cfg.sip.listen
+        target_host = next(reversed(resolved.values()), "127.0.0.1")
+        host = cfg.sip.advertise or listen.host
+        if is_wildcard(host):
+            host = _outbound_address(target_host, 5060, listen.host)
+        if cfg.media.keying == "dtls" and cfg.media.encryption != "off":
+            # One certificate per process (endpoint.media.dtls explains why not on disk).
+            self._dtls_identity = DtlsIdentity(datetime.datetime.now(datetime.UTC))
+        return LocalAddress(
+            host,
+            port,
+            cfg.sip.transport,
+            dtls_fingerprint=self._dtls_identity.fingerprint if self._dtls_identity else None,
+        )
+
+    def _media_loop(self, cfg: Config) -> MediaLoop:
         loop = asyncio.get_running_loop()
 
         def wake() -> None:
             loop.call_soon_threadsafe(self._media_events)
 
-        self.media = MediaLoop(
+        media = MediaLoop(
             cfg.media.ptime, wake=wake, idle_beat=beat_period(self.notifier.watchdog_usec)
         )
-        self.media.start()
+        media.start()
+        return media
+
+    def _log_start(self, cfg: Config, host: str, resolved: dict[str, str]) -> None:
+        assert self.transport is not None
+        listen = cfg.sip.listen
         log.info("listening on %s %s:%d", cfg.sip.transport, uri_host(host), self.transport.port)
         for warning in security_warnings(cfg):
             log.warning("%s", warning)
@@ -287,11 +310,6 @@ class Engine:
             problem = family_mismatch(listen.host, address)
             if problem:
                 log.warning("%s (%s) %s", name, address, problem)
-        core.start(time.monotonic())  # the first LED state, then registering
-        self._step()
-        self.notifier.notify(READY=1, STATUS=self.supervisor.status.text)
-        media = self.media
-        self.supervisor.start(lambda: media.last_tick)  # watchdog pings while both loops run
 
     async def apply_config(self, config: Config) -> None:
         """A reloaded configuration (``Supervised``): resolve its servers, retune the UA."""

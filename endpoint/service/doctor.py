@@ -27,8 +27,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from endpoint.audio.devices import DeviceInfo, DeviceSpec, Direction, choose_format, find_device
-from endpoint.config import AudioSettings, Config, ConfigError, SipSettings, load_config
-from endpoint.service.probe import ProbeError, RegistrarProbe
+from endpoint.config import (
+    AccountSettings,
+    AudioSettings,
+    Config,
+    ConfigError,
+    SipSettings,
+    load_config,
+)
+from endpoint.service.probe import ProbeError, ProbeResult, RegistrarProbe
 from endpoint.tls import client_context, describe_failure
 
 if TYPE_CHECKING:
@@ -347,63 +354,72 @@ def check_hardware(config: Config) -> list[Finding]:
     if board is None or board in ("none", "simulated"):
         return [ok("hardware", f"board {board or 'none'}: nothing to check")]
     if board == "gpio":
-        chips = sorted(glob.glob("/dev/gpiochip*"))
-        if not chips:
-            return [
-                Finding(
-                    Level.FAIL,
-                    "hardware",
-                    'board = "gpio" but there is no /dev/gpiochip*',
-                    "run on a Raspberry Pi (or a board with GPIO), or set [hardware] board to "
-                    '"serial" for the USB I/O board',
-                )
-            ]
-        usable = [c for c in chips if os.access(c, os.R_OK | os.W_OK)]
-        if not usable:
-            return [
-                Finding(
-                    Level.WARN,
-                    "hardware",
-                    f"{', '.join(chips)} present, not accessible to this user",
-                    "the service user is in group gpio; run doctor as root or as sip-endpoint",
-                )
-            ]
-        return [ok("hardware", f"GPIO: {', '.join(chips)}")]
+        return _check_gpio()
     if board == "serial":
-        port = getattr(hardware, "serial_port", None)
-        if port is None:
-            return [
-                Finding(
-                    Level.FAIL,
-                    "hardware",
-                    'board = "serial" without serial_port',
-                    'set [hardware] serial_port, e.g. "/dev/ttyACM0"',
-                )
-            ]
-        path = Path(str(port))
-        if not path.exists():
-            present = sorted(glob.glob("/dev/ttyACM*") + glob.glob("/dev/ttyUSB*"))
-            return [
-                Finding(
-                    Level.FAIL,
-                    "hardware",
-                    f"serial port {path} does not exist",
-                    "plug the I/O board in; serial ports here: "
-                    + (", ".join(present) or "none")
-                    + " (a /dev/serial/by-id/ path survives re-plugging)",
-                )
-            ]
-        if not os.access(path, os.R_OK | os.W_OK):
-            return [
-                Finding(
-                    Level.WARN,
-                    "hardware",
-                    f"{path} present, not accessible to this user",
-                    "the service user is in group dialout; run doctor as root or as sip-endpoint",
-                )
-            ]
-        return [ok("hardware", f"serial board at {path}")]
+        return _check_serial(getattr(hardware, "serial_port", None))
     return [ok("hardware", f"board {board}: no check for it")]
+
+
+def _check_gpio() -> list[Finding]:
+    """The header's character devices exist and the service user may open them."""
+    chips = sorted(glob.glob("/dev/gpiochip*"))
+    if not chips:
+        return [
+            Finding(
+                Level.FAIL,
+                "hardware",
+                'board = "gpio" but there is no /dev/gpiochip*',
+                "run on a Raspberry Pi (or a board with GPIO), or set [hardware] board to "
+                '"serial" for the USB I/O board',
+            )
+        ]
+    usable = [c for c in chips if os.access(c, os.R_OK | os.W_OK)]
+    if not usable:
+        return [
+            Finding(
+                Level.WARN,
+                "hardware",
+                f"{', '.join(chips)} present, not accessible to this user",
+                "the service user is in group gpio; run doctor as root or as sip-endpoint",
+            )
+        ]
+    return [ok("hardware", f"GPIO: {', '.join(chips)}")]
+
+
+def _check_serial(port: object) -> list[Finding]:
+    """The I/O board's serial port is named, plugged in, and open to the service user."""
+    if port is None:
+        return [
+            Finding(
+                Level.FAIL,
+                "hardware",
+                'board = "serial" without serial_port',
+                'set [hardware] serial_port, e.g. "/dev/ttyACM0"',
+            )
+        ]
+    path = Path(str(port))
+    if not path.exists():
+        present = sorted(glob.glob("/dev/ttyACM*") + glob.glob("/dev/ttyUSB*"))
+        return [
+            Finding(
+                Level.FAIL,
+                "hardware",
+                f"serial port {path} does not exist",
+                "plug the I/O board in; serial ports here: "
+                + (", ".join(present) or "none")
+                + " (a /dev/serial/by-id/ path survives re-plugging)",
+            )
+        ]
+    if not os.access(path, os.R_OK | os.W_OK):
+        return [
+            Finding(
+                Level.WARN,
+                "hardware",
+                f"{path} present, not accessible to this user",
+                "the service user is in group dialout; run doctor as root or as sip-endpoint",
+            )
+        ]
+    return [ok("hardware", f"serial board at {path}")]
 
 
 # -- SIP port --------------------------------------------------------------------------------
@@ -458,71 +474,73 @@ def check_registrar(config: Config, timeout: float = 5.0) -> list[Finding]:
         ("account", config.account),
         ("backup_account", config.backup_account),
     ):
-        if account is None:
-            continue
-        name = f"registrar [{section}]"
-        try:
-            tls = client_context(config.tls) if config.sip.transport == "tls" else None
-        except (ssl.SSLError, OSError, ValueError) as exc:
-            findings.append(
-                Finding(
-                    Level.FAIL,
-                    name,
-                    f"[tls] files cannot be used: {describe_failure(exc)}",
-                    "check [tls] ca_file, cert_file and key_file (PEM; the key must match)",
-                )
-            )
-            continue
-        try:
-            result = RegistrarProbe(account, config.sip.transport, timeout, tls).run()
-        except ProbeError as exc:
-            fix = (
-                "the line says which [tls] or [account] key to change"
-                if str(exc).startswith("TLS to")
-                else f"check [{section}] registrar and the network"
-            )
-            findings.append(Finding(Level.FAIL, name, str(exc), fix))
-            continue
-        where = account.outbound_proxy or account.registrar
-        if result.options is None and result.register is None:
-            findings.append(
-                Finding(
-                    Level.FAIL,
-                    name,
-                    f"no answer from {where} within {timeout:g} s",
-                    f"check [{section}] registrar (host, port, transport), the network and "
-                    "the firewall",
-                )
-            )
-            continue
-        if result.options is not None:
-            findings.append(ok(name, f"{where} answers OPTIONS: {result.options}"))
-        if result.verdict == "accepted":
-            findings.append(
-                ok(
-                    name,
-                    f"{account.user}@{account.domain}: credentials accepted ({result.register})",
-                )
-            )
-        elif result.verdict == "rejected":
-            findings.append(
-                Finding(
-                    Level.FAIL,
-                    name,
-                    f"wrong password: {account.auth_user} was refused ({result.register})",
-                    f"check [{section}] user, auth_user and password (or password_file)",
-                )
-            )
-        else:
-            findings.append(
-                Finding(
-                    Level.FAIL if result.register is None else Level.WARN,
-                    name,
-                    f"REGISTER answered {result.register or 'nothing'}",
-                    f"check [{section}] user and domain with the PBX administrator",
-                )
-            )
+        if account is not None:
+            findings += _check_account(config, section, account, timeout)
     return findings
+
+
+def _check_account(
+    config: Config, section: str, account: AccountSettings, timeout: float
+) -> list[Finding]:
+    """One account's registrar: reachable (OPTIONS), and does it take our credentials?"""
+    name = f"registrar [{section}]"
+    try:
+        tls = client_context(config.tls) if config.sip.transport == "tls" else None
+    except (ssl.SSLError, OSError, ValueError) as exc:
+        return [
+            Finding(
+                Level.FAIL,
+                name,
+                f"[tls] files cannot be used: {describe_failure(exc)}",
+                "check [tls] ca_file, cert_file and key_file (PEM; the key must match)",
+            )
+        ]
+    try:
+        result = RegistrarProbe(account, config.sip.transport, timeout, tls).run()
+    except ProbeError as exc:
+        fix = (
+            "the line says which [tls] or [account] key to change"
+            if str(exc).startswith("TLS to")
+            else f"check [{section}] registrar and the network"
+        )
+        return [Finding(Level.FAIL, name, str(exc), fix)]
+    where = account.outbound_proxy or account.registrar
+    if result.options is None and result.register is None:
+        return [
+            Finding(
+                Level.FAIL,
+                name,
+                f"no answer from {where} within {timeout:g} s",
+                f"check [{section}] registrar (host, port, transport), the network and "
+                "the firewall",
+            )
+        ]
+    findings = []
+    if result.options is not None:
+        findings.append(ok(name, f"{where} answers OPTIONS: {result.options}"))
+    return [*findings, _register_verdict(name, section, account, result)]
+
+
+def _register_verdict(
+    name: str, section: str, account: AccountSettings, result: ProbeResult
+) -> Finding:
+    if result.verdict == "accepted":
+        return ok(
+            name, f"{account.user}@{account.domain}: credentials accepted ({result.register})"
+        )
+    if result.verdict == "rejected":
+        return Finding(
+            Level.FAIL,
+            name,
+            f"wrong password: {account.auth_user} was refused ({result.register})",
+            f"check [{section}] user, auth_user and password (or password_file)",
+        )
+    return Finding(
+        Level.FAIL if result.register is None else Level.WARN,
+        name,
+        f"REGISTER answered {result.register or 'nothing'}",
+        f"check [{section}] user and domain with the PBX administrator",
+    )
 
 
 # -- clock -----------------------------------------------------------------------------------

@@ -216,6 +216,29 @@ class DigestClient:
         anything but "stop").
         """
         header = "Authorization" if kind == 401 else "Proxy-Authorization"
+        best = self._strongest(challenges)
+        answered = sent_credentials(sent)
+        fields = []
+        for realm, challenge in best.items():
+            old = self._realms.get((kind, realm))
+            state = _NonceState(challenge)
+            if realm in answered:
+                # RFC 3261 §22.2: challenged again although this request answered the realm.
+                self._check_stale(old, challenge, realm, answered[realm])
+                state.stale_retries = (old.stale_retries if old is not None else 0) + 1
+            if old is not None and old.challenge.nonce == challenge.nonce:
+                state.nc = old.nc  # the same nonce again: nc goes on (RFC 7616 §3.4)
+            self._realms[(kind, realm)] = state
+            fields.append((header, self._credentials(state, method, uri, body)))
+        for realm in answered.keys() - best.keys():
+            kept = self._realms.get((kind, realm))
+            if kept is not None:
+                fields.append((header, self._credentials(kept, method, uri, body)))
+        return fields
+
+    def _strongest(self, challenges: list[str]) -> dict[str, Challenge]:
+        """realm -> the strongest supported challenge, for the realms we answer; DigestError
+        when none is left (every one malformed, unsupported or for a stranger's realm)."""
         best: dict[str, Challenge] = {}
         malformed: ParseError | None = None
         strangers: list[str] = []
@@ -246,24 +269,7 @@ class DigestClient:
         if not best:
             detail = f": {malformed.reason}" if malformed is not None else ""
             raise DigestError(f"no supported Digest challenge (MD5, SHA-256, SHA-512-256){detail}")
-        answered = sent_credentials(sent)
-        fields = []
-        for realm, challenge in best.items():
-            old = self._realms.get((kind, realm))
-            state = _NonceState(challenge)
-            if realm in answered:
-                # RFC 3261 §22.2: challenged again although this request answered the realm.
-                self._check_stale(old, challenge, realm, answered[realm])
-                state.stale_retries = (old.stale_retries if old is not None else 0) + 1
-            if old is not None and old.challenge.nonce == challenge.nonce:
-                state.nc = old.nc  # the same nonce again: nc goes on (RFC 7616 §3.4)
-            self._realms[(kind, realm)] = state
-            fields.append((header, self._credentials(state, method, uri, body)))
-        for realm in answered.keys() - best.keys():
-            kept = self._realms.get((kind, realm))
-            if kept is not None:
-                fields.append((header, self._credentials(kept, method, uri, body)))
-        return fields
+        return best
 
     def _check_stale(
         self, old: _NonceState | None, challenge: Challenge, realm: str, nonce_sent: str

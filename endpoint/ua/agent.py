@@ -595,27 +595,25 @@ class UserAgent:
             case _:
                 pass  # TransactionTerminated: nothing of ours to tidy
 
-    def _refresher(self, transaction: str) -> Session | None:
-        """The session whose own request (a refresh, a re-INVITE, a BYE) this is."""
-        return next((s for s in self._sessions() if s.owns(transaction)), None)
-
-    def _info_sender(self, transaction: str) -> Session | None:
-        """The session whose keys-as-SIP-INFO request this is (``ctl dtmf`` without RFC 4733)."""
-        return next((s for s in self._sessions() if s.owns_info(transaction)), None)
+    def _sender(self, transaction: str) -> Session | None:
+        """The session whose own request this is: a refresh or re-INVITE (``owns``), or keys
+        as SIP INFO (``owns_info``, ``ctl dtmf`` without RFC 4733)."""
+        return next(
+            (s for s in self._sessions() if s.owns(transaction) or s.owns_info(transaction)),
+            None,
+        )
 
     def _on_response(self, event: ResponseReceived, now: float) -> None:
         """A response to one of our requests: to the session, the call or the registration
         that sent it."""
         if self._answer_in_dialog_challenge(event, now):
             return
-        info = self._info_sender(event.transaction)
-        if info is not None:
+        sender = self._sender(event.transaction)
+        if sender is not None and sender.owns_info(event.transaction):
             if event.response.status >= 200:
-                info.info_done(event.response.status, now)
-            return
-        refresher = self._refresher(event.transaction)
-        if refresher is not None:
-            refresher.on_response(event.response, now)
+                sender.info_done(event.response.status, now)
+        elif sender is not None:
+            sender.on_response(event.response, now)
         elif self.outgoing.owns(event.transaction):
             self.outgoing.on_response(event.transaction, event.response, now)
         else:
@@ -656,13 +654,11 @@ class UserAgent:
     def _on_failure(self, event: TransactionTimeout | TransportError, now: float) -> None:
         """A transaction of ours got no answer, or its transport failed; or (``TU_TIMER``) an
         incoming INVITE was not answered in time."""
-        info = self._info_sender(event.transaction)
-        if info is not None:
-            info.info_done(None, now)
-            return
-        refresher = self._refresher(event.transaction)
-        if refresher is not None:
-            refresher.on_failure(now)
+        sender = self._sender(event.transaction)
+        if sender is not None and sender.owns_info(event.transaction):
+            sender.info_done(None, now)
+        elif sender is not None:
+            sender.on_failure(now)
         elif self.outgoing.owns(event.transaction):
             self.outgoing.on_failure(event.transaction, "no answer (timeout)", now)
         elif isinstance(event, TransactionTimeout) and event.timer == TU_TIMER:

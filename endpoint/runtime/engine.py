@@ -48,7 +48,7 @@ from endpoint.service.supervisor import ServiceSupervisor
 from endpoint.service.watchdog import beat_period
 from endpoint.sip import ParseError
 from endpoint.sip.message import Message
-from endpoint.sip.offer_answer import NegotiatedMedia
+from endpoint.sip.offer_answer import DtlsParams, NegotiatedMedia
 from endpoint.sip.sdes import SrtpKeys as SdesKeys
 from endpoint.sip.uri import SipURI, parse_uri, uri_host
 from endpoint.tls import client_context, describe_failure, server_context
@@ -207,6 +207,8 @@ class Engine:
         self._callers: dict[str, str] = {}
         #: The SRTP keys each call's stream runs with (a re-INVITE may bring new ones).
         self._keys: dict[str, SdesKeys | None] = {}
+        #: The DTLS association each call runs (RFC 8842: a re-INVITE may ask for a new one).
+        self._associations: dict[str, DtlsParams] = {}
         #: `ctl volume`'s speaker volume and microphone gain (dB); None: the config's.
         self._volume: tuple[float | None, float | None] = (None, None)
         self._dtls_identity: DtlsIdentity | None = None
@@ -496,6 +498,7 @@ class Engine:
                 # RFC 4568 §7.1.4: the re-INVITE's keys replace the old ones from now on.
                 self._keys[action.call_id] = m.srtp
                 media.set_protection(action.call_id, protection_for(m))
+            self._renew_association(media, action.call_id, m)
             media.set_remote(
                 action.call_id,
                 (m.remote_address, m.remote_port),
@@ -547,17 +550,9 @@ class Engine:
             core.end_call(action.call_id, f"audio failed: {exc}", now)
             return
         self._ports[action.call_id] = port
-        dtls = dtls_rtcp = None
-        d = action.media.dtls
-        if d is not None and self._dtls_identity is not None:
-            # The handshakes run on the media thread, on the RTP socket (and the RTCP one
-            # without rtcp-mux, RFC 5764 §4.1); SRTP starts after them.
-            identity = self._dtls_identity
-            dtls = DtlsSrtp(identity, client=d.client, remote_fingerprint=d.remote_fingerprint)
-            if not action.media.rtcp_mux:
-                dtls_rtcp = DtlsSrtp(
-                    identity, client=d.client, remote_fingerprint=d.remote_fingerprint
-                )
+        dtls, dtls_rtcp = self._handshakes(action.media)
+        if action.media.dtls is not None:
+            self._associations[action.call_id] = action.media.dtls
         media.add_call(
             CallMedia(
                 action.call_id,
@@ -570,6 +565,30 @@ class Engine:
             )
         )
 
+    def _handshakes(self, m: NegotiatedMedia) -> tuple[DtlsSrtp | None, DtlsSrtp | None]:
+        """The DTLS-SRTP handshakes of a call: they run on the media thread, on the RTP
+        socket (and the RTCP one without rtcp-mux, RFC 5764 §4.1); SRTP starts after them."""
+        d = m.dtls
+        if d is None or self._dtls_identity is None:
+            return None, None
+        identity = self._dtls_identity
+        dtls = DtlsSrtp(identity, client=d.client, remote_fingerprint=d.remote_fingerprint)
+        if m.rtcp_mux:
+            return dtls, None
+        return dtls, DtlsSrtp(identity, client=d.client, remote_fingerprint=d.remote_fingerprint)
+
+    def _renew_association(self, media: MediaLoop, call_id: str, m: NegotiatedMedia) -> None:
+        """A re-INVITE that asks for a new DTLS association (a new tls-id, or a new
+        fingerprint or role from a peer without one): a new handshake, SRTP waits for it."""
+        before = self._associations.get(call_id)
+        if m.dtls is None or before is None or m.dtls.continues(before):
+            return
+        self._associations[call_id] = m.dtls
+        dtls, dtls_rtcp = self._handshakes(m)
+        if dtls is not None:
+            log.info("call %s: new DTLS association asked for: handshake again", call_id)
+            media.set_dtls(call_id, dtls, dtls_rtcp)
+
     def _stop_media(self, media: MediaLoop, call_id: str, reason: str) -> None:
         """Take the call off the media thread; release its device and sockets once it has
         left, then report it."""
@@ -577,6 +596,7 @@ class Engine:
         old_sockets = self._sockets.pop(call_id, None)
         old_port = self._ports.pop(call_id, None)
         self._keys.pop(call_id, None)
+        self._associations.pop(call_id, None)
         loop = asyncio.get_running_loop()
 
         def report(done: object) -> None:

@@ -181,6 +181,16 @@ class MediaLoop:
             lambda: self._with(call_id, lambda c: c.stream.set_protection(protection))
         )
 
+    def set_dtls(self, call_id: str, dtls: DtlsSrtp, dtls_rtcp: DtlsSrtp | None) -> None:
+        """A new DTLS association for the call (RFC 8842): its handshakes replace the old
+        ones, and nothing passes until they have keyed SRTP again."""
+
+        def renew(call: CallMedia) -> None:
+            call.dtls, call.dtls_rtcp, call.dtls_settled = dtls, dtls_rtcp, False
+            call.stream.set_protection(AwaitingKeys())
+
+        self._commands.put(lambda: self._with(call_id, renew))
+
     def set_remote(self, call_id: str, rtp: tuple[str, int], rtcp: tuple[str, int]) -> None:
         self._commands.put(lambda: self._with(call_id, lambda c: c.stream.set_remote(rtp, rtcp)))
 

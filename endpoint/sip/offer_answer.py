@@ -19,8 +19,10 @@ certificate's ``a=fingerprint`` and our ``a=setup`` role, so it may run over UDP
 (a peer that answers with its own fingerprint and role gets DTLS, any other plain RTP). We offer
 ``actpass`` and answer ``active`` to an ``actpass`` or ``passive`` offer (RFC 5763 §5: the
 answerer should be the DTLS client), ``passive`` to an ``active`` one; the role and the peer's
-fingerprint go to the media thread, which runs the handshake and checks the certificate. One
-keying per configuration: with "dtls" an SDES offer is not understood, and the reverse.
+fingerprint go to the media thread, which runs the handshake and checks the certificate. Our
+``a=tls-id`` (RFC 8842, ``endpoint.sip.tls_id``) stays while the association continues; a
+re-offer asking for a new association gets a new one. One keying per configuration: with
+"dtls" an SDES offer is not understood, and the reverse.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from endpoint.sip.sdp import (
     Origin,
     SessionDescription,
 )
+from endpoint.sip.tls_id import new_tls_id, remote_tls_id, same_association
 
 STATIC_TYPES = {"PCMU": 0, "PCMA": 8}
 KEYINGS = ("sdes", "dtls")
@@ -127,6 +130,17 @@ class DtlsParams:
     client: bool
     #: The peer's ``a=fingerprint``: ``sha-256 AB:CD:...``, checked after the handshake.
     remote_fingerprint: str
+    #: The peer's ``a=tls-id`` (RFC 8842), None from a peer that sends none.
+    remote_tls_id: str | None = None
+
+    def continues(self, before: DtlsParams | None) -> bool:
+        """Whether this exchange keeps the association ``before`` was (no new handshake)."""
+        if before is None:
+            return False
+        return same_association(
+            (before.remote_tls_id, before.remote_fingerprint, before.client),
+            (self.remote_tls_id, self.remote_fingerprint, self.client),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +191,19 @@ class SdpSession:
         self.address = address
         self.username = username
         self._last_body: str | None = None
+        self._tls_id: str | None = None
+
+    @property
+    def tls_id(self) -> str:
+        """Our ``a=tls-id`` (RFC 8842) for the DTLS association in force (drawn when first
+        used, so a call without DTLS draws nothing from the random source)."""
+        if self._tls_id is None:
+            self._tls_id = new_tls_id(self.rng)
+        return self._tls_id
+
+    def new_association(self) -> None:
+        """A new DTLS association: our next offer or answer carries a new tls-id."""
+        self._tls_id = new_tls_id(self.rng)
 
     def seal(
         self, media: tuple[MediaDescription, ...], connection: Connection
@@ -205,7 +232,7 @@ def _audio_attributes(
     rtcp_mux: bool,
     *,
     crypto: list[sdes.Crypto] | None = None,
-    dtls: tuple[str, str] | None = None,
+    dtls: tuple[str, str, str] | None = None,
 ) -> tuple[Attribute, ...]:
     attrs: list[Attribute] = [("rtpmap", f"{pt} {name}/8000") for name, pt in codecs]
     if dtmf is not None:
@@ -215,8 +242,8 @@ def _audio_attributes(
     if rtcp_mux:
         attrs.append(("rtcp-mux", None))
     attrs += [("crypto", str(c)) for c in crypto or ()]
-    if dtls is not None:  # (fingerprint, setup)
-        attrs += [("fingerprint", dtls[0]), ("setup", dtls[1])]
+    if dtls is not None:  # (fingerprint, setup, tls-id)
+        attrs += [("fingerprint", dtls[0]), ("setup", dtls[1]), ("tls-id", dtls[2])]
     return tuple(attrs)
 
 
@@ -227,7 +254,7 @@ def make_offer(local: LocalMedia, session: SdpSession) -> SessionDescription:
     formats = tuple(str(pt) for _, pt in codecs) + ((str(DEFAULT_DTMF_PT),) if dtmf else ())
     sdes_on = local.encryption != "off" and not local.dtls
     crypto = sdes.our_offer(session.rng) if sdes_on else None
-    dtls = (local.fingerprint or "", "actpass") if local.dtls else None
+    dtls = (local.fingerprint or "", "actpass", session.tls_id) if local.dtls else None
     proto = "RTP/AVP"
     if local.encryption == "mandatory":
         proto = DTLS_PROTO if local.dtls else "RTP/SAVP"
@@ -329,7 +356,20 @@ def _offered_dtls(offer: SessionDescription, media: MediaDescription) -> DtlsPar
     setup = _setup(offer, media) or "active"  # RFC 4145 §4: the default is active
     if fingerprint is None or setup not in _ANSWER_AS_CLIENT:
         return None
-    return DtlsParams(_ANSWER_AS_CLIENT[setup], fingerprint)
+    return DtlsParams(_ANSWER_AS_CLIENT[setup], fingerprint, remote_tls_id(offer, media))
+
+
+def _association(
+    offered: DtlsParams, setup: str | None, current: DtlsParams | None, session: SdpSession
+) -> DtlsParams:
+    """A re-offer that keeps the association keeps our role where ``actpass`` lets us (RFC
+    8842 §5.3); any other offer starts a new one, with a new tls-id of ours."""
+    kept = replace(offered, client=current.client) if current is not None else offered
+    if current is not None and setup in (None, "actpass") and kept.continues(current):
+        return kept
+    if current is not None and not offered.continues(current):
+        session.new_association()
+    return offered
 
 
 def _remote(offer: SessionDescription, media: MediaDescription) -> tuple[str, bool]:
@@ -354,12 +394,15 @@ def make_answer(
     local: LocalMedia,
     session: SdpSession,
     current: sdes.SrtpKeys | None = None,
+    current_dtls: DtlsParams | None = None,
 ) -> tuple[SessionDescription, NegotiatedMedia]:
     """Answer ``offer`` (RFC 3264 §6); raises NotAcceptableError (488) if no audio is usable.
 
     ``current``: the keys a re-offer's session runs with. When the offerer keeps its key and
     suite we keep ours (RFC 4568 §7.1.4: no rekey was asked, and peers such as baresip 1.0 keep
-    their receive context then); when it brings a new key, we answer with a new one too."""
+    their receive context then); when it brings a new key, we answer with a new one too.
+    ``current_dtls``: the DTLS association in force, kept unless the offer asks for a new one
+    (``endpoint.sip.tls_id``)."""
     negotiated: NegotiatedMedia | None = None
     answers: list[MediaDescription] = []
     for media in offer.media:
@@ -367,6 +410,8 @@ def make_answer(
         dtls = _offered_dtls(offer, media) if local.dtls and usable else None
         if dtls is None and media.proto.upper() in DTLS_PROTOS:
             usable = False  # a=setup:holdconn, or no role we can take
+        if dtls is not None and negotiated is None:
+            dtls = _association(dtls, _setup(offer, media), current_dtls, session)
         codec = _codec_in(media, local.codecs) if usable else None
         if negotiated is not None or codec is None:
             # §6: a refused stream is answered with port 0, same media type and formats.
@@ -416,7 +461,7 @@ def _answer_stream(
             direction,
             mux,
             crypto=ours,
-            dtls=(local.fingerprint or "", role) if dtls is not None else None,
+            dtls=(local.fingerprint or "", role, session.tls_id) if dtls is not None else None,
         ),
     )
     negotiated = NegotiatedMedia(
@@ -526,7 +571,7 @@ def _answered_dtls(
     if setup not in _OFFERER_IS_CLIENT:
         # RFC 5763 §5: the answerer MUST NOT answer actpass (nor holdconn a live stream).
         raise NotAcceptableError(f"the answer's a=setup:{setup} takes no DTLS role")
-    return DtlsParams(_OFFERER_IS_CLIENT[setup], fingerprint)
+    return DtlsParams(_OFFERER_IS_CLIENT[setup], fingerprint, remote_tls_id(answer, media))
 
 
 def _answered_keys(

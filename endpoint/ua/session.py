@@ -182,7 +182,9 @@ class Session:
             self.offered_in_2xx = make_offer(self._keep_codec(), self.sdp)
             return bytes(self.offered_in_2xx), None
         offer = parse_sdp(request.body)
-        answer, media = make_answer(offer, self._keep_codec(), self.sdp, self.media.srtp)
+        answer, media = make_answer(
+            offer, self._keep_codec(), self.sdp, self.media.srtp, self.media.dtls
+        )
         self.local_sdp = answer
         return bytes(answer), media
 

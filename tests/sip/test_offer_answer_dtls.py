@@ -138,3 +138,66 @@ def test_dtls_keying_without_our_fingerprint_is_a_usage_error() -> None:
         LocalMedia("127.0.0.1", 40000, encryption="mandatory", keying="dtls")
     with pytest.raises(UsageError, match="keying"):
         LocalMedia("127.0.0.1", 40000, keying="zrtp")
+
+
+# -- a=tls-id (RFC 8842) -------------------------------------------------------------------------
+
+PEER_ID = "peerassociation0000000001"
+
+
+def re_offer(fingerprint: str = THEIRS, setup: str = "actpass", tls_id: str | None = None) -> str:
+    tls = f"a=tls-id:{tls_id}\r\n" if tls_id else ""
+    return (
+        "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+        "m=audio 5000 UDP/TLS/RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+        f"a=fingerprint:{fingerprint}\r\na=setup:{setup}\r\n{tls}"
+    )
+
+
+def test_offers_and_answers_carry_our_tls_id_and_read_the_peers() -> None:
+    sdp = session()
+    (offered,) = make_offer(local(), sdp).media
+    ours = offered.attribute("tls-id")
+    assert ours is not None and len(ours) >= 20
+    answer, media = make_answer(parse_sdp(re_offer(tls_id=PEER_ID)), local(), sdp)
+    assert answer.media[0].attribute("tls-id") == ours  # one association per session
+    assert media.dtls is not None and media.dtls.remote_tls_id == PEER_ID
+    other_call = SdpSession(random.Random(6), "127.0.0.1")
+    assert make_offer(local(), other_call).media[0].attribute("tls-id") != ours
+
+
+def test_a_re_offer_with_the_same_tls_id_keeps_the_association_and_our_tls_id() -> None:
+    sdp = session()
+    first, media = make_answer(parse_sdp(re_offer(tls_id=PEER_ID)), local(), sdp)
+    again, kept = make_answer(
+        parse_sdp(re_offer(tls_id=PEER_ID)), local(), sdp, current_dtls=media.dtls
+    )
+    assert again.media[0].attribute("tls-id") == first.media[0].attribute("tls-id")
+    assert kept.dtls is not None and kept.dtls.continues(media.dtls)
+
+
+def test_a_changed_tls_id_from_the_peer_is_a_new_association_with_a_new_tls_id_of_ours() -> None:
+    sdp = session()
+    first, media = make_answer(parse_sdp(re_offer(tls_id=PEER_ID)), local(), sdp)
+    again, renewed = make_answer(
+        parse_sdp(re_offer(tls_id="peerassociation0000000002")),
+        local(),
+        sdp,
+        current_dtls=media.dtls,
+    )
+    assert again.media[0].attribute("tls-id") != first.media[0].attribute("tls-id")
+    assert renewed.dtls is not None and not renewed.dtls.continues(media.dtls)
+
+
+def test_without_tls_id_a_new_fingerprint_is_a_new_association_the_same_one_is_not() -> None:
+    sdp = session()
+    _, media = make_answer(parse_sdp(re_offer()), local(), sdp)
+    _, same = make_answer(parse_sdp(re_offer()), local(), sdp, current_dtls=media.dtls)
+    _, moved = make_answer(parse_sdp(re_offer(OURS)), local(), sdp, current_dtls=media.dtls)
+    assert same.dtls is not None and same.dtls.continues(media.dtls)
+    assert moved.dtls is not None and not moved.dtls.continues(media.dtls)
+
+
+def test_a_malformed_tls_id_counts_as_none() -> None:
+    _, media = make_answer(parse_sdp(re_offer(tls_id="short")), local(), session())
+    assert media.dtls is not None and media.dtls.remote_tls_id is None

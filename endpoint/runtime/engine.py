@@ -43,6 +43,7 @@ from endpoint.runtime.media_loop import CallFailed, CallMedia, MediaLoop
 from endpoint.runtime.resolver import Resolver, configured_hosts, configured_lookups
 from endpoint.runtime.rtp_transport import RtpSockets, allocate
 from endpoint.runtime.sip_transport import SipTransport
+from endpoint.service.reload import integration_changed
 from endpoint.service.sdnotify import Notifier
 from endpoint.service.supervisor import ServiceSupervisor
 from endpoint.service.watchdog import beat_period
@@ -231,13 +232,7 @@ class Engine:
         self.hardware = HardwareBridge(cfg, open_board(cfg), self._hardware_input)
         core.door.restore(self.hardware.saved_lockouts(), time.monotonic())
         self.hardware.start()
-        self.integration = Integration(  # issue 18: history, HTTP API, webhooks, MQTT
-            cfg,
-            self.events,
-            self.command,
-            quality=lambda c: self.media.stats(c) if self.media else None,
-        )
-        await self.integration.start()
+        self.integration = await self._start_integration(cfg)
         self.control = ControlServer(cfg.control.socket, self.command, self.events)
         await self.control.start()
         self.media = self._media_loop(cfg)
@@ -313,11 +308,26 @@ class Engine:
             if problem:
                 log.warning("%s (%s) %s", name, address, problem)
 
+    async def _start_integration(self, cfg: Config) -> Integration:
+        """Issue 18: history, HTTP API, webhooks, MQTT, all built from ``cfg``."""
+        integration = Integration(
+            cfg,
+            self.events,
+            self.command,
+            quality=lambda c: self.media.stats(c) if self.media else None,
+        )
+        await integration.start()
+        return integration
+
     async def apply_config(self, config: Config) -> None:
-        """A reloaded configuration (``Supervised``): resolve its servers, retune the UA."""
+        """A reloaded configuration (``Supervised``): resolve its servers, retune the UA, and
+        start the integration again when one of its sections changed."""
         hops = await self.resolver.hops(config)
         resolved = {name: address for name, (address, _) in hops.items()}
-        self.config = config
+        old, self.config = self.config, config
+        if self.integration is not None and integration_changed(old, config):
+            await self.integration.close()
+            self.integration = await self._start_integration(config)
         if self.transport is not None:
             self.transport.server_names = {address: name for name, address in resolved.items()}
             self.transport.configured_names = frozenset(configured_hosts(config))

@@ -8,6 +8,9 @@ one of three kinds:
   ``[log] level``. Applied at once; a call in progress keeps what it negotiated.
 * ``REREGISTER`` — ``[account]`` / ``[backup_account]``: the old binding is removed and the new
   account registers (a controlled restart of registration only; calls are not touched).
+* ``INTEGRATION`` — ``[history]``, ``[http]`` (with its webhooks), ``[mqtt]``: the building
+  integration is closed (history flushed, MQTT offline, API and webhooks stopped) and started
+  again with the new values; calls and registration are not touched.
 * ``RESTART`` — everything bound at start: ``[sip]`` (sockets, Via/Contact), ``[control]`` (the
   socket), ``[media] ptime`` (the media thread's period) and any section this module does not
   know (hardware wiring). These keep their running value and are logged as
@@ -29,6 +32,7 @@ from endpoint.config import Config
 class ChangeKind(enum.Enum):
     LIVE = "applied"
     REREGISTER = "re-registering"
+    INTEGRATION = "restarting the integration for"
     RESTART = "needs restart"
 
 
@@ -48,6 +52,8 @@ class Change:
 
 _LIVE_SECTIONS = frozenset({"calls", "media", "audio"})
 _REREGISTER_SECTIONS = frozenset({"account", "backup_account"})
+#: The sections ``endpoint.integration.services.Integration`` is built from.
+INTEGRATION_SECTIONS = frozenset({"history", "http", "mqtt"})
 _RESTART_KEYS = frozenset({("media", "ptime")})
 #: Config attributes that are one key of a section rather than a section.
 _FLAT = {"log_level": ("log", "level")}
@@ -60,6 +66,8 @@ def _kind(section: str, key: str) -> ChangeKind:
         return ChangeKind.LIVE
     if section in _REREGISTER_SECTIONS:
         return ChangeKind.REREGISTER
+    if section in INTEGRATION_SECTIONS:
+        return ChangeKind.INTEGRATION
     return ChangeKind.RESTART
 
 
@@ -102,3 +110,8 @@ def effective_config(old: Config, new: Config, changes: list[Change]) -> Config:
 
 def _is_section(value: object) -> bool:
     return dataclasses.is_dataclass(value) and not isinstance(value, type)
+
+
+def integration_changed(old: Config, new: Config) -> bool:
+    """Whether ``[history]``, ``[http]`` or ``[mqtt]`` differ: the integration starts again."""
+    return any(getattr(old, name) != getattr(new, name) for name in INTEGRATION_SECTIONS)

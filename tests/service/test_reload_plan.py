@@ -1,7 +1,7 @@
 """What a reloaded configuration changes and how (pure): live, re-register, or needs restart."""
 
 from endpoint.config import parse_config
-from endpoint.service.reload import ChangeKind, effective_config, plan_reload
+from endpoint.service.reload import ChangeKind, effective_config, integration_changed, plan_reload
 
 BASE = """
 [sip]
@@ -72,3 +72,15 @@ def test_sections_bound_at_start_need_a_restart() -> None:
     assert all(c.kind is ChangeKind.RESTART for c in changes)
     running = effective_config(old, new, changes)
     assert running.hardware.board == old.hardware.board
+
+
+def test_integration_sections_restart_the_integration() -> None:
+    old = parse_config(BASE)
+    new = parse_config(BASE + "[history]\nretention_days = 7\nmax_mb = 5\n")
+    changes = plan_reload(old, new)
+    assert {(str(c), c.kind) for c in changes} == {
+        ("[history] retention_days", ChangeKind.INTEGRATION),
+        ("[history] max_mb", ChangeKind.INTEGRATION),
+    }
+    assert integration_changed(old, effective_config(old, new, changes))
+    assert not integration_changed(old, old)

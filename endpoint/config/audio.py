@@ -37,7 +37,8 @@ class AudioSettings:
     speaker_volume: float = 0.0
     mic_gain: float = 0.0
     processing_engine: str = "auto"
-    echo_delay_ms: int = 0
+    #: None: what ``doctor --audio`` measured and kept in the state directory (else 0).
+    echo_delay_ms: int | None = None
 
 
 _DEVICE_FIX = 'an ALSA device name (e.g. "USB Audio") or index (e.g. 1)'
@@ -82,7 +83,7 @@ def read(doc: Document) -> AudioSettings:
         ),
         echo_delay_ms=r.get(
             "echo_delay_ms",
-            0,
+            None,
             int_in(0, 1000),
             "milliseconds from 0 to 1000 (what sip-endpoint doctor --audio measured)",
         ),

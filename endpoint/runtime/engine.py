@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from endpoint.audio import AudioError, AudioPort, open_audio
+from endpoint.audio import AudioError, AudioPort, echo_state, open_audio
 from endpoint.audio.processing import ProcessingSettings, VoiceProcessor
 from endpoint.audio.tone import ToneGenerator
 from endpoint.config import Config, security_warnings
@@ -152,9 +152,23 @@ def voice_processor(
         speaker_volume_db=audio.speaker_volume if speaker_db is None else speaker_db,
         mic_gain_db=audio.mic_gain if mic_db is None else mic_db,
         engine=audio.processing_engine,
-        echo_delay_ms=audio.echo_delay_ms,
+        echo_delay_ms=echo_delay(config),
     )
     return VoiceProcessor(settings)
+
+
+def echo_delay(config: Config) -> int:
+    """``[audio] echo_delay_ms``, else what ``doctor --audio`` measured (issue 17), else 0;
+    a measured value is logged, as the one number behind the canceller nobody configured."""
+    audio = config.audio
+    if audio.echo_delay_ms is not None:
+        return audio.echo_delay_ms
+    measured = echo_state.load(echo_state.state_file())
+    if measured is None:
+        return 0
+    if audio.echo_cancellation:
+        log.info("%s", measured.describe())
+    return measured.delay_ms
 
 
 def open_configured_audio(config: Config) -> AudioPort:

@@ -163,7 +163,39 @@ def check_echo_path(audio: AudioSettings, settle_s: float = 1.0) -> list[Finding
         mic = _play_and_record(port, sweep, settle_s)
     finally:
         port.stop()
-    return [_echo_finding(measure(sweep, mic, SAMPLE_RATE), check)]
+    result = measure(sweep, mic, SAMPLE_RATE)
+    finding = _echo_finding(result, check)
+    if finding.level is not Level.OK:
+        return [finding]
+    return [finding, _keep_echo_delay(_canceller_delay_ms(result))]
+
+
+def _canceller_delay_ms(result: EchoPath) -> int:
+    """The canceller's fixed delay: the measured path less one frame of its own buffering."""
+    return max(0, int(result.delay_s * 1000) - 20)
+
+
+def _keep_echo_delay(delay_ms: int) -> Finding:
+    """Store the delay where the service finds it (issue 17: ``endpoint.audio.echo_state``)."""
+    import datetime
+
+    from endpoint.audio import echo_state
+
+    path = echo_state.state_file(default=True)
+    assert path is not None
+    try:
+        echo_state.save(path, delay_ms, datetime.datetime.now(datetime.UTC))
+    except OSError as exc:
+        return Finding(
+            Level.WARN,
+            "echo delay",
+            f"cannot keep {delay_ms} ms in {path}: {exc.strerror or exc}",
+            "run doctor --audio as root or as sip-endpoint, or set [audio] echo_delay_ms",
+        )
+    return ok(
+        "echo delay",
+        f"{delay_ms} ms kept in {path}: calls use it while [audio] echo_delay_ms is not set",
+    )
 
 
 def _running_port(audio: AudioSettings, check: str) -> AudioPort | Finding:
@@ -258,7 +290,7 @@ def _echo_finding(result: EchoPath, check: str) -> Finding:
         f"speaker -> microphone: delay {result.delay_s * 1000:.0f} ms, level "
         f"{result.level_db:.1f} dB (clarity {result.clarity:.0f}); with "
         f'processing_engine = "speex" set [audio] echo_delay_ms = '
-        f"{max(0, int(result.delay_s * 1000) - 20)}",
+        f"{_canceller_delay_ms(result)}",
     )
 
 

@@ -33,8 +33,10 @@ def _run_doctor(tmp: Path, capture: str, playback: str) -> subprocess.CompletedP
         f'[audio]\nbackend = "alsa"\ncapture_device = "{capture}"\n'
         f'playback_device = "{playback}"\n'
     )
+    (tmp / "state").mkdir(exist_ok=True)
     env = {
         **os.environ,
+        "STATE_DIRECTORY": str(tmp / "state"),  # where the measured echo delay is kept
         "ALSA_CONFIG_PATH": str(ASOUND),
         "AUDIO_TEST_DIR": str(tmp),
         "HOME": str(tmp),

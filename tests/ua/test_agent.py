@@ -493,3 +493,75 @@ def test_srv_port_and_a_moved_registrar_are_used_at_once() -> None:
     (invite_out,) = ua.datagrams_to_send()
     assert need.call_id == call_id and invite_out.destination == ("192.0.2.102", 5080)
     assert parse(invite_out.data).method == "INVITE"  # type: ignore[union-attr]
+
+
+def registered_account_ua() -> UserAgent:
+    """An account (realm example.com) taking calls from the peer's network too."""
+    config = Config(
+        account=account("sip:192.0.2.50"), sip=SipSettings(accept_from=("192.0.2.0/24",))
+    )
+    return UserAgent(config, LocalAddress("192.0.2.5", 5060), random.Random(1))
+
+
+def challenge(request: Request, realm: str, nonce: str) -> Response:
+    header = f'Digest realm="{realm}", nonce="{nonce}", qop="auth"'
+    return make_response(request, 401, headers=[("WWW-Authenticate", header)])
+
+
+def test_a_challenged_info_goes_again_once_with_credentials_and_the_keys_go_on() -> None:
+    """RFC 3261 §22.2 inside a dialog: the 401 to our INFO gets it re-sent with credentials,
+    a new CSeq and branch; its 200 lets the next key go; a second challenge to a credentialed
+    INFO is a refusal (no third INFO) and the keys are reported dropped."""
+    ua = registered_account_ua()
+    plain = invite("keys")
+    bare = plain.body.replace(b" 0 101\r\na=rtpmap:101 telephone-event/8000", b" 0")
+    data = bytes(plain).replace(plain.body, bare)
+    data = data.replace(f"Length: {len(plain.body)}".encode(), f"Length: {len(bare)}".encode())
+    ua.receive(parse(data), PEER, "udp", 0.0)
+    ua.datagrams_to_send()
+    (need,) = ua.call_actions()
+    ua.media_ready(need.call_id, 40000, 0.1)
+    ua.datagrams_to_send()
+    ua.notices()
+    assert ua.send_dtmf("keys", "12", 1.0) == "info"
+
+    def sent_info() -> Request:
+        (out,) = ua.datagrams_to_send()
+        info = parse(out.data)
+        assert isinstance(info, Request) and info.method == "INFO"
+        return info
+
+    first = sent_info()
+    ua.receive(challenge(first, "example.com", "n1"), PEER, "udp", 1.1)
+    retry = [parse(o.data) for o in ua.datagrams_to_send() if o.data.startswith(b"INFO")]
+    assert len(retry) == 1 and isinstance(retry[0], Request)
+    again = retry[0]
+    assert again.body == first.body and again.cseq.seq == first.cseq.seq + 1
+    assert again.top_via.branch != first.top_via.branch
+    assert 'realm="example.com"' in (again.headers.get("Authorization") or "")
+    ua.receive(make_response(again, 200), PEER, "udp", 1.2)
+    second = sent_info()
+    assert second.body.startswith(b"Signal=2") and second.cseq.seq == again.cseq.seq + 1
+    assert second.headers.get("Authorization") is None  # each request answers its own challenge
+
+    ua.receive(challenge(second, "example.com", "n2"), PEER, "udp", 1.3)
+    credentialed = sent_info()
+    ua.receive(challenge(credentialed, "example.com", "n3"), PEER, "udp", 1.4)
+    assert not [o for o in ua.datagrams_to_send() if o.data.startswith(b"INFO")]
+    (failed,) = [n for n in ua.notices() if n.name == "dtmf-failed"]
+    assert failed.detail["status"] == 401
+
+
+def test_a_challenge_for_a_realm_that_is_not_ours_gets_no_credentials_in_a_dialog() -> None:
+    ua = registered_account_ua()
+    ua.receive(invite("bye"), PEER, "udp", 0.0)
+    ua.datagrams_to_send()
+    (need,) = ua.call_actions()
+    ua.media_ready(need.call_id, 40000, 0.1)
+    ua.datagrams_to_send()
+    assert ua.hangup(1.0)
+    (out,) = [o for o in ua.datagrams_to_send() if o.data.startswith(b"BYE")]
+    bye = parse(out.data)
+    assert isinstance(bye, Request)
+    ua.receive(challenge(bye, "stranger.example", "n1"), PEER, "udp", 1.1)
+    assert not [o for o in ua.datagrams_to_send() if o.data.startswith(b"BYE")]

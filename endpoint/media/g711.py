@@ -10,19 +10,12 @@ table is computed at import (issue 19).
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
 from endpoint.media.frame import Frame
+from endpoint.media.pcm_ops import WIDTH as _WIDTH
+from endpoint.media.pcm_ops import audioop
 
-with warnings.catch_warnings():
-    # 3.11/3.12 warn that the module leaves the standard library; 3.13 has the backport.
-    warnings.simplefilter("ignore", DeprecationWarning)
-    import audioop
-
-#: audioop works on native-endian 16-bit samples: the int16 frames' own layout.
-_WIDTH = 2
 #: The code of digital silence (a decoded 0): µ-law 0xFF, A-law 0xD5.
 ULAW_SILENCE = 0xFF
 ALAW_SILENCE = 0xD5

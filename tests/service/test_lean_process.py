@@ -2,9 +2,10 @@
 
 dnspython is for configured names that need DNS records, pyOpenSSL and cryptography for
 ``keying = "dtls"``, pylibsrtp for encrypted calls, PyAudio for the alsa backend, paho for
-``[mqtt]``. The first tests look at ``sys.modules`` of a fresh interpreter; the last one at the
-shared libraries mapped into the real ``sip-endpoint run`` while it answers a PCMU call from SIPp
-(``/proc/PID/maps``: what is mapped is what costs memory).
+``[mqtt]``, soxr for audio at another rate than 8 kHz. The first tests look at ``sys.modules``
+of a fresh interpreter; the last one at the shared libraries mapped into the real
+``sip-endpoint run`` while it answers a PCMU call from SIPp (``/proc/PID/maps``: what is
+mapped is what costs memory).
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from tests.security.attacker import p2p_config
 from tests.service.harness import NotifySocket, Service
 
 ROOT = Path(__file__).resolve().parents[2]
-OPTIONAL = {"dns", "OpenSSL", "cryptography", "pylibsrtp", "pyaudio", "paho"}
+OPTIONAL = {"dns", "OpenSSL", "cryptography", "pylibsrtp", "pyaudio", "soxr", "paho"}
 #: Native parts of the optional libraries, as their paths appear in /proc/PID/maps.
-NATIVE = ("/cryptography/", "/pylibsrtp/", "_portaudio", "/OpenSSL/")
+NATIVE = ("/cryptography/", "/pylibsrtp/", "_portaudio", "/OpenSSL/", "/soxr/")
 
 
 def modules_after(code: str) -> set[str]:

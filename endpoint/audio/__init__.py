@@ -1,13 +1,12 @@
 """Audio device adapters (ALSA through PyAudio, WAV files, tones, null) behind one Protocol.
 
-The media runtime uses `open_audio()` and the `AudioPort` it returns; `list_devices()` is for
-the `doctor` command.
+The media runtime uses `open_audio()` and the `AudioPort` it returns; `registry.list_devices()`
+is for the `doctor` command (not imported here: PyAudio loads only for the alsa backend).
 """
 
 from endpoint.audio.devices import DeviceInfo
 from endpoint.audio.factory import BACKENDS, open_audio
 from endpoint.audio.port import AudioError, AudioPort, AudioStatus, DeviceState
-from endpoint.audio.registry import list_devices
 
 __all__ = [
     "BACKENDS",
@@ -16,6 +15,5 @@ __all__ = [
     "AudioStatus",
     "DeviceInfo",
     "DeviceState",
-    "list_devices",
     "open_audio",
 ]

@@ -6,17 +6,20 @@ on ALSA it plays to `alert_device`, or else shares (and mixes into) the call's p
 the other backends have nowhere separate to play it, so alerts go to a null port.
 """
 
-from pathlib import Path
-from typing import Literal
+from __future__ import annotations
 
-from endpoint.audio.alsa import AlsaPort
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
 from endpoint.audio.devices import DeviceSpec
 from endpoint.audio.null import NullPort
 from endpoint.audio.port import AudioError, AudioPort
-from endpoint.audio.registry import DeviceRegistry
 from endpoint.audio.tone import TonePort
 from endpoint.audio.wavfile import FilePort
 from endpoint.media.frame import FRAME_SAMPLES
+
+if TYPE_CHECKING:
+    from endpoint.audio.registry import DeviceRegistry
 
 BACKENDS = ("alsa", "file", "tone", "null")
 
@@ -40,9 +43,20 @@ def open_audio(
     """Create (not start) the port for `backend`; raises AudioError for a bad choice or file."""
     if backend not in BACKENDS:
         raise AudioError(f"unknown audio backend {backend!r}; use one of {', '.join(BACKENDS)}")
+    if backend != "alsa":
+        return _open_other(
+            backend,
+            role,
+            input_file=input_file,
+            output_file=output_file,
+            tone_hz=tone_hz,
+            loop=loop,
+            frame_samples=frame_samples,
+        )
+    # Imported here: PyAudio (PortAudio) and the resampler serve the alsa backend alone.
+    from endpoint.audio.alsa import AlsaPort
+
     if role == "alert":
-        if backend != "alsa":
-            return NullPort(frame_samples)
         device = alert_device if alert_device is not None else playback_device
         return AlsaPort(
             playback_device=device,
@@ -50,10 +64,22 @@ def open_audio(
             registry=registry,
             frame_samples=frame_samples,
         )
-    if backend == "alsa":
-        return AlsaPort(
-            capture_device, playback_device, registry=registry, frame_samples=frame_samples
-        )
+    return AlsaPort(capture_device, playback_device, registry=registry, frame_samples=frame_samples)
+
+
+def _open_other(
+    backend: str,
+    role: PortRole,
+    *,
+    input_file: Path | None,
+    output_file: Path | None,
+    tone_hz: float,
+    loop: bool,
+    frame_samples: int,
+) -> AudioPort:
+    """The ports without a sound card; an alert has nothing to play on without one."""
+    if role == "alert":
+        return NullPort(frame_samples)
     if backend == "file":
         if input_file is None and output_file is None:
             raise AudioError("the file backend needs an input_file and/or an output_file")

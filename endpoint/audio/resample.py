@@ -11,11 +11,17 @@ state between chunks, so frame boundaries do not click.
 Samples are float32 in [-1, 1) inside the converters and int16 at the edges.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
 import numpy.typing as npt
-import soxr
 
 from endpoint.media.frame import Frame
+
+if TYPE_CHECKING:
+    import soxr
 
 Samples = npt.NDArray[np.float32]
 
@@ -59,6 +65,8 @@ class StreamResampler:
             raise ValueError(f"sample rates must be positive, not {in_rate} -> {out_rate}")
         self._stream: soxr.ResampleStream | None = None
         if in_rate != out_rate:
+            import soxr  # here: only a device or file at another rate needs the library
+
             self._stream = soxr.ResampleStream(in_rate, out_rate, 1, dtype="float32", vr=True)
 
     def process(self, samples: Samples) -> Samples:

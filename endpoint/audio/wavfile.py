@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import soxr
 
 from endpoint.audio.port import AudioError, AudioStatus, DeviceState, checked_copy
 from endpoint.audio.resample import StreamResampler, float_to_int16, int16_to_float
@@ -63,6 +62,8 @@ def load_wav(path: Path, max_seconds: float = 600.0) -> Frame:
     if samples.size == 0:
         raise AudioError(f"WAV file {path} holds no audio")
     if rate != SAMPLE_RATE:
+        import soxr  # here: only a file at another rate needs the library
+
         samples = soxr.resample(samples, rate, SAMPLE_RATE, quality="HQ")
     return float_to_int16(samples)
 

@@ -48,11 +48,6 @@ MAX_PENDING = 16
 HANDSHAKE_LIMIT = 20.0
 
 
-def is_dtls(data: bytes) -> bool:
-    """RFC 7983 §7: a first byte of 20..63 is DTLS (RTP and RTCP start at 128..191)."""
-    return bool(data) and 20 <= data[0] <= 63
-
-
 def format_fingerprint(digest: bytes) -> str:
     """``AB:CD:...``, upper-case hex pairs (RFC 8122 §5)."""
     return ":".join(f"{b:02X}" for b in digest)
@@ -80,10 +75,6 @@ class DtlsIdentity:
         #: ``sha-256 AB:CD:...``, the value of our ``a=fingerprint`` attribute.
         digest = cert.fingerprint(hashes.SHA256())
         self.fingerprint = f"{FINGERPRINT_HASH} {format_fingerprint(digest)}"
-
-
-class DtlsFailedError(Exception):
-    """The handshake failed or the peer is not who the SDP says: the call must end."""
 
 
 def _accept_any(*_: object) -> bool:
@@ -240,53 +231,6 @@ class DtlsSrtp:
     def protection(self) -> SrtpProtection | None:
         """The SRTP session keyed by the handshake, once it is done."""
         return self._protection
-
-
-class DtlsSrtpProtection:
-    """SRTP keyed by the RTP component's handshake, SRTCP by the RTCP one's (RFC 5764 §4.1:
-    without rtcp-mux each component has its own DTLS session). Until the RTCP handshake is done
-    RTCP is neither sent nor accepted; with rtcp-mux both use the RTP keys."""
-
-    def __init__(self, rtp: SrtpProtection, rtcp: SrtpProtection | None) -> None:
-        self.rtp = rtp
-        self.rtcp = rtcp
-        self.suite = rtp.suite
-
-    @property
-    def description(self) -> str:
-        return self.rtp.description
-
-    def protect_rtp(self, packet: bytes) -> bytes:
-        return self.rtp.protect_rtp(packet)
-
-    def protect_rtcp(self, packet: bytes) -> bytes:
-        return b"" if self.rtcp is None else self.rtcp.protect_rtcp(packet)
-
-    def unprotect_rtp(self, packet: bytes) -> bytes | None:
-        return self.rtp.unprotect_rtp(packet)
-
-    def unprotect_rtcp(self, packet: bytes) -> bytes | None:
-        return None if self.rtcp is None else self.rtcp.unprotect_rtcp(packet)
-
-
-class AwaitingKeys:
-    """The call's packet protection until the handshake is done: nothing is sent (protect
-    gives empty bytes, which the media loop does not send) and nothing is let in, so neither
-    plain RTP nor a digit can slip through before SRTP starts."""
-
-    description = "dtls-srtp (handshake)"
-
-    def protect_rtp(self, packet: bytes) -> bytes:
-        return b""
-
-    def protect_rtcp(self, packet: bytes) -> bytes:
-        return b""
-
-    def unprotect_rtp(self, packet: bytes) -> bytes | None:
-        return None
-
-    def unprotect_rtcp(self, packet: bytes) -> bytes | None:
-        return None
 
 
 def _parse_fingerprint(value: str) -> bytes:

@@ -12,12 +12,14 @@ the audio is quiet; over a call of hours the delay neither grows nor underruns.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
 from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE, Frame
+from endpoint.media.pcm_ops import rms
 from endpoint.media.plc import Concealer
 
 #: A frame quieter than this RMS (about -50 dBFS) is "silence" for drift compensation.
@@ -154,7 +156,7 @@ class JitterBuffer:
 
     @property
     def target_frames(self) -> int:
-        wanted = 1 + int(np.ceil(self._spread * 1000 / self.frame_ms))
+        wanted = 1 + math.ceil(self._spread * 1000 / self.frame_ms)
         return min(max(wanted, self.min_frames), self.max_frames)
 
     @property
@@ -211,5 +213,4 @@ class JitterBuffer:
 
 
 def _quiet(frame: Frame) -> bool:
-    samples = frame.astype(np.int64)
-    return int(np.dot(samples, samples)) < QUIET_RMS * QUIET_RMS * len(frame)
+    return rms(frame) < QUIET_RMS

@@ -11,6 +11,9 @@ signal so the transition is smooth.
 
 from __future__ import annotations
 
+from collections import deque
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -27,21 +30,32 @@ FloatArray = npt.NDArray[np.float64]
 class Concealer:
     def __init__(self, frame_samples: int = FRAME_SAMPLES) -> None:
         self.frame_samples = frame_samples
-        self.history: FloatArray = np.zeros(HISTORY, dtype=np.float64)
+        #: The last frames heard or synthesised; joined into ``history`` only when a loss needs
+        #: it, so a good frame costs a copy, not a conversion and a concatenation (issue 19).
+        self._recent: deque[npt.NDArray[Any]] = deque(maxlen=-(-HISTORY // frame_samples) + 1)
         self.erased = 0  # samples concealed in the current loss burst
         self._pitch = MAX_PITCH
         self._phase = 0
         self._period: FloatArray = np.zeros(MAX_PITCH, dtype=np.float64)
 
+    @property
+    def history(self) -> FloatArray:
+        """The last ``HISTORY`` samples (zeros before the first frame), as floats."""
+        joined = np.concatenate([np.zeros(HISTORY), *self._recent])
+        return joined[-HISTORY:].astype(np.float64)
+
     def good(self, frame: Frame) -> Frame:
         """Pass a received frame through, blending it in after a loss."""
+        if not self.erased:
+            # Nothing to blend: the frame is already in range and the caller owns it.
+            self._recent.append(frame.copy())
+            return frame
         samples = frame.astype(np.float64)
-        if self.erased:
-            n = min(BLEND, len(samples))
-            tail = self._synthesize(n) * self._gain(self.erased)
-            ramp = np.linspace(0.0, 1.0, n, endpoint=False)
-            samples[:n] = samples[:n] * ramp + tail * (1 - ramp)
-            self.erased = 0
+        n = min(BLEND, len(samples))
+        tail = self._synthesize(n) * self._gain(self.erased)
+        ramp = np.linspace(0.0, 1.0, n, endpoint=False)
+        samples[:n] = samples[:n] * ramp + tail * (1 - ramp)
+        self.erased = 0
         self._remember(samples)
         return np.clip(samples, -32768, 32767).astype(np.int16)
 
@@ -97,4 +111,4 @@ class Concealer:
         return self._period[idx]
 
     def _remember(self, samples: FloatArray) -> None:
-        self.history = np.concatenate([self.history, samples])[-HISTORY:]
+        self._recent.append(samples)

@@ -18,7 +18,7 @@ import ssl
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,12 +29,11 @@ from endpoint.config import Config, security_warnings
 from endpoint.integration.services import COMMANDS as INTEGRATION_COMMANDS
 from endpoint.integration.services import Integration
 from endpoint.logs import escape
-from endpoint.media.dtls import AwaitingKeys, DtlsIdentity, DtlsSrtp
+from endpoint.media.dtls_gate import AwaitingKeys
 from endpoint.media.dtmf import EVENTS as DTMF_KEYS
 from endpoint.media.dtmf import DtmfDigit
 from endpoint.media.frame import FRAME_SAMPLES
 from endpoint.media.quality import StreamStats
-from endpoint.media.srtp import SrtpProtection
 from endpoint.media.stream import MediaStream, MediaTimeout, PacketProtection, StreamConfig
 from endpoint.runtime.addresses import is_wildcard, source_address_towards
 from endpoint.runtime.control import ControlServer, EventHub
@@ -59,6 +58,9 @@ from endpoint.ua.events import CallReport, DtmfReceived, Notice, RegistrationFai
 from endpoint.ua.intercom import Intercom
 from endpoint.ua.io import HardwareEvent
 from endpoint.ua.registration import LocalAddress
+
+if TYPE_CHECKING:
+    from endpoint.media.dtls import DtlsIdentity, DtlsSrtp
 
 #: Longest request method the runtime reads before parsing (``_sheds``).
 MAX_METHOD = 16
@@ -133,6 +135,9 @@ def protection_for(m: NegotiatedMedia) -> PacketProtection | None:
         return AwaitingKeys()
     if m.srtp is None:
         return None
+    # Here, not at the top: pylibsrtp is loaded by the first encrypted call only.
+    from endpoint.media.srtp import SrtpProtection
+
     return SrtpProtection(m.srtp.suite, m.srtp.local, m.srtp.remote)
 
 
@@ -290,6 +295,9 @@ class Engine:
         if is_wildcard(host):
             host = _outbound_address(target_host, 5060, listen.host)
         if cfg.media.keying == "dtls" and cfg.media.encryption != "off":
+            # Imported only here: pyOpenSSL and cryptography serve keying = "dtls" alone.
+            from endpoint.media.dtls import DtlsIdentity
+
             # One certificate per process (endpoint.media.dtls explains why not on disk).
             self._dtls_identity = DtlsIdentity(datetime.datetime.now(datetime.UTC))
         return LocalAddress(
@@ -596,6 +604,8 @@ class Engine:
         if d is None or self._dtls_identity is None:
             return None, None
         identity = self._dtls_identity
+        from endpoint.media.dtls import DtlsSrtp  # loaded since the identity was made
+
         dtls = DtlsSrtp(identity, client=d.client, remote_fingerprint=d.remote_fingerprint)
         if m.rtcp_mux:
             return dtls, None

@@ -23,23 +23,21 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from endpoint.audio import AudioPort
 from endpoint.audio.processing import VoiceProcessor
-from endpoint.media.dtls import (
-    AwaitingKeys,
-    DtlsFailedError,
-    DtlsSrtp,
-    DtlsSrtpProtection,
-    is_dtls,
-)
+from endpoint.media.dtls_gate import AwaitingKeys, DtlsFailedError, DtlsSrtpProtection, is_dtls
 from endpoint.media.frame import FRAME_SAMPLES
 from endpoint.media.quality import StreamStats
 from endpoint.media.stream import MediaEvent, MediaStream, PacketProtection
 from endpoint.runtime.realtime import Priority, favour_media_thread, make_current_thread_realtime
 from endpoint.runtime.rtp_transport import RtpSockets
+
+if TYPE_CHECKING:
+    from endpoint.media.dtls import DtlsSrtp
 
 log = logging.getLogger("endpoint.runtime.media")
 

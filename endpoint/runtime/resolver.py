@@ -17,7 +17,8 @@ or a 503 tries the next one) and, once all have failed or the list has expired, 
 DNS queries go through dnspython's asyncio resolver: to ``[sip] dns_servers`` when configured,
 else to the system's servers. Without configured servers, A/AAAA use the system's
 ``getaddrinfo`` as before (so /etc/hosts still counts), and single-label names such as
-``localhost`` are never sent to DNS for NAPTR/SRV (RFC 6761 §6.3).
+``localhost`` are never sent to DNS for NAPTR/SRV (RFC 6761 §6.3). dnspython itself
+is loaded (``dns_records``) only when a name needs records.
 """
 
 from __future__ import annotations
@@ -30,17 +31,13 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import dns.asyncresolver
-import dns.exception
-import dns.nameserver
-import dns.rdatatype
-import dns.resolver
-from dns.rdtypes.IN.NAPTR import NAPTR
-from dns.rdtypes.IN.SRV import SRV
+from typing import TYPE_CHECKING
 
 from endpoint.config import Config, HostPort
 from endpoint.sip.uri import SipURI, hop_transport, parse_uri
+
+if TYPE_CHECKING:
+    from endpoint.runtime.dns_records import DnsRecords
 
 log = logging.getLogger("endpoint")
 
@@ -50,8 +47,6 @@ LOOKUP_TIMEOUT_S = 3.0
 DEFAULT_TTL_S = 60.0
 #: At most this many SRV targets per name (a hostile zone cannot grow our lists).
 MAX_TARGETS = 16
-_NAPTR_SERVICE = {"udp": "SIP+D2U", "tcp": "SIP+D2T", "tls": "SIPS+D2T"}
-_SRV_PREFIX = {"udp": "_sip._udp", "tcp": "_sip._tcp", "tls": "_sips._tcp"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,20 +139,14 @@ class Resolver:
     rng: random.Random = field(default_factory=random.SystemRandom)
     clock: Callable[[], float] = time.monotonic
     _plans: dict[str, _Plan] = field(default_factory=dict)
-    _dns: dns.asyncresolver.Resolver | None = None
+    _dns: DnsRecords | None = None
 
-    def _resolver(self) -> dns.asyncresolver.Resolver:
+    def _records(self) -> DnsRecords:
+        # Imported here, not at the top: dnspython is loaded only once a name needs records.
+        from endpoint.runtime.dns_records import DnsRecords
+
         if self._dns is None:
-            if self.servers:
-                r = dns.asyncresolver.Resolver(configure=False)
-                r.nameservers = [
-                    dns.nameserver.Do53Nameserver(s.host, port=s.port) for s in self.servers
-                ]
-            else:
-                r = dns.asyncresolver.Resolver()
-            r.lifetime = self.timeout
-            r.timeout = min(1.0, self.timeout)
-            self._dns = r
+            self._dns = DnsRecords(self.servers, self.timeout)
         return self._dns
 
     def use_servers(self, servers: tuple[HostPort, ...]) -> None:
@@ -168,18 +157,6 @@ class Resolver:
 
     # -- the RFC 3263 procedure --------------------------------------------------------------
 
-    async def _query(self, name: str, rdtype: str) -> tuple[list[object], float]:
-        """Records of ``rdtype`` for ``name`` and their TTL; none for NXDOMAIN or no data."""
-        try:
-            answer = await self._resolver().resolve(
-                name, rdtype, raise_on_no_answer=False, search=False
-            )
-        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
-            return [], DEFAULT_TTL_S
-        if answer.rrset is None:
-            return [], DEFAULT_TTL_S
-        return list(answer.rrset), float(answer.rrset.ttl)
-
     async def _addresses(self, host: str) -> tuple[list[str], float]:
         """A then AAAA (RFC 3263 §4.2), or the system's getaddrinfo without configured servers."""
         if _is_literal(host):
@@ -188,21 +165,7 @@ class Resolver:
             loop = asyncio.get_running_loop()
             infos = await loop.getaddrinfo(host, None, type=socket.SOCK_DGRAM)
             return list(dict.fromkeys(str(info[4][0]) for info in infos)), DEFAULT_TTL_S
-        found: list[str] = []
-        ttl = DEFAULT_TTL_S
-        error: dns.exception.DNSException | None = None
-        for rdtype in ("A", "AAAA"):
-            # One family failing (a server that refuses AAAA) leaves the other's answer.
-            try:
-                records, rd_ttl = await self._query(host, rdtype)
-            except dns.resolver.NoNameservers as exc:
-                error = exc
-                continue
-            found += [str(r) for r in records]
-            ttl = min(ttl, rd_ttl)
-        if not found and error is not None:
-            raise error
-        return found, ttl
+        return await self._records().addresses(host)
 
     async def _plan(self, lookup: Lookup) -> _Plan:
         host = lookup.host
@@ -212,16 +175,12 @@ class Resolver:
         use_srv = not lookup.explicit_port and "." in host.rstrip(".")
         use_srv = use_srv and not host.rstrip(".").endswith(".localhost")
         if use_srv:
-            srv_name, ttl, via = await self._srv_name(lookup)
-            records, srv_ttl = await self._query(srv_name, "SRV")
-            srvs = [r for r in records if isinstance(r, SRV)][:MAX_TARGETS]
-            if srvs and not (len(srvs) == 1 and str(srvs[0].target) == "."):
-                ordered = srv_order(
-                    [(r.priority, r.weight, str(r.target).rstrip("."), r.port) for r in srvs],
-                    self.rng,
-                )
+            records = self._records()
+            srv_name, ttl, via = await records.srv_name(host, lookup.transport)
+            srvs, srv_ttl = await records.srv(srv_name)
+            if srvs:
                 targets: list[Target] = []
-                for name, port in ordered:
+                for name, port in srv_order(srvs[:MAX_TARGETS], self.rng):
                     addresses, a_ttl = await self._addresses(name)
                     ttl = min(ttl, srv_ttl, a_ttl)
                     targets += [Target(a, port) for a in addresses[:1]]
@@ -229,23 +188,6 @@ class Resolver:
                     return _Plan(targets, now + ttl, via=f"{via}SRV {srv_name}")
         addresses, a_ttl = await self._addresses(host)
         return _Plan([Target(a) for a in addresses[:1]], now + a_ttl)
-
-    async def _srv_name(self, lookup: Lookup) -> tuple[str, float, str]:
-        """The SRV name to ask (§4.1): from a NAPTR record for our transport, else built."""
-        try:
-            records, ttl = await self._query(lookup.host, "NAPTR")
-        except dns.resolver.NoNameservers:
-            records, ttl = [], DEFAULT_TTL_S  # a server refusing NAPTR: SRV is asked directly
-        wanted = _NAPTR_SERVICE[lookup.transport].lower()
-        naptrs = sorted(
-            (r for r in records if isinstance(r, NAPTR)), key=lambda r: (r.order, r.preference)
-        )
-        for r in naptrs:
-            if r.flags.decode("ascii", "replace").lower() == "s" and (
-                r.service.decode("ascii", "replace").lower() == wanted
-            ):
-                return str(r.replacement).rstrip("."), ttl, "NAPTR+"
-        return f"{_SRV_PREFIX[lookup.transport]}.{lookup.host.rstrip('.')}", DEFAULT_TTL_S, ""
 
     # -- what the runtime uses ---------------------------------------------------------------
 
@@ -257,7 +199,7 @@ class Resolver:
             return plan.current
         try:
             fresh = await asyncio.wait_for(self._plan(lookup), self.timeout * 3)
-        except (OSError, TimeoutError, dns.exception.DNSException) as exc:
+        except (OSError, TimeoutError) as exc:  # DnsFailedError is an OSError
             reason = str(exc) or f"no answer within {self.timeout:g} s"
             known = plan.targets[0] if plan is not None and plan.targets else None
             if known is not None:

@@ -305,8 +305,7 @@ def devices(directory: Path) -> dict[str, object]:
     PortAudio lists testcard as a capture device only if its infile can be opened.
     """
     (directory / "in.raw").touch()
-    from endpoint.audio import list_devices
-    from endpoint.audio.registry import default_registry
+    from endpoint.audio.registry import default_registry, list_devices
 
     found = [asdict(d) for d in list_devices()]
     default_registry().shutdown()

@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from endpoint.media.dtls import DtlsIdentity, DtlsSrtp, is_dtls, valid_fingerprint
+from endpoint.media.dtls import DtlsIdentity, DtlsSrtp, valid_fingerprint
+from endpoint.media.dtls_gate import is_dtls
 from endpoint.media.rtp import RtpPacket
 
 NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)

@@ -1,7 +1,7 @@
 """G.711 against the standard's segment rules, over all 65536 inputs and all 256 codes.
 
 The reference below is the classic scalar formulation (segment search, as in the ITU-T G.191
-tools and Sun's g711.c); the module computes its tables differently (vectorised), so a slip in
+tools and Sun's g711.c); the module uses audioop (C, Sun's g711.c), so a slip in
 either shows up as a mismatch.
 """
 

@@ -1,0 +1,97 @@
+"""Issue 19: heavy libraries stay out of a process that does not use them.
+
+dnspython is for configured names that need DNS records, pyOpenSSL and cryptography for
+``keying = "dtls"``, pylibsrtp for encrypted calls, PyAudio for the alsa backend, paho for
+``[mqtt]``, soxr for audio at another rate than 8 kHz. The first tests look at ``sys.modules``
+of a fresh interpreter; the last one at the shared libraries mapped into the real
+``sip-endpoint run`` while it answers a PCMU call from SIPp (``/proc/PID/maps``: what is
+mapped is what costs memory).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.interop.peers import Sipp, free_port
+from tests.security.attacker import p2p_config
+from tests.service.harness import NotifySocket, Service
+
+ROOT = Path(__file__).resolve().parents[2]
+OPTIONAL = {"dns", "OpenSSL", "cryptography", "pylibsrtp", "pyaudio", "soxr", "paho"}
+#: Native parts of the optional libraries, as their paths appear in /proc/PID/maps.
+NATIVE = ("/cryptography/", "/pylibsrtp/", "_portaudio", "/OpenSSL/", "/soxr/")
+
+
+def modules_after(code: str) -> set[str]:
+    """Top-level module names loaded by a fresh interpreter after running ``code``."""
+    listing = "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    script = f"{code}\nimport json, sys\n{listing}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    return set(json.loads(out.stdout.splitlines()[-1]))
+
+
+def test_the_engine_and_cli_import_no_optional_library() -> None:
+    loaded = modules_after("import endpoint.cli, endpoint.runtime.engine")
+    assert "endpoint" in loaded
+    assert not loaded & OPTIONAL, loaded & OPTIONAL
+
+
+def test_ip_literals_and_names_with_a_port_are_resolved_without_dnspython() -> None:
+    loaded = modules_after(
+        "import asyncio\n"
+        "from endpoint.runtime.resolver import Lookup, Resolver\n"
+        "r = Resolver(timeout=2.0)\n"
+        "a = asyncio.run(r.target(Lookup('127.0.0.1', False, 'udp')))\n"
+        "b = asyncio.run(r.target(Lookup('localhost', True, 'udp')))\n"
+        "assert a is not None and a.address == '127.0.0.1', a\n"
+        "assert b is not None, b"
+    )
+    assert "dns" not in loaded
+
+
+def test_a_name_that_needs_srv_records_loads_dnspython() -> None:
+    # A DNS server that is not there: the lookup fails fast, but it had to load dnspython.
+    port = free_port()
+    loaded = modules_after(
+        "import asyncio\n"
+        "from endpoint.config import HostPort\n"
+        "from endpoint.runtime.resolver import Lookup, Resolver\n"
+        f"r = Resolver(timeout=0.3, servers=(HostPort('127.0.0.1', {port}),))\n"
+        "asyncio.run(r.target(Lookup('pbx.example.com', False, 'udp')))"
+    )
+    assert "dns" in loaded
+
+
+def test_a_plain_pcmu_call_maps_no_optional_native_library(tmp_path: Path) -> None:
+    port = free_port(both=True)
+    config = tmp_path / "door.toml"
+    p2p_config(config, port)
+    notify = NotifySocket(tmp_path / "notify")
+    service = Service(config, notify)
+    try:
+        notify.wait_for(lambda d: d.get("READY") == "1", timeout=20)
+        sipp = Sipp(
+            tmp_path / "sipp",
+            "uac_pcmu.xml",
+            ["-s", "door", "-key", "from_user", "lean", "-d", "3000", f"127.0.0.1:{port}"],
+        ).start()
+        time.sleep(2)  # answered, media flowing both ways
+        maps = Path(f"/proc/{service.proc.pid}/maps").read_text()
+        assert sipp.wait(timeout=30) == 0, sipp.report()
+        service.wait_log("call-report", timeout=10)
+        report = service.log.split("call-report", 1)[1].splitlines()[0]
+    finally:
+        service.stop()
+        notify.close()
+    assert re.search(r"PCMU sent [1-9]\d* recv [1-9]", report), report
+    assert "libpython" in maps or "python3" in maps
+    assert not [part for part in NATIVE if part in maps]

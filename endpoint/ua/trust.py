@@ -30,9 +30,17 @@ class SourceFilter:
     networks: tuple[Network, ...]
     #: The registrar's and proxy's addresses: trusted only with proof (``proven_by_source``).
     registrar: tuple[Network, ...] = ()
+    #: Addresses of the parties the configuration names (``configured.peer_hosts``): not
+    #: admitted by this, only given the larger transaction budget (``generous``).
+    peers: tuple[Network, ...] = ()
 
     @classmethod
-    def build(cls, entries: Iterable[str], registrar_addresses: Iterable[str]) -> SourceFilter:
+    def build(
+        cls,
+        entries: Iterable[str],
+        registrar_addresses: Iterable[str],
+        peer_addresses: Iterable[str] = (),
+    ) -> SourceFilter:
         networks: list[Network] = []
         registrar: list[Network] = []
         anyone = False
@@ -45,7 +53,8 @@ class SourceFilter:
                 network = _network(entry)
                 if network is not None:
                     networks.append(network)
-        return cls(anyone, tuple(networks), tuple(registrar))
+        peers = tuple(n for n in map(_network, peer_addresses) if n is not None)
+        return cls(anyone, tuple(networks), tuple(registrar), peers)
 
     def allows(self, host: str) -> bool:
         """May ``host`` send us new requests at all (maybe subject to proof)?"""
@@ -55,6 +64,17 @@ class SourceFilter:
         """Is the source address alone enough: anyone, or a network the installer listed?
         The registrar's address is not: anyone on the LAN can put it on a UDP packet."""
         return self.anyone or _within(host, self.networks)
+
+    def generous(self, host: str) -> bool:
+        """Does ``host`` get the larger per-source transaction budget and rate (issue 13 rule
+        9): a network the installer listed, the registrar or proxy, or a configured peer? A PBX
+        placing more than a call a second must not get 503, while "anyone" (peer-to-peer
+        mode) stays a stranger with the small budget, so one flooder cannot fill the table."""
+        return (
+            _within(host, self.networks)
+            or _within(host, self.registrar)
+            or _within(host, self.peers)
+        )
 
 
 def _within(host: str, networks: tuple[Network, ...]) -> bool:

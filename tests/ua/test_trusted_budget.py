@@ -10,7 +10,7 @@ from endpoint.config import AccountSettings, CallSettings, Config, SipSettings
 from endpoint.sip import Request, Response, parse
 from endpoint.ua.agent import UserAgent
 from endpoint.ua.registration import LocalAddress
-from endpoint.ua.trust import SourceFilter
+from endpoint.ua.trust import MEMO_HOSTS, SourceFilter
 
 PBX = "192.0.2.60"
 STRANGER = "203.0.113.9"
@@ -91,3 +91,13 @@ def test_the_registrar_gets_the_larger_budget_in_account_mode() -> None:
         finals += [parse(o.data).status for o in ua.datagrams_to_send()]  # type: ignore[union-attr]
         ua.call_actions()
     assert finals.count(503) == 0 and len([s for s in finals if s >= 200]) == 149
+
+
+def test_the_filters_memory_of_hosts_is_bounded_and_answers_stay_right() -> None:
+    """A sweep from many addresses cannot grow the memo beyond MEMO_HOSTS."""
+    trusted = SourceFilter.build(["registrar", "10.0.0.0/8"], ["192.0.2.101"], [PBX])
+    for n in range(3 * MEMO_HOSTS):
+        assert not trusted.allows(f"198.51.{n // 256}.{n % 256}")
+        assert len(trusted._memo) <= MEMO_HOSTS
+    assert trusted.allows("10.9.9.9") and not trusted.proven_by_source("192.0.2.101")
+    assert trusted.allows("192.0.2.101") and not trusted.allows(PBX) and trusted.generous(PBX)

@@ -57,8 +57,11 @@ CLOSE_SECONDS = 2.0
 TCP_MESSAGE_SECONDS = 10.0
 #: A message begun must be complete within this (a byte every few seconds is a slowloris).
 TCP_PARTIAL_SECONDS = 10.0
-#: Datagrams read per wake-up of the loop before it serves its other callbacks (and timers).
+#: Datagrams read per wake-up of the loop before it serves its other callbacks (and timers),
+#: and the most time one wake-up spends on them: a burst of requests that are all served (a
+#: source's saved-up rate, ~1 ms each) must not keep timers and TCP waiting for 100 ms.
 UDP_BATCH = 64
+UDP_BATCH_SECONDS = 0.002
 #: Largest datagram read (a UDP payload cannot be longer).
 UDP_MAX = 65535
 #: What a datagram must start with to be worth parsing: a response's "SIP/2.0 " or a request
@@ -241,12 +244,14 @@ class SipTransport:
             self.stats.last_error = str(exc)
 
     def _udp_readable(self) -> None:
-        """Read what the socket holds, up to UDP_BATCH datagrams, in one wake-up of the loop:
-        one selector round and one callback per datagram was most of a flood's cost."""
+        """Read what the socket holds, up to UDP_BATCH datagrams or UDP_BATCH_SECONDS, in one
+        wake-up of the loop: one selector round and one callback per datagram was most of a
+        flood's cost."""
         udp = self._udp
+        until = time.monotonic() + UDP_BATCH_SECONDS
         for _ in range(UDP_BATCH):
-            if udp is None:
-                return
+            if udp is None or time.monotonic() > until:
+                return  # the rest is read on the next wake-up (the socket is still readable)
             try:
                 data, addr = udp.recvfrom(UDP_MAX)
             except (BlockingIOError, InterruptedError):

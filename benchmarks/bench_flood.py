@@ -1,11 +1,12 @@
 """Floods against the real ``sip-endpoint run`` during a call (issue 13), each from 127.0.0.2:
 OPTIONS, INVITE (new Call-IDs, never ACKed), garbage datagrams, and idle plus slow TCP
-connections. During each flood a caller on 127.0.0.3 holds a call and a third party on
-127.0.0.4 sends OPTIONS once a second. Prints, per flood: the flooder's send rate and the
-answers it got, the third party's worst OPTIONS round trip, the RTP pacing of the door towards
-the caller (deviation of inter-arrival times from the packet time, by the kernel's receive
-timestamps: p50/p99/max), the load average, the RSS growth
-of the process, and whether the caller's BYE was answered 200 afterwards. Asserts nothing.
+connections; ``none`` is the control (the same call, no flood: the loaded machine's own
+noise, to read the others against). During each flood a caller on 127.0.0.3 holds a call
+and a third party on 127.0.0.4 sends OPTIONS once a second. Prints, per flood: the flooder's
+send rate and the answers it got, the third party's worst OPTIONS round trip, the RTP pacing
+of the door towards the caller (deviation of inter-arrival times from the packet time, by
+the kernel's receive timestamps: p50/p99/max), the load average, the RSS growth of the
+process, and whether the caller's BYE was answered 200 afterwards. Asserts nothing.
 
     .venv/bin/python benchmarks/bench_flood.py [--seconds 20] [--mode p2p|account]
 
@@ -181,6 +182,8 @@ def one_flood(door: Door, kind: str, seconds: float) -> None:
     rates = {"options": 2000, "invite": 500, "garbage": 5000}
     if kind == "tcp":
         proc = mp.Process(target=_tcp_flood, args=(door.port, seconds, out))
+    elif kind == "none":  # the control: the same call and prober, no flood
+        proc = mp.Process(target=out.put, args=((0, 0),))
     else:
         proc = mp.Process(target=_flood, args=(kind, door.port, rates[kind], seconds, out))
     proc.start()
@@ -192,6 +195,8 @@ def one_flood(door: Door, kind: str, seconds: float) -> None:
     if kind == "tcp":
         opened, refused, alive = result
         flood_text = f"TCP: {opened} opened, {refused} refused at connect, {alive} still open"
+    elif kind == "none":
+        flood_text = "no flood (the machine's own noise)"
     else:
         sent, answers = result
         flood_text = f"{sent / seconds:.0f}/s sent, {answers} answers to the flooder"
@@ -214,7 +219,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--mode", choices=("p2p", "account"), default="p2p")
-    parser.add_argument("--floods", default="options,invite,garbage,tcp")
+    parser.add_argument(
+        "--floods",
+        default="options,invite,garbage,tcp",
+        help="comma-separated: options, invite, garbage, tcp, none (a control without flood)",
+    )
     parser.add_argument("--show-log", action="store_true", help="print the door's call lines")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -8,6 +8,11 @@ nothing after a broken frame can be trusted. A double-CRLF keep-alive ping gets 
 (RFC 5626 §3.5.1). A message that fails to parse is counted and, for a request whose routing
 header fields can still be read, answered 400 statelessly; everything else bad is dropped.
 
+UDP is read from a non-blocking socket the loop watches (``add_reader``), as many datagrams as
+are queued (up to ``UDP_BATCH``) per wake-up, and a datagram that does not even look like SIP
+is dropped before any parsing: under a flood the per-datagram cost is what the media thread
+pays for in waits for the GIL (issue 13 rule 9).
+
 TLS is TCP with an ``ssl`` context: the same framing, the same reuse. The connection we open to
 the registrar carries the calls it routes to us back (RFC 5626 flow reuse), so a device behind
 NAT needs no open port; a TLS listener exists only with our own certificate (peer-to-peer).
@@ -20,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import socket
 import ssl
 import time
@@ -51,6 +57,18 @@ CLOSE_SECONDS = 2.0
 TCP_MESSAGE_SECONDS = 10.0
 #: A message begun must be complete within this (a byte every few seconds is a slowloris).
 TCP_PARTIAL_SECONDS = 10.0
+#: Datagrams read per wake-up of the loop before it serves its other callbacks (and timers),
+#: and the most time one wake-up spends on them: a burst of requests that are all served (a
+#: source's saved-up rate, ~1 ms each) must not keep timers and TCP waiting for 100 ms.
+UDP_BATCH = 64
+UDP_BATCH_SECONDS = 0.002
+#: Largest datagram read (a UDP payload cannot be longer).
+UDP_MAX = 65535
+#: What a datagram must start with to be worth parsing: a response's "SIP/2.0 " or a request
+#: method token (RFC 3261 §25.1 token characters) and its space. Everything else, and whatever
+#: lacks a CRLF, is junk dropped with one counter increment (issue 13 rule 9: a garbage flood
+#: must cost the SIP loop, and the GIL the media thread needs, almost nothing).
+_LOOKS_LIKE_SIP = re.compile(rb"SIP/2\.0 |[A-Za-z0-9.!%*_+`'~-]{1,64} ")
 
 
 @dataclass
@@ -62,6 +80,8 @@ class TransportStats:
     dropped: int = 0
     #: UDP requests dropped unparsed: their source was over its rate limit (``sheds``).
     shed: int = 0
+    #: UDP datagrams dropped unparsed for not even looking like SIP (``_LOOKS_LIKE_SIP``).
+    junk: int = 0
     #: TCP connections closed at accept (a stranger, or too many from one source or in all).
     refused: int = 0
     #: Accepted connections closed for bringing no whole message in time.
@@ -69,18 +89,6 @@ class TransportStats:
     tcp_connections: int = 0
     keepalives: int = 0
     last_error: str = ""
-
-
-class _Udp(asyncio.DatagramProtocol):
-    def __init__(self, transport: SipTransport) -> None:
-        self.owner = transport
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.owner._incoming(data, (unmapped(addr[0]), addr[1]), "udp", None)
-
-    def error_received(self, exc: Exception) -> None:
-        # ICMP port unreachable and friends: the transaction layer times out on its own.
-        self.owner.stats.last_error = str(exc)
 
 
 @dataclass
@@ -146,7 +154,7 @@ class SipTransport:
         #: address -> the configured host name its certificate must carry (and SNI).
         self.server_names: dict[str, str] = dict(server_names or {})
         self.stats = TransportStats()
-        self._udp: asyncio.DatagramTransport | None = None
+        self._udp: socket.socket | None = None
         self._family = socket.AF_INET
         self._server: asyncio.Server | None = None
         self._connections: dict[Address, _Connection] = {}
@@ -154,12 +162,22 @@ class SipTransport:
     async def start(self) -> None:
         """Bind the sockets; raises OSError (e.g. address in use) for the caller to report."""
         loop = asyncio.get_running_loop()
-        udp, _ = await loop.create_datagram_endpoint(
-            lambda: _Udp(self), local_addr=(self.host, self.port)
-        )
+        family, _, _, _, address = (
+            await loop.getaddrinfo(
+                self.host, self.port, type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE
+            )
+        )[0]
+        udp = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            udp.setblocking(False)
+            udp.bind(address)
+        except OSError:
+            udp.close()
+            raise
         self._udp = udp
-        self._family = udp.get_extra_info("socket").family
-        self.port = udp.get_extra_info("sockname")[1]
+        self._family = family
+        self.port = udp.getsockname()[1]
+        loop.add_reader(udp.fileno(), self._udp_readable)
         # asyncio makes a listening IPv6 socket IPv6-only; for "::" (dual stack, like the UDP
         # socket) the stream listener binds both wildcards on the same port instead.
         hosts: str | list[str] = (
@@ -188,7 +206,9 @@ class SipTransport:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), CLOSE_SECONDS)
         if self._udp is not None:
+            asyncio.get_running_loop().remove_reader(self._udp.fileno())
             self._udp.close()
+            self._udp = None
 
     def send(self, data: bytes, destination: Address, transport: str = "udp") -> None:
         """Send without waiting. TCP and TLS connect first if nothing is open to ``destination``."""
@@ -213,8 +233,34 @@ class SipTransport:
         self._udp_send(data, destination)
 
     def _udp_send(self, data: bytes, destination: Address) -> None:
-        if self._udp is not None:
+        """Send one datagram now; a full socket buffer or an ICMP error loses it, as UDP may
+        anyway (the transaction layer retransmits or times out)."""
+        if self._udp is None:
+            return
+        try:
             self._udp.sendto(data, (mapped_for(self._family, destination[0]), destination[1]))
+        except OSError as exc:
+            self.stats.dropped += 1
+            self.stats.last_error = str(exc)
+
+    def _udp_readable(self) -> None:
+        """Read what the socket holds, up to UDP_BATCH datagrams or UDP_BATCH_SECONDS, in one
+        wake-up of the loop: one selector round and one callback per datagram was most of a
+        flood's cost."""
+        udp = self._udp
+        until = time.monotonic() + UDP_BATCH_SECONDS
+        for _ in range(UDP_BATCH):
+            if udp is None or time.monotonic() > until:
+                return  # the rest is read on the next wake-up (the socket is still readable)
+            try:
+                data, addr = udp.recvfrom(UDP_MAX)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # ICMP errors and friends: transactions time out on their own
+                self.stats.last_error = str(exc)
+                return
+            self._incoming(data, (unmapped(addr[0]), addr[1]), "udp", None)
+            udp = self._udp  # a receiver may have closed the transport
 
     async def _connect_and_send(self, data: bytes, destination: Address, kind: str) -> None:
         host, port = destination
@@ -369,6 +415,9 @@ class SipTransport:
             self.stats.keepalives += 1
             if data == b"\r\n\r\n":
                 self._udp_send(b"\r\n", source)
+            return []
+        if _LOOKS_LIKE_SIP.match(data) is None or b"\r\n" not in data:
+            self.stats.junk += 1
             return []
         if self.sheds(data, source[0]):
             self.stats.shed += 1

@@ -37,6 +37,13 @@ SOURCE_RATE = 50.0
 SOURCE_BURST = 100.0
 #: Source hosts whose rate is tracked at once (the oldest is forgotten beyond).
 MAX_TRACKED_SOURCES = 1024
+#: The rate of a trusted source (the registrar, the outbound proxy, an ``accept_from``
+#: network, a configured peer); its budget is half the table (``trusted_per_source``): a PBX
+#: placing several calls a second holds a slot per INVITE and per BYE for 32 s each, so
+#: MAX_PER_SOURCE would refuse it. Still bounded, so even a trusted address spoofed on UDP
+#: leaves the other half of the table to everyone else.
+TRUSTED_RATE = 200.0
+TRUSTED_BURST = 400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,9 +346,14 @@ class TransactionLayer:
         #: Server transactions the TU never answered, answered 500 by the backstop.
         self.tu_timeouts = 0
         self.max_per_source = max_per_source
+        self.trusted_per_source = max(max_per_source, max_transactions // 2)
         self.source_rate = source_rate
         self.source_burst = source_burst
         self._per_source: dict[str, int] = {}
+        #: Is this source host trusted with the larger budget (``TRUSTED_*``)? The UA sets it
+        #: from its configuration (``set_trusted``); answers are cached per host.
+        self._trusted_source: Callable[[str], bool] = lambda host: False
+        self._trust: dict[str, bool] = {}
         #: host -> (tokens, time of the last refill); insertion order = least recently seen.
         self._buckets: dict[str, tuple[float, float]] = {}
         #: New requests dropped for their source's rate (rule 9).
@@ -508,7 +520,8 @@ class TransactionLayer:
             self.rate_limited += 1
             return  # a flood: answering it would cost as much as serving it
         full = len(self._txns) >= self.max_transactions and not self._evict_answered()
-        if not in_dialog and (full or self._per_source.get(host, 0) >= self.max_per_source):
+        budget = self.trusted_per_source if self._trusted(host) else self.max_per_source
+        if not in_dialog and (full or self._per_source.get(host, 0) >= budget):
             self.rejected_overload += 1
             busy = make_response(request, 503, headers=[("Retry-After", "5")])
             self._out.append(
@@ -597,12 +610,35 @@ class TransactionLayer:
         if entry is None:
             return False
         tokens, last = entry
-        return min(self.source_burst, tokens + (now - last) * self.source_rate) < 1.0
+        rate, burst = self._rate_of(host)
+        return min(burst, tokens + (now - last) * rate) < 1.0
+
+    def set_trusted(self, trusted_source: Callable[[str], bool]) -> None:
+        """Which source hosts get the larger budget and rate (from the configuration, and
+        again when it is reloaded): the UA's trust rules, not the transaction layer's."""
+        self._trusted_source = trusted_source
+        self._trust.clear()
+
+    def _trusted(self, host: str) -> bool:
+        trusted = self._trust.get(host)
+        if trusted is None:
+            if len(self._trust) >= MAX_TRACKED_SOURCES:
+                self._trust.clear()  # a sweep of many sources: recomputing is cheap enough
+            trusted = self._trust[host] = self._trusted_source(host)
+        return trusted
+
+    def _rate_of(self, host: str) -> tuple[float, float]:
+        """(tokens per second, burst) of ``host``'s bucket: larger for a trusted source."""
+        if self._trusted(host):
+            return max(TRUSTED_RATE, self.source_rate), max(TRUSTED_BURST, self.source_burst)
+        return self.source_rate, self.source_burst
 
     def _within_rate(self, host: str, now: float) -> bool:
-        """Take one token from ``host``'s bucket (SOURCE_RATE per second, SOURCE_BURST)."""
-        tokens, last = self._buckets.pop(host, (self.source_burst, now))
-        tokens = min(self.source_burst, tokens + (now - last) * self.source_rate)
+        """Take one token from ``host``'s bucket (SOURCE_RATE per second and SOURCE_BURST, or
+        the TRUSTED_ ones for a trusted source)."""
+        rate, burst = self._rate_of(host)
+        tokens, last = self._buckets.pop(host, (burst, now))
+        tokens = min(burst, tokens + (now - last) * rate)
         allowed = tokens >= 1.0
         self._buckets[host] = (tokens - 1.0 if allowed else tokens, now)  # now most recent
         if len(self._buckets) > MAX_TRACKED_SOURCES:

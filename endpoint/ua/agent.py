@@ -40,7 +40,7 @@ from endpoint.ua.actions import Action, CallAction, Destination, SendKeepalive, 
 from endpoint.ua.allowlist import Allowlist
 from endpoint.ua.callgroup import CallGroup
 from endpoint.ua.calls import IncomingCalls
-from endpoint.ua.configured import account_realms
+from endpoint.ua.configured import account_realms, peer_hosts
 from endpoint.ua.dialog_auth import challenged_in_dialog, with_credentials
 from endpoint.ua.events import (
     CallBusy,
@@ -127,6 +127,7 @@ class UserAgent:
         self.internal_errors = 0
         self._untrusted_reported_at = -UNTRUSTED_REPORT_S
         self.trusted = self._source_filter(self.config)
+        self.transactions.set_trusted(self.trusted.generous)
         self.stopping = False
         #: Switched out of service (``set_registered(False)``): no registration, no failover.
         self.out_of_service = False
@@ -156,6 +157,7 @@ class UserAgent:
         self.config = config
         self.resolved.update(resolved)
         self.trusted = self._source_filter(config)
+        self.transactions.set_trusted(self.trusted.generous)
         self.calls.config = config
         self.calls.allowlist = Allowlist(config.calls.allow)
         self.outgoing.config = config
@@ -694,7 +696,8 @@ class UserAgent:
                 parsed = parse_uri(uri) if uri else None
                 if isinstance(parsed, SipURI):
                     hosts.append(self._address(parsed.bare_host))
-        return SourceFilter.build(config.sip.accept_from or default, hosts)
+        peers = [self._address(host) for host in peer_hosts(config)]
+        return SourceFilter.build(config.sip.accept_from or default, hosts, peers)
 
     def drop_untrusted(self, method: str, host: str, now: float) -> bool:
         """A request from a host ``admits_host`` refuses, dropped by the runtime before it was

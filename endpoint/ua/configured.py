@@ -56,10 +56,9 @@ def account_realms(account: AccountSettings) -> frozenset[str]:
     return frozenset(hosts | bracketed | bare | set(account.realms))
 
 
-def redirect_allowed(config: Config, current: SipURI, target: SipURI) -> bool:
-    """Whether a 3xx from the call to ``current`` may move it to ``target``."""
-    host = target.bare_host.lower()
-    named = {current.bare_host.lower()}
+def _named_hosts(config: Config) -> set[str]:
+    """Every account's hosts and the buttons' call targets' hosts (lower case)."""
+    named: set[str] = set()
     for account in (config.account, config.backup_account):
         if account is not None:
             named |= account_hosts(account)
@@ -68,7 +67,25 @@ def redirect_allowed(config: Config, current: SipURI, target: SipURI) -> bool:
             found = _host(text)
             if found is not None:
                 named.add(found)
-    if host in named:
+    return named
+
+
+def peer_hosts(config: Config) -> set[str]:
+    """The hosts of the parties the configuration names: every account's domain, registrar
+    and proxy, the buttons' call targets, and the ``[calls] allow`` patterns whose host is
+    written out (no wildcard). Their addresses get the larger transaction budget (rule 9)."""
+    named = _named_hosts(config)
+    for pattern in config.calls.allow:
+        host = pattern.rpartition("@")[2] if "@" in pattern else ""
+        if host and not any(c in host for c in "*?["):
+            named.add(host.lower())
+    return named
+
+
+def redirect_allowed(config: Config, current: SipURI, target: SipURI) -> bool:
+    """Whether a 3xx from the call to ``current`` may move it to ``target``."""
+    host = target.bare_host.lower()
+    if host == current.bare_host.lower() or host in _named_hosts(config):
         return True
     for pattern in config.calls.allow:
         pattern_host = pattern.rpartition("@")[2] if "@" in pattern else "*"

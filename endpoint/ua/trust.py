@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 #: The ``accept_from`` entry that stands for the registrar(s) and outbound proxy.
 REGISTRAR = "registrar"
 ANYONE = "*"
+#: Source hosts whose place in the filter is remembered at once.
+MEMO_HOSTS = 1024
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -30,9 +32,23 @@ class SourceFilter:
     networks: tuple[Network, ...]
     #: The registrar's and proxy's addresses: trusted only with proof (``proven_by_source``).
     registrar: tuple[Network, ...] = ()
+    #: Addresses of the parties the configuration names (``configured.peer_hosts``): not
+    #: admitted by this, only given the larger transaction budget (``generous``).
+    peers: tuple[Network, ...] = ()
+    #: host -> (in ``networks``, in ``registrar``, in ``peers``): under a flood the same few
+    #: hosts are asked about for every datagram, and parsing an address each time was a good
+    #: part of what a stranger's datagram cost the SIP loop. Bounded by MEMO_HOSTS.
+    _memo: dict[str, tuple[bool, bool, bool]] = field(
+        default_factory=dict, compare=False, hash=False, repr=False
+    )
 
     @classmethod
-    def build(cls, entries: Iterable[str], registrar_addresses: Iterable[str]) -> SourceFilter:
+    def build(
+        cls,
+        entries: Iterable[str],
+        registrar_addresses: Iterable[str],
+        peer_addresses: Iterable[str] = (),
+    ) -> SourceFilter:
         networks: list[Network] = []
         registrar: list[Network] = []
         anyone = False
@@ -45,16 +61,37 @@ class SourceFilter:
                 network = _network(entry)
                 if network is not None:
                     networks.append(network)
-        return cls(anyone, tuple(networks), tuple(registrar))
+        peers = tuple(n for n in map(_network, peer_addresses) if n is not None)
+        return cls(anyone, tuple(networks), tuple(registrar), peers)
 
     def allows(self, host: str) -> bool:
         """May ``host`` send us new requests at all (maybe subject to proof)?"""
-        return self.proven_by_source(host) or _within(host, self.registrar)
+        listed, registrar, _ = self._where(host)
+        return self.anyone or listed or registrar
 
     def proven_by_source(self, host: str) -> bool:
         """Is the source address alone enough: anyone, or a network the installer listed?
         The registrar's address is not: anyone on the LAN can put it on a UDP packet."""
-        return self.anyone or _within(host, self.networks)
+        return self.anyone or self._where(host)[0]
+
+    def generous(self, host: str) -> bool:
+        """Does ``host`` get the larger per-source transaction budget and rate (issue 13 rule
+        9): a network the installer listed, the registrar or proxy, or a configured peer? A PBX
+        placing more than a call a second must not get 503, while "anyone" (peer-to-peer
+        mode) stays a stranger with the small budget, so one flooder cannot fill the table."""
+        return any(self._where(host))
+
+    def _where(self, host: str) -> tuple[bool, bool, bool]:
+        found = self._memo.get(host)
+        if found is None:
+            if len(self._memo) >= MEMO_HOSTS:
+                self._memo.clear()  # a sweep from many addresses: start over, stay bounded
+            found = self._memo[host] = (
+                _within(host, self.networks),
+                _within(host, self.registrar),
+                _within(host, self.peers),
+            )
+        return found
 
 
 def _within(host: str, networks: tuple[Network, ...]) -> bool:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from endpoint.runtime.sip_transport import SipTransport
+from endpoint.runtime.sip_transport import UDP_BATCH, SipTransport
 from endpoint.sip import Request, Response, make_response, parse
 from endpoint.sip.message import Message
 
@@ -184,3 +184,45 @@ async def test_dual_stack_listener_shows_ipv4_peers_unmapped_and_answers_them() 
             assert collector.items[2][1] == ("::1", six.getsockname()[1])
     finally:
         await t.close()
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        b"\x00\x01\x02 garbage",
+        b"GET / HTTP/1.1",  # a method token, but no CRLF anywhere
+        b"  INVITE sip:a@b SIP/2.0\r\n\r\n",  # not starting with a token
+        b"\xffINVITE sip:a@b SIP/2.0\r\n\r\n",
+    ],
+)
+async def test_junk_is_dropped_unparsed_and_uncounted_as_sip(
+    transport: SipTransport, junk: bytes
+) -> None:
+    """What does not even look like SIP costs one counter, never the parser or the 400 path."""
+    collector = transport.receiver
+    assert isinstance(collector, Collector)
+    client = udp_client()
+    client.sendto(junk, transport.local_address)
+    client.sendto(OPTIONS, transport.local_address)
+    await collector.wait(1)
+    assert transport.stats.junk == 1
+    assert transport.stats.malformed == 0 and transport.stats.answered_400 == 0
+    client.close()
+
+
+async def test_a_burst_larger_than_one_batch_is_read_whole(transport: SipTransport) -> None:
+    """Reads are batched per wake-up (UDP_BATCH); what is left waits for the next one."""
+    collector = transport.receiver
+    assert isinstance(collector, Collector)
+    client = udp_client()
+    count = UDP_BATCH + 5  # within the receive buffer: none lost by the kernel
+    for n in range(count):
+        client.sendto(OPTIONS.replace(b"CSeq: 1 ", f"CSeq: {n} ".encode()), transport.local_address)
+    await collector.wait(count)
+    assert sorted(m.cseq.seq for m, _, _ in collector.items) == list(range(count))
+    client.close()
+
+
+async def test_a_send_that_fails_is_counted_not_raised(transport: SipTransport) -> None:
+    transport.send(b"x" * 70000, ("127.0.0.1", 9))  # longer than any datagram: EMSGSIZE
+    assert transport.stats.dropped == 1 and "long" in transport.stats.last_error

@@ -3,11 +3,14 @@
 A call is up between 127.0.0.3 and the door. 127.0.0.2 floods OPTIONS (each answered
 transaction holds its slot 32 s on UDP): once, 512 of them made the caller's own BYE get 503
 and the call lingered. Now the flooder has a budget, a third address is served, and the BYE
-inside the dialog is never refused for capacity.
+inside the dialog is never refused for capacity. A source the configuration trusts (the
+registrar, an ``accept_from`` network, a configured peer) has a larger budget: a PBX placing
+many calls a second is not refused.
 """
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from pathlib import Path
@@ -16,10 +19,12 @@ from tests.interop.peers import free_port
 from tests.security.attacker import (
     Door,
     UdpAttacker,
+    door_config,
     in_dialog,
     place_call,
     request,
     running_door,
+    sdp_offer,
     status_of,
 )
 
@@ -103,3 +108,51 @@ def test_a_strangers_requests_are_dropped_unparsed_but_counted_and_reported(
     finally:
         stranger.close()
         registrar.close()
+
+
+def _invite_burst(attacker: UdpAttacker, port: int, calls: int) -> dict[bytes, int]:
+    """``calls`` INVITEs with new Call-IDs, never ACKed (each holds its slot until Timer H):
+    Call-ID -> the final status the door gave it."""
+    for n in range(calls):
+        attacker.send(
+            request(
+                "INVITE",
+                port,
+                source=attacker.address,
+                cseq=n,
+                headers=("Content-Type: application/sdp",),
+                body=sdp_offer(attacker.address[0], 40000),
+            )
+        )
+        if n % 10 == 9:
+            time.sleep(0.02)  # calls in quick succession, not a burst the kernel drops
+    finals: dict[bytes, int] = {}
+    for answer in attacker.drain(1.5):
+        call_id = re.search(rb"\r\nCall-ID: ([^\r]+)", answer)
+        if call_id is not None and status_of(answer) >= 200:
+            finals.setdefault(call_id.group(1), status_of(answer))
+    return finals
+
+
+def test_a_configured_pbx_placing_many_calls_is_not_refused_but_a_stranger_is(
+    tmp_path: Path,
+) -> None:
+    """The PBX the configuration names (``[calls] allow`` with its address) places 150 calls
+    in a few seconds, more than a stranger's budget of 64 held transactions: none gets 503
+    (the door is busy with the first: 486). A stranger doing the same gets 503 once its
+    budget is spent, so the larger budget is the PBX's alone."""
+    port = free_port(both=True)
+    config = tmp_path / "door.toml"
+    door_config(config, port, calls='allow = ["*@127.0.0.5", "*"]\n')
+    pbx = UdpAttacker("127.0.0.5", port)
+    stranger = UdpAttacker("127.0.0.2", port)
+    try:
+        with running_door(tmp_path, port, config) as door:
+            from_pbx = _invite_burst(pbx, port, 150)
+            assert len(from_pbx) >= 120 and 503 not in from_pbx.values()
+            from_stranger = _invite_burst(stranger, port, 150)
+            assert 503 in from_stranger.values()
+            assert "Traceback" not in door.log
+    finally:
+        pbx.close()
+        stranger.close()

@@ -431,6 +431,28 @@ def test_over_budget_tells_the_runtime_what_the_rate_limit_would_drop() -> None:
     assert layer.rate_limited == 0 and len(layer.events()) == 6
 
 
+def test_a_trusted_source_gets_half_the_table_and_a_larger_rate() -> None:
+    """Rule 9 without refusing the PBX: a trusted host (the UA's rules say which) may hold
+    half the table and start TRUSTED_RATE requests a second; a stranger keeps the small
+    budget and rate, and the other half of the table stays free for it."""
+    pbx, stranger = "192.0.2.50", "192.0.2.66"
+    layer = TransactionLayer(max_transactions=40, max_per_source=4, source_rate=5, source_burst=10)
+    layer.set_trusted(lambda host: host == pbx)
+    for i in range(25):
+        layer.receive(request("OPTIONS", branch=f"z9hG4bKp{i}"), (pbx, 5060), "udp", 0.0)
+        layer.receive(request("OPTIONS", branch=f"z9hG4bKs{i}"), (stranger, 5060), "udp", 0.0)
+    events = layer.events()
+    from_pbx = [e for e in events if isinstance(e, RequestReceived) and e.source[0] == pbx]
+    assert len(from_pbx) == 20 == layer.trusted_per_source  # half the table, then 503
+    assert len(events) - len(from_pbx) == 4  # the stranger: its own small budget
+    assert layer.rejected_overload == 5 + 6 and layer.rate_limited == 15  # stranger: 10 tokens
+    assert not layer.over_budget(pbx, 0.0) and layer.over_budget(stranger, 0.0)
+    layer.set_trusted(lambda host: False)  # a reloaded configuration no longer trusts it
+    layer.datagrams_to_send()
+    layer.receive(request("OPTIONS", branch="z9hG4bKafter"), (pbx, 5060), "udp", 0.0)
+    assert layer.events() == [] and layer.rejected_overload == 12  # now over the small budget
+
+
 def test_transport_error_ends_the_transaction() -> None:
     layer = TransactionLayer()
     key = layer.send_request(request("OPTIONS", transport="TCP"), PEER, "tcp", 0.0)

@@ -155,8 +155,8 @@ class BindingTransaction:
         if self.result is not None or self.failed:
             return None
         if self.sent < RC:  # requests at 0, RTO, 3 RTO, 7 RTO ... (the interval doubles)
-            return self.started + RTO * (2**self.sent - 1)
-        return self.started + RTO * (2 ** (RC - 1) - 1) + RTO * RM
+            return self.started + RTO * ((1 << self.sent) - 1)
+        return self.started + RTO * ((1 << (RC - 1)) - 1 + RM)
 
     def handle_timer(self, now: float) -> bytes | None:
         deadline = self.get_timer()

@@ -1,6 +1,8 @@
 """STUN Binding (RFC 8489) encode/decode and retransmission, checked against the RFC 5769 test
 vectors and hostile input."""
 
+import contextlib
+import itertools
 import struct
 
 import pytest
@@ -95,10 +97,8 @@ def test_plain_mapped_address_of_old_servers() -> None:
 @given(st.binary(max_size=600))
 def test_any_datagram_parses_or_raises_stun_error(data: bytes) -> None:
     for candidate in (data, struct.pack("!HHI", 0x0101, len(data), 0x2112A442) + TID + data):
-        try:
+        with contextlib.suppress(StunError):
             parse_binding_response(candidate, TID)
-        except StunError:
-            pass
 
 
 def test_retransmissions_double_then_the_transaction_fails() -> None:
@@ -108,7 +108,7 @@ def test_retransmissions_double_then_the_transaction_fails() -> None:
         if t.handle_timer(deadline) is not None:
             sends.append(deadline)
     assert t.failed and len(sends) == RC
-    gaps = [b - a for a, b in zip(sends, sends[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(sends)]
     assert gaps == [RTO * 2**i for i in range(RC - 1)]  # 0.5, 1, 2, 4, 8, 16 s
 
 

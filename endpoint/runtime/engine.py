@@ -40,6 +40,7 @@ from endpoint.runtime.addresses import is_wildcard, source_address_towards
 from endpoint.runtime.control import ControlServer, EventHub
 from endpoint.runtime.hardware_bridge import HardwareBridge, open_board
 from endpoint.runtime.media_loop import CallFailed, CallMedia, MediaLoop
+from endpoint.runtime.nat import NatTraversal
 from endpoint.runtime.resolver import Resolver, configured_hosts, configured_lookups
 from endpoint.runtime.rtp_transport import RtpSockets, allocate
 from endpoint.runtime.sip_transport import SipTransport
@@ -212,6 +213,8 @@ class Engine:
         self._dtls_identity: DtlsIdentity | None = None
         self._rng = secrets.SystemRandom()
         self.resolver = Resolver()
+        self.nat = NatTraversal(config.nat, self._rng)
+        self._media_host = "127.0.0.1"
         self._background: set[asyncio.Task[None]] = set()
         self.supervisor = ServiceSupervisor(self)
         self.hardware: HardwareBridge | None = None
@@ -246,15 +249,17 @@ class Engine:
         # The address the kernel would use towards the last configured server (a backup
         # account's, if any), when we listen on a wildcard.
         target_host = next(reversed(resolved.values()), "127.0.0.1")
-        host = cfg.sip.advertise or listen.host
-        if is_wildcard(host):
-            host = _outbound_address(target_host, 5060, listen.host)
+        bind_host = listen.host
+        if is_wildcard(bind_host):
+            bind_host = _outbound_address(target_host, 5060, listen.host)
+        self._media_host = bind_host  # RTP binds here; a NAT's address is only advertised
+        host, sip_port = await self._advertised(bind_host)
         if cfg.media.keying == "dtls" and cfg.media.encryption != "off":
             # One certificate per process (endpoint.media.dtls explains why not on disk).
             self._dtls_identity = DtlsIdentity(datetime.datetime.now(datetime.UTC))
         local = LocalAddress(
             host,
-            self.transport.port,
+            sip_port,
             cfg.sip.transport,
             dtls_fingerprint=self._dtls_identity.fingerprint if self._dtls_identity else None,
         )
@@ -292,6 +297,26 @@ class Engine:
         self.notifier.notify(READY=1, STATUS=self.supervisor.status.text)
         media = self.media
         self.supervisor.start(lambda: media.last_tick)  # watchdog pings while both loops run
+
+    async def _advertised(self, bind_host: str) -> tuple[str, int]:
+        """Via/Contact/SDP address: ``[sip] advertise``, else the SIP socket's public address
+        by STUN (UDP only: a TCP connection's mapping is another), else the local one."""
+        if self.transport is None:
+            raise RuntimeError("the SIP transport is not started")
+        local = (bind_host, self.transport.port)
+        if self.config.sip.advertise:
+            return self.config.sip.advertise, self.transport.port
+        await self.nat.start(self.resolver.resolve)
+        if self.config.sip.transport != "udp":
+            return local
+        return await self.nat.sip_address(self.transport, local)
+
+    async def _stun_then_media_ready(self, call_id: str, sockets: RtpSockets) -> None:
+        """The call's SDP port once STUN told its public mapping (or ``stun_timeout`` ran out)."""
+        port = await self.nat.rtp_port(sockets)
+        if self.core is not None and self._sockets.get(call_id) is sockets:
+            self.core.media_ready(call_id, port, time.monotonic())
+            self._step()
 
     async def apply_config(self, config: Config) -> None:
         """A reloaded configuration (``Supervised``): resolve its servers, retune the UA."""
@@ -494,12 +519,19 @@ class Engine:
     def _allocate(self, core: Intercom, call_id: str, now: float) -> None:
         """RTP/RTCP sockets for a call about to be offered or answered."""
         try:
-            sockets = allocate(core.ua.local.host, self.config.media.rtp_ports, self._rng)
+            sockets = allocate(self._media_host, self.config.media.rtp_ports, self._rng)
         except OSError as exc:
             log.error("no RTP port for call %s: %s (widen [media] rtp_ports)", call_id, exc)
             core.end_call(call_id, "no RTP port free", now, status=503)
             return
         self._sockets[call_id] = sockets
+        if self.nat.server is not None:
+            task = asyncio.get_running_loop().create_task(
+                self._stun_then_media_ready(call_id, sockets)
+            )
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+            return
         core.media_ready(call_id, sockets.rtp_port, now)
 
     def _start_media(

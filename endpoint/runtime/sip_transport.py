@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from endpoint.media.stun import looks_like_stun
 from endpoint.runtime.addresses import is_wildcard, mapped_for, unmapped
 from endpoint.runtime.log_limit import LogLimiter
 from endpoint.sip import ParseError, StreamParser, parse
@@ -76,6 +77,10 @@ class _Udp(asyncio.DatagramProtocol):
         self.owner = transport
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        sink = self.owner.stun_sink
+        if sink is not None and looks_like_stun(data):  # a STUN answer (RFC 7983 demux)
+            sink(data, (unmapped(addr[0]), addr[1]))
+            return
         self.owner._incoming(data, (unmapped(addr[0]), addr[1]), "udp", None)
 
     def error_received(self, exc: Exception) -> None:
@@ -147,6 +152,8 @@ class SipTransport:
         self.server_names: dict[str, str] = dict(server_names or {})
         self.stats = TransportStats()
         self._udp: asyncio.DatagramTransport | None = None
+        #: Given the STUN answers to the UDP socket (``[nat] stun_server``); None: no STUN.
+        self.stun_sink: Callable[[bytes, Address], None] | None = None
         self._family = socket.AF_INET
         self._server: asyncio.Server | None = None
         self._connections: dict[Address, _Connection] = {}
@@ -210,6 +217,10 @@ class SipTransport:
             return
         if self._udp is None:
             raise RuntimeError("transport not started")
+        self._udp_send(data, destination)
+
+    def send_stun(self, data: bytes, destination: Address) -> None:
+        """A STUN request from the SIP UDP socket, whose public mapping it asks for."""
         self._udp_send(data, destination)
 
     def _udp_send(self, data: bytes, destination: Address) -> None:

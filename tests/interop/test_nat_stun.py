@@ -1,0 +1,71 @@
+"""``[nat] stun_server`` against a real STUN server (coturn on 127.0.0.2): the door learns the
+address of its SIP socket and of each call's RTP socket and puts them in Contact and SDP; a
+STUN server that never answers costs a call ``stun_timeout``, not the call.
+
+On loopback the address coturn reports is the local one; the test still shows the whole path:
+the address in our 200 OK is the one coturn's answer carried (read from the door's log of it)."""
+
+import re
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.interop.door import Door
+from tests.interop.peers import LOOPBACK, Sipp
+from tests.interop.stun_server import Coturn
+
+pytestmark = pytest.mark.interop
+
+
+def answered_call(tmp: Path, door: Door) -> str:
+    """SIPp calls the door and hangs up; our 200 OK to its INVITE, as SIPp received it."""
+    sipp = Sipp(
+        tmp / "sipp",
+        "uac_pcmu.xml",
+        [f"{LOOPBACK}:{door.port}", "-s", "door", "-key", "from_user", "sipp", "-d", "1000"],
+    )
+    sipp.start()
+    assert sipp.wait(30) == 0, sipp.report()
+    messages = (tmp / "sipp" / "uac_pcmu.messages").read_text()
+    ok = re.search(r"SIP/2\.0 200 OK.*?CSeq: 1 INVITE.*?(?=\n-{10,}|\Z)", messages, re.S)
+    assert ok, messages
+    return ok.group(0)
+
+
+def test_contact_and_sdp_carry_the_addresses_coturn_reported(tmp_path: Path) -> None:
+    stun = Coturn(tmp_path / "coturn").start()
+    door = Door(tmp_path / "door", extra=f'[nat]\nstun_server = "{stun.host}:{stun.port}"\n')
+    try:
+        ok = answered_call(tmp_path, door)
+    finally:
+        log = door.stop()
+        stun.stop()
+    sip = re.search(r"stun: SIP socket [\d.]+:(\d+) is ([\d.]+):(\d+) outside", log)
+    rtp = re.search(r"stun: RTP port (\d+) is ([\d.]+):(\d+) outside", log)
+    assert sip and rtp, log
+    assert int(sip.group(1)) == door.port
+    assert f"@{sip.group(2)}:{sip.group(3)}" in re.search(r"Contact:.*", ok).group(0), ok
+    assert f"c=IN IP4 {sip.group(2)}" in ok and f"m=audio {rtp.group(3)} " in ok, ok
+    assert "call-answered" in log
+
+
+def test_a_silent_stun_server_does_not_stop_the_door_answering(tmp_path: Path) -> None:
+    """The STUN server's address swallows every request: the door starts with its local
+    address and each call is answered after ``stun_timeout`` with the RTP port as it is."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as black_hole:
+        black_hole.bind(("127.0.0.2", 0))
+        server = black_hole.getsockname()
+        door = Door(
+            tmp_path / "door",
+            extra=f'[nat]\nstun_server = "{server[0]}:{server[1]}"\nstun_timeout = 0.3\n',
+        )
+        try:
+            ok = answered_call(tmp_path, door)
+        finally:
+            log = door.stop()
+        assert black_hole.recv(2048)[:2] == b"\x00\x01"  # our Binding requests did arrive
+    assert "did not answer: advertising 127.0.0.1" in log
+    unanswered = re.search(r"no answer for RTP port (\d+) in time", log)
+    assert unanswered and f"m=audio {unanswered.group(1)} " in ok, log
+    assert "call-answered" in log

@@ -42,11 +42,7 @@ class StunError(ValueError):
 def looks_like_stun(data: bytes) -> bool:
     """RFC 8489 §5 / RFC 7983: two leading zero bits and the magic cookie; this is how a
     socket shared with SIP or RTP tells a STUN answer from the rest."""
-    return (
-        len(data) >= HEADER
-        and data[0] < 4
-        and int.from_bytes(data[4:8], "big") == MAGIC_COOKIE
-    )
+    return len(data) >= HEADER and data[0] < 4 and int.from_bytes(data[4:8], "big") == MAGIC_COOKIE
 
 
 def binding_request(transaction_id: bytes) -> bytes:

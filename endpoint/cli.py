@@ -50,6 +50,8 @@ def _parser() -> argparse.ArgumentParser:
     actions.add_parser("hangup", help="end (or cancel) the current call")
     actions.add_parser("answer", help="answer the ringing call")
     actions.add_parser("dtmf", help="send DTMF digits in the call").add_argument("digits")
+    actions.add_parser("hold", help="put the call on hold (re-INVITE a=sendonly, no audio sent)")
+    actions.add_parser("resume", help="take the call off hold (re-INVITE a=sendrecv)")
     actions.add_parser("open-door", help="pulse the door relay")
     volume = actions.add_parser(
         "volume", help="speaker volume / microphone gain in dB, now and for the next calls"

@@ -670,6 +670,8 @@ class Engine:
             "call": self._call_command,
             "register": self._register_command,
             "dtmf": self._dtmf_command,
+            "hold": self._hold_command,
+            "resume": self._hold_command,
             "volume": self._volume_command,
             "open-door": self._open_door_command,
         }
@@ -714,6 +716,13 @@ class Engine:
             self.media.send_dtmf(active, digits)
         self._step()
         return {"ok": True, "method": method}
+
+    def _hold_command(self, core: Intercom, request: dict[str, Any]) -> dict[str, Any]:
+        """``hold`` / ``resume``: a re-INVITE (a=sendonly, then sendrecv); "ok" means sent,
+        the event stream says when the peer agreed (call-held / call-resumed by=us)."""
+        problem = core.set_hold(request["cmd"] == "hold", time.monotonic())
+        self._step()
+        return {"ok": True} if problem is None else {"ok": False, "error": problem}
 
     def _volume_command(self, core: Intercom, request: dict[str, Any]) -> dict[str, Any]:
         """``{"speaker": dB, "mic": dB}`` (either may be left out): the current call and the

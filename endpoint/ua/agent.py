@@ -401,6 +401,12 @@ class UserAgent:
                 return "info"
         return None
 
+    def set_hold(self, held: bool, now: float) -> str | None:
+        """``ctl hold``/``resume`` on the answered call (Session.set_hold); else why not."""
+        active = self.active_call_id()
+        session = next((s for s in self._sessions() if s.call_id == active), None)
+        return session.set_hold(held, now) if session is not None else "no answered call"
+
     def active_call_id(self) -> str | None:
         incoming, outgoing = self.calls.active, self.outgoing.active
         if incoming is not None:

@@ -306,11 +306,14 @@ class CallFailed(CallOver):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallHeld(CallNotice):
     name: ClassVar[str] = "call-held"
+    #: "peer": the peer put us on hold; "us": ``ctl hold``.
+    by: str = "peer"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallResumed(CallNotice):
     name: ClassVar[str] = "call-resumed"
+    by: str = "peer"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -58,6 +58,7 @@ from endpoint.ua.agent import UserAgent
 from endpoint.ua.events import CallReport, DtmfReceived, Notice, RegistrationFailed
 from endpoint.ua.intercom import Intercom
 from endpoint.ua.io import HardwareEvent
+from endpoint.ua.messages import MessageRefusedError
 from endpoint.ua.registration import LocalAddress
 
 #: Longest request method the runtime reads before parsing (``_sheds``).
@@ -672,6 +673,7 @@ class Engine:
             "dtmf": self._dtmf_command,
             "hold": self._hold_command,
             "resume": self._hold_command,
+            "message": self._message_command,
             "volume": self._volume_command,
             "open-door": self._open_door_command,
         }
@@ -723,6 +725,19 @@ class Engine:
         problem = core.set_hold(request["cmd"] == "hold", time.monotonic())
         self._step()
         return {"ok": True} if problem is None else {"ok": False, "error": problem}
+
+    def _message_command(self, core: Intercom, request: dict[str, Any]) -> dict[str, Any]:
+        """``{"to": target, "text": ...}``: a SIP MESSAGE; "ok" means sent, the event stream
+        says whether it arrived (text-message-sent / text-message-failed)."""
+        target, text = request.get("to"), request.get("text")
+        if not isinstance(target, str) or not isinstance(text, str):
+            return {"ok": False, "error": 'a message needs "to" and "text"'}
+        try:
+            in_dialog = core.send_message(target, text, time.monotonic())
+        except (ParseError, MessageRefusedError) as exc:
+            return {"ok": False, "error": str(exc)}
+        self._step()
+        return {"ok": True, "in_dialog": in_dialog}
 
     def _volume_command(self, core: Intercom, request: dict[str, Any]) -> dict[str, Any]:
         """``{"speaker": dB, "mic": dB}`` (either may be left out): the current call and the

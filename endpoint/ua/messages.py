@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from endpoint.config import Config
-from endpoint.sip import Headers, Request, Response, parse_uri
+from endpoint.sip import Headers, ParseError, Request, Response, parse_uri
 from endpoint.sip.dialog import Dialog
 from endpoint.sip.digest import DigestClient, DigestError
 from endpoint.sip.headers import NameAddr, Via
@@ -60,7 +60,7 @@ def same_party(dialog_remote: str, target: SipURI) -> bool:
     """Is ``target`` (user and host) the party at the other end of a dialog?"""
     try:
         remote = NameAddr.parse(dialog_remote).uri
-    except ValueError:
+    except (ParseError, ValueError):
         return False
     return (
         isinstance(remote, SipURI)

@@ -8,7 +8,7 @@ from endpoint.config.reader import HostPort
 
 def test_defaults_leave_stun_off() -> None:
     nat = parse_config("").nat
-    assert nat.stun_server is None and nat.stun_timeout == 0.5
+    assert nat.stun_server is None and nat.stun_timeout == 0.5 and nat.keepalive_s == 15
 
 
 def test_server_port_defaults_to_3478_and_names_are_kept() -> None:
@@ -27,6 +27,8 @@ def test_server_port_defaults_to_3478_and_names_are_kept() -> None:
         ("stun_server = 3478", "stun_server"),
         ("stun_timeout = 10", "stun_timeout"),
         ("stun_timeout = 0", "stun_timeout"),
+        ("keepalive_s = -1", "keepalive_s"),
+        ("keepalive_s = 301", "keepalive_s"),
         ("stun_tmeout = 1", "stun_tmeout"),
     ],
 )

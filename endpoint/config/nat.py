@@ -4,7 +4,8 @@ A door behind NAT that puts its private address in Contact and SDP can register 
 reached, or ring with no audio. With ``stun_server`` set, the runtime asks the server which
 address and port the outside sees for the SIP socket and each call's RTP socket and advertises
 those; if the server does not answer quickly the local address is used, because a door must
-always answer. A fixed public address is ``[sip] advertise``.
+always answer. A fixed public address is ``[sip] advertise``. While a call sends no audio
+(held), an RTP keep-alive every ``keepalive_s`` keeps the router's mapping of its port.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ class NatSettings:
     stun_server: HostPort | None = None
     #: How long a call waits for its RTP socket's public address before using the local one.
     stun_timeout: float = 0.5
+    #: Seconds between RTP keep-alives while a call sends no audio (held); 0 = none.
+    keepalive_s: float = 15.0
 
 
 def _server(value: Any) -> HostPort | None:
@@ -44,7 +47,13 @@ def read(doc: Document) -> NatSettings:
             number_in(0.05, 5),
             "seconds between 0.05 and 5 a call waits for the STUN answer, e.g. 0.5",
         ),
+        keepalive_s=r.get(
+            "keepalive_s",
+            15.0,
+            number_in(0, 300),
+            "seconds between 0 (off) and 300, e.g. 15 (RFC 6263)",
+        ),
     )
 
 
-NAT = Section("nat", ("stun_server", "stun_timeout"), NatSettings(), read)
+NAT = Section("nat", ("stun_server", "stun_timeout", "keepalive_s"), NatSettings(), read)

@@ -124,6 +124,7 @@ def stream_config(m: NegotiatedMedia, config: Config, cname: str) -> StreamConfi
         direction=m.direction,
         wallclock_offset=time.time() - time.monotonic(),
         rtp_timeout_s=config.media.rtp_timeout,
+        keepalive_s=config.nat.keepalive_s,
     )
 
 

@@ -12,9 +12,7 @@ PEER = ("192.0.2.50", 7000)
 
 
 def stream(direction: str, keepalive_s: float = 15.0) -> MediaStream:
-    config = StreamConfig(
-        PEER, ("192.0.2.50", 7001), direction=direction, keepalive_s=keepalive_s
-    )
+    config = StreamConfig(PEER, ("192.0.2.50", 7001), direction=direction, keepalive_s=keepalive_s)
     return MediaStream(config, random.Random(3), 100.0)
 
 

@@ -1,17 +1,24 @@
-"""``[nat] stun_server`` against a real STUN server (coturn on 127.0.0.2): the door learns the
-address of its SIP socket and of each call's RTP socket and puts them in Contact and SDP; a
-STUN server that never answers costs a call ``stun_timeout``, not the call.
+"""``[nat] stun_server`` against a real STUN server (coturn): the door learns the address of its
+SIP socket and of each call's RTP socket and puts them in Via, Contact and SDP; a STUN server
+that never answers costs a call ``stun_timeout``, not the call.
 
-On loopback the address coturn reports is the local one; the test still shows the whole path:
-the address in our 200 OK is the one coturn's answer carried (read from the door's log of it)."""
+Behind a real NAT (``natlab``: network namespaces and an nftables masquerade, root only) the
+INVITE carries the router's public address. On loopback (coturn on 127.0.0.2) the address
+coturn reports is the local one; those tests show the path and the fallback."""
 
+import os
 import re
 import socket
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.interop import door as door_module
+from tests.interop import peers
 from tests.interop.door import Door
+from tests.interop.natlab import NatLab, NatLabUnavailableError
 from tests.interop.peers import LOOPBACK, Sipp
 from tests.interop.stun_server import Coturn
 
@@ -69,3 +76,54 @@ def test_a_silent_stun_server_does_not_stop_the_door_answering(tmp_path: Path) -
     unanswered = re.search(r"no answer for RTP port (\d+) in time", log)
     assert unanswered and f"m=audio {unanswered.group(1)} " in ok, log
     assert "call-answered" in log
+
+
+@pytest.fixture
+def natlab() -> Iterator[NatLab]:
+    try:
+        lab = NatLab.create()
+    except NatLabUnavailableError as exc:
+        if os.environ.get("CI"):
+            raise  # CI runs as root with namespaces: there the NAT test must run
+        pytest.skip(f"no NAT lab on this machine: {exc}")
+    try:
+        yield lab
+    finally:
+        lab.destroy()
+
+
+def test_behind_a_real_nat_contact_and_sdp_carry_the_routers_address(
+    tmp_path: Path, natlab: NatLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The door sits in a namespace behind a masquerading router; coturn and SIPp are on the
+    router's outside link. The INVITE SIPp receives names the router's public address in Via,
+    Contact and c=, never the door's private one, and the call goes through the NAT."""
+    monkeypatch.setattr(peers, "LOOPBACK", natlab.internet)  # SIPp and coturn outside
+    monkeypatch.setattr(door_module, "CLI", [*natlab.exec_prefix(), *door_module.CLI])
+    stun = Coturn(tmp_path / "coturn", host=natlab.internet).start()
+    sipp = Sipp(tmp_path / "sipp", "uas_pcmu.xml", [])
+    sipp.start()
+    door = Door(
+        tmp_path / "door",
+        host=natlab.private,
+        extra=f'[nat]\nstun_server = "{natlab.internet}:{stun.port}"\n',
+    )
+    try:
+        called = door.ctl("call", f"sip:flat@{natlab.internet}:{sipp.port}")
+        assert called.returncode == 0, called
+        time.sleep(2)
+        assert door.ctl("hangup").returncode == 0
+        assert sipp.wait(15) == 0, sipp.report()
+    finally:
+        log = door.stop()
+        stun.stop()
+        sipp.stop()
+    messages = (tmp_path / "sipp" / "uas_pcmu.messages").read_text()
+    invite = re.search(r"INVITE sip:.*?(?=\n-{10,}|\Z)", messages, re.S)
+    assert invite, messages
+    text = invite.group(0)
+    assert f"SIP/2.0/UDP {natlab.public}:" in text, text
+    assert re.search(rf"Contact: <sip:[^@]+@{re.escape(natlab.public)}:\d+", text), text
+    assert f"c=IN IP4 {natlab.public}" in text, text
+    assert natlab.private not in text, text
+    assert f"is {natlab.public}:" in log and "call-answered" in log, log

@@ -1,4 +1,5 @@
-"""``doctor``'s NAT line: would the SDP and Contact carry a private address to a public PBX?
+"""``doctor``'s NAT lines: does the STUN server answer, and would the SDP and Contact carry a
+private address to a public PBX?
 
 A door on 192.168.1.20 that registers with a cloud PBX gets its calls (the registration's flow
 comes back through the router) but the PBX, and the phone behind it, send the audio to
@@ -10,12 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import random
+import socket
 
 from endpoint.config import Config
 from endpoint.runtime.addresses import is_wildcard, source_address_towards
+from endpoint.runtime.nat import socket_mapping
 from endpoint.runtime.resolver import Resolver, configured_lookups
 from endpoint.service.findings import Finding, Level, ok
 
+#: How long doctor waits for the STUN server (a call waits ``[nat] stun_timeout``).
+STUN_WAIT_S = 2.0
 #: RFC 6598 shared address space (carrier-grade NAT): private to us, not to ``ipaddress``.
 CGNAT = ipaddress.ip_network("100.64.0.0/10")
 FIX = (
@@ -58,16 +64,43 @@ def nat_finding(advertised: str, registrar: str, stun: bool) -> Finding:
 
 
 def check_nat(config: Config) -> list[Finding]:
-    """The address the running endpoint would advertise, against the first registrar's."""
-    lookups = configured_lookups(config)
-    if not lookups:
-        return []
+    """The STUN server's answer (when configured), and the address the running endpoint
+    would advertise against the first registrar's."""
     resolver = Resolver()
     resolver.use_servers(config.sip.dns_servers)
+    findings = check_stun(config, resolver)
+    lookups = configured_lookups(config)
+    if not lookups:
+        return findings
     target = asyncio.run(resolver.target(lookups[0]))
     if target is None:
-        return []  # the registrar line already says it cannot be resolved
+        return findings  # the registrar line already says it cannot be resolved
     advertised = config.sip.advertise or config.sip.listen.host
     if is_wildcard(advertised):
         advertised = source_address_towards(target.address, target.port or 5060) or advertised
-    return [nat_finding(advertised, target.address, config.nat.stun_server is not None)]
+    stun = config.nat.stun_server is not None and not config.sip.advertise
+    return [*findings, nat_finding(advertised, target.address, stun)]
+
+
+def check_stun(config: Config, resolver: Resolver) -> list[Finding]:
+    """Ask ``[nat] stun_server`` from a fresh socket, as a call's RTP socket would."""
+    configured = config.nat.stun_server
+    if configured is None:
+        return []
+    fix = f'check [nat] stun_server = "{configured}" and that UDP to it is not blocked'
+    address = asyncio.run(resolver.resolve(configured.host))
+    if address is None:
+        return [Finding(Level.WARN, "stun", f"{configured.host} cannot be resolved", fix)]
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", 0))
+        sock.setblocking(False)
+        found = asyncio.run(
+            socket_mapping(sock, (address, configured.port), STUN_WAIT_S, random.SystemRandom())
+        )
+    if found is None:
+        detail = (
+            f"{configured} did not answer within {STUN_WAIT_S:g} s: calls offer the local address"
+        )
+        return [Finding(Level.WARN, "stun", detail, fix)]
+    return [ok("stun", f"{configured} sees us as {found.host}:{found.port}")]

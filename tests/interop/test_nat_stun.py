@@ -9,6 +9,7 @@ coturn reports is the local one; those tests show the path and the fallback."""
 import os
 import re
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -127,3 +128,34 @@ def test_behind_a_real_nat_contact_and_sdp_carry_the_routers_address(
     assert f"c=IN IP4 {natlab.public}" in text, text
     assert natlab.private not in text, text
     assert f"is {natlab.public}:" in log and "call-answered" in log, log
+
+
+def doctor(tmp: Path, nat: str) -> str:
+    config = tmp / "door.toml"
+    config.write_text(
+        f'[sip]\nlisten = "127.0.0.1:{peers.free_port(both=True)}"\n[audio]\nbackend = "null"\n'
+        f"[nat]\n{nat}\n"
+    )
+    result = subprocess.run(
+        [*door_module.CLI, "doctor", "--config", str(config), "--timeout", "2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return result.stdout
+
+
+def test_doctor_says_what_the_stun_server_sees_or_that_it_is_silent(tmp_path: Path) -> None:
+    stun = Coturn(tmp_path / "coturn").start()
+    try:
+        answered = doctor(tmp_path, f'stun_server = "{stun.host}:{stun.port}"')
+    finally:
+        stun.stop()
+    assert re.search(rf"OK   stun: {stun.host}:{stun.port} sees us as 127\.0\.0\.1:\d+", answered)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as black_hole:
+        black_hole.bind(("127.0.0.2", 0))
+        port = black_hole.getsockname()[1]
+        silent = doctor(tmp_path, f'stun_server = "127.0.0.2:{port}"')
+    assert f"WARN stun: 127.0.0.2:{port} did not answer within 2 s" in silent, silent
+    assert "fix: check [nat] stun_server" in silent

@@ -301,17 +301,16 @@ class Engine:
         self.supervisor.start(lambda: media.last_tick)  # watchdog pings while both loops run
 
     async def _advertised(self, bind_host: str) -> tuple[str, int]:
-        """Via/Contact/SDP address: ``[sip] advertise``, else the SIP socket's public address
-        by STUN (UDP only: a TCP connection's mapping is another), else the local one."""
+        """Via/Contact/SDP address: ``[sip] advertise``, else the public address STUN learns
+        (``NatTraversal.sip_address``), else the local one."""
         if self.transport is None:
             raise RuntimeError("the SIP transport is not started")
         local = (bind_host, self.transport.port)
         if self.config.sip.advertise:
             return self.config.sip.advertise, self.transport.port
         await self.nat.start(self.resolver.resolve)
-        if self.config.sip.transport != "udp":
-            return local
-        return await self.nat.sip_address(self.transport, local)
+        udp = self.config.sip.transport == "udp"
+        return await self.nat.sip_address(self.transport, local, udp)
 
     async def _stun_then_media_ready(self, call_id: str, sockets: RtpSockets) -> None:
         """The call's SDP port once STUN told its public mapping (or ``stun_timeout`` ran out)."""

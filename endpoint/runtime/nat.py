@@ -144,22 +144,34 @@ class NatTraversal:
             return
         self.server = (address, configured.port)
 
-    async def sip_address(self, transport: SipTransport, local: Address) -> Address:
-        """The address for Via and Contact (and the SDP's host): the SIP socket's mapping,
-        or ``local`` when there is no server, no UDP, or no answer in START_SECONDS."""
-        if self.server is None:
+    async def sip_address(self, transport: SipTransport, local: Address, udp: bool) -> Address:
+        """The address for Via and Contact (and the SDP's host), or ``local`` when there is no
+        server or no answer in START_SECONDS. Over UDP: the SIP socket's own mapping. Over TCP
+        or TLS a connection's mapping is another, so only the public host is asked for (from a
+        UDP socket on the same address) and our listening port is kept."""
+        if self.server is None or not _same_family(self.server[0], local[0]):
             return local
-        if not _same_family(self.server[0], local[0]):
-            return local
-        transport.stun_sink = self.sink
-        found = await sip_mapping(
-            transport.send_stun, self.sink, self.server, START_SECONDS, self.rng
-        )
+        if udp:
+            transport.stun_sink = self.sink
+            found = await sip_mapping(
+                transport.send_stun, self.sink, self.server, START_SECONDS, self.rng
+            )
+        else:
+            found = await self._host_mapping(local[0])
         if found is None:
             log.warning("STUN server %s:%d did not answer: advertising %s", *self.server, local[0])
             return local
         log.info("stun: SIP socket %s:%d is %s:%d outside", *local, found.host, found.port)
-        return found.host, found.port
+        return found.host, found.port if udp else local[1]
+
+    async def _host_mapping(self, host: str) -> MappedAddress | None:
+        if self.server is None:
+            return None
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
+            sock.bind((host, 0))
+            sock.setblocking(False)
+            return await socket_mapping(sock, self.server, START_SECONDS, self.rng)
 
     async def rtp_port(self, sockets: RtpSockets) -> int:
         """The port the SDP offers: the RTP socket's public one, or its own after

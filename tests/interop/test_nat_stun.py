@@ -93,20 +93,23 @@ def natlab() -> Iterator[NatLab]:
         lab.destroy()
 
 
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
 def test_behind_a_real_nat_contact_and_sdp_carry_the_routers_address(
-    tmp_path: Path, natlab: NatLab, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, natlab: NatLab, monkeypatch: pytest.MonkeyPatch, transport: str
 ) -> None:
     """The door sits in a namespace behind a masquerading router; coturn and SIPp are on the
     router's outside link. The INVITE SIPp receives names the router's public address in Via,
-    Contact and c=, never the door's private one, and the call goes through the NAT."""
+    Contact and c=, never the door's private one, and the call goes through the NAT (over TCP
+    the host is asked from a UDP socket on the same address, and the port is our own)."""
     monkeypatch.setattr(peers, "LOOPBACK", natlab.internet)  # SIPp and coturn outside
     monkeypatch.setattr(door_module, "CLI", [*natlab.exec_prefix(), *door_module.CLI])
     stun = Coturn(tmp_path / "coturn", host=natlab.internet).start()
-    sipp = Sipp(tmp_path / "sipp", "uas_pcmu.xml", [])
+    sipp = Sipp(tmp_path / "sipp", "uas_pcmu.xml", ["-t", "t1"] if transport == "tcp" else [])
     sipp.start()
     door = Door(
         tmp_path / "door",
         host=natlab.private,
+        sip=f'transport = "{transport}"',
         extra=f'[nat]\nstun_server = "{natlab.internet}:{stun.port}"\n',
     )
     try:
@@ -123,7 +126,7 @@ def test_behind_a_real_nat_contact_and_sdp_carry_the_routers_address(
     invite = re.search(r"INVITE sip:.*?(?=\n-{10,}|\Z)", messages, re.S)
     assert invite, messages
     text = invite.group(0)
-    assert f"SIP/2.0/UDP {natlab.public}:" in text, text
+    assert f"SIP/2.0/{transport.upper()} {natlab.public}:" in text, text
     assert re.search(rf"Contact: <sip:[^@]+@{re.escape(natlab.public)}:\d+", text), text
     assert f"c=IN IP4 {natlab.public}" in text, text
     assert natlab.private not in text, text

@@ -251,11 +251,7 @@ class Engine:
         # The address the kernel would use towards the last configured server (a backup
         # account's, if any), when we listen on a wildcard.
         target_host = next(reversed(resolved.values()), "127.0.0.1")
-        bind_host = listen.host
-        if is_wildcard(bind_host):
-            bind_host = _outbound_address(target_host, 5060, listen.host)
-        self._media_host = bind_host  # RTP binds here; a NAT's address is only advertised
-        host, sip_port = await self._advertised(bind_host)
+        host, sip_port = await self._advertised(target_host)
         if cfg.media.keying == "dtls" and cfg.media.encryption != "off":
             # One certificate per process (endpoint.media.dtls explains why not on disk).
             self._dtls_identity = DtlsIdentity(datetime.datetime.now(datetime.UTC))
@@ -300,11 +296,18 @@ class Engine:
         media = self.media
         self.supervisor.start(lambda: media.last_tick)  # watchdog pings while both loops run
 
-    async def _advertised(self, bind_host: str) -> tuple[str, int]:
+    async def _advertised(self, target_host: str) -> tuple[str, int]:
         """Via/Contact/SDP address: ``[sip] advertise``, else the public address STUN learns
-        (``NatTraversal.sip_address``), else the local one."""
+        (``NatTraversal.sip_address``), else the local one: the listen address, or on a
+        wildcard the one the kernel would use towards ``target_host`` (the last server).
+        RTP binds to the local one (``_media_host``); a NAT's address is only advertised."""
         if self.transport is None:
             raise RuntimeError("the SIP transport is not started")
+        listen = self.config.sip.listen.host
+        bind_host = listen
+        if is_wildcard(bind_host):
+            bind_host = _outbound_address(target_host, 5060, listen)
+        self._media_host = bind_host
         local = (bind_host, self.transport.port)
         if self.config.sip.advertise:
             return self.config.sip.advertise, self.transport.port

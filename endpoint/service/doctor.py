@@ -452,9 +452,7 @@ def check_registrar(config: Config, timeout: float = 5.0) -> list[Finding]:
             )
             continue
         try:
-            result = RegistrarProbe(
-                account, config.sip.transport, timeout, tls, config.sip.dns_servers
-            ).run()
+            result = RegistrarProbe(account, config.sip, timeout, tls).run()
         except ProbeError as exc:
             fix = (
                 "the line says which [tls] or [account] key to change"

@@ -17,7 +17,7 @@ import ssl
 import time
 from dataclasses import dataclass
 
-from endpoint.config import AccountSettings, HostPort
+from endpoint.config import AccountSettings, SipSettings
 from endpoint.runtime.resolver import Lookup, Resolver
 from endpoint.sip import Headers, ParseError, Request, Response, StreamParser, parse, parse_uri
 from endpoint.sip.digest import DigestClient, DigestError
@@ -110,13 +110,14 @@ class RegistrarProbe:
     def __init__(
         self,
         account: AccountSettings,
-        transport: str,
+        sip: SipSettings,
         timeout: float = 5.0,
         tls: ssl.SSLContext | None = None,
-        dns_servers: tuple[HostPort, ...] = (),
     ) -> None:
+        """``sip``: its transport, and its DNS servers for RFC 3263."""
         self.account = account
-        self.dns_servers = dns_servers
+        self.dns_servers = sip.dns_servers
+        transport = sip.transport
         self.tls = tls
         self.timeout = timeout
         self.rng = random.Random(secrets.randbits(64))

@@ -19,9 +19,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 # libspeexdsp1: the speex audio engine (cffi, ABI mode).
 # espeak-ng: synthesised speech for bench_echo.py and the in-band DTMF talk-off tests.
 # dnsmasq-base: the loopback DNS server (NAPTR/SRV) of the RFC 3263 failover tests.
+# coturn: turnserver --stun-only, the STUN server of the [nat] tests (tests/interop/stun_server.py).
+# nftables: the masquerading router namespace of the real-NAT test (tests/interop/natlab.py).
 APT_PACKAGES=(build-essential portaudio19-dev libasound2-plugins alsa-utils pulseaudio
               kamailio kamailio-tls-modules sip-tester baresip-core sipsak tshark systemd procps
-              sipvicious libspeexdsp1 espeak-ng mosquitto chromium chromium-driver dnsmasq-base)
+              sipvicious libspeexdsp1 espeak-ng mosquitto chromium chromium-driver dnsmasq-base
+              coturn nftables)
 # SETUP_WITHOUT="pkg ...": packages to leave out. The arm64 CI leaves out the browser
 # (debootstrap cannot configure its desktop dependencies under qemu; the page's browser test
 # runs on amd64); the tests that need a package left out skip and say why.

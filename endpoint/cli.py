@@ -50,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     actions.add_parser("hangup", help="end (or cancel) the current call")
     actions.add_parser("answer", help="answer the ringing call")
     actions.add_parser("dtmf", help="send DTMF digits in the call").add_argument("digits")
+    actions.add_parser("hold", help="put the call on hold (re-INVITE a=sendonly, no audio sent)")
+    actions.add_parser("resume", help="take the call off hold (re-INVITE a=sendrecv)")
+    message = actions.add_parser("message", help="send a text (SIP MESSAGE, RFC 3428)")
+    message.add_argument("to", help="sip:user@host, or a user name at our domain")
+    message.add_argument("text", help="the text (UTF-8, at most 1300 bytes)")
     actions.add_parser("open-door", help="pulse the door relay")
     volume = actions.add_parser(
         "volume", help="speaker volume / microphone gain in dB, now and for the next calls"
@@ -81,6 +86,9 @@ def _payload(args: argparse.Namespace) -> dict[str, Any]:
         payload["mode"] = "sequential" if args.sequential else "parallel"
         if args.timeout is not None:
             payload["timeout"] = args.timeout
+    elif args.action == "message":
+        payload["to"] = args.to
+        payload["text"] = args.text
     elif args.action == "dtmf":
         payload["digits"] = args.digits
     elif args.action == "volume":

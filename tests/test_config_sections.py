@@ -28,6 +28,7 @@ def test_every_config_field_is_filled_by_its_own_section() -> None:
         "backup_account",
         "calls",
         "media",
+        "nat",
         "audio",
         "control",
         "log",

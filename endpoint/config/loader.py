@@ -23,6 +23,7 @@ from endpoint.config.http import HTTP, HttpSettings
 from endpoint.config.log import LOG
 from endpoint.config.media import MEDIA, MediaSettings
 from endpoint.config.mqtt import MQTT, MqttSettings
+from endpoint.config.nat import NAT, NatSettings
 from endpoint.config.reader import (
     ConfigError,
     Document,
@@ -52,6 +53,7 @@ class Config:
     backup_account: AccountSettings | None = section(BACKUP_ACCOUNT)
     calls: CallSettings = section(CALLS)
     media: MediaSettings = section(MEDIA)
+    nat: NatSettings = section(NAT)
     audio: AudioSettings = section(AUDIO)
     control: ControlSettings = section(CONTROL)
     log_level: str = section(LOG)

@@ -30,6 +30,8 @@ from endpoint.media.rtp import Address, RtpPacket, RtpReceiver, RtpSender
 
 Datagram = tuple[bytes, Address]
 _CODEC_NAMES = {0: "PCMU", 8: "PCMA"}
+#: An unassigned static payload type (RFC 3551 table 4), never in our SDP: keep-alives use it.
+KEEPALIVE_PT = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +53,9 @@ class StreamConfig:
     #: Seconds without RTP or RTCP from the peer, while we expect media, before
     #: ``MediaTimeout`` (0 = never): the peer is gone even if it promised no session timer.
     rtp_timeout_s: float = 0.0
+    #: Seconds between keep-alives on the RTP port while we send no audio (held, recvonly,
+    #: inactive), so a NAT keeps the port open (RFC 6263 §4.6); 0 = none.
+    keepalive_s: float = 0.0
 
 
 class PacketProtection(Protocol):
@@ -143,6 +148,8 @@ class MediaStream:
         #: When the peer was last heard from (None: restart the count at the next playout).
         self._heard_at: float | None = now
         self._timeout_reported = False
+        #: When the last RTP packet left (audio, DTMF or keep-alive): keep-alives count from it.
+        self._rtp_sent_at = now
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -169,6 +176,7 @@ class MediaStream:
         """RTP for one 20 ms frame (accumulated to the ptime); DTMF replaces audio."""
         if self._closed or not self.sends:
             return []
+        self._rtp_sent_at = now
         self._pending.append(pcm)
         if len(self._pending) * FRAME_SAMPLES < self.samples_per_packet:
             return []
@@ -322,15 +330,34 @@ class MediaStream:
     # -- RTCP --------------------------------------------------------------------------------
 
     def get_timer(self) -> float | None:
-        return None if self._closed else self._rtcp_at
+        if self._closed:
+            return None
+        keepalive = self._keepalive_at()
+        return self._rtcp_at if keepalive is None else min(self._rtcp_at, keepalive)
+
+    def _keepalive_at(self) -> float | None:
+        if self.config.keepalive_s <= 0 or self.sends:
+            return None
+        return self._rtp_sent_at + self.config.keepalive_s
 
     def handle_timer(self, now: float) -> list[Datagram]:
-        if self._closed or now < self._rtcp_at:
+        if self._closed:
             return []
-        self._rtcp_at = now + rtcp.interval(self.rng, we_sent=self.sender.packets > 0)
-        return [
-            (self._protect_rtcp(rtcp.encode_compound(self._report(now))), self._rtcp_destination)
-        ]
+        out = []
+        keepalive = self._keepalive_at()
+        if keepalive is not None and now >= keepalive:
+            out.append((self._protect(bytes(self._keepalive())), self._rtp_destination))
+            self._rtp_sent_at = now
+        if now >= self._rtcp_at:
+            self._rtcp_at = now + rtcp.interval(self.rng, we_sent=self.sender.packets > 0)
+            report = rtcp.encode_compound(self._report(now))
+            out.append((self._protect_rtcp(report), self._rtcp_destination))
+        return out
+
+    def _keepalive(self) -> RtpPacket:
+        """RFC 6263 §4.6: an RTP packet with no payload and a payload type the SDP did not
+        name, which every receiver drops; it keeps the NAT binding of our RTP port alive."""
+        return self.sender.packet(KEEPALIVE_PT, b"", 0)
 
     def _report(self, now: float) -> list[rtcp.RtcpPacket]:
         blocks: tuple[rtcp.ReportBlock, ...] = ()

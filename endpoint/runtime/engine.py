@@ -39,6 +39,7 @@ from endpoint.runtime.addresses import is_wildcard, source_address_towards
 from endpoint.runtime.control import ControlServer, EventHub
 from endpoint.runtime.hardware_bridge import HardwareBridge, open_board
 from endpoint.runtime.media_loop import CallFailed, CallMedia, MediaLoop
+from endpoint.runtime.nat import NatTraversal
 from endpoint.runtime.resolver import Resolver, configured_hosts, configured_lookups
 from endpoint.runtime.rtp_transport import RtpSockets, allocate
 from endpoint.runtime.sip_transport import SipTransport
@@ -57,6 +58,7 @@ from endpoint.ua.agent import UserAgent
 from endpoint.ua.events import CallReport, DtmfReceived, Notice, RegistrationFailed
 from endpoint.ua.intercom import Intercom
 from endpoint.ua.io import HardwareEvent
+from endpoint.ua.messages import MessageRefusedError
 from endpoint.ua.registration import LocalAddress
 
 if TYPE_CHECKING:
@@ -125,6 +127,7 @@ def stream_config(m: NegotiatedMedia, config: Config, cname: str) -> StreamConfi
         direction=m.direction,
         wallclock_offset=time.time() - time.monotonic(),
         rtp_timeout_s=config.media.rtp_timeout,
+        keepalive_s=config.nat.keepalive_s,
     )
 
 
@@ -234,6 +237,8 @@ class Engine:
         self._dtls_identity: DtlsIdentity | None = None
         self._rng = secrets.SystemRandom()
         self.resolver = Resolver()
+        self.nat = NatTraversal(config.nat, self._rng)
+        self._media_host = "127.0.0.1"
         self._background: set[asyncio.Task[None]] = set()
         self.supervisor = ServiceSupervisor(self)
         self.hardware: HardwareBridge | None = None
@@ -246,7 +251,7 @@ class Engine:
         hops = await self.resolver.hops(cfg)
         resolved = {name: address for name, (address, _) in hops.items()}
         self.transport = await self._start_transport(cfg, resolved)
-        local = self._local_address(cfg, self.transport.port, resolved)
+        local = await self._local_address(cfg, resolved)
         core = self.core = Intercom(cfg, local, secrets.SystemRandom(), resolved, _srv_ports(hops))
         self.hardware = HardwareBridge(cfg, open_board(cfg), self._hardware_input)
         core.door.restore(self.hardware.saved_lockouts(), time.monotonic())
@@ -285,15 +290,12 @@ class Engine:
         await transport.start()
         return transport
 
-    def _local_address(self, cfg: Config, port: int, resolved: dict[str, str]) -> LocalAddress:
-        """Our address in Via, Contact and SDP; the DTLS certificate when DTLS-SRTP is on."""
-        # The address the kernel would use towards the last configured server (a backup
-        # account's, if any), when we listen on a wildcard.
-        listen = cfg.sip.listen
+    async def _local_address(self, cfg: Config, resolved: dict[str, str]) -> LocalAddress:
+        """Our address in Via, Contact and SDP; the DTLS certificate when DTLS-SRTP is on.
+        On a wildcard listen address, the one the kernel would use towards the last configured
+        server (a backup account's, if any): ``_advertised``."""
         target_host = next(reversed(resolved.values()), "127.0.0.1")
-        host = cfg.sip.advertise or listen.host
-        if is_wildcard(host):
-            host = _outbound_address(target_host, 5060, listen.host)
+        host, sip_port = await self._advertised(target_host)
         if cfg.media.keying == "dtls" and cfg.media.encryption != "off":
             # Imported only here: pyOpenSSL and cryptography serve keying = "dtls" alone.
             from endpoint.media.dtls import DtlsIdentity
@@ -302,7 +304,7 @@ class Engine:
             self._dtls_identity = DtlsIdentity(datetime.datetime.now(datetime.UTC))
         return LocalAddress(
             host,
-            port,
+            sip_port,
             cfg.sip.transport,
             dtls_fingerprint=self._dtls_identity.fingerprint if self._dtls_identity else None,
         )
@@ -340,6 +342,32 @@ class Engine:
         )
         await integration.start()
         return integration
+
+    async def _advertised(self, target_host: str) -> tuple[str, int]:
+        """Via/Contact/SDP address: ``[sip] advertise``, else the public address STUN learns
+        (``NatTraversal.sip_address``), else the local one: the listen address, or on a
+        wildcard the one the kernel would use towards ``target_host`` (the last server).
+        RTP binds to the local one (``_media_host``); a NAT's address is only advertised."""
+        if self.transport is None:
+            raise RuntimeError("the SIP transport is not started")
+        listen = self.config.sip.listen.host
+        bind_host = listen
+        if is_wildcard(bind_host):
+            bind_host = _outbound_address(target_host, 5060, listen)
+        self._media_host = bind_host
+        local = (bind_host, self.transport.port)
+        if self.config.sip.advertise:
+            return self.config.sip.advertise, self.transport.port
+        await self.nat.start(self.resolver.resolve)
+        udp = self.config.sip.transport == "udp"
+        return await self.nat.sip_address(self.transport, local, udp)
+
+    async def _stun_then_media_ready(self, call_id: str, sockets: RtpSockets) -> None:
+        """The call's SDP port once STUN told its public mapping (or ``stun_timeout`` ran out)."""
+        port = await self.nat.rtp_port(sockets)
+        if self.core is not None and self._sockets.get(call_id) is sockets:
+            self.core.media_ready(call_id, port, time.monotonic())
+            self._step()
 
     async def apply_config(self, config: Config) -> None:
         """A reloaded configuration (``Supervised``): resolve its servers, retune the UA, and
@@ -547,12 +575,19 @@ class Engine:
     def _allocate(self, core: Intercom, call_id: str, now: float) -> None:
         """RTP/RTCP sockets for a call about to be offered or answered."""
         try:
-            sockets = allocate(core.ua.local.host, self.config.media.rtp_ports, self._rng)
+            sockets = allocate(self._media_host, self.config.media.rtp_ports, self._rng)
         except OSError as exc:
             log.error("no RTP port for call %s: %s (widen [media] rtp_ports)", call_id, exc)
             core.end_call(call_id, "no RTP port free", now, status=503)
             return
         self._sockets[call_id] = sockets
+        if self.nat.server is not None:
+            task = asyncio.get_running_loop().create_task(
+                self._stun_then_media_ready(call_id, sockets)
+            )
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+            return
         core.media_ready(call_id, sockets.rtp_port, now)
 
     def _start_media(
@@ -710,6 +745,9 @@ class Engine:
             "call": self._call_command,
             "register": self._register_command,
             "dtmf": self._dtmf_command,
+            "hold": self._hold_command,
+            "resume": self._hold_command,
+            "message": self._message_command,
             "volume": self._volume_command,
             "open-door": self._open_door_command,
         }
@@ -754,6 +792,26 @@ class Engine:
             self.media.send_dtmf(active, digits)
         self._step()
         return {"ok": True, "method": method}
+
+    def _hold_command(self, core: Intercom, request: dict[str, Any]) -> dict[str, Any]:
+        """``hold`` / ``resume``: a re-INVITE (a=sendonly, then sendrecv); "ok" means sent,
+        the event stream says when the peer agreed (call-held / call-resumed by=us)."""
+        problem = core.set_hold(request["cmd"] == "hold", time.monotonic())
+        self._step()
+        return {"ok": True} if problem is None else {"ok": False, "error": problem}
+
+    def _message_command(self, core: Intercom, request: dict[str, Any]) -> dict[str, Any]:
+        """``{"to": target, "text": ...}``: a SIP MESSAGE; "ok" means sent, the event stream
+        says whether it arrived (text-message-sent / text-message-failed)."""
+        target, text = request.get("to"), request.get("text")
+        if not isinstance(target, str) or not isinstance(text, str):
+            return {"ok": False, "error": 'a message needs "to" and "text"'}
+        try:
+            in_dialog = core.send_message(target, text, time.monotonic())
+        except (ParseError, MessageRefusedError) as exc:
+            return {"ok": False, "error": str(exc)}
+        self._step()
+        return {"ok": True, "in_dialog": in_dialog}
 
     def _volume_command(self, core: Intercom, request: dict[str, Any]) -> dict[str, Any]:
         """``{"speaker": dB, "mic": dB}`` (either may be left out): the current call and the

@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from endpoint.media.stun import looks_like_stun
 from endpoint.runtime.addresses import is_wildcard, mapped_for, unmapped
 from endpoint.runtime.log_limit import LogLimiter
 from endpoint.sip import ParseError, StreamParser, parse
@@ -155,6 +156,8 @@ class SipTransport:
         self.server_names: dict[str, str] = dict(server_names or {})
         self.stats = TransportStats()
         self._udp: socket.socket | None = None
+        #: Given the STUN answers to the UDP socket (``[nat] stun_server``); None: no STUN.
+        self.stun_sink: Callable[[bytes, Address], None] | None = None
         self._family = socket.AF_INET
         self._server: asyncio.Server | None = None
         self._connections: dict[Address, _Connection] = {}
@@ -232,6 +235,10 @@ class SipTransport:
             raise RuntimeError("transport not started")
         self._udp_send(data, destination)
 
+    def send_stun(self, data: bytes, destination: Address) -> None:
+        """A STUN request from the SIP UDP socket, whose public mapping it asks for."""
+        self._udp_send(data, destination)
+
     def _udp_send(self, data: bytes, destination: Address) -> None:
         """Send one datagram now; a full socket buffer or an ICMP error loses it, as UDP may
         anyway (the transaction layer retransmits or times out)."""
@@ -259,7 +266,11 @@ class SipTransport:
             except OSError as exc:  # ICMP errors and friends: transactions time out on their own
                 self.stats.last_error = str(exc)
                 return
-            self._incoming(data, (unmapped(addr[0]), addr[1]), "udp", None)
+            sink = self.stun_sink
+            if sink is not None and looks_like_stun(data):  # a STUN answer (RFC 7983 demux)
+                sink(data, (unmapped(addr[0]), addr[1]))
+            else:
+                self._incoming(data, (unmapped(addr[0]), addr[1]), "udp", None)
             udp = self._udp  # a receiver may have closed the transport
 
     async def _connect_and_send(self, data: bytes, destination: Address, kind: str) -> None:

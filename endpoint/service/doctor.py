@@ -13,7 +13,6 @@ sane clock).
 
 from __future__ import annotations
 
-import enum
 import errno
 import glob
 import os
@@ -22,7 +21,6 @@ import socket
 import ssl
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -35,6 +33,8 @@ from endpoint.config import (
     SipSettings,
     load_config,
 )
+from endpoint.service.findings import Finding, Level, ok
+from endpoint.service.nat_check import check_nat
 from endpoint.service.probe import ProbeError, ProbeResult, RegistrarProbe
 from endpoint.tls import client_context, describe_failure
 
@@ -46,28 +46,6 @@ if TYPE_CHECKING:
     from endpoint.audio.registry import PortAudioHost
 
 DEFAULT_CONFIG = Path("/etc/sip-endpoint/config.toml")
-
-
-class Level(enum.Enum):
-    OK = "OK"
-    WARN = "WARN"
-    FAIL = "FAIL"
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    level: Level
-    check: str
-    detail: str
-    fix: str = ""
-
-    def __str__(self) -> str:
-        fix = f" -- fix: {self.fix}" if self.fix and self.level is not Level.OK else ""
-        return f"{self.level.value:<4} {self.check}: {self.detail}{fix}"
-
-
-def ok(check: str, detail: str) -> Finding:
-    return Finding(Level.OK, check, detail)
 
 
 # -- configuration ---------------------------------------------------------------------------
@@ -528,7 +506,7 @@ def _check_account(
             )
         ]
     try:
-        result = RegistrarProbe(account, config.sip.transport, timeout, tls).run()
+        result = RegistrarProbe(account, config.sip, timeout, tls).run()
     except ProbeError as exc:
         fix = (
             "the line says which [tls] or [account] key to change"
@@ -624,6 +602,7 @@ def run_doctor(path: Path, out: TextIO, *, timeout: float = 5.0, acoustic: bool 
         report(check_hardware(config))
         report(check_sip_port(config.sip, config.control.socket))
         report(check_registrar(config, timeout))
+        report(check_nat(config))
     report(check_clock())
     failed = sum(f.level is Level.FAIL for f in findings)
     warned = sum(f.level is Level.WARN for f in findings)

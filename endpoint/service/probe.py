@@ -9,6 +9,7 @@ wrong user or password; an answer to OPTIONS at all means the registrar is reach
 
 from __future__ import annotations
 
+import asyncio
 import random
 import secrets
 import socket
@@ -16,7 +17,8 @@ import ssl
 import time
 from dataclasses import dataclass
 
-from endpoint.config import AccountSettings
+from endpoint.config import AccountSettings, SipSettings
+from endpoint.runtime.resolver import Lookup, Resolver
 from endpoint.sip import Headers, ParseError, Request, Response, StreamParser, parse, parse_uri
 from endpoint.sip.digest import DigestClient, DigestError
 from endpoint.sip.transaction import (
@@ -108,11 +110,14 @@ class RegistrarProbe:
     def __init__(
         self,
         account: AccountSettings,
-        transport: str,
+        sip: SipSettings,
         timeout: float = 5.0,
         tls: ssl.SSLContext | None = None,
     ) -> None:
+        """``sip``: its transport, and its DNS servers for RFC 3263."""
         self.account = account
+        self.dns_servers = sip.dns_servers
+        transport = sip.transport
         self.tls = tls
         self.timeout = timeout
         self.rng = random.Random(secrets.randbits(64))
@@ -122,17 +127,25 @@ class RegistrarProbe:
             raise ProbeError(f"{account.registrar} is not a sip: URI")
         self.port, self.transport = hop_transport(target, transport)
         self.host = target.bare_host
+        self.explicit_port = target.port is not None
         self.request_uri = registrar if registrar.bare_host == account.domain else None
         #: Our address as the socket to the registrar has it (for Via).
         self._local: tuple[str, int] = ("0.0.0.0", 0)
         self._from_tag = f"{self.rng.getrandbits(32):08x}"
 
+    def _server(self) -> tuple[str, int]:
+        """Where the endpoint itself would send: the one RFC 3263 resolver of the runtime
+        (NAPTR, SRV, A/AAAA through ``[sip] dns_servers``), its first target."""
+        resolver = Resolver()
+        resolver.use_servers(self.dns_servers)
+        lookup = Lookup(self.host, self.explicit_port, self.transport)
+        target = asyncio.run(resolver.target(lookup))
+        if target is None:
+            raise ProbeError(f"cannot resolve {self.host} (NAPTR, SRV, A/AAAA)")
+        return target.address, target.port or self.port
+
     def run(self) -> ProbeResult:
-        try:
-            infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)
-        except OSError as exc:
-            raise ProbeError(f"cannot resolve {self.host}: {exc}") from None
-        server = (str(infos[0][4][0]), self.port)
+        server = self._server()
         try:
             tls = (self.tls, self.host) if self.tls is not None else None
             wire = _Wire(self.transport, server, self.timeout, tls)

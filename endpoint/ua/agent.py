@@ -59,6 +59,7 @@ from endpoint.ua.events import (
     RequestDropped,
     RequestFailed,
 )
+from endpoint.ua.messages import OutgoingMessages
 from endpoint.ua.outgoing import OutgoingCalls
 from endpoint.ua.registration import LocalAddress, Registration, RegState, listening_contact
 from endpoint.ua.session import Session
@@ -115,6 +116,14 @@ class UserAgent:
             self.rng,
             self._address,
             contact=self._contact,
+            port_of=self._port,
+        )
+        self.messages = OutgoingMessages(
+            self.config,
+            self.local,
+            self.transactions,
+            self.rng,
+            self._address,
             port_of=self._port,
         )
         self._owners: dict[str, tuple[Registration, str]] = {}
@@ -289,6 +298,8 @@ class UserAgent:
 
     def notices(self) -> list[Notice]:
         # The lists are emptied in place: sessions hold their owner's ``append``.
+        self._notices += self.messages.events
+        self.messages.events.clear()
         for source in (self.calls, self.outgoing):
             self._notices += [e for e in source.events if isinstance(e, Notice)]
             source.events[:] = [e for e in source.events if not isinstance(e, Notice)]
@@ -405,6 +416,19 @@ class UserAgent:
                 session.send_dtmf_info(digits, now)
                 return "info"
         return None
+
+    def set_hold(self, held: bool, now: float) -> str | None:
+        """``ctl hold``/``resume`` on the answered call (Session.set_hold); else why not."""
+        active = self.active_call_id()
+        session = next((s for s in self._sessions() if s.call_id == active), None)
+        return session.set_hold(held, now) if session is not None else "no answered call"
+
+    def send_message(self, target: str, text: str, now: float) -> bool:
+        """``ctl message`` (endpoint.ua.messages): True if it went in the call's dialog.
+        Raises MessageRefusedError, or ParseError for a target that is not a SIP address."""
+        active = self.active_call_id()
+        session = next((s for s in self._sessions() if s.call_id == active), None)
+        return self.messages.send(self.outgoing.target_uri(target), text, session, now)
 
     def active_call_id(self) -> str | None:
         incoming, outgoing = self.calls.active, self.outgoing.active
@@ -608,6 +632,9 @@ class UserAgent:
     def _on_response(self, event: ResponseReceived, now: float) -> None:
         """A response to one of our requests: to the session, the call or the registration
         that sent it."""
+        if self.messages.owns(event.transaction):
+            self.messages.on_response(event.transaction, event.response, now)
+            return
         if self._answer_in_dialog_challenge(event, now):
             return
         sender = self._sender(event.transaction)
@@ -656,6 +683,9 @@ class UserAgent:
     def _on_failure(self, event: TransactionTimeout | TransportError, now: float) -> None:
         """A transaction of ours got no answer, or its transport failed; or (``TU_TIMER``) an
         incoming INVITE was not answered in time."""
+        if self.messages.owns(event.transaction):
+            self.messages.on_failure(event.transaction, now)
+            return
         sender = self._sender(event.transaction)
         if sender is not None and sender.owns_info(event.transaction):
             sender.info_done(None, now)

@@ -306,11 +306,33 @@ class CallFailed(CallOver):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallHeld(CallNotice):
     name: ClassVar[str] = "call-held"
+    #: "peer": the peer put us on hold; "us": ``ctl hold``.
+    by: str = "peer"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallResumed(CallNotice):
     name: ClassVar[str] = "call-resumed"
+    by: str = "peer"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TextMessageSent(Notice):
+    """``ctl message`` was accepted by the peer (RFC 3428: 2xx means delivered or stored)."""
+
+    name: ClassVar[str] = "text-message-sent"
+    to: str
+    status: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TextMessageFailed(Notice):
+    """``ctl message`` was refused, unanswered, or challenged for a realm we do not answer."""
+
+    name: ClassVar[str] = "text-message-failed"
+    warning: ClassVar[bool] = True
+    to: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -489,6 +511,8 @@ Event = (
     | MessageFailed
     | RequestDropped
     | MessageReceived
+    | TextMessageSent
+    | TextMessageFailed
     | CallIncoming
     | CallOutgoing
     | CallRinging

@@ -203,6 +203,18 @@ class Intercom:
         self._settle(now)
         return method
 
+    def set_hold(self, held: bool, now: float) -> str | None:
+        """Hold or resume the answered call; None once the re-INVITE went, else why not."""
+        problem = self.ua.set_hold(held, now)
+        self._settle(now)
+        return problem
+
+    def send_message(self, target: str, text: str, now: float) -> bool:
+        """A text MESSAGE to ``target`` (in the call's dialog if it is the peer)."""
+        in_dialog = self.ua.send_message(target, text, now)
+        self._settle(now)
+        return in_dialog
+
     def relay_failed(self, reason: str, now: float) -> None:
         """The runtime could not pulse the relay: the door did not open."""
         self._emit(DoorOpenFailed(reason=reason), now)

@@ -29,6 +29,7 @@ from endpoint.sip.offer_answer import (
     NegotiatedMedia,
     NotAcceptableError,
     SdpSession,
+    hold,
     make_answer,
     make_offer,
     process_answer,
@@ -100,6 +101,10 @@ class Session:
     info_keys: deque[str] = field(default_factory=deque)
     #: The INFO in flight: its transaction key.
     info_pending: str | None = None
+    #: We hold the call (``ctl hold``): offers say a=sendonly and no audio is sent.
+    held: bool = False
+    #: Our hold/resume re-INVITE in flight: its offer, and whether it holds.
+    hold_offer: tuple[SessionDescription, bool] | None = None
 
     # -- setting up ----------------------------------------------------------------------------
 
@@ -189,8 +194,10 @@ class Session:
         return bytes(answer), media
 
     def _keep_codec(self) -> LocalMedia:
-        """Answer re-offers with the codec we stream: the media engine keeps its encoder."""
-        return replace(self.local, codecs=(self.media.codec,))
+        """Answer re-offers with the codec we stream: the media engine keeps its encoder;
+        while we hold, every offer and answer of ours says a=sendonly (RFC 3264 §8.4)."""
+        local = replace(self.local, codecs=(self.media.codec,))
+        return hold(local) if self.held else local
 
     def ack(self, request: Request) -> None:
         """The ACK of a 2xx we sent to a body-less re-INVITE carries the peer's answer."""
@@ -205,12 +212,15 @@ class Session:
         self._media_changed(media)
 
     def _media_changed(self, media: NegotiatedMedia) -> None:
+        if self.held:
+            # a=sendonly is the hold offer's wording; a door on hold sends no audio at all.
+            media = replace(media, direction="inactive")
         before, self.media = self.media, media
         if media != before:
             self.emit(UpdateMedia(self.call_id, media))
         if media.remote_hold != before.remote_hold:
             kind = CallHeld if media.remote_hold else CallResumed
-            self.emit(kind(call_id=self.call_id))
+            self.emit(kind(call_id=self.call_id, by="peer"))
 
     def _reply(
         self,
@@ -254,13 +264,56 @@ class Session:
         key = self._send(request, now)
         self.pending = (key, request) if key is not None else None
 
+    def set_hold(self, held: bool, now: float) -> str | None:
+        """``ctl hold`` / ``ctl resume``: a re-INVITE offering a=sendonly, or sendrecv again
+        (RFC 3264 §8.4). None once it is sent; else why not (the control client shows it)."""
+        if self.ended is not None:
+            return "the call has ended"
+        if held == self.held:
+            return "the call is already held" if held else "the call is not held"
+        if self.pending is not None:
+            return "a re-INVITE is in progress: try again in a moment"
+        local = replace(self.local, codecs=(self.media.codec,))
+        offer = make_offer(hold(local) if held else local, self.sdp)
+        headers = [("Allow", ", ".join(DEFAULT_METHODS)), ("Content-Type", "application/sdp")]
+        if self.plan is not None:  # the re-INVITE refreshes the session too (RFC 4028 §7.4)
+            headers[:0] = uac_headers(self.plan.interval)
+        request = self.dialog.create_request(
+            "INVITE", self._via(), headers=headers, body=bytes(offer)
+        )
+        key = self._send(request, now)
+        if key is None:
+            return "the peer gave no address to send the re-INVITE to"
+        self.pending = (key, request)
+        self.hold_offer = (offer, held)
+        return None
+
+    def _hold_answered(self, response: Response) -> None:
+        """The peer's answer to our hold/resume offer: the media follows, the log says so."""
+        pending, self.hold_offer = self.hold_offer, None
+        if pending is None or response.status >= 300:
+            return
+        offer, held = pending
+        local = replace(self.local, codecs=(self.media.codec,))
+        try:
+            media = process_answer(offer, parse_sdp(response.body), hold(local) if held else local)
+        except (ParseError, NotAcceptableError):
+            return  # a bad answer leaves the session as it was (§14.1)
+        self.local_sdp = offer
+        self.held = held
+        self._media_changed(media)
+        kind = CallHeld if held else CallResumed
+        self.emit(kind(call_id=self.call_id, by="us"))
+
     def on_response(self, response: Response, now: float) -> None:
-        """The final answer to our refresh (§10 of RFC 4028 for the failure cases)."""
+        """The final answer to our refresh or hold/resume re-INVITE (RFC 4028 §10 for the
+        failure cases)."""
         assert self.pending is not None
         request = self.pending[1]
         if response.status < 200:
             return
         self.pending = None
+        self._hold_answered(response)
         if response.status in (408, 481):
             # RFC 4028 §10: the peer lost the session; BYE is sent all the same.
             self.hang_up(f"session refresh answered {response.status} {response.reason}", now)

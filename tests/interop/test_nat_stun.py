@@ -1,0 +1,164 @@
+"""``[nat] stun_server`` against a real STUN server (coturn): the door learns the address of its
+SIP socket and of each call's RTP socket and puts them in Via, Contact and SDP; a STUN server
+that never answers costs a call ``stun_timeout``, not the call.
+
+Behind a real NAT (``natlab``: network namespaces and an nftables masquerade, root only) the
+INVITE carries the router's public address. On loopback (coturn on 127.0.0.2) the address
+coturn reports is the local one; those tests show the path and the fallback."""
+
+import os
+import re
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.interop import door as door_module
+from tests.interop import peers
+from tests.interop.door import Door
+from tests.interop.natlab import NatLab, NatLabUnavailableError
+from tests.interop.peers import LOOPBACK, Sipp
+from tests.interop.stun_server import Coturn
+
+pytestmark = pytest.mark.interop
+
+
+def answered_call(tmp: Path, door: Door) -> str:
+    """SIPp calls the door and hangs up; our 200 OK to its INVITE, as SIPp received it."""
+    sipp = Sipp(
+        tmp / "sipp",
+        "uac_pcmu.xml",
+        [f"{LOOPBACK}:{door.port}", "-s", "door", "-key", "from_user", "sipp", "-d", "1000"],
+    )
+    sipp.start()
+    assert sipp.wait(30) == 0, sipp.report()
+    messages = (tmp / "sipp" / "uac_pcmu.messages").read_text()
+    ok = re.search(r"SIP/2\.0 200 OK.*?CSeq: 1 INVITE.*?(?=\n-{10,}|\Z)", messages, re.S)
+    assert ok, messages
+    return ok.group(0)
+
+
+def test_contact_and_sdp_carry_the_addresses_coturn_reported(tmp_path: Path) -> None:
+    stun = Coturn(tmp_path / "coturn").start()
+    door = Door(tmp_path / "door", extra=f'[nat]\nstun_server = "{stun.host}:{stun.port}"\n')
+    try:
+        ok = answered_call(tmp_path, door)
+    finally:
+        log = door.stop()
+        stun.stop()
+    sip = re.search(r"stun: SIP socket [\d.]+:(\d+) is ([\d.]+):(\d+) outside", log)
+    rtp = re.search(r"stun: RTP port (\d+) is ([\d.]+):(\d+) outside", log)
+    assert sip and rtp, log
+    assert int(sip.group(1)) == door.port
+    assert f"@{sip.group(2)}:{sip.group(3)}" in re.search(r"Contact:.*", ok).group(0), ok
+    assert f"c=IN IP4 {sip.group(2)}" in ok and f"m=audio {rtp.group(3)} " in ok, ok
+    assert "call-answered" in log
+
+
+def test_a_silent_stun_server_does_not_stop_the_door_answering(tmp_path: Path) -> None:
+    """The STUN server's address swallows every request: the door starts with its local
+    address and each call is answered after ``stun_timeout`` with the RTP port as it is."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as black_hole:
+        black_hole.bind(("127.0.0.2", 0))
+        server = black_hole.getsockname()
+        door = Door(
+            tmp_path / "door",
+            extra=f'[nat]\nstun_server = "{server[0]}:{server[1]}"\nstun_timeout = 0.3\n',
+        )
+        try:
+            ok = answered_call(tmp_path, door)
+        finally:
+            log = door.stop()
+        assert black_hole.recv(2048)[:2] == b"\x00\x01"  # our Binding requests did arrive
+    assert "did not answer: advertising 127.0.0.1" in log
+    unanswered = re.search(r"no answer for RTP port (\d+) in time", log)
+    assert unanswered and f"m=audio {unanswered.group(1)} " in ok, log
+    assert "call-answered" in log
+
+
+@pytest.fixture
+def natlab() -> Iterator[NatLab]:
+    try:
+        lab = NatLab.create()
+    except NatLabUnavailableError as exc:
+        if os.environ.get("CI"):
+            raise  # CI runs as root with namespaces: there the NAT test must run
+        pytest.skip(f"no NAT lab on this machine: {exc}")
+    try:
+        yield lab
+    finally:
+        lab.destroy()
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_behind_a_real_nat_contact_and_sdp_carry_the_routers_address(
+    tmp_path: Path, natlab: NatLab, monkeypatch: pytest.MonkeyPatch, transport: str
+) -> None:
+    """The door sits in a namespace behind a masquerading router; coturn and SIPp are on the
+    router's outside link. The INVITE SIPp receives names the router's public address in Via,
+    Contact and c=, never the door's private one, and the call goes through the NAT (over TCP
+    the host is asked from a UDP socket on the same address, and the port is our own)."""
+    monkeypatch.setattr(peers, "LOOPBACK", natlab.internet)  # SIPp and coturn outside
+    monkeypatch.setattr(door_module, "CLI", [*natlab.exec_prefix(), *door_module.CLI])
+    stun = Coturn(tmp_path / "coturn", host=natlab.internet).start()
+    sipp = Sipp(tmp_path / "sipp", "uas_pcmu.xml", ["-t", "t1"] if transport == "tcp" else [])
+    sipp.start()
+    door = Door(
+        tmp_path / "door",
+        host=natlab.private,
+        sip=f'transport = "{transport}"',
+        extra=f'[nat]\nstun_server = "{natlab.internet}:{stun.port}"\n',
+    )
+    try:
+        called = door.ctl("call", f"sip:flat@{natlab.internet}:{sipp.port}")
+        assert called.returncode == 0, called
+        time.sleep(2)
+        assert door.ctl("hangup").returncode == 0
+        assert sipp.wait(15) == 0, sipp.report()
+    finally:
+        log = door.stop()
+        stun.stop()
+        sipp.stop()
+    messages = (tmp_path / "sipp" / "uas_pcmu.messages").read_text()
+    invite = re.search(r"INVITE sip:.*?(?=\n-{10,}|\Z)", messages, re.S)
+    assert invite, messages
+    text = invite.group(0)
+    assert f"SIP/2.0/{transport.upper()} {natlab.public}:" in text, text
+    assert re.search(rf"Contact: <sip:[^@]+@{re.escape(natlab.public)}:\d+", text), text
+    assert f"c=IN IP4 {natlab.public}" in text, text
+    assert natlab.private not in text, text
+    assert f"is {natlab.public}:" in log and "call-answered" in log, log
+
+
+def doctor(tmp: Path, nat: str) -> str:
+    config = tmp / "door.toml"
+    config.write_text(
+        f'[sip]\nlisten = "127.0.0.1:{peers.free_port(both=True)}"\n[audio]\nbackend = "null"\n'
+        f"[nat]\n{nat}\n"
+    )
+    result = subprocess.run(
+        [*door_module.CLI, "doctor", "--config", str(config), "--timeout", "2"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return result.stdout
+
+
+def test_doctor_says_what_the_stun_server_sees_or_that_it_is_silent(tmp_path: Path) -> None:
+    stun = Coturn(tmp_path / "coturn").start()
+    try:
+        answered = doctor(tmp_path, f'stun_server = "{stun.host}:{stun.port}"')
+    finally:
+        stun.stop()
+    assert re.search(rf"OK   stun: {stun.host}:{stun.port} sees us as 127\.0\.0\.1:\d+", answered)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as black_hole:
+        black_hole.bind(("127.0.0.2", 0))
+        port = black_hole.getsockname()[1]
+        silent = doctor(tmp_path, f'stun_server = "127.0.0.2:{port}"')
+    assert f"WARN stun: 127.0.0.2:{port} did not answer within 2 s" in silent, silent
+    assert "fix: check [nat] stun_server" in silent

@@ -228,11 +228,21 @@ class UserAgent:
             return False
         if request.method in ("OPTIONS", "ACK", "CANCEL"):
             return True  # nothing to gain: answered to the source; ACK/CANCEL match a txn
+        return self._proven(request, transport)
+
+    def _proven(self, request: Request, transport: str) -> bool:
+        """Proof beyond the source address: a TCP/TLS flow (a connection's source cannot be
+        spoofed) or the ``line=`` token of our registered Contact in the Request-URI."""
         if transport.lower() in ("tcp", "tls"):
-            return True  # a connection's source address cannot be spoofed
+            return True
         uri = request.uri
         line = uri.param("line") if isinstance(uri, SipURI) else None
         return line is not None and any(r.line == line for r in self.registrations)
+
+    def from_registrar(self, request: Request, host: str, transport: str) -> bool:
+        """Does ``request`` prove it comes from our registrar or proxy: its address and the
+        proof of ``_proven`` (never ``accept_from``: a listed LAN is not the PBX)?"""
+        return self.trusted.is_registrar(host) and self._proven(request, transport)
 
     def admits_host(self, host: str) -> bool:
         """May ``host`` talk to us at all: trusted, or the peer of one of our calls? The
@@ -780,7 +790,14 @@ class UserAgent:
                 CallBusy(call_id=request.call_id, caller=str(request.from_addr.uri))
             )
             return make_response(request, 486, to_tag=self._tag())
-        self.calls.invite(request, event.transaction, now, event.transport, source=event.source[0])
+        self.calls.invite(
+            request,
+            event.transaction,
+            now,
+            event.transport,
+            source=event.source[0],
+            from_registrar=self.from_registrar(request, event.source[0], event.transport),
+        )
         return None
 
     def _on_pager_message(self, event: RequestReceived, now: float) -> Response:

@@ -34,6 +34,7 @@ from endpoint.sip.uri import SipURI
 from endpoint.ua.actions import NeedMedia, PlayAlert, StartMedia, StopMedia, UpdateMedia
 from endpoint.ua.allowlist import Allowlist
 from endpoint.ua.events import CallAnswered, CallBusy, CallEnded, CallIncoming, CallRejected, Notice
+from endpoint.ua.pbx_answer import requested_delay
 from endpoint.ua.registration import LocalAddress
 from endpoint.ua.session import Session, finished, peer_allows_update, sessions_of
 from endpoint.ua.session_timer import (
@@ -97,6 +98,8 @@ class Call:
     #: The transport the INVITE arrived over, as the runtime saw it: SRTP keys go only on TLS.
     transport: str = "udp"
     session: Session | None = None
+    #: Seconds after which the registrar asked us to answer (``pbx_answer``), or None.
+    pbx_delay: int | None = None
 
 
 class IncomingCalls:
@@ -157,12 +160,18 @@ class IncomingCalls:
         transport: str = "udp",
         *,
         source: str = "",
+        from_registrar: bool = False,
     ) -> None:
+        """A new INVITE; ``from_registrar``: it proved it comes from our registrar, so its
+        paging request (``Call-Info: ...;answer-after``) is heeded when configured."""
         # RFC 3261 §8.2.6.1/§17.2.1: a 100 at once stops the previous hop's retransmissions
         # whatever comes next (ringing, a 4xx, an answer after answer_delay), as pjsip does.
         self.tx.send_response(transaction, make_response(request, 100), now)
         try:
             self._invite(request, transaction, now, transport, source)
+            call = self.calls.get(request.call_id)
+            if call is not None and from_registrar and self.config.calls.pbx_auto_answer:
+                call.pbx_delay = requested_delay(request)
         except ParseError as exc:  # a field we only read now turned out malformed
             self.tx.send_response(
                 transaction, make_response(request, 400, f"Bad Request ({exc.reason})"), now
@@ -249,10 +258,20 @@ class IncomingCalls:
         if call is None or call.state is not CallState.RINGING:
             return
         call.rtp_port = rtp_port
-        if call.allowed and self.config.calls.auto_answer:
-            call.answer_at = now + self.config.calls.answer_delay
-            if self.config.calls.answer_delay <= 0:
+        delay = self._answer_delay(call)
+        if delay is not None:
+            call.answer_at = now + delay
+            if delay <= 0:
                 self.answer(call_id, now)
+
+    def _answer_delay(self, call: Call) -> float | None:
+        """When to answer by ourselves: the PBX's requested delay, else ``answer_delay`` for
+        an allowed caller with ``auto_answer`` on; None to ring until answered."""
+        if call.pbx_delay is not None:
+            return call.pbx_delay
+        if call.allowed and self.config.calls.auto_answer:
+            return self.config.calls.answer_delay
+        return None
 
     def answer(self, call_id: str | None, now: float) -> bool:
         call = self.calls.get(call_id) if call_id else self.active
@@ -310,6 +329,7 @@ class IncomingCalls:
                 caller=call.caller,
                 codec=negotiated.codec,
                 encryption=media_encryption(negotiated),
+                answered_by="pbx" if call.pbx_delay is not None else None,
             )
         )
         return True

@@ -30,22 +30,26 @@ class SourceFilter:
     networks: tuple[Network, ...]
     #: The registrar's and proxy's addresses: trusted only with proof (``proven_by_source``).
     registrar: tuple[Network, ...] = ()
+    #: The registrar's and proxy's addresses whatever ``accept_from`` says: what a request
+    #: that claims the PBX's authority (paging, ``[calls] pbx_auto_answer``) must come from.
+    pbx: tuple[Network, ...] = ()
 
     @classmethod
     def build(cls, entries: Iterable[str], registrar_addresses: Iterable[str]) -> SourceFilter:
         networks: list[Network] = []
         registrar: list[Network] = []
+        pbx = [n for n in map(_network, registrar_addresses) if n is not None]
         anyone = False
         for entry in entries:
             if entry == ANYONE:
                 anyone = True
             elif entry == REGISTRAR:
-                registrar += [n for n in map(_network, registrar_addresses) if n is not None]
+                registrar += pbx
             else:
                 network = _network(entry)
                 if network is not None:
                     networks.append(network)
-        return cls(anyone, tuple(networks), tuple(registrar))
+        return cls(anyone, tuple(networks), tuple(registrar), tuple(pbx))
 
     def allows(self, host: str) -> bool:
         """May ``host`` send us new requests at all (maybe subject to proof)?"""
@@ -55,6 +59,10 @@ class SourceFilter:
         """Is the source address alone enough: anyone, or a network the installer listed?
         The registrar's address is not: anyone on the LAN can put it on a UDP packet."""
         return self.anyone or _within(host, self.networks)
+
+    def is_registrar(self, host: str) -> bool:
+        """Is ``host`` the registrar's or proxy's address (which alone proves nothing)?"""
+        return _within(host, self.pbx)
 
 
 def _within(host: str, networks: tuple[Network, ...]) -> bool:

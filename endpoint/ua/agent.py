@@ -58,10 +58,10 @@ from endpoint.ua.events import (
 )
 from endpoint.ua.outgoing import OutgoingCalls
 from endpoint.ua.registration import LocalAddress, Registration, RegState, listening_contact
+from endpoint.ua.reliable import supported_options
 from endpoint.ua.session import Session
 from endpoint.ua.trust import ANYONE, REGISTRAR, SourceFilter
 
-SUPPORTED = ("replaces", "timer")
 #: Bodies we take: SDP (INVITE), SIP INFO DTMF relay, and text for MESSAGE.
 ACCEPT = ("application/sdp", "application/dtmf-relay", "text/plain")
 MAX_MESSAGE_TEXT = 1024
@@ -256,7 +256,7 @@ class UserAgent:
     def _of_our_calls(self, request: Request, host: str) -> bool:
         """Does the request belong to one of our calls: inside a dialog of ours from that
         dialog's peer, or the CANCEL/ACK of a ringing caller from where its INVITE came?"""
-        if request.method in ("CANCEL", "ACK") and any(
+        if request.method in ("CANCEL", "ACK", "PRACK") and any(
             c.source == host for c in self.calls.calls.values()
         ):
             return True
@@ -716,6 +716,11 @@ class UserAgent:
 
     def _ringing_caller(self, event: RequestReceived) -> bool:
         """A CANCEL for a ringing call, from the host its INVITE came from."""
+        if event.request.method == "PRACK":  # RFC 3262: inside a ringing call's early dialog
+            return any(
+                c.call_id == event.request.call_id and c.source == event.source[0]
+                for c in self.calls.calls.values()
+            )
         return event.cancels is not None and any(
             c.transaction == event.cancels and c.source == event.source[0]
             for c in self.calls.calls.values()
@@ -738,7 +743,8 @@ class UserAgent:
             self.untrusted += 1
             self._report_untrusted(request.method, event.source[0], now)
             return
-        rejection = check_request(request, supported=SUPPORTED, accept=ACCEPT)
+        supported = supported_options(self.config.sip.reliable_provisional)
+        rejection = check_request(request, supported=supported, accept=ACCEPT)
         if rejection is not None:
             response: Response | None = make_response(
                 request,
@@ -761,6 +767,8 @@ class UserAgent:
             "INVITE": self._on_invite,
             "MESSAGE": self._on_pager_message,
         }
+        if request.method == "PRACK":
+            return self._on_prack
         if request.method not in ("OPTIONS", "CANCEL") and request.to_addr.tag is not None:
             return self._in_dialog
         return table.get(request.method, self._no_dialog)
@@ -774,7 +782,7 @@ class UserAgent:
             headers=[
                 ("Allow", ", ".join(DEFAULT_METHODS)),
                 ("Accept", ", ".join(ACCEPT)),
-                ("Supported", ", ".join(SUPPORTED)),
+                ("Supported", ", ".join(supported_options(self.config.sip.reliable_provisional))),
                 ("Server", self.config.sip.user_agent),
             ],
         )
@@ -799,6 +807,10 @@ class UserAgent:
             from_registrar=self.from_registrar(request, event.source[0], event.transport),
         )
         return None
+
+    def _on_prack(self, event: RequestReceived, now: float) -> None:
+        """RFC 3262: a PRACK belongs to a ringing call's early dialog (``IncomingCalls``)."""
+        self.calls.prack(event.request, event.transaction, event.source[0], now)
 
     def _on_pager_message(self, event: RequestReceived, now: float) -> Response:
         """MESSAGE outside any dialog: pager mode (RFC 3428)."""

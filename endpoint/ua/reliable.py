@@ -1,4 +1,7 @@
-"""Reliable provisional responses, RFC 3262 (100rel, PRACK), the UAS side, sans-IO.
+"""Reliable provisional responses, RFC 3262 (100rel, PRACK), both sides, sans-IO.
+
+As UAC we list ``100rel`` in our INVITE's ``Supported`` (``Require`` with ``"required"``) and
+PRACK each reliable 18x in order (``rseq_to_prack``); as UAS see ``ReliableSender``.
 
 A provider's PBX may insist that our 180 Ringing reaches it (``Require: 100rel``): it is then
 sent with an ``RSeq``, passed to the transaction layer again every T1, 2*T1, ... until a PRACK
@@ -46,12 +49,36 @@ def supported_options(mode: str) -> tuple[str, ...]:
     return ("replaces", "timer") if mode == "off" else ("replaces", "timer", OPTION)
 
 
-def _tags(request: Request, name: str) -> set[str]:
+def _tags(message: Request | Response, name: str) -> set[str]:
     return {
         tag.strip().lower()
-        for value in request.headers.get_all(name)[:8]
+        for value in message.headers.get_all(name)[:8]
         for tag in value.split(",")[:32]
     }
+
+
+def with_100rel(headers: list[tuple[str, str]], mode: str) -> list[tuple[str, str]]:
+    """Our INVITE's headers with 100rel added to its ``Supported`` (one row, as peers that
+    read only the first row expect) and, with ``"required"``, a ``Require`` (§4)."""
+    if mode == "off":
+        return headers
+    out = [(n, f"{v}, {OPTION}") if n == "Supported" else (n, v) for n, v in headers]
+    if not any(n == "Supported" for n, _ in headers):
+        out.append(("Supported", OPTION))
+    return [*out, ("Require", OPTION)] if mode == "required" else out
+
+
+def rseq_to_prack(response: Response, last: int | None) -> int | None:
+    """The RSeq to PRACK for this provisional, or None: not reliable (no ``Require: 100rel``
+    or no valid ``RSeq``), or not the next in order. §4: the first may carry any RSeq; a later
+    one is taken only if it is one higher (a retransmission, same RSeq, is not PRACKed again;
+    our PRACK's own transaction retransmits it)."""
+    if not 100 < response.status < 200 or OPTION not in _tags(response, "Require"):
+        return None
+    rseq = parse_int((response.headers.get("RSeq") or "").strip(), 10)
+    if rseq is None or not 1 <= rseq <= MAX_RSEQ:
+        return None
+    return rseq if last is None or rseq == last + 1 else None
 
 
 def use_for(request: Request, mode: str) -> Use:

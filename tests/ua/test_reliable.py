@@ -1,5 +1,6 @@
-"""RFC 3262 as UAS, sans-IO: the reliable 180, its retransmissions, PRACK matching, the 2xx
-that waits for the PRACK, and giving up after 64*T1."""
+"""RFC 3262, sans-IO. As UAS: the reliable 180, its retransmissions, PRACK matching, the 2xx
+that waits for the PRACK, giving up after 64*T1. As UAC: PRACK once per RSeq, in order, in the
+early dialog, and the dialog's CSeq carried on after it."""
 
 import random
 
@@ -7,10 +8,12 @@ import pytest
 
 from endpoint.config import Config, SipSettings
 from endpoint.sip import Request, Response, parse
+from endpoint.ua.actions import StartMedia
 from endpoint.ua.agent import UserAgent
 from endpoint.ua.registration import LocalAddress
 from endpoint.ua.reliable import parse_rack
 from tests.ua.test_agent import PEER, invite
+from tests.ua.test_session import answer, make_ua, place, requests, sdp
 
 
 def door(mode: str = "supported") -> UserAgent:
@@ -137,3 +140,50 @@ def test_rack_numbers_are_bounded_ascii_digits(
     text: str, parsed: tuple[int, int, str] | None
 ) -> None:
     assert parse_rack(text) == parsed
+
+
+# -- as UAC (RFC 3262 §4) -----------------------------------------------------------------------
+
+
+def test_we_prack_a_reliable_183_once_in_order_and_play_its_early_media() -> None:
+    ua = make_ua()
+    invite = place(ua)
+    assert "100rel" in (invite.headers.get("Supported") or "")
+    assert invite.headers.get("Require") is None  # "supported": we do not insist
+    reliable = [("Require", "100rel"), ("RSeq", "7")]
+    ua.receive(answer(invite, 183, sdp(), extra=reliable), PEER, "udp", 0.1)
+    (prack_request,) = requests([parse(o.data) for o in ua.datagrams_to_send()])
+    assert prack_request.method == "PRACK" and prack_request.headers.get("RAck") == "7 1 INVITE"
+    assert prack_request.to_addr.tag == "callee" and prack_request.cseq.seq == 2
+    assert [type(a) for a in ua.call_actions()] == [StartMedia]  # early media from the 183
+    # The 183 again (our PRACK crossed it) and one out of order: no second PRACK.
+    ua.receive(answer(invite, 183, sdp(), extra=reliable), PEER, "udp", 0.6)
+    skipped = [("Require", "100rel"), ("RSeq", "9")]
+    ua.receive(answer(invite, 180, extra=skipped), PEER, "udp", 0.7)
+    assert requests([parse(o.data) for o in ua.datagrams_to_send()]) == []
+    ua.receive(answer(invite, 180, extra=[("Require", "100rel"), ("RSeq", "8")]), PEER, "udp", 0.8)
+    (second,) = requests([parse(o.data) for o in ua.datagrams_to_send()])
+    assert second.headers.get("RAck") == "8 1 INVITE" and second.cseq.seq == 3
+    # The BYE after the answer continues the dialog's CSeq after the PRACKs.
+    ua.receive(answer(invite, 200, sdp()), PEER, "udp", 1.0)
+    ua.datagrams_to_send()
+    assert ua.hangup(2.0)
+    (bye,) = requests([parse(o.data) for o in ua.datagrams_to_send()])
+    assert bye.method == "BYE" and bye.cseq.seq == 4
+
+
+def test_an_unreliable_183_and_the_off_setting_send_no_prack() -> None:
+    ua = make_ua()
+    invite = place(ua)
+    ua.receive(answer(invite, 183, sdp(), extra=[("RSeq", "1")]), PEER, "udp", 0.1)
+    assert requests([parse(o.data) for o in ua.datagrams_to_send()]) == []
+    off = UserAgent(
+        Config(sip=SipSettings(reliable_provisional="off")),
+        LocalAddress("192.0.2.5", 5060),
+        random.Random(2),
+    )
+    invite = place(off)
+    assert "100rel" not in (invite.headers.get("Supported") or "")
+    reliable = [("Require", "100rel"), ("RSeq", "1")]
+    off.receive(answer(invite, 183, sdp(), extra=reliable), PEER, "udp", 0.1)
+    assert requests([parse(o.data) for o in off.datagrams_to_send()]) == []

@@ -154,3 +154,11 @@ def test_pbx_auto_answer_is_off_unless_set_and_a_boolean() -> None:
     assert parse_config("[calls]\npbx_auto_answer = true\n").calls.pbx_auto_answer is True
     (line,) = problems_of('[calls]\npbx_auto_answer = "yes"\n')
     assert line.startswith('[calls] pbx_auto_answer = "yes": true or false')
+
+
+def test_reliable_provisional_is_one_of_three() -> None:
+    assert parse_config("").sip.reliable_provisional == "supported"
+    text = '[sip]\nreliable_provisional = "required"\n'
+    assert parse_config(text).sip.reliable_provisional == "required"
+    (line,) = problems_of('[sip]\nreliable_provisional = "always"\n')
+    assert line.startswith('[sip] reliable_provisional = "always": one of "off"')

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.interop.door import Door, read_wav, tone_share
-from tests.interop.peers import LOOPBACK, Sipp
+from tests.interop.door import Door, read_wav, registered_door, tone_share
+from tests.interop.peers import LOOPBACK, Kamailio, Sipp
 
 pytestmark = pytest.mark.interop
 
@@ -49,3 +49,20 @@ def test_we_prack_a_reliable_183_and_play_its_early_media(tmp_path: Path) -> Non
     heard = read_wav(tmp_path / "door" / "heard.wav")
     assert tone_share(heard[800:12000], 1000) > 0.9  # the announcement, before the 200
     assert tone_share(heard[20000:28000], 1000) > 0.9  # and on after the answer
+
+
+def test_reliable_180_and_prack_through_kamailio(tmp_path: Path, kamailio: Kamailio) -> None:
+    """The same caller through the registrar: our reliable 180 and its PRACK travel the
+    record-routed early dialog (the PRACK reaches our registered Contact, ``line=`` and all)."""
+    door = registered_door(tmp_path / "door", kamailio)
+    try:
+        keys = ["-key", "from_user", "pbx", "-d", "1000"]
+        sipp = Sipp(
+            tmp_path / "uac",
+            "uac_100rel.xml",
+            [f"{LOOPBACK}:{kamailio.port}", "-s", "door", *keys],
+        ).start()
+        assert sipp.wait(20) == 0, sipp.report()
+    finally:
+        log = door.stop()
+    assert "call-answered" in log and "reason=hung up by the caller" in log, log

@@ -108,3 +108,14 @@ def test_a_strangers_page_is_ignored_even_from_a_trusted_network() -> None:
     # The registrar's address on a UDP packet without the token is dropped altogether.
     ua.receive(with_headers("spoofed", PAGE), REGISTRAR, "udp", 3.0)
     assert statuses(ua) == []
+
+
+def test_a_page_over_the_registrars_tcp_flow_needs_no_token() -> None:
+    """A connection's source cannot be spoofed: the registrar's page over TCP is heeded."""
+    ua = door(pbx_auto_answer=True)
+    ua.receive(
+        with_headers("tcp", "Alert-Info: <http://x>;info=alert-intercom\r\n"), REGISTRAR, "tcp", 0.0
+    )
+    assert statuses(ua) == [100, 180]
+    ua.media_ready("tcp", 40000, 0.1)
+    assert statuses(ua) == [200]

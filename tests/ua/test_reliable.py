@@ -187,3 +187,14 @@ def test_an_unreliable_183_and_the_off_setting_send_no_prack() -> None:
     reliable = [("Require", "100rel"), ("RSeq", "1")]
     off.receive(answer(invite, 183, sdp(), extra=reliable), PEER, "udp", 0.1)
     assert requests([parse(o.data) for o in off.datagrams_to_send()]) == []
+
+
+def test_required_puts_require_100rel_on_our_invite() -> None:
+    ua = UserAgent(
+        Config(sip=SipSettings(reliable_provisional="required")),
+        LocalAddress("192.0.2.5", 5060),
+        random.Random(3),
+    )
+    invite = place(ua)
+    assert invite.headers.get("Require") == "100rel"
+    assert invite.headers.get("Supported") == "timer, 100rel"

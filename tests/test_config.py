@@ -147,3 +147,18 @@ def test_session_expires_is_off_or_at_least_the_rfc_4028_minimum(value: str, ok:
     else:
         with pytest.raises(ConfigError, match=r"\[calls\] session_expires = 89: 0 \(no timer"):
             parse_config(text)
+
+
+def test_pbx_auto_answer_is_off_unless_set_and_a_boolean() -> None:
+    assert parse_config("").calls.pbx_auto_answer is False
+    assert parse_config("[calls]\npbx_auto_answer = true\n").calls.pbx_auto_answer is True
+    (line,) = problems_of('[calls]\npbx_auto_answer = "yes"\n')
+    assert line.startswith('[calls] pbx_auto_answer = "yes": true or false')
+
+
+def test_reliable_provisional_is_one_of_three() -> None:
+    assert parse_config("").sip.reliable_provisional == "supported"
+    text = '[sip]\nreliable_provisional = "required"\n'
+    assert parse_config(text).sip.reliable_provisional == "required"
+    (line,) = problems_of('[sip]\nreliable_provisional = "always"\n')
+    assert line.startswith('[sip] reliable_provisional = "always": one of "off"')

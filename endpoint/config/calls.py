@@ -27,6 +27,9 @@ class CallSettings:
     max_duration: int = 0
     ring_timeout: int = 60
     session_expires: int = 1800
+    #: Answer when the registrar's INVITE asks for it (``Call-Info: ...;answer-after=N``,
+    #: ``Alert-Info: ...;info=alert-autoanswer``): paging from the building's PBX.
+    pbx_auto_answer: bool = False
 
 
 def read(doc: Document) -> CallSettings:
@@ -61,6 +64,7 @@ def read(doc: Document) -> CallSettings:
             "0 (no timer unless the peer asks) or seconds between 90 (RFC 4028 minimum) "
             "and 86400, e.g. 1800",
         ),
+        pbx_auto_answer=r.get("pbx_auto_answer", False, boolean, "true or false"),
     )
     if 0 < calls.max_duration < 30:
         doc.problems.append(
@@ -80,6 +84,7 @@ CALLS = Section(
         "max_duration",
         "ring_timeout",
         "session_expires",
+        "pbx_auto_answer",
     ),
     CallSettings(),
     read,

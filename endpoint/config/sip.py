@@ -31,6 +31,9 @@ class SipSettings:
     #: DNS servers (IP or IP:port) for the registrar's and proxy's names (RFC 3263 NAPTR, SRV,
     #: A/AAAA); empty: the system's (/etc/resolv.conf).
     dns_servers: tuple[HostPort, ...] = ()
+    #: RFC 3262 100rel: "off", "supported" (reliable 1xx when the caller requires it),
+    #: "required" (whenever the caller supports it; 421 otherwise). See endpoint/ua/reliable.py.
+    reliable_provisional: str = "supported"
 
 
 def _listen(value: Any) -> HostPort | None:
@@ -99,12 +102,26 @@ def read(doc: Document) -> SipSettings:
             'a list of IP addresses, optionally with a port, e.g. dns_servers = ["192.168.1.1", '
             '"127.0.0.53:5353"]',
         ),
+        reliable_provisional=r.get(
+            "reliable_provisional",
+            "supported",
+            choice("off", "supported", "required"),
+            'one of "off", "supported", "required" (RFC 3262 100rel)',
+        ),
     )
 
 
 SIP = Section(
     "sip",
-    ("listen", "transport", "user_agent", "advertise", "accept_from", "dns_servers"),
+    (
+        "listen",
+        "transport",
+        "user_agent",
+        "advertise",
+        "accept_from",
+        "dns_servers",
+        "reliable_provisional",
+    ),
     SipSettings(),
     read,
 )

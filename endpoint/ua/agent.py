@@ -62,10 +62,10 @@ from endpoint.ua.events import (
 from endpoint.ua.messages import OutgoingMessages
 from endpoint.ua.outgoing import OutgoingCalls
 from endpoint.ua.registration import LocalAddress, Registration, RegState, listening_contact
+from endpoint.ua.reliable import supported_options
 from endpoint.ua.session import Session
 from endpoint.ua.trust import ANYONE, REGISTRAR, SourceFilter
 
-SUPPORTED = ("replaces", "timer")
 #: Bodies we take: SDP (INVITE), SIP INFO DTMF relay, and text for MESSAGE.
 ACCEPT = ("application/sdp", "application/dtmf-relay", "text/plain")
 MAX_MESSAGE_TEXT = 1024
@@ -242,11 +242,21 @@ class UserAgent:
             return False
         if request.method in ("OPTIONS", "ACK", "CANCEL"):
             return True  # nothing to gain: answered to the source; ACK/CANCEL match a txn
+        return self._proven(request, transport)
+
+    def _proven(self, request: Request, transport: str) -> bool:
+        """Proof beyond the source address: a TCP/TLS flow (a connection's source cannot be
+        spoofed) or the ``line=`` token of our registered Contact in the Request-URI."""
         if transport.lower() in ("tcp", "tls"):
-            return True  # a connection's source address cannot be spoofed
+            return True
         uri = request.uri
         line = uri.param("line") if isinstance(uri, SipURI) else None
         return line is not None and any(r.line == line for r in self.registrations)
+
+    def from_registrar(self, request: Request, host: str, transport: str) -> bool:
+        """Does ``request`` prove it comes from our registrar or proxy: its address and the
+        proof of ``_proven`` (never ``accept_from``: a listed LAN is not the PBX)?"""
+        return self.trusted.is_registrar(host) and self._proven(request, transport)
 
     def admits_host(self, host: str) -> bool:
         """May ``host`` talk to us at all: trusted, or the peer of one of our calls? The
@@ -260,7 +270,7 @@ class UserAgent:
     def _of_our_calls(self, request: Request, host: str) -> bool:
         """Does the request belong to one of our calls: inside a dialog of ours from that
         dialog's peer, or the CANCEL/ACK of a ringing caller from where its INVITE came?"""
-        if request.method in ("CANCEL", "ACK") and any(
+        if request.method in ("CANCEL", "ACK", "PRACK") and any(
             c.source == host for c in self.calls.calls.values()
         ):
             return True
@@ -768,6 +778,11 @@ class UserAgent:
 
     def _ringing_caller(self, event: RequestReceived) -> bool:
         """A CANCEL for a ringing call, from the host its INVITE came from."""
+        if event.request.method == "PRACK":  # RFC 3262: inside a ringing call's early dialog
+            return any(
+                c.call_id == event.request.call_id and c.source == event.source[0]
+                for c in self.calls.calls.values()
+            )
         return event.cancels is not None and any(
             c.transaction == event.cancels and c.source == event.source[0]
             for c in self.calls.calls.values()
@@ -790,7 +805,8 @@ class UserAgent:
             self.untrusted += 1
             self._report_untrusted(request.method, event.source[0], now)
             return
-        rejection = check_request(request, supported=SUPPORTED, accept=ACCEPT)
+        supported = supported_options(self.config.sip.reliable_provisional)
+        rejection = check_request(request, supported=supported, accept=ACCEPT)
         if rejection is not None:
             response: Response | None = make_response(
                 request,
@@ -813,6 +829,8 @@ class UserAgent:
             "INVITE": self._on_invite,
             "MESSAGE": self._on_pager_message,
         }
+        if request.method == "PRACK":
+            return self._on_prack
         if request.method not in ("OPTIONS", "CANCEL") and request.to_addr.tag is not None:
             return self._in_dialog
         return table.get(request.method, self._no_dialog)
@@ -826,7 +844,7 @@ class UserAgent:
             headers=[
                 ("Allow", ", ".join(DEFAULT_METHODS)),
                 ("Accept", ", ".join(ACCEPT)),
-                ("Supported", ", ".join(SUPPORTED)),
+                ("Supported", ", ".join(supported_options(self.config.sip.reliable_provisional))),
                 ("Server", self.config.sip.user_agent),
             ],
         )
@@ -842,8 +860,19 @@ class UserAgent:
                 CallBusy(call_id=request.call_id, caller=str(request.from_addr.uri))
             )
             return make_response(request, 486, to_tag=self._tag())
-        self.calls.invite(request, event.transaction, now, event.transport, source=event.source[0])
+        self.calls.invite(
+            request,
+            event.transaction,
+            now,
+            event.transport,
+            source=event.source[0],
+            from_registrar=self.from_registrar(request, event.source[0], event.transport),
+        )
         return None
+
+    def _on_prack(self, event: RequestReceived, now: float) -> None:
+        """RFC 3262: a PRACK belongs to a ringing call's early dialog (``IncomingCalls``)."""
+        self.calls.prack(event.request, event.transaction, event.source[0], now)
 
     def _on_pager_message(self, event: RequestReceived, now: float) -> Response:
         """MESSAGE outside any dialog: pager mode (RFC 3428)."""

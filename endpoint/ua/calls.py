@@ -34,7 +34,16 @@ from endpoint.sip.uri import SipURI
 from endpoint.ua.actions import NeedMedia, PlayAlert, StartMedia, StopMedia, UpdateMedia
 from endpoint.ua.allowlist import Allowlist
 from endpoint.ua.events import CallAnswered, CallBusy, CallEnded, CallIncoming, CallRejected, Notice
+from endpoint.ua.pbx_answer import requested_delay
 from endpoint.ua.registration import LocalAddress
+from endpoint.ua.reliable import (
+    MAX_FIRST_RSEQ,
+    OPTION,
+    ReliableSender,
+    Use,
+    supported_options,
+    use_for,
+)
 from endpoint.ua.session import Session, finished, peer_allows_update, sessions_of
 from endpoint.ua.session_timer import (
     IntervalTooSmallError,
@@ -97,6 +106,12 @@ class Call:
     #: The transport the INVITE arrived over, as the runtime saw it: SRTP keys go only on TLS.
     transport: str = "udp"
     session: Session | None = None
+    #: Seconds after which the registrar asked us to answer (``pbx_answer``), or None.
+    pbx_delay: int | None = None
+    #: The reliable 180 (RFC 3262) when the caller asked for 100rel, and whether an answer
+    #: waits for its PRACK.
+    reliable: ReliableSender | None = None
+    answer_after_prack: bool = False
 
 
 class IncomingCalls:
@@ -140,12 +155,17 @@ class IncomingCalls:
         extra = list(headers or [])
         if 100 < status < 300:
             extra.append(("Contact", self.contact()))
+        reliable = call.reliable if status < 200 and call.reliable else None
+        if reliable is not None:
+            extra += reliable.headers()
         if body:
             extra.append(("Content-Type", "application/sdp"))
         response = make_response(
             call.invite, status, to_tag=call.local_tag, headers=extra, body=body
         )
         self.tx.send_response(call.transaction, response, now)
+        if reliable is not None:
+            reliable.sent(response, now)
 
     # -- incoming INVITE ---------------------------------------------------------------------
 
@@ -157,12 +177,18 @@ class IncomingCalls:
         transport: str = "udp",
         *,
         source: str = "",
+        from_registrar: bool = False,
     ) -> None:
+        """A new INVITE; ``from_registrar``: it proved it comes from our registrar, so its
+        paging request (``Call-Info: ...;answer-after``) is heeded when configured."""
         # RFC 3261 §8.2.6.1/§17.2.1: a 100 at once stops the previous hop's retransmissions
         # whatever comes next (ringing, a 4xx, an answer after answer_delay), as pjsip does.
         self.tx.send_response(transaction, make_response(request, 100), now)
         try:
             self._invite(request, transaction, now, transport, source)
+            call = self.calls.get(request.call_id)
+            if call is not None and from_registrar and self.config.calls.pbx_auto_answer:
+                call.pbx_delay = requested_delay(request)
         except ParseError as exc:  # a field we only read now turned out malformed
             self.tx.send_response(
                 transaction, make_response(request, 400, f"Bad Request ({exc.reason})"), now
@@ -198,6 +224,7 @@ class IncomingCalls:
         call = Call(request.call_id, request, transaction, offer, caller, tag, now, allowed, source)
         call.timer = timer
         call.transport = transport
+        call.reliable = self._reliable_sender(request)
         call.ring_deadline = now + self.config.calls.ring_timeout
         expires = request.expires  # ParseError (malformed) is answered 400 by invite()
         if expires is not None and expires < self.config.calls.ring_timeout:
@@ -232,7 +259,35 @@ class IncomingCalls:
             response = make_response(request, 422, to_tag=tag, headers=headers)
             self.tx.send_response(transaction, response, now)
             return None
+        if use_for(request, self.config.sip.reliable_provisional) is Use.REFUSE:
+            headers = [("Require", OPTION)]  # RFC 3262 §5 / RFC 3261 §21.4.16
+            response = make_response(request, 421, to_tag=tag, headers=headers)
+            self.tx.send_response(transaction, response, now)
+            return None
         return offer, timer
+
+    def _reliable_sender(self, request: Request) -> ReliableSender | None:
+        """RFC 3262 §3: the first RSeq is random in 1..2**31-1; None for plain provisionals."""
+        if use_for(request, self.config.sip.reliable_provisional) is not Use.RELIABLE:
+            return None
+        return ReliableSender(request.cseq.seq, self.rng.randrange(1, MAX_FIRST_RSEQ))
+
+    def prack(self, request: Request, transaction: str, source: str, now: float) -> None:
+        """A PRACK (RFC 3262 §3): 200 when it acknowledges a ringing call's reliable 180 (its
+        tags, its source, its RAck), then the answer that waited for it; else 481."""
+        call = self.calls.get(request.call_id)
+        matches = (
+            call is not None
+            and call.reliable is not None
+            and call.source == source
+            and request.to_addr.tag == call.local_tag
+            and request.from_addr.tag == call.invite.from_addr.tag
+            and call.reliable.prack(request)
+        )
+        self.tx.send_response(transaction, make_response(request, 200 if matches else 481), now)
+        if matches and call is not None and call.answer_after_prack:
+            call.answer_after_prack = False
+            self.answer(call.call_id, now)
 
     def _encryption_refusal(self, offer: SessionDescription, transport: str) -> str | None:
         """Why ``[media] encryption = "mandatory"`` refuses this INVITE (488), or None."""
@@ -249,10 +304,20 @@ class IncomingCalls:
         if call is None or call.state is not CallState.RINGING:
             return
         call.rtp_port = rtp_port
-        if call.allowed and self.config.calls.auto_answer:
-            call.answer_at = now + self.config.calls.answer_delay
-            if self.config.calls.answer_delay <= 0:
+        delay = self._answer_delay(call)
+        if delay is not None:
+            call.answer_at = now + delay
+            if delay <= 0:
                 self.answer(call_id, now)
+
+    def _answer_delay(self, call: Call) -> float | None:
+        """When to answer by ourselves: the PBX's requested delay, else ``answer_delay`` for
+        an allowed caller with ``auto_answer`` on; None to ring until answered."""
+        if call.pbx_delay is not None:
+            return call.pbx_delay
+        if call.allowed and self.config.calls.auto_answer:
+            return self.config.calls.answer_delay
+        return None
 
     def answer(self, call_id: str | None, now: float) -> bool:
         call = self.calls.get(call_id) if call_id else self.active
@@ -267,6 +332,10 @@ class IncomingCalls:
     def _answer(self, call: Call | None, now: float) -> bool:
         if call is None or call.state is not CallState.RINGING or call.rtp_port is None:
             return False
+        if call.reliable is not None and call.reliable.outstanding:
+            # RFC 3262 §3: no final response before the reliable 180 is PRACKed.
+            call.answer_after_prack, call.answer_at = True, None
+            return True
         local = self._local_media(call, call.rtp_port)
         call.sdp = SdpSession(self.rng, self.local.host)
         try:
@@ -283,7 +352,7 @@ class IncomingCalls:
             now=now,
             headers=[
                 ("Allow", ", ".join(DEFAULT_METHODS)),
-                ("Supported", "replaces, timer"),
+                ("Supported", ", ".join(supported_options(self.config.sip.reliable_provisional))),
                 *uas_headers(call.invite, call.timer),
             ],
         )
@@ -310,6 +379,7 @@ class IncomingCalls:
                 caller=call.caller,
                 codec=negotiated.codec,
                 encryption=media_encryption(negotiated),
+                answered_by="pbx" if call.pbx_delay is not None else None,
             )
         )
         return True
@@ -469,7 +539,11 @@ class IncomingCalls:
         times = [
             t
             for c in self.calls.values()
-            for t in (c.answer_at, c.ring_deadline if c.state is CallState.RINGING else None)
+            for t in (
+                c.answer_at,
+                c.ring_deadline if c.state is CallState.RINGING else None,
+                c.reliable.get_timer() if c.reliable and c.state is CallState.RINGING else None,
+            )
             if t is not None
         ]
         return min(times) if times else None
@@ -478,10 +552,21 @@ class IncomingCalls:
         for call in list(self.calls.values()):
             if call.answer_at is not None and call.answer_at <= now:
                 self.answer(call.call_id, now)
+            self._resend_reliable(call, now)
             deadline = call.ring_deadline
             if call.state is CallState.RINGING and deadline is not None and deadline <= now:
                 reason = "caller's Expires passed" if call.ring_status == 487 else "not answered"
                 self.end(call.call_id, reason, now, status=call.ring_status)
+
+    def _resend_reliable(self, call: Call, now: float) -> None:
+        """RFC 3262 §3: the reliable 180 again at T1, 2*T1, ...; no PRACK in 64*T1: 500."""
+        if call.reliable is None or call.state is not CallState.RINGING:
+            return
+        due = call.reliable.due(now)
+        if due == "resend" and call.reliable.response is not None:
+            self.tx.send_response(call.transaction, call.reliable.response, now)
+        elif due == "give up":
+            self.end(call.call_id, "no PRACK for the reliable 180", now, status=500)
 
     def response(self, response: Response) -> None:
         """Responses to our BYEs need no action; kept for symmetry with the UA's routing."""

@@ -236,6 +236,8 @@ class CallAnswered(CallNotice):
     callee: str | None = _callee(optional=True)
     codec: str
     encryption: str
+    #: ``"pbx"`` when the registrar's INVITE asked for the answer (``[calls] pbx_auto_answer``).
+    answered_by: str | None = _optional()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

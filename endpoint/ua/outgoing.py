@@ -51,6 +51,7 @@ from endpoint.ua.events import (
     Notice,
 )
 from endpoint.ua.registration import LocalAddress
+from endpoint.ua.reliable import rseq_to_prack, with_100rel
 from endpoint.ua.session import Session, finished, next_hop, peer_allows_update, sessions_of
 from endpoint.ua.session_timer import MIN_SE, plan_as_uac, uac_headers
 from endpoint.ua.states import advance
@@ -119,6 +120,8 @@ class OutgoingCall:
     session: Session | None = None
     #: Why we cancelled it, for the report: "cancelled", "answered elsewhere", ...
     cancel_reason: str = "cancelled"
+    #: The RSeq of the last reliable provisional we PRACKed (RFC 3262 §4).
+    rseq: int | None = None
 
 
 class OutgoingCalls:
@@ -268,7 +271,7 @@ class OutgoingCalls:
             ("CSeq", f"{call.cseq} INVITE"),
             ("Contact", contact),
             ("Allow", ", ".join(DEFAULT_METHODS)),
-            *uac_headers(call.session_interval),
+            *with_100rel(uac_headers(call.session_interval), self.config.sip.reliable_provisional),
             ("User-Agent", self.config.sip.user_agent),
             ("Content-Type", "application/sdp"),
             *(auth or []),
@@ -293,6 +296,7 @@ class OutgoingCalls:
         status = response.status
         if status < 200:
             self._provisional(call, response)
+            self._prack(call, response, now)
             return
         self.by_transaction.pop(transaction, None)
         if status < 300:
@@ -321,6 +325,24 @@ class OutgoingCalls:
             self.events.append(CallRinging(call_id=call.call_id))
         if response.body and call.state is OutState.RINGING:
             self._early_media(call, response)
+
+    def _prack(self, call: OutgoingCall, response: Response, now: float) -> None:
+        """RFC 3262 §4: a reliable 18x of our early dialog is acknowledged with a PRACK
+        (``RAck: RSeq CSeq INVITE``) sent inside that dialog."""
+        dialog, invite = call.dialog, call.invite
+        if dialog is None or invite is None or self.config.sip.reliable_provisional == "off":
+            return
+        if response.to_addr.tag != dialog.remote_tag:
+            return  # another fork's early dialog: ours is the first
+        rseq = rseq_to_prack(response, call.rseq)
+        if rseq is None:
+            return
+        call.rseq = rseq
+        rack = ("RAck", f"{rseq} {invite.cseq.seq} INVITE")
+        prack = dialog.create_request("PRACK", self._via(), headers=[rack])
+        hop = next_hop(dialog, self.resolve, self.local.transport)
+        if hop is not None:
+            self.tx.send_request(prack, *hop, now)
 
     def _challenged(self, call: OutgoingCall, response: Response, now: float) -> None:
         """401/407: the INVITE again with credentials, if the realm is one we answer."""
@@ -365,6 +387,8 @@ class OutgoingCalls:
         assert call.invite is not None
         dialog = Dialog.as_caller(call.invite, response)
         dialog.receive_response(response)
+        if call.dialog is not None and call.dialog.id == dialog.id:
+            dialog.local_cseq = call.dialog.local_cseq  # after our PRACKs (RFC 3262 §4)
         call.dialog = dialog
         self._ack(call, response, now)
         if call.state is OutState.CANCELLING:

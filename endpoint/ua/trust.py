@@ -35,6 +35,9 @@ class SourceFilter:
     #: Addresses of the parties the configuration names (``configured.peer_hosts``): not
     #: admitted by this, only given the larger transaction budget (``generous``).
     peers: tuple[Network, ...] = ()
+    #: The registrar's and proxy's addresses whatever ``accept_from`` says: what a request
+    #: that claims the PBX's authority (paging, ``[calls] pbx_auto_answer``) must come from.
+    pbx: tuple[Network, ...] = ()
     #: host -> (in ``networks``, in ``registrar``, in ``peers``): under a flood the same few
     #: hosts are asked about for every datagram, and parsing an address each time was a good
     #: part of what a stranger's datagram cost the SIP loop. Bounded by MEMO_HOSTS.
@@ -51,18 +54,19 @@ class SourceFilter:
     ) -> SourceFilter:
         networks: list[Network] = []
         registrar: list[Network] = []
+        pbx = [n for n in map(_network, registrar_addresses) if n is not None]
         anyone = False
         for entry in entries:
             if entry == ANYONE:
                 anyone = True
             elif entry == REGISTRAR:
-                registrar += [n for n in map(_network, registrar_addresses) if n is not None]
+                registrar += pbx
             else:
                 network = _network(entry)
                 if network is not None:
                     networks.append(network)
         peers = tuple(n for n in map(_network, peer_addresses) if n is not None)
-        return cls(anyone, tuple(networks), tuple(registrar), peers)
+        return cls(anyone, tuple(networks), tuple(registrar), peers, tuple(pbx))
 
     def allows(self, host: str) -> bool:
         """May ``host`` send us new requests at all (maybe subject to proof)?"""
@@ -92,6 +96,10 @@ class SourceFilter:
                 _within(host, self.peers),
             )
         return found
+
+    def is_registrar(self, host: str) -> bool:
+        """Is ``host`` the registrar's or proxy's address (which alone proves nothing)?"""
+        return _within(host, self.pbx)
 
 
 def _within(host: str, networks: tuple[Network, ...]) -> bool:

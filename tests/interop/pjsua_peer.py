@@ -123,6 +123,8 @@ class Peer:
         acfg.callConfig.timerUse = pj.PJSUA_SIP_TIMER_OPTIONAL
         acfg.callConfig.timerSessExpiresSec = args.session_expires
         acfg.callConfig.timerMinSESec = 90
+        if args.require_100rel:  # RFC 3262: Require: 100rel on INVITEs, reliable 18x as UAS
+            acfg.callConfig.prackUse = pj.PJSUA_100REL_MANDATORY
         self.account = PeerAccount(self)
         self.account.create(acfg)
 
@@ -327,6 +329,7 @@ def main() -> int:
     parser.add_argument("--tone-hz", type=float, default=1000.0)
     parser.add_argument("--session-expires", type=int, default=1800)
     parser.add_argument("--no-autoanswer", dest="autoanswer", action="store_false")
+    parser.add_argument("--100rel", dest="require_100rel", action="store_true")
     args = parser.parse_args()
     args.domain = args.registrar or f"127.0.0.1:{args.sip_port}"
     peer = Peer(args)

@@ -1,0 +1,69 @@
+"""RFC 3262 with SIPp in both roles: as UAS we send a reliable 180 to a caller requiring
+100rel, answer its PRACK and only then the INVITE (the scenario checks RSeq, Require and the
+order); as UAC we PRACK a PBX's reliable 183 and play its early media."""
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.interop.door import Door, read_wav, registered_door, tone_share
+from tests.interop.peers import LOOPBACK, Kamailio, Sipp
+
+pytestmark = pytest.mark.interop
+
+
+def test_sipp_requiring_100rel_gets_a_reliable_180_and_its_prack_answered(
+    tmp_path: Path,
+) -> None:
+    door = Door(tmp_path / "door")
+    try:
+        keys = ["-key", "from_user", "sipp", "-d", "1000"]
+        sipp = Sipp(
+            tmp_path / "uac", "uac_100rel.xml", [f"{LOOPBACK}:{door.port}", "-s", "door", *keys]
+        ).start()
+        assert sipp.wait(20) == 0, sipp.report()
+    finally:
+        log = door.stop()
+    assert "call-answered" in log and "reason=hung up by the caller" in log, log
+
+
+def test_we_prack_a_reliable_183_and_play_its_early_media(tmp_path: Path) -> None:
+    """SIPp as a PBX sending its announcement in a reliable 183: we PRACK it (the scenario
+    checks RAck and fails without a PRACK), hear the tone before the answer and after it."""
+    door = Door(tmp_path / "door")
+    pbx = Sipp(tmp_path / "pbx", "uas_100rel.xml", []).start()
+    try:
+        time.sleep(0.3)  # SIPp binds its port
+        answer = door.ctl("call", f"sip:flat@{LOOPBACK}:{pbx.port}")
+        assert answer.returncode == 0, answer.stderr
+        time.sleep(6)  # the 200 comes 2 s after the PRACK; room for a slow media start
+        assert door.ctl("hangup").returncode == 0
+        assert pbx.wait(15) == 0, pbx.report()
+        time.sleep(0.3)
+    finally:
+        log = door.stop()
+        pbx.stop()
+    assert log.index("call-early-media") < log.index("call-answered"), log
+    assert "reason=hung up locally" in log, log
+    heard = read_wav(tmp_path / "door" / "heard.wav")
+    assert len(heard) >= 32000, len(heard)
+    assert tone_share(heard[800:12000], 1000) > 0.9  # the announcement, before the 200
+    assert tone_share(heard[24000:32000], 1000) > 0.9  # and on after the answer
+
+
+def test_reliable_180_and_prack_through_kamailio(tmp_path: Path, kamailio: Kamailio) -> None:
+    """The same caller through the registrar: our reliable 180 and its PRACK travel the
+    record-routed early dialog (the PRACK reaches our registered Contact, ``line=`` and all)."""
+    door = registered_door(tmp_path / "door", kamailio)
+    try:
+        keys = ["-key", "from_user", "pbx", "-d", "1000"]
+        sipp = Sipp(
+            tmp_path / "uac",
+            "uac_100rel.xml",
+            [f"{LOOPBACK}:{kamailio.port}", "-s", "door", *keys],
+        ).start()
+        assert sipp.wait(20) == 0, sipp.report()
+    finally:
+        log = door.stop()
+    assert "call-answered" in log and "reason=hung up by the caller" in log, log

@@ -27,6 +27,8 @@ class CallSettings:
     max_duration: int = 0
     ring_timeout: int = 60
     session_expires: int = 1800
+    #: Follow a REFER (RFC 3515) from the peer of a trusted call to a configured host.
+    accept_transfer: bool = True
 
 
 def read(doc: Document) -> CallSettings:
@@ -61,6 +63,12 @@ def read(doc: Document) -> CallSettings:
             "0 (no timer unless the peer asks) or seconds between 90 (RFC 4028 minimum) "
             "and 86400, e.g. 1800",
         ),
+        accept_transfer=r.get(
+            "accept_transfer",
+            True,
+            boolean,
+            "true (follow a transfer by the peer of a trusted call) or false (refuse it, 403)",
+        ),
     )
     if 0 < calls.max_duration < 30:
         doc.problems.append(
@@ -80,6 +88,7 @@ CALLS = Section(
         "max_duration",
         "ring_timeout",
         "session_expires",
+        "accept_transfer",
     ),
     CallSettings(),
     read,

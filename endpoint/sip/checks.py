@@ -24,7 +24,9 @@ KNOWN_METHODS = frozenset(
         "PRACK", "SUBSCRIBE", "NOTIFY", "REFER", "PUBLISH",
     }
 )  # fmt: skip
-DEFAULT_METHODS = ("INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "INFO", "MESSAGE", "UPDATE")
+DEFAULT_METHODS = (
+    "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "INFO", "MESSAGE", "UPDATE", "REFER", "NOTIFY",
+)  # fmt: skip
 
 #: Header fields that must appear exactly once in every request (RFC 3261 §8.1.1).
 _SINGLE = ("To", "From", "Call-ID", "CSeq")

@@ -157,19 +157,29 @@ class IncomingCalls:
         transport: str = "udp",
         *,
         source: str = "",
+        admitted: bool = False,
     ) -> None:
+        """A new call rings; ``admitted`` (an INVITE replacing a trusted call of ours, RFC 3891)
+        counts as a caller in ``[calls] allow``."""
         # RFC 3261 §8.2.6.1/§17.2.1: a 100 at once stops the previous hop's retransmissions
         # whatever comes next (ringing, a 4xx, an answer after answer_delay), as pjsip does.
         self.tx.send_response(transaction, make_response(request, 100), now)
         try:
-            self._invite(request, transaction, now, transport, source)
+            self._invite(request, transaction, now, transport, source, admitted=admitted)
         except ParseError as exc:  # a field we only read now turned out malformed
             self.tx.send_response(
                 transaction, make_response(request, 400, f"Bad Request ({exc.reason})"), now
             )
 
     def _invite(
-        self, request: Request, transaction: str, now: float, transport: str, source: str
+        self,
+        request: Request,
+        transaction: str,
+        now: float,
+        transport: str,
+        source: str,
+        *,
+        admitted: bool = False,
     ) -> None:
         busy = self.active
         tag = f"{self.rng.getrandbits(48):012x}"
@@ -187,7 +197,7 @@ class IncomingCalls:
         offer, timer = screened
         uri = request.from_addr.uri
         user, host = (uri.user, uri.host) if isinstance(uri, SipURI) else (None, str(uri))
-        allowed = self.allowlist.allows(user, host)
+        allowed = admitted or self.allowlist.allows(user, host)
         caller = str(uri)
         if not allowed and self.config.calls.not_allowed == "reject":
             self.tx.send_response(transaction, make_response(request, 403, to_tag=tag), now)

@@ -139,7 +139,7 @@ def test_intmeth_wide_range_of_valid_characters() -> None:
     assert m.headers.get("extensionHeader-!.%*+_`'~") == "\ufeff大停電"
     rejection = check_request(m)
     assert rejection is not None and rejection.status == 501
-    assert ("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, MESSAGE, UPDATE") in (
+    assert ("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, MESSAGE, UPDATE, REFER, NOTIFY") in (
         rejection.headers
     )
 

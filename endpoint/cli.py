@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     actions.add_parser("hangup", help="end (or cancel) the current call")
     actions.add_parser("answer", help="answer the ringing call")
     actions.add_parser("dtmf", help="send DTMF digits in the call").add_argument("digits")
+    actions.add_parser(
+        "transfer", help="transfer the answered call (blind REFER); watch ctl events for the result"
+    ).add_argument("uri", help="sip:user@host, or a user name at our domain")
     actions.add_parser("open-door", help="pulse the door relay")
     volume = actions.add_parser(
         "volume", help="speaker volume / microphone gain in dB, now and for the next calls"
@@ -83,6 +86,8 @@ def _payload(args: argparse.Namespace) -> dict[str, Any]:
             payload["timeout"] = args.timeout
     elif args.action == "dtmf":
         payload["digits"] = args.digits
+    elif args.action == "transfer":
+        payload["uri"] = args.uri
     elif args.action == "volume":
         if args.speaker is not None:
             payload["speaker"] = args.speaker

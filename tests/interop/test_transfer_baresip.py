@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.interop.door import Door, read_wav, registered_door, tone_share
-from tests.interop.peers import Baresip, Kamailio
+from tests.interop.peers import LOOPBACK, Baresip, Kamailio, Sipp
 
 pytestmark = pytest.mark.interop
 
@@ -135,3 +135,26 @@ def test_transfer_through_kamailio(tmp_path: Path, kamailio: Kamailio) -> None:
         concierge.stop()
         flat.stop()
     assert events_of(log, "transfer-succeeded") and "transfer-failed" not in log
+
+
+def test_sipp_transferor_sees_the_rfc_3515_flow(tmp_path: Path) -> None:
+    """SIPp's scenario checks the 202, both sipfrag NOTIFYs and our BYE of the old call (it
+    never hangs up itself); baresip is the target and gets the door."""
+    flat = Baresip(tmp_path / "flat", user="flat").start()
+    door = Door(tmp_path / "door", calls=NAMES_LOOPBACK)
+    try:
+        sipp = Sipp(
+            tmp_path / "sipp",
+            "uac_refer.xml",
+            [f"{LOOPBACK}:{door.port}", "-s", "door", "-key", "target", flat.uri],
+        ).start()
+        code = sipp.wait(30)
+        assert code == 0, sipp.report()
+        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        flat.ctrl.command("hangup")
+        flat.ctrl.wait_event("CALL_CLOSED", 10)
+        time.sleep(0.5)
+    finally:
+        log = door.stop()
+        flat.stop()
+    assert "transfer-succeeded" in log and "reason=transferred" in log

@@ -160,11 +160,18 @@ class HistoryStore:
                     call_id,
                 ),
             )
+        elif name == "transfer-succeeded":
+            # How the call ended is the transfer, whoever sends the BYE afterwards.
+            target = _text(event.get("target")) or "?"
+            cur.execute(
+                "UPDATE calls SET ended_how = ? WHERE call_id = ? AND ended IS NULL",
+                (f"transferred to {target}", call_id),
+            )
         elif name in _ENDS:
             duration = event.get("duration")
             cur.execute(
-                "UPDATE calls SET ended = ?, duration = ?, ended_how = ? WHERE call_id = ? "
-                "AND ended IS NULL",
+                "UPDATE calls SET ended = ?, duration = ?, ended_how = COALESCE(ended_how, ?) "
+                "WHERE call_id = ? AND ended IS NULL",
                 (
                     when,
                     float(duration) if isinstance(duration, int | float) else 0.0,

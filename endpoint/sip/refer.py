@@ -75,6 +75,10 @@ class ReferTarget:
         uri = address.uri
         if not isinstance(uri, SipURI):
             raise ParseError(f"Refer-To must be a sip or sips URI, not {str(uri)[:60]!r}")
+        method = uri.param("method")
+        if method is not None and method.upper() != "INVITE":
+            # RFC 3515 §2.1: the URI's method is the request to send; a door only calls.
+            raise ParseError(f"Refer-To method {method[:20]!r}: only INVITE is followed")
         replaces = None
         for name, value in uri.headers:
             if name.lower() == "replaces":

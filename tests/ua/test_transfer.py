@@ -158,7 +158,12 @@ def test_a_caller_outside_allow_cannot_transfer_the_door() -> None:
 
 def test_malformed_or_non_sip_refer_to_is_400() -> None:
     ua, peer = transferee()
-    for bad in ("<sip:flat2@192.0.2.60", "<tel:+15551234>", "<sip:x@192.0.2.60?Replaces=bad>"):
+    for bad in (
+        "<sip:flat2@192.0.2.60",
+        "<tel:+15551234>",
+        "<sip:x@192.0.2.60?Replaces=bad>",
+        "<sip:flat2@192.0.2.60;method=BYE>",
+    ):
         (reply,) = responses(refer(peer, bad))
         assert reply.status == 400, bad
     peer.cseq += 1

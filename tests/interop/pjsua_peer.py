@@ -10,8 +10,9 @@ WAV into the call and records what it receives into ``<workdir>/rec-<n>.wav``.
 
 Commands (``{"id": 1, "cmd": "call", "uri": "sip:door@127.0.0.1:5062"}``):
   register | call URI | answer [CALL] | hangup [CALL] [code] | dtmf DIGITS [method rfc4733|info]
-  | hold | unhold | reinvite | update | transfer URI | autoanswer BOOL | stats [CALL] | quit
-Events: ready, reg, incoming, state, media, dtmf, recorded, stream, transfer.
+  | hold | unhold | reinvite | update | transfer URI | transfer_replaces [CALL] DEST (attended:
+  REFER in CALL with Replaces naming call DEST) | autoanswer BOOL | stats [CALL] | quit
+Events: ready, reg, incoming, replaced, state, media, dtmf, recorded, stream, transfer.
 """
 
 from __future__ import annotations
@@ -177,6 +178,8 @@ class Peer:
             call.update(prm)
         elif name == "transfer":
             call.xfer(str(cmd["uri"]), prm)
+        elif name == "transfer_replaces":
+            call.xferReplaces(self.calls[int(cmd["dest"])], prm)
         elif name == "stats":
             return call.stats()
         else:
@@ -311,6 +314,13 @@ class PeerCall(pj.Call):  # type: ignore[misc]
     def onDtmfDigit(self, prm: Any) -> None:
         method = METHODS.get(prm.method, str(prm.method))
         emit({"event": "dtmf", "call": self.getId(), "digit": prm.digit, "method": method})
+
+    def onCallReplaced(self, prm: Any) -> None:
+        """An INVITE with Replaces (RFC 3891) took this call over: adopt the new call."""
+        call = PeerCall(self.peer, self.peer.account, prm.newCallId)
+        prm.newCall = call
+        self.peer.adopt(call)
+        emit({"event": "replaced", "call": self.getId(), "new": prm.newCallId})
 
     def onCallTransferStatus(self, prm: Any) -> None:
         emit({"event": "transfer", "call": self.getId(), "code": prm.statusCode})

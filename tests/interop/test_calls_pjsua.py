@@ -47,3 +47,42 @@ def test_a_transfer_to_an_unnamed_host_is_refused_and_the_call_goes_on(
     assert status["code"] == 403
     assert still["rx_packets"] > 0
     assert "reason=hung up by the caller" in log
+
+
+def test_attended_transfer_replaces_the_concierges_call_to_the_flat(tmp_path: Path) -> None:
+    """RFC 5589 §7.1: the concierge (PJSIP) has the door and a flat (PJSIP) on two calls and
+    transfers with Replaces; the door's INVITE carries it and the flat swaps its call with
+    the concierge for the call with the door."""
+    if pjsua_python() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(MISSING)
+        pytest.skip(MISSING)
+    concierge = Pjsua(tmp_path / "concierge", user="concierge").start()
+    flat = Pjsua(tmp_path / "flat", user="flat", tone_hz=700).start()
+    door = Door(tmp_path / "door", calls='allow = ["*@127.0.0.1"]')
+    try:
+        to_door = concierge.command("call", uri=door.uri)["call"]
+        concierge.wait_event("state", call=to_door, state="CONFIRMED")
+        to_flat = concierge.command("call", uri=flat.uri)["call"]
+        concierge.wait_event("state", call=to_flat, state="CONFIRMED")
+        first = flat.wait_event("state", state="CONFIRMED")
+        concierge.command("transfer_replaces", call=to_door, dest=to_flat)
+        status = concierge.wait_event("transfer", call=to_door, code=200, timeout=10)
+        replaced = flat.wait_event("replaced", call=first["call"], timeout=10)
+        time.sleep(1.5)
+        states = [(e["call"], e["state"]) for e in flat.events if e.get("event") == "state"]
+        swapped = {"call": replaced["new"]}
+        heard = flat.command("stats", call=swapped["call"])
+        flat.command("hangup", call=swapped["call"])
+        flat.wait_event("state", call=swapped["call"], state="DISCONNECTED")
+        time.sleep(0.5)
+        calls = door.ctl("status", "--json").stdout
+    finally:
+        log = door.stop()
+        concierge.stop()
+        flat.stop()
+    assert status["code"] == 200
+    assert (first["call"], "DISCONNECTED") in states  # the concierge's call was replaced
+    assert (replaced["new"], "CONFIRMED") in states  # by the door's
+    assert "transfer-succeeded" in log and heard["rx_packets"] > 0
+    assert '"calls":[]' in calls.replace(" ", "")

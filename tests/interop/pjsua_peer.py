@@ -12,7 +12,8 @@ Commands (``{"id": 1, "cmd": "call", "uri": "sip:door@127.0.0.1:5062"}``):
   register | call URI | answer [CALL] | hangup [CALL] [code] | dtmf DIGITS [method rfc4733|info]
   | hold | unhold | reinvite | update | transfer URI | transfer_replaces [CALL] DEST (attended:
   REFER in CALL with Replaces naming call DEST) | autoanswer BOOL | stats [CALL] | quit
-Events: ready, reg, incoming, replaced, state, media, dtmf, recorded, stream, transfer.
+Events: ready, reg, incoming, transfer-request, replaced, state, media, dtmf, recorded, stream,
+transfer.
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ class Peer:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.calls: dict[int, PeerCall] = {}
+        #: Calls made by following a REFER, until PJSUA2 has given them an id.
+        self.transferred: list[PeerCall] = []
         self.current: int | None = None
         self.autoanswer = args.autoanswer
         self.recordings = 0
@@ -265,6 +268,9 @@ class PeerCall(pj.Call):  # type: ignore[misc]
 
     def onCallState(self, prm: Any) -> None:
         info = self.getInfo()
+        if self in self.peer.transferred and info.id not in self.peer.calls:
+            self.peer.transferred.remove(self)
+            self.peer.adopt(self)
         emit(
             {
                 "event": "state",
@@ -314,6 +320,14 @@ class PeerCall(pj.Call):  # type: ignore[misc]
     def onDtmfDigit(self, prm: Any) -> None:
         method = METHODS.get(prm.method, str(prm.method))
         emit({"event": "dtmf", "call": self.getId(), "digit": prm.digit, "method": method})
+
+    def onCallTransferRequest(self, prm: Any) -> None:
+        """We follow a REFER: the new call gets a Python object PJSUA2 calls back into (a
+        call without one crashes the process when it ends); adopted once it has an id."""
+        call = PeerCall(self.peer, self.peer.account)
+        prm.newCall = call
+        self.peer.transferred.append(call)
+        emit({"event": "transfer-request", "call": self.getId(), "to": prm.dstUri})
 
     def onCallReplaced(self, prm: Any) -> None:
         """An INVITE with Replaces (RFC 3891) took this call over: adopt the new call."""

@@ -86,3 +86,36 @@ def test_attended_transfer_replaces_the_concierges_call_to_the_flat(tmp_path: Pa
     assert (replaced["new"], "CONFIRMED") in states  # by the door's
     assert "transfer-succeeded" in log and heard["rx_packets"] > 0
     assert '"calls":[]' in calls.replace(" ", "")
+
+
+def test_an_invite_with_replaces_takes_over_the_doors_call(tmp_path: Path) -> None:
+    """RFC 3891 towards us: the concierge (PJSIP) has the door and a flat (PJSIP) on two calls
+    and transfers the *flat* with Replaces naming its call with the door; the flat's INVITE
+    with Replaces reaches the door, which answers it and ends the concierge's call."""
+    if pjsua_python() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(MISSING)
+        pytest.skip(MISSING)
+    concierge = Pjsua(tmp_path / "concierge", user="concierge").start()
+    flat = Pjsua(tmp_path / "flat", user="flat", tone_hz=700).start()
+    door = Door(tmp_path / "door", calls='allow = ["*@127.0.0.1"]')
+    try:
+        to_door = concierge.command("call", uri=door.uri)["call"]
+        concierge.wait_event("state", call=to_door, state="CONFIRMED")
+        to_flat = concierge.command("call", uri=flat.uri)["call"]
+        concierge.wait_event("state", call=to_flat, state="CONFIRMED")
+        concierge.command("transfer_replaces", call=to_flat, dest=to_door)
+        status = concierge.wait_event("transfer", call=to_flat, code=200, timeout=10)
+        time.sleep(1.5)
+        calls = door.ctl("status", "--json").stdout
+        flat.command("hangup")  # the call it made by following the REFER: with the door
+        time.sleep(0.5)
+    finally:
+        log = door.stop()
+        concierge.stop()
+        flat.stop()
+    assert status["code"] == 200
+    assert "reason=replaced (RFC 3891)" in log
+    assert "flat@127.0.0.1" in calls and "concierge" not in calls
+    assert log.count("call-answered") == 2  # the concierge's call, then the flat's
+    assert "from=sip:flat@127.0.0.1 reason=hung up by the caller" in log

@@ -471,6 +471,7 @@ class UserAgent:
             self.transactions.get_timer(),
             self.calls.get_timer(),
             self.outgoing.get_timer(),
+            self.transfers.get_timer(),
             *(s.get_timer() for s in self._sessions()),
         ):
             if extra is not None:
@@ -481,6 +482,7 @@ class UserAgent:
         self.transactions.handle_timer(now)
         self.calls.handle_timer(now)
         self.outgoing.handle_timer(now)
+        self.transfers.handle_timer(now)
         for session in list(self._sessions()):
             timer = session.get_timer()
             if timer is not None and timer <= now:

@@ -74,6 +74,8 @@ class Transferring:
     session: Session
     target: str
     refer_tx: str | None
+    #: When we stop waiting for the final NOTIFY (the subscription we asked for is over).
+    deadline: float = 0.0
 
 
 class Transfers:
@@ -203,7 +205,7 @@ class Transfers:
         key = session.send_request("REFER", now, headers=[("Refer-To", target.refer_to())])
         if key is None:
             raise ValueError("the call has ended")
-        self.sent[call_id] = Transferring(session, str(target.uri), key)
+        self.sent[call_id] = Transferring(session, str(target.uri), key, now + SUBSCRIPTION_S)
         self.notice(TransferRequested(call_id=call_id, target=str(target.uri), role="transferor"))
 
     def on_notify(self, session: Session, request: Request, now: float) -> Response:
@@ -259,6 +261,24 @@ class Transfers:
         self.notice(
             TransferFailed(call_id=call_id, target=mine.target, role="transferor", reason=reason)
         )
+
+    def get_timer(self) -> float | None:
+        return min((t.deadline for t in self.sent.values()), default=None)
+
+    def handle_timer(self, now: float) -> None:
+        """A REFER of ours whose final NOTIFY never came: the transfer failed, the call goes on
+        (and may be transferred again)."""
+        for mine in [t for t in self.sent.values() if t.deadline <= now]:
+            self.sent.pop(mine.session.call_id, None)
+            reason = f"no final NOTIFY within {SUBSCRIPTION_S} s"
+            self.notice(
+                TransferFailed(
+                    call_id=mine.session.call_id,
+                    target=mine.target,
+                    role="transferor",
+                    reason=reason,
+                )
+            )
 
     def prune(self) -> None:
         """Forget REFERs we sent in calls that are over: nothing can follow them any more."""

@@ -11,6 +11,7 @@ from endpoint.sip import Request, Response, make_response, parse
 from endpoint.sip.refer import ReferTarget, Replaces, sipfrag_status
 from endpoint.ua.actions import NeedMedia
 from endpoint.ua.agent import UserAgent
+from endpoint.ua.transfer import SUBSCRIPTION_S
 from tests.ua.test_session import PEER, Peer, make_ua, requests, responses, sdp
 
 ALLOW = ("*@example.com", "*@192.0.2.*")
@@ -282,6 +283,16 @@ def test_a_failed_transfer_keeps_the_call() -> None:
     out = peer.send(notify(peer, "SIP/2.0 486 Busy Here\r\n", "terminated", sent.cseq.seq), 3.0)
     assert requests(out) == [] and ua.active_call_id() == "call1"
     assert names(ua) == ["transfer-requested", "transfer-failed"]
+
+
+def test_no_final_notify_within_the_subscription_fails_the_transfer() -> None:
+    ua, peer = transferee()
+    transfer_out(ua, peer)
+    peer.run_until(1.0 + SUBSCRIPTION_S)
+    assert names(ua) == ["transfer-requested", "transfer-failed"]
+    assert ua.active_call_id() == "call1"
+    ua.transfer(FLAT, 200.0)  # the call may be transferred again
+    assert [r.method for r in requests(peer.read())] == ["REFER"]
 
 
 def test_a_refused_refer_keeps_the_call_and_a_stray_notify_is_481() -> None:

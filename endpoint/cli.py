@@ -55,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     message = actions.add_parser("message", help="send a text (SIP MESSAGE, RFC 3428)")
     message.add_argument("to", help="sip:user@host, or a user name at our domain")
     message.add_argument("text", help="the text (UTF-8, at most 1300 bytes)")
+    actions.add_parser(
+        "transfer", help="transfer the answered call (blind REFER); watch ctl events for the result"
+    ).add_argument("uri", help="sip:user@host, or a user name at our domain")
     actions.add_parser("open-door", help="pulse the door relay")
     volume = actions.add_parser(
         "volume", help="speaker volume / microphone gain in dB, now and for the next calls"
@@ -91,6 +94,8 @@ def _payload(args: argparse.Namespace) -> dict[str, Any]:
         payload["text"] = args.text
     elif args.action == "dtmf":
         payload["digits"] = args.digits
+    elif args.action == "transfer":
+        payload["uri"] = args.uri
     elif args.action == "volume":
         if args.speaker is not None:
             payload["speaker"] = args.speaker

@@ -30,6 +30,8 @@ class CallSettings:
     #: Answer when the registrar's INVITE asks for it (``Call-Info: ...;answer-after=N``,
     #: ``Alert-Info: ...;info=alert-autoanswer``): paging from the building's PBX.
     pbx_auto_answer: bool = False
+    #: Follow a REFER (RFC 3515) from the peer of a trusted call to a configured host.
+    accept_transfer: bool = True
 
 
 def read(doc: Document) -> CallSettings:
@@ -65,6 +67,12 @@ def read(doc: Document) -> CallSettings:
             "and 86400, e.g. 1800",
         ),
         pbx_auto_answer=r.get("pbx_auto_answer", False, boolean, "true or false"),
+        accept_transfer=r.get(
+            "accept_transfer",
+            True,
+            boolean,
+            "true (follow a transfer by the peer of a trusted call) or false (refuse it, 403)",
+        ),
     )
     if 0 < calls.max_duration < 30:
         doc.problems.append(
@@ -85,6 +93,7 @@ CALLS = Section(
         "ring_timeout",
         "session_expires",
         "pbx_auto_answer",
+        "accept_transfer",
     ),
     CallSettings(),
     read,

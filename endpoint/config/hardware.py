@@ -29,7 +29,9 @@ DEFAULT_LED_SHOW: dict[str, str] = {
     "door_open": "double",
 }
 LED_PATTERNS = ("off", "on", "slow", "fast", "double")
-BUTTON_ACTIONS = ("call", "hangup", "call-or-hangup", "answer", "open-door", "register")
+BUTTON_ACTIONS = (
+    "call", "hangup", "call-or-hangup", "answer", "open-door", "register", "transfer",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +143,12 @@ def _read_targets(r: Reader, action: str) -> tuple[str, ...]:
         _targets,
         'a list of user names or SIP URIs, e.g. targets = ["flat12", "sip:concierge@example.com"]',
     )
-    calls = action in ("call", "call-or-hangup")
+    calls = action in ("call", "call-or-hangup", "transfer")
+    if action == "transfer" and len(targets) > 1:
+        r.problems.append(
+            f'[{r.section}] targets = {list(targets)}: action = "transfer" moves the call to one '
+            'target, e.g. targets = ["flat12"]'
+        )
     if calls and not targets and "targets" not in r.table:
         r.problems.append(
             f'[{r.section}] targets is missing: action = "{action}" needs whom to call, e.g. '

@@ -155,18 +155,8 @@ class HistoryStore:
                     call_id,
                 ),
             )
-        elif name in _ENDS:
-            duration = event.get("duration")
-            cur.execute(
-                "UPDATE calls SET ended = ?, duration = ?, ended_how = ? WHERE call_id = ? "
-                "AND ended IS NULL",
-                (
-                    when,
-                    float(duration) if isinstance(duration, int | float) else 0.0,
-                    _text(event.get("reason")) or str(name),
-                    call_id,
-                ),
-            )
+        elif name in _ENDS or name == "transfer-succeeded":
+            _ended(cur, when, str(name), call_id, event)
         elif name == "call-report":
             mos = event.get("mos")
             cur.execute(
@@ -215,6 +205,31 @@ class HistoryStore:
                     (max(1, int(count * share) + 1),),
                 ).rowcount
         return removed
+
+
+def _ended(
+    cur: sqlite3.Cursor, when: float, name: str, call_id: str, event: Mapping[str, Any]
+) -> None:
+    """How a call ended: a transfer says so first, the end event keeps it (whoever sent the
+    BYE afterwards); otherwise the end event's reason."""
+    if name == "transfer-succeeded":
+        target = _text(event.get("target")) or "?"
+        cur.execute(
+            "UPDATE calls SET ended_how = ? WHERE call_id = ? AND ended IS NULL",
+            (f"transferred to {target}", call_id),
+        )
+        return
+    duration = event.get("duration")
+    cur.execute(
+        "UPDATE calls SET ended = ?, duration = ?, ended_how = COALESCE(ended_how, ?) "
+        "WHERE call_id = ? AND ended IS NULL",
+        (
+            when,
+            float(duration) if isinstance(duration, int | float) else 0.0,
+            _text(event.get("reason")) or name,
+            call_id,
+        ),
+    )
 
 
 def query(

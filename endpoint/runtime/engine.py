@@ -743,6 +743,7 @@ class Engine:
             "answer": self._answer_command,
             "hangup": self._hangup_command,
             "call": self._call_command,
+            "transfer": self._transfer_command,
             "register": self._register_command,
             "dtmf": self._dtmf_command,
             "hold": self._hold_command,
@@ -876,6 +877,19 @@ class Engine:
             return {"ok": False, "error": str(exc)}
         self._step()
         return answer
+
+    def _transfer_command(self, core: Intercom, request: dict[str, Any]) -> dict[str, Any]:
+        """``{"uri": ...}``: blind transfer of the answered call; the outcome is an event
+        (transfer-succeeded / transfer-failed), the answer only says the REFER went out."""
+        target = request.get("uri")
+        if not isinstance(target, str) or not target:
+            return {"ok": False, "error": 'transfer needs "uri", e.g. sip:flat12@pbx.example.com'}
+        try:
+            call_id = core.transfer(target, time.monotonic())
+        except (ValueError, ParseError) as exc:
+            return {"ok": False, "error": str(exc)}
+        self._step()
+        return {"ok": True, "call_id": call_id}
 
     def request_stop(self) -> None:
         core = self.core

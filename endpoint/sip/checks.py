@@ -25,16 +25,9 @@ KNOWN_METHODS = frozenset(
     }
 )  # fmt: skip
 DEFAULT_METHODS = (
-    "INVITE",
-    "ACK",
-    "BYE",
-    "CANCEL",
-    "OPTIONS",
-    "INFO",
-    "MESSAGE",
-    "UPDATE",
-    "PRACK",
-)
+    "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "INFO", "MESSAGE", "UPDATE", "PRACK", "REFER",
+    "NOTIFY",
+)  # fmt: skip
 
 #: Header fields that must appear exactly once in every request (RFC 3261 §8.1.1).
 _SINGLE = ("To", "From", "Call-ID", "CSeq")

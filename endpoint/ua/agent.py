@@ -21,6 +21,7 @@ from endpoint.sip.digest import DigestClient, DigestError
 from endpoint.sip.grammar import parse_int
 from endpoint.sip.headers import Via
 from endpoint.sip.offer_answer import media_encryption
+from endpoint.sip.refer import ReferTarget
 from endpoint.sip.transaction import (
     TU_TIMER,
     AckReceived,
@@ -64,10 +65,11 @@ from endpoint.ua.outgoing import OutgoingCalls
 from endpoint.ua.registration import LocalAddress, Registration, RegState, listening_contact
 from endpoint.ua.reliable import supported_options
 from endpoint.ua.session import Session
+from endpoint.ua.transfer import Transfers
 from endpoint.ua.trust import ANYONE, REGISTRAR, SourceFilter
 
 #: Bodies we take: SDP (INVITE), SIP INFO DTMF relay, and text for MESSAGE.
-ACCEPT = ("application/sdp", "application/dtmf-relay", "text/plain")
+ACCEPT = ("application/sdp", "application/dtmf-relay", "text/plain", "message/sipfrag")
 MAX_MESSAGE_TEXT = 1024
 #: At most one log line per this many seconds about requests dropped for their source.
 UNTRUSTED_REPORT_S = 10.0
@@ -130,6 +132,13 @@ class UserAgent:
         self._out: list[Outgoing] = []
         self._notices: list[Notice] = []
         self.groups: list[CallGroup] = []
+        self.transfers = Transfers(
+            self.config,
+            place=lambda target, headers, now: self.outgoing.call(target, now, headers=headers),
+            end=self._end_one,
+            trusted=lambda call_id: (party := self.party(call_id)) is not None and party.trusted,
+            notice=self._notice,
+        )
         #: New requests dropped because their source is not in ``[sip] accept_from``.
         self.untrusted = 0
         #: Messages whose handling raised something other than a peer's ParseError (our bugs).
@@ -170,6 +179,7 @@ class UserAgent:
         self.calls.config = config
         self.calls.allowlist = Allowlist(config.calls.allow)
         self.outgoing.config = config
+        self.transfers.config = config
         if accounts == (config.account, config.backup_account) or self.stopping:
             return
         account = config.account
@@ -372,7 +382,8 @@ class UserAgent:
             outcomes, self.outgoing.outcomes = self.outgoing.outcomes, []
             if not outcomes:
                 return
-            for call_id, answered in outcomes:
+            for call_id, answered, status in outcomes:
+                self.transfers.call_outcome(call_id, answered, status, now)
                 for group in [g for g in self.groups if g.owns(call_id)]:
                     step = group.answered(call_id) if answered else group.ended(call_id)
                     for other in step.cancel:
@@ -440,6 +451,18 @@ class UserAgent:
         session = next((s for s in self._sessions() if s.call_id == active), None)
         return self.messages.send(self.outgoing.target_uri(target), text, session, now)
 
+    def transfer(self, target: str, now: float) -> str:
+        """Blind transfer (RFC 5589 §6) of the answered call to ``target``: the REFER is sent,
+        the outcome comes as an event; the call id. ParseError for a target that is not a SIP
+        address, ValueError when no call is answered or it is being transferred already."""
+        uri = self.outgoing.target_uri(target)
+        session = next((s for s in self._sessions() if s.ended is None), None)
+        if session is None:
+            raise ValueError("no answered call to transfer")
+        self.transfers.transfer(session, ReferTarget(uri), now)
+        self._drain(now)
+        return session.call_id
+
     def active_call_id(self) -> str | None:
         incoming, outgoing = self.calls.active, self.outgoing.active
         if incoming is not None:
@@ -471,11 +494,15 @@ class UserAgent:
 
     def end_call(self, call_id: str, reason: str, now: float, *, status: int = 486) -> bool:
         """End one call (BYE, CANCEL, or ``status`` for an incoming one that rings)."""
-        done = self.calls.end(call_id, reason, now, status=status) or self.outgoing.end_call(
-            call_id, reason, now
-        )
+        done = self._end_one(call_id, reason, now, status=status)
         self._drain(now)
         return done
+
+    def _end_one(self, call_id: str, reason: str, now: float, *, status: int = 486) -> bool:
+        """End one call without draining: for handlers already inside ``_dispatch``."""
+        return self.calls.end(call_id, reason, now, status=status) or self.outgoing.end_call(
+            call_id, reason, now
+        )
 
     def get_timer(self) -> float | None:
         times = [t for t in (r.get_timer() for r in self.registrations) if t is not None]
@@ -483,6 +510,7 @@ class UserAgent:
             self.transactions.get_timer(),
             self.calls.get_timer(),
             self.outgoing.get_timer(),
+            self.transfers.get_timer(),
             *(s.get_timer() for s in self._sessions()),
         ):
             if extra is not None:
@@ -493,6 +521,7 @@ class UserAgent:
         self.transactions.handle_timer(now)
         self.calls.handle_timer(now)
         self.outgoing.handle_timer(now)
+        self.transfers.handle_timer(now)
         for session in list(self._sessions()):
             timer = session.get_timer()
             if timer is not None and timer <= now:
@@ -575,6 +604,7 @@ class UserAgent:
         self.calls.reap(now)
         self.outgoing.reap(now)
         self._groups_step(now)
+        self.transfers.prune()
 
     def _dispatch(self, now: float) -> None:
         for event in self.transactions.events():
@@ -645,6 +675,10 @@ class UserAgent:
         if self.messages.owns(event.transaction):
             self.messages.on_response(event.transaction, event.response, now)
             return
+        if self.transfers.owns(event.transaction):
+            if event.response.status >= 200:
+                self.transfers.on_answer(event.transaction, event.response.status, now)
+            return
         if self._answer_in_dialog_challenge(event, now):
             return
         sender = self._sender(event.transaction)
@@ -695,6 +729,9 @@ class UserAgent:
         incoming INVITE was not answered in time."""
         if self.messages.owns(event.transaction):
             self.messages.on_failure(event.transaction, now)
+            return
+        if self.transfers.owns(event.transaction):
+            self.transfers.on_answer(event.transaction, None, now)
             return
         sender = self._sender(event.transaction)
         if sender is not None and sender.owns_info(event.transaction):
@@ -853,8 +890,23 @@ class UserAgent:
         self.calls.cancel(event.request, event.transaction, event.cancels, now, event.source[0])
 
     def _on_invite(self, event: RequestReceived, now: float) -> Response | None:
-        """A new call (no To tag): busy while we are calling out, else it rings."""
+        """A new call (no To tag): busy while we are calling out, else it rings. An INVITE
+        with Replaces takes over the call it names (RFC 3891), or gets 481/486."""
         request = event.request
+        if "Replaces" in request.headers:
+            replaced = self.transfers.replaced(request, self._sessions())
+            if isinstance(replaced, int):
+                return make_response(request, replaced, to_tag=self._tag())
+            self._end_one(replaced.call_id, "replaced (RFC 3891)", now)
+            self.calls.invite(
+                request,
+                event.transaction,
+                now,
+                event.transport,
+                source=event.source[0],
+                admitted=True,
+            )
+            return None
         if self.outgoing.active is not None:
             self._notices.append(
                 CallBusy(call_id=request.call_id, caller=str(request.from_addr.uri))
@@ -903,6 +955,11 @@ class UserAgent:
             # for order. A BYE, INFO or MESSAGE with a CSeq below the last one is stale or
             # replayed; its digit or hang-up is not acted on.
             return make_response(request, 500, "Server Internal Error (CSeq out of order)")
+        if request.method == "REFER":
+            self.transfers.on_refer(session, request, event.transaction, now)
+            return None
+        if request.method == "NOTIFY":
+            return self.transfers.on_notify(session, request, now)
         if request.method == "BYE":
             if self.calls.bye(request, event.transaction, now):
                 return None
@@ -931,6 +988,10 @@ class UserAgent:
         if request.method == "MESSAGE":
             self._message(request)
         return make_response(request, 200)  # INFO of another kind, MESSAGE
+
+    def _notice(self, notice: Notice) -> None:
+        """Queue a notice (``notices()`` swaps the list: holders of it call this instead)."""
+        self._notices.append(notice)
 
     def _message(self, request: Request) -> None:
         text = request.body[:MAX_MESSAGE_TEXT].decode("utf-8", "replace")

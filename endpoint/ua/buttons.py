@@ -38,6 +38,14 @@ class HangupCall:
 
 
 @dataclass(frozen=True, slots=True)
+class TransferCall:
+    """Transfer the answered call to ``target`` (a blind REFER, RFC 5589 §6)."""
+
+    button: str
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
 class AnswerCall:
     button: str
 
@@ -62,7 +70,15 @@ class SetRegistered:
     enabled: bool
 
 
-ButtonCommand = PlaceCall | HangupCall | AnswerCall | OpenDoorCommand | Reregister | SetRegistered
+ButtonCommand = (
+    PlaceCall
+    | HangupCall
+    | AnswerCall
+    | TransferCall
+    | OpenDoorCommand
+    | Reregister
+    | SetRegistered
+)
 
 
 class ButtonLogic:
@@ -91,6 +107,8 @@ class ButtonLogic:
             return [AnswerCall(name)] if call_active else []
         if button.action == "open-door":
             return [OpenDoorCommand(name)]
+        if button.action == "transfer" and button.targets:
+            return [TransferCall(name, button.targets[0])] if call_active else []
         return []
 
     @staticmethod

@@ -178,14 +178,17 @@ class IncomingCalls:
         *,
         source: str = "",
         from_registrar: bool = False,
+        admitted: bool = False,
     ) -> None:
         """A new INVITE; ``from_registrar``: it proved it comes from our registrar, so its
-        paging request (``Call-Info: ...;answer-after``) is heeded when configured."""
+        paging request (``Call-Info: ...;answer-after``) is heeded when configured;
+        ``admitted`` (an INVITE replacing a trusted call of ours, RFC 3891) counts as a caller
+        in ``[calls] allow``."""
         # RFC 3261 §8.2.6.1/§17.2.1: a 100 at once stops the previous hop's retransmissions
         # whatever comes next (ringing, a 4xx, an answer after answer_delay), as pjsip does.
         self.tx.send_response(transaction, make_response(request, 100), now)
         try:
-            self._invite(request, transaction, now, transport, source)
+            self._invite(request, transaction, now, transport, source, admitted=admitted)
             call = self.calls.get(request.call_id)
             if call is not None and from_registrar and self.config.calls.pbx_auto_answer:
                 call.pbx_delay = requested_delay(request)
@@ -195,7 +198,14 @@ class IncomingCalls:
             )
 
     def _invite(
-        self, request: Request, transaction: str, now: float, transport: str, source: str
+        self,
+        request: Request,
+        transaction: str,
+        now: float,
+        transport: str,
+        source: str,
+        *,
+        admitted: bool = False,
     ) -> None:
         busy = self.active
         tag = f"{self.rng.getrandbits(48):012x}"
@@ -213,7 +223,7 @@ class IncomingCalls:
         offer, timer = screened
         uri = request.from_addr.uri
         user, host = (uri.user, uri.host) if isinstance(uri, SipURI) else (None, str(uri))
-        allowed = self.allowlist.allows(user, host)
+        allowed = admitted or self.allowlist.allows(user, host)
         caller = str(uri)
         if not allowed and self.config.calls.not_allowed == "reject":
             self.tx.send_response(transaction, make_response(request, 403, to_tag=tag), now)

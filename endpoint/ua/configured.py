@@ -11,7 +11,8 @@ stranger. So only what the operator wrote down counts:
 - redirect hosts: the same hosts of every account, the hosts named by ``[calls] allow``
   patterns (a pattern whose host is ``*`` names no host), the hosts of the buttons' call
   targets, and the host the call was going to already (a phone that moves the call to
-  another of its own lines or ports).
+  another of its own lines or ports);
+- transfer targets (a REFER's Refer-To): the redirect hosts except the current one.
 
 Hosts compare without case (RFC 3261 §19.1.4); ``allow`` host patterns are shell wildcards,
 as in ``Allowlist``.
@@ -84,8 +85,15 @@ def peer_hosts(config: Config) -> set[str]:
 
 def redirect_allowed(config: Config, current: SipURI, target: SipURI) -> bool:
     """Whether a 3xx from the call to ``current`` may move it to ``target``."""
+    return target.bare_host.lower() == current.bare_host.lower() or named_host(config, target)
+
+
+def named_host(config: Config, target: SipURI) -> bool:
+    """Is ``target``'s host one the configuration names (accounts, buttons, ``allow``)? The
+    only places a REFER may send the door (RFC 3515 transfer): the peer's own host is not
+    enough, unlike a redirect, since the transfer target is the peer's free choice."""
     host = target.bare_host.lower()
-    if host == current.bare_host.lower() or host in _named_hosts(config):
+    if host in _named_hosts(config):
         return True
     for pattern in config.calls.allow:
         pattern_host = pattern.rpartition("@")[2] if "@" in pattern else "*"

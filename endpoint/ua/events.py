@@ -378,6 +378,39 @@ class CallGroupEnded(Notice):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TransferNotice(CallNotice):
+    """About the transfer of call ``call_id`` (RFC 3515): where to, and our part in it:
+    ``transferee`` (the peer's REFER moves us) or ``transferor`` (we move the peer)."""
+
+    target: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransferRequested(TransferNotice):
+    """A REFER was accepted (202) or sent: the new call is being placed."""
+
+    name: ClassVar[str] = "transfer-requested"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransferSucceeded(TransferNotice):
+    """The transfer target answered (a 2xx, or the peer's 200 sipfrag): the old call ends."""
+
+    name: ClassVar[str] = "transfer-succeeded"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TransferFailed(TransferNotice):
+    """Refused (our 403/400, the peer's answer to our REFER) or the target did not answer;
+    the old call goes on."""
+
+    name: ClassVar[str] = "transfer-failed"
+    warning: ClassVar[bool] = True
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DtmfReceived(CallNotice):
     """A digit from the peer (RFC 4733 or SIP INFO). ``shown()`` hides it when a door code
     is configured: which digits were typed is the door's secret too."""
@@ -533,6 +566,9 @@ Event = (
     | CallReport
     | CallGroupStarted
     | CallGroupEnded
+    | TransferRequested
+    | TransferSucceeded
+    | TransferFailed
     | DtmfReceived
     | DtmfRefused
     | DtmfFailed

@@ -39,6 +39,7 @@ from endpoint.ua.buttons import (
     PlaceCall,
     Reregister,
     SetRegistered,
+    TransferCall,
 )
 from endpoint.ua.door import DoorControl, HangUp, OpenDoor
 from endpoint.ua.events import (
@@ -239,6 +240,14 @@ class Intercom:
         finally:
             self._settle(now)
 
+    def transfer(self, target: str, now: float) -> str:
+        """Transfer the answered call (blind REFER); ValueError without one, ParseError for a
+        bad target. The outcome comes later as an event."""
+        try:
+            return self.ua.transfer(target, now)
+        finally:
+            self._settle(now)
+
     def call_group(
         self, targets: Sequence[str], parallel: bool, target_timeout: float, now: float
     ) -> str:
@@ -283,6 +292,8 @@ class Intercom:
                     ua.hangup(now)
                 case AnswerCall():
                     ua.answer(now)
+                case TransferCall():
+                    ua.transfer(command.target, now)
                 case OpenDoorCommand():
                     self.door.open("button", now)
                 case Reregister():

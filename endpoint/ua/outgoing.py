@@ -122,6 +122,10 @@ class OutgoingCall:
     cancel_reason: str = "cancelled"
     #: The RSeq of the last reliable provisional we PRACKed (RFC 3262 §4).
     rseq: int | None = None
+    #: Header fields the INVITE carries besides ours (a transfer's Replaces, RFC 3891).
+    extra_headers: tuple[tuple[str, str], ...] = ()
+    #: The final error status it got, for a transfer's NOTIFY (408 when none came).
+    final_status: int = 408
 
 
 class OutgoingCalls:
@@ -155,8 +159,9 @@ class OutgoingCalls:
         self.calls: dict[str, OutgoingCall] = {}
         self.by_transaction: dict[str, str] = {}
         self.events: list[CallEvent] = []
-        #: (call id, answered) for every call answered or ended, for call groups.
-        self.outcomes: list[tuple[str, bool]] = []
+        #: (call id, answered, final status) for every call answered or ended, for call
+        #: groups and transfers.
+        self.outcomes: list[tuple[str, bool, int]] = []
 
     @property
     def active(self) -> OutgoingCall | None:
@@ -164,16 +169,24 @@ class OutgoingCalls:
 
     # -- placing a call ----------------------------------------------------------------------
 
-    def call(self, target: str, now: float, *, ring_timeout: float | None = None) -> str:
+    def call(
+        self,
+        target: str,
+        now: float,
+        *,
+        ring_timeout: float | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> str:
         """Start a call to ``target`` (a SIP URI, or a user name at our domain); the call id.
 
         ``ring_timeout`` overrides ``[calls] ring_timeout`` (a sequential call group's
-        per-target timeout).
+        per-target timeout); ``headers`` go into the INVITE (a transfer's Replaces).
         """
         uri = self.target_uri(target)
         call = OutgoingCall(
             f"{self.rng.getrandbits(96):024x}", uri, f"{self.rng.getrandbits(48):012x}"
         )
+        call.extra_headers = headers
         call.ring_deadline = now + (
             self.config.calls.ring_timeout if ring_timeout is None else ring_timeout
         )
@@ -273,6 +286,7 @@ class OutgoingCalls:
             ("Allow", ", ".join(DEFAULT_METHODS)),
             *with_100rel(uac_headers(call.session_interval), self.config.sip.reliable_provisional),
             ("User-Agent", self.config.sip.user_agent),
+            *call.extra_headers,
             ("Content-Type", "application/sdp"),
             *(auth or []),
         ]
@@ -299,6 +313,7 @@ class OutgoingCalls:
             self._prack(call, response, now)
             return
         self.by_transaction.pop(transaction, None)
+        call.final_status = status
         if status < 300:
             self._accepted(call, response, now)
         elif status in (401, 407) and self.digest is not None and call.challenges < MAX_CHALLENGES:
@@ -409,7 +424,7 @@ class OutgoingCalls:
         call.state = advance(OUTGOING, call.state, OutInput.SUCCESS, call.call_id)
         call.answered_at = now
         call.ring_deadline = None
-        self.outcomes.append((call.call_id, True))
+        self.outcomes.append((call.call_id, True, 200))
         if not call.media_started:
             self.events.append(StartMedia(call.call_id, negotiated, call.local.port))
         elif negotiated != call.early_media:
@@ -564,7 +579,7 @@ class OutgoingCalls:
         # group, rang out) ended as asked: it is not a failure, and is not logged as one.
         ended = call.answered_at is not None or call.state is OutState.CANCELLING
         call.state = advance(OUTGOING, call.state, OutInput.END, call.call_id)
-        self.outcomes.append((call.call_id, False))
+        self.outcomes.append((call.call_id, False, call.final_status))
         duration = now - call.answered_at if call.answered_at is not None else 0.0
         self.events.append(StopMedia(call.call_id, reason))
         target, duration = str(call.target), round(duration, 1)

@@ -435,6 +435,21 @@ class Session:
 
     # -- sending -------------------------------------------------------------------------------
 
+    def send_request(
+        self,
+        method: str,
+        now: float,
+        *,
+        headers: Iterable[tuple[str, str]] = (),
+        body: bytes = b"",
+    ) -> str | None:
+        """A request of another usage of this dialog (a transfer's REFER or NOTIFY, RFC 5057):
+        its transaction key; None once the call ended or when the peer gave no SIP target."""
+        if self.ended is not None:
+            return None
+        request = self.dialog.create_request(method, self._via(), headers=headers, body=body)
+        return self._send(request, now)
+
     def _via(self) -> Via:
         return Via(
             self.address.transport.upper(),

@@ -64,6 +64,22 @@ def test_a_busy_caller_and_a_failed_outgoing_call_are_kept(tmp_path: Path) -> No
     assert rows["o"]["ended_how"] == "486"
 
 
+def test_a_transferred_call_says_so(tmp_path: Path) -> None:
+    store = HistoryStore(tmp_path / "h.db", 90, 10 << 20)
+    target = "sip:flat2@pbx"
+    store.apply(
+        [
+            (1.0, INCOMING[0]),
+            (2.0, {"event": "transfer-requested", "call_id": "c1", "target": target}),
+            (3.0, {"event": "transfer-succeeded", "call_id": "c1", "target": target}),
+            (4.0, {"event": "call-ended", "call_id": "c1", "reason": "hung up by the caller"}),
+        ]
+    )
+    store.close()
+    (call,) = query(tmp_path / "h.db", "calls")
+    assert call["ended_how"] == "transferred to sip:flat2@pbx" and call["ended"] == 4.0
+
+
 def test_retention_by_age_and_by_size(tmp_path: Path) -> None:
     store = HistoryStore(tmp_path / "h.db", 1, 10 << 20)
     day = 86400.0

@@ -10,8 +10,10 @@ WAV into the call and records what it receives into ``<workdir>/rec-<n>.wav``.
 
 Commands (``{"id": 1, "cmd": "call", "uri": "sip:door@127.0.0.1:5062"}``):
   register | call URI | answer [CALL] | hangup [CALL] [code] | dtmf DIGITS [method rfc4733|info]
-  | hold | unhold | reinvite | update | transfer URI | autoanswer BOOL | stats [CALL] | quit
-Events: ready, reg, incoming, state, media, dtmf, recorded, stream, transfer.
+  | hold | unhold | reinvite | update | transfer URI | transfer_replaces [CALL] DEST (attended:
+  REFER in CALL with Replaces naming call DEST) | autoanswer BOOL | stats [CALL] | quit
+Events: ready, reg, incoming, transfer-request, replaced, state, media, dtmf, recorded, stream,
+transfer.
 """
 
 from __future__ import annotations
@@ -71,6 +73,8 @@ class Peer:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.calls: dict[int, PeerCall] = {}
+        #: Calls made by following a REFER, until PJSUA2 has given them an id.
+        self.transferred: list[PeerCall] = []
         self.current: int | None = None
         self.autoanswer = args.autoanswer
         self.recordings = 0
@@ -179,6 +183,8 @@ class Peer:
             call.update(prm)
         elif name == "transfer":
             call.xfer(str(cmd["uri"]), prm)
+        elif name == "transfer_replaces":
+            call.xferReplaces(self.calls[int(cmd["dest"])], prm)
         elif name == "stats":
             return call.stats()
         else:
@@ -264,6 +270,9 @@ class PeerCall(pj.Call):  # type: ignore[misc]
 
     def onCallState(self, prm: Any) -> None:
         info = self.getInfo()
+        if self in self.peer.transferred and info.id not in self.peer.calls:
+            self.peer.transferred.remove(self)
+            self.peer.adopt(self)
         emit(
             {
                 "event": "state",
@@ -313,6 +322,21 @@ class PeerCall(pj.Call):  # type: ignore[misc]
     def onDtmfDigit(self, prm: Any) -> None:
         method = METHODS.get(prm.method, str(prm.method))
         emit({"event": "dtmf", "call": self.getId(), "digit": prm.digit, "method": method})
+
+    def onCallTransferRequest(self, prm: Any) -> None:
+        """We follow a REFER: the new call gets a Python object PJSUA2 calls back into (a
+        call without one crashes the process when it ends); adopted once it has an id."""
+        call = PeerCall(self.peer, self.peer.account)
+        prm.newCall = call
+        self.peer.transferred.append(call)
+        emit({"event": "transfer-request", "call": self.getId(), "to": prm.dstUri})
+
+    def onCallReplaced(self, prm: Any) -> None:
+        """An INVITE with Replaces (RFC 3891) took this call over: adopt the new call."""
+        call = PeerCall(self.peer, self.peer.account, prm.newCallId)
+        prm.newCall = call
+        self.peer.adopt(call)
+        emit({"event": "replaced", "call": self.getId(), "new": prm.newCallId})
 
     def onCallTransferStatus(self, prm: Any) -> None:
         emit({"event": "transfer", "call": self.getId(), "code": prm.statusCode})

@@ -26,9 +26,11 @@ def pjsua(tmp_path: Path) -> Iterator[Pjsua]:
         peer.stop()
 
 
-def test_a_transfer_is_refused_and_the_call_goes_on(tmp_path: Path, pjsua: Pjsua) -> None:
-    """A door does not transfer: PJSIP's REFER gets 405 (RFC 3261 §8.2.1) and the call stays up
-    (RFC 3515 §2.4.2: a refused REFER does not end the dialog)."""
+def test_a_transfer_to_an_unnamed_host_is_refused_and_the_call_goes_on(
+    tmp_path: Path, pjsua: Pjsua
+) -> None:
+    """A REFER to a host the configuration does not name (toll fraud) gets 403 and the call
+    stays up (RFC 3515 §2.4.2: a refused REFER does not end the dialog)."""
     door = Door(tmp_path / "door")
     try:
         pjsua.command("call", uri=door.uri)
@@ -42,6 +44,78 @@ def test_a_transfer_is_refused_and_the_call_goes_on(tmp_path: Path, pjsua: Pjsua
         time.sleep(0.5)
     finally:
         log = door.stop()
-    assert status["code"] == 405
+    assert status["code"] == 403
     assert still["rx_packets"] > 0
     assert "reason=hung up by the caller" in log
+
+
+def test_attended_transfer_replaces_the_concierges_call_to_the_flat(tmp_path: Path) -> None:
+    """RFC 5589 §7.1: the concierge (PJSIP) has the door and a flat (PJSIP) on two calls and
+    transfers with Replaces; the door's INVITE carries it and the flat swaps its call with
+    the concierge for the call with the door."""
+    if pjsua_python() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(MISSING)
+        pytest.skip(MISSING)
+    concierge = Pjsua(tmp_path / "concierge", user="concierge").start()
+    flat = Pjsua(tmp_path / "flat", user="flat", tone_hz=700).start()
+    door = Door(tmp_path / "door", calls='allow = ["*@127.0.0.1"]')
+    try:
+        to_door = concierge.command("call", uri=door.uri)["call"]
+        concierge.wait_event("state", call=to_door, state="CONFIRMED")
+        to_flat = concierge.command("call", uri=flat.uri)["call"]
+        concierge.wait_event("state", call=to_flat, state="CONFIRMED")
+        first = flat.wait_event("state", state="CONFIRMED")
+        concierge.command("transfer_replaces", call=to_door, dest=to_flat)
+        status = concierge.wait_event("transfer", call=to_door, code=200, timeout=10)
+        replaced = flat.wait_event("replaced", call=first["call"], timeout=10)
+        time.sleep(1.5)
+        states = [(e["call"], e["state"]) for e in flat.events if e.get("event") == "state"]
+        swapped = {"call": replaced["new"]}
+        heard = flat.command("stats", call=swapped["call"])
+        flat.command("hangup", call=swapped["call"])
+        flat.wait_event("state", call=swapped["call"], state="DISCONNECTED")
+        time.sleep(0.5)
+        calls = door.ctl("status", "--json").stdout
+    finally:
+        log = door.stop()
+        concierge.stop()
+        flat.stop()
+    assert status["code"] == 200
+    assert (first["call"], "DISCONNECTED") in states  # the concierge's call was replaced
+    assert (replaced["new"], "CONFIRMED") in states  # by the door's
+    assert "transfer-succeeded" in log and heard["rx_packets"] > 0
+    assert '"calls":[]' in calls.replace(" ", "")
+
+
+def test_an_invite_with_replaces_takes_over_the_doors_call(tmp_path: Path) -> None:
+    """RFC 3891 towards us: the concierge (PJSIP) has the door and a flat (PJSIP) on two calls
+    and transfers the *flat* with Replaces naming its call with the door; the flat's INVITE
+    with Replaces reaches the door, which answers it and ends the concierge's call."""
+    if pjsua_python() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(MISSING)
+        pytest.skip(MISSING)
+    concierge = Pjsua(tmp_path / "concierge", user="concierge").start()
+    flat = Pjsua(tmp_path / "flat", user="flat", tone_hz=700).start()
+    door = Door(tmp_path / "door", calls='allow = ["*@127.0.0.1"]')
+    try:
+        to_door = concierge.command("call", uri=door.uri)["call"]
+        concierge.wait_event("state", call=to_door, state="CONFIRMED")
+        to_flat = concierge.command("call", uri=flat.uri)["call"]
+        concierge.wait_event("state", call=to_flat, state="CONFIRMED")
+        concierge.command("transfer_replaces", call=to_flat, dest=to_door)
+        status = concierge.wait_event("transfer", call=to_flat, code=200, timeout=10)
+        time.sleep(1.5)
+        calls = door.ctl("status", "--json").stdout
+        flat.command("hangup")  # the call it made by following the REFER: with the door
+        time.sleep(0.5)
+    finally:
+        log = door.stop()
+        concierge.stop()
+        flat.stop()
+    assert status["code"] == 200
+    assert "reason=replaced (RFC 3891)" in log
+    assert "flat@127.0.0.1" in calls and "concierge" not in calls
+    assert log.count("call-answered") == 2  # the concierge's call, then the flat's
+    assert "from=sip:flat@127.0.0.1 reason=hung up by the caller" in log

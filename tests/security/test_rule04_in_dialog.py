@@ -30,6 +30,9 @@ def test_only_the_dialogs_peer_with_both_tags_acts_inside_the_call(p2p_door: Doo
                 "INFO", stranger, leg, headers=DTMF, body=DIGIT
             ),
             "stranger's re-INVITE with both tags": in_dialog("INVITE", stranger, leg),
+            "stranger's REFER with both tags": in_dialog(
+                "REFER", stranger, leg, headers=("Refer-To: <sip:+19005550100@127.0.0.3>",)
+            ),
         }
         for name, data in attacks.items():
             answer = stranger.final(data)
@@ -47,8 +50,16 @@ def test_only_the_dialogs_peer_with_both_tags_acts_inside_the_call(p2p_door: Doo
             answer = caller.final(data)
             assert answer is not None and status_of(answer) == 481, name
         assert "dtmf call_id" not in p2p_door.log  # no digit counted
+        assert "call-outgoing" not in p2p_door.log  # no transfer followed
         calls = p2p_door.status()["calls"]
         assert isinstance(calls, list) and [c["call_id"] for c in calls] == [leg.call_id]
+        # Toll fraud: the caller's own REFER to a number at a host the configuration does
+        # not name (its own) is refused, and the call goes on.
+        refer = in_dialog(
+            "REFER", caller, leg, cseq=4, headers=("Refer-To: <sip:+19005550100@127.0.0.3>",)
+        )
+        answer = caller.final(refer)
+        assert answer is not None and status_of(answer) == 403
         # The caller's own digit and BYE, with both tags, are served.
         answer = caller.final(in_dialog("INFO", caller, leg, cseq=5, headers=DTMF, body=DIGIT))
         assert answer is not None and status_of(answer) == 200

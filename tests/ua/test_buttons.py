@@ -13,6 +13,7 @@ from endpoint.ua.buttons import (
     PlaceCall,
     Reregister,
     SetRegistered,
+    TransferCall,
 )
 from endpoint.ua.io import ButtonEvent, InputKind
 
@@ -42,6 +43,12 @@ def test_call_or_hangup() -> None:
     b = logic("call-or-hangup", targets=("flat12",))
     assert b.handle(ev(PRESSED), call_active=False) == [PlaceCall("b", ("flat12",), True, 20.0)]
     assert b.handle(ev(PRESSED), call_active=True) == [HangupCall("b")]
+
+
+def test_transfer_moves_the_answered_call_to_its_one_target() -> None:
+    b = logic("transfer", targets=("flat12",))
+    assert b.handle(ev(PRESSED), call_active=True) == [TransferCall("b", "flat12")]
+    assert b.handle(ev(PRESSED), call_active=False) == []  # nothing to transfer
 
 
 @pytest.mark.parametrize(

@@ -13,10 +13,11 @@ from endpoint.audio.alsa import AlsaPort
 from endpoint.audio.devices import DeviceSpec
 from endpoint.audio.null import NullPort
 from endpoint.audio.port import AudioError, AudioPort
+from endpoint.audio.rate_port import RatePort
 from endpoint.audio.registry import DeviceRegistry
 from endpoint.audio.tone import TonePort
 from endpoint.audio.wavfile import FilePort
-from endpoint.media.frame import FRAME_SAMPLES
+from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE
 
 BACKENDS = ("alsa", "file", "tone", "null")
 
@@ -36,8 +37,21 @@ def open_audio(
     loop: bool = True,
     frame_samples: int = FRAME_SAMPLES,
     registry: DeviceRegistry | None = None,
+    rate: int = SAMPLE_RATE,
 ) -> AudioPort:
-    """Create (not start) the port for `backend`; raises AudioError for a bad choice or file."""
+    """Create (not start) the port for `backend`; raises AudioError for a bad choice or file.
+
+    `rate` is the call's audio rate (16 kHz for G.722): the file, tone and null ports work at
+    it directly; the ALSA port's device streams run at 8 kHz frames and a ``RatePort``
+    converts (see its docstring for why)."""
+    if rate != SAMPLE_RATE and backend == "alsa" and role == "call":
+        inner = open_audio(
+            backend,
+            capture_device=capture_device,
+            playback_device=playback_device,
+            registry=registry,
+        )
+        return RatePort(inner, SAMPLE_RATE, rate)
     if backend not in BACKENDS:
         raise AudioError(f"unknown audio backend {backend!r}; use one of {', '.join(BACKENDS)}")
     if role == "alert":
@@ -57,10 +71,10 @@ def open_audio(
     if backend == "file":
         if input_file is None and output_file is None:
             raise AudioError("the file backend needs an input_file and/or an output_file")
-        return FilePort(input_file, output_file, loop=loop, frame_samples=frame_samples)
+        return FilePort(input_file, output_file, loop=loop, frame_samples=frame_samples, rate=rate)
     if backend == "tone":
         try:
-            return TonePort(tone_hz, frame_samples=frame_samples)
+            return TonePort(tone_hz, frame_samples=frame_samples, rate=rate)
         except ValueError as exc:
             raise AudioError(str(exc)) from exc
     return NullPort(frame_samples)

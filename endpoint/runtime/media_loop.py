@@ -35,7 +35,7 @@ from endpoint.media.dtls import (
     DtlsSrtpProtection,
     is_dtls,
 )
-from endpoint.media.frame import FRAME_SAMPLES
+from endpoint.media.frame import SAMPLE_RATE
 from endpoint.media.quality import StreamStats
 from endpoint.media.stream import MediaEvent, MediaStream, PacketProtection
 from endpoint.runtime.realtime import Priority, favour_media_thread, make_current_thread_realtime
@@ -81,6 +81,17 @@ def exchange(port: AudioPort, processor: VoiceProcessor, to_play: np.ndarray) ->
         processed = processor.captured(captured)
     port.write_frame(processor.played(to_play))
     return processed
+
+
+def at_rate(samples: np.ndarray, rate: int) -> np.ndarray:
+    """8 kHz alert samples at a call's audio rate (linear interpolation: a beep needs no
+    more, and it runs once per alert, not per frame)."""
+    if rate == SAMPLE_RATE:
+        return samples
+    count = len(samples) * rate // SAMPLE_RATE
+    where = np.arange(count) * (SAMPLE_RATE / rate)
+    out: np.ndarray = np.interp(where, np.arange(len(samples)), samples).astype(np.int16)
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +194,7 @@ class MediaLoop:
         """Mix ``samples`` (int16, 8 kHz) into the call's outgoing audio, once."""
 
         def start(call: CallMedia) -> None:
-            call.alert, call.alert_at = samples, 0
+            call.alert, call.alert_at = at_rate(samples, call.stream.codec.audio_rate), 0
 
         self._commands.put(lambda: self._with(call_id, start))
 
@@ -295,7 +306,7 @@ class MediaLoop:
             if frame is not None and call.processor is not None:
                 frame = call.processor.captured(frame)  # gains only: a few microseconds
         if frame is None:
-            frame = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+            frame = np.zeros(call.stream.frame_samples, dtype=np.int16)
         if call.alert is not None:
             frame = self._mix_alert(call, frame)
         for data, destination in call.stream.send_frame(frame, now):
@@ -306,8 +317,9 @@ class MediaLoop:
     def _mix_alert(call: CallMedia, frame: np.ndarray) -> np.ndarray:
         """The alert over half-level audio, so the peer hears it above the street noise."""
         assert call.alert is not None
-        part = call.alert[call.alert_at : call.alert_at + FRAME_SAMPLES]
-        call.alert_at += FRAME_SAMPLES
+        n = len(frame)
+        part = call.alert[call.alert_at : call.alert_at + n]
+        call.alert_at += n
         if call.alert_at >= len(call.alert):
             call.alert = None
         mixed = frame.astype(np.int32) // 2

@@ -156,7 +156,7 @@ def test_version_counts_our_offers_and_answers_in_one_sequence() -> None:
 
 def test_local_media_misconfiguration_is_a_usage_error() -> None:
     with pytest.raises(UsageError):
-        LocalMedia("192.0.2.10", 40000, codecs=("G722",))
+        LocalMedia("192.0.2.10", 40000, codecs=("G729",))
     with pytest.raises(UsageError):
         LocalMedia("192.0.2.10", 40000, direction="hold")
 

@@ -147,3 +147,9 @@ def test_session_expires_is_off_or_at_least_the_rfc_4028_minimum(value: str, ok:
     else:
         with pytest.raises(ConfigError, match=r"\[calls\] session_expires = 89: 0 \(no timer"):
             parse_config(text)
+
+
+def test_media_codecs_accept_g722_and_name_it_in_the_fix() -> None:
+    assert parse_config('[media]\ncodecs = ["g722", "PCMU"]\n').media.codecs == ("G722", "PCMU")
+    (line,) = problems_of('[media]\ncodecs = ["G729"]\n')
+    assert "codecs" in line and "G729" in line and '"G722"' in line

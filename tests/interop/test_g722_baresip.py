@@ -67,6 +67,8 @@ def test_we_call_baresip_in_g722_and_6_khz_arrives_both_ways(tmp_path: Path) -> 
         assert door.ctl("call", peer.uri).returncode == 0
         peer.ctrl.wait_event("CALL_ESTABLISHED", 10)
         time.sleep(3)
+        status = door.ctl("status")
+        assert status.returncode == 0 and "G722" in status.stdout  # ctl status names the codec
         assert door.ctl("hangup").returncode == 0
         peer.ctrl.wait_event("CALL_CLOSED", 10)
         time.sleep(0.5)

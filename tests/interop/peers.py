@@ -373,7 +373,10 @@ class Baresip:
         rec = self.workdir / "rec"
         rec.mkdir(exist_ok=True)
         if self.echo:
-            source, player, rate = "aubridge,echo", "aubridge,echo", "8000\nausrc_channels\t\t1"
+            # The bridge passes audio at one rate: the codec's (16 kHz for G.722).
+            echo_rate = "16000" if "G722" in self.codecs.upper() else "8000"
+            source, player = "aubridge,echo", "aubridge,echo"
+            rate = f"{echo_rate}\nausrc_channels\t\t1"
         elif self.source_wav is not None:
             source, player = f"aufile,{self.source_wav}", "aubridge,sink"
             rate = "8000\nausrc_channels\t\t1"

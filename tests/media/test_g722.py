@@ -1,6 +1,7 @@
 """G.722: the codec's round trip keeps the band above 4 kHz, its state is per call, and a
 stream carries 16 kHz audio on RFC 3551's 8 kHz RTP clock (the timestamp quirk)."""
 
+import itertools
 import random
 
 import numpy as np
@@ -68,7 +69,7 @@ def test_timestamps_advance_160_per_20_ms_of_16_khz_audio() -> None:
     packets = [RtpPacket.parse(door.send_frame(tone16(k, 1000), k * 0.02)[0][0]) for k in range(3)]
     assert [p.payload_type for p in packets] == [9, 9, 9]
     assert [len(p.payload) for p in packets] == [160, 160, 160]
-    steps = [(b.timestamp - a.timestamp) % 2**32 for a, b in zip(packets, packets[1:])]
+    steps = [(b.timestamp - a.timestamp) % 2**32 for a, b in itertools.pairwise(packets)]
     assert steps == [160, 160]
 
 

@@ -1,11 +1,12 @@
-"""A port at one audio rate in front of a port at another: the ALSA device in a G.722 call.
+"""Audio at one rate meeting audio at another, a 20 ms frame at a time.
 
-The ALSA ports share one device stream per device (``endpoint.audio.registry``), mixing the
-alert port into the call's playback, and every port on a stream must use the same frame size.
-So the device streams keep their 8 kHz frames, and a call at 16 kHz talks to them through this
-converter (soxr, streaming): the call's pacing, codec and processing stay at the call's rate.
-The band above 4 kHz does not reach the ALSA device this way; the file, tone and null ports
-work at 16 kHz directly.
+Two places need it. The ALSA ports share one device stream per device
+(``endpoint.audio.registry``), mixing the alert port into the call's playback, and every port on
+a stream must use the same frame size: so the device streams keep their 8 kHz frames, and a
+G.722 call at 16 kHz talks to them through a ``RatePort`` (the band above 4 kHz does not reach
+the ALSA device this way; the file, tone and null ports work at 16 kHz directly). And a
+re-INVITE may change the codec's rate mid-call while the call's device stays open at the first
+one: the media loop puts a ``RateBridge`` each way between them.
 """
 
 from __future__ import annotations
@@ -17,23 +18,46 @@ from endpoint.audio.resample import SampleQueue, StreamResampler, float_to_int16
 from endpoint.media.frame import Frame
 
 
+class RateBridge:
+    """20 ms frames at ``in_rate`` in, 20 ms frames at ``out_rate`` out (soxr, streaming).
+
+    The resampler's start-up delay leaves the first output short: silence fills it, so every
+    call gives exactly one frame and the pacing never sees a gap."""
+
+    __slots__ = ("_out_samples", "_queue", "_resampler")
+
+    def __init__(self, in_rate: int, out_rate: int) -> None:
+        self._resampler = StreamResampler(in_rate, out_rate)
+        self._out_samples = out_rate // 50
+        self._queue = SampleQueue(self._out_samples * 8)
+
+    @property
+    def out_samples(self) -> int:
+        return self._out_samples
+
+    def convert(self, frame: Frame) -> Frame:
+        self._queue.put(self._resampler.process(int16_to_float(frame)))
+        chunk = self._queue.take(self._out_samples)
+        if chunk is None:
+            return np.zeros(self._out_samples, dtype=np.int16)
+        return float_to_int16(chunk)
+
+    def reset(self) -> None:
+        self._resampler.reset()
+        self._queue.clear()
+
+
 class RatePort:
     """Frames of 20 ms at ``outer_rate`` in and out; ``inner`` works at ``inner_rate``."""
 
     def __init__(self, inner: AudioPort, inner_rate: int, outer_rate: int) -> None:
         self.inner = inner
-        self._outer_samples = outer_rate // 50
-        self._up = StreamResampler(inner_rate, outer_rate)
-        self._down = StreamResampler(outer_rate, inner_rate)
-        self._inner_samples = inner_rate // 50
-        self._captured = SampleQueue(self._outer_samples * 8)
-        self._played = SampleQueue(self._inner_samples * 8)
+        self._up = RateBridge(inner_rate, outer_rate)
+        self._down = RateBridge(outer_rate, inner_rate)
 
     def start(self) -> None:
-        for resampler in (self._up, self._down):
-            resampler.reset()
-        self._captured.clear()
-        self._played.clear()
+        self._up.reset()
+        self._down.reset()
         self.inner.start()
 
     def stop(self) -> None:
@@ -41,22 +65,15 @@ class RatePort:
 
     def read_frame(self) -> Frame | None:
         frame = self.inner.read_frame()
-        if frame is not None:
-            self._captured.put(self._up.process(int16_to_float(frame)))
-        chunk = self._captured.take(self._outer_samples)
-        # The resampler's start-up delay leaves the first frame short: silence, not a gap.
-        if chunk is None:
-            return None if frame is None else np.zeros(self._outer_samples, dtype=np.int16)
-        return float_to_int16(chunk)
+        return None if frame is None else self._up.convert(frame)
 
     def write_frame(self, frame: Frame) -> None:
-        owned = checked_copy(frame, self._outer_samples)
-        self._played.put(self._down.process(int16_to_float(owned)))
-        chunk = self._played.take(self._inner_samples)
-        if chunk is not None:
-            self.inner.write_frame(float_to_int16(chunk))
-        else:
-            self.inner.write_frame(np.zeros(self._inner_samples, dtype=np.int16))
+        owned = checked_copy(frame, self._down_in_samples)
+        self.inner.write_frame(self._down.convert(owned))
+
+    @property
+    def _down_in_samples(self) -> int:
+        return self._up.out_samples
 
     def status(self) -> AudioStatus:
         return self.inner.status()

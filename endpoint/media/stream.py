@@ -20,7 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from endpoint.media import rtcp
-from endpoint.media.codecs import by_name, codec_for
+from endpoint.media.codecs import Codec, by_name, codec_for
 from endpoint.media.dtmf import DtmfDigit, DtmfReceiver, DtmfSender
 from endpoint.media.frame import Frame
 from endpoint.media.inband_dtmf import InbandDtmfDetector
@@ -120,24 +120,10 @@ class MediaStream:
         self.protection = protection
         #: Packets dropped because they failed SRTP/SRTCP authentication or replayed.
         self.unauthenticated = 0
-        # Fresh codec state per call (G.722 adapts with every sample).
-        self.encode, self.decode = self.codec.make()
-        #: PCM samples of one 20 ms frame at the codec's audio rate (320 for G.722).
-        self.frame_samples = self.codec.frame_samples()
-        #: RTP timestamp ticks of one 20 ms frame (160 for G.711 and G.722 alike).
-        self.frame_ticks = self.codec.clock_ticks()
-        #: Timestamp ticks of one packet (what RTP and RFC 4733 count in).
-        self.samples_per_packet = self.codec.clock_ticks(config.ptime_ms)
+        self._use_codec(self.codec)
         self.sender = RtpSender(rng, clock_rate=self.codec.clock_rate)
         self.receiver = RtpReceiver(clock_rate=self.codec.clock_rate)
         self.receiver.set_remote(config.remote_rtp)
-        self.jitter = JitterBuffer(
-            config.jitter_min_ms,
-            config.jitter_max_ms,
-            self.frame_ticks,
-            self.codec.clock_rate,
-            audio_samples=self.frame_samples,
-        )
         self.dtmf_out = (
             DtmfSender(config.telephone_event_pt, self.samples_per_packet)
             if config.telephone_event_pt is not None
@@ -146,7 +132,6 @@ class MediaStream:
         self.dtmf_in = DtmfReceiver()
         self.dtmf_tones = InbandDtmfDetector() if config.inband_dtmf else None
         self._events: list[MediaEvent] = []
-        self._pending: list[Frame] = []
         self._marker = True
         self._rtcp_at = now + rtcp.interval(rng, initial=True)
         self._rtcp_source: Address | None = None
@@ -157,6 +142,36 @@ class MediaStream:
         #: When the peer was last heard from (None: restart the count at the next playout).
         self._heard_at: float | None = now
         self._timeout_reported = False
+
+    def _use_codec(self, codec: Codec) -> None:
+        """Fresh codec state (G.722 adapts with every sample) and the frame sizes and jitter
+        buffer of its rates; every codec we implement runs its RTP clock at 8000 Hz, so the
+        numbering and RFC 4733 carry on unchanged across a switch."""
+        self.codec = codec
+        self.encode, self.decode = codec.make()
+        #: PCM samples of one 20 ms frame at the codec's audio rate (320 for G.722).
+        self.frame_samples = codec.frame_samples()
+        #: RTP timestamp ticks of one 20 ms frame (160 for G.711 and G.722 alike).
+        self.frame_ticks = codec.clock_ticks()
+        #: Timestamp ticks of one packet (what RTP and RFC 4733 count in).
+        self.samples_per_packet = codec.clock_ticks(self.config.ptime_ms)
+        self.jitter = JitterBuffer(
+            self.config.jitter_min_ms,
+            self.config.jitter_max_ms,
+            self.frame_ticks,
+            codec.clock_rate,
+            audio_samples=self.frame_samples,
+        )
+        self._pending: list[Frame] = []
+
+    def set_codec(self, name: str, payload_type: int) -> None:
+        """A re-INVITE changed the codec (or its number): new codec state and jitter buffer
+        from the next frame on; the same codec again is nothing."""
+        if (name, payload_type) == (self.codec.name, self.config.payload_type):
+            return
+        self.config = replace(self.config, codec=name, payload_type=payload_type)
+        self._use_codec(by_name(name))
+        self._marker = True
 
     # -- sending -----------------------------------------------------------------------------
 

@@ -491,6 +491,7 @@ class Engine:
                 (m.remote_address, m.remote_rtcp_port),  # the RTP port itself with rtcp-mux
             )
             media.set_direction(action.call_id, m.direction)
+            media.set_codec(action.call_id, m.codec, m.payload_type)
         elif isinstance(action, PlayAlert):
             media.play_alert(action.call_id, WARNING_TONE)
         elif isinstance(action, StartMedia):
@@ -557,6 +558,7 @@ class Engine:
                 dtls=dtls,
                 dtls_rtcp=dtls_rtcp,
                 processor=processor,
+                port_rate=rate,
             )
         )
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from endpoint.audio import AudioPort
 from endpoint.audio.processing import VoiceProcessor
+from endpoint.audio.rate_port import RateBridge
 from endpoint.media.dtls import (
     AwaitingKeys,
     DtlsFailedError,
@@ -67,6 +68,10 @@ class CallMedia:
     processor: VoiceProcessor | None = None
     #: With a processor: the microphone frame processed last tick, sent at this tick's start.
     processed: np.ndarray | None = None
+    #: The audio rate the port (and processor) were opened at: the first codec's.
+    port_rate: int = SAMPLE_RATE
+    #: After a re-INVITE changed the codec's rate: port -> stream and stream -> port.
+    bridges: tuple[RateBridge, RateBridge] | None = None
 
 
 def exchange(port: AudioPort, processor: VoiceProcessor, to_play: np.ndarray) -> np.ndarray | None:
@@ -92,6 +97,17 @@ def at_rate(samples: np.ndarray, rate: int) -> np.ndarray:
     where = np.arange(count) * (SAMPLE_RATE / rate)
     out: np.ndarray = np.interp(where, np.arange(len(samples)), samples).astype(np.int16)
     return out
+
+
+def switch_codec(call: CallMedia, name: str, payload_type: int) -> None:
+    """Change the stream's codec; bridge rates when it no longer matches the port's."""
+    call.stream.set_codec(name, payload_type)
+    rate = call.stream.codec.audio_rate
+    if rate == call.port_rate:
+        call.bridges = None
+    elif call.bridges is None or call.bridges[0].out_samples != rate // 50:
+        call.bridges = (RateBridge(call.port_rate, rate), RateBridge(rate, call.port_rate))
+    call.alert = None  # sampled for the old rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +201,12 @@ class MediaLoop:
     def set_protection(self, call_id: str, protection: PacketProtection | None) -> None:
         self._commands.put(
             lambda: self._with(call_id, lambda c: c.stream.set_protection(protection))
+        )
+
+    def set_codec(self, call_id: str, name: str, payload_type: int) -> None:
+        """A re-INVITE's codec: fresh codec state; its rate bridged to the open device."""
+        self._commands.put(
+            lambda: self._with(call_id, lambda c: switch_codec(c, name, payload_type))
         )
 
     def set_remote(self, call_id: str, rtp: tuple[str, int], rtcp: tuple[str, int]) -> None:
@@ -305,6 +327,8 @@ class MediaLoop:
             frame = call.port.read_frame()
             if frame is not None and call.processor is not None:
                 frame = call.processor.captured(frame)  # gains only: a few microseconds
+        if frame is not None and call.bridges is not None:
+            frame = call.bridges[0].convert(frame)
         if frame is None:
             frame = np.zeros(call.stream.frame_samples, dtype=np.int16)
         if call.alert is not None:
@@ -397,6 +421,8 @@ class MediaLoop:
         """Hand the next frame to the speaker; with a native processor, process the microphone
         against it too (sent at the next tick's start)."""
         frame = call.stream.playout(now)
+        if call.bridges is not None:
+            frame = call.bridges[1].convert(frame)
         if call.processor is None:
             call.port.write_frame(frame)
         elif call.processor.native:

@@ -99,3 +99,37 @@ def test_decimate_keeps_a_dtmf_tone_at_8_khz() -> None:
     low = decimate(tone16(0, 697, 1600))
     assert len(low) == 800
     assert share(low, 697, 8000) > 0.95
+
+
+def tone8(k: int, hz: float) -> np.ndarray:
+    t = (np.arange(160) + 160 * k) / 8000
+    return (np.sin(2 * np.pi * hz * t) * 10000).astype(np.int16)
+
+
+def test_a_reinvite_to_pcmu_gives_fresh_codec_state_and_8_khz_frames() -> None:
+    door, flat = g722_pair()
+    for k in range(10):
+        for data, _ in door.send_frame(tone16(k, 1000), k * 0.02):
+            flat.receive_rtp(data, DOOR, k * 0.02)
+        flat.playout(k * 0.02)
+    old_decode = flat.decode
+    door.set_codec("PCMU", 0)
+    flat.set_codec("PCMU", 0)
+    assert flat.decode is not old_decode and flat.stats().codec == "PCMU"
+    heard, sent = [], []
+    for k in range(10, 60):
+        now = k * 0.02
+        for data, _ in door.send_frame(tone8(k, 1000), now):
+            sent.append(RtpPacket.parse(data))
+            flat.receive_rtp(data, DOOR, now)
+        heard.append(flat.playout(now))
+    assert {p.payload_type for p in sent} == {0} and {len(p.payload) for p in sent} == {160}
+    assert all(len(frame) == 160 for frame in heard)
+    assert share(np.concatenate(heard[10:]), 1000, 8000) > 0.95
+
+
+def test_the_same_codec_again_keeps_its_state() -> None:
+    door, _ = g722_pair()
+    encode = door.encode
+    door.set_codec("G722", 9)
+    assert door.encode is encode

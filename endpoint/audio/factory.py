@@ -13,7 +13,6 @@ from endpoint.audio.alsa import AlsaPort
 from endpoint.audio.devices import DeviceSpec
 from endpoint.audio.null import NullPort
 from endpoint.audio.port import AudioError, AudioPort
-from endpoint.audio.rate_port import RatePort
 from endpoint.audio.registry import DeviceRegistry
 from endpoint.audio.tone import TonePort
 from endpoint.audio.wavfile import FilePort
@@ -41,17 +40,8 @@ def open_audio(
 ) -> AudioPort:
     """Create (not start) the port for `backend`; raises AudioError for a bad choice or file.
 
-    `rate` is the call's audio rate (16 kHz for G.722): the file, tone and null ports work at
-    it directly; the ALSA port's device streams run at 8 kHz frames and a ``RatePort``
-    converts (see its docstring for why)."""
-    if rate != SAMPLE_RATE and backend == "alsa" and role == "call":
-        inner = open_audio(
-            backend,
-            capture_device=capture_device,
-            playback_device=playback_device,
-            registry=registry,
-        )
-        return RatePort(inner, SAMPLE_RATE, rate)
+    `rate` is the call's audio rate (16 kHz for G.722), with `frame_samples` the 20 ms at it;
+    the ALSA port opens its devices at that rate where they support it."""
     if backend not in BACKENDS:
         raise AudioError(f"unknown audio backend {backend!r}; use one of {', '.join(BACKENDS)}")
     if role == "alert":
@@ -66,7 +56,11 @@ def open_audio(
         )
     if backend == "alsa":
         return AlsaPort(
-            capture_device, playback_device, registry=registry, frame_samples=frame_samples
+            capture_device,
+            playback_device,
+            registry=registry,
+            frame_samples=frame_samples,
+            rate=rate,
         )
     if backend == "file":
         if input_file is None and output_file is None:

@@ -28,7 +28,7 @@ import numpy as np
 
 from endpoint.audio import AudioPort
 from endpoint.audio.processing import VoiceProcessor
-from endpoint.audio.rate_port import RateBridge
+from endpoint.audio.rate_bridge import RateBridge
 from endpoint.media.dtls import (
     AwaitingKeys,
     DtlsFailedError,

@@ -12,10 +12,13 @@ percentage of one core, and the ratio. Goal: no more CPU than baresip.
 and prints what each added to each process. The bench's own SIP goes over UDP on loopback: the
 device only sends SDES keys over TLS.
 
+``--codec G722`` runs every call in wideband G.722 instead of PCMU (baresip with its ``g722``
+module; our stream, tone and processing at 16 kHz): compare its CPU with a PCMU run.
+
 Every call also prints our send pacing: the instant of each outgoing RTP audio packet's
 ``sendto`` (after SRTP protection), as |interval - 20 ms| p99 and max.
 
-Run: .venv/bin/python benchmarks/bench_media_cpu.py [--seconds 60] [--srtp]
+Run: .venv/bin/python benchmarks/bench_media_cpu.py [--seconds 60] [--srtp] [--codec G722]
 """
 
 from __future__ import annotations
@@ -62,13 +65,15 @@ def own_cpu() -> float:
 
 
 class TimedSockets(RtpSockets):
-    """The call's sockets, noting when each RTP audio packet (PCMU, type 0) is handed to the
-    kernel: the SRTP header stays readable, so plain and protected calls are timed alike."""
+    """The call's sockets, noting when each RTP audio packet (of type ``audio_pt``) is handed to
+    the kernel: the SRTP header stays readable, so plain and protected calls are timed alike."""
 
     sent_ns: list[int]
+    audio_pt: int = 0
 
     def send(self, sock: socket.socket, data: bytes, destination: Address) -> bool:
-        if sock is self.rtp and len(data) > 12 and data[0] >= 128 and data[1] & 0x7F == 0:
+        audio = data[1] & 0x7F == self.audio_pt
+        if sock is self.rtp and len(data) > 12 and data[0] >= 128 and audio:
             self.sent_ns.append(time.monotonic_ns())
         return super().send(sock, data, destination)
 
@@ -108,13 +113,15 @@ def main() -> None:
         action="store_true",
         help="also a call with our AEC+NS+AGC against baresip with speex_pp (its preprocessor)",
     )
+    ap.add_argument("--codec", choices=("PCMU", "G722"), default="PCMU", help="every call's codec")
     args = ap.parse_args()
-    results = {"plain": one_call(args.seconds, keying=None)}
+    codec = args.codec
+    results = {"plain": one_call(args.seconds, keying=None, codec=codec)}
     if args.aec:
-        results["aec"] = one_call(args.seconds, keying=None, aec=True)
+        results["aec"] = one_call(args.seconds, keying=None, aec=True, codec=codec)
     if args.srtp:
-        results["sdes"] = one_call(args.seconds, keying="sdes")
-        results["dtls"] = one_call(args.seconds, keying="dtls")
+        results["sdes"] = one_call(args.seconds, keying="sdes", codec=codec)
+        results["dtls"] = one_call(args.seconds, keying="dtls", codec=codec)
     print("\nsummary (same run, one call after the other):")
     plain = results["plain"]
     for name, (ours, theirs, p99) in results.items():
@@ -132,7 +139,7 @@ def main() -> None:
 
 
 def one_call(
-    seconds: float, *, keying: str | None, aec: bool = False
+    seconds: float, *, keying: str | None, aec: bool = False, codec: str = "PCMU"
 ) -> tuple[float, float, float]:
     """One call of ``seconds`` (plain RTP, or SRTP keyed by "sdes" or "dtls"); returns (our CPU
     %, baresip's CPU %, our send pacing p99 in ms). With ``aec`` our call runs echo
@@ -147,6 +154,7 @@ def one_call(
         echo=True,
         mediaenc=mediaenc,
         modules=("speex_pp",) if aec else (),
+        codecs="G722/16000/1" if codec == "G722" else "PCMU",
     ).start()
     identity = DtlsIdentity(datetime.datetime.now(datetime.UTC)) if keying == "dtls" else None
     sip = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -159,7 +167,7 @@ def one_call(
     local = LocalMedia(
         "127.0.0.1",
         sockets.rtp_port,
-        codecs=("PCMU",),
+        codecs=(codec,),
         rtcp_mux=False,
         encryption="off" if keying is None else "mandatory",
         keying=keying or "sdes",
@@ -201,13 +209,16 @@ def one_call(
             (media.remote_address, media.remote_port),
             (media.remote_address, media.remote_rtcp_port),
             payload_type=media.payload_type,
+            codec=media.codec,
             telephone_event_pt=media.telephone_event_pt,
         ),
         rng,
         time.monotonic(),
         protection_for(media),
     )
-    audio = open_audio("tone", tone_hz=440)
+    sockets.audio_pt = media.payload_type
+    rate = stream.codec.audio_rate
+    audio = open_audio("tone", tone_hz=440, rate=rate, frame_samples=rate // 50)
     audio.start()
     loop = MediaLoop()
     loop.start()
@@ -215,7 +226,7 @@ def one_call(
     if aec:
         from endpoint.audio.processing import ProcessingSettings, VoiceProcessor
 
-        processor = VoiceProcessor(ProcessingSettings(True, True, True))
+        processor = VoiceProcessor(ProcessingSettings(True, True, True), rate, rate // 50)
     dtls = dtls_rtcp = None
     if media.dtls is not None and identity is not None:
         role = {"client": media.dtls.client, "remote_fingerprint": media.dtls.remote_fingerprint}
@@ -248,8 +259,8 @@ def one_call(
     theirs = 100 * (theirs1 - theirs0) / wall
     kind = stats.encryption if stats is not None else "?"
     print(
-        f"call: PCMU both ways, {kind}, {wall:.1f} s measured, 20 ms packets; BYE -> {bye.status}"
-        + ("; AEC+NS+AGC here, speex_pp in baresip" if aec else "")
+        f"call: {media.codec} both ways, {kind}, {wall:.1f} s measured, 20 ms packets; "
+        f"BYE -> {bye.status}" + ("; AEC+NS+AGC here, speex_pp in baresip" if aec else "")
     )
     print(f"media thread: {loop.priority.detail if loop.priority else 'unknown'}")
     if stats is not None:

@@ -162,3 +162,9 @@ def test_reliable_provisional_is_one_of_three() -> None:
     assert parse_config(text).sip.reliable_provisional == "required"
     (line,) = problems_of('[sip]\nreliable_provisional = "always"\n')
     assert line.startswith('[sip] reliable_provisional = "always": one of "off"')
+
+
+def test_media_codecs_accept_g722_and_name_it_in_the_fix() -> None:
+    assert parse_config('[media]\ncodecs = ["g722", "PCMU"]\n').media.codecs == ("G722", "PCMU")
+    (line,) = problems_of('[media]\ncodecs = ["G729"]\n')
+    assert "codecs" in line and "G729" in line and '"G722"' in line

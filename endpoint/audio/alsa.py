@@ -12,7 +12,7 @@ from endpoint.audio.devices import PREFERRED_RATES, DeviceSpec, Direction, descr
 from endpoint.audio.port import AudioStatus, DeviceState, checked_copy
 from endpoint.audio.registry import DeviceRegistry, DeviceStream, StreamOptions, default_registry
 from endpoint.audio.ring import FrameRing
-from endpoint.media.frame import FRAME_SAMPLES, Frame
+from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE, Frame
 
 _SEVERITY = {
     DeviceState.STOPPED: 0,
@@ -42,7 +42,8 @@ class AlsaPort:
         capture_frames: int = 10,
         playback_frames: int = 10,
         prime: int = 2,
-        rates: tuple[int, ...] = PREFERRED_RATES,
+        rates: tuple[int, ...] | None = None,
+        rate: int = SAMPLE_RATE,
         stall_timeout: float | None = 1.0,
         startup_grace: float = 3.0,
         backoff_initial: float = 0.25,
@@ -51,7 +52,9 @@ class AlsaPort:
         self._registry = registry if registry is not None else default_registry()
         self._options = StreamOptions(
             frame_samples=frame_samples,
-            rates=rates,
+            # The call's own rate first (no resampling where the device has it), then the usual.
+            rates=rates or (rate, *[r for r in PREFERRED_RATES if r != rate]),
+            app_rate=rate,
             stall_timeout=stall_timeout,
             startup_grace=startup_grace,
             backoff_initial=backoff_initial,

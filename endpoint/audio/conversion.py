@@ -23,14 +23,16 @@ from endpoint.media.frame import SAMPLE_RATE, Frame
 
 
 class CaptureConverter:
-    """Device capture buffers -> 8 kHz mono frames of `frame_samples`."""
+    """Device capture buffers -> mono frames of `frame_samples` at `app_rate` (the call's)."""
 
     __slots__ = ("_channels", "_frame_samples", "_queue", "_resampler")
 
-    def __init__(self, device_rate: int, channels: int, frame_samples: int) -> None:
+    def __init__(
+        self, device_rate: int, channels: int, frame_samples: int, app_rate: int = SAMPLE_RATE
+    ) -> None:
         self._channels = channels
         self._frame_samples = frame_samples
-        self._resampler = StreamResampler(device_rate, SAMPLE_RATE)
+        self._resampler = StreamResampler(device_rate, app_rate)
         self._queue = SampleQueue(frame_samples * 16)
 
     def convert(self, data: bytes) -> list[Frame]:
@@ -50,16 +52,27 @@ class CaptureConverter:
 
 
 class PlaybackConverter:
-    """8 kHz mono frames -> device playback buffers of exactly the requested length."""
+    """Mono frames at `app_rate` -> device playback buffers of exactly the requested length."""
 
-    __slots__ = ("_channels", "_device_rate", "_frame_samples", "_limit", "_queue", "_resampler")
+    __slots__ = (
+        "_app_rate",
+        "_channels",
+        "_device_rate",
+        "_frame_samples",
+        "_limit",
+        "_queue",
+        "_resampler",
+    )
 
-    def __init__(self, device_rate: int, channels: int, frame_samples: int) -> None:
+    def __init__(
+        self, device_rate: int, channels: int, frame_samples: int, app_rate: int = SAMPLE_RATE
+    ) -> None:
         self._channels = channels
         self._device_rate = device_rate
+        self._app_rate = app_rate
         self._frame_samples = frame_samples
-        self._resampler = StreamResampler(SAMPLE_RATE, device_rate)
-        per_frame = -(-device_rate * frame_samples // SAMPLE_RATE)
+        self._resampler = StreamResampler(app_rate, device_rate)
+        per_frame = -(-device_rate * frame_samples // app_rate)
         self._queue = SampleQueue(per_frame * 16)
         self._limit = per_frame * 15
 
@@ -69,7 +82,7 @@ class PlaybackConverter:
         Pulls are bounded (by the request and by the queue's room) so a device asking for an
         absurd buffer cannot spin us or overflow the queue; what cannot be filled is silence.
         """
-        pulls = 2 + (frame_count * SAMPLE_RATE) // (self._device_rate * self._frame_samples)
+        pulls = 2 + (frame_count * self._app_rate) // (self._device_rate * self._frame_samples)
         wanted = min(frame_count, self._limit)
         while len(self._queue) < wanted and pulls > 0:
             pulls -= 1

@@ -16,7 +16,7 @@ from endpoint.audio.null import NullPort
 from endpoint.audio.port import AudioError, AudioPort
 from endpoint.audio.tone import TonePort
 from endpoint.audio.wavfile import FilePort
-from endpoint.media.frame import FRAME_SAMPLES
+from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE
 
 if TYPE_CHECKING:
     from endpoint.audio.registry import DeviceRegistry
@@ -39,8 +39,12 @@ def open_audio(
     loop: bool = True,
     frame_samples: int = FRAME_SAMPLES,
     registry: DeviceRegistry | None = None,
+    rate: int = SAMPLE_RATE,
 ) -> AudioPort:
-    """Create (not start) the port for `backend`; raises AudioError for a bad choice or file."""
+    """Create (not start) the port for `backend`; raises AudioError for a bad choice or file.
+
+    `rate` is the call's audio rate (16 kHz for G.722), with `frame_samples` the 20 ms at it;
+    the ALSA port opens its devices at that rate where they support it."""
     if backend not in BACKENDS:
         raise AudioError(f"unknown audio backend {backend!r}; use one of {', '.join(BACKENDS)}")
     if backend != "alsa":
@@ -52,6 +56,7 @@ def open_audio(
             tone_hz=tone_hz,
             loop=loop,
             frame_samples=frame_samples,
+            rate=rate,
         )
     # Imported here: PyAudio (PortAudio) and the resampler serve the alsa backend alone.
     from endpoint.audio.alsa import AlsaPort
@@ -64,7 +69,9 @@ def open_audio(
             registry=registry,
             frame_samples=frame_samples,
         )
-    return AlsaPort(capture_device, playback_device, registry=registry, frame_samples=frame_samples)
+    return AlsaPort(
+        capture_device, playback_device, registry=registry, frame_samples=frame_samples, rate=rate
+    )
 
 
 def _open_other(
@@ -76,6 +83,7 @@ def _open_other(
     tone_hz: float,
     loop: bool,
     frame_samples: int,
+    rate: int,
 ) -> AudioPort:
     """The ports without a sound card; an alert has nothing to play on without one."""
     if role == "alert":
@@ -83,10 +91,10 @@ def _open_other(
     if backend == "file":
         if input_file is None and output_file is None:
             raise AudioError("the file backend needs an input_file and/or an output_file")
-        return FilePort(input_file, output_file, loop=loop, frame_samples=frame_samples)
+        return FilePort(input_file, output_file, loop=loop, frame_samples=frame_samples, rate=rate)
     if backend == "tone":
         try:
-            return TonePort(tone_hz, frame_samples=frame_samples)
+            return TonePort(tone_hz, frame_samples=frame_samples, rate=rate)
         except ValueError as exc:
             raise AudioError(str(exc)) from exc
     return NullPort(frame_samples)

@@ -144,6 +144,8 @@ class StreamOptions:
 
     frame_samples: int
     rates: tuple[int, ...] = PREFERRED_RATES
+    #: The rate of the frames the ports exchange: the call's audio rate (16 kHz for G.722).
+    app_rate: int = SAMPLE_RATE
     stall_timeout: float | None = 1.0
     """Seconds without a callback after which a running stream counts as lost (None: never)."""
     startup_grace: float = 3.0
@@ -339,7 +341,9 @@ class DeviceStream:
                 output=not capture,
                 input_device_index=device.index if capture else None,
                 output_device_index=None if capture else device.index,
-                frames_per_buffer=max(1, round(rate * self.options.frame_samples / SAMPLE_RATE)),
+                frames_per_buffer=max(
+                    1, round(rate * self.options.frame_samples / self.options.app_rate)
+                ),
                 stream_callback=self.on_buffer,
             )
             self.device_name = device.name
@@ -348,10 +352,10 @@ class DeviceStream:
         """Set up the converters for a stream about to open at `rate` with `channels`."""
         frame_samples = self.options.frame_samples
         if self.direction is Direction.CAPTURE:
-            self._capture = CaptureConverter(rate, channels, frame_samples)
+            self._capture = CaptureConverter(rate, channels, frame_samples, self.options.app_rate)
             self._playback = None
         else:
-            self._playback = PlaybackConverter(rate, channels, frame_samples)
+            self._playback = PlaybackConverter(rate, channels, frame_samples, self.options.app_rate)
             self._capture = None
         self.callback_error = None
         self.rate = rate
@@ -384,25 +388,25 @@ class DeviceRegistry:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._changed = threading.Condition(self._lock)
-        self._streams: dict[tuple[DeviceSpec, Direction], DeviceStream] = {}
+        self._streams: dict[tuple[DeviceSpec, Direction, int, int], DeviceStream] = {}
         self._thread: threading.Thread | None = None
         self._closing = False
 
     def attach(
         self, spec: DeviceSpec, direction: Direction, ring: FrameRing, options: StreamOptions
     ) -> DeviceStream:
-        """Connect a ring to the device's stream (created on first use). Never blocks long."""
-        key = (spec.lower() if isinstance(spec, str) else spec, direction)
+        """Connect a ring to the device's stream (created on first use). Never blocks long.
+
+        A stream is per device, direction and frame format: a G.722 call's 16 kHz stream is
+        not the 8 kHz one a call just left (closing on the supervisor thread), which the
+        device may hold a moment longer; opening then retries with the usual backoff."""
+        name = spec.lower() if isinstance(spec, str) else spec
+        key = (name, direction, options.frame_samples, options.app_rate)
         with self._lock:
             stream = self._streams.get(key)
             if stream is None:
                 stream = DeviceStream(spec, direction, options)
                 self._streams[key] = stream
-            elif stream.options.frame_samples != options.frame_samples:
-                raise AudioError(
-                    f"audio {stream.label} is already open with "
-                    f"{stream.options.frame_samples}-sample frames"
-                )
             stream.rings = (*stream.rings, ring)
             self._ensure_thread()
             self._wake.notify_all()

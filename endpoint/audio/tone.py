@@ -18,18 +18,29 @@ from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE, Frame
 
 
 class ToneGenerator:
-    """Sum of sines at 8 kHz, `amplitude` of full scale in total, with an optional cadence."""
+    """Sum of sines at `rate` (8 kHz, or 16 kHz for a G.722 call), `amplitude` of full scale
+    in total, with an optional cadence."""
 
-    __slots__ = ("_amplitude", "_cadence", "_cycle", "_frequencies", "_phases", "_position")
+    __slots__ = (
+        "_amplitude",
+        "_cadence",
+        "_cycle",
+        "_frequencies",
+        "_phases",
+        "_position",
+        "_rate",
+    )
 
     def __init__(
         self,
         frequencies: Sequence[float],
         amplitude: float = 0.5,
         cadence: Sequence[float] = (),
+        rate: int = SAMPLE_RATE,
     ) -> None:
-        if not frequencies or not all(0 < f < SAMPLE_RATE / 2 for f in frequencies):
-            raise ValueError(f"tone frequencies must lie in (0, {SAMPLE_RATE // 2}) Hz")
+        if not frequencies or not all(0 < f < rate / 2 for f in frequencies):
+            raise ValueError(f"tone frequencies must lie in (0, {rate // 2}) Hz")
+        self._rate = rate
         if not 0 <= amplitude <= 1:
             raise ValueError("tone amplitude is a fraction of full scale in [0, 1]")
         if len(cadence) % 2 or any(t <= 0 for t in cadence):
@@ -37,12 +48,12 @@ class ToneGenerator:
         self._frequencies = np.asarray(frequencies, dtype=np.float64)
         self._amplitude = amplitude / len(frequencies)
         self._phases = np.zeros(len(frequencies), dtype=np.float64)
-        self._cadence = [round(t * SAMPLE_RATE) for t in cadence]
+        self._cadence = [round(t * rate) for t in cadence]
         self._cycle = sum(self._cadence)
         self._position = 0
 
     def next_frame(self, samples: int = FRAME_SAMPLES) -> Frame:
-        steps = 2 * math.pi * self._frequencies / SAMPLE_RATE
+        steps = 2 * math.pi * self._frequencies / self._rate
         n = np.arange(samples, dtype=np.float64)
         angles = self._phases[:, None] + steps[:, None] * n[None, :]
         wave = self._amplitude * np.sin(angles).sum(axis=0)
@@ -67,10 +78,15 @@ class TonePort:
     """A sine source for the microphone side; what it is asked to play is discarded."""
 
     def __init__(
-        self, frequency: float = 440.0, amplitude: float = 0.5, frame_samples: int = FRAME_SAMPLES
+        self,
+        frequency: float = 440.0,
+        amplitude: float = 0.5,
+        frame_samples: int = FRAME_SAMPLES,
+        rate: int = SAMPLE_RATE,
     ) -> None:
         self._frequency = frequency
-        self._generator = ToneGenerator((frequency,), amplitude)
+        self._rate = rate
+        self._generator = ToneGenerator((frequency,), amplitude, rate=rate)
         self._frame_samples = frame_samples
         self._running = False
         # A whole-Hz tone repeats exactly every second: generate that second once and read
@@ -79,7 +95,7 @@ class TonePort:
         self._table: Frame | None = None
         self._offset = 0
         if float(frequency).is_integer():
-            self._table = np.concatenate([self._generator.next_frame(SAMPLE_RATE)] * 2)
+            self._table = np.concatenate([self._generator.next_frame(rate)] * 2)
 
     def start(self) -> None:
         self._running = True
@@ -93,7 +109,7 @@ class TonePort:
         if self._table is None:
             return self._generator.next_frame(self._frame_samples)
         start = self._offset
-        self._offset = (start + self._frame_samples) % SAMPLE_RATE
+        self._offset = (start + self._frame_samples) % self._rate
         return self._table[start : start + self._frame_samples].copy()
 
     def write_frame(self, frame: Frame) -> None:

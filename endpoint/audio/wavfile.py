@@ -43,8 +43,9 @@ def pcm_to_float(data: bytes, width: int) -> npt.NDArray[np.float64]:
     raise AudioError(f"{width * 8}-bit samples are not supported")
 
 
-def load_wav(path: Path, max_seconds: float = 600.0) -> Frame:
-    """Read a PCM WAV file as 8 kHz mono int16, keeping at most `max_seconds` of it."""
+def load_wav(path: Path, max_seconds: float = 600.0, target_rate: int = SAMPLE_RATE) -> Frame:
+    """Read a PCM WAV file as mono int16 at `target_rate` (the call's audio rate), keeping at
+    most `max_seconds` of it."""
     try:
         with wave.open(str(path), "rb") as wav:
             rate = wav.getframerate()
@@ -61,10 +62,10 @@ def load_wav(path: Path, max_seconds: float = 600.0) -> Frame:
     samples = samples[: samples.size - samples.size % channels].reshape(-1, channels).mean(axis=1)
     if samples.size == 0:
         raise AudioError(f"WAV file {path} holds no audio")
-    if rate != SAMPLE_RATE:
+    if rate != target_rate:
         import soxr  # here: only a file at another rate needs the library
 
-        samples = soxr.resample(samples, rate, SAMPLE_RATE, quality="HQ")
+        samples = soxr.resample(samples, rate, target_rate, quality="HQ")
     return float_to_int16(samples)
 
 
@@ -77,9 +78,11 @@ class WavSink:
         rate: int = SAMPLE_RATE,
         frame_samples: int = FRAME_SAMPLES,
         capacity: int = 50,
+        source_rate: int = SAMPLE_RATE,
     ) -> None:
         self._path = path
         self._rate = rate
+        self._source_rate = source_rate
         self._frame_samples = frame_samples
         self._ring = FrameRing(capacity)
         self._wake = threading.Condition()
@@ -128,7 +131,7 @@ class WavSink:
         return True
 
     def _run(self, wav: wave.Wave_write) -> None:
-        resampler = StreamResampler(SAMPLE_RATE, self._rate)
+        resampler = StreamResampler(self._source_rate, self._rate)
         try:
             while True:
                 with self._wake:
@@ -151,7 +154,10 @@ class WavSink:
 
 
 class FilePort:
-    """WAV file in (optional) and WAV file out (optional)."""
+    """WAV file in (optional) and WAV file out (optional), at the call's audio `rate`.
+
+    The output file is written at `output_rate` (default: the call's rate, so a G.722 call
+    keeps its 16 kHz band in the file)."""
 
     def __init__(
         self,
@@ -159,16 +165,19 @@ class FilePort:
         output_file: Path | None = None,
         *,
         loop: bool = True,
-        output_rate: int = SAMPLE_RATE,
+        output_rate: int | None = None,
         frame_samples: int = FRAME_SAMPLES,
         max_seconds: float = 600.0,
+        rate: int = SAMPLE_RATE,
     ) -> None:
         self._frame_samples = frame_samples
         self._loop = loop
-        self._input = load_wav(input_file, max_seconds) if input_file is not None else None
+        self._input = load_wav(input_file, max_seconds, rate) if input_file is not None else None
         self._input_name = str(input_file) if input_file is not None else None
         self._sink = (
-            WavSink(output_file, output_rate, frame_samples) if output_file is not None else None
+            WavSink(output_file, output_rate or rate, frame_samples, source_rate=rate)
+            if output_file is not None
+            else None
         )
         self._output_name = str(output_file) if output_file is not None else None
         self._position = 0

@@ -16,7 +16,7 @@ from endpoint.config.reader import (
 )
 from endpoint.config.sip import SIP
 
-CODECS = ("PCMU", "PCMA")
+CODECS = ("PCMU", "PCMA", "G722")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,9 @@ def read(doc: Document) -> MediaSettings:
             "codecs",
             ("PCMU", "PCMA"),
             _codecs,
-            'a non-empty list from "PCMU", "PCMA", in order of preference',
+            'a non-empty list from "G722", "PCMU", "PCMA", in order of preference '
+            "(G722 is wideband and preferred whenever the peer has it), e.g. "
+            'codecs = ["G722", "PCMU", "PCMA"]',
         ),
         ptime=r.get("ptime", 20, choice_int(10, 20, 30, 40, 60), "one of 10, 20, 30, 40, 60"),
         telephone_event=r.get("telephone_event", True, boolean, "true or false"),

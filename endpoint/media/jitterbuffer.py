@@ -55,14 +55,20 @@ class JitterBuffer:
         max_delay_ms: int = 200,
         frame_samples: int = FRAME_SAMPLES,
         clock_rate: int = SAMPLE_RATE,
+        *,
+        audio_samples: int | None = None,
     ) -> None:
+        #: Timestamp ticks per frame (what RTP counts in).
         self.frame_samples = frame_samples
+        #: PCM samples per frame: the ticks, except where the audio rate is not the clock
+        #: rate (G.722: 320 samples of 16 kHz audio per 160 ticks of its 8 kHz clock).
+        self.audio_samples = audio_samples or frame_samples
         self.frame_ms = frame_samples * 1000 / clock_rate
         self.clock_rate = clock_rate
         self.min_frames = max(1, round(min_delay_ms / self.frame_ms))
         self.max_frames = max(self.min_frames, round(max_delay_ms / self.frame_ms))
         self.stats = JitterStats()
-        self.plc = Concealer(frame_samples)
+        self.plc = Concealer(self.audio_samples)
         self._frames: dict[int, Frame] = {}
         self._next: int | None = None  # extended frame index to play next
         self._last_index: int | None = None  # for unwrapping 32-bit timestamps
@@ -174,10 +180,10 @@ class JitterBuffer:
         """The next frame to play: real audio, concealment, or silence before the start."""
         if self._next is None:
             if not self._frames:
-                return np.zeros(self.frame_samples, dtype=np.int16)
+                return np.zeros(self.audio_samples, dtype=np.int16)
             span = max(self._frames) - min(self._frames) + 1
             if span < self.target_frames:
-                return np.zeros(self.frame_samples, dtype=np.int16)
+                return np.zeros(self.audio_samples, dtype=np.int16)
             self._next = min(self._frames)
             for index in [i for i in self._frames if i >= self._next + self.max_frames]:
                 del self._frames[index]  # a far-ahead frame among the first ones
@@ -199,7 +205,7 @@ class JitterBuffer:
             self._level += 1
             self.stats.drift_inserted += 1
             self.stats.played += 1
-            return self.plc.good(np.zeros(self.frame_samples, dtype=np.int16))
+            return self.plc.good(np.zeros(self.audio_samples, dtype=np.int16))
         frame = self._frames.pop(self._next, None)
         self._next += 1
         self.stats.played += 1

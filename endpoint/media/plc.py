@@ -7,6 +7,9 @@ repeat it, cross-fading a quarter period at the seam; every further 10 ms of los
 20 %, and after 60 ms the output fades to silence (long synthetic tones sound worse than a
 gap). When real audio returns, its start is blended with the continuation of the synthetic
 signal so the transition is smooth.
+
+The constants are in 8 kHz samples; a wideband (16 kHz, G.722) frame scales them all by the
+ratio of its frame length to 160, so the same milliseconds and pitch range hold.
 """
 
 from __future__ import annotations
@@ -30,19 +33,26 @@ FloatArray = npt.NDArray[np.float64]
 class Concealer:
     def __init__(self, frame_samples: int = FRAME_SAMPLES) -> None:
         self.frame_samples = frame_samples
+        #: Samples per 8 kHz sample: 1 for G.711, 2 for G.722's 16 kHz.
+        self.scale = k = max(1, frame_samples // FRAME_SAMPLES)
+        self._history_len, self._window = HISTORY * k, FRAME_SAMPLES * k
+        self._min_pitch, self._max_pitch = MIN_PITCH * k, MAX_PITCH * k
+        self._max_concealed, self._blend, self._step = MAX_CONCEALED * k, BLEND * k, 8 * k
         #: The last frames heard or synthesised; joined into ``history`` only when a loss needs
         #: it, so a good frame costs a copy, not a conversion and a concatenation (issue 19).
-        self._recent: deque[npt.NDArray[Any]] = deque(maxlen=-(-HISTORY // frame_samples) + 1)
+        self._recent: deque[npt.NDArray[Any]] = deque(
+            maxlen=-(-self._history_len // frame_samples) + 1
+        )
         self.erased = 0  # samples concealed in the current loss burst
-        self._pitch = MAX_PITCH
+        self._pitch = self._max_pitch
         self._phase = 0
-        self._period: FloatArray = np.zeros(MAX_PITCH, dtype=np.float64)
+        self._period: FloatArray = np.zeros(self._max_pitch, dtype=np.float64)
 
     @property
     def history(self) -> FloatArray:
-        """The last ``HISTORY`` samples (zeros before the first frame), as floats."""
-        joined = np.concatenate([np.zeros(HISTORY), *self._recent])
-        return joined[-HISTORY:].astype(np.float64)
+        """The last ``HISTORY`` (8 kHz) samples' worth (zeros before the first frame), as floats."""
+        joined = np.concatenate([np.zeros(self._history_len), *self._recent])
+        return joined[-self._history_len :].astype(np.float64)
 
     def good(self, frame: Frame) -> Frame:
         """Pass a received frame through, blending it in after a loss."""
@@ -51,7 +61,7 @@ class Concealer:
             self._recent.append(frame.copy())
             return frame
         samples = frame.astype(np.float64)
-        n = min(BLEND, len(samples))
+        n = min(self._blend, len(samples))
         tail = self._synthesize(n) * self._gain(self.erased)
         ramp = np.linspace(0.0, 1.0, n, endpoint=False)
         samples[:n] = samples[:n] * ramp + tail * (1 - ramp)
@@ -64,18 +74,19 @@ class Concealer:
         n = self.frame_samples
         if self.erased == 0:
             self._start()
-        if self.erased >= MAX_CONCEALED:
+        if self.erased >= self._max_concealed:
             out = np.zeros(n, dtype=np.float64)
         else:
-            gains = np.array([self._gain(self.erased + i) for i in range(0, n, 8)])
-            out = self._synthesize(n) * np.repeat(gains, 8)[:n]
+            step = self._step
+            gains = np.array([self._gain(self.erased + i) for i in range(0, n, step)])
+            out = self._synthesize(n) * np.repeat(gains, step)[:n]
         self.erased += n
         self._remember(out)
         return np.clip(out, -32768, 32767).astype(np.int16)
 
-    @staticmethod
-    def _gain(erased: int) -> float:
+    def _gain(self, erased: int) -> float:
         """1.0 for the first 10 ms, then -20 % per 10 ms, 0 from 60 ms."""
+        erased //= self.scale
         if erased < 80:
             return 1.0
         return max(
@@ -85,13 +96,14 @@ class Concealer:
     def _start(self) -> None:
         h = self.history
         if not np.any(h):
-            self._pitch = MAX_PITCH
+            self._pitch = self._max_pitch
         else:
             # Pitch: the lag maximising the normalised correlation of the last 20 ms.
-            window = h[-160:]
-            best, best_lag = -np.inf, MAX_PITCH
-            for lag in range(MIN_PITCH, MAX_PITCH + 1):
-                past = h[-160 - lag : -lag]
+            w = self._window
+            window = h[-w:]
+            best, best_lag = -np.inf, self._max_pitch
+            for lag in range(self._min_pitch, self._max_pitch + 1, self.scale):
+                past = h[-w - lag : -lag]
                 energy = float(np.dot(past, past)) or 1.0
                 score = float(np.dot(window, past)) / np.sqrt(energy)
                 if score > best:

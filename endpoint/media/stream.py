@@ -20,16 +20,15 @@ from typing import Protocol
 import numpy as np
 
 from endpoint.media import rtcp
+from endpoint.media.codecs import Codec, by_name, codec_for
 from endpoint.media.dtmf import DtmfDigit, DtmfReceiver, DtmfSender
-from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE, Frame
-from endpoint.media.g711 import CODECS
+from endpoint.media.frame import Frame
 from endpoint.media.inband_dtmf import InbandDtmfDetector
 from endpoint.media.jitterbuffer import JitterBuffer
 from endpoint.media.quality import StreamStats, estimate_mos
 from endpoint.media.rtp import Address, RtpPacket, RtpReceiver, RtpSender
 
 Datagram = tuple[bytes, Address]
-_CODEC_NAMES = {0: "PCMU", 8: "PCMA"}
 #: An unassigned static payload type (RFC 3551 table 4), never in our SDP: keep-alives use it.
 KEEPALIVE_PT = 20
 
@@ -39,6 +38,9 @@ class StreamConfig:
     remote_rtp: Address
     remote_rtcp: Address
     payload_type: int = 0
+    #: The negotiated codec's name (the SDP's rtpmap decides, whatever number the offerer
+    #: gave it); None takes the codec of the static ``payload_type``.
+    codec: str | None = None
     telephone_event_pt: int | None = 101
     #: Listen for keys sent as tones in the audio (``endpoint.media.inband_dtmf``).
     inband_dtmf: bool = False
@@ -116,19 +118,17 @@ class MediaStream:
         now: float,
         protection: PacketProtection | None = None,
     ) -> None:
-        if config.payload_type not in CODECS:
-            raise ValueError(f"unsupported payload type {config.payload_type}")
+        codec = config.codec
+        self.codec = codec_for(config.payload_type) if codec is None else by_name(codec)
         self.config = config
         self.rng = rng
         self.protection = protection
         #: Packets dropped because they failed SRTP/SRTCP authentication or replayed.
         self.unauthenticated = 0
-        self.encode, self.decode = CODECS[config.payload_type]
-        self.samples_per_packet = config.ptime_ms * SAMPLE_RATE // 1000
-        self.sender = RtpSender(rng)
-        self.receiver = RtpReceiver()
+        self._use_codec(self.codec)
+        self.sender = RtpSender(rng, clock_rate=self.codec.clock_rate)
+        self.receiver = RtpReceiver(clock_rate=self.codec.clock_rate)
         self.receiver.set_remote(config.remote_rtp)
-        self.jitter = JitterBuffer(config.jitter_min_ms, config.jitter_max_ms)
         self.dtmf_out = (
             DtmfSender(config.telephone_event_pt, self.samples_per_packet)
             if config.telephone_event_pt is not None
@@ -137,7 +137,6 @@ class MediaStream:
         self.dtmf_in = DtmfReceiver()
         self.dtmf_tones = InbandDtmfDetector() if config.inband_dtmf else None
         self._events: list[MediaEvent] = []
-        self._pending: list[Frame] = []
         self._marker = True
         self._rtcp_at = now + rtcp.interval(rng, initial=True)
         self._rtcp_source: Address | None = None
@@ -150,6 +149,36 @@ class MediaStream:
         self._timeout_reported = False
         #: When the last RTP packet left (audio, DTMF or keep-alive): keep-alives count from it.
         self._rtp_sent_at = now
+
+    def _use_codec(self, codec: Codec) -> None:
+        """Fresh codec state (G.722 adapts with every sample) and the frame sizes and jitter
+        buffer of its rates; every codec we implement runs its RTP clock at 8000 Hz, so the
+        numbering and RFC 4733 carry on unchanged across a switch."""
+        self.codec = codec
+        self.encode, self.decode = codec.make()
+        #: PCM samples of one 20 ms frame at the codec's audio rate (320 for G.722).
+        self.frame_samples = codec.frame_samples()
+        #: RTP timestamp ticks of one 20 ms frame (160 for G.711 and G.722 alike).
+        self.frame_ticks = codec.clock_ticks()
+        #: Timestamp ticks of one packet (what RTP and RFC 4733 count in).
+        self.samples_per_packet = codec.clock_ticks(self.config.ptime_ms)
+        self.jitter = JitterBuffer(
+            self.config.jitter_min_ms,
+            self.config.jitter_max_ms,
+            self.frame_ticks,
+            codec.clock_rate,
+            audio_samples=self.frame_samples,
+        )
+        self._pending: list[Frame] = []
+
+    def set_codec(self, name: str, payload_type: int) -> None:
+        """A re-INVITE changed the codec (or its number): new codec state and jitter buffer
+        from the next frame on; the same codec again is nothing."""
+        if (name, payload_type) == (self.codec.name, self.config.payload_type):
+            return
+        self.config = replace(self.config, codec=name, payload_type=payload_type)
+        self._use_codec(by_name(name))
+        self._marker = True
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -178,7 +207,7 @@ class MediaStream:
             return []
         self._rtp_sent_at = now
         self._pending.append(pcm)
-        if len(self._pending) * FRAME_SAMPLES < self.samples_per_packet:
+        if len(self._pending) * self.frame_ticks < self.samples_per_packet:
             return []
         audio = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
         self._pending = []
@@ -261,28 +290,32 @@ class MediaStream:
             repeat = (packet.sequence - self._c.end_seq) % 65536
         spp = self.samples_per_packet
         start = (packet.timestamp + max(duration - spp, 0) + repeat * spp) & 0xFFFFFFFF
-        for k in range(self.samples_per_packet // FRAME_SAMPLES):
-            self.jitter.put((start + k * FRAME_SAMPLES) & 0xFFFFFFFF, silence(), now)
+        for k in range(self.samples_per_packet // self.frame_ticks):
+            self.jitter.put((start + k * self.frame_ticks) & 0xFFFFFFFF, self._silence(), now)
 
     def _buffer(self, packet: RtpPacket, now: float) -> None:
         pcm = self.decode(packet.payload)
         if self.dtmf_tones is not None:
             # In arrival order, before the jitter buffer: a key is a few packets long and
             # reordering inside it moves no energy out of the tone pair.
-            digits = self.dtmf_tones.feed(pcm)
+            digits = self.dtmf_tones.feed(pcm if self.codec.audio_rate == 8000 else decimate(pcm))
             self._c.dtmf += len(digits)
             self._events.extend(digits)
-        for k in range(len(pcm) // FRAME_SAMPLES):
-            frame = pcm[k * FRAME_SAMPLES : (k + 1) * FRAME_SAMPLES]
-            self.jitter.put((packet.timestamp + k * FRAME_SAMPLES) & 0xFFFFFFFF, frame, now)
+        n, ticks = self.frame_samples, self.frame_ticks
+        for k in range(len(pcm) // n):
+            frame = pcm[k * n : (k + 1) * n]
+            self.jitter.put((packet.timestamp + k * ticks) & 0xFFFFFFFF, frame, now)
 
     def playout(self, now: float) -> Frame:
         """The next 20 ms for the speaker."""
         self._events.extend(self.dtmf_in.poll(now))
         self._check_silence(now)
         if not self.receives:
-            return np.zeros(FRAME_SAMPLES, dtype=np.int16)
+            return self._silence()
         return self.jitter.get(now)
+
+    def _silence(self) -> Frame:
+        return np.zeros(self.frame_samples, dtype=np.int16)
 
     def _check_silence(self, now: float) -> None:
         timeout = self.config.rtp_timeout_s
@@ -323,7 +356,7 @@ class MediaStream:
                     if rtt is not None:
                         self._c.rtt = rtt
                     self._c.remote_fraction_lost = block.fraction_lost / 256
-                    self._c.remote_jitter = block.jitter * 1000 / SAMPLE_RATE
+                    self._c.remote_jitter = block.jitter * 1000 / self.codec.clock_rate
             elif isinstance(packet, rtcp.Goodbye):
                 self._events.append(RemoteBye(packet.reason))
 
@@ -444,7 +477,7 @@ class MediaStream:
         one_way = (rtt_ms or 0.0) / 2 + jb.delay_ms + self.config.ptime_ms
         concealed_share = jb.stats.concealed / jb.stats.played if jb.stats.played else 0.0
         return StreamStats(
-            codec=_CODEC_NAMES[self.config.payload_type],
+            codec=self.codec.name,
             sent_packets=self.sender.packets,
             sent_octets=self.sender.octets,
             received_packets=received,
@@ -468,5 +501,9 @@ class MediaStream:
         )
 
 
-def silence() -> Frame:
-    return np.zeros(FRAME_SAMPLES, dtype=np.int16)
+def decimate(pcm: Frame) -> Frame:
+    """16 kHz to 8 kHz for the in-band DTMF detector, which listens at 8 kHz: the mean of
+    each pair is a low-pass (a zero at 8 kHz) good enough for tones below 1.7 kHz."""
+    pairs = pcm[: len(pcm) - len(pcm) % 2].astype(np.int32).reshape(-1, 2)
+    out: Frame = (pairs.sum(axis=1) // 2).astype(np.int16)
+    return out

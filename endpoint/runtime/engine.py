@@ -32,7 +32,7 @@ from endpoint.logs import escape
 from endpoint.media.dtls_gate import AwaitingKeys
 from endpoint.media.dtmf import EVENTS as DTMF_KEYS
 from endpoint.media.dtmf import DtmfDigit
-from endpoint.media.frame import FRAME_SAMPLES
+from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE
 from endpoint.media.quality import StreamStats
 from endpoint.media.stream import MediaStream, MediaTimeout, PacketProtection, StreamConfig
 from endpoint.runtime.addresses import is_wildcard, source_address_towards
@@ -116,6 +116,7 @@ def stream_config(m: NegotiatedMedia, config: Config, cname: str) -> StreamConfi
         (m.remote_address, m.remote_port),
         (m.remote_address, m.remote_rtcp_port),
         payload_type=m.payload_type,
+        codec=m.codec,
         telephone_event_pt=m.telephone_event_pt,
         inband_dtmf=config.media.inband_dtmf == "always"
         or (config.media.inband_dtmf == "auto" and m.telephone_event_pt is None),
@@ -145,12 +146,16 @@ def protection_for(m: NegotiatedMedia) -> PacketProtection | None:
 
 
 def voice_processor(
-    config: Config, speaker_db: float | None = None, mic_db: float | None = None
+    config: Config,
+    speaker_db: float | None = None,
+    mic_db: float | None = None,
+    rate: int = SAMPLE_RATE,
 ) -> VoiceProcessor:
     """A new call's processing state (issue 17): gains always (so `ctl volume` can change
     them), the native engine only when a feature is on.
 
-    Made per call, so every call starts with a fresh canceller and noise estimate.
+    Made per call, so every call starts with a fresh canceller and noise estimate, at the
+    call's audio rate (16 kHz in a G.722 call: both engines support it).
     """
     audio = config.audio
     settings = ProcessingSettings(
@@ -162,7 +167,7 @@ def voice_processor(
         engine=audio.processing_engine,
         echo_delay_ms=echo_delay(config),
     )
-    return VoiceProcessor(settings)
+    return VoiceProcessor(settings, rate, rate // 50)
 
 
 def echo_delay(config: Config) -> int:
@@ -179,8 +184,8 @@ def echo_delay(config: Config) -> int:
     return measured.delay_ms
 
 
-def open_configured_audio(config: Config) -> AudioPort:
-    """The ``[audio]`` device, opened and started for one call."""
+def open_configured_audio(config: Config, rate: int = SAMPLE_RATE) -> AudioPort:
+    """The ``[audio]`` device, opened and started for one call at its audio ``rate``."""
     a = config.audio
     port = open_audio(
         a.backend,
@@ -190,6 +195,8 @@ def open_configured_audio(config: Config) -> AudioPort:
         input_file=a.input_file,
         output_file=a.output_file,
         tone_hz=a.tone_hz,
+        rate=rate,
+        frame_samples=rate // 50,
     )
     port.start()
     return port
@@ -565,6 +572,7 @@ class Engine:
                 (m.remote_address, m.remote_rtcp_port),  # the RTP port itself with rtcp-mux
             )
             media.set_direction(action.call_id, m.direction)
+            media.set_codec(action.call_id, m.codec, m.payload_type)
         elif isinstance(action, PlayAlert):
             media.play_alert(action.call_id, WARNING_TONE)
         elif isinstance(action, StartMedia):
@@ -605,8 +613,9 @@ class Engine:
         )
         self._keys[action.call_id] = action.media.srtp
         try:
-            port = open_configured_audio(self.config)
-            processor = voice_processor(self.config, *self._volume)
+            rate = stream.codec.audio_rate
+            port = open_configured_audio(self.config, rate)
+            processor = voice_processor(self.config, *self._volume, rate=rate)
         except (AudioError, OSError, ValueError) as exc:
             # Principle 5: this call ends, the endpoint keeps serving the next one.
             log.error(
@@ -629,6 +638,7 @@ class Engine:
                 dtls=dtls,
                 dtls_rtcp=dtls_rtcp,
                 processor=processor,
+                port_rate=rate,
             )
         )
 

@@ -29,8 +29,9 @@ import numpy as np
 
 from endpoint.audio import AudioPort
 from endpoint.audio.processing import VoiceProcessor
+from endpoint.audio.rate_bridge import RateBridge
 from endpoint.media.dtls_gate import AwaitingKeys, DtlsFailedError, DtlsSrtpProtection, is_dtls
-from endpoint.media.frame import FRAME_SAMPLES
+from endpoint.media.frame import SAMPLE_RATE
 from endpoint.media.quality import StreamStats
 from endpoint.media.stream import MediaEvent, MediaStream, PacketProtection
 from endpoint.runtime.realtime import Priority, favour_media_thread, make_current_thread_realtime
@@ -65,6 +66,10 @@ class CallMedia:
     processor: VoiceProcessor | None = None
     #: With a processor: the microphone frame processed last tick, sent at this tick's start.
     processed: np.ndarray | None = None
+    #: The audio rate the port (and processor) were opened at: the first codec's.
+    port_rate: int = SAMPLE_RATE
+    #: After a re-INVITE changed the codec's rate: port -> stream and stream -> port.
+    bridges: tuple[RateBridge, RateBridge] | None = None
 
 
 def exchange(port: AudioPort, processor: VoiceProcessor, to_play: np.ndarray) -> np.ndarray | None:
@@ -79,6 +84,28 @@ def exchange(port: AudioPort, processor: VoiceProcessor, to_play: np.ndarray) ->
         processed = processor.captured(captured)
     port.write_frame(processor.played(to_play))
     return processed
+
+
+def at_rate(samples: np.ndarray, rate: int) -> np.ndarray:
+    """8 kHz alert samples at a call's audio rate (linear interpolation: a beep needs no
+    more, and it runs once per alert, not per frame)."""
+    if rate == SAMPLE_RATE:
+        return samples
+    count = len(samples) * rate // SAMPLE_RATE
+    where = np.arange(count) * (SAMPLE_RATE / rate)
+    out: np.ndarray = np.interp(where, np.arange(len(samples)), samples).astype(np.int16)
+    return out
+
+
+def switch_codec(call: CallMedia, name: str, payload_type: int) -> None:
+    """Change the stream's codec; bridge rates when it no longer matches the port's."""
+    call.stream.set_codec(name, payload_type)
+    rate = call.stream.codec.audio_rate
+    if rate == call.port_rate:
+        call.bridges = None
+    elif call.bridges is None or call.bridges[0].out_samples != rate // 50:
+        call.bridges = (RateBridge(call.port_rate, rate), RateBridge(rate, call.port_rate))
+    call.alert = None  # sampled for the old rate
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +216,12 @@ class MediaLoop:
 
         self._commands.put(lambda: self._with(call_id, renew))
 
+    def set_codec(self, call_id: str, name: str, payload_type: int) -> None:
+        """A re-INVITE's codec: fresh codec state; its rate bridged to the open device."""
+        self._commands.put(
+            lambda: self._with(call_id, lambda c: switch_codec(c, name, payload_type))
+        )
+
     def set_remote(self, call_id: str, rtp: tuple[str, int], rtcp: tuple[str, int]) -> None:
         self._commands.put(lambda: self._with(call_id, lambda c: c.stream.set_remote(rtp, rtcp)))
 
@@ -196,7 +229,7 @@ class MediaLoop:
         """Mix ``samples`` (int16, 8 kHz) into the call's outgoing audio, once."""
 
         def start(call: CallMedia) -> None:
-            call.alert, call.alert_at = samples, 0
+            call.alert, call.alert_at = at_rate(samples, call.stream.codec.audio_rate), 0
 
         self._commands.put(lambda: self._with(call_id, start))
 
@@ -307,8 +340,10 @@ class MediaLoop:
             frame = call.port.read_frame()
             if frame is not None and call.processor is not None:
                 frame = call.processor.captured(frame)  # gains only: a few microseconds
+        if frame is not None and call.bridges is not None:
+            frame = call.bridges[0].convert(frame)
         if frame is None:
-            frame = np.zeros(FRAME_SAMPLES, dtype=np.int16)
+            frame = np.zeros(call.stream.frame_samples, dtype=np.int16)
         if call.alert is not None:
             frame = self._mix_alert(call, frame)
         for data, destination in call.stream.send_frame(frame, now):
@@ -319,8 +354,9 @@ class MediaLoop:
     def _mix_alert(call: CallMedia, frame: np.ndarray) -> np.ndarray:
         """The alert over half-level audio, so the peer hears it above the street noise."""
         assert call.alert is not None
-        part = call.alert[call.alert_at : call.alert_at + FRAME_SAMPLES]
-        call.alert_at += FRAME_SAMPLES
+        n = len(frame)
+        part = call.alert[call.alert_at : call.alert_at + n]
+        call.alert_at += n
         if call.alert_at >= len(call.alert):
             call.alert = None
         mixed = frame.astype(np.int32) // 2
@@ -398,6 +434,8 @@ class MediaLoop:
         """Hand the next frame to the speaker; with a native processor, process the microphone
         against it too (sent at the next tick's start)."""
         frame = call.stream.playout(now)
+        if call.bridges is not None:
+            frame = call.bridges[1].convert(frame)
         if call.processor is None:
             call.port.write_frame(frame)
         elif call.processor.native:

@@ -1,9 +1,12 @@
-"""The SDP offer/answer model (RFC 3264) for a G.711 audio endpoint.
+"""The SDP offer/answer model (RFC 3264) for a G.711/G.722 audio endpoint.
 
-We offer PCMU and/or PCMA (RFC 3551 static types 0 and 8) and RFC 4733 telephone-event, and
-answer the first audio stream we can use, refusing every other m= line with port 0 while keeping
-their number and order (§6). The codec is the first one in the offer's order that we support
-(§6.1: the answerer should respect the offerer's preference). Hold is understood both ways:
+We offer G722, PCMU and/or PCMA (RFC 3551 static types 9, 0 and 8; G.722 with its clock-rate
+quirk, ``a=rtpmap:9 G722/8000``) and RFC 4733 telephone-event, and answer the first audio stream
+we can use, refusing every other m= line with port 0 while keeping their number and order (§6).
+The codec is G.722 when both sides allow it (wideband is the reason to enable it: a visitor's
+words are intelligible where narrowband loses the consonants), otherwise the first one in the
+offer's order that we support (§6.1: the answerer should respect the offerer's preference).
+Hold is understood both ways:
 direction attributes, and the legacy ``c=0.0.0.0`` (§8.4). Nothing usable means 488.
 
 SRTP keyed by SDES (RFC 4568), by ``encryption``: "off" offers and accepts RTP/AVP only;
@@ -44,7 +47,9 @@ from endpoint.sip.sdp import (
 )
 from endpoint.sip.tls_id import new_tls_id, remote_tls_id, same_association
 
-STATIC_TYPES = {"PCMU": 0, "PCMA": 8}
+STATIC_TYPES = {"G722": 9, "PCMU": 0, "PCMA": 8}
+#: Preferred over the offerer's order when both sides allow it.
+WIDEBAND = "G722"
 KEYINGS = ("sdes", "dtls")
 DTLS_PROTO = "UDP/TLS/RTP/SAVP"
 #: RFC 5764 §8 names both; baresip offers the feedback profile (RFC 5124) even without
@@ -248,8 +253,10 @@ def _audio_attributes(
 
 
 def make_offer(local: LocalMedia, session: SdpSession) -> SessionDescription:
-    """Our offer: one audio stream with our codecs in our order, telephone-event, ptime."""
-    codecs = [(name, STATIC_TYPES[name]) for name in local.codecs]
+    """Our offer: one audio stream with our codecs in our order (G.722 first: the peer's
+    answer picks by our order, and wideband is why it is enabled), telephone-event, ptime."""
+    names = sorted(local.codecs, key=lambda name: name != WIDEBAND)
+    codecs = [(name, STATIC_TYPES[name]) for name in names]
     dtmf = (DEFAULT_DTMF_PT, "0-16") if local.telephone_event else None
     formats = tuple(str(pt) for _, pt in codecs) + ((str(DEFAULT_DTMF_PT),) if dtmf else ())
     sdes_on = local.encryption != "off" and not local.dtls
@@ -278,8 +285,10 @@ def _dtmf_type(media: MediaDescription) -> int | None:
 
 
 def _codec_in(media: MediaDescription, wanted: tuple[str, ...]) -> tuple[str, int] | None:
-    """First format of ``media`` (in its order) that is one of ``wanted``."""
+    """G.722 if ``media`` has it and we want it, else its first format (in its order) that
+    is one of ``wanted``. The name decides (an offerer's dynamic number is kept), at 8000."""
     rtpmap = media.rtpmap()
+    usable: list[tuple[str, int]] = []
     for fmt in media.formats:
         pt = parse_int(fmt, 3)
         if pt is None:
@@ -287,8 +296,10 @@ def _codec_in(media: MediaDescription, wanted: tuple[str, ...]) -> tuple[str, in
         name = rtpmap[pt][0].upper() if pt in rtpmap else _BY_TYPE.get(pt)
         rate = rtpmap[pt][1] if pt in rtpmap else 8000
         if name in wanted and rate == 8000:
-            return (name, pt)
-    return None
+            usable.append((name, pt))
+    wide = [c for c in usable if c[0] == WIDEBAND]
+    chosen = wide or usable
+    return chosen[0] if chosen else None
 
 
 def remote_fingerprint(sdp: SessionDescription, media: MediaDescription) -> str | None:
@@ -515,7 +526,7 @@ def _nothing_usable(local: LocalMedia) -> NotAcceptableError:
             "no usable audio stream with SRTP keys (a=crypto) in the offer, and "
             "[media] encryption = mandatory refuses plain RTP"
         )
-    return NotAcceptableError("no usable audio stream (PCMU/PCMA over RTP/AVP) in the offer")
+    return NotAcceptableError("no usable audio stream (G722/PCMU/PCMA over RTP/AVP) in the offer")
 
 
 def process_answer(

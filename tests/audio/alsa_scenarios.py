@@ -70,6 +70,31 @@ def playback(directory: Path, rate: int) -> dict[str, object]:
     return {"running": running, "drained": drained, "status": status_dict(status)}
 
 
+def wide_playback(directory: Path, rate: int) -> dict[str, object]:
+    """A G.722 call's port: 16 kHz frames of 320 samples, a 6 kHz tone, on a device at `rate`."""
+    registry = DeviceRegistry()
+    port = AlsaPort(
+        playback_device="TESTcard",
+        capture=False,
+        registry=registry,
+        rates=(rate,),
+        playback_frames=100,
+        prime=1,
+        frame_samples=320,
+        rate=16000,
+    )
+    generator = ToneGenerator((6000.0,), 0.6, rate=16000)
+    for _ in range(50):
+        port.write_frame(generator.next_frame(320))
+    port.start()
+    running = port.wait_running(DEADLINE)
+    drained = wait(lambda: port.status().playback_fill == 0)
+    status = port.status()
+    port.stop()
+    registry.shutdown()
+    return {"running": running, "drained": drained, "status": status_dict(status)}
+
+
 def capture(directory: Path, rate: int) -> dict[str, object]:
     """Feed a known signal at the device rate through a FIFO; collect what read_frame() gives.
 
@@ -314,6 +339,7 @@ def devices(directory: Path) -> dict[str, object]:
 
 SCENARIOS: dict[str, Callable[..., dict[str, object]]] = {
     "playback": playback,
+    "wide_playback": wide_playback,
     "capture": capture,
     "missing_card": missing_card,
     "stalled_capture": stalled_capture,

@@ -29,6 +29,8 @@ def run_scenario(directory: Path, name: str, *args: int) -> dict[str, object]:
         **os.environ,
         "ALSA_CONFIG_PATH": str(CONFIG),
         "AUDIO_TEST_DIR": str(directory),
+        # The scenario imports the endpoint of this checkout, not an installed one.
+        "PYTHONPATH": str(HERE.parents[1]),
         "HOME": str(directory),
         "JACK_NO_START_SERVER": "1",
         "PULSE_SERVER": f"unix:{directory}/pulse.sock",
@@ -187,3 +189,25 @@ def test_echo_through_the_pulse_loop_is_cancelled(tmp_path: Path) -> None:
     assert off["power"] > 1e4  # the echo is there: about -40 dBFS or louder
     reduction = 10 * np.log10(off["power"] / max(on["power"], 1e-3))
     assert reduction > 30, reduction  # the issue's goal; 43-70 dB measured here
+
+
+@pytest.mark.parametrize("rate", [16000, 48000])
+def test_a_g722_call_plays_6_khz_through_the_device(tmp_path: Path, rate: int) -> None:
+    """16 kHz frames (a G.722 call) reach the device with their band above 4 kHz: at 16 kHz
+    as they are, at 48 kHz resampled once; an 8 kHz path on the way would have removed it."""
+    result = run_scenario(tmp_path, "wide_playback", rate)
+    status = result["status"]
+    assert isinstance(status, dict) and result["running"] and result["drained"]
+    assert status["playback_rate"] == rate
+    played = np.fromfile(tmp_path / "out.raw", dtype="<i2").astype(np.float64)
+    loud = played[np.flatnonzero(np.abs(played) > 1000)[0] :][: rate // 2]
+    spectrum = np.abs(np.fft.rfft(loud))
+    peak_hz = np.argmax(spectrum) * rate / len(loud)
+    assert abs(peak_hz - 6000) < 20
+    assert (
+        abs(
+            (np.flatnonzero(np.abs(played) > 1000)[-1] - np.flatnonzero(np.abs(played) > 1000)[0])
+            - rate
+        )
+        < rate * 0.01
+    )

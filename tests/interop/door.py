@@ -17,12 +17,12 @@ from tests.interop.peers import Baresip, Kamailio, free_port
 CLI = [sys.executable, "-m", "endpoint"]
 
 
-def tone_wav(path: Path, hz: float, seconds: float) -> None:
-    t = np.arange(int(8000 * seconds)) / 8000
+def tone_wav(path: Path, hz: float, seconds: float, rate: int = 8000) -> None:
+    t = np.arange(int(rate * seconds)) / rate
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
-        w.setframerate(8000)
+        w.setframerate(rate)
         w.writeframes((np.sin(2 * np.pi * hz * t) * 12000).astype("<i2").tobytes())
 
 

@@ -344,6 +344,9 @@ class Baresip:
     tls_certificate: Path | None = None
     #: Extra modules to load (e.g. "speex_pp" for the hands-free CPU comparison).
     modules: tuple[str, ...] = ()
+    #: The account's ``audio_codecs`` in its order (baresip names G.722 "G722/16000/1"); G722
+    #: loads ``g722.so``.
+    codecs: str = "PCMU"
     sip_port: int = 0
     ctrl_port: int = 0
     proc: subprocess.Popen[bytes] | None = None
@@ -370,7 +373,10 @@ class Baresip:
         rec = self.workdir / "rec"
         rec.mkdir(exist_ok=True)
         if self.echo:
-            source, player, rate = "aubridge,echo", "aubridge,echo", "8000\nausrc_channels\t\t1"
+            # The bridge passes audio at one rate: the codec's (16 kHz for G.722).
+            echo_rate = "16000" if "G722" in self.codecs.upper() else "8000"
+            source, player = "aubridge,echo", "aubridge,echo"
+            rate = f"{echo_rate}\nausrc_channels\t\t1"
         elif self.source_wav is not None:
             source, player = f"aufile,{self.source_wav}", "aubridge,sink"
             rate = "8000\nausrc_channels\t\t1"
@@ -417,10 +423,11 @@ ringback_disabled\tyes
 """
         if self.tls_certificate is not None:
             config += f"sip_certificate\t\t{self.tls_certificate}\n"
-        for module in self.modules:
+        modules = (*self.modules, "g722") if "G722" in self.codecs.upper() else self.modules
+        for module in modules:
             config += f"module\t\t\t{module}.so\n"
         (self.workdir / "config").write_text(config)
-        common = f"answermode={self.answermode};audio_codecs=PCMU;mwi=no"
+        common = f"answermode={self.answermode};audio_codecs={self.codecs};mwi=no"
         if self.mediaenc:
             common += f";mediaenc={self.mediaenc}"
         if self.registrar:

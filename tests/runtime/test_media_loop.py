@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from endpoint.audio import open_audio
+from endpoint.audio.null import NullPort
 from endpoint.media.dtmf import DtmfDigit
 from endpoint.media.stream import MediaStream, SourceLatched, StreamConfig
-from endpoint.runtime.media_loop import CallMedia, MediaLoop
+from endpoint.runtime.media_loop import CallMedia, MediaLoop, switch_codec
 from endpoint.runtime.rtp_transport import allocate
 
 
@@ -180,3 +181,24 @@ def test_the_media_loop_shortens_the_gil_switch_interval_while_it_runs() -> None
     finally:
         loop.stop()
     assert sys.getswitchinterval() == before
+
+
+def test_a_codec_switch_bridges_the_new_rate_to_the_open_device() -> None:
+    """A call opened at 8 kHz that a re-INVITE moves to G.722: the stream gets 16 kHz frames
+    from the 8 kHz microphone, the speaker 8 kHz frames from the 16 kHz stream."""
+    stream = MediaStream(StreamConfig(("127.0.0.1", 9), ("127.0.0.1", 9)), random.Random(1), 0.0)
+    sockets = allocate("127.0.0.1", (20000, 60000), random.Random(2))
+    call = CallMedia("c", stream, sockets, NullPort())
+    switch_codec(call, "G722", 9)
+    assert call.bridges is not None and stream.frame_samples == 320
+    up, down = call.bridges
+    t = np.arange(160 * 30) / 8000
+    tone = (np.sin(2 * np.pi * 1000 * t) * 8000).astype(np.int16)
+    wide = np.concatenate([up.convert(tone[i : i + 160]) for i in range(0, len(tone), 160)])
+    assert len(wide) == 320 * 30
+    narrow = np.concatenate([down.convert(wide[i : i + 320]) for i in range(0, len(wide), 320)])
+    assert len(narrow) == 160 * 30
+    assert np.max(np.abs(narrow[1600:])) > 6000  # the tone came through both bridges
+    switch_codec(call, "PCMU", 0)
+    assert call.bridges is None and stream.frame_samples == 160
+    sockets.close()

@@ -156,7 +156,7 @@ def test_version_counts_our_offers_and_answers_in_one_sequence() -> None:
 
 def test_local_media_misconfiguration_is_a_usage_error() -> None:
     with pytest.raises(UsageError):
-        LocalMedia("192.0.2.10", 40000, codecs=("G722",))
+        LocalMedia("192.0.2.10", 40000, codecs=("G729",))
     with pytest.raises(UsageError):
         LocalMedia("192.0.2.10", 40000, direction="hold")
 
@@ -201,3 +201,55 @@ def test_a_host_name_in_c_is_not_acceptable() -> None:
     )
     with pytest.raises(NotAcceptableError, match="names a host"):
         make_answer(offer, LOCAL, session())
+
+
+# -- G.722 (RFC 3551 §4.5.2: 16 kHz audio, an 8000 Hz RTP clock, static type 9) ---------------
+
+WIDE = LocalMedia("192.0.2.10", 40000, codecs=("PCMU", "G722"))
+
+
+def test_g722_is_offered_first_with_the_rtp_clock_quirk() -> None:
+    offer = make_offer(WIDE, session())
+    media = offer.media[0]
+    assert media.formats[:2] == ("9", "0")
+    assert media.rtpmap()[9][:2] == ("G722", 8000)
+    assert "a=rtpmap:9 G722/8000" in bytes(offer).decode()
+
+
+def test_answerer_takes_g722_from_an_offer_that_lists_it_after_pcmu() -> None:
+    offer = parse_sdp(
+        ALICE + "m=audio 49170 RTP/AVP 0 8 9 101\r\na=rtpmap:0 PCMU/8000\r\n"
+        "a=rtpmap:8 PCMA/8000\r\na=rtpmap:9 G722/8000\r\n"
+        "a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-15\r\n"
+    )
+    answer, media = make_answer(offer, WIDE, session())
+    assert (media.codec, media.payload_type, media.telephone_event_pt) == ("G722", 9, 101)
+    assert answer.media[0].formats[0] == "9"
+    assert answer.media[0].rtpmap()[101][:2] == ("telephone-event", 8000)
+
+
+def test_static_type_9_without_rtpmap_is_g722() -> None:
+    offer = parse_sdp(ALICE + "m=audio 49170 RTP/AVP 9 0\r\n")
+    _, media = make_answer(offer, WIDE, session())
+    assert media.codec == "G722"
+
+
+def test_g722_stays_out_unless_configured() -> None:
+    offer = parse_sdp(ALICE + "m=audio 49170 RTP/AVP 9 0\r\n")
+    _, media = make_answer(offer, LOCAL, session())
+    assert media.codec == "PCMU"
+    assert "9" not in make_offer(LOCAL, session()).media[0].formats
+
+
+def test_g722_at_16000_in_the_rtpmap_is_not_taken() -> None:
+    """The rate in the rtpmap is the RTP clock: a peer writing G722/16000 would stamp its
+    packets at twice the rate; we fall back to PCMU rather than play it at the wrong speed."""
+    offer = parse_sdp(ALICE + "m=audio 49170 RTP/AVP 9 0\r\na=rtpmap:9 G722/16000\r\n")
+    _, media = make_answer(offer, WIDE, session())
+    assert media.codec == "PCMU"
+
+
+def test_a_peer_answering_pcmu_to_our_g722_offer_gets_pcmu() -> None:
+    offer = make_offer(WIDE, session())
+    answer = parse_sdp(ALICE + "m=audio 49170 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+    assert process_answer(offer, answer, WIDE).codec == "PCMU"

@@ -238,7 +238,7 @@ def scenario(args: argparse.Namespace, delay_ms: int, rng: np.random.Generator) 
             f"  CPU canceller: mean {np.mean(costs) * 1e6:6.1f} us, "
             f"p99 {np.percentile(costs, 99) * 1e6:6.1f} us per 20 ms frame"
         )
-    out, costs = process(make(True, args.ns, False), mic_i, far_i)
+    out, costs = process(make(True, args.ns, args.agc), mic_i, far_i)
     steady = lead + 3 * RATE
     chain = db(
         float(np.mean(mic_i[steady:dt_start].astype(f) ** 2)),
@@ -248,12 +248,21 @@ def scenario(args: argparse.Namespace, delay_ms: int, rng: np.random.Generator) 
     lag, flat, coherent, level = double_talk_attenuation(out.astype(f), nf, dt_start)
     conv = windows_erle(mic_i.astype(f), out.astype(f), lead, dt_start)
     conv_text = "never" if conv is None else f"{conv:.2f} s"
-    label = "AEC+NS" if args.ns else "AEC"
+    label = "AEC" + ("+NS" if args.ns else "") + ("+AGC" if args.agc else "")
     print(f"  whole chain ({label}): echo+noise reduction {chain:5.1f} dB (far end alone)")
     print(f"  whole chain convergence (500 ms windows >= 20 dB from): {conv_text}")
     print(
         f"  double talk: near-end speech attenuated {coherent:4.1f} dB coherent, "
         f"{level:4.1f} dB active level, {flat:4.1f} dB flat-gain (chain delay {lag})"
+    )
+    # The same chain on the near end alone (far end silent): its static gain (noise
+    # suppression, automatic gain) is not what double talk costs.
+    alone, _ = process(make(True, args.ns, args.agc), to_i16(near + noise), np.zeros_like(far_i))
+    _, _, coherent_alone, level_alone = double_talk_attenuation(alone.astype(f), nf, dt_start)
+    print(
+        f"  near end alone through the same chain: {coherent_alone:4.1f} dB coherent, "
+        f"{level_alone:4.1f} dB level; loss due to double talk {coherent - coherent_alone:4.1f} dB "
+        f"coherent, {level - level_alone:4.1f} dB level"
     )
     print(
         f"  CPU {label}: mean {np.mean(costs) * 1e6:6.1f} us, "
@@ -310,6 +319,12 @@ def main() -> int:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="noise suppression in the whole-chain figures",
+    )
+    parser.add_argument(
+        "--agc",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="automatic gain in the whole-chain figures (on by default in the alsa backend)",
     )
     args = parser.parse_args()
     global RATE, FRAME

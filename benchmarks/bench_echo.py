@@ -180,6 +180,61 @@ def double_talk_attenuation(
     return lag, flat, coherent, level
 
 
+def canceller_figures(
+    engine: Engine, signals: tuple[np.ndarray, ...], lead: int, dt_start: int
+) -> None:
+    """Speex's linear canceller alone: its ERLE is exact, it only subtracts."""
+    mic_i, far_i, echo_i, near_i, noise_i = signals
+    f = np.float64
+    out, costs = process(engine, mic_i, far_i)
+    residual = out.astype(f) - near_i.astype(f) - noise_i.astype(f)
+    steady = lead + 3 * RATE
+    erle = db(
+        float(np.mean(echo_i[steady:dt_start].astype(f) ** 2)),
+        float(np.mean(residual[steady:dt_start] ** 2)),
+    )
+    erle_dt = db(
+        float(np.mean(echo_i[dt_start:].astype(f) ** 2)),
+        float(np.mean(residual[dt_start:] ** 2)),
+    )
+    conv = windows_erle(echo_i.astype(f), residual, lead, dt_start)
+    print(f"  canceller alone: ERLE {erle:5.1f} dB after 3 s, {erle_dt:5.1f} dB in double talk")
+    conv_text = "never" if conv is None else f"{conv:.2f} s"
+    print(f"  convergence (500 ms windows >= 20 dB from): {conv_text}")
+    print(
+        f"  CPU canceller: mean {np.mean(costs) * 1e6:6.1f} us, "
+        f"p99 {np.percentile(costs, 99) * 1e6:6.1f} us per 20 ms frame"
+    )
+
+
+def double_talk_figures(
+    chain: Callable[[], Engine],
+    out: np.ndarray,
+    alone_mic: np.ndarray,
+    near: np.ndarray,
+    dt_start: int,
+) -> None:
+    """Near-end attenuation in double talk, and against a new ``chain()`` on the near end alone.
+
+    The chain's static gain on the near end (noise suppression, automatic gain: 5-6 dB up) is
+    not what double talk costs; the difference to the near end alone (far end silent) is.
+    """
+    f = np.float64
+    nf = near.astype(f)
+    lag, flat, coherent, level = double_talk_attenuation(out.astype(f), nf, dt_start)
+    print(
+        f"  double talk: near-end speech attenuated {coherent:4.1f} dB coherent, "
+        f"{level:4.1f} dB active level, {flat:4.1f} dB flat-gain (chain delay {lag})"
+    )
+    alone, _ = process(chain(), alone_mic, np.zeros_like(alone_mic))
+    _, _, coherent_alone, level_alone = double_talk_attenuation(alone.astype(f), nf, dt_start)
+    print(
+        f"  near end alone through the same chain: {coherent_alone:4.1f} dB coherent, "
+        f"{level_alone:4.1f} dB level; loss due to double talk "
+        f"{coherent - coherent_alone:4.1f} dB coherent, {level - level_alone:4.1f} dB level"
+    )
+
+
 def scenario(args: argparse.Namespace, delay_ms: int, rng: np.random.Generator) -> None:
     far_speech = speech(FAR_TEXT, "en-us", 160)
     near_speech = speech(NEAR_TEXT, "en+f3", 150)
@@ -219,51 +274,22 @@ def scenario(args: argparse.Namespace, delay_ms: int, rng: np.random.Generator) 
     segments += f"{dt_start / RATE:.1f} s"
     print(f"\nroom delay {delay_ms} ms, drift {args.drift_ppm:g} ppm ({segments})")
     if args.engine == "speex":
-        out, costs = process(make(True, False, False, False), mic_i, far_i)
-        residual = out.astype(f) - near_i.astype(f) - noise_i.astype(f)
-        conv_start, steady = lead, lead + 3 * RATE
-        erle = db(
-            float(np.mean(echo_i[steady:dt_start].astype(f) ** 2)),
-            float(np.mean(residual[steady:dt_start] ** 2)),
-        )
-        erle_dt = db(
-            float(np.mean(echo_i[dt_start:].astype(f) ** 2)),
-            float(np.mean(residual[dt_start:] ** 2)),
-        )
-        conv = windows_erle(echo_i.astype(f), residual, conv_start, dt_start)
-        print(f"  canceller alone: ERLE {erle:5.1f} dB after 3 s, {erle_dt:5.1f} dB in double talk")
-        conv_text = "never" if conv is None else f"{conv:.2f} s"
-        print(f"  convergence (500 ms windows >= 20 dB from): {conv_text}")
-        print(
-            f"  CPU canceller: mean {np.mean(costs) * 1e6:6.1f} us, "
-            f"p99 {np.percentile(costs, 99) * 1e6:6.1f} us per 20 ms frame"
-        )
+        signals = (mic_i, far_i, echo_i, near_i, noise_i)
+        canceller_figures(make(True, False, False, False), signals, lead, dt_start)
     out, costs = process(make(True, args.ns, args.agc), mic_i, far_i)
     steady = lead + 3 * RATE
     chain = db(
         float(np.mean(mic_i[steady:dt_start].astype(f) ** 2)),
         float(np.mean(out[steady:dt_start].astype(f) ** 2)),
     )
-    nf = near_i[dt_start : dt_start + near_len].astype(f)
-    lag, flat, coherent, level = double_talk_attenuation(out.astype(f), nf, dt_start)
     conv = windows_erle(mic_i.astype(f), out.astype(f), lead, dt_start)
     conv_text = "never" if conv is None else f"{conv:.2f} s"
     label = "AEC" + ("+NS" if args.ns else "") + ("+AGC" if args.agc else "")
     print(f"  whole chain ({label}): echo+noise reduction {chain:5.1f} dB (far end alone)")
     print(f"  whole chain convergence (500 ms windows >= 20 dB from): {conv_text}")
-    print(
-        f"  double talk: near-end speech attenuated {coherent:4.1f} dB coherent, "
-        f"{level:4.1f} dB active level, {flat:4.1f} dB flat-gain (chain delay {lag})"
-    )
-    # The same chain on the near end alone (far end silent): its static gain (noise
-    # suppression, automatic gain) is not what double talk costs.
-    alone, _ = process(make(True, args.ns, args.agc), to_i16(near + noise), np.zeros_like(far_i))
-    _, _, coherent_alone, level_alone = double_talk_attenuation(alone.astype(f), nf, dt_start)
-    print(
-        f"  near end alone through the same chain: {coherent_alone:4.1f} dB coherent, "
-        f"{level_alone:4.1f} dB level; loss due to double talk {coherent - coherent_alone:4.1f} dB "
-        f"coherent, {level - level_alone:4.1f} dB level"
-    )
+    near_part = near_i[dt_start : dt_start + near_len]
+    alone = to_i16(near + noise)
+    double_talk_figures(lambda: make(True, args.ns, args.agc), out, alone, near_part, dt_start)
     print(
         f"  CPU {label}: mean {np.mean(costs) * 1e6:6.1f} us, "
         f"p99 {np.percentile(costs, 99) * 1e6:6.1f} us per 20 ms frame"

@@ -104,7 +104,7 @@ def test_the_target_not_answering_resumes_the_held_call() -> None:
 
 
 def test_a_third_caller_is_busy_and_nothing_is_completed_before_b_answers() -> None:
-    ua, peer = transferee()
+    ua, _peer = transferee()
     ua.transfer_attended(FLAT, 1.0)
     with pytest.raises(ValueError, match="not answered"):
         ua.transfer_complete(1.05)

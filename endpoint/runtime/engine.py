@@ -889,13 +889,21 @@ class Engine:
         return answer
 
     def _transfer_command(self, core: Intercom, request: dict[str, Any]) -> dict[str, Any]:
-        """``{"uri": ...}``: blind transfer of the answered call; the outcome is an event
-        (transfer-succeeded / transfer-failed), the answer only says the REFER went out."""
+        """``{"uri": ...}``: blind transfer of the answered call; with ``"attended": "start"``
+        the call is held and ``uri`` consulted first, then ``"complete"`` (REFER with Replaces)
+        or ``"cancel"``. Outcomes are events (consultation-*, transfer-*); the answer only
+        says the step was taken."""
         target = request.get("uri")
-        if not isinstance(target, str) or not target:
+        step = request.get("attended")
+        if step in ("complete", "cancel"):
+            target = None
+        elif not isinstance(target, str) or not target:
             return {"ok": False, "error": 'transfer needs "uri", e.g. sip:flat12@pbx.example.com'}
         try:
-            call_id = core.transfer(target, time.monotonic())
+            if step is None and isinstance(target, str):
+                call_id = core.transfer(target, time.monotonic())
+            else:
+                call_id = core.transfer_attended(str(step), target, time.monotonic())
         except (ValueError, ParseError) as exc:
             return {"ok": False, "error": str(exc)}
         self._step()

@@ -143,8 +143,10 @@ class UserAgent:
         self.consultations = Consultations(
             place=self.outgoing.call,
             end=self._end_one,
-            up=lambda call_id: (call := self.outgoing.calls.get(call_id)) is not None
-            and call.state is not OutState.ENDED,
+            up=lambda call_id: (
+                (call := self.outgoing.calls.get(call_id)) is not None
+                and call.state is not OutState.ENDED
+            ),
             sessions=self._sessions,
             transfers=self.transfers,
             notice=self._notice,

@@ -288,6 +288,13 @@ class IncomingCalls:
     def prack(self, request: Request, transaction: str, source: str, now: float) -> None:
         """A PRACK (RFC 3262 §3): 200 when it acknowledges a ringing call's reliable 180 (its
         tags, its source, its RAck), then the answer that waited for it; else 481."""
+        if request.body:
+            # RFC 3262 §5: a PRACK may carry an offer, whose answer goes in the PRACK's 200.
+            # We make no offer/answer there: refused (it acknowledges nothing), the call rings
+            # on and a PRACK without a body still acknowledges our provisional response.
+            refusal = make_response(request, 488, "Not Acceptable Here (no offer in a PRACK)")
+            self.tx.send_response(transaction, refusal, now)
+            return
         call = self.calls.get(request.call_id)
         matches = (
             call is not None

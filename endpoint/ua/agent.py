@@ -1057,6 +1057,7 @@ class UserAgent:
             "listen": f"{self.local.transport} {self.local.host}:{self.local.port}",
             "registrations": [r.status() for r in self.registrations],
             "calls": self._calls_status(now),
+            "consultation": self.consultations.status(),
             "transactions": len(self.transactions),
             "untrusted_dropped": self.untrusted,
             "internal_errors": self.internal_errors,

@@ -153,3 +153,15 @@ class Consultations:
             if session.call_id == call_id and session.ended is None:
                 return session
         raise ValueError("the consultation call is not answered yet")
+
+    def status(self) -> dict[str, object] | None:
+        """For ``ctl status``: which call is held and which one consults (None: no consultation)."""
+        current = self.current
+        if current is None:
+            return None
+        return {
+            "held_call_id": current.held.call_id,
+            "call_id": current.call_id,
+            "target": current.target,
+            "completing": current.completing,
+        }

@@ -41,6 +41,13 @@ def test_complete_refers_a_to_b_with_replaces_and_both_calls_end() -> None:
     invite = consult(ua, peer)
     status = {c["call_id"]: c["state"] for c in ua.status(2.0)["calls"]}  # type: ignore[union-attr, index]
     assert status == {"call1": "confirmed", invite.call_id: "confirmed"}
+    consultation = ua.status(2.0)["consultation"]
+    assert consultation == {
+        "held_call_id": "call1",
+        "call_id": invite.call_id,
+        "target": FLAT,
+        "completing": False,
+    }
 
     assert ua.transfer_complete(3.0) == "call1"
     (refer,) = requests(peer.read())
@@ -65,7 +72,7 @@ def test_complete_refers_a_to_b_with_replaces_and_both_calls_end() -> None:
         "transfer-succeeded",
         "consultation-ended",
     ]
-    assert ua.consultations.current is None
+    assert ua.consultations.current is None and ua.status(4.0)["consultation"] is None
 
 
 def test_cancel_ends_b_and_resumes_a() -> None:

@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,17 +33,16 @@ def phones(tmp_path: Path) -> Iterator[tuple[Pjsua, Pjsua]]:
         flat.stop()
 
 
-def consult(door: Door, visitor: Pjsua, flat: Pjsua) -> tuple[dict[str, object], list[object]]:
+def consult(door: Door, visitor: Pjsua, flat: Pjsua) -> tuple[dict[str, Any], dict[str, Any]]:
     """The visitor's call answered, then ``ctl transfer --attended``: the flat's call and
-    ``ctl status``'s calls while both exist."""
+    ``ctl status`` while both exist."""
     visitor.command("call", uri=door.uri)
     visitor.wait_state("CONFIRMED")
     started = door.ctl("transfer", "--attended", flat.uri)
     assert started.returncode == 0, started.stderr
     first = flat.wait_event("state", state="CONFIRMED")
     time.sleep(0.5)
-    calls = json.loads(door.ctl("status", "--json").stdout)["calls"]
-    return first, calls
+    return first, json.loads(door.ctl("status", "--json").stdout)
 
 
 def test_attended_transfer_hands_the_visitor_to_the_flat(
@@ -62,7 +62,8 @@ def test_attended_transfer_hands_the_visitor_to_the_flat(
     finally:
         log = door.stop()
     assert done.returncode == 0, done.stderr
-    assert len(both) == 2 and {c["direction"] for c in both} == {"in", "out"}
+    assert {c["direction"] for c in both["calls"]} == {"in", "out"}
+    assert both["consultation"]["target"] == flat.uri
     assert "consultation-started" in log and "transfer-succeeded" in log
     assert "outcome=transferred" in log
     assert heard["rx_packets"] > 0  # the visitor's audio reaches the flat, not through us

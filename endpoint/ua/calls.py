@@ -112,7 +112,8 @@ class Call:
     #: waits for its PRACK.
     reliable: ReliableSender | None = None
     answer_after_prack: bool = False
-    #: Our answer already sent in a 183 (``[calls] early_media``): the 200 repeats it.
+    #: Our SDP answer once made: the early media 183's (``[calls] early_media``), which the
+    #: 200 repeats, or the 200's own.
     early: tuple[SessionDescription, NegotiatedMedia, LocalMedia] | None = None
 
 

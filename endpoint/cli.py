@@ -55,9 +55,20 @@ def _parser() -> argparse.ArgumentParser:
     message = actions.add_parser("message", help="send a text (SIP MESSAGE, RFC 3428)")
     message.add_argument("to", help="sip:user@host, or a user name at our domain")
     message.add_argument("text", help="the text (UTF-8, at most 1300 bytes)")
-    actions.add_parser(
+    transfer = actions.add_parser(
         "transfer", help="transfer the answered call (blind REFER); watch ctl events for the result"
-    ).add_argument("uri", help="sip:user@host, or a user name at our domain")
+    )
+    transfer.add_argument("uri", nargs="?", help="sip:user@host, or a user name at our domain")
+    step = transfer.add_mutually_exclusive_group()
+    step.add_argument(
+        "--attended", action="store_true", help="hold the call and call URI first (consult)"
+    )
+    step.add_argument(
+        "--complete", action="store_true", help="attended: hand the held call to the consulted"
+    )
+    step.add_argument(
+        "--cancel", action="store_true", help="attended: end the consultation, resume the call"
+    )
     actions.add_parser("open-door", help="pulse the door relay")
     volume = actions.add_parser(
         "volume", help="speaker volume / microphone gain in dB, now and for the next calls"
@@ -79,6 +90,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _transfer_payload(args: argparse.Namespace, payload: dict[str, Any]) -> None:
+    """``transfer URI`` (blind), ``transfer --attended URI``, ``--complete``, ``--cancel``."""
+    if args.complete or args.cancel:
+        payload["attended"] = "complete" if args.complete else "cancel"
+        return
+    if not args.uri:
+        raise SystemExit("ctl transfer: a URI is needed (sip:user@host, or a user name)")
+    payload["uri"] = args.uri
+    if args.attended:
+        payload["attended"] = "start"
+
+
 def _payload(args: argparse.Namespace) -> dict[str, Any]:
     """The control request for ``ctl ACTION ...`` (the socket's JSON command)."""
     payload: dict[str, Any] = {"cmd": args.action}
@@ -95,7 +118,7 @@ def _payload(args: argparse.Namespace) -> dict[str, Any]:
     elif args.action == "dtmf":
         payload["digits"] = args.digits
     elif args.action == "transfer":
-        payload["uri"] = args.uri
+        _transfer_payload(args, payload)
     elif args.action == "volume":
         if args.speaker is not None:
             payload["speaker"] = args.speaker

@@ -168,3 +168,10 @@ def test_media_codecs_accept_g722_and_name_it_in_the_fix() -> None:
     assert parse_config('[media]\ncodecs = ["g722", "PCMU"]\n').media.codecs == ("G722", "PCMU")
     (line,) = problems_of('[media]\ncodecs = ["G729"]\n')
     assert "codecs" in line and "G729" in line and '"G722"' in line
+
+
+def test_early_media_is_off_unless_set_and_a_boolean() -> None:
+    assert parse_config("").calls.early_media is False
+    assert parse_config("[calls]\nearly_media = true\n").calls.early_media is True
+    (line,) = problems_of("[calls]\nearly_media = 1\n")
+    assert line.startswith("[calls] early_media = 1: true (a ringing caller gets a 183")

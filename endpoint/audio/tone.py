@@ -75,7 +75,8 @@ class ToneGenerator:
 
 
 class TonePort:
-    """A sine source for the microphone side; what it is asked to play is discarded."""
+    """A sine source for the microphone side (with an optional on/off cadence: the ring-back
+    tone of our early media); what it is asked to play is discarded."""
 
     def __init__(
         self,
@@ -83,10 +84,11 @@ class TonePort:
         amplitude: float = 0.5,
         frame_samples: int = FRAME_SAMPLES,
         rate: int = SAMPLE_RATE,
+        cadence: Sequence[float] = (),
     ) -> None:
         self._frequency = frequency
         self._rate = rate
-        self._generator = ToneGenerator((frequency,), amplitude, rate=rate)
+        self._generator = ToneGenerator((frequency,), amplitude, cadence, rate=rate)
         self._frame_samples = frame_samples
         self._running = False
         # A whole-Hz tone repeats exactly every second: generate that second once and read
@@ -94,7 +96,7 @@ class TonePort:
         # on the media thread every 20 ms.
         self._table: Frame | None = None
         self._offset = 0
-        if float(frequency).is_integer():
+        if float(frequency).is_integer() and not cadence:
             self._table = np.concatenate([self._generator.next_frame(rate)] * 2)
 
     def start(self) -> None:
@@ -118,3 +120,16 @@ class TonePort:
     def status(self) -> AudioStatus:
         state = DeviceState.RUNNING if self._running else DeviceState.STOPPED
         return AudioStatus(backend="tone", device=f"tone {self._frequency:g} Hz", state=state)
+
+
+#: The ring-back tone our early media plays (ETSI ES 201 970 / ITU-T E.180: 425 Hz, 1 s on,
+#: 4 s off), at a modest level.
+RINGBACK_HZ = 425.0
+RINGBACK_CADENCE = (1.0, 4.0)
+
+
+def ringback_port(rate: int = SAMPLE_RATE) -> TonePort:
+    """The audio source of a call still ringing: the ring-back tone, never a microphone."""
+    port = TonePort(RINGBACK_HZ, 0.3, rate // 50, rate, RINGBACK_CADENCE)
+    port.start()
+    return port

@@ -32,6 +32,9 @@ class CallSettings:
     pbx_auto_answer: bool = False
     #: Follow a REFER (RFC 3515) from the peer of a trusted call to a configured host.
     accept_transfer: bool = True
+    #: While an incoming call rings, send our SDP answer in a (reliable, with 100rel) 183 and
+    #: play a ring-back tone to the caller (never the microphone) until we answer.
+    early_media: bool = False
 
 
 def read(doc: Document) -> CallSettings:
@@ -73,6 +76,12 @@ def read(doc: Document) -> CallSettings:
             boolean,
             "true (follow a transfer by the peer of a trusted call) or false (refuse it, 403)",
         ),
+        early_media=r.get(
+            "early_media",
+            False,
+            boolean,
+            "true (a ringing caller gets a 183 with SDP and hears a ring-back tone) or false",
+        ),
     )
     if 0 < calls.max_duration < 30:
         doc.problems.append(
@@ -94,6 +103,7 @@ CALLS = Section(
         "session_expires",
         "pbx_auto_answer",
         "accept_transfer",
+        "early_media",
     ),
     CallSettings(),
     read,

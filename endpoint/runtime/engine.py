@@ -24,7 +24,7 @@ import numpy as np
 
 from endpoint.audio import AudioError, AudioPort, echo_state, open_audio
 from endpoint.audio.processing import ProcessingSettings, VoiceProcessor
-from endpoint.audio.tone import ToneGenerator
+from endpoint.audio.tone import ToneGenerator, ringback_port
 from endpoint.config import Config, security_warnings
 from endpoint.integration.services import COMMANDS as INTEGRATION_COMMANDS
 from endpoint.integration.services import Integration
@@ -234,6 +234,8 @@ class Engine:
         self.media: MediaLoop | None = None
         self._sockets: dict[str, RtpSockets] = {}
         self._ports: dict[str, AudioPort] = {}
+        #: Calls whose media plays the ring-back tone of our early media (not answered yet).
+        self._early: set[str] = set()
         self._callers: dict[str, str] = {}
         #: The SRTP keys each call's stream runs with (a re-INVITE may bring new ones).
         self._keys: dict[str, SdesKeys | None] = {}
@@ -601,9 +603,13 @@ class Engine:
     def _start_media(
         self, core: Intercom, media: MediaLoop, action: StartMedia, now: float
     ) -> None:
-        """The negotiated stream on the call's sockets and the configured audio device."""
+        """The negotiated stream on the call's sockets and the configured audio device (the
+        ring-back tone for early media; the device replaces it when the call is answered)."""
         sockets = self._sockets.get(action.call_id)
         if sockets is None:
+            return
+        if action.call_id in self._early:
+            self._answer_early(core, media, action.call_id, now)
             return
         stream = MediaStream(
             stream_config(action.media, self.config, f"door@{core.ua.local.host}"),
@@ -612,10 +618,16 @@ class Engine:
             protection_for(action.media),
         )
         self._keys[action.call_id] = action.media.srtp
+        port: AudioPort
+        processor: VoiceProcessor | None
         try:
             rate = stream.codec.audio_rate
-            port = open_configured_audio(self.config, rate)
-            processor = voice_processor(self.config, *self._volume, rate=rate)
+            if action.early:
+                port, processor = ringback_port(rate), None
+                self._early.add(action.call_id)
+            else:
+                port = open_configured_audio(self.config, rate)
+                processor = voice_processor(self.config, *self._volume, rate=rate)
         except (AudioError, OSError, ValueError) as exc:
             # Principle 5: this call ends, the endpoint keeps serving the next one.
             log.error(
@@ -641,6 +653,24 @@ class Engine:
                 port_rate=rate,
             )
         )
+
+    def _answer_early(self, core: Intercom, media: MediaLoop, call_id: str, now: float) -> None:
+        """The call that played ring-back is answered: same stream (the 200 repeats the 183's
+        SDP), the door's audio device in place of the tone."""
+        self._early.discard(call_id)
+        rate = media.port_rate(call_id)
+        try:
+            port = open_configured_audio(self.config, rate)
+            processor = voice_processor(self.config, *self._volume, rate=rate)
+        except (AudioError, OSError, ValueError) as exc:
+            log.error("call %s: cannot open the audio (%s): check [audio]", call_id, exc)
+            core.end_call(call_id, f"audio failed: {exc}", now)
+            return
+        tone = self._ports.get(call_id)
+        self._ports[call_id] = port
+        media.set_port(call_id, port, processor)
+        if tone is not None:
+            tone.stop()
 
     def _handshakes(self, m: NegotiatedMedia) -> tuple[DtlsSrtp | None, DtlsSrtp | None]:
         """The DTLS-SRTP handshakes of a call: they run on the media thread, on the RTP
@@ -674,6 +704,7 @@ class Engine:
         future = media.remove_call(call_id)
         old_sockets = self._sockets.pop(call_id, None)
         old_port = self._ports.pop(call_id, None)
+        self._early.discard(call_id)
         self._keys.pop(call_id, None)
         self._associations.pop(call_id, None)
         loop = asyncio.get_running_loop()
@@ -889,13 +920,21 @@ class Engine:
         return answer
 
     def _transfer_command(self, core: Intercom, request: dict[str, Any]) -> dict[str, Any]:
-        """``{"uri": ...}``: blind transfer of the answered call; the outcome is an event
-        (transfer-succeeded / transfer-failed), the answer only says the REFER went out."""
+        """``{"uri": ...}``: blind transfer of the answered call; with ``"attended": "start"``
+        the call is held and ``uri`` consulted first, then ``"complete"`` (REFER with Replaces)
+        or ``"cancel"``. Outcomes are events (consultation-*, transfer-*); the answer only
+        says the step was taken."""
         target = request.get("uri")
-        if not isinstance(target, str) or not target:
+        step = request.get("attended")
+        if step in ("complete", "cancel"):
+            target = None
+        elif not isinstance(target, str) or not target:
             return {"ok": False, "error": 'transfer needs "uri", e.g. sip:flat12@pbx.example.com'}
         try:
-            call_id = core.transfer(target, time.monotonic())
+            if step is None and isinstance(target, str):
+                call_id = core.transfer(target, time.monotonic())
+            else:
+                call_id = core.transfer_attended(str(step), target, time.monotonic())
         except (ValueError, ParseError) as exc:
             return {"ok": False, "error": str(exc)}
         self._step()

@@ -233,6 +233,20 @@ class MediaLoop:
 
         self._commands.put(lambda: self._with(call_id, start))
 
+    def set_port(self, call_id: str, port: AudioPort, processor: VoiceProcessor | None) -> None:
+        """Another audio source and sink for the call (early media's ring-back tone replaced
+        by the door's device at the answer); the stream and its codec stay."""
+
+        def swap(call: CallMedia) -> None:
+            call.port, call.processor, call.processed = port, processor, None
+
+        self._commands.put(lambda: self._with(call_id, swap))
+
+    def port_rate(self, call_id: str) -> int:
+        """The audio rate the call's port runs at (its first codec's)."""
+        call = self._calls.get(call_id)
+        return SAMPLE_RATE if call is None else call.port_rate
+
     def stats(self, call_id: str) -> StreamStats | None:
         call = self._calls.get(call_id)
         return None if call is None else call.stream.stats()

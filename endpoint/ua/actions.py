@@ -55,6 +55,9 @@ class StartMedia:
     call_id: str
     media: NegotiatedMedia
     local_port: int
+    #: Early media of a call still ringing (our 183): the runtime sends a ring-back tone, not
+    #: the microphone; the StartMedia of the answer then switches to the door's audio.
+    early: bool = False
 
 
 @dataclass(frozen=True, slots=True)

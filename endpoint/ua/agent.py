@@ -39,6 +39,7 @@ from endpoint.sip.transaction import State as TxnState
 from endpoint.sip.uri import SipURI
 from endpoint.ua.actions import Action, CallAction, Destination, SendKeepalive, SendRequest
 from endpoint.ua.allowlist import Allowlist
+from endpoint.ua.attended import Consultations
 from endpoint.ua.callgroup import CallGroup
 from endpoint.ua.calls import IncomingCalls
 from endpoint.ua.configured import account_realms, peer_hosts
@@ -61,7 +62,7 @@ from endpoint.ua.events import (
     RequestFailed,
 )
 from endpoint.ua.messages import OutgoingMessages
-from endpoint.ua.outgoing import OutgoingCalls
+from endpoint.ua.outgoing import OutgoingCalls, OutState
 from endpoint.ua.registration import LocalAddress, Registration, RegState, listening_contact
 from endpoint.ua.reliable import supported_options
 from endpoint.ua.session import Session
@@ -137,6 +138,17 @@ class UserAgent:
             place=lambda target, headers, now: self.outgoing.call(target, now, headers=headers),
             end=self._end_one,
             trusted=lambda call_id: (party := self.party(call_id)) is not None and party.trusted,
+            notice=self._notice,
+        )
+        self.consultations = Consultations(
+            place=self.outgoing.call,
+            end=self._end_one,
+            up=lambda call_id: (
+                (call := self.outgoing.calls.get(call_id)) is not None
+                and call.state is not OutState.ENDED
+            ),
+            sessions=self._sessions,
+            transfers=self.transfers,
             notice=self._notice,
         )
         #: New requests dropped because their source is not in ``[sip] accept_from``.
@@ -456,12 +468,43 @@ class UserAgent:
         the outcome comes as an event; the call id. ParseError for a target that is not a SIP
         address, ValueError when no call is answered or it is being transferred already."""
         uri = self.outgoing.target_uri(target)
-        session = next((s for s in self._sessions() if s.ended is None), None)
-        if session is None:
-            raise ValueError("no answered call to transfer")
+        if self.consultations.current is not None:
+            raise ValueError("a consultation call is up: transfer --complete or --cancel")
+        session = self._answered()
         self.transfers.transfer(session, ReferTarget(uri), now)
         self._drain(now)
         return session.call_id
+
+    def transfer_attended(self, target: str, now: float) -> str:
+        """Attended transfer, first step (RFC 5589 §7): hold the answered call and place the
+        consultation call to ``target`` (endpoint.ua.attended); the consultation call's id.
+        ParseError for a bad target, ValueError without a (single) answered call."""
+        uri = self.outgoing.target_uri(target)
+        session = self._answered()
+        if sum(1 for s in self._sessions() if s.ended is None) > 1 or self.groups:
+            raise ValueError("more than one call is up: attended transfer needs just one")
+        call_id = self.consultations.start(session, str(uri), now)
+        self._drain(now)
+        return call_id
+
+    def transfer_complete(self, now: float) -> str:
+        """``transfer --complete``: REFER the held call's peer to the consultation target with
+        Replaces; the held call's id. ValueError when no consultation call is answered."""
+        call_id = self.consultations.complete(now)
+        self._drain(now)
+        return call_id
+
+    def transfer_cancel(self, now: float) -> str:
+        """``transfer --cancel``: end the consultation call, resume the held one; its id."""
+        call_id = self.consultations.cancel(now)
+        self._drain(now)
+        return call_id
+
+    def _answered(self) -> Session:
+        session = next((s for s in self._sessions() if s.ended is None), None)
+        if session is None:
+            raise ValueError("no answered call to transfer")
+        return session
 
     def active_call_id(self) -> str | None:
         incoming, outgoing = self.calls.active, self.outgoing.active
@@ -605,6 +648,7 @@ class UserAgent:
         self.outgoing.reap(now)
         self._groups_step(now)
         self.transfers.prune()
+        self.consultations.step(now)
 
     def _dispatch(self, now: float) -> None:
         for event in self.transactions.events():
@@ -891,9 +935,16 @@ class UserAgent:
 
     def _on_invite(self, event: RequestReceived, now: float) -> Response | None:
         """A new call (no To tag): busy while we are calling out, else it rings. An INVITE
-        with Replaces takes over the call it names (RFC 3891), or gets 481/486."""
+        with Replaces from a caller in ``[calls] allow`` takes over the call it names (RFC
+        3891), or gets 403/481/486."""
         request = event.request
         if "Replaces" in request.headers:
+            uri = request.from_addr.uri
+            user, host = (uri.user, uri.host) if isinstance(uri, SipURI) else (None, str(uri))
+            if not self.calls.allowlist.allows(user, host):
+                # RFC 3891 §6.1: only someone we would take a call from may swap a call of ours
+                # (dialog ids leak; a stranger must not take over the concierge's call).
+                return make_response(request, 403, "Forbidden (caller not in [calls] allow)")
             replaced = self.transfers.replaced(request, self._sessions())
             if isinstance(replaced, int):
                 return make_response(request, replaced, to_tag=self._tag())
@@ -1006,6 +1057,7 @@ class UserAgent:
             "listen": f"{self.local.transport} {self.local.host}:{self.local.port}",
             "registrations": [r.status() for r in self.registrations],
             "calls": self._calls_status(now),
+            "consultation": self.consultations.status(),
             "transactions": len(self.transactions),
             "untrusted_dropped": self.untrusted,
             "internal_errors": self.internal_errors,

@@ -112,6 +112,9 @@ class Call:
     #: waits for its PRACK.
     reliable: ReliableSender | None = None
     answer_after_prack: bool = False
+    #: Our SDP answer once made: the early media 183's (``[calls] early_media``), which the
+    #: 200 repeats, or the 200's own.
+    early: tuple[SessionDescription, NegotiatedMedia, LocalMedia] | None = None
 
 
 class IncomingCalls:
@@ -240,7 +243,8 @@ class IncomingCalls:
         if expires is not None and expires < self.config.calls.ring_timeout:
             call.ring_deadline, call.ring_status = now + expires, 487
         self.calls[call.call_id] = call
-        self._respond(call, 180, now=now)
+        if not self.config.calls.early_media:
+            self._respond(call, 180, now=now)  # else the 183 with SDP once media is ready
         self.events.append(CallIncoming(call_id=call.call_id, caller=caller, allowed=allowed))
         self.events.append(NeedMedia(call.call_id))
 
@@ -285,6 +289,13 @@ class IncomingCalls:
     def prack(self, request: Request, transaction: str, source: str, now: float) -> None:
         """A PRACK (RFC 3262 §3): 200 when it acknowledges a ringing call's reliable 180 (its
         tags, its source, its RAck), then the answer that waited for it; else 481."""
+        if request.body:
+            # RFC 3262 §5: a PRACK may carry an offer, whose answer goes in the PRACK's 200.
+            # We make no offer/answer there: refused (it acknowledges nothing), the call rings
+            # on and a PRACK without a body still acknowledges our provisional response.
+            refusal = make_response(request, 488, "Not Acceptable Here (no offer in a PRACK)")
+            self.tx.send_response(transaction, refusal, now)
+            return
         call = self.calls.get(request.call_id)
         matches = (
             call is not None
@@ -319,6 +330,40 @@ class IncomingCalls:
             call.answer_at = now + delay
             if delay <= 0:
                 self.answer(call_id, now)
+                return
+        if self.config.calls.early_media:
+            self._early_media(call, now)
+
+    def _early_media(self, call: Call, now: float) -> None:
+        """RFC 3262 / RFC 3960 early media: our SDP answer in a 183 (reliable when the caller
+        supports 100rel) and a ring-back tone on it, never the microphone: a door that is not
+        answered yet must not let the caller hear the street (or who is at the door)."""
+        negotiated = self._negotiate(call, now)
+        if negotiated is None:
+            return
+        answer, media, _ = negotiated
+        self._respond(call, 183, body=bytes(answer), now=now)
+        assert call.rtp_port is not None
+        self.events.append(StartMedia(call.call_id, media, call.rtp_port, early=True))
+
+    def _negotiate(
+        self, call: Call, now: float
+    ) -> tuple[SessionDescription, NegotiatedMedia, LocalMedia] | None:
+        """Our answer to the INVITE's offer, made once (the 183's is the 200's); None when
+        no codec fits (488 sent, the call ended)."""
+        if call.early is not None:
+            return call.early
+        assert call.rtp_port is not None
+        local = self._local_media(call, call.rtp_port)
+        call.sdp = SdpSession(self.rng, self.local.host)
+        try:
+            answer, negotiated = make_answer(call.offer, local, call.sdp)
+        except NotAcceptableError as exc:
+            self._respond(call, 488, now=now)
+            self._end(call, f"488 {exc}", now)
+            return None
+        call.early = (answer, negotiated, local)
+        return call.early
 
     def _answer_delay(self, call: Call) -> float | None:
         """When to answer by ourselves: the PBX's requested delay, else ``answer_delay`` for
@@ -346,14 +391,11 @@ class IncomingCalls:
             # RFC 3262 §3: no final response before the reliable 180 is PRACKed.
             call.answer_after_prack, call.answer_at = True, None
             return True
-        local = self._local_media(call, call.rtp_port)
-        call.sdp = SdpSession(self.rng, self.local.host)
-        try:
-            answer, negotiated = make_answer(call.offer, local, call.sdp)
-        except NotAcceptableError as exc:
-            self._respond(call, 488, now=now)
-            self._end(call, f"488 {exc}", now)
+        made = self._negotiate(call, now)
+        if made is None:
             return False
+        answer, negotiated, local = made
+        assert call.sdp is not None
         body = bytes(answer)
         self._respond(
             call,

@@ -411,6 +411,27 @@ class TransferFailed(TransferNotice):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ConsultationStarted(CallNotice):
+    """``ctl transfer --attended``: call ``held_call_id`` is on hold and the consultation call
+    ``call_id`` to ``target`` is being placed (RFC 5589 §7)."""
+
+    name: ClassVar[str] = "consultation-started"
+    held_call_id: str
+    target: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConsultationEnded(CallNotice):
+    """The consultation is over: ``outcome`` is ``transferred`` (both calls ended, the peers
+    talk to each other), ``cancelled`` or ``failed`` (the held call was resumed), or
+    ``held-call-ended`` (the held peer hung up; the consultation call stays as a normal call)."""
+
+    name: ClassVar[str] = "consultation-ended"
+    held_call_id: str
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DtmfReceived(CallNotice):
     """A digit from the peer (RFC 4733 or SIP INFO). ``shown()`` hides it when a door code
     is configured: which digits were typed is the door's secret too."""
@@ -569,6 +590,8 @@ Event = (
     | TransferRequested
     | TransferSucceeded
     | TransferFailed
+    | ConsultationStarted
+    | ConsultationEnded
     | DtmfReceived
     | DtmfRefused
     | DtmfFailed

@@ -248,6 +248,22 @@ class Intercom:
         finally:
             self._settle(now)
 
+    def transfer_attended(self, step: str, target: str | None, now: float) -> str:
+        """Attended transfer (RFC 5589 §7): ``start`` holds the answered call and calls
+        ``target`` (the consultation call's id); ``complete`` REFERs the held peer to it with
+        Replaces, ``cancel`` ends it and resumes (the held call's id). ValueError/ParseError
+        say why not; the outcome comes later as events."""
+        try:
+            if step == "start" and target is not None:
+                return self.ua.transfer_attended(target, now)
+            if step == "complete":
+                return self.ua.transfer_complete(now)
+            if step == "cancel":
+                return self.ua.transfer_cancel(now)
+            raise ValueError(f"unknown attended transfer step {step!r}")
+        finally:
+            self._settle(now)
+
     def call_group(
         self, targets: Sequence[str], parallel: bool, target_timeout: float, now: float
     ) -> str:

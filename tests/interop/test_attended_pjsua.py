@@ -1,0 +1,94 @@
+"""Attended transfer from our side (RFC 5589 §7) with two real PJSIP phones: the visitor calls
+the door, the door holds the visitor and consults the flat, then hands the visitor over
+(REFER with Replaces): the visitor's INVITE with Replaces reaches the flat, which swaps its
+call with the door for the visitor's, and audio flows between visitor and flat."""
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.interop.door import Door
+from tests.interop.pjsua import MISSING, Pjsua, pjsua_python
+
+pytestmark = pytest.mark.interop
+
+
+@pytest.fixture
+def phones(tmp_path: Path) -> Iterator[tuple[Pjsua, Pjsua]]:
+    if pjsua_python() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(MISSING)
+        pytest.skip(MISSING)
+    visitor = Pjsua(tmp_path / "visitor", user="visitor").start()
+    flat = Pjsua(tmp_path / "flat", user="flat", tone_hz=700).start()
+    try:
+        yield visitor, flat
+    finally:
+        visitor.stop()
+        flat.stop()
+
+
+def consult(door: Door, visitor: Pjsua, flat: Pjsua) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The visitor's call answered, then ``ctl transfer --attended``: the flat's call and
+    ``ctl status`` while both exist."""
+    visitor.command("call", uri=door.uri)
+    visitor.wait_state("CONFIRMED")
+    started = door.ctl("transfer", "--attended", flat.uri)
+    assert started.returncode == 0, started.stderr
+    first = flat.wait_event("state", state="CONFIRMED")
+    time.sleep(0.5)
+    return first, json.loads(door.ctl("status", "--json").stdout)
+
+
+def test_attended_transfer_hands_the_visitor_to_the_flat(
+    tmp_path: Path, phones: tuple[Pjsua, Pjsua]
+) -> None:
+    visitor, flat = phones
+    door = Door(tmp_path / "door", calls='allow = ["*@127.0.0.1"]')
+    try:
+        first, both = consult(door, visitor, flat)
+        done = door.ctl("transfer", "--complete")
+        replaced = flat.wait_event("replaced", call=first["call"], timeout=10)
+        time.sleep(1.5)
+        heard = flat.command("stats", call=replaced["new"])
+        calls = json.loads(door.ctl("status", "--json").stdout)["calls"]
+        flat.command("hangup", call=replaced["new"])
+        time.sleep(0.5)
+    finally:
+        log = door.stop()
+    assert done.returncode == 0, done.stderr
+    assert {c["direction"] for c in both["calls"]} == {"in", "out"}
+    assert both["consultation"]["target"] == flat.uri
+    assert "consultation-started" in log and "transfer-succeeded" in log
+    assert "outcome=transferred" in log
+    assert heard["rx_packets"] > 0  # the visitor's audio reaches the flat, not through us
+    assert calls == []  # both of the door's calls ended
+
+
+def test_cancel_ends_the_consultation_and_resumes_the_visitor(
+    tmp_path: Path, phones: tuple[Pjsua, Pjsua]
+) -> None:
+    visitor, flat = phones
+    door = Door(tmp_path / "door", calls='allow = ["*@127.0.0.1"]')
+    try:
+        first, _ = consult(door, visitor, flat)
+        cancelled = door.ctl("transfer", "--cancel")
+        flat.wait_event("state", call=first["call"], state="DISCONNECTED")
+        time.sleep(1.0)
+        before = visitor.command("stats")["rx_packets"]
+        time.sleep(1.0)
+        after = visitor.command("stats")["rx_packets"]
+        calls = json.loads(door.ctl("status", "--json").stdout)["calls"]
+        visitor.command("hangup")
+        time.sleep(0.5)
+    finally:
+        log = door.stop()
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert "outcome=cancelled" in log and "call-resumed" in log
+    assert after > before  # the door sends audio to the visitor again
+    assert [c["direction"] for c in calls] == ["in"]

@@ -825,8 +825,7 @@ def _stamp_via(request: Request, source: Address) -> Request:
         changes.setdefault("received", source[0])
     if not changes:
         return request
-    headers = request.headers.remove_first("Via").prepend("Via", str(via.with_params(**changes)))
-    return request.replace(headers=headers)
+    return request.with_top_via(via.with_params(**changes))
 
 
 def build_ack(invite: Request, response: Response) -> Request:

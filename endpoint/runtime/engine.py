@@ -229,6 +229,7 @@ class Engine:
         #: The intercom core (UA, buttons, door, LEDs); None until started.
         self.core: Intercom | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._timer_deadline: float | None = None
         self._stop = asyncio.Event()
         self.last_step: float | None = None
         self.media: MediaLoop | None = None
@@ -524,17 +525,25 @@ class Engine:
             log.warning("%s", line)
         for notice in core.events():
             self._publish(notice)
+        self._rearm(core.get_timer())
+        self.last_step = time.monotonic()
+        if core.ua.stopped:
+            self._stop.set()
+
+    def _rearm(self, deadline: float | None) -> None:
+        """Arm the one loop timer at the core's next deadline. Most steps leave it where it
+        was (a flood's requests all wait on the same earliest timer): then the handle stays,
+        instead of one cancel and one call_at per datagram."""
         if self._timer is not None:
+            if deadline == self._timer_deadline:
+                return
             self._timer.cancel()
             self._timer = None
-        deadline = core.get_timer()
+        self._timer_deadline = deadline
         if deadline is not None:
             loop = asyncio.get_running_loop()
             delay = max(0.0, deadline - time.monotonic())
             self._timer = loop.call_at(loop.time() + delay, self._fire)
-        self.last_step = time.monotonic()
-        if core.ua.stopped:
-            self._stop.set()
 
     def _run_devices(self, core: Intercom) -> bool:
         """Set the LEDs and pulse the relay as the core asked; False if the relay failed."""

@@ -16,12 +16,16 @@ from dataclasses import dataclass
 log = logging.getLogger("endpoint.runtime.realtime")
 
 #: The GIL switch interval while the media thread runs (CPython's default is 5 ms).
-MEDIA_SWITCH_INTERVAL_S = 0.0005
+MEDIA_SWITCH_INTERVAL_S = 0.0001
 """A woken media thread must take the GIL from the SIP loop before it can send its packet,
 and a busy thread gives the GIL up only when the switch interval has passed: with the default
 5 ms, an OPTIONS flood keeping the SIP loop busy delayed packets by up to 5 ms plus the time
-the loop's current bytecode takes (bench_flood.py). 0.5 ms bounds that wait for a tenth of the
-delay; the cost is more GIL hand-overs, and only while two threads both want it."""
+the loop's current bytecode takes (bench_flood.py). 0.5 ms cut that to a tenth, but the
+media thread still waited the whole interval under a flood (probe lateness p99 ≈ 0.5-0.65 ms
+in bench_sip_loop_hold.py: releasing the GIL between datagrams, time.sleep(0), did not hand it
+over, the releasing thread takes it back first); 0.1 ms brings the p99 to ≈ 0.2-0.45 ms. The
+cost is more GIL hand-overs, and only while two threads both want it: the media thread asks
+a few times per 20 ms packet, so the SIP loop loses a handful of switches per packet."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -350,6 +350,20 @@ class Request(_Typed):
         values.update(changes)
         return Request(**values)
 
+    def with_top_via(self, via: Via) -> Request:
+        """A copy whose top Via is ``via`` (the transport stamps ``received``/``rport`` on
+        every request): what was already parsed is carried over instead of parsed again, since
+        only the top Via changed (parsing the copy's header fields anew cost a served request
+        a good part of its CPU under a flood, issue 13)."""
+        vias = self.via
+        if not vias:
+            raise ParseError("missing Via")
+        headers = self.headers.remove_first("Via").prepend("Via", str(via))
+        copy = self.replace(headers=headers)
+        copy._cache.update(self._cache)
+        copy._cache["via"] = (via, *vias[1:])
+        return copy
+
 
 @dataclass(frozen=True, slots=True, eq=True)
 class Response(_Typed):

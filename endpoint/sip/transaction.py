@@ -22,6 +22,7 @@ from endpoint.sip import grammar
 from endpoint.sip.errors import ParseError, UsageError
 from endpoint.sip.headers import Via
 from endpoint.sip.message import Headers, Message, Request, Response, make_response
+from endpoint.sip.timer_heap import TimerHeap
 
 Address = tuple[str, int]
 MAX_TRANSACTIONS = 512
@@ -361,6 +362,8 @@ class TransactionLayer:
         #: Answered server transactions forgotten early to make room (full table).
         self.evicted = 0
         self._txns: dict[str, Transaction] = {}
+        #: Every armed timer of every transaction, earliest first (``get_timer`` is O(1)).
+        self._heap = TimerHeap()
         self._out: list[Outgoing] = []
         self._events: list[Event] = []
         self.rejected_overload = 0
@@ -398,18 +401,18 @@ class TransactionLayer:
         return out
 
     def get_timer(self) -> float | None:
-        deadlines = [t for txn in self._txns.values() for t in txn.timers.values()]
-        return min(deadlines) if deadlines else None
+        return self._heap.earliest()
 
     def handle_timer(self, now: float) -> None:
-        for txn in list(self._txns.values()):
-            for name, deadline in sorted(txn.timers.items(), key=lambda kv: kv[1]):
-                if deadline <= now and txn.timers.get(name) == deadline:
-                    del txn.timers[name]
-                    if name == TU_TIMER:
-                        self._tu_timeout(txn, now)
-                    else:
-                        self._fire(txn, _TIMER_INPUTS[name], now, None)
+        for deadline, (key, name) in self._heap.pop_due(now):
+            txn = self._txns.get(key)
+            if txn is None or txn.timers.get(name) != deadline:
+                continue  # forgotten meanwhile (by an earlier timer of this step)
+            del txn.timers[name]
+            if name == TU_TIMER:
+                self._tu_timeout(txn, now)
+            else:
+                self._fire(txn, _TIMER_INPUTS[name], now, None)
 
     # -- TU interface ----------------------------------------------------------------------
 
@@ -439,11 +442,11 @@ class TransactionLayer:
         if invite:
             if not txn.reliable:
                 self._arm(txn, "A", now, t1)
-            txn.timers["B"] = now + 64 * t1
+            self._set_timer(txn, "B", now + 64 * t1)
         else:
             if not txn.reliable:
                 self._arm(txn, "E", now, t1)
-            txn.timers["F"] = now + 64 * t1
+            self._set_timer(txn, "F", now + 64 * t1)
         return key
 
     def send_ack(self, ack: Request, destination: Address, transport: str) -> None:
@@ -544,10 +547,11 @@ class TransactionLayer:
         self._txns[key] = txn
         self._per_source[host] = self._per_source.get(host, 0) + 1
         if invite and self.trying_delay >= 0:
-            txn.timers["trying"] = now + self.trying_delay
+            self._set_timer(txn, "trying", now + self.trying_delay)
         # No server transaction waits for ever (issue 13 rule 1): whatever the TU does with the
         # request, the transaction has a deadline by which it is answered and then ends.
-        txn.timers[TU_TIMER] = now + (self.invite_tu_timeout if invite else 64 * self.config.t1)
+        answer_by = self.invite_tu_timeout if invite else 64 * self.config.t1
+        self._set_timer(txn, TU_TIMER, now + answer_by)
         cancels = None
         if request.method == "CANCEL":
             target = self._txns.get(_server_key(request, method="INVITE"))
@@ -578,6 +582,8 @@ class TransactionLayer:
 
     def _forget(self, txn: Transaction) -> None:
         """Remove a transaction and give its slot back to its source's budget."""
+        for name in txn.timers:
+            self._heap.disarm((txn.key, name))
         txn.timers.clear()
         if self._txns.pop(txn.key, None) is None or txn.source_host is None:
             return
@@ -661,13 +667,22 @@ class TransactionLayer:
     def _send(self, txn: Transaction, data: bytes) -> None:
         self._out.append(Outgoing(data, txn.destination, txn.transport))
 
+    def _set_timer(self, txn: Transaction, timer: str, deadline: float) -> None:
+        """Every timer is armed here, so the heap of deadlines sees it (``get_timer``)."""
+        txn.timers[timer] = deadline
+        self._heap.arm((txn.key, timer), deadline)
+
+    def _stop(self, txn: Transaction, timer: str) -> None:
+        if txn.timers.pop(timer, None) is not None:
+            self._heap.disarm((txn.key, timer))
+
     def _arm(self, txn: Transaction, timer: str, now: float, interval: float) -> None:
         txn.intervals[timer] = interval
-        txn.timers[timer] = now + interval
+        self._set_timer(txn, timer, now + interval)
 
     def _wait(self, txn: Transaction, timer: str, now: float, unreliable: float) -> None:
         """Timers D, I, J, K: their unreliable value, zero on a reliable transport."""
-        txn.timers[timer] = now + (0.0 if txn.reliable else unreliable)
+        self._set_timer(txn, timer, now + (0.0 if txn.reliable else unreliable))
 
     # actions (named in the tables)
 
@@ -687,18 +702,18 @@ class TransactionLayer:
         self._events.append(TransactionTimeout(txn.key, txn.request, timer))
 
     def _a_pass_up(self, txn: Transaction, now: float, message: Message | None) -> None:
-        txn.timers.pop("A", None)
-        txn.timers.pop("B", None)
+        self._stop(txn, "A")
+        self._stop(txn, "B")
         assert isinstance(message, Response)
         self._events.append(ResponseReceived(txn.key, message, _sent(txn)))
 
     def _a_pass_up_accepted(self, txn: Transaction, now: float, message: Message | None) -> None:
         self._a_pass_up(txn, now, message)
-        txn.timers["M"] = now + 64 * self.config.t1
+        self._set_timer(txn, "M", now + 64 * self.config.t1)
 
     def _a_pass_up_final(self, txn: Transaction, now: float, message: Message | None) -> None:
-        txn.timers.pop("E", None)
-        txn.timers.pop("F", None)
+        self._stop(txn, "E")
+        self._stop(txn, "F")
         assert isinstance(message, Response)
         self._events.append(ResponseReceived(txn.key, message, _sent(txn)))
         self._wait(txn, "K", now, self.config.t4)
@@ -728,9 +743,9 @@ class TransactionLayer:
 
     def _a_send_response(self, txn: Transaction, now: float, message: Message | None) -> None:
         assert isinstance(message, Response)
-        txn.timers.pop("trying", None)
+        self._stop(txn, "trying")
         if message.status >= 200:
-            txn.timers.pop(TU_TIMER, None)
+            self._stop(txn, TU_TIMER)
         txn.last_response = message
         self._send(txn, bytes(message))
 
@@ -744,13 +759,13 @@ class TransactionLayer:
         txn.accepted = (message.call_id, message.cseq.seq, message.to_addr.tag)
         if not txn.reliable:
             self._arm(txn, "G", now, self.config.t1)
-        txn.timers["L"] = now + 64 * self.config.t1
+        self._set_timer(txn, "L", now + 64 * self.config.t1)
 
     def _a_send_failure(self, txn: Transaction, now: float, message: Message | None) -> None:
         self._a_send_response(txn, now, message)
         if not txn.reliable:
             self._arm(txn, "G", now, self.config.t1)
-        txn.timers["H"] = now + 64 * self.config.t1
+        self._set_timer(txn, "H", now + 64 * self.config.t1)
 
     def _a_retransmit_response(self, txn: Transaction, now: float, _: Message | None) -> None:
         self._a_resend_response(txn, now, None)
@@ -760,8 +775,8 @@ class TransactionLayer:
         return None
 
     def _a_confirm(self, txn: Transaction, now: float, _: Message | None) -> None:
-        txn.timers.pop("G", None)
-        txn.timers.pop("H", None)
+        self._stop(txn, "G")
+        self._stop(txn, "H")
         self._wait(txn, "I", now, self.config.t4)
 
     def _a_send_final(self, txn: Transaction, now: float, message: Message | None) -> None:
@@ -810,8 +825,7 @@ def _stamp_via(request: Request, source: Address) -> Request:
         changes.setdefault("received", source[0])
     if not changes:
         return request
-    headers = request.headers.remove_first("Via").prepend("Via", str(via.with_params(**changes)))
-    return request.replace(headers=headers)
+    return request.with_top_via(via.with_params(**changes))
 
 
 def build_ack(invite: Request, response: Response) -> Request:

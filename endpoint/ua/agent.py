@@ -296,11 +296,14 @@ class UserAgent:
             c.source == host for c in self.calls.calls.values()
         ):
             return True
+        sessions = list(self._sessions())
+        if not sessions:
+            return False  # no call: nothing to match, and a flood's From/To stay unparsed
         try:
             wanted = dialog_id_of(request, incoming=True)
         except ParseError:
             return False
-        return any(s.dialog.id == wanted and s.from_peer(host) for s in self._sessions())
+        return any(s.dialog.id == wanted and s.from_peer(host) for s in sessions)
 
     def transport_failed(self, destination: tuple[str, int], transport: str, now: float) -> None:
         """The runtime could not connect to ``destination`` (TCP refused, unreachable)."""

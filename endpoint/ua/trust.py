@@ -70,8 +70,10 @@ class SourceFilter:
 
     def allows(self, host: str) -> bool:
         """May ``host`` send us new requests at all (maybe subject to proof)?"""
+        if self.anyone:
+            return True  # peer-to-peer mode: no address to look up for every datagram
         listed, registrar, _ = self._where(host)
-        return self.anyone or listed or registrar
+        return listed or registrar
 
     def proven_by_source(self, host: str) -> bool:
         """Is the source address alone enough: anyone, or a network the installer listed?
@@ -103,6 +105,8 @@ class SourceFilter:
 
 
 def _within(host: str, networks: tuple[Network, ...]) -> bool:
+    if not networks:
+        return False
     try:
         address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:

@@ -287,3 +287,25 @@ def test_via_with_a_bare_ipv6_host_is_written_with_brackets() -> None:
         "SIP/2.0/UDP [::1]:5060;branch=z9hG4bKz"
     )
     assert str(Via("UDP", "[::1]", None, ())) == "SIP/2.0/UDP [::1]"
+
+
+def test_stamped_request_keeps_its_parse_and_says_the_same_as_its_bytes() -> None:
+    """``with_top_via`` carries the parsed fields over: what the copy's accessors answer must
+    be what its serialised form parses to (the Via stamped, nothing else changed)."""
+    raw = (
+        b"OPTIONS sip:door@192.0.2.5 SIP/2.0\r\n"
+        b"Via: SIP/2.0/UDP 192.0.2.50:5070;rport;branch=z9hG4bKa, "
+        b"SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKb\r\n"
+        b"From: <sip:flat@example.com>;tag=1\r\nTo: <sip:door@example.com>\r\n"
+        b"Call-ID: c1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    )
+    request = parse(raw)
+    assert isinstance(request, Request)
+    assert request.from_addr.tag == "1"  # parsed (and cached) before the copy
+    copy = request.with_top_via(request.top_via.with_params(received="198.51.100.7", rport="4000"))
+    again = parse(bytes(copy))
+    assert isinstance(again, Request)
+    assert copy.via == again.via
+    assert copy.top_via.received == "198.51.100.7" and copy.top_via.rport == 4000
+    assert copy.via[1].branch == "z9hG4bKb"
+    assert copy.from_addr == again.from_addr and copy.cseq == again.cseq

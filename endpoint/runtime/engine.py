@@ -805,11 +805,15 @@ class Engine:
         return {"ok": True, "method": method}
 
     def _hold_command(self, core: Intercom, request: dict[str, Any]) -> dict[str, Any]:
-        """``hold`` / ``resume``: a re-INVITE (a=sendonly, then sendrecv); "ok" means sent,
-        the event stream says when the peer agreed (call-held / call-resumed by=us)."""
+        """``hold`` / ``resume``: a re-INVITE (a=sendonly, then sendrecv). The answer only says
+        it was sent: the peer's answer (or a 491 and our retry, RFC 3261 §14.1) comes later, so
+        the event stream says whether it took (call-held / call-resumed by=us, or
+        call-hold-failed with the reason)."""
         problem = core.set_hold(request["cmd"] == "hold", time.monotonic())
         self._step()
-        return {"ok": True} if problem is None else {"ok": False, "error": problem}
+        if problem is not None:
+            return {"ok": False, "error": problem}
+        return {"ok": True, "status": "sent"}
 
     def _message_command(self, core: Intercom, request: dict[str, Any]) -> dict[str, Any]:
         """``{"to": target, "text": ...}``: a SIP MESSAGE; "ok" means sent, the event stream

@@ -369,6 +369,23 @@ class Engine:
         udp = self.config.sip.transport == "udp"
         return await self.nat.sip_address(self.transport, local, udp)
 
+    async def _reload_nat(self) -> None:
+        """``[nat]`` changed (SIGHUP): the next calls use the new settings, and STUN runs again
+        for the SIP socket, so a new server (or none) gives Via and Contact the address it sees;
+        a changed address re-registers with the new Contact (``UserAgent.readdress``)."""
+        self.nat = NatTraversal(self.config.nat, self._rng)
+        if self.transport is None or self.core is None or self.config.sip.advertise:
+            return
+        await self.nat.start(self.resolver.resolve)
+        ua = self.core.ua
+        local = (self._media_host, self.transport.port)
+        udp = self.config.sip.transport == "udp"
+        host, port = await self.nat.sip_address(self.transport, local, udp)
+        if (host, port) != (ua.local.host, ua.local.port):
+            log.info("reload: advertising %s:%d from now on", host, port)
+            ua.readdress(dataclasses.replace(ua.local, host=host, port=port), time.monotonic())
+            self._step()
+
     async def _stun_then_media_ready(self, call_id: str, sockets: RtpSockets) -> None:
         """The call's SDP port once STUN told its public mapping (or ``stun_timeout`` ran out)."""
         port = await self.nat.rtp_port(sockets)
@@ -382,6 +399,8 @@ class Engine:
         hops = await self.resolver.hops(config)
         resolved = {name: address for name, (address, _) in hops.items()}
         old, self.config = self.config, config
+        if old.nat != config.nat:
+            await self._reload_nat()
         if self.integration is not None and integration_changed(old, config):
             await self.integration.close()
             self.integration = await self._start_integration(config)

@@ -202,6 +202,20 @@ class UserAgent:
                 self._run(registration, registration.stop(now), now)
         self.start(now)
 
+    def readdress(self, local: LocalAddress, now: float) -> None:
+        """Our public address changed (``[nat]`` reloaded and STUN saw another): new calls and
+        messages say it in Via and Contact, and each registration binds the new Contact and
+        removes the old one (its Expires: 0 names the old Contact only, so it cannot remove
+        the new binding). Calls in progress keep the address their dialog was set up with."""
+        self.local = local
+        self.calls.local = self.outgoing.local = self.messages.local = local
+        if self.stopping:
+            return
+        old, self.registrations = self.registrations, self._registrations(self.config)
+        for registration in old:
+            self._run(registration, registration.stop(now), now)
+        self.start(now)
+
     def _registrations(self, config: Config) -> list[Registration]:
         return [
             Registration(

@@ -8,6 +8,7 @@ coturn reports is the local one; those tests show the path and the fallback."""
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -223,3 +224,44 @@ def test_keepalives_keep_the_nat_mapping_of_a_held_call(
         assert tone_share(heard[-8000:-2000], 440) > 0.9  # SIPp's tone after the resume
     else:
         assert held[-1] is None, held  # no keep-alives: the router forgot the RTP port
+
+
+def test_sighup_with_a_stun_server_advertises_the_routers_address_without_restart(
+    tmp_path: Path, natlab: NatLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The door starts behind the NAT with no ``[nat]`` and says its private address; the
+    file gains ``stun_server`` and SIGHUP: STUN runs again for the SIP socket, and the next
+    call's INVITE names the router's public address in Via, Contact and c= (the RTP port was
+    asked too), with no restart."""
+    monkeypatch.setattr(peers, "LOOPBACK", natlab.internet)
+    monkeypatch.setattr(door_module, "CLI", [*natlab.exec_prefix(), *door_module.CLI])
+    stun = Coturn(tmp_path / "coturn", host=natlab.internet).start()
+    sipp = Sipp(tmp_path / "sipp", "uas_pcmu.xml", [])
+    sipp.start()
+    door = Door(tmp_path / "door", host=natlab.private)
+    try:
+        config = tmp_path / "door" / "door.toml"
+        config.write_text(
+            config.read_text() + f'[nat]\nstun_server = "{natlab.internet}:{stun.port}"\n'
+        )
+        door.proc.send_signal(signal.SIGHUP)
+        time.sleep(3)
+        called = door.ctl("call", f"sip:flat@{natlab.internet}:{sipp.port}")
+        assert called.returncode == 0, called
+        time.sleep(2)
+        assert door.ctl("hangup").returncode == 0
+        assert sipp.wait(15) == 0, sipp.report()
+    finally:
+        log = door.stop()
+        stun.stop()
+        sipp.stop()
+    assert "reload: re-running STUN for [nat] stun_server" in log, log
+    assert f"reload: advertising {natlab.public}:" in log, log
+    assert "needs restart" not in log, log
+    messages = (tmp_path / "sipp" / "uas_pcmu.messages").read_text()
+    invite = re.search(r"INVITE sip:.*?(?=\n-{10,}|\Z)", messages, re.S)
+    assert invite, messages
+    text = invite.group(0)
+    assert f"SIP/2.0/UDP {natlab.public}:" in text, text
+    assert re.search(rf"Contact: <sip:[^@]+@{re.escape(natlab.public)}:\d+", text), text
+    assert f"c=IN IP4 {natlab.public}" in text and natlab.private not in text, text

@@ -388,9 +388,9 @@ class Engine:
 
     async def _stun_then_media_ready(self, call_id: str, sockets: RtpSockets) -> None:
         """The call's SDP port once STUN told its public mapping (or ``stun_timeout`` ran out)."""
-        port = await self.nat.rtp_port(sockets)
+        port, rtcp = await self.nat.media_ports(sockets)
         if self.core is not None and self._sockets.get(call_id) is sockets:
-            self.core.media_ready(call_id, port, time.monotonic())
+            self.core.media_ready(call_id, port, time.monotonic(), rtcp)
             self._step()
 
     async def apply_config(self, config: Config) -> None:

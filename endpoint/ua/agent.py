@@ -493,9 +493,13 @@ class UserAgent:
             return Party(str(outgoing.target), incoming=False, trusted=True)
         return None
 
-    def media_ready(self, call_id: str, rtp_port: int, now: float) -> None:
-        self.calls.media_ready(call_id, rtp_port, now)
-        self.outgoing.media_ready(call_id, rtp_port, now)
+    def media_ready(
+        self, call_id: str, rtp_port: int, now: float, rtcp: tuple[str, int] | None = None
+    ) -> None:
+        """The call's RTP socket is bound: ``rtp_port`` (its public port with STUN) goes in
+        m=, ``rtcp`` (the RTCP socket's public address, if STUN learned it) in a=rtcp."""
+        self.calls.media_ready(call_id, rtp_port, now, rtcp)
+        self.outgoing.media_ready(call_id, rtp_port, now, rtcp)
         self._drain(now)
 
     def answer(self, now: float) -> bool:

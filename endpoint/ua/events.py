@@ -573,6 +573,7 @@ Event = (
     | CallFailed
     | CallHeld
     | CallResumed
+    | CallHoldFailed
     | CallExtended
     | CallTimeWarning
     | CallReport

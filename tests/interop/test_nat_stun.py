@@ -132,6 +132,10 @@ def test_behind_a_real_nat_contact_and_sdp_carry_the_routers_address(
     assert f"c=IN IP4 {natlab.public}" in text, text
     assert natlab.private not in text, text
     assert f"is {natlab.public}:" in log and "call-answered" in log, log
+    # RFC 3605: the RTCP socket's own mapping, as the router made it, is offered in a=rtcp.
+    rtcp = re.search(rf"stun: RTCP port \d+ is {re.escape(natlab.public)}:(\d+) outside", log)
+    assert rtcp, log
+    assert f"a=rtcp:{rtcp.group(1)} IN IP4 {natlab.public}" in text, text
 
 
 def doctor(tmp: Path, nat: str) -> str:

@@ -372,11 +372,28 @@ class Engine:
         udp = self.config.sip.transport == "udp"
         return await self.nat.sip_address(self.transport, local, udp)
 
+    async def _reload_nat(self) -> None:
+        """``[nat]`` changed (SIGHUP): the next calls use the new settings, and STUN runs again
+        for the SIP socket, so a new server (or none) gives Via and Contact the address it sees;
+        a changed address re-registers with the new Contact (``UserAgent.readdress``)."""
+        self.nat = NatTraversal(self.config.nat, self._rng)
+        if self.transport is None or self.core is None or self.config.sip.advertise:
+            return
+        await self.nat.start(self.resolver.resolve)
+        ua = self.core.ua
+        local = (self._media_host, self.transport.port)
+        udp = self.config.sip.transport == "udp"
+        host, port = await self.nat.sip_address(self.transport, local, udp)
+        if (host, port) != (ua.local.host, ua.local.port):
+            log.info("reload: advertising %s:%d from now on", host, port)
+            ua.readdress(dataclasses.replace(ua.local, host=host, port=port), time.monotonic())
+            self._step()
+
     async def _stun_then_media_ready(self, call_id: str, sockets: RtpSockets) -> None:
         """The call's SDP port once STUN told its public mapping (or ``stun_timeout`` ran out)."""
-        port = await self.nat.rtp_port(sockets)
+        port, rtcp = await self.nat.media_ports(sockets)
         if self.core is not None and self._sockets.get(call_id) is sockets:
-            self.core.media_ready(call_id, port, time.monotonic())
+            self.core.media_ready(call_id, port, time.monotonic(), rtcp)
             self._step()
 
     async def apply_config(self, config: Config) -> None:
@@ -385,6 +402,8 @@ class Engine:
         hops = await self.resolver.hops(config)
         resolved = {name: address for name, (address, _) in hops.items()}
         old, self.config = self.config, config
+        if old.nat != config.nat:
+            await self._reload_nat()
         if self.integration is not None and integration_changed(old, config):
             await self.integration.close()
             self.integration = await self._start_integration(config)
@@ -845,11 +864,15 @@ class Engine:
         return {"ok": True, "method": method}
 
     def _hold_command(self, core: Intercom, request: dict[str, Any]) -> dict[str, Any]:
-        """``hold`` / ``resume``: a re-INVITE (a=sendonly, then sendrecv); "ok" means sent,
-        the event stream says when the peer agreed (call-held / call-resumed by=us)."""
+        """``hold`` / ``resume``: a re-INVITE (a=sendonly, then sendrecv). The answer only says
+        it was sent: the peer's answer (or a 491 and our retry, RFC 3261 §14.1) comes later, so
+        the event stream says whether it took (call-held / call-resumed by=us, or
+        call-hold-failed with the reason)."""
         problem = core.set_hold(request["cmd"] == "hold", time.monotonic())
         self._step()
-        return {"ok": True} if problem is None else {"ok": False, "error": problem}
+        if problem is not None:
+            return {"ok": False, "error": problem}
+        return {"ok": True, "status": "sent"}
 
     def _message_command(self, core: Intercom, request: dict[str, Any]) -> dict[str, Any]:
         """``{"to": target, "text": ...}``: a SIP MESSAGE; "ok" means sent, the event stream

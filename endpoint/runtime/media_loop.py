@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import socket
 import sys
 import threading
 import time
@@ -33,6 +34,7 @@ from endpoint.audio.rate_bridge import RateBridge
 from endpoint.media.dtls_gate import AwaitingKeys, DtlsFailedError, DtlsSrtpProtection, is_dtls
 from endpoint.media.frame import SAMPLE_RATE
 from endpoint.media.quality import StreamStats
+from endpoint.media.rtcp import is_rtcp
 from endpoint.media.stream import MediaEvent, MediaStream, PacketProtection
 from endpoint.runtime.realtime import Priority, favour_media_thread, make_current_thread_realtime
 from endpoint.runtime.rtp_transport import RtpSockets
@@ -95,6 +97,17 @@ def at_rate(samples: np.ndarray, rate: int) -> np.ndarray:
     where = np.arange(count) * (SAMPLE_RATE / rate)
     out: np.ndarray = np.interp(where, np.arange(len(samples)), samples).astype(np.int16)
     return out
+
+
+def timer_socket(sockets: RtpSockets, data: bytes) -> socket.socket:
+    """The socket a stream's timer output leaves from: RTCP from the RTCP port, but the RTP
+    keep-alives of a held call (RFC 6263) from the RTP port, since that port's NAT mapping is
+    the one they keep (from the RTCP port they kept only that port's, and the router dropped
+    the RTP mapping mid-hold: tests/interop/test_nat_stun.py caught it). The packet type tells
+    them apart (RFC 5761 §4); SRTP leaves that header byte in clear."""
+    if sockets.rtcp is not None and is_rtcp(data):
+        return sockets.rtcp
+    return sockets.rtp
 
 
 def switch_codec(call: CallMedia, name: str, payload_type: int) -> None:
@@ -403,10 +416,9 @@ class MediaLoop:
         self._play(call, now)
         timer = stream.get_timer()
         if timer is not None and timer <= now:
-            rtcp_socket = sockets.rtcp or sockets.rtp
             for data, destination in stream.handle_timer(now):
                 if data:
-                    sockets.send(rtcp_socket, data, destination)
+                    sockets.send(timer_socket(sockets, data), data, destination)
         events = stream.events()
         for event in events:
             self._events.put((call.call_id, event))

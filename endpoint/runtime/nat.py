@@ -173,6 +173,20 @@ class NatTraversal:
             sock.setblocking(False)
             return await socket_mapping(sock, self.server, START_SECONDS, self.rng)
 
+    async def media_ports(self, sockets: RtpSockets) -> tuple[int, tuple[str, int] | None]:
+        """The RTP port for m= and, without rtcp-mux, the RTCP socket's public address for
+        a=rtcp (RFC 3605: the NAT need not map RTCP to the RTP port + 1), asked at once."""
+        if sockets.rtcp is None or self.server is None:
+            return await self.rtp_port(sockets), None
+        port, rtcp = await asyncio.gather(
+            self.rtp_port(sockets),
+            socket_mapping(sockets.rtcp, self.server, self.settings.stun_timeout, self.rng),
+        )
+        if rtcp is None:
+            return port, None
+        log.info("stun: RTCP port %d is %s:%d outside", sockets.rtcp_port, rtcp.host, rtcp.port)
+        return port, (rtcp.host, rtcp.port)
+
     async def rtp_port(self, sockets: RtpSockets) -> int:
         """The port the SDP offers: the RTP socket's public one, or its own after
         ``stun_timeout`` (a door must never stall a call on its STUN server)."""

@@ -6,6 +6,9 @@ one of three kinds:
 
 * ``LIVE`` — read afresh for every new call: ``[calls]``, ``[media]`` (but ``ptime``), ``[audio]``,
   ``[log] level``. Applied at once; a call in progress keeps what it negotiated.
+* ``NAT`` — ``[nat]``: STUN runs again for the SIP socket with the new server (a changed public
+  address re-registers with the new Contact) and the next calls use the new ``stun_timeout`` and
+  ``keepalive_s``; calls in progress keep theirs.
 * ``REREGISTER`` — ``[account]`` / ``[backup_account]``: the old binding is removed and the new
   account registers (a controlled restart of registration only; calls are not touched).
 * ``INTEGRATION`` — ``[history]``, ``[http]`` (with its webhooks), ``[mqtt]``: the building
@@ -31,6 +34,7 @@ from endpoint.config import Config
 
 class ChangeKind(enum.Enum):
     LIVE = "applied"
+    NAT = "re-running STUN for"
     REREGISTER = "re-registering"
     INTEGRATION = "restarting the integration for"
     RESTART = "needs restart"
@@ -64,6 +68,8 @@ def _kind(section: str, key: str) -> ChangeKind:
         return ChangeKind.RESTART
     if section in _LIVE_SECTIONS or (section, key) == ("log", "level"):
         return ChangeKind.LIVE
+    if section == "nat":
+        return ChangeKind.NAT
     if section in _REREGISTER_SECTIONS:
         return ChangeKind.REREGISTER
     if section in INTEGRATION_SECTIONS:

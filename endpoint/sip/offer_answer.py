@@ -102,6 +102,10 @@ class LocalMedia:
     ptime: int = 20
     direction: str = "sendrecv"
     rtcp_mux: bool = True
+    #: Our RTCP socket's public address as STUN saw it (RFC 3605 ``a=rtcp``): a NAT need not
+    #: keep RTP port + 1 for RTCP. Said when rtcp-mux is not used, and in offers as the
+    #: fallback should the answer not take rtcp-mux (RFC 5761 §5.1.3).
+    rtcp: tuple[str, int] | None = None
     #: "off", "optional" or "mandatory" (SRTP).
     encryption: str = "off"
     #: How SRTP is keyed: "sdes" (a=crypto, RFC 4568) or "dtls" (RFC 5763/5764).
@@ -238,12 +242,16 @@ def _audio_attributes(
     *,
     crypto: list[sdes.Crypto] | None = None,
     dtls: tuple[str, str, str] | None = None,
+    rtcp: tuple[str, int] | None = None,
 ) -> tuple[Attribute, ...]:
     attrs: list[Attribute] = [("rtpmap", f"{pt} {name}/8000") for name, pt in codecs]
     if dtmf is not None:
         attrs += [("rtpmap", f"{dtmf[0]} telephone-event/8000"), ("fmtp", f"{dtmf[0]} {dtmf[1]}")]
     attrs.append(("ptime", str(ptime)))
     attrs.append((direction, None))
+    if rtcp is not None:
+        family = "IP6" if ":" in rtcp[0] else "IP4"
+        attrs.append(("rtcp", f"{rtcp[1]} IN {family} {rtcp[0]}"))
     if rtcp_mux:
         attrs.append(("rtcp-mux", None))
     attrs += [("crypto", str(c)) for c in crypto or ()]
@@ -271,7 +279,14 @@ def make_offer(local: LocalMedia, session: SdpSession) -> SessionDescription:
         proto,
         formats,
         attributes=_audio_attributes(
-            codecs, dtmf, local.ptime, local.direction, local.rtcp_mux, crypto=crypto, dtls=dtls
+            codecs,
+            dtmf,
+            local.ptime,
+            local.direction,
+            local.rtcp_mux,
+            crypto=crypto,
+            dtls=dtls,
+            rtcp=local.rtcp,
         ),
     )
     return session.seal((media,), _connection(local.address))
@@ -473,6 +488,7 @@ def _answer_stream(
             mux,
             crypto=ours,
             dtls=(local.fingerprint or "", role, session.tls_id) if dtls is not None else None,
+            rtcp=None if mux else local.rtcp,
         ),
     )
     negotiated = NegotiatedMedia(

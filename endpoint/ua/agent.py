@@ -214,6 +214,20 @@ class UserAgent:
                 self._run(registration, registration.stop(now), now)
         self.start(now)
 
+    def readdress(self, local: LocalAddress, now: float) -> None:
+        """Our public address changed (``[nat]`` reloaded and STUN saw another): new calls and
+        messages say it in Via and Contact, and each registration binds the new Contact and
+        removes the old one (its Expires: 0 names the old Contact only, so it cannot remove
+        the new binding). Calls in progress keep the address their dialog was set up with."""
+        self.local = local
+        self.calls.local = self.outgoing.local = self.messages.local = local
+        if self.stopping:
+            return
+        old, self.registrations = self.registrations, self._registrations(self.config)
+        for registration in old:
+            self._run(registration, registration.stop(now), now)
+        self.start(now)
+
     def _registrations(self, config: Config) -> list[Registration]:
         return [
             Registration(
@@ -525,9 +539,13 @@ class UserAgent:
             return Party(str(outgoing.target), incoming=False, trusted=True)
         return None
 
-    def media_ready(self, call_id: str, rtp_port: int, now: float) -> None:
-        self.calls.media_ready(call_id, rtp_port, now)
-        self.outgoing.media_ready(call_id, rtp_port, now)
+    def media_ready(
+        self, call_id: str, rtp_port: int, now: float, rtcp: tuple[str, int] | None = None
+    ) -> None:
+        """The call's RTP socket is bound: ``rtp_port`` (its public port with STUN) goes in
+        m=, ``rtcp`` (the RTCP socket's public address, if STUN learned it) in a=rtcp."""
+        self.calls.media_ready(call_id, rtp_port, now, rtcp)
+        self.outgoing.media_ready(call_id, rtp_port, now, rtcp)
         self._drain(now)
 
     def answer(self, now: float) -> bool:

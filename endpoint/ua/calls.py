@@ -100,6 +100,8 @@ class Call:
     dialog: Dialog | None = None
     answer_at: float | None = None
     rtp_port: int | None = None
+    #: The RTCP socket's public address, when STUN learned it (a=rtcp, RFC 3605).
+    rtcp: tuple[str, int] | None = None
     answered_at: float | None = None
     sdp: SdpSession | None = field(default=None, repr=False)
     timer: TimerPlan | None = None
@@ -320,11 +322,13 @@ class IncomingCalls:
             return "plain RTP offered; [media] encryption = mandatory"
         return None
 
-    def media_ready(self, call_id: str, rtp_port: int, now: float) -> None:
+    def media_ready(
+        self, call_id: str, rtp_port: int, now: float, rtcp: tuple[str, int] | None = None
+    ) -> None:
         call = self.calls.get(call_id)
         if call is None or call.state is not CallState.RINGING:
             return
-        call.rtp_port = rtp_port
+        call.rtp_port, call.rtcp = rtp_port, rtcp
         delay = self._answer_delay(call)
         if delay is not None:
             call.answer_at = now + delay
@@ -452,6 +456,7 @@ class IncomingCalls:
             else "off",
             keying=media.keying,
             fingerprint=self.local.dtls_fingerprint,
+            rtcp=call.rtcp,
         )
 
     def _session(

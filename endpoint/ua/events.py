@@ -319,6 +319,18 @@ class CallResumed(CallNotice):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CallHoldFailed(CallNotice):
+    """Our hold (or resume) re-INVITE did not take: ``ctl hold`` only said it was sent, so
+    this is where the installer learns the call stays as it was, and why."""
+
+    name: ClassVar[str] = "call-hold-failed"
+    warning: ClassVar[bool] = True
+    #: True for ``ctl hold``, False for ``ctl resume``.
+    hold: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TextMessageSent(Notice):
     """``ctl message`` was accepted by the peer (RFC 3428: 2xx means delivered or stored)."""
 
@@ -582,6 +594,7 @@ Event = (
     | CallFailed
     | CallHeld
     | CallResumed
+    | CallHoldFailed
     | CallExtended
     | CallTimeWarning
     | CallReport

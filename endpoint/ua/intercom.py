@@ -177,8 +177,10 @@ class Intercom:
         self.ua.flow_closed(destination, transport, now)
         self._settle(now)
 
-    def media_ready(self, call_id: str, rtp_port: int, now: float) -> None:
-        self.ua.media_ready(call_id, rtp_port, now)
+    def media_ready(
+        self, call_id: str, rtp_port: int, now: float, rtcp: tuple[str, int] | None = None
+    ) -> None:
+        self.ua.media_ready(call_id, rtp_port, now, rtcp)
         self._settle(now)
 
     def end_call(self, call_id: str, reason: str, now: float, *, status: int = 486) -> bool:

@@ -215,7 +215,9 @@ class OutgoingCalls:
             raise ParseError(f"cannot call {target!r}: not a SIP URI")
         return uri
 
-    def media_ready(self, call_id: str, rtp_port: int, now: float) -> None:
+    def media_ready(
+        self, call_id: str, rtp_port: int, now: float, rtcp: tuple[str, int] | None = None
+    ) -> None:
         call = self.calls.get(call_id)
         if call is None or call.state is not OutState.WAITING_MEDIA:
             return
@@ -236,6 +238,7 @@ class OutgoingCalls:
             encryption=media.encryption if transport == "tls" or not sdes_keying else "off",
             keying=media.keying,
             fingerprint=self.local.dtls_fingerprint,
+            rtcp=rtcp,
         )
         call.sdp = SdpSession(self.rng, self.local.host)
         call.offer = make_offer(call.local, call.sdp)

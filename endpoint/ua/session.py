@@ -41,6 +41,7 @@ from endpoint.ua.actions import PlayAlert, UpdateMedia
 from endpoint.ua.events import (
     CallExtended,
     CallHeld,
+    CallHoldFailed,
     CallResumed,
     CallTimeWarning,
     DtmfFailed,
@@ -59,6 +60,9 @@ from endpoint.ua.session_timer import (
 SessionEvent = Notice | UpdateMedia | PlayAlert
 #: Seconds of warning before the call-length limit ends the call.
 WARNING_S = 10.0
+#: 491s a hold/resume re-INVITE meets before we give up and say so (call-hold-failed): glare
+#: twice in a row after random waits is rare; three times means the peer keeps refusing.
+HOLD_GLARE_RETRIES = 2
 
 
 @dataclass
@@ -105,6 +109,11 @@ class Session:
     held: bool = False
     #: Our hold/resume re-INVITE in flight: its offer, and whether it holds.
     hold_offer: tuple[SessionDescription, bool] | None = None
+    #: After a 491 to our hold/resume re-INVITE (glare, RFC 3261 §14.1): when to offer it
+    #: again, whether it holds, and how many times it met glare so far.
+    hold_retry: tuple[float, bool, int] | None = None
+    #: How many 491s the hold/resume re-INVITE in flight met before it.
+    hold_glare: int = 0
 
     # -- setting up ----------------------------------------------------------------------------
 
@@ -269,8 +278,16 @@ class Session:
         (RFC 3264 §8.4). None once it is sent; else why not (the control client shows it)."""
         if self.ended is not None:
             return "the call has ended"
+        if self.hold_retry is not None:
+            if held == self.hold_retry[1]:
+                return "the peer's re-INVITE crossed ours (491): ours is retried in a moment"
+            self.hold_retry = None  # the retry would undo what is asked now: drop it
         if held == self.held:
             return "the call is already held" if held else "the call is not held"
+        return self._send_hold(held, now, 0)
+
+    def _send_hold(self, held: bool, now: float, glare: int) -> str | None:
+        """The hold/resume re-INVITE itself; ``glare`` counts the 491s it met before."""
         if self.pending is not None:
             return "a re-INVITE is in progress: try again in a moment"
         local = replace(self.local, codecs=(self.media.codec,))
@@ -286,24 +303,42 @@ class Session:
             return "the peer gave no address to send the re-INVITE to"
         self.pending = (key, request)
         self.hold_offer = (offer, held)
+        self.hold_glare = glare
         return None
 
-    def _hold_answered(self, response: Response) -> None:
-        """The peer's answer to our hold/resume offer: the media follows, the log says so."""
+    def _hold_answered(self, response: Response, now: float) -> bool:
+        """The peer's answer to our hold/resume offer: the media follows, the log says so.
+        True when it was a hold/resume answer, so a 491 is retried as one (not a refresh)."""
         pending, self.hold_offer = self.hold_offer, None
-        if pending is None or response.status >= 300:
-            return
+        if pending is None:
+            return False
         offer, held = pending
+        if response.status == 491 and self.hold_glare < HOLD_GLARE_RETRIES:
+            self.hold_retry = (now + self._glare_wait(), held, self.hold_glare + 1)
+            return True
+        if response.status >= 300:
+            reason = f"{response.status} {response.reason}".strip()
+            self.emit(CallHoldFailed(call_id=self.call_id, hold=held, reason=reason))
+            return True
         local = replace(self.local, codecs=(self.media.codec,))
         try:
             media = process_answer(offer, parse_sdp(response.body), hold(local) if held else local)
-        except (ParseError, NotAcceptableError):
-            return  # a bad answer leaves the session as it was (§14.1)
+        except (ParseError, NotAcceptableError) as exc:
+            # A bad answer leaves the session as it was (§14.1).
+            reason = f"unusable SDP answer: {exc}"
+            self.emit(CallHoldFailed(call_id=self.call_id, hold=held, reason=reason))
+            return True
         self.local_sdp = offer
         self.held = held
         self._media_changed(media)
         kind = CallHeld if held else CallResumed
         self.emit(kind(call_id=self.call_id, by="us"))
+        return True
+
+    def _glare_wait(self) -> float:
+        """RFC 3261 §14.1: the Call-ID's owner (the caller) waits 2.1-4 s, the other 0-2 s,
+        so the two re-INVITEs do not cross again."""
+        return self.rng.uniform(2.1, 4.0) if self.dialog.caller else self.rng.uniform(0, 2.0)
 
     def on_response(self, response: Response, now: float) -> None:
         """The final answer to our refresh or hold/resume re-INVITE (RFC 4028 §10 for the
@@ -313,7 +348,7 @@ class Session:
         if response.status < 200:
             return
         self.pending = None
-        self._hold_answered(response)
+        was_hold = self._hold_answered(response, now)
         if response.status in (408, 481):
             # RFC 4028 §10: the peer lost the session; BYE is sent all the same.
             self.hang_up(f"session refresh answered {response.status} {response.reason}", now)
@@ -325,11 +360,9 @@ class Session:
             self._arm(plan_as_uac(response), now)
         elif response.status == 422:
             self._retry_with(response, now)
-        elif response.status == 491:
-            # §14.1: glare; the Call-ID owner waits 2.1-4 s, the other side 0-2 s.
-            wait = self.rng.uniform(2.1, 4.0) if self.dialog.caller else self.rng.uniform(0, 2.0)
-            self.refresh_at = now + wait
-        elif self.plan is not None:
+        elif response.status == 491 and not was_hold and self.plan is not None:
+            self.refresh_at = now + self._glare_wait()  # §14.1 glare: the refresh again
+        elif self.plan is not None and not was_hold:
             # Other failures leave the session up; try again before it would expire.
             self.refresh_at = now + min(32.0, self.plan.interval / 3) / 2
 
@@ -399,7 +432,9 @@ class Session:
 
     def get_timer(self) -> float | None:
         warn = self.warn_at if not self.warned else None
-        times = [t for t in (self.refresh_at, self.expire_at, warn, self.limit_at) if t is not None]
+        retry = self.hold_retry[0] if self.hold_retry is not None else None
+        due = (self.refresh_at, self.expire_at, warn, self.limit_at, retry)
+        times = [t for t in due if t is not None]
         return min(times) if times and self.ended is None else None
 
     def handle_timer(self, now: float) -> None:
@@ -407,6 +442,8 @@ class Session:
             return
         if self.refresh_at is not None and now >= self.refresh_at:
             self._refresh(now)
+        if self.hold_retry is not None and now >= self.hold_retry[0]:
+            self._retry_hold(now)
         if self.expire_at is not None and now >= self.expire_at:
             self.hang_up("session expired (no refresh from the peer)", now)
             return
@@ -417,6 +454,20 @@ class Session:
             self.emit(CallTimeWarning(call_id=self.call_id, remaining_s=remaining))
         if self.limit_at is not None and now >= self.limit_at:
             self.hang_up("maximum call duration reached", now)
+
+    def _retry_hold(self, now: float) -> None:
+        """The glare wait is over: offer the hold (or resume) again, not a plain refresh."""
+        assert self.hold_retry is not None
+        _, held, glare = self.hold_retry
+        if self.pending is not None:  # our refresh is in flight: after it
+            self.hold_retry = (now + self._glare_wait(), held, glare)
+            return
+        self.hold_retry = None
+        if held == self.held:
+            return  # the peer's own re-INVITE already left the call as asked
+        problem = self._send_hold(held, now, glare)
+        if problem is not None:
+            self.emit(CallHoldFailed(call_id=self.call_id, hold=held, reason=problem))
 
     # -- ending ------------------------------------------------------------------------------
 

@@ -99,3 +99,39 @@ class NatLab:
         for ns in (self.door_ns, self.router_ns):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
         subprocess.run(["ip", "link", "del", f"ni{self.n}"], capture_output=True, check=False)
+
+    def in_router(self, *cmd: str) -> str:
+        """Run a command in the router's namespace; its stdout."""
+        result = subprocess.run(
+            ["ip", "netns", "exec", self.router_ns, *cmd],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        )
+        return result.stdout
+
+    def shorten_udp_timeouts(self, seconds: int) -> None:
+        """The router forgets an idle UDP mapping after ``seconds`` (both the unreplied and the
+        two-way "stream" timeout; the sysctls are per namespace), and counts packets per
+        direction, so a test can watch a mapping live or die in seconds, not minutes."""
+        self.in_router(
+            "sysctl",
+            "-q",
+            "-w",
+            f"net.netfilter.nf_conntrack_udp_timeout={seconds}",
+            f"net.netfilter.nf_conntrack_udp_timeout_stream={seconds}",
+            "net.netfilter.nf_conntrack_acct=1",
+        )
+
+    def udp_mapping(self, dport: int) -> tuple[int, int] | None:
+        """The router's conntrack entry for UDP from the door to ``internet:dport``: packets
+        out (door → peer) and back (peer → door), or None when the router has none."""
+        for line in self.in_router("cat", "/proc/net/nf_conntrack").splitlines():
+            words = line.split()
+            if "udp" not in words or f"src={self.private}" not in words:
+                continue
+            if f"dst={self.internet}" in words and f"dport={dport}" in words:
+                packets = [int(w.split("=")[1]) for w in words if w.startswith("packets=")]
+                return packets[0], packets[1]
+        return None

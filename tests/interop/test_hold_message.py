@@ -115,3 +115,26 @@ def test_ctl_message_in_the_call_goes_in_its_dialog(tmp_path: Path) -> None:
         log = door.stop()
         flat.stop()
     assert re.search(r"text-message-sent to=sip:flat@127\.0\.0\.1:\d+ status=200", log), log
+
+
+def test_a_491_to_ctl_hold_is_retried_with_the_hold_offer(tmp_path: Path) -> None:
+    """Hold glare (RFC 3261 §14.1) with SIPp: it answers our first hold re-INVITE 491 and
+    fails unless the next re-INVITE offers a=sendonly again. We placed the call (we own the
+    Call-ID), so the retry comes 2.1-4 s later; ``ctl hold`` said only "sent", the event
+    stream says the hold took."""
+    sipp = Sipp(tmp_path / "sipp", "uas_hold_glare.xml", [])
+    sipp.start()
+    door = Door(tmp_path / "door")
+    try:
+        assert door.ctl("call", f"sip:flat@127.0.0.1:{sipp.port}").returncode == 0
+        time.sleep(1.5)
+        held = door.ctl("hold")
+        assert held.returncode == 0 and '"status": "sent"' in held.stdout, held
+        time.sleep(5)
+        assert door.ctl("hangup").returncode == 0
+        assert sipp.wait(15) == 0, sipp.report()
+    finally:
+        log = door.stop()
+        sipp.stop()
+    assert re.search(r"call-held .*by=us", log), log
+    assert "call-hold-failed" not in log, log

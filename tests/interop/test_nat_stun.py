@@ -8,6 +8,7 @@ coturn reports is the local one; those tests show the path and the fallback."""
 
 import os
 import re
+import signal
 import socket
 import subprocess
 import time
@@ -18,7 +19,7 @@ import pytest
 
 from tests.interop import door as door_module
 from tests.interop import peers
-from tests.interop.door import Door
+from tests.interop.door import Door, read_wav, tone_share
 from tests.interop.natlab import NatLab, NatLabUnavailableError
 from tests.interop.peers import LOOPBACK, Sipp
 from tests.interop.stun_server import Coturn
@@ -131,6 +132,10 @@ def test_behind_a_real_nat_contact_and_sdp_carry_the_routers_address(
     assert f"c=IN IP4 {natlab.public}" in text, text
     assert natlab.private not in text, text
     assert f"is {natlab.public}:" in log and "call-answered" in log, log
+    # RFC 3605: the RTCP socket's own mapping, as the router made it, is offered in a=rtcp.
+    rtcp = re.search(rf"stun: RTCP port \d+ is {re.escape(natlab.public)}:(\d+) outside", log)
+    assert rtcp, log
+    assert f"a=rtcp:{rtcp.group(1)} IN IP4 {natlab.public}" in text, text
 
 
 def doctor(tmp: Path, nat: str) -> str:
@@ -162,3 +167,105 @@ def test_doctor_says_what_the_stun_server_sees_or_that_it_is_silent(tmp_path: Pa
         silent = doctor(tmp_path, f'stun_server = "127.0.0.2:{port}"')
     assert f"WARN stun: 127.0.0.2:{port} did not answer within 2 s" in silent, silent
     assert "fix: check [nat] stun_server" in silent
+
+
+def watch_mapping(lab: NatLab, dport: int, seconds: float) -> list[tuple[int, int] | None]:
+    """The router's mapping for the RTP flow to ``dport``, sampled every 0.5 s."""
+    samples = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        samples.append(lab.udp_mapping(dport))
+        time.sleep(0.5)
+    return samples
+
+
+@pytest.mark.parametrize("keepalive_s", [1, 0])
+def test_keepalives_keep_the_nat_mapping_of_a_held_call(
+    tmp_path: Path, natlab: NatLab, monkeypatch: pytest.MonkeyPatch, keepalive_s: int
+) -> None:
+    """The router forgets idle UDP after 3 s. The door calls SIPp (outside) and holds
+    (``ctl hold``); SIPp, held, sends nothing. With ``keepalive_s = 1`` the door's RTP
+    keep-alives keep the router's mapping of the RTP flow through 8 s of hold, and after
+    ``ctl resume`` audio crosses the router both ways on that same mapping. With
+    ``keepalive_s = 0`` (the counter-test) the mapping is gone within the hold."""
+    monkeypatch.setattr(peers, "LOOPBACK", natlab.internet)
+    monkeypatch.setattr(door_module, "CLI", [*natlab.exec_prefix(), *door_module.CLI])
+    natlab.shorten_udp_timeouts(3)
+    stun = Coturn(tmp_path / "coturn", host=natlab.internet).start()
+    sipp = Sipp(tmp_path / "sipp", "uas_hold_pause.xml", [])
+    sipp.start()
+    door = Door(
+        tmp_path / "door",
+        host=natlab.private,
+        extra=f'[nat]\nstun_server = "{natlab.internet}:{stun.port}"\n'
+        f"keepalive_s = {keepalive_s}\n",
+    )
+    try:
+        assert door.ctl("call", f"sip:flat@{natlab.internet}:{sipp.port}").returncode == 0
+        time.sleep(3)
+        talking = natlab.udp_mapping(sipp.media_port)
+        assert talking is not None and min(talking) > 25, talking  # audio both ways
+        held_sent = door.ctl("hold")
+        assert held_sent.returncode == 0, held_sent
+        held = watch_mapping(natlab, sipp.media_port, 8)
+        assert door.ctl("resume").returncode == 0
+        time.sleep(2)
+        resumed = natlab.udp_mapping(sipp.media_port)
+        assert door.ctl("hangup").returncode == 0
+        assert sipp.wait(15) == 0, sipp.report()
+    finally:
+        log = door.stop()
+        stun.stop()
+        sipp.stop()
+    assert re.search(r"call-held .*by=us", log) and re.search(r"call-resumed .*by=us", log), log
+    if keepalive_s:
+        assert all(s is not None for s in held), held
+        last = held[-1]
+        assert last is not None and resumed is not None
+        # The same mapping (its counters only grew), and 2 s of audio each way since.
+        assert resumed[0] - last[0] > 50 and resumed[1] - last[1] > 50, (last, resumed)
+        heard = read_wav(tmp_path / "door" / "heard.wav")
+        assert tone_share(heard[-8000:-2000], 440) > 0.9  # SIPp's tone after the resume
+    else:
+        assert held[-1] is None, held  # no keep-alives: the router forgot the RTP port
+
+
+def test_sighup_with_a_stun_server_advertises_the_routers_address_without_restart(
+    tmp_path: Path, natlab: NatLab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The door starts behind the NAT with no ``[nat]`` and says its private address; the
+    file gains ``stun_server`` and SIGHUP: STUN runs again for the SIP socket, and the next
+    call's INVITE names the router's public address in Via, Contact and c= (the RTP port was
+    asked too), with no restart."""
+    monkeypatch.setattr(peers, "LOOPBACK", natlab.internet)
+    monkeypatch.setattr(door_module, "CLI", [*natlab.exec_prefix(), *door_module.CLI])
+    stun = Coturn(tmp_path / "coturn", host=natlab.internet).start()
+    sipp = Sipp(tmp_path / "sipp", "uas_pcmu.xml", [])
+    sipp.start()
+    door = Door(tmp_path / "door", host=natlab.private)
+    try:
+        config = tmp_path / "door" / "door.toml"
+        config.write_text(
+            config.read_text() + f'[nat]\nstun_server = "{natlab.internet}:{stun.port}"\n'
+        )
+        door.proc.send_signal(signal.SIGHUP)
+        time.sleep(3)
+        called = door.ctl("call", f"sip:flat@{natlab.internet}:{sipp.port}")
+        assert called.returncode == 0, called
+        time.sleep(2)
+        assert door.ctl("hangup").returncode == 0
+        assert sipp.wait(15) == 0, sipp.report()
+    finally:
+        log = door.stop()
+        stun.stop()
+        sipp.stop()
+    assert "reload: re-running STUN for [nat] stun_server" in log, log
+    assert f"reload: advertising {natlab.public}:" in log, log
+    assert "needs restart" not in log, log
+    messages = (tmp_path / "sipp" / "uas_pcmu.messages").read_text()
+    invite = re.search(r"INVITE sip:.*?(?=\n-{10,}|\Z)", messages, re.S)
+    assert invite, messages
+    text = invite.group(0)
+    assert f"SIP/2.0/UDP {natlab.public}:" in text, text
+    assert re.search(rf"Contact: <sip:[^@]+@{re.escape(natlab.public)}:\d+", text), text
+    assert f"c=IN IP4 {natlab.public}" in text and natlab.private not in text, text

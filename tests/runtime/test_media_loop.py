@@ -12,8 +12,8 @@ import pytest
 from endpoint.audio import open_audio
 from endpoint.audio.null import NullPort
 from endpoint.media.dtmf import DtmfDigit
-from endpoint.media.stream import MediaStream, SourceLatched, StreamConfig
-from endpoint.runtime.media_loop import CallMedia, MediaLoop, switch_codec
+from endpoint.media.stream import KEEPALIVE_PT, MediaStream, SourceLatched, StreamConfig
+from endpoint.runtime.media_loop import CallMedia, MediaLoop, switch_codec, timer_socket
 from endpoint.runtime.rtp_transport import allocate
 
 
@@ -202,3 +202,19 @@ def test_a_codec_switch_bridges_the_new_rate_to_the_open_device() -> None:
     switch_codec(call, "PCMU", 0)
     assert call.bridges is None and stream.frame_samples == 160
     sockets.close()
+
+
+def test_timer_packets_leave_rtp_keepalives_from_the_rtp_port_and_rtcp_from_its_own() -> None:
+    """A held call's RTP keep-alive must leave from the RTP port (that port's NAT mapping is
+    what it keeps), RTCP from the RTCP port; with rtcp-mux there is only the RTP socket."""
+    sockets = allocate("127.0.0.1", (42000, 43000), random.Random(5))
+    muxed = allocate("127.0.0.1", (43000, 44000), random.Random(5), rtcp_mux=True)
+    try:
+        keepalive = bytes([0x80, KEEPALIVE_PT]) + bytes(10)
+        receiver_report = bytes([0x80, 201, 0, 1]) + bytes(4)
+        assert timer_socket(sockets, keepalive) is sockets.rtp
+        assert timer_socket(sockets, receiver_report) is sockets.rtcp
+        assert timer_socket(muxed, receiver_report) is muxed.rtp
+    finally:
+        sockets.close()
+        muxed.close()

@@ -84,3 +84,16 @@ def test_integration_sections_restart_the_integration() -> None:
     }
     assert integration_changed(old, effective_config(old, new, changes))
     assert not integration_changed(old, old)
+
+
+def test_nat_is_applied_without_restart() -> None:
+    """``[nat]`` is re-run (STUN for the SIP socket, new settings for the next calls), not
+    left for a restart: the running configuration takes the new values."""
+    new = BASE + '[nat]\nstun_server = "stun.example.net:3478"\nkeepalive_s = 5\n'
+    old_config, new_config = parse_config(BASE), parse_config(new)
+    changes = plan_reload(old_config, new_config)
+    assert [(str(c), c.kind) for c in changes] == [
+        ("[nat] stun_server", ChangeKind.NAT),
+        ("[nat] keepalive_s", ChangeKind.NAT),
+    ]
+    assert effective_config(old_config, new_config, changes).nat == new_config.nat

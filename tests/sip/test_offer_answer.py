@@ -253,3 +253,26 @@ def test_a_peer_answering_pcmu_to_our_g722_offer_gets_pcmu() -> None:
     offer = make_offer(WIDE, session())
     answer = parse_sdp(ALICE + "m=audio 49170 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
     assert process_answer(offer, answer, WIDE).codec == "PCMU"
+
+
+def test_a_stun_learned_rtcp_address_is_offered_and_answered_only_without_mux() -> None:
+    """RFC 3605 a=rtcp: in our offer (the fallback should rtcp-mux not be taken, RFC 5761
+    §5.1.3), in our answer only when the offer did not take rtcp-mux."""
+    local = LocalMedia("192.0.2.10", 40000, rtcp=("203.0.113.9", 51007))
+    offer = make_offer(local, SdpSession(random.Random(1), "192.0.2.10"))
+    assert "a=rtcp:51007 IN IP4 203.0.113.9" in str(offer)
+    assert "a=rtcp-mux" in str(offer)
+    peer = (
+        "v=0\r\no=- 1 1 IN IP4 192.0.2.50\r\ns=-\r\nc=IN IP4 192.0.2.50\r\nt=0 0\r\n"
+        "m=audio 7000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n{mux}"
+    )
+    plain, _ = make_answer(
+        parse_sdp(peer.format(mux="").encode()), local, SdpSession(random.Random(2), "x")
+    )
+    assert "a=rtcp:51007 IN IP4 203.0.113.9" in str(plain)
+    muxed, _ = make_answer(
+        parse_sdp(peer.format(mux="a=rtcp-mux\r\n").encode()),
+        local,
+        SdpSession(random.Random(3), "x"),
+    )
+    assert "a=rtcp:" not in str(muxed) and "a=rtcp-mux" in str(muxed)

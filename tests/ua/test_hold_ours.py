@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from endpoint.sip import Request, make_response
 from endpoint.ua.actions import UpdateMedia
-from endpoint.ua.events import CallHeld, CallResumed
-from tests.ua.test_session import Peer, make_ua, requests, responses, sdp
+from endpoint.ua.events import CallHeld, CallHoldFailed, CallResumed
+from endpoint.ua.session import HOLD_GLARE_RETRIES
+from tests.ua.test_session import PEER, Peer, answer, make_ua, place, requests, responses, sdp
 
 
 def answer_reinvite(peer: Peer, now: float, direction: str, version: int) -> Request:
@@ -74,3 +75,72 @@ def test_a_refused_hold_leaves_the_call_as_it_was() -> None:
 
 def test_no_call_no_hold() -> None:
     assert make_ua().set_hold(True, 0.0) == "no answered call"
+
+
+def glare(peer: Peer, now: float) -> Request:
+    """The peer answers our re-INVITE 491 (its own re-INVITE crossed ours); returns ours."""
+    (reinvite,) = requests(peer.read())
+    assert reinvite.method == "INVITE"
+    acks = requests(peer.send(make_response(reinvite, 491), now))
+    assert [a.method for a in acks] == ["ACK"]  # the non-2xx ACK, hop by hop
+    return reinvite
+
+
+def test_a_491_to_our_hold_retries_the_hold_offer_after_the_callees_wait() -> None:
+    """RFC 3261 §14.1: we answered the call (not the Call-ID's owner), so 0-2 s; then the
+    same a=sendonly offer again in a new re-INVITE, not a plain refresh, and it takes."""
+    ua = make_ua()
+    peer = Peer(ua)
+    peer.call_in()
+    assert ua.set_hold(True, 1.0) is None
+    first = glare(peer, 1.1)
+    assert not any(isinstance(n, (CallHeld, CallHoldFailed)) for n in ua.notices())
+    when = ua.get_timer()
+    assert when is not None and 1.1 <= when <= 3.1
+    assert ua.set_hold(True, 1.2) is not None  # ctl hold again: already on its way
+    ua.handle_timer(when)
+    second = answer_reinvite(peer, when + 0.1, "recvonly", 2)
+    assert b"a=sendonly" in first.body and b"a=sendonly" in second.body
+    assert second.cseq.seq > first.cseq.seq
+    assert CallHeld(call_id="call1", by="us") in ua.notices()
+
+
+def test_as_caller_the_hold_retry_waits_2_1_to_4_s() -> None:
+    ua = make_ua()
+    peer = Peer(ua)
+    invite = place(ua)
+    ua.receive(answer(invite, 200, sdp()), PEER, "udp", 0.1)
+    ua.datagrams_to_send()  # our ACK
+    assert ua.set_hold(True, 10.0) is None
+    glare(peer, 10.0)
+    when = ua.get_timer()
+    assert when is not None and 12.1 <= when <= 14.0
+
+
+def test_a_peer_that_keeps_answering_491_gets_a_call_hold_failed_event() -> None:
+    ua = make_ua()
+    peer = Peer(ua)
+    peer.call_in()
+    ua.set_hold(True, 1.0)
+    now = 1.0
+    for _ in range(HOLD_GLARE_RETRIES):
+        glare(peer, now)
+        now = ua.get_timer() or 0.0
+        ua.handle_timer(now)
+    glare(peer, now)
+    (failed,) = [n for n in ua.notices() if isinstance(n, CallHoldFailed)]
+    assert failed.hold and failed.reason.startswith("491")
+    ua.handle_timer(now + 5.0)  # past any glare wait: no retry left
+    assert not [m for m in requests(peer.read()) if m.method == "INVITE"]
+    assert ua.set_hold(False, now) == "the call is not held"
+
+
+def test_resume_asked_while_the_hold_retry_waits_drops_the_retry() -> None:
+    ua = make_ua()
+    peer = Peer(ua)
+    peer.call_in()
+    ua.set_hold(True, 1.0)
+    glare(peer, 1.1)
+    assert ua.set_hold(False, 1.2) == "the call is not held"
+    ua.handle_timer(10.0)
+    assert peer.read() == []

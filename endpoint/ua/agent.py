@@ -17,7 +17,7 @@ from endpoint.config import Config
 from endpoint.sip import ParseError, Request, Response, check_request, make_response, parse_uri
 from endpoint.sip.checks import DEFAULT_METHODS
 from endpoint.sip.dialog import dialog_id_of
-from endpoint.sip.digest import DigestClient, DigestError
+from endpoint.sip.digest import DigestError
 from endpoint.sip.grammar import parse_int
 from endpoint.sip.headers import Via
 from endpoint.sip.offer_answer import media_encryption
@@ -42,7 +42,7 @@ from endpoint.ua.allowlist import Allowlist
 from endpoint.ua.attended import Consultations
 from endpoint.ua.callgroup import CallGroup
 from endpoint.ua.calls import IncomingCalls
-from endpoint.ua.configured import account_realms, peer_hosts
+from endpoint.ua.configured import account_digest, peer_hosts
 from endpoint.ua.dialog_auth import challenged_in_dialog, with_credentials
 from endpoint.ua.events import (
     CallBusy,
@@ -194,17 +194,8 @@ class UserAgent:
         self.transfers.config = config
         if accounts == (config.account, config.backup_account) or self.stopping:
             return
-        account = config.account
-        self.outgoing.digest = (
-            DigestClient(
-                account.auth_user,
-                account.password,
-                self.rng,
-                allowed_realms=account_realms(account),
-            )
-            if account
-            else None
-        )
+        digest = account_digest(config.account, self.rng)
+        self.outgoing.digest = self.messages.digest = digest
         old, self.registrations = self.registrations, self._registrations(config)
         kept = {(r.aor, r.account.registrar) for r in self.registrations}
         for registration in old:

@@ -20,9 +20,11 @@ as in ``Allowlist``.
 
 from __future__ import annotations
 
+import random
 from fnmatch import fnmatchcase
 
 from endpoint.config import AccountSettings, Config
+from endpoint.sip.digest import DigestClient
 from endpoint.sip.errors import ParseError
 from endpoint.sip.uri import SipURI, parse_uri
 
@@ -55,6 +57,16 @@ def account_realms(account: AccountSettings) -> frozenset[str]:
     bracketed = {f"[{h}]" for h in hosts if ":" in h and not h.startswith("[")}
     bare = {h.strip("[]") for h in hosts if h.startswith("[")}
     return frozenset(hosts | bracketed | bare | set(account.realms))
+
+
+def account_digest(account: AccountSettings | None, rng: random.Random) -> DigestClient | None:
+    """Our credentials for ``account`` (None without one), handed only to its configured
+    realms (issue 13 rule 11): one place, so every sender of ours answers challenges alike."""
+    if account is None:
+        return None
+    return DigestClient(
+        account.auth_user, account.password, rng, allowed_realms=account_realms(account)
+    )
 
 
 def _named_hosts(config: Config) -> set[str]:

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from endpoint.config import Config
 from endpoint.sip import Headers, ParseError, Request, Response, parse_uri
 from endpoint.sip.dialog import Dialog
-from endpoint.sip.digest import DigestClient, DigestError
+from endpoint.sip.digest import DigestError
 from endpoint.sip.headers import NameAddr, Via
 from endpoint.sip.transaction import TransactionLayer, new_branch
 from endpoint.sip.uri import SipURI, hop_transport, uri_host
-from endpoint.ua.configured import account_realms
+from endpoint.ua.configured import account_digest
 from endpoint.ua.events import Notice, TextMessageFailed, TextMessageSent
 from endpoint.ua.registration import LocalAddress
 from endpoint.ua.session import Session, next_hop
@@ -88,14 +88,7 @@ class OutgoingMessages:
         self.rng = rng
         self.resolve = resolve
         self.port_of = port_of
-        account = config.account
-        self.digest = (
-            DigestClient(
-                account.auth_user, account.password, rng, allowed_realms=account_realms(account)
-            )
-            if account is not None
-            else None
-        )
+        self.digest = account_digest(config.account, rng)
         self.pending: dict[str, _Pending] = {}
         self.events: list[Notice] = []
 

@@ -22,7 +22,7 @@ from endpoint.config import Config
 from endpoint.sip import Headers, ParseError, Request, Response, parse_uri
 from endpoint.sip.checks import DEFAULT_METHODS
 from endpoint.sip.dialog import Dialog
-from endpoint.sip.digest import DigestClient, DigestError
+from endpoint.sip.digest import DigestError
 from endpoint.sip.grammar import parse_int
 from endpoint.sip.headers import Via
 from endpoint.sip.offer_answer import (
@@ -38,7 +38,7 @@ from endpoint.sip.sdp import SessionDescription, parse_sdp
 from endpoint.sip.transaction import TransactionLayer, new_branch
 from endpoint.sip.uri import SipURI, hop_transport, uri_host
 from endpoint.ua.actions import NeedMedia, PlayAlert, StartMedia, StopMedia, UpdateMedia
-from endpoint.ua.configured import account_realms, redirect_allowed
+from endpoint.ua.configured import account_digest, redirect_allowed
 from endpoint.ua.events import (
     CallAnswered,
     CallEarlyMedia,
@@ -148,14 +148,7 @@ class OutgoingCalls:
         #: The configured proxy's port as DNS SRV gave it (RFC 3263), else the URI's.
         self.port_of = port_of
         self.contact = contact
-        account = config.account
-        self.digest = (
-            DigestClient(
-                account.auth_user, account.password, rng, allowed_realms=account_realms(account)
-            )
-            if account is not None
-            else None
-        )
+        self.digest = account_digest(config.account, rng)
         self.calls: dict[str, OutgoingCall] = {}
         self.by_transaction: dict[str, str] = {}
         self.events: list[CallEvent] = []

@@ -565,3 +565,16 @@ def test_a_challenge_for_a_realm_that_is_not_ours_gets_no_credentials_in_a_dialo
     assert isinstance(bye, Request)
     ua.receive(challenge(bye, "stranger.example", "n1"), PEER, "udp", 1.1)
     assert not [o for o in ua.datagrams_to_send() if o.data.startswith(b"BYE")]
+
+
+def test_a_reloaded_password_answers_the_next_challenges_of_calls_and_messages() -> None:
+    """SIGHUP with a new password: the next INVITE's and the next MESSAGE's challenges are
+    answered with it (both senders take the account's credentials from one place)."""
+    import dataclasses
+
+    config = Config(account=account("sip:192.0.2.101"))
+    ua = UserAgent(config, LocalAddress("192.0.2.5", 5060), random.Random(5))
+    new_account = dataclasses.replace(config.account, password="new-secret")  # type: ignore[type-var]
+    ua.reconfigure(dataclasses.replace(config, account=new_account), {}, 1.0)
+    for sender in (ua.outgoing, ua.messages):
+        assert sender.digest is not None and sender.digest.password == "new-secret"

@@ -27,6 +27,8 @@ QUEUE_SIZE = 256
 ATTEMPTS = 5
 TIMEOUT = 5.0
 BACKOFF = Backoff(base=1.0, cap=30.0, jitter=True)
+#: How long ``close`` waits for a worker (a POST in flight ends within TIMEOUT anyway).
+CLOSE_WAIT = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,8 @@ class Webhook:
         self.dropped = 0
         self.failed = 0
         self._task: asyncio.Task[None] | None = None
+        #: Set by ``close``: the worker ends at its next step even if the cancel was lost.
+        self._closing = False
         #: Made once: loading the trust store reads files, which the loop must not do per event.
         self._tls = ssl.create_default_context() if target.tls else None
 
@@ -75,13 +79,21 @@ class Webhook:
         self.queue.put_nowait(event)
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        """Stop the worker, waiting at most CLOSE_WAIT. Python 3.11's ``wait_for`` returns a
+        POST's result instead of raising when the cancel meets a POST that has just finished
+        (bpo-42130): the cancel is lost, so the worker also checks ``_closing``, and the wait
+        is bounded whatever happens (a service that does not stop on SIGTERM hangs the door)."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._closing = True
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=CLOSE_WAIT)
+        if not done:
+            log.warning("webhook %s: the worker did not stop in time", self.target.shown)
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             event = await self.queue.get()
             body = json.dumps(event, separators=(",", ":"), default=str).encode()
             for attempt in range(ATTEMPTS):
@@ -94,6 +106,8 @@ class Webhook:
                         self.delivered += 1
                         break
                     problem = f"answered {status}"
+                if self._closing:
+                    return
                 if attempt + 1 == ATTEMPTS:
                     self.failed += 1
                     log.warning(

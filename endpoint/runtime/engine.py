@@ -16,7 +16,7 @@ import secrets
 import signal
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +70,8 @@ MAX_METHOD = 16
 log = logging.getLogger("endpoint")
 
 STOP_TIMEOUT = 5.0
+#: Longest wait for the integration to close (its own parts are bounded: this is the belt).
+INTEGRATION_CLOSE = 8.0
 #: The call-length warning the peer hears: three 200 ms beeps at 1 kHz.
 WARNING_TONE = np.concatenate(
     [ToneGenerator([1000.0], 0.4, (0.2, 0.2)).next_frame(FRAME_SAMPLES) for _ in range(50)]
@@ -1011,8 +1013,18 @@ class Engine:
         if self.control is not None:
             await self.control.close()
         if self.integration is not None:
-            await self.integration.close()
+            await _bounded("the building integration", self.integration.close(), INTEGRATION_CLOSE)
         if self.transport is not None:
             await self.transport.close()
         self.supervisor.close()
         self.notifier.close()
+
+
+async def _bounded(what: str, closing: Coroutine[Any, Any, None], seconds: float) -> None:
+    """Await ``closing`` for at most ``seconds``: a stop must end the process whatever a part
+    does (systemd would kill it, and a door that hangs on SIGTERM restarts late)."""
+    task = asyncio.ensure_future(closing)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        log.warning("stopping: %s did not close within %g s; going on", what, seconds)
+        task.cancel()

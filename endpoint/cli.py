@@ -2,6 +2,10 @@
 
 Expected failures (a bad config file, a port in use) print one clear message and return a
 non-zero status; only a bug produces a traceback.
+
+Each command imports what it uses, when it runs (issue 19): ``ctl`` talks to the socket without
+loading the configuration reader or SQLite, and ``run`` loads the engine but no subcommand's
+code (doctor, install, demo).
 """
 
 from __future__ import annotations
@@ -11,15 +15,16 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from endpoint import __version__
-from endpoint.config import Config, ConfigError, load_config, security_warnings
 from endpoint.control_client import DEFAULT_SOCKET, ControlError
 from endpoint.control_client import events as control_events
 from endpoint.control_client import request as control_request
-from endpoint.integration.history import history_lines
 from endpoint.service import commands as service_commands
+
+if TYPE_CHECKING:
+    from endpoint.config import Config
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -153,6 +158,9 @@ def _ctl(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             if key != "ok":
                 print(f"{key}: {value}", file=out)
     elif args.action == "history" and not args.json:
+        # Here: the history module brings sqlite3, which no other ctl action needs.
+        from endpoint.integration.history import history_lines
+
         for line in history_lines(answer["kind"], answer["rows"]):
             print(line, file=out)
     else:
@@ -198,6 +206,9 @@ def describe(config: Config) -> list[str]:
 
 def _load(path: str, err: TextIO) -> Config | None:
     """The configuration, or None after printing every problem (never a traceback)."""
+    # Here: the TOML reader and every section's module serve the commands that read a file.
+    from endpoint.config import ConfigError, load_config
+
     try:
         return load_config(path)
     except ConfigError as exc:
@@ -211,6 +222,8 @@ def _check_config(path: str, out: TextIO, err: TextIO) -> int:
     config = _load(path, err)
     if config is None:
         return 1
+    from endpoint.config import security_warnings  # loaded by _load already
+
     print(f"{path}: OK", file=out)
     for line in describe(config):
         print(f"  {line}", file=out)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
+import functools
 import logging
 import secrets
 import signal
@@ -19,8 +20,6 @@ import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import numpy as np
 
 from endpoint.audio import AudioError, AudioPort, echo_state, open_audio
 from endpoint.audio.processing import ProcessingSettings, VoiceProcessor
@@ -32,7 +31,7 @@ from endpoint.logs import escape
 from endpoint.media.dtls_gate import AwaitingKeys
 from endpoint.media.dtmf import EVENTS as DTMF_KEYS
 from endpoint.media.dtmf import DtmfDigit
-from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE
+from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE, Frame
 from endpoint.media.quality import StreamStats
 from endpoint.media.stream import MediaStream, MediaTimeout, PacketProtection, StreamConfig
 from endpoint.runtime.addresses import is_wildcard, source_address_towards
@@ -72,10 +71,16 @@ log = logging.getLogger("endpoint")
 STOP_TIMEOUT = 5.0
 #: Longest wait for the integration to close (its own parts are bounded: this is the belt).
 INTEGRATION_CLOSE = 8.0
-#: The call-length warning the peer hears: three 200 ms beeps at 1 kHz.
-WARNING_TONE = np.concatenate(
-    [ToneGenerator([1000.0], 0.4, (0.2, 0.2)).next_frame(FRAME_SAMPLES) for _ in range(50)]
-)
+
+
+@functools.cache
+def warning_tone() -> Frame:
+    """The call-length warning the peer hears: three 200 ms beeps at 1 kHz. Made at the first
+    warning rather than at import: most starts never play it (issue 19)."""
+    import numpy as np  # the media path's own dependency; the engine needs it only here
+
+    tone = ToneGenerator([1000.0], 0.4, (0.2, 0.2))
+    return np.concatenate([tone.next_frame(FRAME_SAMPLES) for _ in range(50)])
 
 
 def _outbound_address(host: str, port: int, listen: str) -> str:
@@ -606,7 +611,7 @@ class Engine:
             media.set_direction(action.call_id, m.direction)
             media.set_codec(action.call_id, m.codec, m.payload_type)
         elif isinstance(action, PlayAlert):
-            media.play_alert(action.call_id, WARNING_TONE)
+            media.play_alert(action.call_id, warning_tone())
         elif isinstance(action, StartMedia):
             self._start_media(core, media, action, now)
         else:

@@ -113,3 +113,10 @@ def test_without_a_consultation_hangup_still_ends_the_call() -> None:
     assert ua.focus() == "call1"
     assert ua.hangup(1.0)
     assert [r.method for r in requests(peer.read())] == ["BYE"]
+
+
+def test_a_message_to_the_flat_goes_in_the_consultation_dialog() -> None:
+    ua, peer, call_b = consulting()
+    assert ua.send_message(FLAT, "a visitor for you", 3.0)  # True: inside a dialog
+    (message,) = requests(peer.read())
+    assert (message.method, message.call_id) == ("MESSAGE", call_b)

@@ -297,7 +297,7 @@ class UserAgent:
     def _of_our_calls(self, request: Request, host: str) -> bool:
         """Does the request belong to one of our calls: inside a dialog of ours from that
         dialog's peer, or the CANCEL/ACK of a ringing caller from where its INVITE came?"""
-        if request.method in ("CANCEL", "ACK", "PRACK") and any(
+        if request.method in ("CANCEL", "ACK", "PRACK", "UPDATE") and any(
             c.source == host for c in self.calls.calls.values()
         ):
             return True
@@ -915,7 +915,7 @@ class UserAgent:
 
     def _ringing_caller(self, event: RequestReceived) -> bool:
         """A CANCEL for a ringing call, from the host its INVITE came from."""
-        if event.request.method == "PRACK":  # RFC 3262: inside a ringing call's early dialog
+        if event.request.method in ("PRACK", "UPDATE"):  # inside a ringing call's early dialog
             return any(
                 c.call_id == event.request.call_id and c.source == event.source[0]
                 for c in self.calls.calls.values()
@@ -968,6 +968,8 @@ class UserAgent:
         }
         if request.method == "PRACK":
             return self._on_prack
+        if request.method == "UPDATE" and request.to_addr.tag is not None:
+            return self._on_update
         if request.method not in ("OPTIONS", "CANCEL") and request.to_addr.tag is not None:
             return self._in_dialog
         return table.get(request.method, self._no_dialog)
@@ -1032,6 +1034,16 @@ class UserAgent:
     def _on_prack(self, event: RequestReceived, now: float) -> None:
         """RFC 3262: a PRACK belongs to a ringing call's early dialog (``IncomingCalls``)."""
         self.calls.prack(event.request, event.transaction, event.source[0], now)
+
+    def _on_update(self, event: RequestReceived, now: float) -> Response | None:
+        """RFC 3311: inside a confirmed dialog like a re-INVITE (``_in_dialog``); inside a
+        ringing call's early dialog (§5.2) answered by ``IncomingCalls.update``, which checks
+        its tags and its source; else 481."""
+        if self._dialog_of(event) is None and self.calls.update(
+            event.request, event.transaction, event.source[0], now
+        ):
+            return None
+        return self._in_dialog(event, now)
 
     def _on_pager_message(self, event: RequestReceived, now: float) -> Response:
         """MESSAGE outside any dialog: pager mode (RFC 3428)."""

@@ -105,3 +105,16 @@ def test_an_update_after_the_answer_holds_and_resumes() -> None:
     assert ok.status == 200 and b"a=sendrecv" in ok.body
     (moved,) = ua.call_actions()
     assert isinstance(moved, UpdateMedia) and moved.media.direction == "sendrecv"
+
+
+def test_a_malformed_or_unusable_early_offer_is_refused_and_the_call_rings_on() -> None:
+    ua, progress = ringing_with_early_media(auto_answer=False)
+    ua.receive(update(progress, 3, "v=0\r\nm=audio x\r\n"), PEER, "udp", 1.0)
+    pcma_only = sdp("sendonly", version=2).replace("RTP/AVP 0 101", "RTP/AVP 8 101")
+    ua.receive(update(progress, 4, pcma_only), PEER, "udp", 1.1)
+    statuses = [r.status for r in replies(ua)]
+    assert statuses[0] == 400 and statuses[1] == 488
+    assert ua.call_actions() == [] and ua.active_call_id() == "e1"
+    ua.receive(update(progress, 5, sdp("sendonly", version=3)), PEER, "udp", 1.2)
+    (ok,) = replies(ua)
+    assert ok.status == 200 and b"a=recvonly" in ok.body  # the session was left as it was

@@ -52,11 +52,21 @@ def _parser() -> argparse.ArgumentParser:
         "--sequential", action="store_true", help="ring one target after another, not all at once"
     )
     call.add_argument("--timeout", type=float, help="seconds each target rings (sequential)")
-    actions.add_parser("hangup", help="end (or cancel) the current call")
+    per_call = [
+        actions.add_parser("hangup", help="end (or cancel) the active call"),
+        actions.add_parser("hold", help="put the call on hold (re-INVITE a=sendonly, no audio)"),
+        actions.add_parser("resume", help="take the call off hold (re-INVITE a=sendrecv)"),
+    ]
     actions.add_parser("answer", help="answer the ringing call")
-    actions.add_parser("dtmf", help="send DTMF digits in the call").add_argument("digits")
-    actions.add_parser("hold", help="put the call on hold (re-INVITE a=sendonly, no audio sent)")
-    actions.add_parser("resume", help="take the call off hold (re-INVITE a=sendrecv)")
+    dtmf = actions.add_parser("dtmf", help="send DTMF digits in the call")
+    dtmf.add_argument("digits")
+    for sub in (*per_call, dtmf):
+        sub.add_argument(
+            "--call",
+            metavar="CALL_ID",
+            help="this call (ctl status lists them) instead of the active one; during an "
+            "attended transfer the active call is the consultation call",
+        )
     message = actions.add_parser("message", help="send a text (SIP MESSAGE, RFC 3428)")
     message.add_argument("to", help="sip:user@host, or a user name at our domain")
     message.add_argument("text", help="the text (UTF-8, at most 1300 bytes)")
@@ -110,6 +120,8 @@ def _transfer_payload(args: argparse.Namespace, payload: dict[str, Any]) -> None
 def _payload(args: argparse.Namespace) -> dict[str, Any]:
     """The control request for ``ctl ACTION ...`` (the socket's JSON command)."""
     payload: dict[str, Any] = {"cmd": args.action}
+    if args.action in ("hangup", "hold", "resume", "dtmf") and args.call:
+        payload["call_id"] = args.call
     if args.action == "call" and len(args.uri) == 1:
         payload["uri"] = args.uri[0]
     elif args.action == "call":

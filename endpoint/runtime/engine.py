@@ -19,7 +19,7 @@ import ssl
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from endpoint.audio import AudioError, AudioPort, echo_state, open_audio
 from endpoint.audio.processing import ProcessingSettings, VoiceProcessor
@@ -109,6 +109,20 @@ def family_mismatch(listen: str, address: str) -> str | None:
 
 def _srv_ports(hops: dict[str, tuple[str, int | None]]) -> dict[str, int]:
     return {name: port for name, (_, port) in hops.items() if port is not None}
+
+
+_CALL_ID_ERROR = "call_id is a call's id as ctl status shows it (at most 256 characters)"
+
+
+def _call_id(request: dict[str, Any]) -> str | Literal[False] | None:
+    """A command's optional ``call_id`` (None: the focus call); False when it is not a
+    short string (the UA then checks it names a call of ours)."""
+    value = request.get("call_id")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= 256:
+        return False
+    return value
 
 
 def _worth_failover(reason: str) -> bool:
@@ -842,8 +856,16 @@ class Engine:
         self._step()
         return {"ok": done} if done else {"ok": False, "error": "no ringing call"}
 
-    def _hangup_command(self, core: Intercom, _: dict[str, Any]) -> dict[str, Any]:
-        done = core.hangup(time.monotonic())
+    def _hangup_command(self, core: Intercom, request: dict[str, Any]) -> dict[str, Any]:
+        """``hangup``: the call named by ``call_id``, else the focus call (during an attended
+        transfer's consultation, the consultation call: the held call is resumed)."""
+        call_id = _call_id(request)
+        if call_id is False:
+            return {"ok": False, "error": _CALL_ID_ERROR}
+        try:
+            done = core.hangup(time.monotonic(), call_id)
+        except ValueError as exc:
+            return {"ok": False, "error": str(exc)}
         self._step()
         return {"ok": done} if done else {"ok": False, "error": "no call"}
 
@@ -856,7 +878,11 @@ class Engine:
         return {"ok": True}
 
     def _dtmf_command(self, core: Intercom, request: dict[str, Any]) -> dict[str, Any]:
-        active = core.ua.active_call_id()
+        """``dtmf``: keys on the call named by ``call_id``, else on the focus call."""
+        call_id = _call_id(request)
+        if call_id is False:
+            return {"ok": False, "error": _CALL_ID_ERROR}
+        active = core.ua.focus() if call_id is None else call_id
         digits = request.get("digits")
         if active is None or not isinstance(digits, str) or self.media is None:
             return {"ok": False, "error": "no call (or no digits)"}
@@ -874,8 +900,11 @@ class Engine:
         """``hold`` / ``resume``: a re-INVITE (a=sendonly, then sendrecv). The answer only says
         it was sent: the peer's answer (or a 491 and our retry, RFC 3261 §14.1) comes later, so
         the event stream says whether it took (call-held / call-resumed by=us, or
-        call-hold-failed with the reason)."""
-        problem = core.set_hold(request["cmd"] == "hold", time.monotonic())
+        call-hold-failed with the reason). ``call_id`` names the call, else the focus call."""
+        call_id = _call_id(request)
+        if call_id is False:
+            return {"ok": False, "error": _CALL_ID_ERROR}
+        problem = core.set_hold(request["cmd"] == "hold", time.monotonic(), call_id)
         self._step()
         if problem is not None:
             return {"ok": False, "error": problem}
@@ -911,7 +940,7 @@ class Engine:
             else:
                 mic = float(value)
         self._volume = (speaker, mic)
-        active = core.ua.active_call_id()
+        active = core.ua.focus()
         if active is not None and self.media is not None:
             self.media.set_volume(active, speaker, mic)
         audio = self.config.audio

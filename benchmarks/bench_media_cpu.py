@@ -31,6 +31,7 @@ import random
 import socket
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -53,10 +54,15 @@ from tests.interop.peers import Baresip
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def process_cpu(pid: int) -> float:
+def process_cpu(pid: int | str) -> float:
     """utime + stime of a process in seconds, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def thread_cpu(native_id: int | None) -> float:
+    """utime + stime of one of our threads (the media thread) in seconds, from /proc."""
+    return process_cpu(f"{os.getpid()}/task/{native_id}")
 
 
 def own_cpu() -> float:
@@ -246,9 +252,12 @@ def one_call(
     time.sleep(1.0)  # let both jitter buffers settle before measuring
     sockets.sent_ns.clear()
     assert peer.proc is not None
+    media_id = next(t.native_id for t in threading.enumerate() if t.name == "media")
     ours0, theirs0, wall0 = own_cpu(), process_cpu(peer.proc.pid), time.monotonic()
+    thread0 = thread_cpu(media_id)
     time.sleep(seconds)
     ours1, theirs1, wall1 = own_cpu(), process_cpu(peer.proc.pid), time.monotonic()
+    thread1 = thread_cpu(media_id)
     stats = loop.remove_call("bench").result(5)
     loop.stop()
     sip.sendto(bytes(dialog.create_request("BYE", via())), peer_addr)
@@ -266,6 +275,7 @@ def one_call(
     if stats is not None:
         print(f"our stream: {stats.summary()}")
     print(f"sip-endpoint process: {ours:.2f} % of one core")
+    print(f"  of which media thread: {100 * (thread1 - thread0) / wall:.2f} %")
     print(f"baresip 1.0 (echo):   {theirs:.2f} % of one core")
     if theirs > 0:
         print(f"ratio ours / baresip: {ours / theirs:.2f}")

@@ -11,7 +11,16 @@ heard: only the holder of the peer's key can.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pylibsrtp
+from pylibsrtp._binding import ffi, lib
+
+#: The largest datagram the media loop reads (``RtpSockets.drain``), and room for the longest
+#: trailer libsrtp adds (SRTCP's index and a 16-byte tag; RFC 3711 §3.4).
+MAX_PACKET = 2048
+TRAILER = 20
 
 #: SDES crypto-suite name -> (libsrtp profile, key bytes, salt bytes). Ours in order of
 #: preference: the 80-bit tag first (RFC 4568 §6.2.1), then the AEAD suite, then the 32-bit tag.
@@ -46,17 +55,9 @@ class SrtpProtection:
         profile = SUITES[suite][0]
         self.suite = suite
         self.keying = keying
-        self._out = pylibsrtp.Session(
-            pylibsrtp.Policy(
-                key=local_key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND, srtp_profile=profile
-            )
-        )
-        self._in = pylibsrtp.Session(
-            pylibsrtp.Policy(
-                key=remote_key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_INBOUND, srtp_profile=profile
-            )
-        )
-        #: Packets refused: bad authentication tag, replayed index, too short.
+        self._out = _Context(local_key, pylibsrtp.Policy.SSRC_ANY_OUTBOUND, profile)
+        self._in = _Context(remote_key, pylibsrtp.Policy.SSRC_ANY_INBOUND, profile)
+        #: Packets refused: bad authentication tag, replayed index, too short or too long.
         self.refused = 0
 
     @property
@@ -64,21 +65,59 @@ class SrtpProtection:
         return f"{self.keying} {self.suite}"
 
     def protect_rtp(self, packet: bytes) -> bytes:
-        return bytes(self._out.protect(packet))
+        return self._out.protect(lib.srtp_protect, packet)
 
     def protect_rtcp(self, packet: bytes) -> bytes:
-        return bytes(self._out.protect_rtcp(packet))
+        return self._out.protect(lib.srtp_protect_rtcp, packet)
 
     def unprotect_rtp(self, packet: bytes) -> bytes | None:
-        try:
-            return bytes(self._in.unprotect(packet))
-        except pylibsrtp.Error:
+        clear = self._in.run(lib.srtp_unprotect, packet)
+        if clear is None:
             self.refused += 1
-            return None
+        return clear
 
     def unprotect_rtcp(self, packet: bytes) -> bytes | None:
-        try:
-            return bytes(self._in.unprotect_rtcp(packet))
-        except pylibsrtp.Error:
+        clear = self._in.run(lib.srtp_unprotect_rtcp, packet)
+        if clear is None:
             self.refused += 1
+        return clear
+
+
+class _Context:
+    """One libsrtp session (one direction), called straight through pylibsrtp's cffi binding.
+
+    ``pylibsrtp.Session`` checks the type, allocates the length cell and copies through a
+    slice on every packet, and raises ``ValueError`` for a datagram over 1500 bytes, which a
+    stranger could send to end an encrypted call (the media loop reads up to 2048). Here the
+    buffer and the length cell are made once, a packet too long is a refusal like a bad tag,
+    and each packet costs one copy in, the C call and one copy out (issue 15: SRTP's CPU is
+    mostly this code running cold, once every 20 ms).
+    """
+
+    def __init__(self, key: bytes, ssrc_type: int, profile: int) -> None:
+        # pylibsrtp's Session owns libsrtp's context and frees it with itself.
+        policy = pylibsrtp.Policy(key=key, ssrc_type=ssrc_type, srtp_profile=profile)
+        self._session = pylibsrtp.Session(policy)
+        self._srtp = self._session._srtp[0]
+        self._cells = ffi.new("char[]", MAX_PACKET + TRAILER)
+        self._buffer = ffi.buffer(self._cells)
+        self._length = ffi.new("int *")
+
+    def run(self, function: Callable[[Any, Any, Any], int], packet: bytes) -> bytes | None:
+        """libsrtp's ``function`` over ``packet``; None if it refused it."""
+        size = len(packet)
+        if size > MAX_PACKET:
             return None
+        self._buffer[0:size] = packet
+        self._length[0] = size
+        if function(self._srtp, self._cells, self._length) != lib.srtp_err_status_ok:
+            return None
+        done: bytes = self._buffer[0 : self._length[0]]
+        return done
+
+    def protect(self, function: Callable[[Any, Any, Any], int], packet: bytes) -> bytes:
+        """Our own packet: libsrtp refusing it (an index used twice) is our bug, so it raises."""
+        protected = self.run(function, packet)
+        if protected is None:
+            raise pylibsrtp.Error(f"libsrtp refused to protect a {len(packet)}-byte packet")
+        return protected

@@ -4,7 +4,9 @@ Packets arrive early, late, out of order, twice or never; the sound card wants e
 every 20 ms by *its* clock. The buffer keys frames by RTP timestamp, holds them for a target
 delay that follows the measured jitter within [min, max] (quick to grow on a spike, slow to
 shrink), drops duplicates and packets that come after their playout time, and fills gaps with
-loss concealment (plc.py). Two clocks never run at exactly the same rate: a sender 500 ppm fast
+loss concealment (plc.py). An underrun while the target asks for more delay than the buffer holds
+is where it grows: the playout point waits for the late frame (concealing) instead of skipping it.
+Two clocks never run at exactly the same rate: a sender 500 ppm fast
 adds a frame of delay every 40 s, one 500 ppm slow drains the buffer. So when the buffered depth
 drifts away from the target, one frame is dropped or a silent one inserted, preferably where
 the audio is quiet; over a call of hours the delay neither grows nor underruns.
@@ -31,6 +33,8 @@ RESYNC_FRAMES = 250
 #: Consecutive frames beyond the maximum delay that mean a real timestamp jump (not a spoofed
 #: packet among good ones): half a second of them and the buffer follows.
 EARLY_RESYNC = 25
+#: Frames of spread below which the target does not grow (20 ns at 20 ms: float rounding).
+SPREAD_ROUNDING = 1e-6
 
 
 @dataclass
@@ -79,6 +83,8 @@ class JitterBuffer:
         self._last_quiet = True
         self._level = 0.0
         self._early_run = 0
+        #: Frames the playout point has waited, in the current underrun, for a late frame.
+        self._waited = 0
 
     # -- input -------------------------------------------------------------------------------
 
@@ -132,6 +138,7 @@ class JitterBuffer:
         self._last_index = None
         self._transits.clear()
         self._spread = 0.0
+        self._waited = 0
         self.stats.resyncs += 1
 
     def _measure(self, timestamp: int, arrival: float) -> None:
@@ -162,7 +169,9 @@ class JitterBuffer:
 
     @property
     def target_frames(self) -> int:
-        wanted = 1 + math.ceil(self._spread * 1000 / self.frame_ms)
+        # Less than a microsecond of spread is the float rounding of a steady stream's
+        # transit times, not jitter: it must not ask for a whole frame more.
+        wanted = 1 + math.ceil(self._spread * 1000 / self.frame_ms - SPREAD_ROUNDING)
         return min(max(wanted, self.min_frames), self.max_frames)
 
     @property
@@ -207,13 +216,25 @@ class JitterBuffer:
             self.stats.played += 1
             return self.plc.good(np.zeros(self.audio_samples, dtype=np.int16))
         frame = self._frames.pop(self._next, None)
-        self._next += 1
         self.stats.played += 1
         if frame is None:
             self.stats.concealed += 1
             out = self.plc.conceal()
+            if not self._frames and self._level < target - 0.6 and self._waited < target - 1:
+                # An underrun while the measured jitter wants more delay: wait for the frame
+                # instead of skipping it. Concealment plays either way, so this grows the
+                # buffer where the listener cannot tell, whereas the quiet frame the silent
+                # insertion above waits for never comes in a continuous sound: skipping threw
+                # away every frame that came one tick late (issue 15). At most target - 1
+                # frames per underrun, so a sender that pauses does not push the delay up.
+                self._waited += 1
+                self._level += 1
+                self._last_quiet = _quiet(out)
+                return out
         else:
+            self._waited = 0
             out = self.plc.good(frame)
+        self._next += 1
         self._last_quiet = _quiet(out)
         return out
 

@@ -344,8 +344,8 @@ class Baresip:
     tls_certificate: Path | None = None
     #: Extra modules to load (e.g. "speex_pp" for the hands-free CPU comparison).
     modules: tuple[str, ...] = ()
-    #: The account's ``audio_codecs`` in its order (baresip names G.722 "G722/16000/1"); G722
-    #: loads ``g722.so``.
+    #: The account's ``audio_codecs`` in its order (baresip names G.722 "G722/16000/1" and
+    #: Opus "opus/48000/2"); G722 loads ``g722.so``, opus ``opus.so``.
     codecs: str = "PCMU"
     sip_port: int = 0
     ctrl_port: int = 0
@@ -424,6 +424,7 @@ ringback_disabled\tyes
         if self.tls_certificate is not None:
             config += f"sip_certificate\t\t{self.tls_certificate}\n"
         modules = (*self.modules, "g722") if "G722" in self.codecs.upper() else self.modules
+        modules = (*modules, "opus") if "OPUS" in self.codecs.upper() else modules
         for module in modules:
             config += f"module\t\t\t{module}.so\n"
         (self.workdir / "config").write_text(config)

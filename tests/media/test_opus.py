@@ -152,7 +152,7 @@ def test_garbage_from_the_network_is_dropped_and_counted() -> None:
 
 
 def test_a_reinvite_from_opus_to_pcmu_switches_the_rtp_clock_to_8000() -> None:
-    door, flat = opus_pair()
+    door, _ = opus_pair()
     door.send_frame(tone16(0, 1000), 0.0)
     door.set_codec("PCMU", 0)
     frames = [np.zeros(160, dtype=np.int16)] * 3

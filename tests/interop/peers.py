@@ -373,10 +373,13 @@ class Baresip:
         rec = self.workdir / "rec"
         rec.mkdir(exist_ok=True)
         if self.echo:
-            # The bridge passes audio at one rate: the codec's (16 kHz for G.722).
-            echo_rate = "16000" if "G722" in self.codecs.upper() else "8000"
+            # The bridge passes audio at one rate: the codec's (16 kHz for G.722, 48 kHz
+            # stereo for Opus: baresip's opus module decodes at 48 kHz in two channels).
+            echo_rate = "16000\nausrc_channels\t\t1" if "G722" in self.codecs.upper() else ""
+            if "OPUS" in self.codecs.upper():
+                echo_rate = "48000\nausrc_channels\t\t2"
             source, player = "aubridge,echo", "aubridge,echo"
-            rate = f"{echo_rate}\nausrc_channels\t\t1"
+            rate = echo_rate or "8000\nausrc_channels\t\t1"
         elif self.source_wav is not None:
             source, player = f"aufile,{self.source_wav}", "aubridge,sink"
             rate = "8000\nausrc_channels\t\t1"

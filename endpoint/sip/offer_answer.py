@@ -314,7 +314,7 @@ def make_offer(local: LocalMedia, session: SdpSession) -> SessionDescription:
 
 def _dtmf_type(media: MediaDescription) -> int | None:
     """RFC 4733 telephone-event at 8000 Hz, the rate every peer offers, Opus calls included
-    (its events then count in the call's RTP clock, as baresip and Asterisk do)."""
+    (its events then count in the call's RTP clock, as baresip's do)."""
     for pt, (name, rate, _) in media.rtpmap().items():
         if name.lower() == "telephone-event" and rate == 8000 and str(pt) in media.formats:
             return pt

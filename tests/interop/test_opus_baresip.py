@@ -95,3 +95,29 @@ def test_a_peer_without_opus_gets_g722_or_pcmu(tmp_path: Path) -> None:
         assert "call-report" in log and f" {expected} sent " in log and "OPUS" not in log
         heard_rate, heard = rate_and_audio(tmp_path / f"door-{expected}" / "heard.wav")
         assert heard_rate == rate and tone_share(heard[rate // 2 :], 1000, rate) > 0.9
+
+
+def test_rfc_4733_keys_cross_an_opus_call_both_ways_and_open_the_door(tmp_path: Path) -> None:
+    """telephone-event/8000 beside Opus: its events count in the 48 kHz clock (as baresip's
+    do); baresip keys the door code, and hears the keys we send."""
+    peer = Baresip(tmp_path / "flat", tone_hz=1000, codecs=BARESIP_OPUS).start()
+    code = '[hardware]\nboard = "simulated"\n[door]\nrelay_pin = 27\ncode = "1234"\n'
+    door = Door(tmp_path / "door", extra=OPUS + code)
+    try:
+        peer.ctrl.command("dial", door.uri)
+        peer.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        time.sleep(1.0)
+        peer.ctrl.command("sndcode", "1234")
+        time.sleep(1.5)
+        sent = door.ctl("dtmf", "5#")
+        assert sent.returncode == 0 and "info" not in sent.stdout, sent  # RTP events, not INFO
+        first = peer.ctrl.wait_event("CALL_DTMF_START", 5)
+        second = peer.ctrl.wait_event("CALL_DTMF_START", 5)
+        assert (first.get("param"), second.get("param")) == ("5", "#")
+        peer.ctrl.command("hangup")
+        peer.ctrl.wait_event("CALL_CLOSED", 10)
+    finally:
+        log = door.stop()
+        peer.stop()
+    assert " OPUS sent " in log and "duration_ms=" in log
+    assert "door-opened" in log and "via=dtmf" in log, log

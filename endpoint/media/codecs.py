@@ -30,6 +30,13 @@ class FollowsPeer(Protocol):
     def follow(self, fmtp: str | None) -> None: ...
 
 
+@runtime_checkable
+class RecoversLoss(Protocol):
+    """A decoder that can rebuild a lost packet from the one after it (Opus in-band FEC)."""
+
+    def recover(self, payload: bytes) -> Frame: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Codec:
     name: str

@@ -8,8 +8,9 @@ start (issue 19); without it ``available()`` says why and Opus is simply not off
 
 We run Opus wideband: 16 kHz mono PCM, 20 ms frames of 320 samples, the RTP clock at 48 kHz
 as RFC 7587 §4.1 requires. The encoder carries in-band FEC (the previous frame at low rate
-inside the next packet) and expects some loss; a lost packet is concealed by the decoder
-itself (``data = NULL``), which knows the codec state far better than a pitch repeater.
+inside the next packet) when the peer asks for it, and a single lost packet is rebuilt
+from the next one's FEC (``recover``); other losses are concealed by the decoder itself
+(``data = NULL``), which knows the codec state far better than a pitch repeater.
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ def _lib() -> ctypes.CDLL:
     lib.opus_decode.argtypes = [_Handle, _buf, ctypes.c_int32, _buf, ctypes.c_int, ctypes.c_int]
     lib.opus_decode.restype = ctypes.c_int
     lib.opus_decoder_destroy.argtypes = [_Handle]
+    lib.opus_packet_get_nb_samples.argtypes = [_buf, ctypes.c_int32, ctypes.c_int32]
+    lib.opus_packet_get_nb_samples.restype = ctypes.c_int
     lib.opus_strerror.argtypes = [ctypes.c_int]
     lib.opus_strerror.restype = ctypes.c_char_p
     return lib
@@ -205,6 +208,18 @@ class OpusDecoder:
         neighbour; for 20-60 ms of speech the ear does not tell, and no packet waits for it.
         """
         return self._decode(None, samples, 0)
+
+    def recover(self, payload: bytes) -> Frame:
+        """The lost packet before ``payload`` from the FEC it carries (RFC 6716 §2.1.7, RFC
+        7587 §3.2), as long as ``payload`` itself; where it carries none, the decoder
+        conceals instead. Call it before decoding ``payload``."""
+        if not payload:
+            raise OpusError("opus_decode: empty packet")
+        count = _lib().opus_packet_get_nb_samples(payload, len(payload), AUDIO_RATE)
+        samples = _check(count, "opus_packet_get_nb_samples")
+        if not 0 < samples <= MAX_DECODED:
+            raise OpusError(f"opus_decode: a packet of {samples} samples")
+        return self._decode(payload, samples, 1)
 
     def good(self, frame: Frame) -> Frame:
         """A received frame needs no blending: the decoder already smoothed out of a loss."""

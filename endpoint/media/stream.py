@@ -20,7 +20,7 @@ from typing import Protocol
 import numpy as np
 
 from endpoint.media import rtcp
-from endpoint.media.codecs import Codec, FollowsPeer, by_name, codec_for
+from endpoint.media.codecs import Codec, FollowsPeer, RecoversLoss, by_name, codec_for
 from endpoint.media.dtmf import DtmfDigit, DtmfReceiver, DtmfSender
 from endpoint.media.frame import Frame
 from endpoint.media.inband_dtmf import InbandDtmfDetector
@@ -178,6 +178,8 @@ class MediaStream:
             plc=self.decode if isinstance(self.decode, LossConcealer) else None,
         )
         self._pending: list[Frame] = []
+        #: The sequence number of the last audio packet decoded (for FEC: one missing before).
+        self._audio_seq: int | None = None
 
     def set_codec(self, name: str, payload_type: int) -> None:
         """A re-INVITE changed the codec (or its number): new codec state and jitter buffer
@@ -312,6 +314,7 @@ class MediaStream:
             self.jitter.put((start + k * self.frame_ticks) & 0xFFFFFFFF, self._silence(), now)
 
     def _buffer(self, packet: RtpPacket, now: float) -> None:
+        self._recover_previous(packet, now)
         try:
             pcm = self.decode(packet.payload)
         except ValueError:  # the network's bytes: counted and dropped, never a crash
@@ -327,6 +330,25 @@ class MediaStream:
         for k in range(len(pcm) // n):
             frame = pcm[k * n : (k + 1) * n]
             self.jitter.put((packet.timestamp + k * ticks) & 0xFFFFFFFF, frame, now)
+
+    def _recover_previous(self, packet: RtpPacket, now: float) -> None:
+        """Exactly one packet missing just before this one, and a decoder with in-band FEC:
+        rebuild it from this packet (before this packet is decoded, as the decoder needs),
+        so the jitter buffer plays it instead of concealing. Later losses are concealed."""
+        last, self._audio_seq = self._audio_seq, packet.sequence
+        if last is None or (packet.sequence - last) % 65536 != 2:
+            return
+        if not isinstance(self.decode, RecoversLoss):
+            return
+        try:
+            pcm = self.decode.recover(packet.payload)
+        except ValueError:
+            return  # counted when the packet itself fails to decode
+        n, ticks = self.frame_samples, self.frame_ticks
+        frames = len(pcm) // n
+        start = packet.timestamp - frames * ticks
+        for k in range(frames):
+            self.jitter.put((start + k * ticks) & 0xFFFFFFFF, pcm[k * n : (k + 1) * n], now)
 
     def playout(self, now: float) -> Frame:
         """The next 20 ms for the speaker."""

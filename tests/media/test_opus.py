@@ -113,13 +113,44 @@ def test_a_6_khz_tone_crosses_an_opus_stream_pair_with_a_loss() -> None:
     for k in range(100):
         now = k * 0.02
         for data, _ in door.send_frame(tone16(k, 6000), now):
-            if k != 50:
+            if k not in (50, 51):
                 flat.receive_rtp(data, DOOR, now)
         heard.append(flat.playout(now))
     assert all(len(frame) == 320 for frame in heard)
     assert share(np.concatenate(heard[20:]), 6000) > 0.9
     stats = flat.stats()
-    assert stats.codec == "OPUS" and stats.concealed == 1 and stats.lost == 1
+    # Two in a row: no FEC for the first; the decoder conceals both at playout.
+    assert stats.codec == "OPUS" and stats.concealed == 2 and stats.lost == 2
+
+
+def sender_with_fec(fmtp: str | None) -> MediaStream:
+    config = StreamConfig(FLAT, FLAT, payload_type=PT, codec="OPUS", codec_fmtp=fmtp)
+    return MediaStream(config, random.Random(5), 0.0)
+
+
+def test_one_lost_packet_is_rebuilt_from_the_fec_of_the_next() -> None:
+    """The tone changes from 1 kHz to 3 kHz in the lost frame: the frame played there has
+    the new tone only if it came from the next packet's FEC (concealment would continue the
+    old one), and the jitter buffer conceals nothing. A peer that did not ask for FEC
+    (``useinbandfec`` absent) gets none, and the same loss is filled with the old tone."""
+    for fmtp, rebuilt in (("useinbandfec=1", True), (None, False)):
+        door = sender_with_fec(fmtp)
+        # 40 ms of buffer (the [media] default): the next packet comes before the gap plays.
+        config = StreamConfig(DOOR, DOOR, payload_type=PT, codec="OPUS", jitter_min_ms=40)
+        flat = MediaStream(config, random.Random(6), 0.0)
+        heard = []
+        for k in range(60):
+            now = k * 0.02
+            for data, _ in door.send_frame(tone16(k, 1000 if k < 30 else 3000), now):
+                if k != 30:
+                    flat.receive_rtp(data, DOOR, now)
+            heard.append(flat.playout(now))
+        lost = next(i for i, f in enumerate(heard) if i > 20 and share(f, 1000) < 0.5)
+        if rebuilt:
+            assert share(heard[lost], 3000) > 0.7, lost
+            assert flat.stats().concealed == 0 and flat.stats().lost == 1
+        else:
+            assert share(heard[lost - 1], 1000) > 0.7 and share(heard[lost - 1], 3000) < 0.3
 
 
 def test_40_ms_packets_advance_1920_and_play_as_two_frames() -> None:
@@ -137,18 +168,21 @@ def test_40_ms_packets_advance_1920_and_play_as_two_frames() -> None:
 
 def test_garbage_from_the_network_is_dropped_and_counted() -> None:
     """A peer controls the payload: libopus refuses what is not Opus, and the stream counts
-    and drops it rather than raising into the media thread."""
+    and drops it rather than raising into the media thread; every other sequence number, so
+    each bad packet also goes through the FEC path for a gap of one."""
     door, flat = opus_pair()
-    first = RtpPacket.parse(door.send_frame(tone16(0, 1000), 0.0)[0][0])
+    for k in range(3):  # a validated source first (RFC 3550 A.1 probation)
+        data = door.send_frame(tone16(k, 1000), 0.02 * k)[0][0]
+        flat.receive_rtp(data, DOOR, 0.02 * k)
+    last = RtpPacket.parse(data)
     rng = random.Random(7)
     bad = [b"", b"\xff" * 3, bytes(rng.getrandbits(8) for _ in range(1400)), b"\x0b\xff\xff"]
-    for n, payload in enumerate(bad):
-        packet = RtpPacket(
-            PT, first.sequence + n + 1, first.timestamp + 960 * (n + 1), first.ssrc, payload
-        )
-        flat.receive_rtp(bytes(packet), DOOR, 0.02 * n)
-    assert flat.stats().discarded >= 2  # the corrupted ones (one random packet is valid Opus)
-    assert len(flat.playout(0.1)) == 320
+    for n, payload in enumerate(bad, start=1):
+        seq, ts = (last.sequence + 2 * n) % 65536, (last.timestamp + 1920 * n) % 2**32
+        packet = RtpPacket(PT, seq, ts, last.ssrc, payload)
+        flat.receive_rtp(bytes(packet), DOOR, 0.06 + 0.04 * n)
+    assert flat.stats().discarded >= 2  # the corrupted ones (random bytes can be valid Opus)
+    assert len(flat.playout(0.3)) == 320
 
 
 def test_a_reinvite_from_opus_to_pcmu_switches_the_rtp_clock_to_8000() -> None:

@@ -124,6 +124,9 @@ class LocalMedia:
     keying: str = "sdes"
     #: Our DTLS certificate's ``a=fingerprint`` value (``sha-256 AB:...``), for "dtls".
     fingerprint: str | None = None
+    #: The number a dynamic codec (Opus) already has in this session: a re-offer keeps it
+    #: (RFC 3264 §8.3.2), instead of our usual 111.
+    dynamic_pt: int | None = None
 
     def __post_init__(self) -> None:
         if not self.codecs or any(name not in PAYLOAD_TYPES for name in self.codecs):
@@ -284,9 +287,11 @@ def make_offer(local: LocalMedia, session: SdpSession) -> SessionDescription:
     first: the peer's answer picks by our order, and wideband is why it is enabled;
     telephone-event, ptime."""
     names = sorted(local.codecs, key=lambda name: name not in WIDEBAND)
-    codecs = [(name, PAYLOAD_TYPES[name]) for name in names]
-    dtmf = (DEFAULT_DTMF_PT, "0-16") if local.telephone_event else None
-    formats = tuple(str(pt) for _, pt in codecs) + ((str(DEFAULT_DTMF_PT),) if dtmf else ())
+    codecs = [(name, _offered_type(name, local)) for name in names]
+    taken = {pt for _, pt in codecs}
+    dtmf_pt = next(pt for pt in (DEFAULT_DTMF_PT, *range(96, 128)) if pt not in taken)
+    dtmf = (dtmf_pt, "0-16") if local.telephone_event else None
+    formats = tuple(str(pt) for _, pt in codecs) + ((str(dtmf_pt),) if dtmf else ())
     sdes_on = local.encryption != "off" and not local.dtls
     crypto = sdes.our_offer(session.rng) if sdes_on else None
     dtls = (local.fingerprint or "", "actpass", session.tls_id) if local.dtls else None
@@ -312,6 +317,19 @@ def make_offer(local: LocalMedia, session: SdpSession) -> SessionDescription:
     return session.seal((media,), _connection(local.address))
 
 
+def _offered_type(name: str, local: LocalMedia) -> int:
+    if name in DYNAMIC_TYPES and local.dynamic_pt is not None:
+        return local.dynamic_pt
+    return PAYLOAD_TYPES[name]
+
+
+def keep_codec(local: LocalMedia, media: NegotiatedMedia) -> LocalMedia:
+    """Our media for a re-offer or re-answer in a running session: only the codec we stream
+    (the media engine keeps its state), under the number it has (RFC 3264 §8.3.2)."""
+    dynamic = media.payload_type if media.codec in DYNAMIC_TYPES else None
+    return replace(local, codecs=(media.codec,), dynamic_pt=dynamic)
+
+
 def _dtmf_type(media: MediaDescription) -> int | None:
     """RFC 4733 telephone-event at 8000 Hz, the rate every peer offers, Opus calls included
     (its events then count in the call's RTP clock, as baresip's do)."""
@@ -333,7 +351,7 @@ def _codec_in(media: MediaDescription, wanted: tuple[str, ...]) -> tuple[str, in
             continue
         name = rtpmap[pt][0].upper() if pt in rtpmap else _BY_TYPE.get(pt)
         rate = rtpmap[pt][1] if pt in rtpmap else 8000
-        if name in wanted and rate == CLOCK_RATES[name] and _channels_fit(name, rtpmap, pt):
+        if name in wanted and rate == CLOCK_RATES[name] and _opus_fits(name, rtpmap, pt):
             usable.append((name, pt))
     for name in wanted:
         if name in WIDEBAND:
@@ -343,9 +361,13 @@ def _codec_in(media: MediaDescription, wanted: tuple[str, ...]) -> tuple[str, in
     return usable[0] if usable else None
 
 
-def _channels_fit(name: str, rtpmap: dict[int, tuple[str, int, int]], pt: int) -> bool:
-    """RFC 7587 §7: Opus is always ``opus/48000/2`` in SDP; any other channel count is not it."""
-    return name != "OPUS" or (pt in rtpmap and rtpmap[pt][2] == 2)
+def _opus_fits(name: str, rtpmap: dict[int, tuple[str, int, int]], pt: int) -> bool:
+    """RFC 7587 §7: Opus is always ``opus/48000/2`` in SDP; any other channel count is not it.
+    Its number must be a dynamic one (RFC 3551 §3: 96-127): a peer's 0 or 300 would clash
+    with a static type or not fit the RTP header's seven bits."""
+    if name != "OPUS":
+        return True
+    return 96 <= pt <= 127 and pt in rtpmap and rtpmap[pt][2] == 2
 
 
 def remote_fingerprint(sdp: SessionDescription, media: MediaDescription) -> str | None:

@@ -18,6 +18,7 @@ from endpoint.sip.offer_answer import (
     NotAcceptableError,
     SdpSession,
     hold,
+    keep_codec,
     make_answer,
     make_offer,
     process_answer,
@@ -343,3 +344,19 @@ def test_an_answer_choosing_opus_under_another_number_is_followed() -> None:
     )
     media = process_answer(offer, answer, OPUS)
     assert (media.codec, media.payload_type, media.fmtp) == ("OPUS", 98, "useinbandfec=1")
+
+
+def test_opus_under_a_static_or_oversized_number_is_not_taken() -> None:
+    for pt in ("8", "95", "128", "300"):
+        offer = parse_sdp(ALICE + f"m=audio 49170 RTP/AVP {pt} 0\r\na=rtpmap:{pt} opus/48000/2\r\n")
+        assert make_answer(offer, OPUS, session())[1].codec == "PCMU", pt
+
+
+def test_a_re_offer_keeps_the_number_opus_has_in_the_session() -> None:
+    """RFC 3264 §8.3.2: the peer's 101 for Opus stays; telephone-event moves off it."""
+    offer = parse_sdp(ALICE + "m=audio 54312 RTP/AVP 101 0\r\na=rtpmap:101 opus/48000/2\r\n")
+    _, media = make_answer(offer, OPUS, session())
+    re_offer = make_offer(keep_codec(OPUS, media), session()).media[0]
+    assert re_offer.formats[0] == "101" and re_offer.rtpmap()[101] == ("opus", 48000, 2)
+    (dtmf,) = [pt for pt, m in re_offer.rtpmap().items() if m[0] == "telephone-event"]
+    assert dtmf != 101 and str(dtmf) in re_offer.formats

@@ -14,6 +14,8 @@ device only sends SDES keys over TLS.
 
 ``--codec G722`` runs every call in wideband G.722 instead of PCMU (baresip with its ``g722``
 module; our stream, tone and processing at 16 kHz): compare its CPU with a PCMU run.
+``--codec OPUS`` the same in Opus (baresip's ``opus`` module, which runs at 48 kHz stereo; ours
+at 16 kHz mono).
 
 Every call also prints our send pacing: the instant of each outgoing RTP audio packet's
 ``sendto`` (after SRTP protection), as |interval - 20 ms| p99 and max; and where it comes from:
@@ -21,7 +23,7 @@ the media thread's wake-up lateness and the time from its wake-up to the ``sendt
 codec, RTP header, SRTP). Next to the process's CPU it prints the media thread's own (from
 /proc/self/task), which is where SRTP's cost lands.
 
-Run: .venv/bin/python benchmarks/bench_media_cpu.py [--seconds 60] [--srtp] [--codec G722]
+Run: .venv/bin/python benchmarks/bench_media_cpu.py [--seconds 60] [--srtp] [--codec G722|OPUS]
 """
 
 from __future__ import annotations
@@ -56,6 +58,10 @@ from endpoint.sip.transaction import new_branch
 from tests.interop.peers import Baresip
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+#: Our codec name -> baresip's ``audio_codecs`` entry.
+BARESIP_CODECS = {"PCMU": "PCMU", "G722": "G722/16000/1", "OPUS": "opus/48000/2"}
 
 
 def process_cpu(pid: int | str) -> float:
@@ -153,7 +159,9 @@ def main() -> None:
         action="store_true",
         help="also a call with our AEC+NS+AGC against baresip with speex_pp (its preprocessor)",
     )
-    ap.add_argument("--codec", choices=("PCMU", "G722"), default="PCMU", help="every call's codec")
+    ap.add_argument(
+        "--codec", choices=("PCMU", "G722", "OPUS"), default="PCMU", help="every call's codec"
+    )
     args = ap.parse_args()
     codec = args.codec
     results = {"plain": one_call(args.seconds, keying=None, codec=codec)}
@@ -194,7 +202,7 @@ def one_call(
         echo=True,
         mediaenc=mediaenc,
         modules=("speex_pp",) if aec else (),
-        codecs="G722/16000/1" if codec == "G722" else "PCMU",
+        codecs=BARESIP_CODECS[codec],
     ).start()
     identity = DtlsIdentity(datetime.datetime.now(datetime.UTC)) if keying == "dtls" else None
     sip = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -239,7 +239,7 @@ def _check_config(path: str, out: TextIO, err: TextIO) -> int:
     print(f"{path}: OK", file=out)
     for line in describe(config):
         print(f"  {line}", file=out)
-    for warning in security_warnings(config):
+    for warning in (*security_warnings(config), *config.media.unavailable):
         print(f"warning: {warning}", file=out)
     return 0
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE, Frame
 from endpoint.media.pcm_ops import rms
-from endpoint.media.plc import Concealer
+from endpoint.media.plc import Concealer, LossConcealer
 
 #: A frame quieter than this RMS (about -50 dBFS) is "silence" for drift compensation.
 QUIET_RMS = 100.0
@@ -61,6 +61,7 @@ class JitterBuffer:
         clock_rate: int = SAMPLE_RATE,
         *,
         audio_samples: int | None = None,
+        plc: LossConcealer | None = None,
     ) -> None:
         #: Timestamp ticks per frame (what RTP counts in).
         self.frame_samples = frame_samples
@@ -72,7 +73,8 @@ class JitterBuffer:
         self.min_frames = max(1, round(min_delay_ms / self.frame_ms))
         self.max_frames = max(self.min_frames, round(max_delay_ms / self.frame_ms))
         self.stats = JitterStats()
-        self.plc = Concealer(self.audio_samples)
+        #: The codec's own concealment when it has one (Opus), else G.711 Appendix I's.
+        self.plc: LossConcealer = plc or Concealer(self.audio_samples)
         self._frames: dict[int, Frame] = {}
         self._next: int | None = None  # extended frame index to play next
         self._last_index: int | None = None  # for unwrapping 32-bit timestamps

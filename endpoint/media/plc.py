@@ -15,7 +15,7 @@ ratio of its frame length to 160, so the same milliseconds and pitch range hold.
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +28,17 @@ MAX_CONCEALED = 60 * 8  # samples: after 60 ms, silence
 BLEND = 40  # 5 ms cross-fade when real audio resumes
 
 FloatArray = npt.NDArray[np.float64]
+
+
+@runtime_checkable
+class LossConcealer(Protocol):
+    """What the jitter buffer asks at playout: pass a received frame on, or make one up for a
+    lost one. ``Concealer`` below for codecs without their own; a decoder that conceals better
+    (Opus, RFC 6716 §4.4) is its own concealer."""
+
+    def good(self, frame: Frame) -> Frame: ...
+
+    def conceal(self) -> Frame: ...
 
 
 class Concealer:

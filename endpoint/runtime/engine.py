@@ -138,6 +138,7 @@ def stream_config(m: NegotiatedMedia, config: Config, cname: str) -> StreamConfi
         (m.remote_address, m.remote_rtcp_port),
         payload_type=m.payload_type,
         codec=m.codec,
+        codec_fmtp=m.fmtp,
         telephone_event_pt=m.telephone_event_pt,
         inband_dtmf=config.media.inband_dtmf == "always"
         or (config.media.inband_dtmf == "auto" and m.telephone_event_pt is None),
@@ -356,7 +357,7 @@ class Engine:
         assert self.transport is not None
         listen = cfg.sip.listen
         log.info("listening on %s %s:%d", cfg.sip.transport, uri_host(host), self.transport.port)
-        for warning in security_warnings(cfg):
+        for warning in (*security_warnings(cfg), *cfg.media.unavailable):
             log.warning("%s", warning)
         for name, address in resolved.items():
             problem = family_mismatch(listen.host, address)

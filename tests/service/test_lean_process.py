@@ -2,7 +2,8 @@
 
 dnspython is for configured names that need DNS records, pyOpenSSL and cryptography for
 ``keying = "dtls"``, pylibsrtp for encrypted calls, PyAudio for the alsa backend, paho for
-``[mqtt]``, soxr for audio at another rate than 8 kHz. The first tests look at ``sys.modules``
+``[mqtt]``, soxr for audio at another rate than 8 kHz, libopus (ctypes) for a call that
+negotiated Opus, even with "opus" configured. The first tests look at ``sys.modules``
 of a fresh interpreter; the last one at the shared libraries mapped into the real
 ``sip-endpoint run`` while it answers a PCMU call from SIPp (``/proc/PID/maps``: what is
 mapped is what costs memory).
@@ -30,7 +31,15 @@ from tests.service.harness import NotifySocket, Service
 ROOT = Path(__file__).resolve().parents[2]
 OPTIONAL = {"dns", "OpenSSL", "cryptography", "pylibsrtp", "pyaudio", "soxr", "paho"}
 #: Native parts of the optional libraries, as their paths appear in /proc/PID/maps.
-NATIVE = ("/cryptography/", "/pylibsrtp/", "_portaudio", "/OpenSSL/", "/soxr/", "_sqlite3")
+NATIVE = (
+    "/cryptography/",
+    "/pylibsrtp/",
+    "_portaudio",
+    "/OpenSSL/",
+    "/soxr/",
+    "_sqlite3",
+    "libopus",
+)
 #: Standard-library packages only some configurations use: SQLite keeps the history (under a
 #: StateDirectory), ``http`` serves ``[http] listen``.
 ON_DEMAND_STDLIB = {"sqlite3", "http"}
@@ -121,7 +130,8 @@ def test_a_name_that_needs_srv_records_loads_dnspython() -> None:
 def test_a_plain_pcmu_call_maps_no_optional_native_library(tmp_path: Path) -> None:
     port = free_port(both=True)
     config = tmp_path / "door.toml"
-    p2p_config(config, port)
+    # Opus allowed, but SIPp offers PCMU only: libopus must stay unmapped.
+    p2p_config(config, port, extra='[media]\ncodecs = ["opus", "PCMU"]\n')
     notify = NotifySocket(tmp_path / "notify")
     service = Service(config, notify)
     try:

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import pytest
+
 from tests.interop.peers import LOOPBACK, PeerError, _log_tail, _stop, free_port, free_port_range
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +38,15 @@ MISSING = (
     "the PJSIP peer needs .peers/pjsua-venv (Python 3.11 + pjsua2-python): "
     "run tests/interop/setup_pjsua_venv.sh (./setup.sh does)"
 )
+
+
+def require_pjsua() -> None:
+    """Skip the calling test where the PJSIP peer cannot be had, fail it in CI (which must
+    have it)."""
+    if pjsua_python() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(MISSING)
+        pytest.skip(MISSING)
 
 
 @dataclass

@@ -14,11 +14,16 @@ import pytest
 from tests.certs import Authority
 from tests.interop.door import (
     Door,
+    account,
+    dial,
+    hang_up,
     hold_resume_then_hang_up,
     inject_plain_code,
     read_wav,
     rtp_port_of,
+    talk_then_hang_up,
     tone_share,
+    wait_registered,
 )
 from tests.interop.peers import Baresip, Kamailio
 
@@ -26,16 +31,12 @@ pytestmark = pytest.mark.interop
 
 
 def secure_door(tmp: Path, proxy: Kamailio, ca_file: Path, encryption: str) -> Door:
-    extra = (
-        f'[account]\nregistrar = "sip:localhost:{proxy.tls_port};transport=tls"\n'
-        f'user = "door"\npassword = "secret"\nexpires = 60\n[tls]\nca_file = "{ca_file}"\n'
+    extra = account(f"sip:localhost:{proxy.tls_port};transport=tls") + (
+        f'[tls]\nca_file = "{ca_file}"\n'
         '[hardware]\nboard = "simulated"\n[door]\nrelay_pin = 27\ncode = "1234"\n'
     )
     door = Door(tmp, sip=f'transport = "tls"\n[media]\nencryption = "{encryption}"', extra=extra)
-    deadline = time.monotonic() + 10
-    while not proxy.registrations("door") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert proxy.registrations("door"), "the door never registered over TLS"
+    assert wait_registered(proxy), "the door never registered over TLS"
     return door
 
 
@@ -61,15 +62,12 @@ def test_srtp_call_audio_both_ways_and_the_code_opens_the_door(
     ).start()
     door = secure_door(tmp_path / "door", proxy, ca, encryption)
     try:
-        flat.ctrl.command("dial", f"sip:door@127.0.0.1:{proxy.port}")
-        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        dial(flat, f"sip:door@127.0.0.1:{proxy.port}")
         time.sleep(1.0)
         flat.ctrl.command("sndcode", "1234")
         time.sleep(1.0)
         status = door.ctl("status", "--json").stdout
-        flat.ctrl.command("hangup")
-        flat.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        hang_up(flat)
     finally:
         log = door.stop()
         flat.stop()
@@ -123,15 +121,12 @@ def test_a_plain_rtp_injector_cannot_latch_or_send_a_digit(tmp_path: Path) -> No
     ).start()
     door = secure_door(tmp_path / "door", proxy, ca, "mandatory")
     try:
-        flat.ctrl.command("dial", f"sip:door@127.0.0.1:{proxy.port}")
-        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        dial(flat, f"sip:door@127.0.0.1:{proxy.port}")
         status = door.ctl("status", "--json").stdout
         port = rtp_port_of(flat)
         sent = inject_plain_code(port)
         time.sleep(0.5)
-        flat.ctrl.command("hangup")
-        flat.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        hang_up(flat)
     finally:
         log = door.stop()
         flat.stop()
@@ -191,11 +186,7 @@ def test_peer_to_peer_baresip_calls_our_tls_listener_with_srtp(tmp_path: Path) -
     )
     try:
         flat.ctrl.command("dial", f"sip:door@127.0.0.1:{door.port};transport=tls")
-        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
-        time.sleep(1.5)
-        flat.ctrl.command("hangup")
-        flat.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        talk_then_hang_up(flat)
     finally:
         log = door.stop()
         flat.stop()

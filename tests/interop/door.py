@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.interop.peers import Baresip, Kamailio, Sipp, free_port
+from tests.interop.peers import LOOPBACK, Baresip, Kamailio, Sipp, free_port
 
 CLI = [sys.executable, "-m", "endpoint"]
 
@@ -145,6 +145,15 @@ def sipp_calls(workdir: Path, scenario: str, target: str, *args: str, timeout: f
     sipp = Sipp(workdir, scenario, [target, "-s", "door", *args]).start()
     assert sipp.wait(timeout) == 0, sipp.report()
     return sipp
+
+
+def call_sipp(door: Door, callee: Sipp, seconds: float, host: str = LOOPBACK) -> None:
+    """The door calls SIPp playing a callee's scenario, talks ``seconds`` and hangs up; the
+    scenario checks our side itself, so it must exit 0."""
+    door.call(f"sip:flat@{host}:{callee.port}")
+    time.sleep(seconds)
+    assert door.ctl("hangup").returncode == 0
+    assert callee.wait(15) == 0, callee.report()
 
 
 def dial(phone: Baresip, uri: str) -> None:

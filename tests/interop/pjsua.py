@@ -8,6 +8,7 @@ Without that venv the tests that need PJSIP skip on a developer's machine that c
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -15,6 +16,7 @@ import subprocess
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -47,6 +49,20 @@ def require_pjsua() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(MISSING)
         pytest.skip(MISSING)
+
+
+@contextlib.contextmanager
+def caller_and_flat(tmp: Path, caller: str) -> Iterator[tuple[Pjsua, Pjsua]]:
+    """Two PJSIP phones for the transfer tests: ``caller`` with a 1 kHz tone and the flat with
+    700 Hz (so what each hears tells who it talks to); stopped at the end."""
+    require_pjsua()
+    first = Pjsua(tmp / caller, user=caller).start()
+    flat = Pjsua(tmp / "flat", user="flat", tone_hz=700).start()
+    try:
+        yield first, flat
+    finally:
+        first.stop()
+        flat.stop()
 
 
 @dataclass

@@ -12,21 +12,15 @@ from typing import Any
 import pytest
 
 from tests.interop.door import Door
-from tests.interop.pjsua import Pjsua, require_pjsua
+from tests.interop.pjsua import Pjsua, caller_and_flat
 
 pytestmark = pytest.mark.interop
 
 
 @pytest.fixture
 def phones(tmp_path: Path) -> Iterator[tuple[Pjsua, Pjsua]]:
-    require_pjsua()
-    visitor = Pjsua(tmp_path / "visitor", user="visitor").start()
-    flat = Pjsua(tmp_path / "flat", user="flat", tone_hz=700).start()
-    try:
-        yield visitor, flat
-    finally:
-        visitor.stop()
-        flat.stop()
+    with caller_and_flat(tmp_path, "visitor") as pair:
+        yield pair
 
 
 def consult(door: Door, visitor: Pjsua, flat: Pjsua) -> tuple[dict[str, Any], dict[str, Any]]:

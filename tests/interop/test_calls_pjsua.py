@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.interop.door import Door
-from tests.interop.pjsua import Pjsua, require_pjsua
+from tests.interop.pjsua import Pjsua, caller_and_flat, require_pjsua
 
 pytestmark = pytest.mark.interop
 
@@ -24,14 +24,8 @@ def pjsua(tmp_path: Path) -> Iterator[Pjsua]:
 
 @pytest.fixture
 def concierge_and_flat(tmp_path: Path) -> Iterator[tuple[Pjsua, Pjsua]]:
-    require_pjsua()
-    concierge = Pjsua(tmp_path / "concierge", user="concierge").start()
-    flat = Pjsua(tmp_path / "flat", user="flat", tone_hz=700).start()
-    try:
-        yield concierge, flat
-    finally:
-        concierge.stop()
-        flat.stop()
+    with caller_and_flat(tmp_path, "concierge") as phones:
+        yield phones
 
 
 def two_calls(concierge: Pjsua, door: Door, flat: Pjsua) -> tuple[int, int]:

@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.interop.door import Door, dial, read_wav, registered_door, sipp_calls, tone_share
+from tests.interop.door import (
+    Door,
+    call_sipp,
+    dial,
+    read_wav,
+    registered_door,
+    sipp_calls,
+    tone_share,
+)
 from tests.interop.peers import LOOPBACK, Baresip, Kamailio, Sipp
 
 pytestmark = pytest.mark.interop
@@ -120,10 +128,7 @@ def test_early_media_from_a_183_is_heard_before_the_answer(tmp_path: Path) -> No
     pbx = Sipp(tmp_path / "pbx", "uas_early_media.xml", []).start()
     try:
         time.sleep(0.3)  # SIPp binds its port
-        door.call(f"sip:flat@{LOOPBACK}:{pbx.port}")
-        time.sleep(5)
-        assert door.ctl("hangup").returncode == 0
-        assert pbx.wait(15) == 0, pbx.report()
+        call_sipp(door, pbx, 5)
         time.sleep(0.3)
     finally:
         log = door.stop()
@@ -153,10 +158,7 @@ def test_a_challenged_bye_is_sent_again_with_credentials(
     callee = Sipp(tmp_path / "callee", "uas_bye_auth.xml", []).start()
     try:
         time.sleep(0.3)  # SIPp binds its port
-        door.call(f"sip:flat@{LOOPBACK}:{callee.port}")
-        time.sleep(1.5)
-        assert door.ctl("hangup").returncode == 0
-        assert callee.wait(15) == 0, callee.report()
+        call_sipp(door, callee, 1.5)
     finally:
         door.stop()
         callee.stop()

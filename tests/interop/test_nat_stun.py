@@ -19,7 +19,7 @@ import pytest
 
 from tests.interop import door as door_module
 from tests.interop import peers
-from tests.interop.door import Door, read_wav, sipp_calls, tone_share
+from tests.interop.door import Door, call_sipp, read_wav, sipp_calls, tone_share
 from tests.interop.natlab import NatLab, NatLabUnavailableError
 from tests.interop.peers import LOOPBACK, Sipp
 from tests.interop.stun_server import Coturn
@@ -127,10 +127,7 @@ def test_behind_a_real_nat_contact_and_sdp_carry_the_routers_address(
         extra=f'[nat]\nstun_server = "{natlab.internet}:{outside.port}"\n',
     )
     try:
-        door.call(f"sip:flat@{natlab.internet}:{sipp.port}")
-        time.sleep(2)
-        assert door.ctl("hangup").returncode == 0
-        assert sipp.wait(15) == 0, sipp.report()
+        call_sipp(door, sipp, 2, natlab.internet)
     finally:
         log = door.stop()
         sipp.stop()
@@ -251,10 +248,7 @@ def test_sighup_with_a_stun_server_advertises_the_routers_address_without_restar
         )
         door.proc.send_signal(signal.SIGHUP)
         time.sleep(3)
-        door.call(f"sip:flat@{natlab.internet}:{sipp.port}")
-        time.sleep(2)
-        assert door.ctl("hangup").returncode == 0
-        assert sipp.wait(15) == 0, sipp.report()
+        call_sipp(door, sipp, 2, natlab.internet)
     finally:
         log = door.stop()
         sipp.stop()

@@ -23,7 +23,15 @@ from typing import IO, Any
 
 import pytest
 
-from tests.interop.peers import LOOPBACK, PeerError, _log_tail, _stop, free_port, free_port_range
+from tests.interop.peers import (
+    LOOPBACK,
+    PeerError,
+    _log_tail,
+    _stop,
+    free_port,
+    free_port_range,
+    running,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).resolve().with_name("pjsua_peer.py")
@@ -56,13 +64,11 @@ def caller_and_flat(tmp: Path, caller: str) -> Iterator[tuple[Pjsua, Pjsua]]:
     """Two PJSIP phones for the transfer tests: ``caller`` with a 1 kHz tone and the flat with
     700 Hz (so what each hears tells who it talks to); stopped at the end."""
     require_pjsua()
-    first = Pjsua(tmp / caller, user=caller).start()
-    flat = Pjsua(tmp / "flat", user="flat", tone_hz=700).start()
-    try:
+    with (
+        running(Pjsua(tmp / caller, user=caller)) as first,
+        running(Pjsua(tmp / "flat", user="flat", tone_hz=700)) as flat,
+    ):
         yield first, flat
-    finally:
-        first.stop()
-        flat.stop()
 
 
 @dataclass

@@ -19,18 +19,15 @@ from tests.interop.door import (
     talk_then_hang_up,
     tone_share,
 )
-from tests.interop.peers import Baresip, Kamailio
+from tests.interop.peers import Baresip, Kamailio, running
 
 pytestmark = pytest.mark.interop
 
 
 @pytest.fixture
 def flat(tmp_path: Path) -> Iterator[Baresip]:
-    peer = Baresip(tmp_path / "flat", user="flat", tone_hz=1000).start()
-    try:
+    with running(Baresip(tmp_path / "flat", user="flat", tone_hz=1000)) as peer:
         yield peer
-    finally:
-        peer.stop()
 
 
 def test_auto_answer_with_audio_both_ways(tmp_path: Path, flat: Baresip) -> None:

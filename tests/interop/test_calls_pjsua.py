@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.interop.door import Door
+from tests.interop.peers import running
 from tests.interop.pjsua import Pjsua, caller_and_flat, require_pjsua
 
 pytestmark = pytest.mark.interop
@@ -15,11 +16,8 @@ pytestmark = pytest.mark.interop
 @pytest.fixture
 def pjsua(tmp_path: Path) -> Iterator[Pjsua]:
     require_pjsua()
-    peer = Pjsua(tmp_path / "pjsua").start()
-    try:
+    with running(Pjsua(tmp_path / "pjsua")) as peer:
         yield peer
-    finally:
-        peer.stop()
 
 
 @pytest.fixture

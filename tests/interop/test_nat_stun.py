@@ -21,7 +21,7 @@ from tests.interop import door as door_module
 from tests.interop import peers
 from tests.interop.door import Door, call_sipp, read_wav, sipp_calls, tone_share
 from tests.interop.natlab import NatLab, NatLabUnavailableError
-from tests.interop.peers import LOOPBACK, Sipp
+from tests.interop.peers import LOOPBACK, Sipp, running
 from tests.interop.stun_server import Coturn
 
 pytestmark = pytest.mark.interop
@@ -95,11 +95,8 @@ def outside(tmp_path: Path, natlab: NatLab, monkeypatch: pytest.MonkeyPatch) -> 
     namespace behind the router."""
     monkeypatch.setattr(peers, "LOOPBACK", natlab.internet)  # SIPp and coturn outside
     monkeypatch.setattr(door_module, "CLI", [*natlab.exec_prefix(), *door_module.CLI])
-    stun = Coturn(tmp_path / "coturn", host=natlab.internet).start()
-    try:
+    with running(Coturn(tmp_path / "coturn", host=natlab.internet)) as stun:
         yield stun
-    finally:
-        stun.stop()
 
 
 def sent_invite(tmp: Path, scenario: str) -> str:

@@ -22,7 +22,7 @@ from tests.interop.door import (
     talk_then_hang_up,
     tone_share,
 )
-from tests.interop.peers import LOOPBACK, Baresip, Kamailio
+from tests.interop.peers import LOOPBACK, Baresip, Kamailio, running
 
 pytestmark = pytest.mark.interop
 
@@ -32,13 +32,11 @@ NAMES_LOOPBACK = 'allow = ["*@127.0.0.1"]'
 
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[tuple[Baresip, Baresip]]:
-    concierge = Baresip(tmp_path / "concierge", user="concierge", tone_hz=1000).start()
-    flat = Baresip(tmp_path / "flat", user="flat", tone_hz=1000).start()
-    try:
+    with (
+        running(Baresip(tmp_path / "concierge", user="concierge", tone_hz=1000)) as concierge,
+        running(Baresip(tmp_path / "flat", user="flat", tone_hz=1000)) as flat,
+    ):
         yield concierge, flat
-    finally:
-        concierge.stop()
-        flat.stop()
 
 
 def events_of(log: str, name: str) -> list[str]:

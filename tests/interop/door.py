@@ -39,6 +39,18 @@ def tone_share(audio: np.ndarray, hz: float, rate: int = 8000) -> float:
     return float(amplitude / (np.sqrt(2 * np.mean(audio**2)) or 1.0))
 
 
+def ctl(socket: Path, *args: str, timeout: float = 10) -> subprocess.CompletedProcess[str]:
+    """``sip-endpoint ctl --socket socket ...`` as an installer types it; its exit status,
+    output and errors for the test to judge."""
+    return subprocess.run(
+        [*CLI, "ctl", "--socket", str(socket), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 class Door:
     """Our endpoint as a real process (peer-to-peer), with WAV files as microphone and speaker."""
 
@@ -77,13 +89,7 @@ class Door:
         return f"sip:door@{host or self.bracketed}:{self.port}"
 
     def ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*CLI, "ctl", "--socket", str(self.tmp / "ctl.sock"), *args],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
+        return ctl(self.tmp / "ctl.sock", *args)
 
     def call(self, *args: str) -> subprocess.CompletedProcess[str]:
         """``ctl call ...``, which must be taken: a refusal fails the test with what ctl said."""

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from tests.interop.door import account, read_wav, tone_share, tone_wav, wait_registered
+from tests.interop.door import account, ctl, read_wav, tone_share, tone_wav, wait_registered
 from tests.interop.peers import Baresip, Kamailio, PeerError, free_port
 from tests.interop.pjsua import Pjsua
 
@@ -127,13 +127,7 @@ class Endpoint:
         return "".join(re.findall(rf"dtmf call_id={re.escape(call_id)} digit=(\S)", self.log))
 
     def ctl(self, *args: str) -> str:
-        out = subprocess.run(
-            [*CLI, "ctl", "--socket", str(self.tmp / "ctl.sock"), *args],
-            capture_output=True,
-            text=True,
-            timeout=15,
-            check=False,
-        )
+        out = ctl(self.tmp / "ctl.sock", *args, timeout=15)
         if out.returncode != 0:
             raise AssertionError(f"ctl {' '.join(args)}: {out.stdout}{out.stderr}")
         return out.stdout

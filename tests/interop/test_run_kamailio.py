@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.interop.door import wait_registered
+from tests.interop.door import ctl, wait_registered
 from tests.interop.peers import Kamailio, free_port, sip_options_ping
 
 pytestmark = pytest.mark.interop
@@ -42,16 +42,6 @@ def wait_for(check, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-d
     return False
 
 
-def ctl(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, "ctl", "--socket", str(tmp / "ctl.sock"), *args],
-        capture_output=True,
-        text=True,
-        timeout=10,
-        check=False,
-    )
-
-
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 def test_registers_answers_options_and_unregisters_on_sigterm(
     kamailio: Kamailio, tmp_path: Path, transport: str
@@ -63,7 +53,7 @@ def test_registers_answers_options_and_unregisters_on_sigterm(
         (registered,) = kamailio.registrations("door")
         # Issue 13 rule 2: the Contact carries our unguessable line= token as its last param.
         assert registered.startswith(contact + ";line=") and len(registered) == len(contact) + 22
-        status = json.loads(ctl(tmp_path, "status", "--json").stdout)
+        status = json.loads(ctl(tmp_path / "ctl.sock", "status", "--json").stdout)
         (registration,) = status["registrations"]
         assert registration["state"] == "registered" and registration["last_response"] == "200 OK"
         assert sip_options_ping(port, timeout=5).startswith("SIP/2.0 200 OK")
@@ -80,9 +70,11 @@ def test_wrong_password_is_reported_with_the_fix_and_keeps_running(
 ) -> None:
     config, _ = write_config(tmp_path, kamailio, password="wrong-pw-123")
     with running(config) as proc:
-        assert wait_for(lambda: '"waiting to retry"' in ctl(tmp_path, "status", "--json").stdout)
+        assert wait_for(
+            lambda: '"waiting to retry"' in ctl(tmp_path / "ctl.sock", "status", "--json").stdout
+        )
         assert proc.poll() is None  # still serving
-        status = json.loads(ctl(tmp_path, "status", "--json").stdout)
+        status = json.loads(ctl(tmp_path / "ctl.sock", "status", "--json").stdout)
         assert status["registrations"][0]["state"] == "waiting to retry"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
@@ -145,7 +137,7 @@ def test_registrar_down_at_start_then_registered_once_it_is_up(
     with running(config) as proc:
         try:
             time.sleep(2.5)
-            status = json.loads(ctl(tmp_path, "status", "--json").stdout)
+            status = json.loads(ctl(tmp_path / "ctl.sock", "status", "--json").stdout)
             assert status["registrations"][0]["state"] in ("registering", "waiting to retry")
             kamailio.start()
             assert wait_registered(kamailio, timeout=15), "never registered"
@@ -166,11 +158,11 @@ def test_register_now_and_the_out_of_service_switch(kamailio: Kamailio, tmp_path
     with running(config) as proc:
         assert wait_registered(kamailio), "never registered"
         (first,) = kamailio.binding_cseqs("door")
-        assert ctl(tmp_path, "register").returncode == 0
+        assert ctl(tmp_path / "ctl.sock", "register").returncode == 0
         assert wait_for(lambda: kamailio.binding_cseqs("door")[0] > first), "no re-REGISTER"
-        assert ctl(tmp_path, "register", "--off").returncode == 0
+        assert ctl(tmp_path / "ctl.sock", "register", "--off").returncode == 0
         assert wait_for(lambda: kamailio.registrations("door") == []), "still registered"
-        assert ctl(tmp_path, "register", "--on").returncode == 0
+        assert ctl(tmp_path / "ctl.sock", "register", "--on").returncode == 0
         assert wait_registered(kamailio), "not back in service"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
@@ -208,7 +200,7 @@ def test_requests_from_outside_the_pbx_get_no_answer(kamailio: Kamailio, tmp_pat
         assert options_from("127.0.0.2", port) is None
         reply = options_from("127.0.0.1", port)
         assert reply is not None and reply.startswith(b"SIP/2.0 200")
-        status = json.loads(ctl(tmp_path, "status", "--json").stdout)
+        status = json.loads(ctl(tmp_path / "ctl.sock", "status", "--json").stdout)
         assert status["untrusted_dropped"] == 1
     log = read_log(proc)
     assert "WARNING" in log and "request-dropped method=OPTIONS source=127.0.0.2" in log

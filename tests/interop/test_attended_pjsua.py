@@ -4,7 +4,6 @@ the door, the door holds the visitor and consults the flat, then hands the visit
 call with the door for the visitor's, and audio flows between visitor and flat."""
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,24 +12,15 @@ from typing import Any
 import pytest
 
 from tests.interop.door import Door
-from tests.interop.pjsua import MISSING, Pjsua, pjsua_python
+from tests.interop.pjsua import Pjsua, caller_and_flat
 
 pytestmark = pytest.mark.interop
 
 
 @pytest.fixture
 def phones(tmp_path: Path) -> Iterator[tuple[Pjsua, Pjsua]]:
-    if pjsua_python() is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(MISSING)
-        pytest.skip(MISSING)
-    visitor = Pjsua(tmp_path / "visitor", user="visitor").start()
-    flat = Pjsua(tmp_path / "flat", user="flat", tone_hz=700).start()
-    try:
-        yield visitor, flat
-    finally:
-        visitor.stop()
-        flat.stop()
+    with caller_and_flat(tmp_path, "visitor") as pair:
+        yield pair
 
 
 def consult(door: Door, visitor: Pjsua, flat: Pjsua) -> tuple[dict[str, Any], dict[str, Any]]:

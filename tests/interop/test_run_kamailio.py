@@ -102,6 +102,21 @@ def running(config: Path) -> Iterator[subprocess.Popen[str]]:
                 proc.wait()
 
 
+def registration_state(sock: Path, wanted: tuple[str, ...], timeout: float = 30.0) -> str:
+    """The account's registration state once the control socket answers: polled (bounded) until
+    it is one of ``wanted``, since a loaded machine may take seconds to start the process."""
+    deadline = time.monotonic() + timeout
+    state = "no control socket"
+    while time.monotonic() < deadline:
+        if sock.exists():
+            status = json.loads(ctl(sock, "status", "--json").stdout)
+            state = status["registrations"][0]["state"]
+            if state in wanted:
+                break
+        time.sleep(0.1)
+    return state
+
+
 def read_log(proc: subprocess.Popen[str]) -> str:
     assert proc.stderr is not None
     with proc.stderr:
@@ -136,9 +151,8 @@ def test_registrar_down_at_start_then_registered_once_it_is_up(
     )
     with running(config) as proc:
         try:
-            time.sleep(2.5)
-            status = json.loads(ctl(tmp_path / "ctl.sock", "status", "--json").stdout)
-            assert status["registrations"][0]["state"] in ("registering", "waiting to retry")
+            state = registration_state(tmp_path / "ctl.sock", ("registering", "waiting to retry"))
+            assert state in ("registering", "waiting to retry"), state
             kamailio.start()
             assert wait_registered(kamailio, timeout=15), "never registered"
             proc.send_signal(signal.SIGTERM)

@@ -92,6 +92,7 @@ class Party:
 
 @dataclass
 class UserAgent:
+    """The sans-IO user agent: SIP in, actions out, time and randomness passed in."""
     config: Config
     local: LocalAddress
     rng: random.Random = field(repr=False)

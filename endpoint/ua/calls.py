@@ -92,6 +92,7 @@ INCOMING: dict[tuple[CallState, CallInput], CallState] = {
 
 @dataclass
 class Call:
+    """One incoming call from INVITE to BYE: its transaction, dialog, session and timers."""
     call_id: str
     invite: Request
     transaction: str

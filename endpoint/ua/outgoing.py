@@ -96,6 +96,7 @@ OUTGOING: dict[tuple[OutState, OutInput], OutState] = {
 
 @dataclass
 class OutgoingCall:
+    """One call we placed, from INVITE to BYE."""
     call_id: str
     target: SipURI
     from_tag: str

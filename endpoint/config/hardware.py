@@ -70,6 +70,7 @@ class LedSettings:
 @dataclass(frozen=True, slots=True)
 class HardwareSettings:
     """The ``[hardware]`` section: the I/O board and the buttons, relays and LEDs on it."""
+
     board: str = "none"
     serial_port: str = "/dev/ttyACM0"
     #: A gpiozero pin factory name; None leaves the choice to gpiozero (GPIOZERO_PIN_FACTORY).

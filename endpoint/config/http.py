@@ -19,6 +19,7 @@ _URL_RE = re.compile(r"^https?://[^\s/]+(/\S*)?$")
 @dataclass(frozen=True, slots=True)
 class HttpSettings:
     """The ``[http]`` section: the local HTTP API and the webhooks it posts events to."""
+
     listen: HostPort | None = None
     #: The bearer token every API request must carry (read from ``token_file``).
     token: str = field(default="", repr=False)

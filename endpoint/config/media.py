@@ -22,6 +22,7 @@ CODECS = ("PCMU", "PCMA", "G722")
 @dataclass(frozen=True, slots=True)
 class MediaSettings:
     """The ``[media]`` section: RTP ports, codecs and the jitter buffer's bounds."""
+
     rtp_ports: tuple[int, int] = (10000, 10099)
     codecs: tuple[str, ...] = ("PCMU", "PCMA")
     ptime: int = 20

@@ -19,6 +19,7 @@ _TOPIC_RE = re.compile(r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$")
 @dataclass(frozen=True, slots=True)
 class MqttSettings:
     """The ``[mqtt]`` section: the broker that receives events and sends commands."""
+
     broker: str | None = None
     username: str | None = None
     password: str = field(default="", repr=False)

@@ -230,6 +230,7 @@ _HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
 @dataclass(frozen=True, slots=True)
 class HostPort:
     """A host and a port as configured, validated once so that sockets get no surprises."""
+
     host: str
     port: int
 

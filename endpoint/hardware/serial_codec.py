@@ -51,6 +51,7 @@ def encode_line(seq: int, verb: str, *args: str) -> bytes:
 @dataclass(frozen=True, slots=True)
 class Frame:
     """One line of the serial board's protocol, split into sequence number, verb and arguments."""
+
     seq: int
     verb: str
     args: tuple[str, ...]
@@ -101,6 +102,7 @@ class Boot:
 @dataclass(frozen=True, slots=True)
 class Ok:
     """The board acknowledged our command ``ack``, with what it reported."""
+
     ack: int
     info: dict[str, str]
 
@@ -117,6 +119,7 @@ class Err:
 @dataclass(frozen=True, slots=True)
 class ButtonLine:
     """The board saw a button input change."""
+
     name: str
     kind: InputKind
 
@@ -124,6 +127,7 @@ class ButtonLine:
 @dataclass(frozen=True, slots=True)
 class SensorLine:
     """The board saw a sensor input (door contact) change."""
+
     name: str
     active: bool
 
@@ -131,6 +135,7 @@ class SensorLine:
 @dataclass(frozen=True, slots=True)
 class RelayLine:
     """The board reports a relay's state, so that we know what the door lock really does."""
+
     name: str
     on: bool
 
@@ -138,6 +143,7 @@ class RelayLine:
 @dataclass(frozen=True, slots=True)
 class Ping:
     """The board's heartbeat, how long it has been up: proof the serial line is alive."""
+
     uptime_ms: int
 
 

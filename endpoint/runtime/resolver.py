@@ -70,6 +70,7 @@ class Lookup:
 @dataclass
 class _Plan:
     """The targets one lookup found, kept until they expire, and which one is in use."""
+
     targets: list[Target]
     expires: float
     index: int = 0
@@ -136,6 +137,7 @@ def srv_order(
 @dataclass
 class Resolver:
     """Turns a configured name into addresses (RFC 3263), cached for the records' TTL."""
+
     timeout: float = LOOKUP_TIMEOUT_S
     servers: tuple[HostPort, ...] = ()
     rng: random.Random = field(default_factory=random.SystemRandom)

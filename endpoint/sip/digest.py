@@ -169,6 +169,7 @@ def digest_response(
 @dataclass
 class _NonceState:
     """A server's challenge and how often we used its nonce (RFC 7616 nc, stale retries)."""
+
     challenge: Challenge
     nc: int = 0
     stale_retries: int = 0

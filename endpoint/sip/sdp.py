@@ -25,6 +25,7 @@ _BEFORE_CONNECTION = frozenset("iuep")
 @dataclass(frozen=True, slots=True)
 class Origin:
     """The SDP ``o=`` line (RFC 8866 §5.2): who made the session and its version."""
+
     username: str
     session_id: str
     version: int
@@ -42,6 +43,7 @@ class Origin:
 @dataclass(frozen=True, slots=True)
 class Connection:
     """The SDP ``c=`` line (RFC 8866 §5.7): where media goes."""
+
     nettype: str
     addrtype: str
     address: str
@@ -72,6 +74,7 @@ def _direction(attributes: tuple[Attribute, ...]) -> str | None:
 @dataclass(frozen=True, slots=True)
 class MediaDescription:
     """One SDP ``m=`` section (RFC 8866 §5.14) with its attributes."""
+
     media: str
     port: int
     proto: str
@@ -146,6 +149,7 @@ class MediaDescription:
 @dataclass(frozen=True, slots=True)
 class SessionDescription:
     """A whole SDP body (RFC 8866), immutable, as offered or answered."""
+
     origin: Origin
     session_name: str = "-"
     connection: Connection | None = None

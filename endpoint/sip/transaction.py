@@ -82,6 +82,7 @@ def response_destination(via: Via, source: Address, transport: str) -> Address:
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     """Bytes the transaction layer wants sent, and where: the runtime only sends them."""
+
     data: bytes
     destination: Address
     transport: str
@@ -123,6 +124,7 @@ class SentRequest:
 @dataclass(frozen=True, slots=True)
 class ResponseReceived:
     """A response matched to our client transaction (RFC 3261 §17.1.3)."""
+
     transaction: str
     response: Response
     #: The request answered (not compared: two events for the same response are equal).
@@ -149,6 +151,7 @@ class TransactionTimeout:
 @dataclass(frozen=True, slots=True)
 class TransportError:
     """Sending a request failed (RFC 3261 §17.1.4): its owner handles it like a timeout."""
+
     transaction: str
     request: Request
 
@@ -156,6 +159,7 @@ class TransportError:
 @dataclass(frozen=True, slots=True)
 class TransactionTerminated:
     """A transaction ended: its owner may forget it."""
+
     transaction: str
 
 
@@ -214,6 +218,7 @@ TU_TIMER = "tu"
 @dataclass
 class Transaction:
     """One client or server transaction's state and timers (RFC 3261 §17)."""
+
     key: str
     request: Request
     destination: Address

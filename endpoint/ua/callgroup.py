@@ -23,6 +23,7 @@ class GroupStep:
 @dataclass
 class CallGroup:
     """Targets a button calls together or one after another, and who is still left."""
+
     group_id: str
     targets: tuple[str, ...]
     parallel: bool

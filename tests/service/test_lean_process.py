@@ -59,6 +59,8 @@ ON_DEMAND = {
     "endpoint.ua.early_update",
     "endpoint.ua.pbx_answer",
     "endpoint.ua.dialog_auth",
+    # What a SIGHUP reload plans.
+    "endpoint.service.reload",
 }
 #: What ``ctl`` (a client of the control socket) has no use for.
 NOT_FOR_CTL = {"asyncio", "tomllib", "sqlite3", "ssl", "numpy"}

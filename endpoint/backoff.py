@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Backoff:
+    """Retry delays that grow to a cap, with jitter so that many doors do not retry in step."""
+
     base: float = 30.0
     cap: float = 1800.0
     jitter: bool = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,12 +60,21 @@ KEYS = (
     "realms",
 )
 
-_USER_RE = re.compile(r"^[A-Za-z0-9\-_.!~*'()&=+$,;?/%]+$")
-_URI_TRANSPORT_RE = re.compile(r";transport=([A-Za-z]+)", re.IGNORECASE)
+
+@functools.cache
+def _user_re() -> re.Pattern[str]:
+    """Compiled at first use: only a configuration with an account needs it (issue 19)."""
+    return re.compile(r"^[A-Za-z0-9\-_.!~*'()&=+$,;?/%]+$")
+
+
+@functools.cache
+def _uri_transport_re() -> re.Pattern[str]:
+    """Compiled at first use: only a configured proxy URI needs it (issue 19)."""
+    return re.compile(r";transport=([A-Za-z]+)", re.IGNORECASE)
 
 
 def _user(value: Any) -> str | None:
-    return value if isinstance(value, str) and _USER_RE.match(value) else None
+    return value if isinstance(value, str) and _user_re().match(value) else None
 
 
 def _sip_target(value: Any) -> str | None:
@@ -194,7 +204,7 @@ def _check_transport(doc: Document, section: str, account: AccountSettings | Non
     for key, uri in (("registrar", account.registrar), ("outbound_proxy", account.outbound_proxy)):
         if not uri:
             continue
-        m = _URI_TRANSPORT_RE.search(uri)
+        m = _uri_transport_re().search(uri)
         wanted = m.group(1).lower() if m else ("tls" if uri.lower().startswith("sips:") else None)
         if wanted is not None and wanted != transport:
             doc.problems.append(

@@ -22,6 +22,8 @@ from endpoint.config.reader import (
 
 @dataclass(frozen=True, slots=True)
 class AudioSettings:
+    """The ``[audio]`` section: which backend and devices carry the door's sound."""
+
     backend: str = "alsa"
     capture_device: str | int | None = None
     playback_device: str | int | None = None

@@ -18,6 +18,8 @@ from endpoint.config.reader import (
 
 @dataclass(frozen=True, slots=True)
 class CallSettings:
+    """The ``[calls]`` section: who may call and whether the door answers by itself."""
+
     auto_answer: bool = True
     answer_delay: float = 0.0
     allow: tuple[str, ...] = ("*",)

@@ -12,6 +12,8 @@ _SOCKET = Path("/run/sip-endpoint/control.sock")
 
 @dataclass(frozen=True, slots=True)
 class ControlSettings:
+    """The ``[control]`` section: where the local control socket listens."""
+
     socket: Path = _SOCKET
 
 

@@ -6,6 +6,7 @@ both sections (a board for what is wired, one device per pin) run here, once bot
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,11 +34,14 @@ class DoorSettings:
     left_open_s: float = 60.0
 
 
-_CODE_RE = re.compile(r"^[0-9*#]{4,16}$")
+@functools.cache
+def _code_re() -> re.Pattern[str]:
+    """Compiled at first use: only a configured door code needs it (issue 19)."""
+    return re.compile(r"^[0-9*#]{4,16}$")
 
 
 def _code(value: Any) -> str | None:
-    return value if isinstance(value, str) and (value == "" or _CODE_RE.match(value)) else None
+    return value if isinstance(value, str) and (value == "" or _code_re().match(value)) else None
 
 
 def read(doc: Document) -> DoorSettings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -69,6 +70,8 @@ class LedSettings:
 
 @dataclass(frozen=True, slots=True)
 class HardwareSettings:
+    """The ``[hardware]`` section: the I/O board and the buttons, relays and LEDs on it."""
+
     board: str = "none"
     serial_port: str = "/dev/ttyACM0"
     #: A gpiozero pin factory name; None leaves the choice to gpiozero (GPIOZERO_PIN_FACTORY).
@@ -90,13 +93,20 @@ _BUTTON_KEYS = (
     "target_timeout",
 )
 _LED_KEYS = ("name", "pin", "active", "show")
-_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
+@functools.cache
+def _name_re() -> re.Pattern[str]:
+    """Compiled at first use: only configured buttons, relays and LEDs have names (issue 19)."""
+    return re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+
+
 _PIN_FACTORIES = ("lgpio", "rpigpio", "pigpio", "native", "mock")
 _LISTS = (("button", "[[hardware.button]]"), ("led", "[[hardware.led]]"))
 
 
 def _name(value: Any) -> str | None:
-    return value if isinstance(value, str) and _NAME_RE.match(value) else None
+    return value if isinstance(value, str) and _name_re().match(value) else None
 
 
 def _targets(value: Any) -> tuple[str, ...] | None:

@@ -9,6 +9,8 @@ from endpoint.config.reader import Document, Section, int_in
 
 @dataclass(frozen=True, slots=True)
 class HistorySettings:
+    """The ``[history]`` section: how long and how much call history is kept."""
+
     retention_days: int = 90
     #: The database is trimmed (oldest rows first) when it grows past this many MiB.
     max_mb: int = 50

@@ -6,6 +6,7 @@ not exposed), and ``token_file`` is required: every API request carries that bea
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,11 +14,17 @@ from typing import Any
 from endpoint.config.reader import Document, HostPort, Section, parse_host_port
 from endpoint.config.secret_file import read_secret_file
 
-_URL_RE = re.compile(r"^https?://[^\s/]+(/\S*)?$")
+
+@functools.cache
+def _url_re() -> re.Pattern[str]:
+    """Compiled at first use: only configured webhooks need it (issue 19)."""
+    return re.compile(r"^https?://[^\s/]+(/\S*)?$")
 
 
 @dataclass(frozen=True, slots=True)
 class HttpSettings:
+    """The ``[http]`` section: the local HTTP API and the webhooks it posts events to."""
+
     listen: HostPort | None = None
     #: The bearer token every API request must carry (read from ``token_file``).
     token: str = field(default="", repr=False)
@@ -33,7 +40,7 @@ def _listen(value: Any) -> HostPort | None:
 def _urls(value: Any) -> tuple[str, ...] | None:
     if not isinstance(value, list):
         return None
-    if not all(isinstance(url, str) and _URL_RE.match(url) for url in value):
+    if not all(isinstance(url, str) and _url_re().match(url) for url in value):
         return None
     return tuple(value)
 

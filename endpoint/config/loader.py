@@ -47,6 +47,8 @@ def section(part: Section[T]) -> T:
 
 @dataclass(frozen=True, slots=True)
 class Config:
+    """The whole validated configuration, one frozen value per section, read once at start."""
+
     sip: SipSettings = section(SIP)
     tls: TlsSettings = section(TLS)
     account: AccountSettings | None = section(ACCOUNT)

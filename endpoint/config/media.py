@@ -23,6 +23,8 @@ OPUS_PACKAGE = "libopus0"
 
 @dataclass(frozen=True, slots=True)
 class MediaSettings:
+    """The ``[media]`` section: RTP ports, codecs and the jitter buffer's bounds."""
+
     rtp_ports: tuple[int, int] = (10000, 10099)
     codecs: tuple[str, ...] = ("PCMU", "PCMA")
     ptime: int = 20

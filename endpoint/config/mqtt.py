@@ -5,6 +5,7 @@ The key names are fixed by issue 18 (tools outside the project rely on them).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,12 +13,23 @@ from typing import Any
 from endpoint.config.reader import Document, Section, boolean, nonempty_str, parse_host_port
 from endpoint.config.secret_file import read_secret_file
 
-_BROKER_RE = re.compile(r"^mqtts?://([^/@\s]+)/?$")
-_TOPIC_RE = re.compile(r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$")
+
+@functools.cache
+def _broker_re() -> re.Pattern[str]:
+    """Compiled at first use: only a configuration with ``[mqtt]`` reads a broker (issue 19)."""
+    return re.compile(r"^mqtts?://([^/@\s]+)/?$")
+
+
+@functools.cache
+def _topic_re() -> re.Pattern[str]:
+    """Compiled at first use: only a configuration with ``[mqtt]`` has a topic (issue 19)."""
+    return re.compile(r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$")
 
 
 @dataclass(frozen=True, slots=True)
 class MqttSettings:
+    """The ``[mqtt]`` section: the broker that receives events and sends commands."""
+
     broker: str | None = None
     username: str | None = None
     password: str = field(default="", repr=False)
@@ -30,12 +42,12 @@ class MqttSettings:
 def _broker(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
-    m = _BROKER_RE.match(value.strip())
+    m = _broker_re().match(value.strip())
     return value.strip() if m and parse_host_port(m.group(1), 1883) is not None else None
 
 
 def _topic(value: Any) -> str | None:
-    return value if isinstance(value, str) and _TOPIC_RE.match(value) else None
+    return value if isinstance(value, str) and _topic_re().match(value) else None
 
 
 def read(doc: Document) -> MqttSettings:

@@ -20,6 +20,8 @@ STUN_PORT = 3478
 
 @dataclass(frozen=True, slots=True)
 class NatSettings:
+    """The ``[nat]`` section: STUN and keep-alives for a door behind a NAT."""
+
     #: The STUN server (host or IP, port 3478 unless given); None: no STUN.
     stun_server: HostPort | None = None
     #: How long a call waits for its RTP socket's public address before using the local one.

@@ -9,6 +9,7 @@ before it (``doc.get(SIP)``) without the loader passing it along.
 from __future__ import annotations
 
 import difflib
+import functools
 import ipaddress
 import re
 import tomllib
@@ -224,11 +225,17 @@ def path(value: Any) -> Path | None:
 
 # -- hosts and ports --------------------------------------------------------------------------
 
-_HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
+
+@functools.cache
+def _host_re() -> re.Pattern[str]:
+    """Compiled at first use: only a configured host name, not an IP, needs it (issue 19)."""
+    return re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
 
 
 @dataclass(frozen=True, slots=True)
 class HostPort:
+    """A host and a port as configured, validated once so that sockets get no surprises."""
+
     host: str
     port: int
 
@@ -242,7 +249,7 @@ def is_host(value: str) -> bool:
     try:
         ipaddress.ip_address(value)
     except ValueError:
-        return bool(_HOST_RE.match(value)) and len(value) <= 253
+        return bool(_host_re().match(value)) and len(value) <= 253
     return True
 
 

@@ -20,6 +20,8 @@ from endpoint.sip.grammar import is_ip_literal
 
 @dataclass(frozen=True, slots=True)
 class SipSettings:
+    """The ``[sip]`` section: where we listen, how we present ourselves, whom we accept."""
+
     listen: HostPort = HostPort("0.0.0.0", 5060)
     transport: str = "udp"
     user_agent: str = "sip-endpoint"

@@ -50,6 +50,8 @@ def encode_line(seq: int, verb: str, *args: str) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Frame:
+    """One line of the serial board's protocol, split into sequence number, verb and arguments."""
+
     seq: int
     verb: str
     args: tuple[str, ...]
@@ -99,6 +101,8 @@ class Boot:
 
 @dataclass(frozen=True, slots=True)
 class Ok:
+    """The board acknowledged our command ``ack``, with what it reported."""
+
     ack: int
     info: dict[str, str]
 
@@ -114,24 +118,32 @@ class Err:
 
 @dataclass(frozen=True, slots=True)
 class ButtonLine:
+    """The board saw a button input change."""
+
     name: str
     kind: InputKind
 
 
 @dataclass(frozen=True, slots=True)
 class SensorLine:
+    """The board saw a sensor input (door contact) change."""
+
     name: str
     active: bool
 
 
 @dataclass(frozen=True, slots=True)
 class RelayLine:
+    """The board reports a relay's state, so that we know what the door lock really does."""
+
     name: str
     on: bool
 
 
 @dataclass(frozen=True, slots=True)
 class Ping:
+    """The board's heartbeat, how long it has been up: proof the serial line is alive."""
+
     uptime_ms: int
 
 

@@ -31,6 +31,8 @@ from endpoint.ua.io import (
 
 @dataclass(frozen=True, slots=True)
 class RelayChange:
+    """A relay switching on the simulated board, recorded with its time for tests and the demo."""
+
     at: float
     name: str
     energised: bool

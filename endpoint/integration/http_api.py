@@ -60,6 +60,8 @@ class HttpError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Request:
+    """One parsed HTTP request, checked before any handler sees it."""
+
     method: str
     path: str
     query: dict[str, list[str]]

@@ -33,6 +33,8 @@ CLOSE_WAIT = 2.0
 
 @dataclass(frozen=True, slots=True)
 class Target:
+    """A webhook URL, parsed and checked once so that posting an event cannot fail on it."""
+
     url: str
     host: str
     port: int

@@ -42,7 +42,6 @@ from endpoint.runtime.nat import NatTraversal
 from endpoint.runtime.resolver import Resolver, configured_hosts, configured_lookups
 from endpoint.runtime.rtp_transport import RtpSockets, allocate
 from endpoint.runtime.sip_transport import SipTransport
-from endpoint.service.reload import integration_changed
 from endpoint.service.sdnotify import Notifier
 from endpoint.service.supervisor import ServiceSupervisor
 from endpoint.service.watchdog import beat_period
@@ -424,6 +423,8 @@ class Engine:
         hops = await self.resolver.hops(config)
         resolved = {name: address for name, (address, _) in hops.items()}
         old, self.config = self.config, config
+        from endpoint.service.reload import integration_changed  # loaded by the SIGHUP already
+
         if old.nat != config.nat:
             await self._reload_nat()
         if self.integration is not None and integration_changed(old, config):

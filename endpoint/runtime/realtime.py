@@ -30,6 +30,8 @@ a few times per 20 ms packet, so the SIP loop loses a handful of switches per pa
 
 @dataclass(frozen=True, slots=True)
 class Priority:
+    """Whether the media thread got a real-time priority, and why not, for the log."""
+
     realtime: bool
     detail: str
 

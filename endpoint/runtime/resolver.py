@@ -69,6 +69,8 @@ class Lookup:
 
 @dataclass
 class _Plan:
+    """The targets one lookup found, kept until they expire, and which one is in use."""
+
     targets: list[Target]
     expires: float
     index: int = 0
@@ -134,6 +136,8 @@ def srv_order(
 
 @dataclass
 class Resolver:
+    """Turns a configured name into addresses (RFC 3263), cached for the records' TTL."""
+
     timeout: float = LOOKUP_TIMEOUT_S
     servers: tuple[HostPort, ...] = ()
     rng: random.Random = field(default_factory=random.SystemRandom)

@@ -23,6 +23,8 @@ class NoFreePortError(OSError):
 
 @dataclass
 class RtpSockets:
+    """The bound RTP socket and, unless RTCP is multiplexed, its RTCP neighbour."""
+
     rtp: socket.socket
     rtcp: socket.socket | None
 

@@ -75,6 +75,8 @@ _LOOKS_LIKE_SIP = re.compile(rb"SIP/2\.0 |[A-Za-z0-9.!%*_+`'~-]{1,64} ")
 
 @dataclass
 class TransportStats:
+    """Counters of what the SIP transport received, answered and dropped, for status."""
+
     received: int = 0
     sent: int = 0
     malformed: int = 0
@@ -95,6 +97,8 @@ class TransportStats:
 
 @dataclass
 class _Connection:
+    """One TCP or TLS connection and its peer, so that responses go back the way they came."""
+
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     peer: Address

@@ -14,6 +14,8 @@ class Level(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Finding:
+    """One result of ``doctor``: how bad, what was checked, what was seen and how to fix it."""
+
     level: Level
     check: str
     detail: str

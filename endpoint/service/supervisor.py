@@ -23,7 +23,6 @@ from typing import Protocol
 
 from endpoint.config import Config, ConfigError, load_config
 from endpoint.logs import secrets
-from endpoint.service.reload import ChangeKind, effective_config, plan_reload
 from endpoint.service.sdnotify import Notifier
 from endpoint.service.status import ServiceStatus
 from endpoint.service.watchdog import LoopHeartbeat, WatchdogPinger, beat_period
@@ -116,6 +115,9 @@ class ServiceSupervisor:
             notifier.notify(READY=1, STATUS=self.status.text)
 
     async def _apply(self, path: Path, new: Config) -> None:
+        # Only a SIGHUP needs the reload planner: not loaded at start (issue 19).
+        from endpoint.service.reload import ChangeKind, effective_config, plan_reload
+
         engine = self.engine
         old = engine.config
         changes = plan_reload(old, new)

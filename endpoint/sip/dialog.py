@@ -52,6 +52,8 @@ def _remote_target(message: Message, fallback: URI) -> URI:
 
 @dataclass
 class Dialog:
+    """The state RFC 3261 §12 keeps for a dialog: its identifiers, CSeqs and route set."""
+
     call_id: str
     local_tag: str
     remote_tag: str

@@ -16,6 +16,7 @@ derived from it stay out of ``repr`` and error messages.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 import re
@@ -34,9 +35,13 @@ _ALGORITHMS = {
 #: calls every nonce stale would otherwise keep us re-sending for ever.
 MAX_STALE_RETRIES = 3
 
-_PARAM_RE = re.compile(
-    r'[ \t]*([A-Za-z0-9\-_.!%*+`\'~]+)[ \t]*=[ \t]*("(?:[^"\\]|\\.)*"|[^, \t"]+)[ \t]*(,|$)'
-)
+
+@functools.cache
+def _param_re() -> re.Pattern[str]:
+    """Compiled at first use: only a challenge (401/407) or credentials need it (issue 19)."""
+    return re.compile(
+        r'[ \t]*([A-Za-z0-9\-_.!%*+`\'~]+)[ \t]*=[ \t]*("(?:[^"\\]|\\.)*"|[^, \t"]+)[ \t]*(,|$)'
+    )
 
 
 class DigestError(SipError):
@@ -64,9 +69,9 @@ class Challenge:
 def _auth_params(rest: str, what: str) -> dict[str, str]:
     """The ``name=value`` list after the scheme (RFC 7616 §3.3/§3.4 share the grammar)."""
     params: dict[str, str] = {}
-    pos = 0
+    pos, param_re = 0, _param_re()
     while pos < len(rest):
-        m = _PARAM_RE.match(rest, pos)
+        m = param_re.match(rest, pos)
         if m is None:
             raise ParseError(f"malformed Digest {what} near {rest[pos : pos + 30]!r}")
         raw = m.group(2)
@@ -168,6 +173,8 @@ def digest_response(
 
 @dataclass
 class _NonceState:
+    """A server's challenge and how often we used its nonce (RFC 7616 nc, stale retries)."""
+
     challenge: Challenge
     nc: int = 0
     stale_retries: int = 0

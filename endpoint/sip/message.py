@@ -334,6 +334,8 @@ class _Typed:
 
 @dataclass(frozen=True, slots=True, eq=True)
 class Request(_Typed):
+    """A SIP request (RFC 3261 §7.1), immutable once parsed or built."""
+
     method: str
     uri: URI
     headers: Headers
@@ -367,6 +369,8 @@ class Request(_Typed):
 
 @dataclass(frozen=True, slots=True, eq=True)
 class Response(_Typed):
+    """A SIP response (RFC 3261 §7.2), immutable once parsed or built."""
+
     status: int
     reason: str
     headers: Headers

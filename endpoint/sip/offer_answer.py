@@ -35,6 +35,7 @@ re-offer asking for a new association gets a new one. One keying per configurati
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from dataclasses import dataclass, replace
@@ -68,8 +69,15 @@ DTLS_PROTO = "UDP/TLS/RTP/SAVP"
 #: ``dtls_srtpf``. We answer in the offer's proto and send no feedback messages, which an AVPF
 #: peer must tolerate (RFC 4585 §3.6: a regular RTCP schedule stays valid).
 DTLS_PROTOS = (DTLS_PROTO, "UDP/TLS/RTP/SAVPF")
+
+
 #: RFC 8122 §5: ``sha-256`` and 32 upper- or lower-case hex pairs (the only hash we check).
-_FINGERPRINT = re.compile(r"sha-256 [0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){31}", re.IGNORECASE)
+@functools.cache
+def _fingerprint() -> re.Pattern[str]:
+    """Compiled at first use: only an SDP with ``a=fingerprint`` (DTLS) needs it (issue 19)."""
+    return re.compile(r"sha-256 [0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){31}", re.IGNORECASE)
+
+
 #: Offered a=setup -> whether we, the answerer, are the DTLS client (RFC 5763 §5, RFC 4145 §4:
 #: no a=setup means "active").
 _ANSWER_AS_CLIENT = {"actpass": True, "passive": True, "active": False}
@@ -375,7 +383,7 @@ def remote_fingerprint(sdp: SessionDescription, media: MediaDescription) -> str 
     level, RFC 8122 §5), or None if it gave none we can check."""
     for attrs in (media.attributes, sdp.attributes):
         for key, value in attrs:
-            if key == "fingerprint" and value and _FINGERPRINT.fullmatch(value.strip()):
+            if key == "fingerprint" and value and _fingerprint().fullmatch(value.strip()):
                 return value.strip()
     return None
 

@@ -24,6 +24,8 @@ _BEFORE_CONNECTION = frozenset("iuep")
 
 @dataclass(frozen=True, slots=True)
 class Origin:
+    """The SDP ``o=`` line (RFC 8866 §5.2): who made the session and its version."""
+
     username: str
     session_id: str
     version: int
@@ -40,6 +42,8 @@ class Origin:
 
 @dataclass(frozen=True, slots=True)
 class Connection:
+    """The SDP ``c=`` line (RFC 8866 §5.7): where media goes."""
+
     nettype: str
     addrtype: str
     address: str
@@ -69,6 +73,8 @@ def _direction(attributes: tuple[Attribute, ...]) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class MediaDescription:
+    """One SDP ``m=`` section (RFC 8866 §5.14) with its attributes."""
+
     media: str
     port: int
     proto: str
@@ -142,6 +148,8 @@ class MediaDescription:
 
 @dataclass(frozen=True, slots=True)
 class SessionDescription:
+    """A whole SDP body (RFC 8866), immutable, as offered or answered."""
+
     origin: Origin
     session_name: str = "-"
     connection: Connection | None = None

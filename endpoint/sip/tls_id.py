@@ -10,13 +10,18 @@ role changes, which is what RFC 5763 §5 left to the endpoints.
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 
 from endpoint.sip.sdp import MediaDescription, SessionDescription
 
+
 #: RFC 8842 §4: tls-id-value = 20*255(tls-id-char); ALPHA / DIGIT / "+" / "/" / "-" / "_".
-_TLS_ID = re.compile(r"[A-Za-z0-9+/_-]{20,255}")
+@functools.cache
+def _tls_id() -> re.Pattern[str]:
+    """Compiled at first use: only an SDP with ``a=tls-id`` (DTLS) needs it (issue 19)."""
+    return re.compile(r"[A-Za-z0-9+/_-]{20,255}")
 
 
 def new_tls_id(rng: random.Random) -> str:
@@ -29,7 +34,7 @@ def remote_tls_id(sdp: SessionDescription, media: MediaDescription) -> str | Non
     it gave none or a malformed one (treated as an RFC 5763 peer, never as an error)."""
     for attrs in (media.attributes, sdp.attributes):
         for key, value in attrs:
-            if key == "tls-id" and value and _TLS_ID.fullmatch(value.strip()):
+            if key == "tls-id" and value and _tls_id().fullmatch(value.strip()):
                 return value.strip()
     return None
 

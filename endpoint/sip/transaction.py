@@ -81,6 +81,8 @@ def response_destination(via: Via, source: Address, transport: str) -> Address:
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
+    """Bytes the transaction layer wants sent, and where: the runtime only sends them."""
+
     data: bytes
     destination: Address
     transport: str
@@ -121,6 +123,8 @@ class SentRequest:
 
 @dataclass(frozen=True, slots=True)
 class ResponseReceived:
+    """A response matched to our client transaction (RFC 3261 §17.1.3)."""
+
     transaction: str
     response: Response
     #: The request answered (not compared: two events for the same response are equal).
@@ -146,12 +150,16 @@ class TransactionTimeout:
 
 @dataclass(frozen=True, slots=True)
 class TransportError:
+    """Sending a request failed (RFC 3261 §17.1.4): its owner handles it like a timeout."""
+
     transaction: str
     request: Request
 
 
 @dataclass(frozen=True, slots=True)
 class TransactionTerminated:
+    """A transaction ended: its owner may forget it."""
+
     transaction: str
 
 
@@ -209,6 +217,8 @@ TU_TIMER = "tu"
 
 @dataclass
 class Transaction:
+    """One client or server transaction's state and timers (RFC 3261 §17)."""
+
     key: str
     request: Request
     destination: Address

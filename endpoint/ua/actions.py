@@ -52,6 +52,8 @@ class NeedMedia:
 
 @dataclass(frozen=True, slots=True)
 class StartMedia:
+    """The runtime starts (or switches) a call's RTP with the negotiated codec."""
+
     call_id: str
     media: NegotiatedMedia
     local_port: int
@@ -62,6 +64,8 @@ class StartMedia:
 
 @dataclass(frozen=True, slots=True)
 class StopMedia:
+    """The runtime stops a call's RTP, with the reason for the call report."""
+
     call_id: str
     reason: str
 

@@ -21,7 +21,6 @@ from endpoint.sip.digest import DigestError
 from endpoint.sip.grammar import parse_int
 from endpoint.sip.headers import Via
 from endpoint.sip.offer_answer import media_encryption
-from endpoint.sip.refer import ReferTarget
 from endpoint.sip.transaction import (
     TU_TIMER,
     AckReceived,
@@ -43,7 +42,6 @@ from endpoint.ua.attended import Consultations
 from endpoint.ua.callgroup import CallGroup
 from endpoint.ua.calls import CallState, IncomingCalls
 from endpoint.ua.configured import account_digest, peer_hosts
-from endpoint.ua.dialog_auth import challenged_in_dialog, with_credentials
 from endpoint.ua.events import (
     CallBusy,
     CallGroupEnded,
@@ -64,7 +62,6 @@ from endpoint.ua.events import (
 from endpoint.ua.messages import OutgoingMessages
 from endpoint.ua.outgoing import OutgoingCalls, OutState
 from endpoint.ua.registration import LocalAddress, Registration, RegState, listening_contact
-from endpoint.ua.reliable import supported_options
 from endpoint.ua.session import Session
 from endpoint.ua.transfer import Transfers
 from endpoint.ua.trust import ANYONE, REGISTRAR, SourceFilter
@@ -92,6 +89,8 @@ class Party:
 
 @dataclass
 class UserAgent:
+    """The sans-IO user agent: SIP in, actions out, time and randomness passed in."""
+
     config: Config
     local: LocalAddress
     rng: random.Random = field(repr=False)
@@ -511,6 +510,8 @@ class UserAgent:
         if self.consultations.current is not None:
             raise ValueError("a consultation call is up: transfer --complete or --cancel")
         session = self._answered()
+        from endpoint.sip.refer import ReferTarget  # a transfer is rare: not loaded at start
+
         self.transfers.transfer(session, ReferTarget(uri), now)
         self._drain(now)
         return session.call_id
@@ -802,6 +803,9 @@ class UserAgent:
         sent, digest = event.sent, self.outgoing.digest
         if sent is None or digest is None:
             return False
+        # Only a challenge to an in-dialog request needs it: not loaded at start (issue 19).
+        from endpoint.ua.dialog_auth import challenged_in_dialog, with_credentials
+
         if not challenged_in_dialog(sent.request, event.response):
             return False
         wanted = dialog_id_of(sent.request, incoming=False)
@@ -942,6 +946,9 @@ class UserAgent:
             self.untrusted += 1
             self._report_untrusted(request.method, event.source[0], now)
             return
+        # RFC 3262's options from the first request on, not at start (issue 19).
+        from endpoint.ua.reliable import supported_options
+
         supported = supported_options(self.config.sip.reliable_provisional)
         rejection = check_request(request, supported=supported, accept=ACCEPT)
         if rejection is not None:
@@ -976,6 +983,8 @@ class UserAgent:
 
     def _on_options(self, event: RequestReceived, now: float) -> Response:
         del now
+        from endpoint.ua.reliable import supported_options  # loaded by the request's check
+
         return make_response(
             event.request,
             200,

@@ -19,6 +19,8 @@ from urllib.parse import unquote
 
 @dataclass(frozen=True, slots=True)
 class Allowlist:
+    """Caller patterns (``user@host`` with wildcards) the door trusts."""
+
     patterns: tuple[str, ...] = ("*",)
 
     def allows(self, user: str | None, host: str) -> bool:

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from endpoint.sip.refer import ReferTarget, Replaces
 from endpoint.sip.uri import SipURI
 from endpoint.ua.events import ConsultationEnded, ConsultationStarted, Notice
 from endpoint.ua.session import Session
@@ -91,6 +90,8 @@ class Consultations:
         uri = dialog.remote_target
         if not isinstance(uri, SipURI):
             raise ValueError(f"the consultation peer's Contact {uri} is not a SIP URI")
+        from endpoint.sip.refer import ReferTarget, Replaces  # at the transfer, not at start
+
         replaces = Replaces(dialog.call_id, dialog.remote_tag, dialog.local_tag)
         target = ReferTarget(uri.without_headers(), replaces)
         self.transfers.transfer(current.held, target, now)

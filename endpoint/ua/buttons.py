@@ -66,11 +66,15 @@ class CancelConsultation:
 
 @dataclass(frozen=True, slots=True)
 class AnswerCall:
+    """A button asked to answer the ringing call."""
+
     button: str
 
 
 @dataclass(frozen=True, slots=True)
 class OpenDoorCommand:
+    """A button asked to open the door."""
+
     button: str
 
 

@@ -22,6 +22,8 @@ class GroupStep:
 
 @dataclass
 class CallGroup:
+    """Targets a button calls together or one after another, and who is still left."""
+
     group_id: str
     targets: tuple[str, ...]
     parallel: bool

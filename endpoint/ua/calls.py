@@ -14,6 +14,7 @@ import enum
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from endpoint.config import Config
 from endpoint.sip import ParseError, Request, Response, make_response
@@ -33,7 +34,6 @@ from endpoint.sip.transaction import TransactionLayer
 from endpoint.sip.uri import SipURI
 from endpoint.ua.actions import NeedMedia, PlayAlert, StartMedia, StopMedia, UpdateMedia
 from endpoint.ua.allowlist import Allowlist
-from endpoint.ua.early_update import answer_early_update
 from endpoint.ua.events import (
     CallAnswered,
     CallBusy,
@@ -44,16 +44,7 @@ from endpoint.ua.events import (
     CallResumed,
     Notice,
 )
-from endpoint.ua.pbx_answer import requested_delay
 from endpoint.ua.registration import LocalAddress
-from endpoint.ua.reliable import (
-    MAX_FIRST_RSEQ,
-    OPTION,
-    ReliableSender,
-    Use,
-    supported_options,
-    use_for,
-)
 from endpoint.ua.session import Session, finished, peer_allows_update, sessions_of
 from endpoint.ua.session_timer import (
     IntervalTooSmallError,
@@ -62,6 +53,9 @@ from endpoint.ua.session_timer import (
     uas_headers,
 )
 from endpoint.ua.states import advance
+
+if TYPE_CHECKING:
+    from endpoint.ua.reliable import ReliableSender
 
 CallEvent = Notice | NeedMedia | StartMedia | StopMedia | UpdateMedia | PlayAlert
 
@@ -92,6 +86,8 @@ INCOMING: dict[tuple[CallState, CallInput], CallState] = {
 
 @dataclass
 class Call:
+    """One incoming call from INVITE to BYE: its transaction, dialog, session and timers."""
+
     call_id: str
     invite: Request
     transaction: str
@@ -209,6 +205,9 @@ class IncomingCalls:
             self._invite(request, transaction, now, transport, source, admitted=admitted)
             call = self.calls.get(request.call_id)
             if call is not None and from_registrar and self.config.calls.pbx_auto_answer:
+                # Only a PBX's INVITE asks for it: not loaded at start (issue 19).
+                from endpoint.ua.pbx_answer import requested_delay
+
                 call.pbx_delay = requested_delay(request)
         except ParseError as exc:  # a field we only read now turned out malformed
             self.tx.send_response(
@@ -289,6 +288,9 @@ class IncomingCalls:
             response = make_response(request, 422, to_tag=tag, headers=headers)
             self.tx.send_response(transaction, response, now)
             return None
+        # RFC 3262 is needed from the first INVITE on, not at start (issue 19).
+        from endpoint.ua.reliable import OPTION, Use, use_for
+
         if use_for(request, self.config.sip.reliable_provisional) is Use.REFUSE:
             headers = [("Require", OPTION)]  # RFC 3262 §5 / RFC 3261 §21.4.16
             response = make_response(request, 421, to_tag=tag, headers=headers)
@@ -298,6 +300,8 @@ class IncomingCalls:
 
     def _reliable_sender(self, request: Request) -> ReliableSender | None:
         """RFC 3262 §3: the first RSeq is random in 1..2**31-1; None for plain provisionals."""
+        from endpoint.ua.reliable import MAX_FIRST_RSEQ, ReliableSender, Use, use_for  # see above
+
         if use_for(request, self.config.sip.reliable_provisional) is not Use.RELIABLE:
             return None
         return ReliableSender(request.cseq.seq, self.rng.randrange(1, MAX_FIRST_RSEQ))
@@ -346,6 +350,9 @@ class IncomingCalls:
             self.tx.send_response(transaction, reply, now)
             return True
         call.remote_cseq = request.cseq.seq
+        # An UPDATE in the early dialog is rare: not loaded at start (issue 19).
+        from endpoint.ua.early_update import answer_early_update
+
         made = answer_early_update(request, call.early, call.reliable is not None, call.sdp)
         headers = [("Contact", self.contact()), ("Allow", ", ".join(DEFAULT_METHODS))]
         if made.retry_after:
@@ -458,6 +465,8 @@ class IncomingCalls:
         answer, negotiated, local = made
         assert call.sdp is not None
         body = bytes(answer)
+        from endpoint.ua.reliable import supported_options  # loaded by the INVITE already
+
         self._respond(
             call,
             200,

@@ -61,6 +61,8 @@ DoorAction = OpenDoor | HangUp | Notice
 
 @dataclass(slots=True)
 class _Call:
+    """What the door policy knows of one call: whether it may open and its DTMF timing."""
+
     call_id: str
     allowed: bool
     caller: str = ""

@@ -50,6 +50,8 @@ class DeviceState(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class SetLed:
+    """The runtime sets an LED to a pattern that shows the device state."""
+
     name: str
     pattern: LedPattern
 

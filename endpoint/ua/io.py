@@ -54,6 +54,8 @@ PATTERN_STEPS: dict[LedPattern, tuple[tuple[bool, float], ...]] = {
 
 @dataclass(frozen=True, slots=True)
 class ButtonEvent:
+    """A button or sensor input changed, from any hardware adapter."""
+
     name: str
     kind: InputKind
 
@@ -108,6 +110,8 @@ class SensorSpec:
 
 @dataclass(frozen=True, slots=True)
 class LedSpec:
+    """Which pin drives an LED and its polarity."""
+
     name: str
     pin: int
     active_high: bool = True

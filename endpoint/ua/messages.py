@@ -37,6 +37,8 @@ class MessageRefusedError(ValueError):
 
 @dataclass
 class _Pending:
+    """A MESSAGE we sent and are waiting an answer for, kept to retry it with credentials."""
+
     request: Request
     target: str
     destination: tuple[str, int]

@@ -51,7 +51,6 @@ from endpoint.ua.events import (
     Notice,
 )
 from endpoint.ua.registration import LocalAddress
-from endpoint.ua.reliable import rseq_to_prack, with_100rel
 from endpoint.ua.session import Session, finished, next_hop, peer_allows_update, sessions_of
 from endpoint.ua.session_timer import MIN_SE, plan_as_uac, uac_headers
 from endpoint.ua.states import advance
@@ -96,6 +95,8 @@ OUTGOING: dict[tuple[OutState, OutInput], OutState] = {
 
 @dataclass
 class OutgoingCall:
+    """One call we placed, from INVITE to BYE."""
+
     call_id: str
     target: SipURI
     from_tag: str
@@ -263,6 +264,8 @@ class OutgoingCalls:
         self, call: OutgoingCall, now: float, auth: list[tuple[str, str]] | None = None
     ) -> None:
         assert call.offer is not None
+        from endpoint.ua.reliable import with_100rel  # RFC 3262: per call, not at start (issue 19)
+
         account = self.config.account
         host = uri_host(self.local.host)
         if account is not None:
@@ -345,6 +348,9 @@ class OutgoingCalls:
             return
         if response.to_addr.tag != dialog.remote_tag:
             return  # another fork's early dialog: ours is the first
+        # Only a peer's reliable 18x needs RFC 3262's code: not loaded at start (issue 19).
+        from endpoint.ua.reliable import rseq_to_prack
+
         rseq = rseq_to_prack(response, call.rseq)
         if rseq is None:
             return

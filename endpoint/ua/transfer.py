@@ -24,19 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from endpoint.config import Config
 from endpoint.sip import ParseError, Request, Response, make_response
 from endpoint.sip.dialog import DialogState
-from endpoint.sip.refer import (
-    EVENT,
-    SIPFRAG,
-    ReferTarget,
-    Replaces,
-    sipfrag,
-    sipfrag_status,
-    subscription_terminated,
-)
 from endpoint.ua.configured import named_host
 from endpoint.ua.events import (
     Notice,
@@ -45,6 +37,9 @@ from endpoint.ua.events import (
     TransferSucceeded,
 )
 from endpoint.ua.session import Session
+
+if TYPE_CHECKING:
+    from endpoint.sip.refer import ReferTarget
 
 #: The implicit subscription's lifetime we grant (RFC 3515 §2.4.4): longer than a ring timeout.
 SUBSCRIPTION_S = 120
@@ -111,6 +106,9 @@ class Transfers:
             reply = make_response(request, 400, "Bad Request (one Refer-To needed)")
             session.tx.send_response(transaction, reply, now)
             return
+        # REFER's grammar (RFC 3515) only when a REFER comes: not loaded at start (issue 19).
+        from endpoint.sip.refer import EVENT, ReferTarget
+
         target = ReferTarget.parse(texts[0])  # ParseError: answered 400 by the agent
         refusal = self._refusal(call_id, target)
         if refusal is not None:
@@ -169,6 +167,8 @@ class Transfers:
         self, referral: Referral, status: int, reason: str, now: float, *, final: bool = False
     ) -> None:
         """A NOTIFY of the implicit subscription (RFC 3515 §2.4.5), if the old call is up."""
+        from endpoint.sip.refer import SIPFRAG, sipfrag  # loaded by the REFER already
+
         session = referral.session
         if session.ended is not None or session.dialog.state is DialogState.TERMINATED:
             return
@@ -211,6 +211,8 @@ class Transfers:
     def on_notify(self, session: Session, request: Request, now: float) -> Response:
         """A NOTIFY of the subscription our REFER created: 200, and the transfer's outcome
         when its sipfrag carries a final status. 481 for a NOTIFY of no REFER of ours."""
+        from endpoint.sip.refer import EVENT, sipfrag_status, subscription_terminated  # REFER
+
         mine = self.sent.get(session.call_id)
         event = (request.headers.get("Event") or "").split(";", 1)[0].strip().lower()
         if mine is None or event != EVENT:
@@ -294,6 +296,8 @@ class Transfers:
         texts = request.headers.get_all("Replaces")
         if len(texts) != 1:
             raise ParseError("one Replaces header field at most (RFC 3891 §6.1)")
+        from endpoint.sip.refer import Replaces  # RFC 3891: only an INVITE with Replaces
+
         wanted = Replaces.parse(texts[0])
         for session in sessions:
             dialog = session.dialog

@@ -60,6 +60,16 @@ ON_DEMAND = {
     "endpoint.hardware.simulated",
     "endpoint.media.dtls",
     "endpoint.media.srtp",
+    # The UA's features that only a particular request loads: REFER and Replaces, reliable
+    # provisionals (PRACK), an UPDATE in the early dialog, a PBX's auto-answer header, a
+    # challenge to an in-dialog request.
+    "endpoint.sip.refer",
+    "endpoint.ua.reliable",
+    "endpoint.ua.early_update",
+    "endpoint.ua.pbx_answer",
+    "endpoint.ua.dialog_auth",
+    # What a SIGHUP reload plans.
+    "endpoint.service.reload",
 }
 #: What ``ctl`` (a client of the control socket) has no use for.
 NOT_FOR_CTL = {"asyncio", "tomllib", "sqlite3", "ssl", "numpy"}

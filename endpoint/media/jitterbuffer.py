@@ -16,9 +16,7 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-import numpy as np
-
-from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE, Frame
+from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE, Frame, silence
 from endpoint.media.pcm_ops import rms
 from endpoint.media.plc import Concealer
 
@@ -180,10 +178,10 @@ class JitterBuffer:
         """The next frame to play: real audio, concealment, or silence before the start."""
         if self._next is None:
             if not self._frames:
-                return np.zeros(self.audio_samples, dtype=np.int16)
+                return silence(self.audio_samples)
             span = max(self._frames) - min(self._frames) + 1
             if span < self.target_frames:
-                return np.zeros(self.audio_samples, dtype=np.int16)
+                return silence(self.audio_samples)
             self._next = min(self._frames)
             for index in [i for i in self._frames if i >= self._next + self.max_frames]:
                 del self._frames[index]  # a far-ahead frame among the first ones
@@ -205,7 +203,7 @@ class JitterBuffer:
             self._level += 1
             self.stats.drift_inserted += 1
             self.stats.played += 1
-            return self.plc.good(np.zeros(self.audio_samples, dtype=np.int16))
+            return self.plc.good(silence(self.audio_samples))
         frame = self._frames.pop(self._next, None)
         self._next += 1
         self.stats.played += 1

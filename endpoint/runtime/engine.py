@@ -20,11 +20,9 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from endpoint.audio import AudioError, AudioPort, echo_state, open_audio
 from endpoint.audio.processing import ProcessingSettings, VoiceProcessor
-from endpoint.audio.tone import ToneGenerator, ringback_port
+from endpoint.audio.tone import beeps, ringback_port
 from endpoint.config import Config, security_warnings
 from endpoint.integration.services import COMMANDS as INTEGRATION_COMMANDS
 from endpoint.integration.services import Integration
@@ -32,7 +30,7 @@ from endpoint.logs import escape
 from endpoint.media.dtls_gate import AwaitingKeys
 from endpoint.media.dtmf import EVENTS as DTMF_KEYS
 from endpoint.media.dtmf import DtmfDigit
-from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE
+from endpoint.media.frame import SAMPLE_RATE
 from endpoint.media.quality import StreamStats
 from endpoint.media.stream import MediaStream, MediaTimeout, PacketProtection, StreamConfig
 from endpoint.runtime.addresses import is_wildcard, source_address_towards
@@ -73,9 +71,7 @@ STOP_TIMEOUT = 5.0
 #: Longest wait for the integration to close (its own parts are bounded: this is the belt).
 INTEGRATION_CLOSE = 8.0
 #: The call-length warning the peer hears: three 200 ms beeps at 1 kHz.
-WARNING_TONE = np.concatenate(
-    [ToneGenerator([1000.0], 0.4, (0.2, 0.2)).next_frame(FRAME_SAMPLES) for _ in range(50)]
-)
+WARNING_TONE = beeps(1000.0, 0.4, (0.2, 0.2), 1.0)
 
 
 def _outbound_address(host: str, port: int, listen: str) -> str:

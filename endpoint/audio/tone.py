@@ -139,7 +139,8 @@ class TonePort:
         pieces, at = [], 0
         while at < self._period:
             for i, length in enumerate(self._cadence):
-                pieces.append(tiled[2 * at : 2 * (at + length)] if i % 2 == 0 else bytes(2 * length))
+                on = i % 2 == 0
+                pieces.append(tiled[2 * at : 2 * (at + length)] if on else bytes(2 * length))
                 at += length
         return b"".join(pieces)
 

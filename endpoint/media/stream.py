@@ -300,7 +300,7 @@ class MediaStream:
             digits = self.dtmf_tones.feed(pcm if self.codec.audio_rate == 8000 else decimate(pcm))
             self._c.dtmf += len(digits)
             self._events.extend(digits)
-        n, ticks = self.frame_samples, self.frame_ticks
+        n, ticks = 2 * self.frame_samples, self.frame_ticks  # n: bytes of one frame
         for k in range(len(pcm) // n):
             frame = pcm[k * n : (k + 1) * n]
             self.jitter.put((packet.timestamp + k * ticks) & 0xFFFFFFFF, frame, now)

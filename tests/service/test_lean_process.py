@@ -2,7 +2,8 @@
 
 dnspython is for configured names that need DNS records, pyOpenSSL and cryptography for
 ``keying = "dtls"``, pylibsrtp for encrypted calls, PyAudio for the alsa backend, paho for
-``[mqtt]``, soxr for audio at another rate than 8 kHz. The first tests look at ``sys.modules``
+``[mqtt]``, soxr for audio at another rate than 8 kHz, numpy for audio analysis only (the frames
+of a call are bytes through audioop, issue 19). The first tests look at ``sys.modules``
 of a fresh interpreter; the last one at the shared libraries mapped into the real
 ``sip-endpoint run`` while it answers a PCMU call from SIPp (``/proc/PID/maps``: what is
 mapped is what costs memory).
@@ -18,14 +19,16 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.interop.peers import Sipp, free_port
-from tests.security.attacker import p2p_config
+from tests.security.attacker import door_config
 from tests.service.harness import NotifySocket, Service
 
 ROOT = Path(__file__).resolve().parents[2]
-OPTIONAL = {"dns", "OpenSSL", "cryptography", "pylibsrtp", "pyaudio", "soxr", "paho"}
+OPTIONAL = {"dns", "OpenSSL", "cryptography", "pylibsrtp", "pyaudio", "soxr", "paho", "numpy"}
 #: Native parts of the optional libraries, as their paths appear in /proc/PID/maps.
-NATIVE = ("/cryptography/", "/pylibsrtp/", "_portaudio", "/OpenSSL/", "/soxr/")
+NATIVE = ("/cryptography/", "/pylibsrtp/", "_portaudio", "/OpenSSL/", "/soxr/", "/numpy/")
 
 
 def modules_after(code: str) -> set[str]:
@@ -71,10 +74,11 @@ def test_a_name_that_needs_srv_records_loads_dnspython() -> None:
     assert "dns" in loaded
 
 
-def test_a_plain_pcmu_call_maps_no_optional_native_library(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["null", "tone"])
+def test_a_plain_pcmu_call_maps_no_optional_native_library(tmp_path: Path, backend: str) -> None:
     port = free_port(both=True)
     config = tmp_path / "door.toml"
-    p2p_config(config, port)
+    door_config(config, port, backend=backend)
     notify = NotifySocket(tmp_path / "notify")
     service = Service(config, notify)
     try:

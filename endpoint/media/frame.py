@@ -27,8 +27,3 @@ SAMPLE_BYTES = 2
 def silence(samples: int = FRAME_SAMPLES) -> Frame:
     """``samples`` of digital silence, made once per length (a frame is immutable)."""
     return bytes(SAMPLE_BYTES * samples)
-
-
-def samples_in(frame: Frame) -> int:
-    """How many samples ``frame`` holds."""
-    return len(frame) // SAMPLE_BYTES

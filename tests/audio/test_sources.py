@@ -10,7 +10,7 @@ import pytest
 from endpoint.audio.factory import open_audio
 from endpoint.audio.null import NullPort
 from endpoint.audio.port import AudioError, AudioPort, DeviceState
-from endpoint.audio.tone import ToneGenerator, TonePort
+from endpoint.audio.tone import ToneGenerator, TonePort, ringback_port
 from endpoint.audio.wavfile import FilePort, load_wav
 from tests.pcm import samples as pcm_of
 
@@ -75,6 +75,17 @@ def test_tone_port_gives_its_frequency_and_discards_playback() -> None:
     assert dominant_hz(pcm_of(b"".join(frames))) == pytest.approx(1000.0, abs=1)  # type: ignore[arg-type]
     port.write_frame(bytes(320))
     assert port.status().state is DeviceState.RUNNING
+
+
+@pytest.mark.parametrize("rate", [8000, 16000])
+def test_the_ring_back_table_is_the_generated_tone_with_its_cadence(rate: int) -> None:
+    """The port reads a table built from one period of the sine: the same samples as
+    generating every frame, over more than one cadence cycle (5 s)."""
+    port = ringback_port(rate)
+    generator = ToneGenerator((425.0,), 0.3, cadence=(1.0, 4.0), rate=rate)
+    n = rate // 50
+    for k in range(300):  # 6 s
+        assert port.read_frame() == generator.next_frame(n), f"frame {k}"
 
 
 def test_null_port_is_silence_in_and_nothing_out() -> None:

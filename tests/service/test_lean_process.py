@@ -99,3 +99,26 @@ def test_a_plain_pcmu_call_maps_no_optional_native_library(tmp_path: Path, backe
     assert re.search(r"PCMU sent [1-9]\d* recv [1-9]", report), report
     assert "libpython" in maps or "python3" in maps
     assert not [part for part in NATIVE if part in maps]
+
+
+def test_in_band_dtmf_loads_numpy_only_for_audio_loud_enough_to_hold_a_key() -> None:
+    """The detector's Goertzel stage is numpy's; speech-quiet audio is ruled out by audioop."""
+    feed = (
+        "from endpoint.media.inband_dtmf import InbandDtmfDetector\n"
+        "import math, array, sys\n"
+        "d = InbandDtmfDetector()\n"
+        "hiss = array.array('h', [(-1) ** n * 40 for n in range(160)]).tobytes()\n"
+        "assert all(d.feed(hiss) == [] for _ in range(50))\n"
+        "assert 'numpy' not in sys.modules, 'numpy for quiet audio'\n"
+    )
+    quiet = modules_after(feed)
+    assert "numpy" not in quiet
+    key = (
+        "t = [n / 8000 for n in range(160 * 5)]\n"
+        "five = [int(6000 * (math.sin(2 * math.pi * 770 * x) + math.sin(2 * math.pi * 1336 * x)))"
+        " for x in t]\n"
+        "keys = [k.digit for i in range(5)"
+        " for k in d.feed(array.array('h', five[160 * i : 160 * (i + 1)]).tobytes())]\n"
+        "assert keys == ['5'], keys\n"
+    )
+    assert "numpy" in modules_after(feed + key)

@@ -181,9 +181,7 @@ class VoiceProcessor:
         self.frame = frame
         self._speaker = db_to_factor(settings.speaker_volume_db)
         self._mic = db_to_factor(settings.mic_gain_db)
-        self._history: collections.deque[Frame] = collections.deque(
-            maxlen=MAX_REFERENCE_FRAMES
-        )
+        self._history: collections.deque[Frame] = collections.deque(maxlen=MAX_REFERENCE_FRAMES)
         self._silence = silence(frame)
         self._fixed_frames = (settings.echo_delay_ms * rate // 1000) // frame
         self._engine = make_engine(settings, rate, frame) if settings.native else None

@@ -167,9 +167,7 @@ class TonePort:
         return AudioStatus(backend="tone", device=f"tone {self._frequency:g} Hz", state=state)
 
 
-def beeps(
-    frequency: float, amplitude: float, cadence: Sequence[float], seconds: float
-) -> Frame:
+def beeps(frequency: float, amplitude: float, cadence: Sequence[float], seconds: float) -> Frame:
     """``seconds`` of a tone with its cadence at 8 kHz (an alert mixed into a call), read from
     a port's table: a sine of a few samples computed, the rest copied."""
     port = TonePort(frequency, amplitude, cadence=cadence)

@@ -85,5 +85,3 @@ def classify(window: npt.NDArray[np.float64], limits: DetectorLimits) -> str | N
     if float(harmonics[col]) * 10 ** (limits.harmonic_margin_db / 10) > pair:
         return None
     return KEYPAD[row][col]
-
-

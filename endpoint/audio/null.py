@@ -3,7 +3,7 @@
 For a headless test run, and as the alert port of backends that have nowhere to play an alert.
 """
 
-from endpoint.audio.port import AudioStatus, DeviceState, checked_copy
+from endpoint.audio.port import AudioStatus, DeviceState, checked_frame
 from endpoint.media.frame import FRAME_SAMPLES, Frame, silence
 
 
@@ -26,7 +26,7 @@ class NullPort:
         return silence(self._frame_samples)
 
     def write_frame(self, frame: Frame) -> None:
-        checked_copy(frame, self._frame_samples)
+        checked_frame(frame, self._frame_samples)
 
     def status(self) -> AudioStatus:
         state = DeviceState.RUNNING if self._running else DeviceState.STOPPED

@@ -86,7 +86,7 @@ class AudioPort(Protocol):
         """Return counters and fill levels (cheap; safe to call every tick)."""
 
 
-def checked_copy(frame: Frame, frame_samples: int) -> Frame:
+def checked_frame(frame: Frame, frame_samples: int) -> Frame:
     """Check a frame handed to `write_frame` is what the contract says, and return it.
 
     Frames are immutable bytes, so the media thread may reuse nothing of it and no copy is

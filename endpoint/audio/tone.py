@@ -10,7 +10,7 @@ import math
 from array import array
 from collections.abc import Sequence
 
-from endpoint.audio.port import AudioStatus, DeviceState, checked_copy
+from endpoint.audio.port import AudioStatus, DeviceState, checked_frame
 from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE, Frame
 
 #: Longest tone (with its cadence) a port computes once and then reads as a table: 5 s of
@@ -160,7 +160,7 @@ class TonePort:
         return self._table[2 * start : 2 * (start + self._frame_samples)]
 
     def write_frame(self, frame: Frame) -> None:
-        checked_copy(frame, self._frame_samples)
+        checked_frame(frame, self._frame_samples)
 
     def status(self) -> AudioStatus:
         state = DeviceState.RUNNING if self._running else DeviceState.STOPPED

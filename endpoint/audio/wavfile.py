@@ -21,7 +21,7 @@ import wave
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from endpoint.audio.port import AudioError, AudioStatus, DeviceState, checked_copy
+from endpoint.audio.port import AudioError, AudioStatus, DeviceState, checked_frame
 from endpoint.audio.ring import FrameRing
 from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE, Frame
 from endpoint.media.pcm_ops import WIDTH, audioop
@@ -246,7 +246,7 @@ class FilePort:
         return chunk + bytes(size - len(chunk))
 
     def write_frame(self, frame: Frame) -> None:
-        owned = checked_copy(frame, self._frame_samples)
+        owned = checked_frame(frame, self._frame_samples)
         if self._running and self._sink is not None:
             self._sink.write(owned)
 

@@ -86,9 +86,15 @@ class JitterBuffer:
         modulus = (1 << 32) // self.frame_samples
         if self._last_index is None:
             return raw
-        base = self._last_index - self._last_index % modulus
-        candidates = (base + raw - modulus, base + raw, base + raw + modulus)
-        return min(candidates, key=lambda c: abs(c - self._last_index))  # type: ignore[operator]
+        last = self._last_index
+        index = last - last % modulus + raw
+        # Of index - modulus, index and index + modulus, the nearest to the last one (the
+        # lower on a tie); |index - last| < modulus, so one comparison each way decides.
+        if 2 * (index - last) >= modulus:
+            return index - modulus
+        if 2 * (index - last) < -modulus:
+            return index + modulus
+        return index
 
     def put(self, timestamp: int, pcm: Frame, arrival: float) -> None:
         """A decoded frame (``frame_samples`` long) with its RTP timestamp and arrival time."""

@@ -1,12 +1,14 @@
 """Floods against the real ``sip-endpoint run`` during a call (issue 13), each from 127.0.0.2:
 OPTIONS, INVITE (new Call-IDs, never ACKed), garbage datagrams, and idle plus slow TCP
 connections; ``none`` is the control (the same call, no flood: the loaded machine's own
-noise, to read the others against). During each flood a caller on 127.0.0.3 holds a call
-and a third party on 127.0.0.4 sends OPTIONS once a second. Prints, per flood: the flooder's
-send rate and the answers it got, the third party's worst OPTIONS round trip, the RTP pacing
-of the door towards the caller (deviation of inter-arrival times from the packet time, by
-the kernel's receive timestamps: p50/p99/max), the load average, the RSS growth of the
-process, and whether the caller's BYE was answered 200 afterwards. Asserts nothing.
+noise, to read the others against). A second into each flood a caller on 127.0.0.3 places a
+call and holds it while the flood lasts, and a third party on 127.0.0.4 sends OPTIONS once a
+second. Prints, per flood: the flooder's send rate and the answers it got, how long the
+caller's INVITE took to its 200 during the flood and another one's after it, the third
+party's worst OPTIONS round trip, the RTP pacing of the door towards the caller (deviation of
+inter-arrival times from the packet time, by the kernel's receive timestamps: p50/p99/max),
+the load average, the RSS growth of the process, and whether the caller's BYE was answered
+200 afterwards. Asserts nothing.
 
     .venv/bin/python benchmarks/bench_flood.py [--seconds 20] [--mode p2p|account]
 
@@ -176,7 +178,6 @@ def percentile(values: list[float], p: float) -> float:
 def one_flood(door: Door, kind: str, seconds: float) -> None:
     caller = UdpAttacker("127.0.0.3", door.port)
     third = UdpAttacker("127.0.0.4", door.port)
-    leg: CallLeg = place_call(caller)
     rss_before = rss_kb(door.service.proc.pid)
     out: mp.Queue = mp.Queue()  # type: ignore[type-arg]
     rates = {"options": 2000, "invite": 500, "garbage": 5000}
@@ -187,11 +188,17 @@ def one_flood(door: Door, kind: str, seconds: float) -> None:
     else:
         proc = mp.Process(target=_flood, args=(kind, door.port, rates[kind], seconds, out))
     proc.start()
-    deviations, worst = pacing(leg.rtp, seconds, third, door.port)
+    time.sleep(1.0)  # the flood is at full rate before the call is placed
+    during_ms, leg = timed_call(caller)
+    deviations, worst = pacing(leg.rtp, max(1.0, seconds - 1.5), third, door.port)
     proc.join()
     result = out.get()
     rss_after = rss_kb(door.service.proc.pid)
     bye = caller.final(in_dialog("BYE", caller, leg, cseq=3), timeout=2.0)
+    leg.close()
+    after_ms, after = timed_call(caller)
+    caller.final(in_dialog("BYE", caller, after, cseq=3), timeout=2.0)
+    after.close()
     if kind == "tcp":
         opened, refused, alive = result
         flood_text = f"TCP: {opened} opened, {refused} refused at connect, {alive} still open"
@@ -201,7 +208,8 @@ def one_flood(door: Door, kind: str, seconds: float) -> None:
         sent, answers = result
         flood_text = f"{sent / seconds:.0f}/s sent, {answers} answers to the flooder"
     print(
-        f"{kind:8s} {flood_text}; third-party OPTIONS worst {worst:.1f} ms; "
+        f"{kind:8s} {flood_text}; caller's INVITE -> 200 during {during_ms:.1f} ms, "
+        f"after {after_ms:.1f} ms; third-party OPTIONS worst {worst:.1f} ms; "
         f"RTP pacing |dev| p50 {percentile(deviations, 50):.2f} "
         f"p99 {percentile(deviations, 99):.2f} "
         f"max {max(deviations, default=float('nan')):.2f} ms over {len(deviations)} gaps; "
@@ -209,10 +217,16 @@ def one_flood(door: Door, kind: str, seconds: float) -> None:
         f"BYE {status_of(bye) if bye else 'unanswered'}",
         flush=True,
     )
-    leg.close()
     caller.close()
     third.close()
     time.sleep(1.0)
+
+
+def timed_call(caller: UdpAttacker) -> tuple[float, CallLeg]:
+    """Place a call from ``caller``: milliseconds from the INVITE to its 200, and the leg."""
+    t0 = time.monotonic()
+    leg = place_call(caller)
+    return (time.monotonic() - t0) * 1000, leg
 
 
 def main() -> int:

@@ -1,7 +1,9 @@
 """Live fuzz of the real ``sip-endpoint run`` process (issue 13): N mutated real-peer messages
 over UDP (and a share over TCP), then: is it alive, did it log a traceback or count an internal
-error, does it answer OPTIONS at once, and how many transactions are left once Timer J/H and the
-ring timeout have passed. Prints the figures; asserts nothing.
+error, does it answer OPTIONS at once, how many transactions are left once Timer J/H and the
+ring timeout have passed, and how many calls once the RTP timeout (60 s) has too: a fuzzed INVITE
+that still made sense is answered, and its caller sends no RTP. Prints the figures; asserts
+nothing.
 
     .venv/bin/python benchmarks/bench_fuzz_live.py --messages 1000000 [--tcp-share 0.05]
 """
@@ -32,7 +34,12 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--tcp-share", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--settle", type=float, default=40.0, help="seconds before counting")
+    parser.add_argument(
+        "--settle", type=float, default=40.0, help="seconds before counting transactions"
+    )
+    parser.add_argument(
+        "--call-settle", type=float, default=70.0, help="seconds before counting calls again"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -62,6 +69,10 @@ def main() -> int:
             probe.close()
             time.sleep(args.settle)
             status = door.status()
+            # A fuzzed INVITE that still made sense was answered (auto-answer, peer-to-peer):
+            # its caller sends no RTP, so the call must end by the RTP timeout (60 s).
+            time.sleep(max(0.0, args.call_settle - args.settle))
+            calls_later = len(door.status().get("calls") or [])  # type: ignore[arg-type]
             log = door.log
             alive = door.alive()
         print(
@@ -78,7 +89,8 @@ def main() -> int:
         )
         print(
             f"after {args.settle:.0f} s: transactions {status.get('transactions')}, "
-            f"calls {len(status.get('calls') or [])}"
+            f"calls {len(status.get('calls') or [])}; after {args.call_settle:.0f} s "
+            f"(past the RTP timeout): calls {calls_later}"
         )  # type: ignore[arg-type]
     return 0
 

@@ -14,16 +14,22 @@ device only sends SDES keys over TLS.
 
 ``--codec G722`` runs every call in wideband G.722 instead of PCMU (baresip with its ``g722``
 module; our stream, tone and processing at 16 kHz): compare its CPU with a PCMU run.
+``--codec OPUS`` the same in Opus (baresip's ``opus`` module, which runs at 48 kHz stereo; ours
+at 16 kHz mono).
 
 Every call also prints our send pacing: the instant of each outgoing RTP audio packet's
-``sendto`` (after SRTP protection), as |interval - 20 ms| p99 and max.
+``sendto`` (after SRTP protection), as |interval - 20 ms| p99 and max; and where it comes from:
+the media thread's wake-up lateness and the time from its wake-up to the ``sendto`` (frame,
+codec, RTP header, SRTP). Next to the process's CPU it prints the media thread's own (from
+/proc/self/task), which is where SRTP's cost lands.
 
-Run: .venv/bin/python benchmarks/bench_media_cpu.py [--seconds 60] [--srtp] [--codec G722]
+Run: .venv/bin/python benchmarks/bench_media_cpu.py [--seconds 60] [--srtp] [--codec G722|OPUS]
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import datetime
 import itertools
 import os
@@ -31,6 +37,7 @@ import random
 import socket
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -53,10 +60,19 @@ from tests.interop.peers import Baresip
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def process_cpu(pid: int) -> float:
+#: Our codec name -> baresip's ``audio_codecs`` entry.
+BARESIP_CODECS = {"PCMU": "PCMU", "G722": "G722/16000/1", "OPUS": "opus/48000/2"}
+
+
+def process_cpu(pid: int | str) -> float:
     """utime + stime of a process in seconds, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def thread_cpu(native_id: int | None) -> float:
+    """utime + stime of one of our threads (the media thread) in seconds, from /proc."""
+    return process_cpu(f"{os.getpid()}/task/{native_id}")
 
 
 def own_cpu() -> float:
@@ -76,6 +92,36 @@ class TimedSockets(RtpSockets):
         if sock is self.rtp and len(data) > 12 and data[0] >= 128 and audio:
             self.sent_ns.append(time.monotonic_ns())
         return super().send(sock, data, destination)
+
+
+class TimedLoop(MediaLoop):
+    """The media thread, noting when each tick woke up (its first act is the call's send), so
+    that the time from the wake-up to the ``sendto`` can be told apart from the wake-up's own
+    lateness."""
+
+    woke_ns: list[int]
+
+    def _send(self, call: CallMedia, now: float) -> None:
+        self.woke_ns.append(time.monotonic_ns())
+        super()._send(call, now)
+
+
+def wake_to_send(loop: TimedLoop, sent_ns: list[int]) -> None:
+    """Prints the wake-up lateness and the wake-up -> sendto time (p50 / p99 / max, ms)."""
+    spans = []
+    for sent in sent_ns:
+        i = bisect.bisect_right(loop.woke_ns, sent) - 1
+        if i >= 0:
+            spans.append((sent - loop.woke_ns[i]) / 1e6)
+    late = sorted(x * 1000 for x in loop.lateness or [0.0])
+    spans.sort()
+    if spans:
+        print(
+            f"media thread: wake-up lateness p50 {late[len(late) // 2]:.4f} p99 "
+            f"{late[int(0.99 * (len(late) - 1))]:.4f} ms; wake-up -> sendto p50 "
+            f"{spans[len(spans) // 2]:.4f} p99 {spans[int(0.99 * (len(spans) - 1))]:.4f} "
+            f"max {spans[-1]:.4f} ms"
+        )
 
 
 def pacing(sent_ns: list[int]) -> float:
@@ -113,7 +159,9 @@ def main() -> None:
         action="store_true",
         help="also a call with our AEC+NS+AGC against baresip with speex_pp (its preprocessor)",
     )
-    ap.add_argument("--codec", choices=("PCMU", "G722"), default="PCMU", help="every call's codec")
+    ap.add_argument(
+        "--codec", choices=("PCMU", "G722", "OPUS"), default="PCMU", help="every call's codec"
+    )
     args = ap.parse_args()
     codec = args.codec
     results = {"plain": one_call(args.seconds, keying=None, codec=codec)}
@@ -154,7 +202,7 @@ def one_call(
         echo=True,
         mediaenc=mediaenc,
         modules=("speex_pp",) if aec else (),
-        codecs="G722/16000/1" if codec == "G722" else "PCMU",
+        codecs=BARESIP_CODECS[codec],
     ).start()
     identity = DtlsIdentity(datetime.datetime.now(datetime.UTC)) if keying == "dtls" else None
     sip = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -220,7 +268,8 @@ def one_call(
     rate = stream.codec.audio_rate
     audio = open_audio("tone", tone_hz=440, rate=rate, frame_samples=rate // 50)
     audio.start()
-    loop = MediaLoop()
+    loop = TimedLoop(record_lateness=True)
+    loop.woke_ns = []
     loop.start()
     processor = None
     if aec:
@@ -245,10 +294,16 @@ def one_call(
         print(f"DTLS handshake (RTP component): {1000 * (time.monotonic() - started):.0f} ms")
     time.sleep(1.0)  # let both jitter buffers settle before measuring
     sockets.sent_ns.clear()
+    loop.woke_ns.clear()
+    assert loop.lateness is not None
+    loop.lateness.clear()
     assert peer.proc is not None
+    media_id = next(t.native_id for t in threading.enumerate() if t.name == "media")
     ours0, theirs0, wall0 = own_cpu(), process_cpu(peer.proc.pid), time.monotonic()
+    thread0 = thread_cpu(media_id)
     time.sleep(seconds)
     ours1, theirs1, wall1 = own_cpu(), process_cpu(peer.proc.pid), time.monotonic()
+    thread1 = thread_cpu(media_id)
     stats = loop.remove_call("bench").result(5)
     loop.stop()
     sip.sendto(bytes(dialog.create_request("BYE", via())), peer_addr)
@@ -266,9 +321,11 @@ def one_call(
     if stats is not None:
         print(f"our stream: {stats.summary()}")
     print(f"sip-endpoint process: {ours:.2f} % of one core")
+    print(f"  of which media thread: {100 * (thread1 - thread0) / wall:.2f} %")
     print(f"baresip 1.0 (echo):   {theirs:.2f} % of one core")
     if theirs > 0:
         print(f"ratio ours / baresip: {ours / theirs:.2f}")
+    wake_to_send(loop, sockets.sent_ns)
     return ours, theirs, pacing(sockets.sent_ns)
 
 

@@ -1,7 +1,11 @@
 """Media pacing: how evenly the media thread sends 20 ms PCMU packets.
 
-A receiver process on 127.0.0.1 timestamps every packet with the monotonic clock; the sender is
-the endpoint's real media thread (MediaLoop + MediaStream + tone source). Prints the mean,
+A receiver process on 127.0.0.1 takes every packet's arrival time from the kernel: the receive
+timestamp the kernel puts on the datagram when it is queued on the socket (SO_TIMESTAMPNS, the
+realtime clock, read with recvmsg), as bench_flood.py does, not a clock read after ``recv`` in
+user space, so the receiver's own scheduling delay (large under ``--load``) is not counted
+against the sender. The sender is the endpoint's real media thread (MediaLoop + MediaStream +
+tone source). Prints the mean,
 standard deviation, p99 and max of |inter-arrival - 20 ms|, and the total drift (last arrival -
 first - (n-1) * 20 ms), idle or with CPU-burning processes (``--load N``), and whether the media
 thread got SCHED_FIFO.
@@ -23,6 +27,7 @@ import multiprocessing as mp
 import random
 import socket
 import statistics
+import struct
 import time
 
 from endpoint.audio import open_audio
@@ -32,24 +37,35 @@ from endpoint.runtime.media_loop import CallMedia, MediaLoop
 from endpoint.runtime.realtime import make_current_thread_realtime
 from endpoint.runtime.rtp_transport import allocate
 
+#: Linux's SO_TIMESTAMPNS (asm-generic/socket.h; the socket module does not name it).
+SO_TIMESTAMPNS = 35
+
 
 def receiver(port_pipe: mp.connection.Connection, seconds: float) -> None:
-    # The measuring instrument runs at real-time priority too (when allowed), so its own
-    # wake-up latency does not count against the sender.
+    # The arrival instants are the kernel's (SO_TIMESTAMPNS), so the receiver's wake-up
+    # latency is not counted against the sender; it runs at real-time priority anyway (when
+    # allowed) so that it keeps up with the packets.
     make_current_thread_realtime(30)
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.bind(("127.0.0.1", 0))
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     port_pipe.send(sock.getsockname()[1])
     arrivals: list[tuple[int, int]] = []
     deadline = time.monotonic() + seconds + 3
     while (left := deadline - time.monotonic()) > 0:
         sock.settimeout(min(left, 1.0))
         try:
-            data = sock.recv(2048)
+            data, ancillary, _, _ = sock.recvmsg(2048, socket.CMSG_SPACE(16))
         except TimeoutError:
             continue
-        if len(data) > 12 and data[1] & 0x7F == 0:  # PCMU RTP, not RTCP
-            arrivals.append((int.from_bytes(data[2:4], "big"), time.monotonic_ns()))
+        stamps = [
+            struct.unpack("qq", cmsg[:16])
+            for level, kind, cmsg in ancillary
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS
+        ]
+        if stamps and len(data) > 12 and data[1] & 0x7F == 0:  # PCMU RTP, not RTCP
+            sec, nsec = stamps[0]
+            arrivals.append((int.from_bytes(data[2:4], "big"), sec * 1_000_000_000 + nsec))
     port_pipe.send(arrivals)
 
 

@@ -21,13 +21,12 @@ import cProfile
 import logging
 import pstats
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from endpoint.config import parse_config
+from benchmarks.quiet_engine import quiet_engine
 from endpoint.runtime.engine import Engine
 from tests.interop.peers import free_port
 from tests.security.attacker import request, sdp_offer
@@ -66,36 +65,27 @@ def serve(engine: Engine, batch: list[tuple[bytes, tuple[str, int]]]) -> float:
 
 
 async def run(kinds: list[str], count: int, profile: bool) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        port = free_port(both=True)
-        text = (
-            f'[sip]\nlisten = "127.0.0.1:{port}"\n[audio]\nbackend = "null"\n'
-            f'[control]\nsocket = "{Path(tmp) / "ctl.sock"}"\n[log]\nlevel = "error"\n'
-        )
-        engine = Engine(parse_config(text))
-        await engine.start()
-        try:
-            for kind in kinds:
-                # busy: the first 64 fill the host's budget, the rest (within its burst) get 503
-                batch = datagrams(kind, port, 100 if kind == "busy" else count)
-                skip = 64 if kind == "busy" else 0
-                if skip:
-                    serve(engine, batch[:skip])
-                profiler = cProfile.Profile() if profile else None
-                if profiler is not None:
-                    profiler.enable()
-                cost = serve(engine, batch[skip:])
-                if profiler is not None:
-                    profiler.disable()
-                served = len(batch) - skip
-                print(f"{kind:8s} {cost:7.1f} µs CPU per request ({served} requests)")
-                if profiler is not None:
-                    stats = pstats.Stats(profiler).sort_stats(SORT)
-                    stats.print_stats(25)
-                    stats.dump_stats(f"/tmp/bench_request_cpu.{kind}.prof")
-                await asyncio.sleep(0.1)
-        finally:
-            await engine.close()
+    port = free_port(both=True)
+    async with quiet_engine(port) as engine:
+        for kind in kinds:
+            # busy: the first 64 fill the host's budget, the rest (within its burst) get 503
+            batch = datagrams(kind, port, 100 if kind == "busy" else count)
+            skip = 64 if kind == "busy" else 0
+            if skip:
+                serve(engine, batch[:skip])
+            profiler = cProfile.Profile() if profile else None
+            if profiler is not None:
+                profiler.enable()
+            cost = serve(engine, batch[skip:])
+            if profiler is not None:
+                profiler.disable()
+            served = len(batch) - skip
+            print(f"{kind:8s} {cost:7.1f} µs CPU per request ({served} requests)")
+            if profiler is not None:
+                stats = pstats.Stats(profiler).sort_stats(SORT)
+                stats.print_stats(25)
+                stats.dump_stats(f"/tmp/bench_request_cpu.{kind}.prof")
+            await asyncio.sleep(0.1)
 
 
 def main() -> int:

@@ -24,7 +24,6 @@ import logging
 import multiprocessing as mp
 import os
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -32,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.bench_flood import _flood, percentile
-from endpoint.config import parse_config
+from benchmarks.quiet_engine import quiet_engine
 from endpoint.runtime.engine import Engine
 from endpoint.runtime.realtime import make_current_thread_realtime
 from endpoint.runtime.sip_transport import SipTransport
@@ -104,18 +103,9 @@ async def one(engine: Engine, stretches: Stretches, kind: str, seconds: float) -
 
 async def run(kinds: list[str], seconds: float) -> None:
     stretches = Stretches()
-    with tempfile.TemporaryDirectory() as tmp:
-        text = (
-            f'[sip]\nlisten = "127.0.0.1:{free_port(both=True)}"\n[audio]\nbackend = "null"\n'
-            f'[control]\nsocket = "{Path(tmp) / "ctl.sock"}"\n[log]\nlevel = "error"\n'
-        )
-        engine = Engine(parse_config(text))
-        await engine.start()
-        try:
-            for kind in kinds:
-                print(await one(engine, stretches, kind, seconds), flush=True)
-        finally:
-            await engine.close()
+    async with quiet_engine(free_port(both=True)) as engine:
+        for kind in kinds:
+            print(await one(engine, stretches, kind, seconds), flush=True)
 
 
 def main() -> int:

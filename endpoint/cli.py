@@ -2,6 +2,10 @@
 
 Expected failures (a bad config file, a port in use) print one clear message and return a
 non-zero status; only a bug produces a traceback.
+
+Each command imports what it uses, when it runs (issue 19): ``ctl`` talks to the socket without
+loading the configuration reader or SQLite, and ``run`` loads the engine but no subcommand's
+code (doctor, install, demo).
 """
 
 from __future__ import annotations
@@ -11,15 +15,16 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from endpoint import __version__
-from endpoint.config import Config, ConfigError, load_config, security_warnings
 from endpoint.control_client import DEFAULT_SOCKET, ControlError
 from endpoint.control_client import events as control_events
 from endpoint.control_client import request as control_request
-from endpoint.integration.history import history_lines
 from endpoint.service import commands as service_commands
+
+if TYPE_CHECKING:
+    from endpoint.config import Config
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,11 +52,21 @@ def _parser() -> argparse.ArgumentParser:
         "--sequential", action="store_true", help="ring one target after another, not all at once"
     )
     call.add_argument("--timeout", type=float, help="seconds each target rings (sequential)")
-    actions.add_parser("hangup", help="end (or cancel) the current call")
+    per_call = [
+        actions.add_parser("hangup", help="end (or cancel) the active call"),
+        actions.add_parser("hold", help="put the call on hold (re-INVITE a=sendonly, no audio)"),
+        actions.add_parser("resume", help="take the call off hold (re-INVITE a=sendrecv)"),
+    ]
     actions.add_parser("answer", help="answer the ringing call")
-    actions.add_parser("dtmf", help="send DTMF digits in the call").add_argument("digits")
-    actions.add_parser("hold", help="put the call on hold (re-INVITE a=sendonly, no audio sent)")
-    actions.add_parser("resume", help="take the call off hold (re-INVITE a=sendrecv)")
+    dtmf = actions.add_parser("dtmf", help="send DTMF digits in the call")
+    dtmf.add_argument("digits")
+    for sub in (*per_call, dtmf):
+        sub.add_argument(
+            "--call",
+            metavar="CALL_ID",
+            help="this call (ctl status lists them) instead of the active one; during an "
+            "attended transfer the active call is the consultation call",
+        )
     message = actions.add_parser("message", help="send a text (SIP MESSAGE, RFC 3428)")
     message.add_argument("to", help="sip:user@host, or a user name at our domain")
     message.add_argument("text", help="the text (UTF-8, at most 1300 bytes)")
@@ -105,6 +120,8 @@ def _transfer_payload(args: argparse.Namespace, payload: dict[str, Any]) -> None
 def _payload(args: argparse.Namespace) -> dict[str, Any]:
     """The control request for ``ctl ACTION ...`` (the socket's JSON command)."""
     payload: dict[str, Any] = {"cmd": args.action}
+    if args.action in ("hangup", "hold", "resume", "dtmf") and args.call:
+        payload["call_id"] = args.call
     if args.action == "call" and len(args.uri) == 1:
         payload["uri"] = args.uri[0]
     elif args.action == "call":
@@ -153,6 +170,9 @@ def _ctl(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             if key != "ok":
                 print(f"{key}: {value}", file=out)
     elif args.action == "history" and not args.json:
+        # Here: the history module brings sqlite3, which no other ctl action needs.
+        from endpoint.integration.history import history_lines
+
         for line in history_lines(answer["kind"], answer["rows"]):
             print(line, file=out)
     else:
@@ -198,6 +218,9 @@ def describe(config: Config) -> list[str]:
 
 def _load(path: str, err: TextIO) -> Config | None:
     """The configuration, or None after printing every problem (never a traceback)."""
+    # Here: the TOML reader and every section's module serve the commands that read a file.
+    from endpoint.config import ConfigError, load_config
+
     try:
         return load_config(path)
     except ConfigError as exc:
@@ -211,10 +234,12 @@ def _check_config(path: str, out: TextIO, err: TextIO) -> int:
     config = _load(path, err)
     if config is None:
         return 1
+    from endpoint.config import security_warnings  # loaded by _load already
+
     print(f"{path}: OK", file=out)
     for line in describe(config):
         print(f"  {line}", file=out)
-    for warning in security_warnings(config):
+    for warning in (*security_warnings(config), *config.media.unavailable):
         print(f"warning: {warning}", file=out)
     return 0
 

@@ -1,5 +1,6 @@
 """Configuration validation: every mistake is named with its key, its value and the fix."""
 
+import ctypes.util
 from pathlib import Path
 
 import pytest
@@ -162,6 +163,27 @@ def test_reliable_provisional_is_one_of_three() -> None:
     assert parse_config(text).sip.reliable_provisional == "required"
     (line,) = problems_of('[sip]\nreliable_provisional = "always"\n')
     assert line.startswith('[sip] reliable_provisional = "always": one of "off"')
+
+
+def test_media_codecs_accept_opus_in_any_case_and_name_it_in_the_fix() -> None:
+    media = parse_config('[media]\ncodecs = ["opus", "G722", "PCMU"]\n').media
+    assert media.codecs == ("OPUS", "G722", "PCMU") and media.unavailable == ()
+    (line,) = problems_of('[media]\ncodecs = ["speex"]\n')
+    assert "codecs" in line and "speex" in line and '"opus"' in line
+
+
+def test_without_libopus_opus_is_not_offered_and_the_package_is_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Pi without libopus0 keeps serving calls with the other codecs; Opus alone is refused."""
+    real = ctypes.util.find_library
+    monkeypatch.setattr(ctypes.util, "find_library", lambda n: None if n == "opus" else real(n))
+    media = parse_config('[media]\ncodecs = ["opus", "PCMU"]\n').media
+    assert media.codecs == ("PCMU",)
+    (why,) = media.unavailable
+    assert "libopus0" in why and "offering PCMU" in why
+    (line,) = problems_of('[media]\ncodecs = ["opus"]\n')
+    assert "codecs" in line and "libopus0" in line and 'remove "opus"' in line
 
 
 def test_media_codecs_accept_g722_and_name_it_in_the_fix() -> None:

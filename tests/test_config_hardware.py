@@ -143,6 +143,17 @@ def test_pull_down_defaults_to_active_high() -> None:
         ),
         (
             '[hardware]\nboard = "gpio"\n[[hardware.button]]\nname = "b"\npin = 4\n'
+            'action = "attended-transfer"\ntargets = ["a", "b"]\n',
+            "[hardware.button #1] targets = ['a', 'b']: action = \"attended-transfer\" moves "
+            "the call to one target",
+        ),
+        (
+            '[hardware]\nboard = "gpio"\n[[hardware.button]]\nname = "b"\npin = 4\n'
+            'action = "attended-transfer"\n',
+            '[hardware.button #1] targets is missing: action = "attended-transfer" needs whom',
+        ),
+        (
+            '[hardware]\nboard = "gpio"\n[[hardware.button]]\nname = "b"\npin = 4\n'
             'action = "dial"\n',
             '[hardware.button #1] action = "dial": one of "call", "hangup"',
         ),

@@ -31,7 +31,10 @@ DEFAULT_LED_SHOW: dict[str, str] = {
 LED_PATTERNS = ("off", "on", "slow", "fast", "double")
 BUTTON_ACTIONS = (
     "call", "hangup", "call-or-hangup", "answer", "open-door", "register", "transfer",
+    "attended-transfer",
 )  # fmt: skip
+#: The actions that move the answered call to exactly one target.
+TRANSFER_ACTIONS = ("transfer", "attended-transfer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,10 +146,10 @@ def _read_targets(r: Reader, action: str) -> tuple[str, ...]:
         _targets,
         'a list of user names or SIP URIs, e.g. targets = ["flat12", "sip:concierge@example.com"]',
     )
-    calls = action in ("call", "call-or-hangup", "transfer")
-    if action == "transfer" and len(targets) > 1:
+    calls = action in ("call", "call-or-hangup", *TRANSFER_ACTIONS)
+    if action in TRANSFER_ACTIONS and len(targets) > 1:
         r.problems.append(
-            f'[{r.section}] targets = {list(targets)}: action = "transfer" moves the call to one '
+            f'[{r.section}] targets = {list(targets)}: action = "{action}" moves the call to one '
             'target, e.g. targets = ["flat12"]'
         )
     if calls and not targets and "targets" not in r.table:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from endpoint.config.reader import (
@@ -16,7 +16,9 @@ from endpoint.config.reader import (
 )
 from endpoint.config.sip import SIP
 
-CODECS = ("PCMU", "PCMA", "G722")
+CODECS = ("PCMU", "PCMA", "G722", "OPUS")
+#: Debian's package of the Opus reference library (bookworm and trixie, armhf and arm64).
+OPUS_PACKAGE = "libopus0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,9 @@ class MediaSettings:
     #: Keys heard as tones in the audio (ITU-T Q.24): "auto" listens when the call negotiated
     #: no RFC 4733 telephone-event, "always" listens on every call, "off" never.
     inband_dtmf: str = "auto"
+    #: Why a listed codec is left out of our SDP (its library is missing): logged at start
+    #: and printed by ``check-config``.
+    unavailable: tuple[str, ...] = ()
 
 
 def _port_range(value: Any) -> tuple[int, int] | None:
@@ -78,9 +83,9 @@ def read(doc: Document) -> MediaSettings:
             "codecs",
             ("PCMU", "PCMA"),
             _codecs,
-            'a non-empty list from "G722", "PCMU", "PCMA", in order of preference '
-            "(G722 is wideband and preferred whenever the peer has it), e.g. "
-            'codecs = ["G722", "PCMU", "PCMA"]',
+            'a non-empty list from "opus", "G722", "PCMU", "PCMA", in order of preference '
+            "(opus and G722 are wideband and preferred whenever the peer has one), e.g. "
+            'codecs = ["opus", "G722", "PCMU", "PCMA"]',
         ),
         ptime=r.get("ptime", 20, choice_int(10, 20, 30, 40, 60), "one of 10, 20, 30, 40, 60"),
         telephone_event=r.get("telephone_event", True, boolean, "true or false"),
@@ -111,7 +116,28 @@ def read(doc: Document) -> MediaSettings:
         ),
     )
     _check(doc, media)
-    return media
+    return _without_missing_opus(doc, media)
+
+
+def _without_missing_opus(doc: Document, media: MediaSettings) -> MediaSettings:
+    """Opus needs libopus (found, not loaded: issue 19 keeps it out of the start); without
+    it Opus is not offered and the other codecs carry the calls, or, if it was the only one,
+    the configuration is refused with the package to install."""
+    if "OPUS" not in media.codecs:
+        return media
+    import ctypes.util  # only a configuration listing Opus pays for ctypes at start
+
+    if ctypes.util.find_library("opus") is not None:
+        return media
+    why = (
+        f'[media] codecs lists "opus" but libopus is not installed: install the Debian '
+        f'package {OPUS_PACKAGE} (apt-get install {OPUS_PACKAGE}) or remove "opus"'
+    )
+    rest = tuple(name for name in media.codecs if name != "OPUS")
+    if not rest:
+        doc.problems.append(why)
+        return media
+    return replace(media, codecs=rest, unavailable=(f"{why}; offering {', '.join(rest)}",))
 
 
 def _check(doc: Document, media: MediaSettings) -> None:

@@ -4,6 +4,10 @@ Each service reads the engine's event hub like a ``ctl events`` client (a bounde
 same dicts) and acts through the engine's command handler, the control socket's path; so what
 MQTT, HTTP and ``ctl`` can do, and what they see, is one thing. A service that cannot start
 (a busy port, an unwritable state directory) is logged and left off: the door keeps working.
+
+Each service's module is imported when the configuration turns it on (issue 19): SQLite only
+with a ``StateDirectory``, the HTTP server with ``[http] listen``, the webhook client with
+webhooks, paho with ``[mqtt] broker``. A door without them does not carry their code.
 """
 
 from __future__ import annotations
@@ -13,18 +17,18 @@ import contextlib
 import dataclasses
 import logging
 import os
-import sqlite3
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from endpoint.config import Config, HostPort
-from endpoint.integration import history
 from endpoint.integration.events import EventSource
-from endpoint.integration.http_api import HttpApi, Routes
-from endpoint.integration.webhooks import Webhooks
 from endpoint.media.quality import StreamStats
-from endpoint.tls import server_context
+
+if TYPE_CHECKING:
+    from endpoint.integration.history import HistoryWriter
+    from endpoint.integration.http_api import HttpApi
+    from endpoint.integration.webhooks import Webhooks
 
 log = logging.getLogger("endpoint.integration")
 
@@ -57,8 +61,13 @@ class Integration:
         self.events = events
         self.command = command
         self.state_dir = state_dir if state_dir is not None else state_directory()
-        self.history_path = history.database_path(self.state_dir)
-        self.writer: history.HistoryWriter | None = None
+        self.history_path: Path | None = None
+        if self.state_dir is not None:
+            # Here: sqlite3 is loaded only by a service that keeps history (StateDirectory).
+            from endpoint.integration.history import database_path
+
+            self.history_path = database_path(self.state_dir)
+        self.writer: HistoryWriter | None = None
         self.quality = quality
         self.http: HttpApi | None = None
         self.webhooks: Webhooks | None = None
@@ -70,6 +79,8 @@ class Integration:
         self._start_history()
         await self._start_http()
         if self.config.http.webhooks:
+            from endpoint.integration.webhooks import Webhooks  # only with webhooks configured
+
             self.webhooks = Webhooks(self.config.http.webhooks, self.config.http.webhook_events)
             self.webhooks.start()
             self._follow(self.webhooks.offer)
@@ -96,6 +107,10 @@ class Integration:
         cfg = self.config.http
         if cfg.listen is None:
             return
+        # Here: the HTTP server (http, urllib, hmac) serves [http] listen alone.
+        from endpoint.integration.http_api import HttpApi, Routes
+        from endpoint.tls import server_context
+
         try:
             tls = server_context(self.config.tls)
         except (OSError, ValueError) as exc:
@@ -130,6 +145,10 @@ class Integration:
         if self.history_path is None:
             log.info("history: off (no StateDirectory; set $STATE_DIRECTORY)")
             return
+        import sqlite3  # loaded with the history module in __init__
+
+        from endpoint.integration import history
+
         cfg = self.config.history
         try:
             store = history.HistoryStore(
@@ -172,6 +191,10 @@ class Integration:
             return {"ok": False, "error": 'kind is "calls" or "door", limit a positive number'}
         if since is not None and not isinstance(since, int | float):
             return {"ok": False, "error": "since is a Unix time in seconds"}
+        import sqlite3  # loaded with the history module in __init__
+
+        from endpoint.integration import history
+
         try:
             rows = await asyncio.to_thread(
                 history.query, self.history_path, kind, limit, None if since is None else since

@@ -4,7 +4,9 @@ Packets arrive early, late, out of order, twice or never; the sound card wants e
 every 20 ms by *its* clock. The buffer keys frames by RTP timestamp, holds them for a target
 delay that follows the measured jitter within [min, max] (quick to grow on a spike, slow to
 shrink), drops duplicates and packets that come after their playout time, and fills gaps with
-loss concealment (plc.py). Two clocks never run at exactly the same rate: a sender 500 ppm fast
+loss concealment (plc.py). An underrun while the target asks for more delay than the buffer holds
+is where it grows: the playout point waits for the late frame (concealing) instead of skipping it.
+Two clocks never run at exactly the same rate: a sender 500 ppm fast
 adds a frame of delay every 40 s, one 500 ppm slow drains the buffer. So when the buffered depth
 drifts away from the target, one frame is dropped or a silent one inserted, preferably where
 the audio is quiet; over a call of hours the delay neither grows nor underruns.
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 
 from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE, Frame, silence
 from endpoint.media.pcm_ops import rms
-from endpoint.media.plc import Concealer
+from endpoint.media.plc import Concealer, LossConcealer
 
 #: A frame quieter than this RMS (about -50 dBFS) is "silence" for drift compensation.
 QUIET_RMS = 100.0
@@ -29,6 +31,8 @@ RESYNC_FRAMES = 250
 #: Consecutive frames beyond the maximum delay that mean a real timestamp jump (not a spoofed
 #: packet among good ones): half a second of them and the buffer follows.
 EARLY_RESYNC = 25
+#: Frames of spread below which the target does not grow (20 ns at 20 ms: float rounding).
+SPREAD_ROUNDING = 1e-6
 
 
 @dataclass
@@ -55,6 +59,7 @@ class JitterBuffer:
         clock_rate: int = SAMPLE_RATE,
         *,
         audio_samples: int | None = None,
+        plc: LossConcealer | None = None,
     ) -> None:
         #: Timestamp ticks per frame (what RTP counts in).
         self.frame_samples = frame_samples
@@ -66,7 +71,8 @@ class JitterBuffer:
         self.min_frames = max(1, round(min_delay_ms / self.frame_ms))
         self.max_frames = max(self.min_frames, round(max_delay_ms / self.frame_ms))
         self.stats = JitterStats()
-        self.plc = Concealer(self.audio_samples)
+        #: The codec's own concealment when it has one (Opus), else G.711 Appendix I's.
+        self.plc: LossConcealer = plc or Concealer(self.audio_samples)
         self._frames: dict[int, Frame] = {}
         self._next: int | None = None  # extended frame index to play next
         self._last_index: int | None = None  # for unwrapping 32-bit timestamps
@@ -77,6 +83,8 @@ class JitterBuffer:
         self._last_quiet = True
         self._level = 0.0
         self._early_run = 0
+        #: Frames the playout point has waited, in the current underrun, for a late frame.
+        self._waited = 0
 
     # -- input -------------------------------------------------------------------------------
 
@@ -136,6 +144,7 @@ class JitterBuffer:
         self._last_index = None
         self._transits.clear()
         self._spread = 0.0
+        self._waited = 0
         self.stats.resyncs += 1
 
     def _measure(self, timestamp: int, arrival: float) -> None:
@@ -166,7 +175,9 @@ class JitterBuffer:
 
     @property
     def target_frames(self) -> int:
-        wanted = 1 + math.ceil(self._spread * 1000 / self.frame_ms)
+        # Less than a microsecond of spread is the float rounding of a steady stream's
+        # transit times, not jitter: it must not ask for a whole frame more.
+        wanted = 1 + math.ceil(self._spread * 1000 / self.frame_ms - SPREAD_ROUNDING)
         return min(max(wanted, self.min_frames), self.max_frames)
 
     @property
@@ -211,13 +222,25 @@ class JitterBuffer:
             self.stats.played += 1
             return self.plc.good(silence(self.audio_samples))
         frame = self._frames.pop(self._next, None)
-        self._next += 1
         self.stats.played += 1
         if frame is None:
             self.stats.concealed += 1
             out = self.plc.conceal()
+            if not self._frames and self._level < target - 0.6 and self._waited < target - 1:
+                # An underrun while the measured jitter wants more delay: wait for the frame
+                # instead of skipping it. Concealment plays either way, so this grows the
+                # buffer where the listener cannot tell, whereas the quiet frame the silent
+                # insertion above waits for never comes in a continuous sound: skipping threw
+                # away every frame that came one tick late (issue 15). At most target - 1
+                # frames per underrun, so a sender that pauses does not push the delay up.
+                self._waited += 1
+                self._level += 1
+                self._last_quiet = _quiet(out)
+                return out
         else:
+            self._waited = 0
             out = self.plc.good(frame)
+        self._next += 1
         self._last_quiet = _quiet(out)
         return out
 

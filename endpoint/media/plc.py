@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from array import array
 from collections import deque
+from typing import Protocol, runtime_checkable
 
 from endpoint.media.frame import FRAME_SAMPLES, Frame, silence
 from endpoint.media.pcm_ops import WIDTH, audioop
@@ -31,6 +32,17 @@ MAX_CONCEALED = 60 * 8  # samples: after 60 ms, silence
 BLEND = 40  # 5 ms cross-fade when real audio resumes
 #: Samples (8 kHz) over which the attenuation holds one value: it steps every 10 ms.
 GAIN_STEP = 80
+
+
+@runtime_checkable
+class LossConcealer(Protocol):
+    """What the jitter buffer asks at playout: pass a received frame on, or make one up for a
+    lost one. ``Concealer`` below for codecs without their own; a decoder that conceals better
+    (Opus, RFC 6716 §4.4) is its own concealer."""
+
+    def good(self, frame: Frame) -> Frame: ...
+
+    def conceal(self) -> Frame: ...
 
 
 class Concealer:

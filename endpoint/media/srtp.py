@@ -13,6 +13,12 @@ from __future__ import annotations
 
 import pylibsrtp
 
+#: The longest datagram we hand to libsrtp. ``pylibsrtp.Session`` raises ``ValueError`` above
+#: 1500 bytes (its fixed buffer), and the media loop reads up to 2048: a stranger's long datagram
+#: must be a refusal like a bad tag, not an exception that ends an encrypted call. Our own
+#: packets (20 ms of any codec we speak, plus RTCP) stay far below it.
+MAX_PACKET = 1500
+
 #: SDES crypto-suite name -> (libsrtp profile, key bytes, salt bytes). Ours in order of
 #: preference: the 80-bit tag first (RFC 4568 §6.2.1), then the AEAD suite, then the 32-bit tag.
 SUITES: dict[str, tuple[int, int, int]] = {
@@ -56,7 +62,7 @@ class SrtpProtection:
                 key=remote_key, ssrc_type=pylibsrtp.Policy.SSRC_ANY_INBOUND, srtp_profile=profile
             )
         )
-        #: Packets refused: bad authentication tag, replayed index, too short.
+        #: Packets refused: bad authentication tag, replayed index, too short or too long.
         self.refused = 0
 
     @property
@@ -70,15 +76,19 @@ class SrtpProtection:
         return bytes(self._out.protect_rtcp(packet))
 
     def unprotect_rtp(self, packet: bytes) -> bytes | None:
-        try:
-            return bytes(self._in.unprotect(packet))
-        except pylibsrtp.Error:
-            self.refused += 1
-            return None
+        if len(packet) <= MAX_PACKET:
+            try:
+                return bytes(self._in.unprotect(packet))
+            except pylibsrtp.Error:
+                pass
+        self.refused += 1
+        return None
 
     def unprotect_rtcp(self, packet: bytes) -> bytes | None:
-        try:
-            return bytes(self._in.unprotect_rtcp(packet))
-        except pylibsrtp.Error:
-            self.refused += 1
-            return None
+        if len(packet) <= MAX_PACKET:
+            try:
+                return bytes(self._in.unprotect_rtcp(packet))
+            except pylibsrtp.Error:
+                pass
+        self.refused += 1
+        return None

@@ -18,12 +18,13 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from endpoint.media import rtcp
-from endpoint.media.codecs import Codec, by_name, codec_for
+from endpoint.media.codecs import Codec, FollowsPeer, RecoversLoss, by_name, codec_for
 from endpoint.media.dtmf import DtmfDigit, DtmfReceiver, DtmfSender
 from endpoint.media.frame import Frame, silence
 from endpoint.media.inband_dtmf import InbandDtmfDetector
 from endpoint.media.jitterbuffer import JitterBuffer
 from endpoint.media.pcm_ops import pair_average
+from endpoint.media.plc import LossConcealer
 from endpoint.media.quality import StreamStats, estimate_mos
 from endpoint.media.rtp import Address, RtpPacket, RtpReceiver, RtpSender
 
@@ -40,6 +41,8 @@ class StreamConfig:
     #: The negotiated codec's name (the SDP's rtpmap decides, whatever number the offerer
     #: gave it); None takes the codec of the static ``payload_type``.
     codec: str | None = None
+    #: The peer's ``a=fmtp`` for that codec (Opus: its playback rate and FEC), or None.
+    codec_fmtp: str | None = None
     telephone_event_pt: int | None = 101
     #: Listen for keys sent as tones in the audio (``endpoint.media.inband_dtmf``).
     inband_dtmf: bool = False
@@ -98,6 +101,8 @@ MediaEvent = DtmfDigit | SourceLatched | RemoteBye | MediaTimeout
 class _Counters:
     received_octets: int = 0
     unknown_payload: int = 0
+    #: Packets of our payload type the decoder refused (a malformed Opus packet).
+    undecodable: int = 0
     rtcp_malformed: int = 0
     rtt: float | None = None
     remote_fraction_lost: float | None = None
@@ -129,11 +134,11 @@ class MediaStream:
         self.receiver = RtpReceiver(clock_rate=self.codec.clock_rate)
         self.receiver.set_remote(config.remote_rtp)
         self.dtmf_out = (
-            DtmfSender(config.telephone_event_pt, self.samples_per_packet)
+            DtmfSender(config.telephone_event_pt, self.samples_per_packet, self.codec.clock_rate)
             if config.telephone_event_pt is not None
             else None
         )
-        self.dtmf_in = DtmfReceiver()
+        self.dtmf_in = DtmfReceiver(self.codec.clock_rate)
         self.dtmf_tones = InbandDtmfDetector() if config.inband_dtmf else None
         self._events: list[MediaEvent] = []
         self._marker = True
@@ -150,11 +155,13 @@ class MediaStream:
         self._rtp_sent_at = now
 
     def _use_codec(self, codec: Codec) -> None:
-        """Fresh codec state (G.722 adapts with every sample) and the frame sizes and jitter
-        buffer of its rates; every codec we implement runs its RTP clock at 8000 Hz, so the
-        numbering and RFC 4733 carry on unchanged across a switch."""
+        """Fresh codec state (G.722 and Opus adapt with every sample) and the frame sizes and
+        jitter buffer of its rates; a decoder with its own loss concealment (Opus) serves
+        the jitter buffer's gaps."""
         self.codec = codec
         self.encode, self.decode = codec.make()
+        if isinstance(self.encode, FollowsPeer):
+            self.encode.follow(self.config.codec_fmtp)
         #: PCM samples of one 20 ms frame at the codec's audio rate (320 for G.722).
         self.frame_samples = codec.frame_samples()
         #: RTP timestamp ticks of one 20 ms frame (160 for G.711 and G.722 alike).
@@ -167,8 +174,11 @@ class MediaStream:
             self.frame_ticks,
             codec.clock_rate,
             audio_samples=self.frame_samples,
+            plc=self.decode if isinstance(self.decode, LossConcealer) else None,
         )
         self._pending: list[Frame] = []
+        #: The sequence number of the last audio packet decoded (for FEC: one missing before).
+        self._audio_seq: int | None = None
 
     def set_codec(self, name: str, payload_type: int) -> None:
         """A re-INVITE changed the codec (or its number): new codec state and jitter buffer
@@ -178,6 +188,16 @@ class MediaStream:
         self.config = replace(self.config, codec=name, payload_type=payload_type)
         self._use_codec(by_name(name))
         self._marker = True
+        self._use_clock(self.codec.clock_rate)
+
+    def _use_clock(self, rate: int) -> None:
+        """A switch between 8 kHz-clocked codecs and Opus's 48 kHz (RFC 7587 §4.1): the
+        timestamps, jitter and RFC 4733 durations count in the new codec's clock from now on;
+        the sequence numbers and SSRC carry on."""
+        self.sender.clock_rate = self.receiver.clock_rate = self.dtmf_in.clock_rate = rate
+        if self.dtmf_out is not None:
+            self.dtmf_out.clock_rate = rate
+            self.dtmf_out.samples_per_packet = self.samples_per_packet
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -293,7 +313,12 @@ class MediaStream:
             self.jitter.put((start + k * self.frame_ticks) & 0xFFFFFFFF, self._silence(), now)
 
     def _buffer(self, packet: RtpPacket, now: float) -> None:
-        pcm = self.decode(packet.payload)
+        self._recover_previous(packet, now)
+        try:
+            pcm = self.decode(packet.payload)
+        except ValueError:  # the network's bytes: counted and dropped, never a crash
+            self._c.undecodable += 1
+            return
         if self.dtmf_tones is not None:
             # In arrival order, before the jitter buffer: a key is a few packets long and
             # reordering inside it moves no energy out of the tone pair.
@@ -304,6 +329,25 @@ class MediaStream:
         for k in range(len(pcm) // n):
             frame = pcm[k * n : (k + 1) * n]
             self.jitter.put((packet.timestamp + k * ticks) & 0xFFFFFFFF, frame, now)
+
+    def _recover_previous(self, packet: RtpPacket, now: float) -> None:
+        """Exactly one packet missing just before this one, and a decoder with in-band FEC:
+        rebuild it from this packet (before this packet is decoded, as the decoder needs),
+        so the jitter buffer plays it instead of concealing. Later losses are concealed."""
+        last, self._audio_seq = self._audio_seq, packet.sequence
+        if last is None or (packet.sequence - last) % 65536 != 2:
+            return
+        if not isinstance(self.decode, RecoversLoss):
+            return
+        try:
+            pcm = self.decode.recover(packet.payload)
+        except ValueError:
+            return  # counted when the packet itself fails to decode
+        n, ticks = 2 * self.frame_samples, self.frame_ticks  # n: bytes of one frame
+        frames = len(pcm) // n
+        start = packet.timestamp - frames * ticks
+        for k in range(frames):
+            self.jitter.put((start + k * ticks) & 0xFFFFFFFF, pcm[k * n : (k + 1) * n], now)
 
     def playout(self, now: float) -> Frame:
         """The next 20 ms for the speaker."""
@@ -484,7 +528,10 @@ class MediaStream:
             lost=lost,
             fraction_lost=fraction,
             late=jb.stats.late,
-            discarded=jb.stats.overflow + self._c.unknown_payload + self.receiver.malformed,
+            discarded=jb.stats.overflow
+            + self._c.unknown_payload
+            + self._c.undecodable
+            + self.receiver.malformed,
             duplicates=jb.stats.duplicates,
             foreign=self.receiver.foreign,
             concealed=jb.stats.concealed,

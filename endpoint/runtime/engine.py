@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
+import functools
 import logging
 import secrets
 import signal
@@ -18,7 +19,7 @@ import ssl
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from endpoint.audio import AudioError, AudioPort, echo_state, open_audio
 from endpoint.audio.processing import ProcessingSettings, VoiceProcessor
@@ -30,7 +31,7 @@ from endpoint.logs import escape
 from endpoint.media.dtls_gate import AwaitingKeys
 from endpoint.media.dtmf import EVENTS as DTMF_KEYS
 from endpoint.media.dtmf import DtmfDigit
-from endpoint.media.frame import SAMPLE_RATE
+from endpoint.media.frame import SAMPLE_RATE, Frame
 from endpoint.media.quality import StreamStats
 from endpoint.media.stream import MediaStream, MediaTimeout, PacketProtection, StreamConfig
 from endpoint.runtime.addresses import is_wildcard, source_address_towards
@@ -70,8 +71,13 @@ log = logging.getLogger("endpoint")
 STOP_TIMEOUT = 5.0
 #: Longest wait for the integration to close (its own parts are bounded: this is the belt).
 INTEGRATION_CLOSE = 8.0
-#: The call-length warning the peer hears: three 200 ms beeps at 1 kHz.
-WARNING_TONE = beeps(1000.0, 0.4, (0.2, 0.2), 1.0)
+
+
+@functools.cache
+def warning_tone() -> Frame:
+    """The call-length warning the peer hears: three 200 ms beeps at 1 kHz. Made at the first
+    warning rather than at import: most starts never play it (issue 19)."""
+    return beeps(1000.0, 0.4, (0.2, 0.2), 1.0)
 
 
 def _outbound_address(host: str, port: int, listen: str) -> str:
@@ -102,6 +108,20 @@ def _srv_ports(hops: dict[str, tuple[str, int | None]]) -> dict[str, int]:
     return {name: port for name, (_, port) in hops.items() if port is not None}
 
 
+_CALL_ID_ERROR = "call_id is a call's id as ctl status shows it (at most 256 characters)"
+
+
+def _call_id(request: dict[str, Any]) -> str | Literal[False] | None:
+    """A command's optional ``call_id`` (None: the focus call); False when it is not a
+    short string (the UA then checks it names a call of ours)."""
+    value = request.get("call_id")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= 256:
+        return False
+    return value
+
+
 def _worth_failover(reason: str) -> bool:
     """RFC 3263 §4.3: a timeout, a transport error or a 503 moves on to the next target; an
     answer such as 403 is the registrar's verdict and would be the same at any of them."""
@@ -115,6 +135,7 @@ def stream_config(m: NegotiatedMedia, config: Config, cname: str) -> StreamConfi
         (m.remote_address, m.remote_rtcp_port),
         payload_type=m.payload_type,
         codec=m.codec,
+        codec_fmtp=m.fmtp,
         telephone_event_pt=m.telephone_event_pt,
         inband_dtmf=config.media.inband_dtmf == "always"
         or (config.media.inband_dtmf == "auto" and m.telephone_event_pt is None),
@@ -333,7 +354,7 @@ class Engine:
         assert self.transport is not None
         listen = cfg.sip.listen
         log.info("listening on %s %s:%d", cfg.sip.transport, uri_host(host), self.transport.port)
-        for warning in security_warnings(cfg):
+        for warning in (*security_warnings(cfg), *cfg.media.unavailable):
             log.warning("%s", warning)
         for name, address in resolved.items():
             problem = family_mismatch(listen.host, address)
@@ -602,7 +623,7 @@ class Engine:
             media.set_direction(action.call_id, m.direction)
             media.set_codec(action.call_id, m.codec, m.payload_type)
         elif isinstance(action, PlayAlert):
-            media.play_alert(action.call_id, WARNING_TONE)
+            media.play_alert(action.call_id, warning_tone())
         elif isinstance(action, StartMedia):
             self._start_media(core, media, action, now)
         else:
@@ -833,8 +854,16 @@ class Engine:
         self._step()
         return {"ok": done} if done else {"ok": False, "error": "no ringing call"}
 
-    def _hangup_command(self, core: Intercom, _: dict[str, Any]) -> dict[str, Any]:
-        done = core.hangup(time.monotonic())
+    def _hangup_command(self, core: Intercom, request: dict[str, Any]) -> dict[str, Any]:
+        """``hangup``: the call named by ``call_id``, else the focus call (during an attended
+        transfer's consultation, the consultation call: the held call is resumed)."""
+        call_id = _call_id(request)
+        if call_id is False:
+            return {"ok": False, "error": _CALL_ID_ERROR}
+        try:
+            done = core.hangup(time.monotonic(), call_id)
+        except ValueError as exc:
+            return {"ok": False, "error": str(exc)}
         self._step()
         return {"ok": done} if done else {"ok": False, "error": "no call"}
 
@@ -847,7 +876,11 @@ class Engine:
         return {"ok": True}
 
     def _dtmf_command(self, core: Intercom, request: dict[str, Any]) -> dict[str, Any]:
-        active = core.ua.active_call_id()
+        """``dtmf``: keys on the call named by ``call_id``, else on the focus call."""
+        call_id = _call_id(request)
+        if call_id is False:
+            return {"ok": False, "error": _CALL_ID_ERROR}
+        active = core.ua.focus() if call_id is None else call_id
         digits = request.get("digits")
         if active is None or not isinstance(digits, str) or self.media is None:
             return {"ok": False, "error": "no call (or no digits)"}
@@ -865,8 +898,11 @@ class Engine:
         """``hold`` / ``resume``: a re-INVITE (a=sendonly, then sendrecv). The answer only says
         it was sent: the peer's answer (or a 491 and our retry, RFC 3261 §14.1) comes later, so
         the event stream says whether it took (call-held / call-resumed by=us, or
-        call-hold-failed with the reason)."""
-        problem = core.set_hold(request["cmd"] == "hold", time.monotonic())
+        call-hold-failed with the reason). ``call_id`` names the call, else the focus call."""
+        call_id = _call_id(request)
+        if call_id is False:
+            return {"ok": False, "error": _CALL_ID_ERROR}
+        problem = core.set_hold(request["cmd"] == "hold", time.monotonic(), call_id)
         self._step()
         if problem is not None:
             return {"ok": False, "error": problem}
@@ -902,7 +938,7 @@ class Engine:
             else:
                 mic = float(value)
         self._volume = (speaker, mic)
-        active = core.ua.active_call_id()
+        active = core.ua.focus()
         if active is not None and self.media is not None:
             self.media.set_volume(active, speaker, mic)
         audio = self.config.audio

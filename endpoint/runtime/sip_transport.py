@@ -31,6 +31,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from endpoint.media.stun import looks_like_stun
 from endpoint.runtime.addresses import is_wildcard, mapped_for, unmapped
@@ -109,6 +110,21 @@ class _Connection:
     partial_since: float | None = None
 
 
+async def _bind_address(host: str, port: int) -> tuple[socket.AddressFamily, tuple[Any, ...]]:
+    """The family and socket address to bind ``host:port`` to. An IP literal (the usual listen
+    address) is converted here, without a lookup: asyncio's ``getaddrinfo`` would start its
+    thread pool for it, one more thread in the process for the rest of its life (issue 19);
+    a host name goes through the loop's resolver."""
+    flags = socket.AI_PASSIVE | socket.AI_NUMERICHOST
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM, flags=flags)
+    except socket.gaierror:
+        loop = asyncio.get_running_loop()
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE)
+    family, _, _, _, address = infos[0]
+    return family, address  # as given: an IPv6 link-local address keeps its scope id
+
+
 class SipTransport:
     """UDP plus TCP or TLS listening on one address; ``send`` picks the socket by transport name.
 
@@ -165,11 +181,7 @@ class SipTransport:
     async def start(self) -> None:
         """Bind the sockets; raises OSError (e.g. address in use) for the caller to report."""
         loop = asyncio.get_running_loop()
-        family, _, _, _, address = (
-            await loop.getaddrinfo(
-                self.host, self.port, type=socket.SOCK_DGRAM, flags=socket.AI_PASSIVE
-            )
-        )[0]
+        family, address = await _bind_address(self.host, self.port)
         udp = socket.socket(family, socket.SOCK_DGRAM)
         try:
             udp.setblocking(False)

@@ -1,4 +1,4 @@
-"""The SDP offer/answer model (RFC 3264) for a G.711/G.722 audio endpoint.
+"""The SDP offer/answer model (RFC 3264) for a G.711/G.722/Opus audio endpoint.
 
 We offer G722, PCMU and/or PCMA (RFC 3551 static types 9, 0 and 8; G.722 with its clock-rate
 quirk, ``a=rtpmap:9 G722/8000``) and RFC 4733 telephone-event, and answer the first audio stream
@@ -6,7 +6,12 @@ we can use, refusing every other m= line with port 0 while keeping their number 
 The codec is G.722 when both sides allow it (wideband is the reason to enable it: a visitor's
 words are intelligible where narrowband loses the consonants), otherwise the first one in the
 offer's order that we support (§6.1: the answerer should respect the offerer's preference).
-Hold is understood both ways:
+Opus (RFC 7587) is the one dynamic type: offered as ``a=rtpmap:111 opus/48000/2`` (always /2,
+§7) with ``maxplaybackrate=16000;sprop-maxcapturerate=16000;useinbandfec=1`` (we run it
+wideband), found in an offer or answer by its name at 48000 whatever number the peer gave it,
+and answered with the peer's number; the peer's fmtp goes to the encoder (``NegotiatedMedia.
+fmtp``). Wideband codecs (G.722, Opus) are preferred over narrowband when both sides allow
+them, in the order of ``[media] codecs``. Hold is understood both ways:
 direction attributes, and the legacy ``c=0.0.0.0`` (§8.4). Nothing usable means 488.
 
 SRTP keyed by SDES (RFC 4568), by ``encryption``: "off" offers and accepts RTP/AVP only;
@@ -48,8 +53,15 @@ from endpoint.sip.sdp import (
 from endpoint.sip.tls_id import new_tls_id, remote_tls_id, same_association
 
 STATIC_TYPES = {"G722": 9, "PCMU": 0, "PCMA": 8}
-#: Preferred over the offerer's order when both sides allow it.
-WIDEBAND = "G722"
+#: Codecs with no static number (RFC 7587): the number we offer; the peer's rtpmap names it.
+DYNAMIC_TYPES = {"OPUS": 111}
+PAYLOAD_TYPES = {**STATIC_TYPES, **DYNAMIC_TYPES}
+#: RTP clock rate of each codec as its rtpmap says it (RFC 3551 §4.5.2, RFC 7587 §4.1).
+CLOCK_RATES = {"G722": 8000, "PCMU": 8000, "PCMA": 8000, "OPUS": 48000}
+#: Preferred over the offerer's order when both sides allow one (in our configured order).
+WIDEBAND = ("G722", "OPUS")
+#: RFC 7587 §6.1: we listen and capture at 16 kHz, and decode in-band FEC.
+OPUS_FMTP = "maxplaybackrate=16000;sprop-maxcapturerate=16000;useinbandfec=1"
 KEYINGS = ("sdes", "dtls")
 DTLS_PROTO = "UDP/TLS/RTP/SAVP"
 #: RFC 5764 §8 names both; baresip offers the feedback profile (RFC 5124) even without
@@ -112,10 +124,13 @@ class LocalMedia:
     keying: str = "sdes"
     #: Our DTLS certificate's ``a=fingerprint`` value (``sha-256 AB:...``), for "dtls".
     fingerprint: str | None = None
+    #: The number a dynamic codec (Opus) already has in this session: a re-offer keeps it
+    #: (RFC 3264 §8.3.2), instead of our usual 111.
+    dynamic_pt: int | None = None
 
     def __post_init__(self) -> None:
-        if not self.codecs or any(name not in STATIC_TYPES for name in self.codecs):
-            raise UsageError(f"codecs must be a non-empty choice of {sorted(STATIC_TYPES)}")
+        if not self.codecs or any(name not in PAYLOAD_TYPES for name in self.codecs):
+            raise UsageError(f"codecs must be a non-empty choice of {sorted(PAYLOAD_TYPES)}")
         if self.direction not in DIRECTIONS:
             raise UsageError(f"direction must be one of {DIRECTIONS}")
         if self.encryption not in ("off", "optional", "mandatory"):
@@ -172,6 +187,8 @@ class NegotiatedMedia:
     srtp: sdes.SrtpKeys | None = None
     #: DTLS-SRTP when the exchange agreed on it: the keys come from the handshake.
     dtls: DtlsParams | None = None
+    #: The peer's ``a=fmtp`` for the codec (Opus: maxplaybackrate, useinbandfec), or None.
+    fmtp: str | None = None
 
     @property
     def sends(self) -> bool:
@@ -244,7 +261,12 @@ def _audio_attributes(
     dtls: tuple[str, str, str] | None = None,
     rtcp: tuple[str, int] | None = None,
 ) -> tuple[Attribute, ...]:
-    attrs: list[Attribute] = [("rtpmap", f"{pt} {name}/8000") for name, pt in codecs]
+    attrs: list[Attribute] = []
+    for name, pt in codecs:
+        if name == "OPUS":
+            attrs += [("rtpmap", f"{pt} opus/48000/2"), ("fmtp", f"{pt} {OPUS_FMTP}")]
+        else:
+            attrs.append(("rtpmap", f"{pt} {name}/8000"))
     if dtmf is not None:
         attrs += [("rtpmap", f"{dtmf[0]} telephone-event/8000"), ("fmtp", f"{dtmf[0]} {dtmf[1]}")]
     attrs.append(("ptime", str(ptime)))
@@ -261,12 +283,15 @@ def _audio_attributes(
 
 
 def make_offer(local: LocalMedia, session: SdpSession) -> SessionDescription:
-    """Our offer: one audio stream with our codecs in our order (G.722 first: the peer's
-    answer picks by our order, and wideband is why it is enabled), telephone-event, ptime."""
-    names = sorted(local.codecs, key=lambda name: name != WIDEBAND)
-    codecs = [(name, STATIC_TYPES[name]) for name in names]
-    dtmf = (DEFAULT_DTMF_PT, "0-16") if local.telephone_event else None
-    formats = tuple(str(pt) for _, pt in codecs) + ((str(DEFAULT_DTMF_PT),) if dtmf else ())
+    """Our offer: one audio stream with our codecs in our order, wideband ones (G.722, Opus)
+    first: the peer's answer picks by our order, and wideband is why it is enabled;
+    telephone-event, ptime."""
+    names = sorted(local.codecs, key=lambda name: name not in WIDEBAND)
+    codecs = [(name, _offered_type(name, local)) for name in names]
+    taken = {pt for _, pt in codecs}
+    dtmf_pt = next(pt for pt in (DEFAULT_DTMF_PT, *range(96, 128)) if pt not in taken)
+    dtmf = (dtmf_pt, "0-16") if local.telephone_event else None
+    formats = tuple(str(pt) for _, pt in codecs) + ((str(dtmf_pt),) if dtmf else ())
     sdes_on = local.encryption != "off" and not local.dtls
     crypto = sdes.our_offer(session.rng) if sdes_on else None
     dtls = (local.fingerprint or "", "actpass", session.tls_id) if local.dtls else None
@@ -292,7 +317,22 @@ def make_offer(local: LocalMedia, session: SdpSession) -> SessionDescription:
     return session.seal((media,), _connection(local.address))
 
 
+def _offered_type(name: str, local: LocalMedia) -> int:
+    if name in DYNAMIC_TYPES and local.dynamic_pt is not None:
+        return local.dynamic_pt
+    return PAYLOAD_TYPES[name]
+
+
+def keep_codec(local: LocalMedia, media: NegotiatedMedia) -> LocalMedia:
+    """Our media for a re-offer or re-answer in a running session: only the codec we stream
+    (the media engine keeps its state), under the number it has (RFC 3264 §8.3.2)."""
+    dynamic = media.payload_type if media.codec in DYNAMIC_TYPES else None
+    return replace(local, codecs=(media.codec,), dynamic_pt=dynamic)
+
+
 def _dtmf_type(media: MediaDescription) -> int | None:
+    """RFC 4733 telephone-event at 8000 Hz, the rate every peer offers, Opus calls included
+    (its events then count in the call's RTP clock, as baresip's do)."""
     for pt, (name, rate, _) in media.rtpmap().items():
         if name.lower() == "telephone-event" and rate == 8000 and str(pt) in media.formats:
             return pt
@@ -300,8 +340,9 @@ def _dtmf_type(media: MediaDescription) -> int | None:
 
 
 def _codec_in(media: MediaDescription, wanted: tuple[str, ...]) -> tuple[str, int] | None:
-    """G.722 if ``media`` has it and we want it, else its first format (in its order) that
-    is one of ``wanted``. The name decides (an offerer's dynamic number is kept), at 8000."""
+    """The first wideband codec of ``wanted`` (in our order) that ``media`` has, else its
+    first format (in its order) that is one of ``wanted``. The name and the clock rate decide
+    (an offerer's dynamic number is kept); a static type needs no rtpmap (RFC 3551)."""
     rtpmap = media.rtpmap()
     usable: list[tuple[str, int]] = []
     for fmt in media.formats:
@@ -310,11 +351,23 @@ def _codec_in(media: MediaDescription, wanted: tuple[str, ...]) -> tuple[str, in
             continue
         name = rtpmap[pt][0].upper() if pt in rtpmap else _BY_TYPE.get(pt)
         rate = rtpmap[pt][1] if pt in rtpmap else 8000
-        if name in wanted and rate == 8000:
+        if name in wanted and rate == CLOCK_RATES[name] and _opus_fits(name, rtpmap, pt):
             usable.append((name, pt))
-    wide = [c for c in usable if c[0] == WIDEBAND]
-    chosen = wide or usable
-    return chosen[0] if chosen else None
+    for name in wanted:
+        if name in WIDEBAND:
+            wide = [c for c in usable if c[0] == name]
+            if wide:
+                return wide[0]
+    return usable[0] if usable else None
+
+
+def _opus_fits(name: str, rtpmap: dict[int, tuple[str, int, int]], pt: int) -> bool:
+    """RFC 7587 §7: Opus is always ``opus/48000/2`` in SDP; any other channel count is not it.
+    Its number must be a dynamic one (RFC 3551 §3: 96-127): a peer's 0 or 300 would clash
+    with a static type or not fit the RTP header's seven bits."""
+    if name != "OPUS":
+        return True
+    return 96 <= pt <= 127 and pt in rtpmap and rtpmap[pt][2] == 2
 
 
 def remote_fingerprint(sdp: SessionDescription, media: MediaDescription) -> str | None:
@@ -504,6 +557,7 @@ def _answer_stream(
         remote_hold=legacy_hold or offered_dir in ("sendonly", "inactive"),
         srtp=keys,
         dtls=dtls,
+        fmtp=media.fmtp(codec[1]),
     )
     return answer, negotiated
 
@@ -542,7 +596,9 @@ def _nothing_usable(local: LocalMedia) -> NotAcceptableError:
             "no usable audio stream with SRTP keys (a=crypto) in the offer, and "
             "[media] encryption = mandatory refuses plain RTP"
         )
-    return NotAcceptableError("no usable audio stream (G722/PCMU/PCMA over RTP/AVP) in the offer")
+    return NotAcceptableError(
+        "no usable audio stream (G722/OPUS/PCMU/PCMA over RTP/AVP) in the offer"
+    )
 
 
 def process_answer(
@@ -578,6 +634,7 @@ def process_answer(
             remote_hold=legacy_hold or answered_dir in ("sendonly", "inactive"),
             srtp=keys,
             dtls=dtls,
+            fmtp=media.fmtp(codec[1]),
         )
     raise NotAcceptableError("the answer accepted no audio stream we can use")
 

@@ -41,7 +41,7 @@ from endpoint.ua.actions import Action, CallAction, Destination, SendKeepalive, 
 from endpoint.ua.allowlist import Allowlist
 from endpoint.ua.attended import Consultations
 from endpoint.ua.callgroup import CallGroup
-from endpoint.ua.calls import IncomingCalls
+from endpoint.ua.calls import CallState, IncomingCalls
 from endpoint.ua.configured import account_digest, peer_hosts
 from endpoint.ua.dialog_auth import challenged_in_dialog, with_credentials
 from endpoint.ua.events import (
@@ -297,7 +297,7 @@ class UserAgent:
     def _of_our_calls(self, request: Request, host: str) -> bool:
         """Does the request belong to one of our calls: inside a dialog of ours from that
         dialog's peer, or the CANCEL/ACK of a ringing caller from where its INVITE came?"""
-        if request.method in ("CANCEL", "ACK", "PRACK") and any(
+        if request.method in ("CANCEL", "ACK", "PRACK", "UPDATE") and any(
             c.source == host for c in self.calls.calls.values()
         ):
             return True
@@ -446,28 +446,60 @@ class UserAgent:
             if session.call_id == call_id:
                 session.dtmf(digit, now)
 
-    def send_dtmf(self, call_id: str, digits: str, now: float) -> str | None:
-        """How ``digits`` go out on call ``call_id``: ``"rfc4733"`` (the runtime hands them to
-        the media stream, telephone-event was negotiated), ``"info"`` (queued here as SIP
-        INFO, it was not), or None (no such call)."""
+    def send_dtmf(self, call_id: str | None, digits: str, now: float) -> str | None:
+        """How ``digits`` go out on call ``call_id`` (None: the focus call, ``focus``):
+        ``"rfc4733"`` (the runtime hands them to the media stream, telephone-event was
+        negotiated), ``"info"`` (queued here as SIP INFO, it was not), or None (no such
+        call)."""
+        wanted = call_id if call_id is not None else self.focus()
         for session in self._sessions():
-            if session.call_id == call_id and session.ended is None:
+            if session.call_id == wanted and session.ended is None:
                 if session.media.telephone_event_pt is not None:
                     return "rfc4733"
                 session.send_dtmf_info(digits, now)
                 return "info"
         return None
 
-    def set_hold(self, held: bool, now: float) -> str | None:
-        """``ctl hold``/``resume`` on the answered call (Session.set_hold); else why not."""
-        active = self.active_call_id()
-        session = next((s for s in self._sessions() if s.call_id == active), None)
+    def focus(self) -> str | None:
+        """The call ``ctl`` and the buttons act on when no call id is given, as on a desk
+        phone: the one the user talks on. During an attended transfer's consultation that is
+        the consultation call, not the held original call (reached by ``transfer --cancel`` /
+        ``--complete`` or its call id); otherwise the active call."""
+        current = self.consultations.current
+        if current is not None and self.consultations.up(current.call_id):
+            return current.call_id
+        return self.active_call_id()
+
+    def _target(self, call_id: str | None) -> str | None:
+        """The call a command names (checked: one of ours, not ended), or the focus call.
+        ValueError for an id that is no call of ours."""
+        if call_id is None:
+            return self.focus()
+        incoming, outgoing = self.calls.calls.get(call_id), self.outgoing.calls.get(call_id)
+        if (incoming is None or incoming.state is CallState.ENDED) and (
+            outgoing is None or outgoing.state is OutState.ENDED
+        ):
+            raise ValueError(f"no call with id {call_id[:80]!r} (ctl status lists them)")
+        return call_id
+
+    def set_hold(self, held: bool, now: float, call_id: str | None = None) -> str | None:
+        """``ctl hold``/``resume`` on ``call_id`` or the focus call (Session.set_hold); else
+        why not. The call held for a consultation is resumed only by ``transfer --cancel``:
+        resumed beside the consultation, the visitor would hear the flat being asked."""
+        try:
+            wanted = self._target(call_id)
+        except ValueError as exc:
+            return str(exc)
+        current = self.consultations.current
+        if not held and current is not None and current.held.call_id == wanted:
+            return "this call is held for a consultation: transfer --cancel resumes it"
+        session = next((s for s in self._sessions() if s.call_id == wanted), None)
         return session.set_hold(held, now) if session is not None else "no answered call"
 
     def send_message(self, target: str, text: str, now: float) -> bool:
-        """``ctl message`` (endpoint.ua.messages): True if it went in the call's dialog.
+        """``ctl message`` (endpoint.ua.messages): True if it went in the focus call's dialog.
         Raises MessageRefusedError, or ParseError for a target that is not a SIP address."""
-        active = self.active_call_id()
+        active = self.focus()
         session = next((s for s in self._sessions() if s.call_id == active), None)
         return self.messages.send(self.outgoing.target_uri(target), text, session, now)
 
@@ -542,8 +574,20 @@ class UserAgent:
     def answer(self, now: float) -> bool:
         return self.calls.answer(None, now)
 
-    def hangup(self, now: float) -> bool:
-        done = self.calls.hangup(now) or self.outgoing.hangup(now)
+    def hangup(self, now: float, call_id: str | None = None) -> bool:
+        """End ``call_id``, or the focus call. Hanging up a consultation call before its
+        REFER is out is ``transfer --cancel`` (the held call is resumed, as a desk phone
+        returns to the held line); without a consultation and without an id, every call
+        (a ringing call group too). ValueError for an id that is no call of ours."""
+        wanted = self._target(call_id)
+        current = self.consultations.current
+        if current is not None and wanted == current.call_id and not current.completing:
+            self.consultations.cancel(now)
+            done = True
+        elif current is not None or call_id is not None:
+            done = wanted is not None and self._end_one(wanted, "hung up locally", now)
+        else:
+            done = self.calls.hangup(now) or self.outgoing.hangup(now)
         self._drain(now)
         return done
 
@@ -871,7 +915,7 @@ class UserAgent:
 
     def _ringing_caller(self, event: RequestReceived) -> bool:
         """A CANCEL for a ringing call, from the host its INVITE came from."""
-        if event.request.method == "PRACK":  # RFC 3262: inside a ringing call's early dialog
+        if event.request.method in ("PRACK", "UPDATE"):  # inside a ringing call's early dialog
             return any(
                 c.call_id == event.request.call_id and c.source == event.source[0]
                 for c in self.calls.calls.values()
@@ -924,6 +968,8 @@ class UserAgent:
         }
         if request.method == "PRACK":
             return self._on_prack
+        if request.method == "UPDATE" and request.to_addr.tag is not None:
+            return self._on_update
         if request.method not in ("OPTIONS", "CANCEL") and request.to_addr.tag is not None:
             return self._in_dialog
         return table.get(request.method, self._no_dialog)
@@ -988,6 +1034,16 @@ class UserAgent:
     def _on_prack(self, event: RequestReceived, now: float) -> None:
         """RFC 3262: a PRACK belongs to a ringing call's early dialog (``IncomingCalls``)."""
         self.calls.prack(event.request, event.transaction, event.source[0], now)
+
+    def _on_update(self, event: RequestReceived, now: float) -> Response | None:
+        """RFC 3311: inside a confirmed dialog like a re-INVITE (``_in_dialog``); inside a
+        ringing call's early dialog (§5.2) answered by ``IncomingCalls.update``, which checks
+        its tags and its source; else 481."""
+        if self._dialog_of(event) is None and self.calls.update(
+            event.request, event.transaction, event.source[0], now
+        ):
+            return None
+        return self._in_dialog(event, now)
 
     def _on_pager_message(self, event: RequestReceived, now: float) -> Response:
         """MESSAGE outside any dialog: pager mode (RFC 3428)."""
@@ -1069,6 +1125,7 @@ class UserAgent:
             "listen": f"{self.local.transport} {self.local.host}:{self.local.port}",
             "registrations": [r.status() for r in self.registrations],
             "calls": self._calls_status(now),
+            "active_call_id": self.focus(),
             "consultation": self.consultations.status(),
             "transactions": len(self.transactions),
             "untrusted_dropped": self.untrusted,
@@ -1076,7 +1133,10 @@ class UserAgent:
         }
 
     def _calls_status(self, now: float | None) -> list[dict[str, object]]:
+        """One row per call; ``active`` marks the focus call (the one ``ctl`` acts on), and
+        ``held`` a call we hold (``on_hold``: the peer holds us)."""
         out: list[dict[str, object]] = []
+        focus = self.focus()
         rows = [
             ("in", c.call_id, c.caller, c.state.value, c.answered_at, c.session)
             for c in self.calls.calls.values()
@@ -1090,10 +1150,12 @@ class UserAgent:
                 "direction": direction,
                 "peer": peer,
                 "state": state,
+                "active": call_id == focus,
             }
             if session is not None:
                 row["codec"] = session.media.codec
                 row["on_hold"] = session.media.remote_hold
+                row["held"] = session.held
                 row["encryption"] = media_encryption(session.media)
             if answered_at is not None and now is not None:
                 row["seconds"] = round(now - answered_at, 1)

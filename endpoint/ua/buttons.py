@@ -8,7 +8,9 @@ UA itself, so it is tested with plain events.
 Most actions fire on PRESSED, because latency between the press and the INVITE is what the
 visitor feels. ``register`` is the exception: a short press re-registers now, a long press
 (HELD) toggles registration off and on — a privacy / out-of-service switch — so it must wait for
-RELEASED to know that a press was short.
+RELEASED to know that a press was short. ``attended-transfer`` follows the same short/long
+rule: a short press starts the consultation (the visitor is held, the flat is called) or, once
+it is up, completes the transfer; a long press cancels it and resumes the visitor.
 """
 
 from __future__ import annotations
@@ -46,6 +48,23 @@ class TransferCall:
 
 
 @dataclass(frozen=True, slots=True)
+class AttendedTransferStep:
+    """A short press of an ``attended-transfer`` button: hold the answered call and consult
+    ``target`` (RFC 5589 §7); with a consultation up, complete it (REFER with Replaces)."""
+
+    button: str
+    target: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelConsultation:
+    """A long press of an ``attended-transfer`` button: end the consultation call and resume
+    the held one."""
+
+    button: str
+
+
+@dataclass(frozen=True, slots=True)
 class AnswerCall:
     button: str
 
@@ -75,6 +94,8 @@ ButtonCommand = (
     | HangupCall
     | AnswerCall
     | TransferCall
+    | AttendedTransferStep
+    | CancelConsultation
     | OpenDoorCommand
     | Reregister
     | SetRegistered
@@ -94,6 +115,8 @@ class ButtonLogic:
             return []
         if button.action == "register":
             return self._register(button, event.kind)
+        if button.action == "attended-transfer":
+            return self._attended(button, event.kind, call_active)
         if event.kind is not InputKind.PRESSED:
             return []
         name = button.name
@@ -117,15 +140,35 @@ class ButtonLogic:
             button.name, button.targets, button.mode == "parallel", button.target_timeout
         )
 
-    def _register(self, button: ButtonSettings, kind: InputKind) -> list[ButtonCommand]:
+    def _long_press(self, button: ButtonSettings, kind: InputKind) -> bool | None:
+        """Short/long press from PRESSED, HELD, RELEASED: True at HELD (long), False at a
+        RELEASED that ends a short press, None for the other events."""
         if kind is InputKind.PRESSED:
             self._held.discard(button.name)
-            return []
+            return None
         if kind is InputKind.HELD:
             self._held.add(button.name)
-            self.registration_enabled = not self.registration_enabled
-            return [SetRegistered(button.name, self.registration_enabled)]
+            return True
         if button.name in self._held:
             self._held.discard(button.name)
+            return None
+        return False
+
+    def _attended(
+        self, button: ButtonSettings, kind: InputKind, call_active: bool
+    ) -> list[ButtonCommand]:
+        long = self._long_press(button, kind)
+        if long is None or not call_active or not button.targets:
             return []
+        if long:
+            return [CancelConsultation(button.name)]
+        return [AttendedTransferStep(button.name, button.targets[0])]
+
+    def _register(self, button: ButtonSettings, kind: InputKind) -> list[ButtonCommand]:
+        long = self._long_press(button, kind)
+        if long is None:
+            return []
+        if long:
+            self.registration_enabled = not self.registration_enabled
+            return [SetRegistered(button.name, self.registration_enabled)]
         return [Reregister(button.name)] if self.registration_enabled else []

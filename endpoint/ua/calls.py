@@ -33,7 +33,17 @@ from endpoint.sip.transaction import TransactionLayer
 from endpoint.sip.uri import SipURI
 from endpoint.ua.actions import NeedMedia, PlayAlert, StartMedia, StopMedia, UpdateMedia
 from endpoint.ua.allowlist import Allowlist
-from endpoint.ua.events import CallAnswered, CallBusy, CallEnded, CallIncoming, CallRejected, Notice
+from endpoint.ua.early_update import answer_early_update
+from endpoint.ua.events import (
+    CallAnswered,
+    CallBusy,
+    CallEnded,
+    CallHeld,
+    CallIncoming,
+    CallRejected,
+    CallResumed,
+    Notice,
+)
 from endpoint.ua.pbx_answer import requested_delay
 from endpoint.ua.registration import LocalAddress
 from endpoint.ua.reliable import (
@@ -117,6 +127,9 @@ class Call:
     #: Our SDP answer once made: the early media 183's (``[calls] early_media``), which the
     #: 200 repeats, or the 200's own.
     early: tuple[SessionDescription, NegotiatedMedia, LocalMedia] | None = None
+    #: The CSeq of the caller's last request in the early dialog (the INVITE, then UPDATEs):
+    #: a lower one is stale or replayed (RFC 3261 §12.2.2).
+    remote_cseq: int = 0
 
 
 class IncomingCalls:
@@ -237,6 +250,7 @@ class IncomingCalls:
             )
             return
         call = Call(request.call_id, request, transaction, offer, caller, tag, now, allowed, source)
+        call.remote_cseq = request.cseq.seq
         call.timer = timer
         call.transport = transport
         call.reliable = self._reliable_sender(request)
@@ -311,6 +325,49 @@ class IncomingCalls:
         if matches and call is not None and call.answer_after_prack:
             call.answer_after_prack = False
             self.answer(call.call_id, now)
+
+    def update(self, request: Request, transaction: str, source: str, now: float) -> bool:
+        """An UPDATE inside a ringing call's early dialog (RFC 3311 §5.2): it must carry the
+        call's tags and come from where the INVITE came (rule 4); False when it belongs to no
+        ringing call (the agent answers 481). An offer is answered with our SDP and the early
+        media follows (``endpoint.ua.early_update``)."""
+        call = self.calls.get(request.call_id)
+        if (
+            call is None
+            or call.state is not CallState.RINGING
+            or call.source != source
+            or request.to_addr.tag != call.local_tag
+            or request.from_addr.tag != call.invite.from_addr.tag
+        ):
+            return False
+        if request.cseq.seq <= call.remote_cseq:
+            # RFC 3261 §12.2.2: lower than the last request's CSeq: stale or replayed.
+            reply = make_response(request, 500, "Server Internal Error (CSeq out of order)")
+            self.tx.send_response(transaction, reply, now)
+            return True
+        call.remote_cseq = request.cseq.seq
+        made = answer_early_update(request, call.early, call.reliable is not None, call.sdp)
+        headers = [("Contact", self.contact()), ("Allow", ", ".join(DEFAULT_METHODS))]
+        if made.retry_after:
+            headers.append(("Retry-After", "1"))
+        if made.body:
+            headers.append(("Content-Type", "application/sdp"))
+        reply = make_response(request, made.status, made.reason, headers=headers, body=made.body)
+        self.tx.send_response(transaction, reply, now)
+        if made.early is not None and call.early is not None:
+            before, call.early = call.early[1], made.early
+            self._early_media_changed(call, before, made.early[1])
+        return True
+
+    def _early_media_changed(
+        self, call: Call, before: NegotiatedMedia, media: NegotiatedMedia
+    ) -> None:
+        """The runtime re-points the early stream; a hold by the caller is an event."""
+        if media != before:
+            self.events.append(UpdateMedia(call.call_id, media))
+        if media.remote_hold != before.remote_hold:
+            kind = CallHeld if media.remote_hold else CallResumed
+            self.events.append(kind(call_id=call.call_id, by="peer"))
 
     def _encryption_refusal(self, offer: SessionDescription, transport: str) -> str | None:
         """Why ``[media] encryption = "mandatory"`` refuses this INVITE (488), or None."""
@@ -416,6 +473,7 @@ class IncomingCalls:
             call.invite, 200, to_tag=call.local_tag, headers=[("Contact", self.contact())]
         )
         call.dialog = Dialog.as_callee(call.invite, ok, self.rng.randrange(1, 2**31))
+        call.dialog.remote_cseq = call.remote_cseq  # an early UPDATE's CSeq counts too
         call.state = advance(INCOMING, call.state, CallInput.ANSWER, call.call_id)
         call.answer_at = None
         call.answered_at = now

@@ -74,6 +74,8 @@ class RegistrationNotice(Notice):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Registering(RegistrationNotice):
+    """A REGISTER for the account is on its way (``attempt`` counts the tries)."""
+
     name: ClassVar[str] = "registering"
     attempt: int
     registrar: str
@@ -81,6 +83,8 @@ class Registering(RegistrationNotice):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Registered(RegistrationNotice):
+    """The registrar accepted the binding for ``expires`` seconds."""
+
     name: ClassVar[str] = "registered"
     expires: int
     contact: str
@@ -88,6 +92,8 @@ class Registered(RegistrationNotice):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RegistrationRefreshed(RegistrationNotice):
+    """The binding was renewed before it ran out."""
+
     name: ClassVar[str] = "registration-refreshed"
     expires: int
     contact: str
@@ -95,12 +101,16 @@ class RegistrationRefreshed(RegistrationNotice):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RegistrationContactChanged(RegistrationNotice):
+    """The registrar saw us at another address (NAT): we register that Contact instead."""
+
     name: ClassVar[str] = "registration-contact-changed"
     contact: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RegistrationFlowLost(RegistrationNotice):
+    """The connection the registration lives on closed (RFC 5626 §4.4.1)."""
+
     name: ClassVar[str] = "registration-flow-lost"
     warning: ClassVar[bool] = True
     reason: str
@@ -108,6 +118,8 @@ class RegistrationFlowLost(RegistrationNotice):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RegistrationFailed(RegistrationNotice):
+    """The registrar refused or did not answer; we try again in ``retry_in`` s."""
+
     name: ClassVar[str] = "registration-failed"
     warning: ClassVar[bool] = True
     reason: str
@@ -117,6 +129,8 @@ class RegistrationFailed(RegistrationNotice):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Unregistered(RegistrationNotice):
+    """The binding is gone: un-registered, or expired without a refresh."""
+
     name: ClassVar[str] = "unregistered"
     reason: str | None = _optional()
 
@@ -131,11 +145,15 @@ class Ready(Notice):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InService(Notice):
+    """Back in service: the accounts register again (``ctl register --on``)."""
+
     name: ClassVar[str] = "in-service"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OutOfService(Notice):
+    """Out of service: every account un-registers (``ctl register --off``)."""
+
     name: ClassVar[str] = "out-of-service"
 
 
@@ -164,6 +182,8 @@ class MessageFailed(Notice):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RequestDropped(Notice):
+    """Requests from an untrusted source are dropped unanswered (reported every 10 s at most)."""
+
     name: ClassVar[str] = "request-dropped"
     warning: ClassVar[bool] = True
     method: str
@@ -193,6 +213,8 @@ class CallNotice(Notice):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallIncoming(CallNotice):
+    """A call arrived; ``allowed`` says whether the allowlist lets it ring."""
+
     name: ClassVar[str] = "call-incoming"
     caller: str = _caller()
     allowed: bool
@@ -200,23 +222,31 @@ class CallIncoming(CallNotice):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallOutgoing(CallNotice):
+    """We are calling ``callee``."""
+
     name: ClassVar[str] = "call-outgoing"
     callee: str = _callee()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallRinging(CallNotice):
+    """The called party rings (a 180 arrived)."""
+
     name: ClassVar[str] = "call-ringing"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallRedirected(CallNotice):
+    """The call was redirected (3xx) and now goes to ``callee``."""
+
     name: ClassVar[str] = "call-redirected"
     callee: str = _callee()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallEarlyMedia(CallNotice):
+    """Audio flows before the answer (a 183 with SDP)."""
+
     name: ClassVar[str] = "call-early-media"
 
 
@@ -270,6 +300,8 @@ class CallRejected(CallOver):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallEnded(CallOver):
+    """The call is over; ``reason`` says who ended it and how."""
+
     name: ClassVar[str] = "call-ended"
     caller: str | None = _caller(optional=True)
     callee: str | None = _callee(optional=True)
@@ -307,6 +339,8 @@ class CallFailed(CallOver):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallHeld(CallNotice):
+    """The call is on hold; ``by`` says which side held it."""
+
     name: ClassVar[str] = "call-held"
     #: "peer": the peer put us on hold; "us": ``ctl hold``.
     by: str = "peer"
@@ -314,6 +348,8 @@ class CallHeld(CallNotice):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallResumed(CallNotice):
+    """The call is off hold again."""
+
     name: ClassVar[str] = "call-resumed"
     by: str = "peer"
 
@@ -351,12 +387,16 @@ class TextMessageFailed(Notice):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallExtended(CallNotice):
+    """``#`` after the length warning: the call may go on for ``until_s`` more seconds."""
+
     name: ClassVar[str] = "call-extended"
     until_s: float
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallTimeWarning(CallNotice):
+    """The call will be ended in ``remaining_s`` seconds (its length limit)."""
+
     name: ClassVar[str] = "call-time-warning"
     remaining_s: float
 
@@ -376,6 +416,8 @@ class CallReport(CallNotice):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallGroupStarted(Notice):
+    """A call group rings its ``targets``, in parallel or in turn."""
+
     name: ClassVar[str] = "call-group"
     group_id: str
     targets: list[str]
@@ -384,6 +426,8 @@ class CallGroupStarted(Notice):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CallGroupEnded(Notice):
+    """The call group is over; ``answered`` says whether one of its targets took it."""
+
     name: ClassVar[str] = "call-group-ended"
     group_id: str
     answered: bool
@@ -455,6 +499,8 @@ class DtmfReceived(CallNotice):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DtmfRefused(CallNotice):
+    """DTMF that did not come the way the config demands (SIP INFO under mandatory SRTP)."""
+
     name: ClassVar[str] = "dtmf-refused"
     reason: str
 
@@ -474,6 +520,8 @@ class DtmfFailed(CallNotice):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DoorOpened(Notice):
+    """The door relay was pulsed for ``seconds``; ``via`` says who opened it."""
+
     name: ClassVar[str] = "door-opened"
     via: str
     call_id: str | None
@@ -482,11 +530,15 @@ class DoorOpened(Notice):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DoorPulseEnded(Notice):
+    """The relay pulse is over: the door is locked again."""
+
     name: ClassVar[str] = "door-pulse-ended"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DoorOpenFailed(Notice):
+    """The relay did not switch; ``reason`` says why."""
+
     name: ClassVar[str] = "door-open-failed"
     warning: ClassVar[bool] = True
     reason: str
@@ -494,6 +546,8 @@ class DoorOpenFailed(Notice):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DoorCodeWrong(Notice):
+    """A wrong door code was keyed; ``left`` tries remain before a lockout."""
+
     name: ClassVar[str] = "door-code-wrong"
     warning: ClassVar[bool] = True
     call_id: str
@@ -503,6 +557,8 @@ class DoorCodeWrong(Notice):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DoorLockedOut(Notice):
+    """Too many wrong codes: code entry is locked for ``minutes``."""
+
     name: ClassVar[str] = "door-locked-out"
     warning: ClassVar[bool] = True
     call_id: str
@@ -522,12 +578,16 @@ class DoorLockoutEnded(Notice):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DoorSensor(Notice):
+    """The door sensor changed ``state`` (open or closed)."""
+
     name: ClassVar[str] = "door-sensor"
     state: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DoorLeftOpen(Notice):
+    """The door has stood open for ``seconds``."""
+
     name: ClassVar[str] = "door-left-open"
     warning: ClassVar[bool] = True
     seconds: float
@@ -553,12 +613,16 @@ class SensorChanged(Notice):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HardwareOk(Notice):
+    """The I/O board works (again)."""
+
     name: ClassVar[str] = "hardware-ok"
     reason: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HardwareFault(Notice):
+    """The I/O board failed; ``reason`` says how."""
+
     name: ClassVar[str] = "hardware-fault"
     warning: ClassVar[bool] = True
     reason: str

@@ -32,8 +32,10 @@ from endpoint.ua.actions import CallAction
 from endpoint.ua.agent import UserAgent
 from endpoint.ua.buttons import (
     AnswerCall,
+    AttendedTransferStep,
     ButtonCommand,
     ButtonLogic,
+    CancelConsultation,
     HangupCall,
     OpenDoorCommand,
     PlaceCall,
@@ -199,16 +201,18 @@ class Intercom:
         self.ua.registrar_moved(host, address, port, now)
         self._settle(now)
 
-    def send_dtmf(self, call_id: str, digits: str, now: float) -> str | None:
-        """Keys to the peer: "rfc4733" (the runtime's media sends them), "info" (sent here as
-        SIP INFO, one per key), or None when there is no such call."""
+    def send_dtmf(self, call_id: str | None, digits: str, now: float) -> str | None:
+        """Keys to the peer of ``call_id`` (None: the focus call): "rfc4733" (the runtime's
+        media sends them), "info" (sent here as SIP INFO, one per key), or None when there is
+        no such call."""
         method = self.ua.send_dtmf(call_id, digits, now)
         self._settle(now)
         return method
 
-    def set_hold(self, held: bool, now: float) -> str | None:
-        """Hold or resume the answered call; None once the re-INVITE went, else why not."""
-        problem = self.ua.set_hold(held, now)
+    def set_hold(self, held: bool, now: float, call_id: str | None = None) -> str | None:
+        """Hold or resume ``call_id`` or the focus call; None once the re-INVITE went, else
+        why not."""
+        problem = self.ua.set_hold(held, now, call_id)
         self._settle(now)
         return problem
 
@@ -230,10 +234,13 @@ class Intercom:
         self._settle(now)
         return done
 
-    def hangup(self, now: float) -> bool:
-        done = self.ua.hangup(now)
-        self._settle(now)
-        return done
+    def hangup(self, now: float, call_id: str | None = None) -> bool:
+        """End ``call_id`` or the focus call (``UserAgent.hangup``); ValueError for an id
+        that is no call of ours."""
+        try:
+            return self.ua.hangup(now, call_id)
+        finally:
+            self._settle(now)
 
     def call(self, target: str, now: float) -> str:
         """Place a call; ValueError while a call is up, ParseError for a bad target."""
@@ -312,6 +319,10 @@ class Intercom:
                     ua.answer(now)
                 case TransferCall():
                     ua.transfer(command.target, now)
+                case AttendedTransferStep():
+                    self._attended_step(command.target, now)
+                case CancelConsultation():
+                    ua.transfer_cancel(now)
                 case OpenDoorCommand():
                     self.door.open("button", now)
                 case Reregister():
@@ -320,6 +331,15 @@ class Intercom:
                     ua.set_registered(command.enabled, now)
         except (ValueError, ParseError) as exc:
             self._button_errors.append(f"button {command.button}: {exc}")
+
+    def _attended_step(self, target: str, now: float) -> None:
+        """An attended-transfer button's short press: consult ``target`` (the answered call
+        is held), or complete the consultation that is up. ValueError says why not (the
+        consultation call not answered yet, a REFER already out)."""
+        if self.ua.consultations.current is None:
+            self.ua.transfer_attended(target, now)
+        else:
+            self.ua.transfer_complete(now)
 
     def _settle(self, now: float) -> None:
         """Carry the UA's events to the door and the LEDs, and the door's back to the UA."""

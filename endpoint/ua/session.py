@@ -30,6 +30,7 @@ from endpoint.sip.offer_answer import (
     NotAcceptableError,
     SdpSession,
     hold,
+    keep_codec,
     make_answer,
     make_offer,
     process_answer,
@@ -205,7 +206,7 @@ class Session:
     def _keep_codec(self) -> LocalMedia:
         """Answer re-offers with the codec we stream: the media engine keeps its encoder;
         while we hold, every offer and answer of ours says a=sendonly (RFC 3264 §8.4)."""
-        local = replace(self.local, codecs=(self.media.codec,))
+        local = keep_codec(self.local, self.media)
         return hold(local) if self.held else local
 
     def ack(self, request: Request) -> None:
@@ -290,7 +291,7 @@ class Session:
         """The hold/resume re-INVITE itself; ``glare`` counts the 491s it met before."""
         if self.pending is not None:
             return "a re-INVITE is in progress: try again in a moment"
-        local = replace(self.local, codecs=(self.media.codec,))
+        local = keep_codec(self.local, self.media)
         offer = make_offer(hold(local) if held else local, self.sdp)
         headers = [("Allow", ", ".join(DEFAULT_METHODS)), ("Content-Type", "application/sdp")]
         if self.plan is not None:  # the re-INVITE refreshes the session too (RFC 4028 §7.4)
@@ -320,7 +321,7 @@ class Session:
             reason = f"{response.status} {response.reason}".strip()
             self.emit(CallHoldFailed(call_id=self.call_id, hold=held, reason=reason))
             return True
-        local = replace(self.local, codecs=(self.media.codec,))
+        local = keep_codec(self.local, self.media)
         try:
             media = process_answer(offer, parse_sdp(response.body), hold(local) if held else local)
         except (ParseError, NotAcceptableError) as exc:

@@ -25,7 +25,7 @@ from endpoint.audio.alsa import AlsaPort
 from endpoint.audio.port import AudioStatus, DeviceState
 from endpoint.audio.registry import DeviceRegistry
 from endpoint.audio.tone import ToneGenerator
-from endpoint.media.frame import Frame
+from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE, Frame
 from tests.pcm import samples
 
 DEADLINE = 20.0
@@ -49,44 +49,50 @@ def status_dict(status: AudioStatus) -> dict[str, object]:
 def playback(directory: Path, rate: int) -> dict[str, object]:
     """Queue one second of a 440 Hz + 1 kHz tone, start, wait until it has all been taken."""
     registry = DeviceRegistry()
-    port = AlsaPort(
-        playback_device="TESTcard",
-        capture=False,
-        registry=registry,
-        rates=(rate,),
-        playback_frames=100,
-        prime=1,
-    )
+    port = testcard_player(registry, rate)
     generator = ToneGenerator((440.0, 1000.0), 0.6)
     source = [generator.next_frame() for _ in range(50)]
     for frame in source:
         port.write_frame(frame)
-    port.start()
-    running = port.wait_running(DEADLINE)
-    drained = wait(lambda: port.status().playback_fill == 0)
-    status = port.status()
-    port.stop()
-    registry.shutdown()
+    result = play_out(port, registry)
     np.save(directory / "source.npy", samples(b"".join(source)))
-    return {"running": running, "drained": drained, "status": status_dict(status)}
+    return result
 
 
 def wide_playback(directory: Path, rate: int) -> dict[str, object]:
     """A G.722 call's port: 16 kHz frames of 320 samples, a 6 kHz tone, on a device at `rate`."""
     registry = DeviceRegistry()
-    port = AlsaPort(
-        playback_device="TESTcard",
-        capture=False,
-        registry=registry,
-        rates=(rate,),
-        playback_frames=100,
-        prime=1,
-        frame_samples=320,
-        rate=16000,
-    )
+    port = testcard_player(registry, rate, 320, 16000)
     generator = ToneGenerator((6000.0,), 0.6, rate=16000)
     for _ in range(50):
         port.write_frame(generator.next_frame(320))
+    return play_out(port, registry)
+
+
+def testcard_player(
+    registry: DeviceRegistry,
+    device_rate: int,
+    frame_samples: int = FRAME_SAMPLES,
+    rate: int = SAMPLE_RATE,
+) -> AlsaPort:
+    """A playback-only port on testcard at ``device_rate``, its ring large enough (100 frames,
+    2 s) for all a scenario queues before the start and released after one frame; the port's
+    own ``frame_samples`` and ``rate`` are a call's (G.722: 320 at 16 kHz)."""
+    return AlsaPort(
+        playback_device="TESTcard",
+        capture=False,
+        registry=registry,
+        rates=(device_rate,),
+        playback_frames=100,
+        prime=1,
+        frame_samples=frame_samples,
+        rate=rate,
+    )
+
+
+def play_out(port: AlsaPort, registry: DeviceRegistry) -> dict[str, object]:
+    """Start ``port`` with its queue filled, wait until the device has taken all of it, stop;
+    whether it ran and drained, and its status then."""
     port.start()
     running = port.wait_running(DEADLINE)
     drained = wait(lambda: port.status().playback_fill == 0)

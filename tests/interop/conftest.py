@@ -5,16 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.interop.peers import Kamailio
+from tests.interop.peers import Kamailio, running
 
 
 @pytest.fixture
 def kamailio(tmp_path: Path) -> Iterator[Kamailio]:
-    k = Kamailio(tmp_path / "kamailio").start()
-    try:
+    with running(Kamailio(tmp_path / "kamailio")) as k:
         yield k
-    finally:
-        k.stop()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.interop.peers import Baresip, Kamailio, free_port
+from tests.interop.peers import LOOPBACK, Baresip, Kamailio, Sipp, free_port
 
 CLI = [sys.executable, "-m", "endpoint"]
 
@@ -37,6 +37,18 @@ def tone_share(audio: np.ndarray, hz: float, rate: int = 8000) -> float:
     i, q = np.sin(2 * np.pi * hz * t), np.cos(2 * np.pi * hz * t)
     amplitude = 2 * np.hypot(np.dot(audio, i), np.dot(audio, q)) / len(audio)
     return float(amplitude / (np.sqrt(2 * np.mean(audio**2)) or 1.0))
+
+
+def ctl(socket: Path, *args: str, timeout: float = 10) -> subprocess.CompletedProcess[str]:
+    """``sip-endpoint ctl --socket socket ...`` as an installer types it; its exit status,
+    output and errors for the test to judge."""
+    return subprocess.run(
+        [*CLI, "ctl", "--socket", str(socket), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 class Door:
@@ -77,13 +89,20 @@ class Door:
         return f"sip:door@{host or self.bracketed}:{self.port}"
 
     def ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*CLI, "ctl", "--socket", str(self.tmp / "ctl.sock"), *args],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
+        return ctl(self.tmp / "ctl.sock", *args)
+
+    def call(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """``ctl call ...``, which must be taken: a refusal fails the test with what ctl said."""
+        result = self.ctl("call", *args)
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result
+
+    def hang_up(self, phone: Baresip, *, settle: float = 0.5) -> None:
+        """``ctl hangup`` (it must be taken), until ``phone`` saw the call close; then
+        ``settle`` seconds for the end-of-call report to reach the log."""
+        assert self.ctl("hangup").returncode == 0
+        phone.ctrl.wait_event("CALL_CLOSED", 10)
+        time.sleep(settle)
 
     def stop(self) -> str:
         if self.proc.poll() is None:
@@ -94,17 +113,67 @@ class Door:
             return self.proc.stderr.read()
 
 
-def registered_door(tmp: Path, kamailio: Kamailio, calls: str = "") -> Door:
-    """A door with the account ``door`` at ``kamailio``, once Kamailio holds its binding."""
-    account = (
-        f'[account]\nregistrar = "sip:127.0.0.1:{kamailio.port}"\nuser = "door"\n'
-        'password = "secret"\nexpires = 60\n'
+def account(registrar: str, *, password: str = "secret", more: str = "") -> str:
+    """The ``[account]`` table of the user ``door`` (Kamailio knows it, ``KAMAILIO_USERS``) at
+    the ``registrar`` URI, re-registering every 60 s; ``more`` adds keys to it."""
+    return (
+        f'[account]\nregistrar = "{registrar}"\nuser = "door"\npassword = "{password}"\n'
+        f"expires = 60\n{more}"
     )
-    door = Door(tmp, calls=calls, extra=account)
-    deadline = time.monotonic() + 10
-    while not kamailio.registrations("door") and time.monotonic() < deadline:
+
+
+def wait_registered(kamailio: Kamailio, timeout: float = 10) -> list[str]:
+    """The door's bindings at ``kamailio`` once it holds one, or [] after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not (found := kamailio.registrations("door")) and time.monotonic() < deadline:
         time.sleep(0.05)
+    return found
+
+
+def registered_door(
+    tmp: Path,
+    kamailio: Kamailio,
+    calls: str = "",
+    *,
+    host: str = "127.0.0.1",
+    registrar: str = "127.0.0.1",
+) -> Door:
+    """A door listening on ``host`` with the account ``door`` at ``kamailio`` (reached at
+    ``registrar``, an IP literal), once Kamailio holds its binding."""
+    door = Door(tmp, calls=calls, extra=account(f"sip:{registrar}:{kamailio.port}"), host=host)
+    wait_registered(kamailio)
     return door
+
+
+def sipp_calls(workdir: Path, scenario: str, target: str, *args: str, timeout: float = 30) -> Sipp:
+    """SIPp plays ``scenario`` (``peers/*.xml``) as a caller of ``door`` at ``target``
+    (host:port) to its end; the scenario checks our side itself, so it must exit 0."""
+    sipp = Sipp(workdir, scenario, [target, "-s", "door", *args]).start()
+    assert sipp.wait(timeout) == 0, sipp.report()
+    return sipp
+
+
+def call_sipp(door: Door, callee: Sipp, seconds: float, host: str = LOOPBACK) -> None:
+    """The door calls SIPp playing a callee's scenario, talks ``seconds`` and hangs up; the
+    scenario checks our side itself, so it must exit 0."""
+    door.call(f"sip:flat@{host}:{callee.port}")
+    time.sleep(seconds)
+    assert door.ctl("hangup").returncode == 0
+    assert callee.wait(15) == 0, callee.report()
+
+
+def dial(phone: Baresip, uri: str) -> None:
+    """``phone`` calls ``uri`` and the call is up."""
+    phone.ctrl.command("dial", uri)
+    phone.ctrl.wait_event("CALL_ESTABLISHED", 10)
+
+
+def hang_up(phone: Baresip) -> None:
+    """``phone`` hangs up and sees its call close; the endpoint's report is logged after the
+    BYE, hence the half second."""
+    phone.ctrl.command("hangup")
+    phone.ctrl.wait_event("CALL_CLOSED", 10)
+    time.sleep(0.5)
 
 
 def talk_then_hang_up(phone: Baresip, seconds: float = 1.5, *, established: bool = False) -> None:
@@ -112,9 +181,7 @@ def talk_then_hang_up(phone: Baresip, seconds: float = 1.5, *, established: bool
     if not established:
         phone.ctrl.wait_event("CALL_ESTABLISHED", 10)
     time.sleep(seconds)
-    phone.ctrl.command("hangup")
-    phone.ctrl.wait_event("CALL_CLOSED", 10)
-    time.sleep(0.5)  # the endpoint's report is logged after the BYE
+    hang_up(phone)
 
 
 def hold_resume_then_hang_up(

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from tests.interop.door import read_wav, tone_share, tone_wav
+from tests.interop.door import account, ctl, read_wav, tone_share, tone_wav, wait_registered
 from tests.interop.peers import Baresip, Kamailio, PeerError, free_port
 from tests.interop.pjsua import Pjsua
 
@@ -58,18 +58,15 @@ class Endpoint:
             self.wait_registered()
 
     def _write_config(self) -> None:
-        account = ""
+        registration = ""
         if self.kamailio is not None:
-            account = (
-                f'[account]\nregistrar = "sip:127.0.0.1:{self.kamailio.port}"\nuser = "door"\n'
-                'password = "secret"\nexpires = 60\n'
-            )
+            registration = account(f"sip:127.0.0.1:{self.kamailio.port}")
         self.config.write_text(
             f'[sip]\nlisten = "127.0.0.1:{self.port}"\n'
             f"[calls]\nauto_answer = {'true' if self.auto_answer else 'false'}\n"
             f'[audio]\nbackend = "file"\ninput_file = "{self.tmp / "mic.wav"}"\n'
             f'output_file = "{self.tmp / "heard.wav"}"\n'
-            f'[control]\nsocket = "{self.tmp / "ctl.sock"}"\n' + account
+            f'[control]\nsocket = "{self.tmp / "ctl.sock"}"\n' + registration
         )
 
     def set_auto_answer(self, value: bool) -> None:
@@ -84,11 +81,8 @@ class Endpoint:
 
     def wait_registered(self, timeout: float = 10) -> None:
         assert self.kamailio is not None
-        deadline = time.monotonic() + timeout
-        while not self.kamailio.registrations("door"):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"door never registered at Kamailio:\n{self.tail()}")
-            time.sleep(0.05)
+        if not wait_registered(self.kamailio, timeout):
+            raise AssertionError(f"door never registered at Kamailio:\n{self.tail()}")
 
     @property
     def log(self) -> str:
@@ -133,13 +127,7 @@ class Endpoint:
         return "".join(re.findall(rf"dtmf call_id={re.escape(call_id)} digit=(\S)", self.log))
 
     def ctl(self, *args: str) -> str:
-        out = subprocess.run(
-            [*CLI, "ctl", "--socket", str(self.tmp / "ctl.sock"), *args],
-            capture_output=True,
-            text=True,
-            timeout=15,
-            check=False,
-        )
+        out = ctl(self.tmp / "ctl.sock", *args, timeout=15)
         if out.returncode != 0:
             raise AssertionError(f"ctl {' '.join(args)}: {out.stdout}{out.stderr}")
         return out.stdout

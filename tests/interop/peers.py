@@ -344,8 +344,8 @@ class Baresip:
     tls_certificate: Path | None = None
     #: Extra modules to load (e.g. "speex_pp" for the hands-free CPU comparison).
     modules: tuple[str, ...] = ()
-    #: The account's ``audio_codecs`` in its order (baresip names G.722 "G722/16000/1"); G722
-    #: loads ``g722.so``.
+    #: The account's ``audio_codecs`` in its order (baresip names G.722 "G722/16000/1" and
+    #: Opus "opus/48000/2"); G722 loads ``g722.so``, opus ``opus.so``.
     codecs: str = "PCMU"
     sip_port: int = 0
     ctrl_port: int = 0
@@ -373,10 +373,13 @@ class Baresip:
         rec = self.workdir / "rec"
         rec.mkdir(exist_ok=True)
         if self.echo:
-            # The bridge passes audio at one rate: the codec's (16 kHz for G.722).
-            echo_rate = "16000" if "G722" in self.codecs.upper() else "8000"
+            # The bridge passes audio at one rate: the codec's (16 kHz for G.722, 48 kHz
+            # stereo for Opus: baresip's opus module decodes at 48 kHz in two channels).
+            echo_rate = "16000\nausrc_channels\t\t1" if "G722" in self.codecs.upper() else ""
+            if "OPUS" in self.codecs.upper():
+                echo_rate = "48000\nausrc_channels\t\t2"
             source, player = "aubridge,echo", "aubridge,echo"
-            rate = f"{echo_rate}\nausrc_channels\t\t1"
+            rate = echo_rate or "8000\nausrc_channels\t\t1"
         elif self.source_wav is not None:
             source, player = f"aufile,{self.source_wav}", "aubridge,sink"
             rate = "8000\nausrc_channels\t\t1"
@@ -424,6 +427,7 @@ ringback_disabled\tyes
         if self.tls_certificate is not None:
             config += f"sip_certificate\t\t{self.tls_certificate}\n"
         modules = (*self.modules, "g722") if "G722" in self.codecs.upper() else self.modules
+        modules = (*modules, "opus") if "OPUS" in self.codecs.upper() else modules
         for module in modules:
             config += f"module\t\t\t{module}.so\n"
         (self.workdir / "config").write_text(config)

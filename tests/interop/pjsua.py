@@ -8,6 +8,7 @@ Without that venv the tests that need PJSIP skip on a developer's machine that c
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -15,11 +16,22 @@ import subprocess
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from tests.interop.peers import LOOPBACK, PeerError, _log_tail, _stop, free_port, free_port_range
+import pytest
+
+from tests.interop.peers import (
+    LOOPBACK,
+    PeerError,
+    _log_tail,
+    _stop,
+    free_port,
+    free_port_range,
+    running,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = Path(__file__).resolve().with_name("pjsua_peer.py")
@@ -36,6 +48,27 @@ MISSING = (
     "the PJSIP peer needs .peers/pjsua-venv (Python 3.11 + pjsua2-python): "
     "run tests/interop/setup_pjsua_venv.sh (./setup.sh does)"
 )
+
+
+def require_pjsua() -> None:
+    """Skip the calling test where the PJSIP peer cannot be had, fail it in CI (which must
+    have it)."""
+    if pjsua_python() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(MISSING)
+        pytest.skip(MISSING)
+
+
+@contextlib.contextmanager
+def caller_and_flat(tmp: Path, caller: str) -> Iterator[tuple[Pjsua, Pjsua]]:
+    """Two PJSIP phones for the transfer tests: ``caller`` with a 1 kHz tone and the flat with
+    700 Hz (so what each hears tells who it talks to); stopped at the end."""
+    require_pjsua()
+    with (
+        running(Pjsua(tmp / caller, user=caller)) as first,
+        running(Pjsua(tmp / "flat", user="flat", tone_hz=700)) as flat,
+    ):
+        yield first, flat
 
 
 @dataclass

@@ -4,7 +4,6 @@ the door, the door holds the visitor and consults the flat, then hands the visit
 call with the door for the visitor's, and audio flows between visitor and flat."""
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,24 +12,15 @@ from typing import Any
 import pytest
 
 from tests.interop.door import Door
-from tests.interop.pjsua import MISSING, Pjsua, pjsua_python
+from tests.interop.pjsua import Pjsua, caller_and_flat
 
 pytestmark = pytest.mark.interop
 
 
 @pytest.fixture
 def phones(tmp_path: Path) -> Iterator[tuple[Pjsua, Pjsua]]:
-    if pjsua_python() is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(MISSING)
-        pytest.skip(MISSING)
-    visitor = Pjsua(tmp_path / "visitor", user="visitor").start()
-    flat = Pjsua(tmp_path / "flat", user="flat", tone_hz=700).start()
-    try:
-        yield visitor, flat
-    finally:
-        visitor.stop()
-        flat.stop()
+    with caller_and_flat(tmp_path, "visitor") as pair:
+        yield pair
 
 
 def consult(door: Door, visitor: Pjsua, flat: Pjsua) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -92,3 +82,35 @@ def test_cancel_ends_the_consultation_and_resumes_the_visitor(
     assert "outcome=cancelled" in log and "call-resumed" in log
     assert after > before  # the door sends audio to the visitor again
     assert [c["direction"] for c in calls] == ["in"]
+
+
+def test_during_the_consultation_ctl_acts_on_the_flats_call(
+    tmp_path: Path, phones: tuple[Pjsua, Pjsua]
+) -> None:
+    """A desk phone's rule: ``ctl hold`` and ``ctl hangup`` act on the call being talked on
+    (the flat's), not on the held visitor; hanging up the consultation resumes the visitor."""
+    visitor, flat = phones
+    door = Door(tmp_path / "door", calls='allow = ["*@127.0.0.1"]')
+    try:
+        first, both = consult(door, visitor, flat)
+        held = door.ctl("hold")
+        flat.wait_event("media", call=first["call"], status="remote_hold")
+        hung_up = door.ctl("hangup")
+        flat.wait_event("state", call=first["call"], state="DISCONNECTED")
+        time.sleep(1.0)
+        before = visitor.command("stats")["rx_packets"]
+        time.sleep(1.0)
+        after = visitor.command("stats")["rx_packets"]
+        calls = json.loads(door.ctl("status", "--json").stdout)["calls"]
+        visitor.command("hangup")
+        time.sleep(0.5)
+    finally:
+        log = door.stop()
+    assert held.returncode == 0, held.stderr
+    assert hung_up.returncode == 0, hung_up.stderr
+    rows = {c["direction"]: c for c in both["calls"]}
+    assert both["active_call_id"] == rows["out"]["call_id"]  # the flat's call is the active one
+    assert (rows["out"]["active"], rows["in"]["active"], rows["in"]["held"]) == (True, False, True)
+    assert "outcome=cancelled" in log and "call-resumed" in log
+    assert after > before  # the visitor hears the door again
+    assert [c["direction"] for c in calls] == ["in"]  # the visitor's call went on

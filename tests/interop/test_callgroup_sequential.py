@@ -2,12 +2,11 @@
 cancelled and the next one rings; a target that answers busy hands over to the next at once."""
 
 import re
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.interop.door import Door
+from tests.interop.door import Door, talk_then_hang_up
 from tests.interop.peers import Baresip
 
 pytestmark = pytest.mark.interop
@@ -20,15 +19,10 @@ def test_first_target_rings_out_then_the_next_answers(tmp_path: Path) -> None:
     answers = Baresip(tmp_path / "flat", user="flat").start()
     door = Door(tmp_path / "door")
     try:
-        result = door.ctl("call", "--sequential", "--timeout", "2", silent.uri, answers.uri)
-        assert result.returncode == 0, result.stderr
+        door.call("--sequential", "--timeout", "2", silent.uri, answers.uri)
         silent.ctrl.wait_event("CALL_INCOMING", 10)
         silent.ctrl.wait_event("CALL_CLOSED", 10)  # our CANCEL after target_timeout
-        answers.ctrl.wait_event("CALL_ESTABLISHED", 10)
-        time.sleep(1)
-        answers.ctrl.command("hangup")
-        answers.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        talk_then_hang_up(answers, 1)
     finally:
         log = door.stop()
         silent.stop()
@@ -47,16 +41,11 @@ def test_first_target_busy_then_the_next_answers(tmp_path: Path) -> None:
     answers = Baresip(tmp_path / "flat", user="flat").start()
     door = Door(tmp_path / "door")
     try:
-        result = door.ctl("call", "--sequential", "--timeout", "30", busy.uri, answers.uri)
-        assert result.returncode == 0, result.stderr
+        door.call("--sequential", "--timeout", "30", busy.uri, answers.uri)
         busy.ctrl.wait_event("CALL_INCOMING", 10)
         busy.ctrl.command("hangup")
         busy.ctrl.wait_event("CALL_CLOSED", 10)
-        answers.ctrl.wait_event("CALL_ESTABLISHED", 10)
-        time.sleep(1)
-        answers.ctrl.command("hangup")
-        answers.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        talk_then_hang_up(answers, 1)
     finally:
         log = door.stop()
         busy.stop()

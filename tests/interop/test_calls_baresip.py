@@ -11,35 +11,30 @@ import pytest
 
 from tests.interop.door import (
     Door,
+    dial,
+    hang_up,
     hold_resume_then_hang_up,
     read_wav,
     registered_door,
     talk_then_hang_up,
     tone_share,
 )
-from tests.interop.peers import Baresip, Kamailio
+from tests.interop.peers import Baresip, Kamailio, running
 
 pytestmark = pytest.mark.interop
 
 
 @pytest.fixture
 def flat(tmp_path: Path) -> Iterator[Baresip]:
-    peer = Baresip(tmp_path / "flat", user="flat", tone_hz=1000).start()
-    try:
+    with running(Baresip(tmp_path / "flat", user="flat", tone_hz=1000)) as peer:
         yield peer
-    finally:
-        peer.stop()
 
 
 def test_auto_answer_with_audio_both_ways(tmp_path: Path, flat: Baresip) -> None:
     door = Door(tmp_path / "door")
     try:
         flat.ctrl.command("dial", door.uri)
-        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
-        time.sleep(3)
-        flat.ctrl.command("hangup")
-        flat.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        talk_then_hang_up(flat, 3)
     finally:
         log = door.stop()
     assert "call-answered" in log and "reason=hung up by the caller" in log
@@ -58,9 +53,7 @@ def test_caller_cancels_while_it_rings(tmp_path: Path, flat: Baresip) -> None:
     try:
         flat.ctrl.command("dial", door.uri)
         flat.ctrl.wait_event("CALL_RINGING", 10)
-        flat.ctrl.command("hangup")
-        flat.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        hang_up(flat)
     finally:
         log = door.stop()
     assert "call-incoming" in log and "reason=cancelled by the caller" in log
@@ -81,11 +74,9 @@ def test_caller_outside_the_allowlist_is_rejected(tmp_path: Path, flat: Baresip)
 def test_we_hang_up_with_bye(tmp_path: Path, flat: Baresip) -> None:
     door = Door(tmp_path / "door")
     try:
-        flat.ctrl.command("dial", door.uri)
-        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        dial(flat, door.uri)
         time.sleep(1)
-        assert door.ctl("hangup").returncode == 0
-        flat.ctrl.wait_event("CALL_CLOSED", 10)
+        door.hang_up(flat, settle=0)
     finally:
         log = door.stop()
     assert "reason=hung up locally" in log
@@ -94,17 +85,14 @@ def test_we_hang_up_with_bye(tmp_path: Path, flat: Baresip) -> None:
 def test_we_call_baresip_send_dtmf_and_hang_up(tmp_path: Path, flat: Baresip) -> None:
     door = Door(tmp_path / "door")
     try:
-        answer = door.ctl("call", flat.uri)
-        assert answer.returncode == 0, answer.stderr
+        door.call(flat.uri)
         flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
         time.sleep(1.5)
         assert door.ctl("dtmf", "5#").returncode == 0
         first = flat.ctrl.wait_event("CALL_DTMF_START", 5)
         second = flat.ctrl.wait_event("CALL_DTMF_START", 5)
         assert (first.get("param"), second.get("param")) == ("5", "#")
-        assert door.ctl("hangup").returncode == 0
-        flat.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        door.hang_up(flat)
     finally:
         log = door.stop()
     assert "call-outgoing" in log and "call-answered" in log and "reason=hung up locally" in log
@@ -116,11 +104,9 @@ def test_we_cancel_while_baresip_rings(tmp_path: Path) -> None:
     peer = Baresip(tmp_path / "man", user="man", answermode="manual").start()
     door = Door(tmp_path / "door")
     try:
-        assert door.ctl("call", peer.uri).returncode == 0
+        door.call(peer.uri)
         peer.ctrl.wait_event("CALL_INCOMING", 10)
-        assert door.ctl("hangup").returncode == 0
-        peer.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        door.hang_up(peer)
     finally:
         log = door.stop()
         peer.stop()
@@ -139,8 +125,7 @@ def test_call_after_call_through_kamailio_with_proxy_auth(
     door = registered_door(tmp_path / "door", kamailio)
     try:
         for _ in range(3):
-            answer = door.ctl("call", "flat")  # a user name at our domain, via the registrar
-            assert answer.returncode == 0, answer.stderr
+            door.call("flat")  # a user name at our domain, via the registrar
             talk_then_hang_up(flat)
     finally:
         log = door.stop()
@@ -173,9 +158,7 @@ def test_max_duration_warns_then_hangs_up_and_hash_extends(tmp_path: Path) -> No
         ended = time.monotonic() - started
         time.sleep(max(0.0, 32 - (time.monotonic() - started)))
         assert "CALL_CLOSED" not in [e.get("type") for e in second.ctrl.events]
-        second.ctrl.command("hangup")
-        second.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        hang_up(second)
     finally:
         log1, log2 = door1.stop(), door2.stop()
         first.stop()
@@ -198,15 +181,12 @@ def test_parallel_call_group_first_answer_wins_the_other_is_cancelled(tmp_path: 
     rings = Baresip(tmp_path / "bedroom", user="bedroom", answermode="manual").start()
     door = Door(tmp_path / "door")
     try:
-        result = door.ctl("call", rings.uri, answers.uri)
-        assert result.returncode == 0, result.stderr
+        door.call(rings.uri, answers.uri)
         rings.ctrl.wait_event("CALL_INCOMING", 10)
         answers.ctrl.wait_event("CALL_ESTABLISHED", 10)
         rings.ctrl.wait_event("CALL_CLOSED", 10)  # our CANCEL
         time.sleep(1)
-        answers.ctrl.command("hangup")
-        answers.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        hang_up(answers)
     finally:
         log = door.stop()
         answers.stop()
@@ -273,11 +253,7 @@ def test_a_call_whose_audio_fails_ends_and_the_next_call_works(
         flat.ctrl.wait_event("CALL_CLOSED", 10)
         mic.write_bytes(good)
         flat.ctrl.command("dial", door.uri)
-        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
-        time.sleep(1.5)
-        flat.ctrl.command("hangup")
-        flat.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        talk_then_hang_up(flat)
     finally:
         log = door.stop()
     assert "cannot open the audio" in log and "reason=audio failed" in log
@@ -290,8 +266,7 @@ def test_ctl_volume_turns_the_speaker_down_mid_call(tmp_path: Path, flat: Baresi
     (its output file) drops by 12 dB from then on; a value out of range is refused by name."""
     door = Door(tmp_path / "door")
     try:
-        flat.ctrl.command("dial", door.uri)
-        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        dial(flat, door.uri)
         time.sleep(2.5)
         bad = door.ctl("volume", "--speaker", "99")
         assert bad.returncode == 1 and "outside -60 to 12 dB" in bad.stderr
@@ -299,9 +274,7 @@ def test_ctl_volume_turns_the_speaker_down_mid_call(tmp_path: Path, flat: Baresi
         assert good.returncode == 0, good.stderr
         assert '"speaker": -12.0' in good.stdout
         time.sleep(2.5)
-        flat.ctrl.command("hangup")
-        flat.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        hang_up(flat)
     finally:
         door.stop()
     heard = read_wav(tmp_path / "door" / "heard.wav")
@@ -315,8 +288,7 @@ def test_without_telephone_event_ctl_dtmf_goes_as_sip_info(tmp_path: Path, flat:
     """The call negotiated no RFC 4733: ``ctl dtmf`` sends one INFO per key, in order."""
     door = Door(tmp_path / "door", sip="[media]\ntelephone_event = false")
     try:
-        answer = door.ctl("call", flat.uri)
-        assert answer.returncode == 0, answer.stderr
+        door.call(flat.uri)
         flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
         sent = door.ctl("dtmf", "5#9")
         assert sent.returncode == 0 and "info" in sent.stdout, sent
@@ -324,8 +296,7 @@ def test_without_telephone_event_ctl_dtmf_goes_as_sip_info(tmp_path: Path, flat:
         assert got == ["5", "#", "9"]
         refused = door.ctl("dtmf", "5x")
         assert refused.returncode != 0 and "DTMF keys are" in refused.stdout + refused.stderr
-        assert door.ctl("hangup").returncode == 0
-        flat.ctrl.wait_event("CALL_CLOSED", 10)
+        door.hang_up(flat, settle=0)
     finally:
         log = door.stop()
     assert "dtmf-failed" not in log

@@ -1,6 +1,5 @@
 """PJSIP (PJSUA2) as a peer outside the matrix: what the matrix does not cover."""
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -8,22 +7,32 @@ from pathlib import Path
 import pytest
 
 from tests.interop.door import Door
-from tests.interop.pjsua import MISSING, Pjsua, pjsua_python
+from tests.interop.peers import running
+from tests.interop.pjsua import Pjsua, caller_and_flat, require_pjsua
 
 pytestmark = pytest.mark.interop
 
 
 @pytest.fixture
 def pjsua(tmp_path: Path) -> Iterator[Pjsua]:
-    if pjsua_python() is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(MISSING)
-        pytest.skip(MISSING)
-    peer = Pjsua(tmp_path / "pjsua").start()
-    try:
+    require_pjsua()
+    with running(Pjsua(tmp_path / "pjsua")) as peer:
         yield peer
-    finally:
-        peer.stop()
+
+
+@pytest.fixture
+def concierge_and_flat(tmp_path: Path) -> Iterator[tuple[Pjsua, Pjsua]]:
+    with caller_and_flat(tmp_path, "concierge") as phones:
+        yield phones
+
+
+def two_calls(concierge: Pjsua, door: Door, flat: Pjsua) -> tuple[int, int]:
+    """The concierge calls the door, then the flat; both answered: the calls' ids."""
+    to_door = concierge.command("call", uri=door.uri)["call"]
+    concierge.wait_event("state", call=to_door, state="CONFIRMED")
+    to_flat = concierge.command("call", uri=flat.uri)["call"]
+    concierge.wait_event("state", call=to_flat, state="CONFIRMED")
+    return to_door, to_flat
 
 
 def test_a_transfer_to_an_unnamed_host_is_refused_and_the_call_goes_on(
@@ -49,22 +58,16 @@ def test_a_transfer_to_an_unnamed_host_is_refused_and_the_call_goes_on(
     assert "reason=hung up by the caller" in log
 
 
-def test_attended_transfer_replaces_the_concierges_call_to_the_flat(tmp_path: Path) -> None:
+def test_attended_transfer_replaces_the_concierges_call_to_the_flat(
+    tmp_path: Path, concierge_and_flat: tuple[Pjsua, Pjsua]
+) -> None:
     """RFC 5589 §7.1: the concierge (PJSIP) has the door and a flat (PJSIP) on two calls and
     transfers with Replaces; the door's INVITE carries it and the flat swaps its call with
     the concierge for the call with the door."""
-    if pjsua_python() is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(MISSING)
-        pytest.skip(MISSING)
-    concierge = Pjsua(tmp_path / "concierge", user="concierge").start()
-    flat = Pjsua(tmp_path / "flat", user="flat", tone_hz=700).start()
+    concierge, flat = concierge_and_flat
     door = Door(tmp_path / "door", calls='allow = ["*@127.0.0.1"]')
     try:
-        to_door = concierge.command("call", uri=door.uri)["call"]
-        concierge.wait_event("state", call=to_door, state="CONFIRMED")
-        to_flat = concierge.command("call", uri=flat.uri)["call"]
-        concierge.wait_event("state", call=to_flat, state="CONFIRMED")
+        to_door, to_flat = two_calls(concierge, door, flat)
         first = flat.wait_event("state", state="CONFIRMED")
         concierge.command("transfer_replaces", call=to_door, dest=to_flat)
         status = concierge.wait_event("transfer", call=to_door, code=200, timeout=10)
@@ -79,8 +82,6 @@ def test_attended_transfer_replaces_the_concierges_call_to_the_flat(tmp_path: Pa
         calls = door.ctl("status", "--json").stdout
     finally:
         log = door.stop()
-        concierge.stop()
-        flat.stop()
     assert status["code"] == 200
     assert (first["call"], "DISCONNECTED") in states  # the concierge's call was replaced
     assert (replaced["new"], "CONFIRMED") in states  # by the door's
@@ -88,22 +89,16 @@ def test_attended_transfer_replaces_the_concierges_call_to_the_flat(tmp_path: Pa
     assert '"calls":[]' in calls.replace(" ", "")
 
 
-def test_an_invite_with_replaces_takes_over_the_doors_call(tmp_path: Path) -> None:
+def test_an_invite_with_replaces_takes_over_the_doors_call(
+    tmp_path: Path, concierge_and_flat: tuple[Pjsua, Pjsua]
+) -> None:
     """RFC 3891 towards us: the concierge (PJSIP) has the door and a flat (PJSIP) on two calls
     and transfers the *flat* with Replaces naming its call with the door; the flat's INVITE
     with Replaces reaches the door, which answers it and ends the concierge's call."""
-    if pjsua_python() is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(MISSING)
-        pytest.skip(MISSING)
-    concierge = Pjsua(tmp_path / "concierge", user="concierge").start()
-    flat = Pjsua(tmp_path / "flat", user="flat", tone_hz=700).start()
+    concierge, flat = concierge_and_flat
     door = Door(tmp_path / "door", calls='allow = ["*@127.0.0.1"]')
     try:
-        to_door = concierge.command("call", uri=door.uri)["call"]
-        concierge.wait_event("state", call=to_door, state="CONFIRMED")
-        to_flat = concierge.command("call", uri=flat.uri)["call"]
-        concierge.wait_event("state", call=to_flat, state="CONFIRMED")
+        to_door, to_flat = two_calls(concierge, door, flat)
         concierge.command("transfer_replaces", call=to_flat, dest=to_door)
         status = concierge.wait_event("transfer", call=to_flat, code=200, timeout=10)
         time.sleep(1.5)
@@ -112,8 +107,6 @@ def test_an_invite_with_replaces_takes_over_the_doors_call(tmp_path: Path) -> No
         time.sleep(0.5)
     finally:
         log = door.stop()
-        concierge.stop()
-        flat.stop()
     assert status["code"] == 200
     assert "reason=replaced (RFC 3891)" in log
     assert "flat@127.0.0.1" in calls and "concierge" not in calls

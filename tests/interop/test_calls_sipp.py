@@ -8,20 +8,24 @@ from pathlib import Path
 
 import pytest
 
-from tests.interop.door import Door, read_wav, registered_door, tone_share
+from tests.interop.door import (
+    Door,
+    call_sipp,
+    dial,
+    read_wav,
+    registered_door,
+    sipp_calls,
+    tone_share,
+)
 from tests.interop.peers import LOOPBACK, Baresip, Kamailio, Sipp
 
 pytestmark = pytest.mark.interop
 
 
 def run_sipp(tmp: Path, scenario: str, door: Door, *extra: str, timeout: float = 30) -> Sipp:
-    sipp = Sipp(
-        tmp / Path(scenario).stem, scenario, [f"{LOOPBACK}:{door.port}", "-s", "door", *extra]
+    return sipp_calls(
+        tmp / Path(scenario).stem, scenario, f"{LOOPBACK}:{door.port}", *extra, timeout=timeout
     )
-    sipp.start()
-    code = sipp.wait(timeout)
-    assert code == 0, sipp.report()
-    return sipp
 
 
 def test_sipp_call_is_auto_answered_and_its_audio_heard(tmp_path: Path) -> None:
@@ -59,8 +63,7 @@ def test_second_caller_gets_486_busy(tmp_path: Path) -> None:
     flat = Baresip(tmp_path / "flat", user="flat").start()
     door = Door(tmp_path / "door")
     try:
-        flat.ctrl.command("dial", door.uri)
-        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        dial(flat, door.uri)
         run_sipp(tmp_path, "uac_busy.xml", door)
         flat.ctrl.command("hangup")
         flat.ctrl.wait_event("CALL_CLOSED", 10)
@@ -79,13 +82,11 @@ def test_redirect_is_followed_to_the_new_target(tmp_path: Path) -> None:
         ["-key", "target_port", str(flat.sip_port), "-key", "target_user", "flat"],
     ).start()
     try:
-        answer = door.ctl("call", f"sip:flat@{LOOPBACK}:{redirect.port}")
-        assert answer.returncode == 0, answer.stderr
+        door.call(f"sip:flat@{LOOPBACK}:{redirect.port}")
         assert redirect.wait(15) == 0, redirect.report()
         flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
         time.sleep(1)
-        assert door.ctl("hangup").returncode == 0
-        flat.ctrl.wait_event("CALL_CLOSED", 10)
+        door.hang_up(flat, settle=0)
     finally:
         log = door.stop()
         flat.stop()
@@ -127,11 +128,7 @@ def test_early_media_from_a_183_is_heard_before_the_answer(tmp_path: Path) -> No
     pbx = Sipp(tmp_path / "pbx", "uas_early_media.xml", []).start()
     try:
         time.sleep(0.3)  # SIPp binds its port
-        answer = door.ctl("call", f"sip:flat@{LOOPBACK}:{pbx.port}")
-        assert answer.returncode == 0, answer.stderr
-        time.sleep(5)
-        assert door.ctl("hangup").returncode == 0
-        assert pbx.wait(15) == 0, pbx.report()
+        call_sipp(door, pbx, 5)
         time.sleep(0.3)
     finally:
         log = door.stop()
@@ -161,10 +158,7 @@ def test_a_challenged_bye_is_sent_again_with_credentials(
     callee = Sipp(tmp_path / "callee", "uas_bye_auth.xml", []).start()
     try:
         time.sleep(0.3)  # SIPp binds its port
-        assert door.ctl("call", f"sip:flat@{LOOPBACK}:{callee.port}").returncode == 0
-        time.sleep(1.5)
-        assert door.ctl("hangup").returncode == 0
-        assert callee.wait(15) == 0, callee.report()
+        call_sipp(door, callee, 1.5)
     finally:
         door.stop()
         callee.stop()

@@ -17,6 +17,8 @@ import pytest
 from endpoint.media.dtls import DtlsIdentity, DtlsSrtp
 from tests.interop.door import (
     Door,
+    dial,
+    hang_up,
     hold_resume_then_hang_up,
     inject_plain_code,
     read_wav,
@@ -64,15 +66,12 @@ def test_baresip_calls_us_with_dtls_srtp_audio_both_ways_and_the_code_opens_the_
     flat = Baresip(tmp_path / "flat", user="flat", mediaenc="dtls_srtp").start()
     door = dtls_door(tmp_path / "door")
     try:
-        flat.ctrl.command("dial", door.uri)
-        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        dial(flat, door.uri)
         time.sleep(1.5)
         flat.ctrl.command("sndcode", "1234")
         time.sleep(1.0)
         status = door.ctl("status", "--json").stdout
-        flat.ctrl.command("hangup")
-        flat.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        hang_up(flat)
     finally:
         log = door.stop()
         flat.stop()
@@ -91,16 +90,13 @@ def test_we_call_baresip_with_dtls_srtp_audio_and_dtmf_both_ways(tmp_path: Path)
     flat = Baresip(tmp_path / "flat", user="flat", mediaenc="dtls_srtp").start()
     door = dtls_door(tmp_path / "door")
     try:
-        answer = door.ctl("call", flat.uri)
-        assert answer.returncode == 0, answer.stderr
+        door.call(flat.uri)
         flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
         time.sleep(1.5)
         assert door.ctl("dtmf", "5#").returncode == 0
         first = flat.ctrl.wait_event("CALL_DTMF_START", 5)
         second = flat.ctrl.wait_event("CALL_DTMF_START", 5)
-        assert door.ctl("hangup").returncode == 0
-        flat.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        door.hang_up(flat)
     finally:
         log = door.stop()
         flat.stop()
@@ -116,14 +112,11 @@ def test_a_plain_rtp_injector_cannot_latch_or_send_a_digit(tmp_path: Path) -> No
     flat = Baresip(tmp_path / "flat", user="flat", mediaenc="dtls_srtp").start()
     door = dtls_door(tmp_path / "door")
     try:
-        flat.ctrl.command("dial", door.uri)
-        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        dial(flat, door.uri)
         port = rtp_port_of(flat)
         sent = inject_plain_code(port)
         time.sleep(0.5)
-        flat.ctrl.command("hangup")
-        flat.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        hang_up(flat)
     finally:
         log = door.stop()
         flat.stop()

@@ -64,14 +64,12 @@ def test_we_call_baresip_in_g722_and_6_khz_arrives_both_ways(tmp_path: Path) -> 
     peer = Baresip(tmp_path / "flat", tone_hz=HIGH_HZ, codecs="PCMU,G722/16000/1").start()
     door = wide_door(tmp_path / "door")
     try:
-        assert door.ctl("call", peer.uri).returncode == 0
+        door.call(peer.uri)
         peer.ctrl.wait_event("CALL_ESTABLISHED", 10)
         time.sleep(3)
         status = door.ctl("status")
         assert status.returncode == 0 and "G722" in status.stdout  # ctl status names the codec
-        assert door.ctl("hangup").returncode == 0
-        peer.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        door.hang_up(peer)
     finally:
         log = door.stop()
         peer.stop()

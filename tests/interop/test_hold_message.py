@@ -19,7 +19,7 @@ def test_ctl_hold_and_resume_with_baresip(tmp_path: Path) -> None:
     flat = Baresip(tmp_path / "flat", user="flat").start()
     door = Door(tmp_path / "door")
     try:
-        assert door.ctl("call", flat.uri).returncode == 0
+        door.call(flat.uri)
         flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
         time.sleep(1)
         held = door.ctl("hold")
@@ -29,9 +29,7 @@ def test_ctl_hold_and_resume_with_baresip(tmp_path: Path) -> None:
         assert again.returncode != 0 and "already held" in again.stdout + again.stderr
         assert door.ctl("resume").returncode == 0
         time.sleep(2)
-        assert door.ctl("hangup").returncode == 0
-        flat.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        door.hang_up(flat)
     finally:
         log = door.stop()
         flat.stop()
@@ -104,13 +102,12 @@ def test_ctl_message_in_the_call_goes_in_its_dialog(tmp_path: Path) -> None:
     flat = Baresip(tmp_path / "flat", user="flat").start()
     door = Door(tmp_path / "door")
     try:
-        assert door.ctl("call", flat.uri).returncode == 0
+        door.call(flat.uri)
         flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
         sent = door.ctl("message", flat.uri, "Visitor at the door")
         assert sent.returncode == 0 and '"in_dialog": true' in sent.stdout, sent
         time.sleep(1)
-        assert door.ctl("hangup").returncode == 0
-        flat.ctrl.wait_event("CALL_CLOSED", 10)
+        door.hang_up(flat, settle=0)
     finally:
         log = door.stop()
         flat.stop()
@@ -126,7 +123,7 @@ def test_a_491_to_ctl_hold_is_retried_with_the_hold_offer(tmp_path: Path) -> Non
     sipp.start()
     door = Door(tmp_path / "door")
     try:
-        assert door.ctl("call", f"sip:flat@127.0.0.1:{sipp.port}").returncode == 0
+        door.call(f"sip:flat@127.0.0.1:{sipp.port}")
         time.sleep(1.5)
         held = door.ctl("hold")
         assert held.returncode == 0 and '"status": "sent"' in held.stdout, held

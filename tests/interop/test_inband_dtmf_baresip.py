@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.interop.door import CLI, Door
+from tests.interop.door import CLI, Door, dial, hang_up
 from tests.interop.peers import Baresip
 from tests.media import speech
 from tests.media.dtmf_signals import gap, tone
@@ -58,8 +58,7 @@ def test_a_code_typed_as_tones_between_speech_opens_the_door(tmp_path: Path) -> 
     )
     flat = Baresip(tmp_path / "flat", user="visitor", source_wav=tmp_path / "visitor.wav").start()
     try:
-        flat.ctrl.command("dial", door.uri)
-        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        dial(flat, door.uri)
         with subprocess.Popen(
             [*CLI, "ctl", "--socket", str(door.tmp / "ctl.sock"), "events"],
             stdout=subprocess.PIPE,
@@ -69,9 +68,7 @@ def test_a_code_typed_as_tones_between_speech_opens_the_door(tmp_path: Path) -> 
                 opened = wait_line(events, "door-opened", 20)
             finally:
                 events.terminate()
-        flat.ctrl.command("hangup")
-        flat.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        hang_up(flat)
     finally:
         flat.stop()
         log = door.stop()

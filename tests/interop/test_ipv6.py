@@ -10,22 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.interop.door import Door, read_wav, talk_then_hang_up, tone_share
+from tests.interop.door import (
+    Door,
+    account,
+    read_wav,
+    registered_door,
+    talk_then_hang_up,
+    tone_share,
+    wait_registered,
+)
 from tests.interop.peers import Baresip, Kamailio
 
 pytestmark = pytest.mark.interop
-
-
-def door_at(tmp: Path, kamailio: Kamailio, host: str, registrar: str, calls: str = "") -> Door:
-    account = (
-        f'[account]\nregistrar = "sip:{registrar}:{kamailio.port}"\nuser = "door"\n'
-        'password = "secret"\nexpires = 60\n'
-    )
-    door = Door(tmp, calls=calls, extra=account, host=host)
-    deadline = time.monotonic() + 10
-    while not kamailio.registrations("door") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return door
 
 
 @pytest.mark.parametrize("listen", ["::1", "::"])
@@ -34,7 +30,7 @@ def test_register_and_be_called_over_ipv6_through_kamailio(tmp_path: Path, liste
     flat = Baresip(
         tmp_path / "flat", user="flat", registrar=f"[::1]:{proxy.port}", ipv6=True
     ).start()
-    door = door_at(tmp_path / "door", proxy, listen, "[::1]")
+    door = registered_door(tmp_path / "door", proxy, host=listen, registrar="[::1]")
     try:
         (contact,) = proxy.registrations("door")
         assert re.fullmatch(rf"sip:door@\[::1\]:{door.port};line=[0-9a-f]+", contact)
@@ -69,16 +65,10 @@ def test_dual_stack_listener_registers_over_ipv4_and_accept_from_matches_ipv4(
         tmp_path / "door",
         host="::",
         sip='accept_from = ["127.0.0.1/32"]',
-        extra=(
-            f'[account]\nregistrar = "sip:127.0.0.1:{proxy.port}"\nuser = "door"\n'
-            'password = "secret"\nexpires = 60\n'
-        ),
+        extra=account(f"sip:127.0.0.1:{proxy.port}"),
     )
     try:
-        deadline = time.monotonic() + 10
-        while not proxy.registrations("door") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        (contact,) = proxy.registrations("door")
+        (contact,) = wait_registered(proxy)
         assert contact.startswith(f"sip:door@127.0.0.1:{door.port};")
         flat.ctrl.command("dial", f"sip:door@127.0.0.1:{proxy.port}")
         talk_then_hang_up(flat)
@@ -93,13 +83,10 @@ def test_we_call_baresip_over_ipv6_peer_to_peer(tmp_path: Path) -> None:
     flat = Baresip(tmp_path / "flat", user="flat", ipv6=True).start()
     door = Door(tmp_path / "door", host="::1")
     try:
-        answer = door.ctl("call", flat.uri)
-        assert answer.returncode == 0, answer.stderr
+        door.call(flat.uri)
         flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
         time.sleep(1.5)
-        assert door.ctl("hangup").returncode == 0
-        flat.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        door.hang_up(flat)
     finally:
         log = door.stop()
         flat.stop()

@@ -12,7 +12,6 @@ table of results is printed at the end of the run and written to ``$MATRIX_REPOR
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, suppress
@@ -33,7 +32,7 @@ from tests.interop.matrix import (
     tone_ok,
 )
 from tests.interop.peers import LOOPBACK, Baresip, Kamailio, PeerError, Sipp
-from tests.interop.pjsua import MISSING, Pjsua, pjsua_python
+from tests.interop.pjsua import Pjsua, require_pjsua
 from tests.interop.sipcheck import Sip, SipCapture, check_dialogs
 
 pytestmark = pytest.mark.interop
@@ -136,10 +135,7 @@ def start_group(name: str, tmp: Path) -> Group:
         registrar = f"{LOOPBACK}:{kamailio.port}" if kamailio else None
         driver: Driver | None = None
         if peer == "pjsua":
-            if pjsua_python() is None:
-                if os.environ.get("CI") == "true":
-                    pytest.fail(MISSING)
-                pytest.skip(MISSING)
+            require_pjsua()
             pj = Pjsua(tmp / "pjsua", user="alice", password="alicepw", registrar=registrar)
             driver = PjsuaDriver(pj.start())
         elif peer == "baresip":

@@ -19,9 +19,9 @@ import pytest
 
 from tests.interop import door as door_module
 from tests.interop import peers
-from tests.interop.door import Door, read_wav, tone_share
+from tests.interop.door import Door, call_sipp, read_wav, sipp_calls, tone_share
 from tests.interop.natlab import NatLab, NatLabUnavailableError
-from tests.interop.peers import LOOPBACK, Sipp
+from tests.interop.peers import LOOPBACK, Sipp, running
 from tests.interop.stun_server import Coturn
 
 pytestmark = pytest.mark.interop
@@ -29,13 +29,8 @@ pytestmark = pytest.mark.interop
 
 def answered_call(tmp: Path, door: Door) -> str:
     """SIPp calls the door and hangs up; our 200 OK to its INVITE, as SIPp received it."""
-    sipp = Sipp(
-        tmp / "sipp",
-        "uac_pcmu.xml",
-        [f"{LOOPBACK}:{door.port}", "-s", "door", "-key", "from_user", "sipp", "-d", "1000"],
-    )
-    sipp.start()
-    assert sipp.wait(30) == 0, sipp.report()
+    keys = ["-key", "from_user", "sipp", "-d", "1000"]
+    sipp_calls(tmp / "sipp", "uac_pcmu.xml", f"{LOOPBACK}:{door.port}", *keys)
     messages = (tmp / "sipp" / "uac_pcmu.messages").read_text()
     ok = re.search(r"SIP/2\.0 200 OK.*?CSeq: 1 INVITE.*?(?=\n-{10,}|\Z)", messages, re.S)
     assert ok, messages
@@ -94,39 +89,46 @@ def natlab() -> Iterator[NatLab]:
         lab.destroy()
 
 
+@pytest.fixture
+def outside(tmp_path: Path, natlab: NatLab, monkeypatch: pytest.MonkeyPatch) -> Iterator[Coturn]:
+    """coturn on the router's outside link, where SIPp goes too; the door runs in the
+    namespace behind the router."""
+    monkeypatch.setattr(peers, "LOOPBACK", natlab.internet)  # SIPp and coturn outside
+    monkeypatch.setattr(door_module, "CLI", [*natlab.exec_prefix(), *door_module.CLI])
+    with running(Coturn(tmp_path / "coturn", host=natlab.internet)) as stun:
+        yield stun
+
+
+def sent_invite(tmp: Path, scenario: str) -> str:
+    """The INVITE SIPp (run in ``tmp / "sipp"``) received from the door."""
+    messages = (tmp / "sipp" / f"{Path(scenario).stem}.messages").read_text()
+    invite = re.search(r"INVITE sip:.*?(?=\n-{10,}|\Z)", messages, re.S)
+    assert invite, messages
+    return invite.group(0)
+
+
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 def test_behind_a_real_nat_contact_and_sdp_carry_the_routers_address(
-    tmp_path: Path, natlab: NatLab, monkeypatch: pytest.MonkeyPatch, transport: str
+    tmp_path: Path, natlab: NatLab, outside: Coturn, transport: str
 ) -> None:
     """The door sits in a namespace behind a masquerading router; coturn and SIPp are on the
     router's outside link. The INVITE SIPp receives names the router's public address in Via,
     Contact and c=, never the door's private one, and the call goes through the NAT (over TCP
     the host is asked from a UDP socket on the same address, and the port is our own)."""
-    monkeypatch.setattr(peers, "LOOPBACK", natlab.internet)  # SIPp and coturn outside
-    monkeypatch.setattr(door_module, "CLI", [*natlab.exec_prefix(), *door_module.CLI])
-    stun = Coturn(tmp_path / "coturn", host=natlab.internet).start()
     sipp = Sipp(tmp_path / "sipp", "uas_pcmu.xml", ["-t", "t1"] if transport == "tcp" else [])
     sipp.start()
     door = Door(
         tmp_path / "door",
         host=natlab.private,
         sip=f'transport = "{transport}"',
-        extra=f'[nat]\nstun_server = "{natlab.internet}:{stun.port}"\n',
+        extra=f'[nat]\nstun_server = "{natlab.internet}:{outside.port}"\n',
     )
     try:
-        called = door.ctl("call", f"sip:flat@{natlab.internet}:{sipp.port}")
-        assert called.returncode == 0, called
-        time.sleep(2)
-        assert door.ctl("hangup").returncode == 0
-        assert sipp.wait(15) == 0, sipp.report()
+        call_sipp(door, sipp, 2, natlab.internet)
     finally:
         log = door.stop()
-        stun.stop()
         sipp.stop()
-    messages = (tmp_path / "sipp" / "uas_pcmu.messages").read_text()
-    invite = re.search(r"INVITE sip:.*?(?=\n-{10,}|\Z)", messages, re.S)
-    assert invite, messages
-    text = invite.group(0)
+    text = sent_invite(tmp_path, "uas_pcmu.xml")
     assert f"SIP/2.0/{transport.upper()} {natlab.public}:" in text, text
     assert re.search(rf"Contact: <sip:[^@]+@{re.escape(natlab.public)}:\d+", text), text
     assert f"c=IN IP4 {natlab.public}" in text, text
@@ -181,27 +183,24 @@ def watch_mapping(lab: NatLab, dport: int, seconds: float) -> list[tuple[int, in
 
 @pytest.mark.parametrize("keepalive_s", [1, 0])
 def test_keepalives_keep_the_nat_mapping_of_a_held_call(
-    tmp_path: Path, natlab: NatLab, monkeypatch: pytest.MonkeyPatch, keepalive_s: int
+    tmp_path: Path, natlab: NatLab, outside: Coturn, keepalive_s: int
 ) -> None:
     """The router forgets idle UDP after 3 s. The door calls SIPp (outside) and holds
     (``ctl hold``); SIPp, held, sends nothing. With ``keepalive_s = 1`` the door's RTP
     keep-alives keep the router's mapping of the RTP flow through 8 s of hold, and after
     ``ctl resume`` audio crosses the router both ways on that same mapping. With
     ``keepalive_s = 0`` (the counter-test) the mapping is gone within the hold."""
-    monkeypatch.setattr(peers, "LOOPBACK", natlab.internet)
-    monkeypatch.setattr(door_module, "CLI", [*natlab.exec_prefix(), *door_module.CLI])
     natlab.shorten_udp_timeouts(3)
-    stun = Coturn(tmp_path / "coturn", host=natlab.internet).start()
     sipp = Sipp(tmp_path / "sipp", "uas_hold_pause.xml", [])
     sipp.start()
     door = Door(
         tmp_path / "door",
         host=natlab.private,
-        extra=f'[nat]\nstun_server = "{natlab.internet}:{stun.port}"\n'
+        extra=f'[nat]\nstun_server = "{natlab.internet}:{outside.port}"\n'
         f"keepalive_s = {keepalive_s}\n",
     )
     try:
-        assert door.ctl("call", f"sip:flat@{natlab.internet}:{sipp.port}").returncode == 0
+        door.call(f"sip:flat@{natlab.internet}:{sipp.port}")
         time.sleep(3)
         talking = natlab.udp_mapping(sipp.media_port)
         assert talking is not None and min(talking) > 25, talking  # audio both ways
@@ -215,7 +214,6 @@ def test_keepalives_keep_the_nat_mapping_of_a_held_call(
         assert sipp.wait(15) == 0, sipp.report()
     finally:
         log = door.stop()
-        stun.stop()
         sipp.stop()
     assert re.search(r"call-held .*by=us", log) and re.search(r"call-resumed .*by=us", log), log
     if keepalive_s:
@@ -231,41 +229,30 @@ def test_keepalives_keep_the_nat_mapping_of_a_held_call(
 
 
 def test_sighup_with_a_stun_server_advertises_the_routers_address_without_restart(
-    tmp_path: Path, natlab: NatLab, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, natlab: NatLab, outside: Coturn
 ) -> None:
     """The door starts behind the NAT with no ``[nat]`` and says its private address; the
     file gains ``stun_server`` and SIGHUP: STUN runs again for the SIP socket, and the next
     call's INVITE names the router's public address in Via, Contact and c= (the RTP port was
     asked too), with no restart."""
-    monkeypatch.setattr(peers, "LOOPBACK", natlab.internet)
-    monkeypatch.setattr(door_module, "CLI", [*natlab.exec_prefix(), *door_module.CLI])
-    stun = Coturn(tmp_path / "coturn", host=natlab.internet).start()
     sipp = Sipp(tmp_path / "sipp", "uas_pcmu.xml", [])
     sipp.start()
     door = Door(tmp_path / "door", host=natlab.private)
     try:
         config = tmp_path / "door" / "door.toml"
         config.write_text(
-            config.read_text() + f'[nat]\nstun_server = "{natlab.internet}:{stun.port}"\n'
+            config.read_text() + f'[nat]\nstun_server = "{natlab.internet}:{outside.port}"\n'
         )
         door.proc.send_signal(signal.SIGHUP)
         time.sleep(3)
-        called = door.ctl("call", f"sip:flat@{natlab.internet}:{sipp.port}")
-        assert called.returncode == 0, called
-        time.sleep(2)
-        assert door.ctl("hangup").returncode == 0
-        assert sipp.wait(15) == 0, sipp.report()
+        call_sipp(door, sipp, 2, natlab.internet)
     finally:
         log = door.stop()
-        stun.stop()
         sipp.stop()
     assert "reload: re-running STUN for [nat] stun_server" in log, log
     assert f"reload: advertising {natlab.public}:" in log, log
     assert "needs restart" not in log, log
-    messages = (tmp_path / "sipp" / "uas_pcmu.messages").read_text()
-    invite = re.search(r"INVITE sip:.*?(?=\n-{10,}|\Z)", messages, re.S)
-    assert invite, messages
-    text = invite.group(0)
+    text = sent_invite(tmp_path, "uas_pcmu.xml")
     assert f"SIP/2.0/UDP {natlab.public}:" in text, text
     assert re.search(rf"Contact: <sip:[^@]+@{re.escape(natlab.public)}:\d+", text), text
     assert f"c=IN IP4 {natlab.public}" in text and natlab.private not in text, text

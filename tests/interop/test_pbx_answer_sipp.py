@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.interop.door import Door, registered_door
-from tests.interop.peers import LOOPBACK, Kamailio, Sipp
+from tests.interop.door import Door, account, registered_door, sipp_calls
+from tests.interop.peers import LOOPBACK, Kamailio
 
 pytestmark = pytest.mark.interop
 
@@ -19,10 +19,9 @@ def test_the_registrars_page_is_answered(tmp_path: Path, kamailio: Kamailio) -> 
     door = registered_door(tmp_path / "door", kamailio, calls=PAGED)
     try:
         keys = ["-key", "from_user", "pbx", "-key", "answer_after", "1", "-d", "1000"]
-        sipp = Sipp(
-            tmp_path / "page", "uac_page.xml", [f"{LOOPBACK}:{kamailio.port}", "-s", "door", *keys]
-        ).start()
-        assert sipp.wait(20) == 0, sipp.report()
+        sipp_calls(
+            tmp_path / "page", "uac_page.xml", f"{LOOPBACK}:{kamailio.port}", *keys, timeout=20
+        )
     finally:
         log = door.stop()
     assert "call-answered" in log and "answered_by=pbx" in log, log
@@ -35,19 +34,17 @@ def test_a_strangers_page_only_rings(tmp_path: Path, kamailio: Kamailio) -> None
         tmp_path / "door",
         calls=PAGED,
         sip='accept_from = ["registrar", "127.0.0.1"]',
-        extra=(
-            f'[account]\nregistrar = "sip:127.0.0.1:{kamailio.port}"\nuser = "door"\n'
-            'password = "secret"\nexpires = 60\n'
-        ),
+        extra=account(f"sip:127.0.0.1:{kamailio.port}"),
     )
     try:
         keys = ["-key", "from_user", "stranger", "-d", "2500"]
-        sipp = Sipp(
+        sipp_calls(
             tmp_path / "stranger",
             "uac_page_ignored.xml",
-            [f"{LOOPBACK}:{door.port}", "-s", "door", *keys],
-        ).start()
-        assert sipp.wait(20) == 0, sipp.report()
+            f"{LOOPBACK}:{door.port}",
+            *keys,
+            timeout=20,
+        )
     finally:
         log = door.stop()
     assert "call-incoming" in log and "call-answered" not in log, log

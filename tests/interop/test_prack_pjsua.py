@@ -2,23 +2,19 @@
 100rel (our reliable 180, its PRACK, then our 200), and we call it while it rings with a
 reliable 180 that we PRACK before it answers."""
 
-import os
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.interop.door import Door
-from tests.interop.pjsua import MISSING, Pjsua, pjsua_python
+from tests.interop.pjsua import Pjsua, require_pjsua
 
 pytestmark = pytest.mark.interop
 
 
 def prack_pjsua(tmp: Path, *, autoanswer: bool) -> Pjsua:
-    if pjsua_python() is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(MISSING)
-        pytest.skip(MISSING)
+    require_pjsua()
     return Pjsua(tmp, autoanswer=autoanswer, require_100rel=True).start()
 
 

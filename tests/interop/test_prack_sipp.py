@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.interop.door import Door, read_wav, registered_door, tone_share
+from tests.interop.door import Door, call_sipp, read_wav, registered_door, sipp_calls, tone_share
 from tests.interop.peers import LOOPBACK, Kamailio, Sipp
 
 pytestmark = pytest.mark.interop
@@ -19,10 +19,7 @@ def test_sipp_requiring_100rel_gets_a_reliable_180_and_its_prack_answered(
     door = Door(tmp_path / "door")
     try:
         keys = ["-key", "from_user", "sipp", "-d", "1000"]
-        sipp = Sipp(
-            tmp_path / "uac", "uac_100rel.xml", [f"{LOOPBACK}:{door.port}", "-s", "door", *keys]
-        ).start()
-        assert sipp.wait(20) == 0, sipp.report()
+        sipp_calls(tmp_path / "uac", "uac_100rel.xml", f"{LOOPBACK}:{door.port}", *keys, timeout=20)
     finally:
         log = door.stop()
     assert "call-answered" in log and "reason=hung up by the caller" in log, log
@@ -35,11 +32,7 @@ def test_we_prack_a_reliable_183_and_play_its_early_media(tmp_path: Path) -> Non
     pbx = Sipp(tmp_path / "pbx", "uas_100rel.xml", []).start()
     try:
         time.sleep(0.3)  # SIPp binds its port
-        answer = door.ctl("call", f"sip:flat@{LOOPBACK}:{pbx.port}")
-        assert answer.returncode == 0, answer.stderr
-        time.sleep(6)  # the 200 comes 2 s after the PRACK; room for a slow media start
-        assert door.ctl("hangup").returncode == 0
-        assert pbx.wait(15) == 0, pbx.report()
+        call_sipp(door, pbx, 6)  # the 200 comes 2 s after the PRACK; room for a slow media start
         time.sleep(0.3)
     finally:
         log = door.stop()
@@ -58,12 +51,9 @@ def test_reliable_180_and_prack_through_kamailio(tmp_path: Path, kamailio: Kamai
     door = registered_door(tmp_path / "door", kamailio)
     try:
         keys = ["-key", "from_user", "pbx", "-d", "1000"]
-        sipp = Sipp(
-            tmp_path / "uac",
-            "uac_100rel.xml",
-            [f"{LOOPBACK}:{kamailio.port}", "-s", "door", *keys],
-        ).start()
-        assert sipp.wait(20) == 0, sipp.report()
+        sipp_calls(
+            tmp_path / "uac", "uac_100rel.xml", f"{LOOPBACK}:{kamailio.port}", *keys, timeout=20
+        )
     finally:
         log = door.stop()
     assert "call-answered" in log and "reason=hung up by the caller" in log, log

@@ -1,15 +1,18 @@
 """``sip-endpoint run`` as a real process, registering with a real Kamailio."""
 
+import contextlib
 import json
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.interop.door import ctl, wait_registered
 from tests.interop.peers import Kamailio, free_port, sip_options_ping
 
 pytestmark = pytest.mark.interop
@@ -39,41 +42,24 @@ def wait_for(check, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-d
     return False
 
 
-def ctl(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, "ctl", "--socket", str(tmp / "ctl.sock"), *args],
-        capture_output=True,
-        text=True,
-        timeout=10,
-        check=False,
-    )
-
-
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 def test_registers_answers_options_and_unregisters_on_sigterm(
     kamailio: Kamailio, tmp_path: Path, transport: str
 ) -> None:
     config, port = write_config(tmp_path, kamailio, transport=transport)
-    proc = subprocess.Popen(
-        [*CLI, "run", "--config", str(config)], stderr=subprocess.PIPE, text=True
-    )
-    try:
-        assert wait_for(lambda: kamailio.registrations("door")), "never registered"
+    with running(config) as proc:
+        assert wait_registered(kamailio), "never registered"
         contact = f"sip:door@127.0.0.1:{port}" + (";transport=tcp" if transport == "tcp" else "")
         (registered,) = kamailio.registrations("door")
         # Issue 13 rule 2: the Contact carries our unguessable line= token as its last param.
         assert registered.startswith(contact + ";line=") and len(registered) == len(contact) + 22
-        status = json.loads(ctl(tmp_path, "status", "--json").stdout)
+        status = json.loads(ctl(tmp_path / "ctl.sock", "status", "--json").stdout)
         (registration,) = status["registrations"]
         assert registration["state"] == "registered" and registration["last_response"] == "200 OK"
         assert sip_options_ping(port, timeout=5).startswith("SIP/2.0 200 OK")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
         assert kamailio.registrations("door") == []  # Expires: 0 reached the registrar
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     log = read_log(proc)
     assert "registered account=account" in log and "unregistered" in log
     assert "secret" not in log
@@ -83,23 +69,37 @@ def test_wrong_password_is_reported_with_the_fix_and_keeps_running(
     kamailio: Kamailio, tmp_path: Path
 ) -> None:
     config, _ = write_config(tmp_path, kamailio, password="wrong-pw-123")
+    with running(config) as proc:
+        assert wait_for(
+            lambda: '"waiting to retry"' in ctl(tmp_path / "ctl.sock", "status", "--json").stdout
+        )
+        assert proc.poll() is None  # still serving
+        status = json.loads(ctl(tmp_path / "ctl.sock", "status", "--json").stdout)
+        assert status["registrations"][0]["state"] == "waiting to retry"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    log = read_log(proc)
+    assert "registration-failed" in log and "fix=check [account]" in log
+    assert "wrong-pw-123" not in log and kamailio.registrations("door") == []
+
+
+@contextlib.contextmanager
+def running(config: Path) -> Iterator[subprocess.Popen[str]]:
+    """``sip-endpoint run --config config``, its log on a pipe for ``read_log``; stopped with
+    SIGTERM (killed if that hangs) unless the test stopped it."""
     proc = subprocess.Popen(
         [*CLI, "run", "--config", str(config)], stderr=subprocess.PIPE, text=True
     )
     try:
-        assert wait_for(lambda: '"waiting to retry"' in ctl(tmp_path, "status", "--json").stdout)
-        assert proc.poll() is None  # still serving
-        status = json.loads(ctl(tmp_path, "status", "--json").stdout)
-        assert status["registrations"][0]["state"] == "waiting to retry"
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
+        yield proc
     finally:
         if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    log = read_log(proc)
-    assert "registration-failed" in log and "fix=check [account]" in log
-    assert "wrong-pw-123" not in log and kamailio.registrations("door") == []
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def read_log(proc: subprocess.Popen[str]) -> str:
@@ -134,22 +134,17 @@ def test_registrar_down_at_start_then_registered_once_it_is_up(
     config.write_text(
         config.read_text().replace("expires = 60\n", "expires = 60\nretry_interval = 1\n")
     )
-    proc = subprocess.Popen(
-        [*CLI, "run", "--config", str(config)], stderr=subprocess.PIPE, text=True
-    )
-    try:
-        time.sleep(2.5)
-        state = json.loads(ctl(tmp_path, "status", "--json").stdout)["registrations"][0]["state"]
-        assert state in ("registering", "waiting to retry")
-        kamailio.start()
-        assert wait_for(lambda: kamailio.registrations("door"), timeout=15), "never registered"
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
-    finally:
-        kamailio.stop()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    with running(config) as proc:
+        try:
+            time.sleep(2.5)
+            status = json.loads(ctl(tmp_path / "ctl.sock", "status", "--json").stdout)
+            assert status["registrations"][0]["state"] in ("registering", "waiting to retry")
+            kamailio.start()
+            assert wait_registered(kamailio, timeout=15), "never registered"
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=10) == 0
+        finally:
+            kamailio.stop()
     log = read_log(proc)
     assert "registered account=account" in log
     if transport == "tcp":
@@ -160,24 +155,17 @@ def test_register_now_and_the_out_of_service_switch(kamailio: Kamailio, tmp_path
     """``ctl register`` re-registers at once (a fresh CSeq at Kamailio); ``--off`` removes the
     binding (an intercom switched out of service), ``--on`` brings it back."""
     config, port = write_config(tmp_path, kamailio)
-    proc = subprocess.Popen(
-        [*CLI, "run", "--config", str(config)], stderr=subprocess.PIPE, text=True
-    )
-    try:
-        assert wait_for(lambda: kamailio.registrations("door")), "never registered"
+    with running(config) as proc:
+        assert wait_registered(kamailio), "never registered"
         (first,) = kamailio.binding_cseqs("door")
-        assert ctl(tmp_path, "register").returncode == 0
+        assert ctl(tmp_path / "ctl.sock", "register").returncode == 0
         assert wait_for(lambda: kamailio.binding_cseqs("door")[0] > first), "no re-REGISTER"
-        assert ctl(tmp_path, "register", "--off").returncode == 0
+        assert ctl(tmp_path / "ctl.sock", "register", "--off").returncode == 0
         assert wait_for(lambda: kamailio.registrations("door") == []), "still registered"
-        assert ctl(tmp_path, "register", "--on").returncode == 0
-        assert wait_for(lambda: kamailio.registrations("door")), "not back in service"
+        assert ctl(tmp_path / "ctl.sock", "register", "--on").returncode == 0
+        assert wait_registered(kamailio), "not back in service"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     log = read_log(proc)
     assert "out-of-service" in log and "in-service" in log
     assert f"sip:door@127.0.0.1:{port}" in log
@@ -207,19 +195,13 @@ def options_from(source: str, port: int, timeout: float = 1.0) -> bytes | None:
 def test_requests_from_outside_the_pbx_get_no_answer(kamailio: Kamailio, tmp_path: Path) -> None:
     """Registered to Kamailio on 127.0.0.1, the door ignores a scanner on 127.0.0.2."""
     config, port = write_config(tmp_path, kamailio)
-    proc = subprocess.Popen(
-        [*CLI, "run", "--config", str(config)], stderr=subprocess.PIPE, text=True
-    )
-    try:
-        assert wait_for(lambda: kamailio.registrations("door")), "never registered"
+    with running(config) as proc:
+        assert wait_registered(kamailio), "never registered"
         assert options_from("127.0.0.2", port) is None
         reply = options_from("127.0.0.1", port)
         assert reply is not None and reply.startswith(b"SIP/2.0 200")
-        status = json.loads(ctl(tmp_path, "status", "--json").stdout)
+        status = json.loads(ctl(tmp_path / "ctl.sock", "status", "--json").stdout)
         assert status["untrusted_dropped"] == 1
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=10)
     log = read_log(proc)
     assert "WARNING" in log and "request-dropped method=OPTIONS source=127.0.0.2" in log
     assert "add its address to [sip] accept_from" in log

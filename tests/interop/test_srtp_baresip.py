@@ -14,11 +14,16 @@ import pytest
 from tests.certs import Authority
 from tests.interop.door import (
     Door,
+    account,
+    dial,
+    hang_up,
     hold_resume_then_hang_up,
     inject_plain_code,
     read_wav,
     rtp_port_of,
+    talk_then_hang_up,
     tone_share,
+    wait_registered,
 )
 from tests.interop.peers import Baresip, Kamailio
 
@@ -26,16 +31,12 @@ pytestmark = pytest.mark.interop
 
 
 def secure_door(tmp: Path, proxy: Kamailio, ca_file: Path, encryption: str) -> Door:
-    extra = (
-        f'[account]\nregistrar = "sip:localhost:{proxy.tls_port};transport=tls"\n'
-        f'user = "door"\npassword = "secret"\nexpires = 60\n[tls]\nca_file = "{ca_file}"\n'
+    extra = account(f"sip:localhost:{proxy.tls_port};transport=tls") + (
+        f'[tls]\nca_file = "{ca_file}"\n'
         '[hardware]\nboard = "simulated"\n[door]\nrelay_pin = 27\ncode = "1234"\n'
     )
     door = Door(tmp, sip=f'transport = "tls"\n[media]\nencryption = "{encryption}"', extra=extra)
-    deadline = time.monotonic() + 10
-    while not proxy.registrations("door") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert proxy.registrations("door"), "the door never registered over TLS"
+    assert wait_registered(proxy), "the door never registered over TLS"
     return door
 
 
@@ -46,30 +47,30 @@ def tls_proxy(tmp: Path) -> tuple[Kamailio, Path]:
     return proxy, ca.files.cert
 
 
+def parties(tmp: Path, mediaenc: str, encryption: str) -> tuple[Kamailio, Baresip, Door]:
+    """Kamailio with TLS, the flat's baresip registered there over UDP (``mediaenc``: its SRTP
+    wish, "" for plain RTP) and the door registered over TLS with ``[media] encryption``."""
+    proxy, ca = tls_proxy(tmp)
+    flat = Baresip(
+        tmp / "flat", user="flat", registrar=f"127.0.0.1:{proxy.port}", mediaenc=mediaenc
+    ).start()
+    return proxy, flat, secure_door(tmp / "door", proxy, ca, encryption)
+
+
 @pytest.mark.parametrize(
     ("mediaenc", "encryption"), [("srtp-mand", "mandatory"), ("srtp", "optional")]
 )
 def test_srtp_call_audio_both_ways_and_the_code_opens_the_door(
     tmp_path: Path, mediaenc: str, encryption: str
 ) -> None:
-    proxy, ca = tls_proxy(tmp_path)
-    flat = Baresip(
-        tmp_path / "flat",
-        user="flat",
-        registrar=f"127.0.0.1:{proxy.port}",
-        mediaenc=mediaenc,
-    ).start()
-    door = secure_door(tmp_path / "door", proxy, ca, encryption)
+    proxy, flat, door = parties(tmp_path, mediaenc, encryption)
     try:
-        flat.ctrl.command("dial", f"sip:door@127.0.0.1:{proxy.port}")
-        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        dial(flat, f"sip:door@127.0.0.1:{proxy.port}")
         time.sleep(1.0)
         flat.ctrl.command("sndcode", "1234")
         time.sleep(1.0)
         status = door.ctl("status", "--json").stdout
-        flat.ctrl.command("hangup")
-        flat.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        hang_up(flat)
     finally:
         log = door.stop()
         flat.stop()
@@ -99,9 +100,7 @@ def test_srtp_call_audio_both_ways_and_the_code_opens_the_door(
 
 
 def test_mandatory_refuses_a_plain_rtp_caller_with_488(tmp_path: Path) -> None:
-    proxy, ca = tls_proxy(tmp_path)
-    flat = Baresip(tmp_path / "flat", user="flat", registrar=f"127.0.0.1:{proxy.port}").start()
-    door = secure_door(tmp_path / "door", proxy, ca, "mandatory")
+    proxy, flat, door = parties(tmp_path, "", "mandatory")
     try:
         flat.ctrl.command("dial", f"sip:door@127.0.0.1:{proxy.port}")
         closed = flat.ctrl.wait_event("CALL_CLOSED", 10)
@@ -117,21 +116,14 @@ def test_mandatory_refuses_a_plain_rtp_caller_with_488(tmp_path: Path) -> None:
 def test_a_plain_rtp_injector_cannot_latch_or_send_a_digit(tmp_path: Path) -> None:
     """While baresip talks SRTP to the door, a raw socket sprays plain RTP telephone-events
     for the door code at the door's RTP port; nothing opens and the report counts them."""
-    proxy, ca = tls_proxy(tmp_path)
-    flat = Baresip(
-        tmp_path / "flat", user="flat", registrar=f"127.0.0.1:{proxy.port}", mediaenc="srtp-mand"
-    ).start()
-    door = secure_door(tmp_path / "door", proxy, ca, "mandatory")
+    proxy, flat, door = parties(tmp_path, "srtp-mand", "mandatory")
     try:
-        flat.ctrl.command("dial", f"sip:door@127.0.0.1:{proxy.port}")
-        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        dial(flat, f"sip:door@127.0.0.1:{proxy.port}")
         status = door.ctl("status", "--json").stdout
         port = rtp_port_of(flat)
         sent = inject_plain_code(port)
         time.sleep(0.5)
-        flat.ctrl.command("hangup")
-        flat.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        hang_up(flat)
     finally:
         log = door.stop()
         flat.stop()
@@ -146,11 +138,7 @@ def test_hold_and_resume_keep_the_keys_and_audio_flows_after(tmp_path: Path) -> 
     """baresip re-offers its own key on hold and resume; we answer keeping ours (RFC 4568
     §7.1.4: no rekey asked; a new key of ours would be ignored by baresip 1.0's receive
     context and every packet after would fail). Audio flows both ways after the resume."""
-    proxy, ca = tls_proxy(tmp_path)
-    flat = Baresip(
-        tmp_path / "flat", user="flat", registrar=f"127.0.0.1:{proxy.port}", mediaenc="srtp-mand"
-    ).start()
-    door = secure_door(tmp_path / "door", proxy, ca, "mandatory")
+    proxy, flat, door = parties(tmp_path, "srtp-mand", "mandatory")
     try:
         flat.ctrl.command("dial", f"sip:door@127.0.0.1:{proxy.port}")
         hold_resume_then_hang_up(flat)
@@ -191,11 +179,7 @@ def test_peer_to_peer_baresip_calls_our_tls_listener_with_srtp(tmp_path: Path) -
     )
     try:
         flat.ctrl.command("dial", f"sip:door@127.0.0.1:{door.port};transport=tls")
-        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
-        time.sleep(1.5)
-        flat.ctrl.command("hangup")
-        flat.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        talk_then_hang_up(flat)
     finally:
         log = door.stop()
         flat.stop()

@@ -12,8 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.interop.door import Door, read_wav, registered_door, tone_share
-from tests.interop.peers import LOOPBACK, Baresip, Kamailio, Sipp
+from tests.interop.door import (
+    Door,
+    dial,
+    hang_up,
+    read_wav,
+    registered_door,
+    sipp_calls,
+    talk_then_hang_up,
+    tone_share,
+)
+from tests.interop.peers import LOOPBACK, Baresip, Kamailio, running
 
 pytestmark = pytest.mark.interop
 
@@ -23,13 +32,11 @@ NAMES_LOOPBACK = 'allow = ["*@127.0.0.1"]'
 
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[tuple[Baresip, Baresip]]:
-    concierge = Baresip(tmp_path / "concierge", user="concierge", tone_hz=1000).start()
-    flat = Baresip(tmp_path / "flat", user="flat", tone_hz=1000).start()
-    try:
+    with (
+        running(Baresip(tmp_path / "concierge", user="concierge", tone_hz=1000)) as concierge,
+        running(Baresip(tmp_path / "flat", user="flat", tone_hz=1000)) as flat,
+    ):
         yield concierge, flat
-    finally:
-        concierge.stop()
-        flat.stop()
 
 
 def events_of(log: str, name: str) -> list[str]:
@@ -42,17 +49,14 @@ def test_baresip_transfers_the_door_to_a_flat_and_the_door_follows(
     concierge, flat = pair
     door = Door(tmp_path / "door", calls=NAMES_LOOPBACK)
     try:
-        concierge.ctrl.command("dial", door.uri)
-        concierge.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        dial(concierge, door.uri)
         time.sleep(1)
         concierge.ctrl.command("transfer", flat.uri)
         flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
         concierge.ctrl.wait_event("CALL_CLOSED", 10)
         time.sleep(2)
         status = door.ctl("status", "--json")
-        flat.ctrl.command("hangup")
-        flat.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        hang_up(flat)
     finally:
         log = door.stop()
     assert events_of(log, "transfer-requested") and events_of(log, "transfer-succeeded")
@@ -74,8 +78,7 @@ def test_a_refer_to_an_unnamed_host_is_refused(
     concierge, flat = pair
     door = Door(tmp_path / "door")  # allow = ["*"] names no host
     try:
-        concierge.ctrl.command("dial", door.uri)
-        concierge.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        dial(concierge, door.uri)
         concierge.ctrl.command("transfer", flat.uri)
         failed = concierge.ctrl.wait_event("TRANSFER_FAILED", 5)
         time.sleep(1)
@@ -92,7 +95,7 @@ def test_the_door_transfers_a_flat_to_another_flat(
     first, second = pair
     door = Door(tmp_path / "door")
     try:
-        assert door.ctl("call", first.uri).returncode == 0
+        door.call(first.uri)
         first.ctrl.wait_event("CALL_ESTABLISHED", 10)
         time.sleep(1)
         answer = door.ctl("transfer", second.uri)
@@ -100,9 +103,7 @@ def test_the_door_transfers_a_flat_to_another_flat(
         second.ctrl.wait_event("CALL_ESTABLISHED", 10)
         time.sleep(1.5)
         status = door.ctl("status", "--json")
-        second.ctrl.command("hangup")
-        second.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        hang_up(second)
     finally:
         log = door.stop()
     assert events_of(log, "transfer-requested") and events_of(log, "transfer-succeeded")
@@ -120,16 +121,13 @@ def test_transfer_through_kamailio(tmp_path: Path, kamailio: Kamailio) -> None:
     flat = Baresip(tmp_path / "flat", user="flat", registrar=registrar).start()
     door = registered_door(tmp_path / "door", kamailio)
     try:
-        concierge.ctrl.command("dial", f"sip:door@{registrar}")
-        concierge.ctrl.wait_event("CALL_ESTABLISHED", 10)
+        dial(concierge, f"sip:door@{registrar}")
         time.sleep(1)
         concierge.ctrl.command("transfer", f"sip:flat@{registrar}")
         flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
         concierge.ctrl.wait_event("CALL_CLOSED", 10)
         time.sleep(1)
-        flat.ctrl.command("hangup")
-        flat.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        hang_up(flat)
     finally:
         log = door.stop()
         concierge.stop()
@@ -143,17 +141,9 @@ def test_sipp_transferor_sees_the_rfc_3515_flow(tmp_path: Path) -> None:
     flat = Baresip(tmp_path / "flat", user="flat").start()
     door = Door(tmp_path / "door", calls=NAMES_LOOPBACK)
     try:
-        sipp = Sipp(
-            tmp_path / "sipp",
-            "uac_refer.xml",
-            [f"{LOOPBACK}:{door.port}", "-s", "door", "-key", "target", flat.uri],
-        ).start()
-        code = sipp.wait(30)
-        assert code == 0, sipp.report()
-        flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
-        flat.ctrl.command("hangup")
-        flat.ctrl.wait_event("CALL_CLOSED", 10)
-        time.sleep(0.5)
+        target = ["-key", "target", flat.uri]
+        sipp_calls(tmp_path / "sipp", "uac_refer.xml", f"{LOOPBACK}:{door.port}", *target)
+        talk_then_hang_up(flat, 0)
     finally:
         log = door.stop()
         flat.stop()

@@ -107,3 +107,20 @@ def test_a_wrong_key_hears_nothing_and_new_keys_take_over() -> None:
         for data, _ in a.send_frame(tone(n), n * 0.02):
             wrong.receive_rtp(data, A, n * 0.02)
     assert wrong.stats().received_packets == 4  # after the first packet's probation
+
+
+def test_a_datagram_too_long_for_libsrtp_is_refused_not_raised() -> None:
+    """pylibsrtp raised ValueError for more than 1500 bytes, which the media loop reads (up
+    to 2048): one long datagram from anyone to an encrypted call's port ended the call."""
+    a, b = pair()
+    for n in range(5):
+        for data, _ in a.send_frame(tone(n), n * 0.02):
+            b.receive_rtp(data, A, n * 0.02)
+    b.receive_rtp(bytes([0x80, 0]) + bytes(1998), EVIL, 0.1)
+    b.receive_rtcp(bytes([0x80, 200]) + bytes(1998), EVIL, 0.1)
+    b.receive_rtp(bytes(4096), EVIL, 0.1)
+    assert b.stats().unauthenticated == 3 and b.receiver.latched_address == A
+    for n in range(5, 10):  # the call carries on
+        for data, _ in a.send_frame(tone(n), n * 0.02):
+            b.receive_rtp(data, A, n * 0.02)
+    assert b.stats().received_packets == 9

@@ -2,6 +2,7 @@
 
 import asyncio
 import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -226,3 +227,20 @@ async def test_a_burst_larger_than_one_batch_is_read_whole(transport: SipTranspo
 async def test_a_send_that_fails_is_counted_not_raised(transport: SipTransport) -> None:
     transport.send(b"x" * 70000, ("127.0.0.1", 9))  # longer than any datagram: EMSGSIZE
     assert transport.stats.dropped == 1 and "long" in transport.stats.last_error
+
+
+async def test_an_ip_literal_is_bound_without_the_loops_thread_pool() -> None:
+    # Issue 19: asyncio's getaddrinfo runs in a thread pool, one more thread for the life of
+    # the process; an IP literal needs no lookup. A name still binds, through that resolver.
+    literal = SipTransport("127.0.0.1", 0, Collector())
+    await literal.start()
+    pool = [t.name for t in threading.enumerate() if t.name.startswith("asyncio_")]
+    await literal.close()
+    assert not pool, pool
+    named = SipTransport("localhost", 0, Collector())
+    await named.start()
+    try:
+        assert named.port > 0
+        assert [t for t in threading.enumerate() if t.name.startswith("asyncio_")]
+    finally:
+        await named.close()

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.interop.door import ctl
 from tests.service.harness import NotifySocket, Service
 
 TARGET = "127.0.0.1"
@@ -211,13 +212,7 @@ class Door:
     _log_mark: int = field(default=0)
 
     def ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*CLI, "ctl", "--socket", str(self.workdir / "ctl.sock"), *args],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
+        return ctl(self.workdir / "ctl.sock", *args)
 
     def status(self) -> dict[str, object]:
         out = self.ctl("status", "--json")

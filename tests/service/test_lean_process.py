@@ -2,11 +2,17 @@
 
 dnspython is for configured names that need DNS records, pyOpenSSL and cryptography for
 ``keying = "dtls"``, pylibsrtp for encrypted calls, PyAudio for the alsa backend, paho for
-``[mqtt]``, soxr for audio at another rate than 8 kHz, numpy for audio analysis only (the frames
-of a call are bytes through audioop, issue 19). The first tests look at ``sys.modules``
+``[mqtt]``, soxr for audio at another rate than 8 kHz, libopus (ctypes) for a call that
+negotiated Opus, even with "opus" configured, numpy for audio analysis only (the frames of a
+call are bytes through audioop). The first tests look at ``sys.modules``
 of a fresh interpreter; the last one at the shared libraries mapped into the real
 ``sip-endpoint run`` while it answers a PCMU call from SIPp (``/proc/PID/maps``: what is
 mapped is what costs memory).
+
+Every module is also time at start (issue 19: start -> ready < 300 ms): the building services
+load with the setting that turns them on (SQLite with a StateDirectory, the HTTP server with
+``[http] listen``, webhooks, MQTT), each subcommand's code with its subcommand, and ``ctl``
+loads neither the configuration reader nor the engine.
 """
 
 from __future__ import annotations
@@ -28,13 +34,45 @@ from tests.service.harness import NotifySocket, Service
 ROOT = Path(__file__).resolve().parents[2]
 OPTIONAL = {"dns", "OpenSSL", "cryptography", "pylibsrtp", "pyaudio", "soxr", "paho", "numpy"}
 #: Native parts of the optional libraries, as their paths appear in /proc/PID/maps.
-NATIVE = ("/cryptography/", "/pylibsrtp/", "_portaudio", "/OpenSSL/", "/soxr/", "/numpy/")
+NATIVE = (
+    "/cryptography/",
+    "/pylibsrtp/",
+    "_portaudio",
+    "/OpenSSL/",
+    "/soxr/",
+    "/numpy/",
+    "_sqlite3",
+    "libopus",
+)
+#: Standard-library packages only some configurations use: SQLite keeps the history (under a
+#: StateDirectory), ``http`` serves ``[http] listen``.
+ON_DEMAND_STDLIB = {"sqlite3", "http"}
+#: Our modules that a configuration or a subcommand loads when it needs them, not at start.
+ON_DEMAND = {
+    "endpoint.integration.history",
+    "endpoint.integration.http_api",
+    "endpoint.integration.webhooks",
+    "endpoint.integration.mqtt",
+    "endpoint.service.doctor",
+    "endpoint.service.install",
+    "endpoint.service.probe",
+    "endpoint.demo",
+    "endpoint.runtime.relay_off",
+    "endpoint.runtime.dns_records",
+    "endpoint.hardware.gpio",
+    "endpoint.hardware.serial_board",
+    "endpoint.hardware.simulated",
+    "endpoint.media.dtls",
+    "endpoint.media.srtp",
+}
+#: What ``ctl`` (a client of the control socket) has no use for.
+NOT_FOR_CTL = {"asyncio", "tomllib", "sqlite3", "ssl", "numpy"}
+NOT_FOR_CTL_ENDPOINT = {"endpoint.config", "endpoint.sip", "endpoint.ua", "endpoint.runtime"}
 
 
-def modules_after(code: str) -> set[str]:
-    """Top-level module names loaded by a fresh interpreter after running ``code``."""
-    listing = "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
-    script = f"{code}\nimport json, sys\n{listing}"
+def all_modules_after(code: str) -> set[str]:
+    """Every module name loaded by a fresh interpreter after running ``code``."""
+    script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
@@ -42,10 +80,29 @@ def modules_after(code: str) -> set[str]:
     return set(json.loads(out.stdout.splitlines()[-1]))
 
 
+def modules_after(code: str) -> set[str]:
+    """Top-level module names loaded by a fresh interpreter after running ``code``."""
+    return {name.split(".")[0] for name in all_modules_after(code)}
+
+
 def test_the_engine_and_cli_import_no_optional_library() -> None:
-    loaded = modules_after("import endpoint.cli, endpoint.runtime.engine")
-    assert "endpoint" in loaded
-    assert not loaded & OPTIONAL, loaded & OPTIONAL
+    loaded = all_modules_after("import endpoint.cli, endpoint.runtime.engine")
+    top = {name.split(".")[0] for name in loaded}
+    assert "endpoint.runtime.engine" in loaded
+    assert not top & OPTIONAL, top & OPTIONAL
+    assert not top & ON_DEMAND_STDLIB, top & ON_DEMAND_STDLIB
+    assert not loaded & ON_DEMAND, loaded & ON_DEMAND
+
+
+def test_ctl_loads_neither_the_config_reader_nor_the_engine(tmp_path: Path) -> None:
+    loaded = all_modules_after(
+        "from endpoint.cli import main\n"
+        f"assert main(['ctl', '--socket', '{tmp_path / 'none.sock'}', 'status']) == 1"
+    )
+    assert "endpoint.control_client" in loaded
+    top = {name.split(".")[0] for name in loaded}
+    assert not top & NOT_FOR_CTL, top & NOT_FOR_CTL
+    assert not loaded & NOT_FOR_CTL_ENDPOINT, loaded & NOT_FOR_CTL_ENDPOINT
 
 
 def test_ip_literals_and_names_with_a_port_are_resolved_without_dnspython() -> None:
@@ -78,7 +135,8 @@ def test_a_name_that_needs_srv_records_loads_dnspython() -> None:
 def test_a_plain_pcmu_call_maps_no_optional_native_library(tmp_path: Path, backend: str) -> None:
     port = free_port(both=True)
     config = tmp_path / "door.toml"
-    door_config(config, port, backend=backend)
+    # Opus allowed, but SIPp offers PCMU only: libopus must stay unmapped.
+    door_config(config, port, backend=backend, extra='[media]\ncodecs = ["opus", "PCMU"]\n')
     notify = NotifySocket(tmp_path / "notify")
     service = Service(config, notify)
     try:

@@ -3,19 +3,17 @@ un-register, exit 0) and SIGHUP with a changed account (the old binding goes, th
 
 import json
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from tests.interop.door import ctl
 from tests.interop.peers import Baresip, Kamailio, free_port
 from tests.service.harness import NotifySocket, Service
 
 pytestmark = pytest.mark.interop
-CLI = [sys.executable, "-m", "endpoint"]
 
 
 def door_config(path: Path, kamailio: Kamailio, port: int, user: str, password: str) -> None:
@@ -24,16 +22,6 @@ def door_config(path: Path, kamailio: Kamailio, port: int, user: str, password: 
         f'[account]\nregistrar = "sip:127.0.0.1:{kamailio.port}"\nuser = "{user}"\n'
         f'password = "{password}"\nexpires = 60\n'
         f'[audio]\nbackend = "tone"\n[control]\nsocket = "{path.parent / "ctl.sock"}"\n'
-    )
-
-
-def ctl(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, "ctl", "--socket", str(tmp / "ctl.sock"), *args],
-        capture_output=True,
-        text=True,
-        timeout=10,
-        check=False,
     )
 
 
@@ -57,7 +45,7 @@ def test_sigterm_in_a_call_sends_bye_unregisters_and_exits_0(
         status = notify.wait_for(lambda d: d.get("STATUS", "").startswith("registered"))
         assert status["STATUS"] == "registered door@127.0.0.1; idle"
         assert kamailio.registrations("door")
-        answer = ctl(tmp_path, "call", "flat")
+        answer = ctl(tmp_path / "ctl.sock", "call", "flat")
         assert answer.returncode == 0, answer.stderr
         flat.ctrl.wait_event("CALL_ESTABLISHED", 10)
         in_call = notify.wait_for(lambda d: "in call with" in d.get("STATUS", ""))
@@ -99,7 +87,7 @@ def test_sighup_with_a_changed_account_moves_the_binding(
         wait_for(lambda: kamailio.registrations("alice"))
         wait_for(lambda: not kamailio.registrations("door"))
         notify.wait_for(lambda d: d.get("STATUS") == "registered alice@127.0.0.1; idle", since=mark)
-        status = json.loads(ctl(tmp_path, "status", "--json").stdout)
+        status = json.loads(ctl(tmp_path / "ctl.sock", "status", "--json").stdout)
         assert [r["aor"] for r in status["registrations"]] == ["sip:alice@127.0.0.1"]
         service.proc.send_signal(signal.SIGTERM)
         assert service.proc.wait(timeout=10) == 0

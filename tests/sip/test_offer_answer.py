@@ -18,6 +18,7 @@ from endpoint.sip.offer_answer import (
     NotAcceptableError,
     SdpSession,
     hold,
+    keep_codec,
     make_answer,
     make_offer,
     process_answer,
@@ -276,3 +277,86 @@ def test_a_stun_learned_rtcp_address_is_offered_and_answered_only_without_mux() 
         SdpSession(random.Random(3), "x"),
     )
     assert "a=rtcp:" not in str(muxed) and "a=rtcp-mux" in str(muxed)
+
+
+# -- Opus (RFC 7587: a dynamic type, always opus/48000/2, 16 kHz wideband for us) -------------
+
+OPUS = LocalMedia("192.0.2.10", 40000, codecs=("OPUS", "G722", "PCMU"))
+
+
+def test_opus_is_offered_with_a_dynamic_type_and_our_fmtp() -> None:
+    text = bytes(make_offer(OPUS, session())).decode()
+    media = make_offer(OPUS, session()).media[0]
+    assert media.formats == ("111", "9", "0", "101")
+    assert "a=rtpmap:111 opus/48000/2\r\n" in text
+    assert "a=fmtp:111 maxplaybackrate=16000;sprop-maxcapturerate=16000;useinbandfec=1\r\n" in text
+
+
+def test_rfc_7587_example_offer_is_answered_with_the_peers_number_and_fmtp_kept() -> None:
+    """RFC 7587 §7's first example (wideband receiver), with PCMU after it."""
+    offer = parse_sdp(
+        ALICE + "m=audio 54312 RTP/AVP 101 0\r\na=rtpmap:101 opus/48000/2\r\n"
+        "a=fmtp:101 maxplaybackrate=16000; sprop-maxcapturerate=16000\r\n"
+    )
+    answer, media = make_answer(offer, OPUS, session())
+    assert (media.codec, media.payload_type, media.telephone_event_pt) == ("OPUS", 101, None)
+    assert media.fmtp == "maxplaybackrate=16000; sprop-maxcapturerate=16000"
+    assert answer.media[0].formats == ("101",)
+    assert answer.media[0].rtpmap()[101] == ("opus", 48000, 2)
+
+
+def test_rfc_7587_stereo_example_is_still_opus_we_send_mono() -> None:
+    offer = parse_sdp(
+        ALICE + "m=audio 54312 RTP/AVP 101\r\na=rtpmap:101 opus/48000/2\r\n"
+        "a=fmtp:101 stereo=1; sprop-stereo=1\r\n"
+    )
+    _, media = make_answer(offer, OPUS, session())
+    assert media.codec == "OPUS"
+
+
+def test_wideband_follows_our_order_and_beats_the_offerers_narrowband() -> None:
+    offer = parse_sdp(ALICE + "m=audio 49170 RTP/AVP 0 9 96\r\na=rtpmap:96 OPUS/48000/2\r\n")
+    media = make_answer(offer, OPUS, session())[1]
+    assert (media.codec, media.payload_type) == ("OPUS", 96)
+    g722_first = LocalMedia("192.0.2.10", 40000, codecs=("G722", "OPUS", "PCMU"))
+    assert make_answer(offer, g722_first, session())[1].codec == "G722"
+
+
+def test_opus_at_another_rate_or_channel_count_or_unlisted_is_not_opus() -> None:
+    for rtpmap in ("96 opus/16000/2", "96 opus/48000", "96 opus/48000/1"):
+        offer = parse_sdp(ALICE + f"m=audio 49170 RTP/AVP 96 0\r\na=rtpmap:{rtpmap}\r\n")
+        assert make_answer(offer, OPUS, session())[1].codec == "PCMU", rtpmap
+    offer = parse_sdp(ALICE + "m=audio 49170 RTP/AVP 111 0\r\n")  # no rtpmap: not static
+    assert make_answer(offer, OPUS, session())[1].codec == "PCMU"
+
+
+def test_opus_stays_out_unless_configured() -> None:
+    offer = parse_sdp(ALICE + "m=audio 49170 RTP/AVP 111 0\r\na=rtpmap:111 opus/48000/2\r\n")
+    assert make_answer(offer, LOCAL, session())[1].codec == "PCMU"
+    assert "111" not in make_offer(LOCAL, session()).media[0].formats
+
+
+def test_an_answer_choosing_opus_under_another_number_is_followed() -> None:
+    offer = make_offer(OPUS, session())
+    answer = parse_sdp(
+        ALICE + "m=audio 49170 RTP/AVP 98\r\na=rtpmap:98 opus/48000/2\r\n"
+        "a=fmtp:98 useinbandfec=1\r\n"
+    )
+    media = process_answer(offer, answer, OPUS)
+    assert (media.codec, media.payload_type, media.fmtp) == ("OPUS", 98, "useinbandfec=1")
+
+
+def test_opus_under_a_static_or_oversized_number_is_not_taken() -> None:
+    for pt in ("8", "95", "128", "300"):
+        offer = parse_sdp(ALICE + f"m=audio 49170 RTP/AVP {pt} 0\r\na=rtpmap:{pt} opus/48000/2\r\n")
+        assert make_answer(offer, OPUS, session())[1].codec == "PCMU", pt
+
+
+def test_a_re_offer_keeps_the_number_opus_has_in_the_session() -> None:
+    """RFC 3264 §8.3.2: the peer's 101 for Opus stays; telephone-event moves off it."""
+    offer = parse_sdp(ALICE + "m=audio 54312 RTP/AVP 101 0\r\na=rtpmap:101 opus/48000/2\r\n")
+    _, media = make_answer(offer, OPUS, session())
+    re_offer = make_offer(keep_codec(OPUS, media), session()).media[0]
+    assert re_offer.formats[0] == "101" and re_offer.rtpmap()[101] == ("opus", 48000, 2)
+    (dtmf,) = [pt for pt, m in re_offer.rtpmap().items() if m[0] == "telephone-event"]
+    assert dtmf != 101 and str(dtmf) in re_offer.formats

@@ -7,7 +7,9 @@ import pytest
 from endpoint.config import ButtonSettings
 from endpoint.ua.buttons import (
     AnswerCall,
+    AttendedTransferStep,
     ButtonLogic,
+    CancelConsultation,
     HangupCall,
     OpenDoorCommand,
     PlaceCall,
@@ -49,6 +51,19 @@ def test_transfer_moves_the_answered_call_to_its_one_target() -> None:
     b = logic("transfer", targets=("flat12",))
     assert b.handle(ev(PRESSED), call_active=True) == [TransferCall("b", "flat12")]
     assert b.handle(ev(PRESSED), call_active=False) == []  # nothing to transfer
+
+
+def test_attended_transfer_short_press_steps_and_long_press_cancels() -> None:
+    """A short press (known at RELEASED) starts or completes; a long press (HELD) cancels,
+    and its release does nothing more."""
+    b = logic("attended-transfer", targets=("flat12",))
+    assert b.handle(ev(PRESSED), call_active=True) == []
+    assert b.handle(ev(RELEASED), call_active=True) == [AttendedTransferStep("b", "flat12")]
+    assert b.handle(ev(PRESSED), call_active=True) == []
+    assert b.handle(ev(HELD), call_active=True) == [CancelConsultation("b")]
+    assert b.handle(ev(RELEASED), call_active=True) == []
+    b.handle(ev(PRESSED), call_active=False)
+    assert b.handle(ev(RELEASED), call_active=False) == []  # no call: nothing to transfer
 
 
 @pytest.mark.parametrize(

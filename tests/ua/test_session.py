@@ -416,8 +416,10 @@ def test_status_lists_the_call_with_its_codec_hold_and_length() -> None:
         "direction": "in",
         "peer": "sip:flat@example.com",
         "state": "confirmed",
+        "active": True,
         "codec": "PCMU",
         "on_hold": True,
+        "held": False,
         "encryption": "none",
         "seconds": 15.0,
     }

@@ -112,8 +112,9 @@ def engine_of(settings: ProcessingSettings) -> Engine:
     proc = VoiceProcessor(settings, RATE, FRAME)
 
     def run(mic: np.ndarray, far: np.ndarray) -> np.ndarray:
-        proc.played(far)
-        return proc.captured(mic)
+        # The processor works on frames (int16 bytes); the analysis here on arrays.
+        proc.played(far.astype(np.int16).tobytes())
+        return np.frombuffer(proc.captured(mic.astype(np.int16).tobytes()), dtype=np.int16)
 
     return run
 

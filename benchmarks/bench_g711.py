@@ -14,8 +14,8 @@ from endpoint.media.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_enco
 
 
 def main() -> None:
-    frame = (np.sin(np.arange(160) * 2 * np.pi * 440 / 8000) * 12000).astype(np.int16)
-    print(f"Python {platform.python_version()}, numpy {np.__version__}, 160-sample frames")
+    frame = (np.sin(np.arange(160) * 2 * np.pi * 440 / 8000) * 12000).astype(np.int16).tobytes()
+    print(f"Python {platform.python_version()}, 160-sample frames (int16 bytes)")
     for name, encode, decode in (
         ("mu-law", ulaw_encode, ulaw_decode),
         ("A-law", alaw_encode, alaw_decode),

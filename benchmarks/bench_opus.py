@@ -22,14 +22,14 @@ from endpoint.media.opus import OpusDecoder, OpusEncoder
 FRAMES = 500
 
 
-def voice(rate: int, frames: int) -> list[np.ndarray]:
+def voice(rate: int, frames: int) -> list[bytes]:
     n = rate // 50
     t = np.arange(n * frames) / rate
     rng = np.random.default_rng(1)
     pitch = 180 + 40 * np.sin(2 * np.pi * 3 * t)
     x = 8000 * np.sin(2 * np.pi * np.cumsum(pitch) / rate) + rng.normal(0, 800, len(t))
     pcm = np.clip(x, -32768, 32767).astype(np.int16)
-    return [pcm[k * n : (k + 1) * n] for k in range(frames)]
+    return [pcm[k * n : (k + 1) * n].tobytes() for k in range(frames)]  # frames: int16 bytes
 
 
 def per_frame_us(work: Callable[[], None]) -> float:

@@ -9,7 +9,7 @@ that disappear (see registry.py for the recovery story).
 """
 
 from endpoint.audio.devices import PREFERRED_RATES, DeviceSpec, Direction, describe
-from endpoint.audio.port import AudioStatus, DeviceState, checked_copy
+from endpoint.audio.port import AudioStatus, DeviceState, checked_frame
 from endpoint.audio.registry import DeviceRegistry, DeviceStream, StreamOptions, default_registry
 from endpoint.audio.ring import FrameRing
 from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE, Frame
@@ -104,7 +104,7 @@ class AlsaPort:
     def write_frame(self, frame: Frame) -> None:
         """Queue a frame; frames queued before `start()` play first (a prefill)."""
         if self._playback_ring is not None:
-            self._playback_ring.push(checked_copy(frame, self._frame_samples))
+            self._playback_ring.push(checked_frame(frame, self._frame_samples))
 
     def wait_running(self, timeout: float) -> bool:
         """Block the calling thread (never the media thread) until every direction runs."""

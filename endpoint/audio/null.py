@@ -3,10 +3,8 @@
 For a headless test run, and as the alert port of backends that have nowhere to play an alert.
 """
 
-import numpy as np
-
-from endpoint.audio.port import AudioStatus, DeviceState, checked_copy
-from endpoint.media.frame import FRAME_SAMPLES, Frame
+from endpoint.audio.port import AudioStatus, DeviceState, checked_frame
+from endpoint.media.frame import FRAME_SAMPLES, Frame, silence
 
 
 class NullPort:
@@ -25,10 +23,10 @@ class NullPort:
     def read_frame(self) -> Frame | None:
         if not self._running:
             return None
-        return np.zeros(self._frame_samples, dtype=np.int16)
+        return silence(self._frame_samples)
 
     def write_frame(self, frame: Frame) -> None:
-        checked_copy(frame, self._frame_samples)
+        checked_frame(frame, self._frame_samples)
 
     def status(self) -> AudioStatus:
         state = DeviceState.RUNNING if self._running else DeviceState.STOPPED

@@ -11,8 +11,6 @@ import enum
 from dataclasses import dataclass
 from typing import Protocol
 
-import numpy as np
-
 from endpoint.media.frame import Frame
 
 
@@ -88,14 +86,17 @@ class AudioPort(Protocol):
         """Return counters and fill levels (cheap; safe to call every tick)."""
 
 
-def checked_copy(frame: Frame, frame_samples: int) -> Frame:
-    """Copy a frame handed to `write_frame`, after checking it is what the contract says.
+def checked_frame(frame: Frame, frame_samples: int) -> Frame:
+    """Check a frame handed to `write_frame` is what the contract says, and return it.
 
-    The copy lets the media thread reuse its buffer; a wrong shape or type is a programming
-    error on our side, so it raises instead of being played as noise.
+    Frames are immutable bytes, so the media thread may reuse nothing of it and no copy is
+    needed; a wrong type or length is a programming error on our side, so it raises instead of
+    being played as noise.
     """
-    if frame.dtype != np.int16 or frame.shape != (frame_samples,):
+    if type(frame) is not bytes or len(frame) != 2 * frame_samples:
+        size = len(frame) if isinstance(frame, bytes | bytearray) else "?"
         raise ValueError(
-            f"an audio frame is {frame_samples} int16 samples, not {frame.shape} {frame.dtype}"
+            f"an audio frame is {2 * frame_samples} bytes ({frame_samples} int16 samples), "
+            f"not a {type(frame).__name__} of {size}"
         )
-    return frame.copy()
+    return frame

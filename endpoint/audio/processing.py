@@ -30,9 +30,9 @@ import collections
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import numpy as np
-
 from endpoint.audio.port import AudioError
+from endpoint.media.frame import Frame, silence
+from endpoint.media.pcm_ops import gain
 
 #: Frames of reference history kept; bounds the alignment delay (1.28 s at 20 ms).
 MAX_REFERENCE_FRAMES = 64
@@ -62,11 +62,8 @@ class ProcessingSettings:
         return self.echo_cancellation or self.noise_suppression or self.auto_gain
 
 
-def _gain(frame: np.ndarray, factor: float) -> np.ndarray:
-    if factor == 1.0:
-        return frame
-    scaled = np.clip(np.rint(frame.astype(np.float32) * factor), -32768, 32767)
-    return np.asarray(scaled, dtype=np.int16)
+def _gain(frame: Frame, factor: float) -> Frame:
+    return frame if factor == 1.0 else gain(frame, factor)
 
 
 def db_to_factor(db: float) -> float:
@@ -79,7 +76,7 @@ class Engine(Protocol):
     #: Samples by which the engine delays the microphone signal.
     latency: int
 
-    def process(self, captured: np.ndarray, played: np.ndarray) -> np.ndarray: ...
+    def process(self, captured: Frame, played: Frame) -> Frame: ...
 
 
 class SpeexEngine:
@@ -108,7 +105,7 @@ class SpeexEngine:
         # speex's preprocessor works on overlapping windows: its output lags by one frame.
         self.latency = frame if self._pre is not None else 0
 
-    def process(self, captured: np.ndarray, played: np.ndarray) -> np.ndarray:
+    def process(self, captured: Frame, played: Frame) -> Frame:
         out = captured
         if self._echo is not None:
             out = self._echo.process(out, played)
@@ -139,20 +136,20 @@ class WebRtcEngine:
         self._half = frame // 2
         self.latency = 0
 
-    def process(self, captured: np.ndarray, played: np.ndarray) -> np.ndarray:
+    def process(self, captured: Frame, played: Frame) -> Frame:
         rtc, half, rate = self._rtc, self._half, self._rate
-        out = np.empty(2 * half, dtype=np.int16)
+        out = []
         for k in range(2):
-            part = slice(k * half, (k + 1) * half)
+            part = slice(2 * k * half, 2 * (k + 1) * half)  # bytes: two per sample
             if self._aec:
-                reverse = rtc.AudioFrame(played[part].tobytes(), rate, 1, half)
+                reverse = rtc.AudioFrame(played[part], rate, 1, half)
                 self._apm.process_reverse_stream(reverse)
                 # The reference is aligned by the caller; AEC3 estimates what remains itself.
                 self._apm.set_stream_delay_ms(0)
-            near = rtc.AudioFrame(captured[part].tobytes(), rate, 1, half)
+            near = rtc.AudioFrame(captured[part], rate, 1, half)
             self._apm.process_stream(near)
-            out[part] = np.frombuffer(bytes(near.data), dtype=np.int16)
-        return out
+            out.append(bytes(near.data))
+        return b"".join(out)
 
 
 def _livekit() -> Any:
@@ -184,10 +181,8 @@ class VoiceProcessor:
         self.frame = frame
         self._speaker = db_to_factor(settings.speaker_volume_db)
         self._mic = db_to_factor(settings.mic_gain_db)
-        self._history: collections.deque[np.ndarray] = collections.deque(
-            maxlen=MAX_REFERENCE_FRAMES
-        )
-        self._silence = np.zeros(frame, dtype=np.int16)
+        self._history: collections.deque[Frame] = collections.deque(maxlen=MAX_REFERENCE_FRAMES)
+        self._silence = silence(frame)
         self._fixed_frames = (settings.echo_delay_ms * rate // 1000) // frame
         self._engine = make_engine(settings, rate, frame) if settings.native else None
         #: Samples the processing delays the microphone by.
@@ -205,21 +200,21 @@ class VoiceProcessor:
     def set_mic_gain(self, db: float) -> None:
         self._mic = db_to_factor(db)
 
-    def played(self, frame: np.ndarray) -> np.ndarray:
+    def played(self, frame: Frame) -> Frame:
         """Return ``frame`` at the speaker volume, remembered as the echo reference."""
         out = _gain(frame, self._speaker)
         if self.settings.echo_cancellation:
             self._history.append(out)
         return out
 
-    def captured(self, frame: np.ndarray) -> np.ndarray:
+    def captured(self, frame: Frame) -> Frame:
         """Return the microphone frame processed (echo of what `played()` saw removed)."""
         out = _gain(frame, self._mic)
         if self._engine is not None:
             out = self._engine.process(out, self._reference())
         return out
 
-    def _reference(self) -> np.ndarray:
+    def _reference(self) -> Frame:
         if not self.settings.echo_cancellation:
             return self._silence
         delay = min(self._fixed_frames, MAX_REFERENCE_FRAMES - 1)

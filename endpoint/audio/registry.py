@@ -199,9 +199,8 @@ class DeviceStream:
         try:
             if self._capture is not None:
                 for frame in self._capture.convert(in_data or b""):
-                    rings = self.rings
-                    for ring in rings:
-                        ring.push(frame if len(rings) == 1 else frame.copy())
+                    for ring in self.rings:
+                        ring.push(frame)  # immutable bytes: every ring may share it
                 return None, pyaudio.paContinue
             if self._playback is not None:
                 return self._playback.render(frame_count, self._next_mixed), pyaudio.paContinue

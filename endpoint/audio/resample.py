@@ -8,7 +8,9 @@ anti-aliasing filter: flat to 3.9 kHz and below -114 dB from 4.5 kHz when going 
 (`benchmarks/bench_resample.py` prints these figures). A streaming resampler keeps its filter
 state between chunks, so frame boundaries do not click.
 
-Samples are float32 in [-1, 1) inside the converters and int16 at the edges.
+Samples are float32 in [-1, 1) inside the resampler and int16 bytes (frames) at the edges. This
+module is numpy's: it is imported only where a device or file runs at another rate than the
+call (issue 19).
 """
 
 from __future__ import annotations
@@ -18,8 +20,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import numpy.typing as npt
 
-from endpoint.media.frame import Frame
-
 if TYPE_CHECKING:
     import soxr
 
@@ -28,31 +28,20 @@ Samples = npt.NDArray[np.float32]
 _INT16_SCALE = 32768.0
 
 
+def frame_to_float(frame: bytes) -> Samples:
+    """A frame's int16 bytes as float32 in [-1, 1): the boundary to soxr's array world."""
+    return int16_to_float(np.frombuffer(frame, dtype=np.int16))
+
+
 def int16_to_float(pcm: npt.NDArray[np.int16]) -> Samples:
     """Scale int16 samples to float32 in [-1, 1)."""
     return pcm.astype(np.float32) / np.float32(_INT16_SCALE)
 
 
-def float_to_int16(samples: npt.NDArray[np.floating]) -> Frame:
+def float_to_int16(samples: npt.NDArray[np.floating]) -> npt.NDArray[np.int16]:
     """Round float samples in [-1, 1) to int16, saturating instead of wrapping around."""
     scaled = np.rint(np.asarray(samples, dtype=np.float64) * _INT16_SCALE)
     return np.clip(scaled, -32768, 32767).astype(np.int16)
-
-
-def downmix(interleaved: npt.NDArray[np.int16], channels: int) -> Samples:
-    """Average interleaved channels into one float32 channel."""
-    if channels == 1:
-        return int16_to_float(interleaved)
-    frames = interleaved.reshape(-1, channels).astype(np.float32)
-    mono: Samples = frames.mean(axis=1, dtype=np.float32) / np.float32(_INT16_SCALE)
-    return mono
-
-
-def upmix(mono: Frame, channels: int) -> npt.NDArray[np.int16]:
-    """Copy one channel into every channel of an interleaved buffer."""
-    if channels == 1:
-        return mono
-    return np.repeat(mono, channels)
 
 
 class StreamResampler:
@@ -88,45 +77,3 @@ class StreamResampler:
         """Forget the filter state (after a device reopen, the old tail is stale)."""
         if self._stream is not None:
             self._stream.clear()
-
-
-class SampleQueue:
-    """A float32 FIFO that turns chunks of any length into chunks of a fixed length."""
-
-    __slots__ = ("_buffer", "_length")
-
-    def __init__(self, capacity: int) -> None:
-        self._buffer = np.zeros(capacity, dtype=np.float32)
-        self._length = 0
-
-    def __len__(self) -> int:
-        return self._length
-
-    def put(self, samples: Samples) -> int:
-        """Append samples; what does not fit is dropped from the *oldest* end. Returns drops."""
-        count = samples.size
-        capacity = self._buffer.size
-        if count >= capacity:
-            self._buffer[:] = samples[count - capacity :]
-            dropped = self._length + count - capacity
-            self._length = capacity
-            return dropped
-        overflow = max(0, self._length + count - capacity)
-        if overflow:
-            self._buffer[: self._length - overflow] = self._buffer[overflow : self._length]
-            self._length -= overflow
-        self._buffer[self._length : self._length + count] = samples
-        self._length += count
-        return overflow
-
-    def take(self, count: int) -> Samples | None:
-        """Remove and return exactly `count` samples, or None when fewer are queued."""
-        if count > self._length:
-            return None
-        out = self._buffer[:count].copy()
-        self._buffer[: self._length - count] = self._buffer[count : self._length]
-        self._length -= count
-        return out
-
-    def clear(self) -> None:
-        self._length = 0

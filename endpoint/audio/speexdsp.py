@@ -18,9 +18,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import numpy as np
-
 from endpoint.audio.port import AudioError
+from endpoint.media.frame import Frame
 
 _DECLARATIONS = """
 typedef struct SpeexEchoState_ SpeexEchoState;
@@ -97,25 +96,22 @@ class EchoCanceller:
         self._state = self._ffi.gc(state, self._lib.speex_echo_state_destroy)
         rate_c = self._ffi.new("int *", rate)
         self._lib.speex_echo_ctl(self._state, ECHO_SET_SAMPLING_RATE, rate_c)
-        self._out = np.zeros(frame_size, dtype=np.int16)
 
     @property
     def state(self) -> Any:
         return self._state
 
-    def process(self, captured: np.ndarray, played: np.ndarray) -> np.ndarray:
-        """Remove from ``captured`` the echo of ``played`` (both int16, one frame, aligned)."""
+    def process(self, captured: Frame, played: Frame) -> Frame:
+        """Remove from ``captured`` the echo of ``played`` (both int16 frames, aligned)."""
         ffi = self._ffi
-        rec = np.ascontiguousarray(captured, dtype=np.int16)
-        play = np.ascontiguousarray(played, dtype=np.int16)
-        out = np.empty(self.frame_size, dtype=np.int16)
+        out = bytearray(len(captured))
         self._lib.speex_echo_cancellation(
             self._state,
-            ffi.from_buffer("int16_t[]", rec),
-            ffi.from_buffer("int16_t[]", play),
+            ffi.from_buffer("int16_t[]", captured),
+            ffi.from_buffer("int16_t[]", played),
             ffi.from_buffer("int16_t[]", out),
         )
-        return out
+        return bytes(out)
 
     def reset(self) -> None:
         self._lib.speex_echo_state_reset(self._state)
@@ -155,8 +151,8 @@ class Preprocessor:
     def _set_int(self, request: int, value: int) -> None:
         self._lib.speex_preprocess_ctl(self._state, request, self._ffi.new("int *", value))
 
-    def process(self, frame: np.ndarray) -> np.ndarray:
+    def process(self, frame: Frame) -> Frame:
         """Return the processed copy of one int16 frame."""
-        out = np.array(frame, dtype=np.int16, copy=True)
+        out = bytearray(frame)
         self._lib.speex_preprocess_run(self._state, self._ffi.from_buffer("int16_t[]", out))
-        return out
+        return bytes(out)

@@ -7,19 +7,24 @@ tone); the phase runs on through the silences.
 """
 
 import math
+from array import array
 from collections.abc import Sequence
 
-import numpy as np
-import numpy.typing as npt
-
-from endpoint.audio.port import AudioStatus, DeviceState, checked_copy
-from endpoint.audio.resample import float_to_int16
+from endpoint.audio.port import AudioStatus, DeviceState, checked_frame
 from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE, Frame
+
+#: Longest tone (with its cadence) a port computes once and then reads as a table: 5 s of
+#: ringing cadence is 80 kB at 8 kHz.
+MAX_TABLE_SECONDS = 10
 
 
 class ToneGenerator:
     """Sum of sines at `rate` (8 kHz, or 16 kHz for a G.722 call), `amplitude` of full scale
-    in total, with an optional cadence."""
+    in total, with an optional cadence.
+
+    Computed with ``math`` sample by sample (no numpy, issue 19): the ports compute a whole
+    cycle once and read frames out of it, so this runs at start or once per alert, not on
+    the media thread every 20 ms."""
 
     __slots__ = (
         "_amplitude",
@@ -45,33 +50,53 @@ class ToneGenerator:
             raise ValueError("tone amplitude is a fraction of full scale in [0, 1]")
         if len(cadence) % 2 or any(t <= 0 for t in cadence):
             raise ValueError("a cadence is pairs of positive (on, off) durations in seconds")
-        self._frequencies = np.asarray(frequencies, dtype=np.float64)
+        self._frequencies = tuple(float(f) for f in frequencies)
         self._amplitude = amplitude / len(frequencies)
-        self._phases = np.zeros(len(frequencies), dtype=np.float64)
+        self._phases = [0.0] * len(frequencies)
         self._cadence = [round(t * rate) for t in cadence]
         self._cycle = sum(self._cadence)
         self._position = 0
 
-    def next_frame(self, samples: int = FRAME_SAMPLES) -> Frame:
-        steps = 2 * math.pi * self._frequencies / self._rate
-        n = np.arange(samples, dtype=np.float64)
-        angles = self._phases[:, None] + steps[:, None] * n[None, :]
-        wave = self._amplitude * np.sin(angles).sum(axis=0)
-        self._phases = (self._phases + steps * samples) % (2 * math.pi)
-        if self._cycle:
-            wave *= self._cadence_mask(samples)
-        self._position = (self._position + samples) % max(self._cycle, 1)
-        return float_to_int16(wave)
+    @property
+    def cadence(self) -> list[int]:
+        """The cadence's (on, off, ...) durations in samples (empty without one)."""
+        return list(self._cadence)
 
-    def _cadence_mask(self, samples: int) -> npt.NDArray[np.float64]:
-        where = (self._position + np.arange(samples)) % self._cycle
-        mask = np.zeros(samples, dtype=np.float64)
-        start = 0
-        for i, length in enumerate(self._cadence):
-            if i % 2 == 0:
-                mask[(where >= start) & (where < start + length)] = 1.0
-            start += length
+    def next_frame(self, samples: int = FRAME_SAMPLES) -> Frame:
+        scale = self._amplitude * 32768.0
+        steps = [2 * math.pi * f / self._rate for f in self._frequencies]
+        wave = [0.0] * samples
+        for k, (phase, step) in enumerate(zip(self._phases, steps, strict=True)):
+            for n in range(samples):
+                wave[n] += math.sin(phase + step * n)
+            self._phases[k] = (phase + step * samples) % (2 * math.pi)
+        on = self._cadence_mask(samples)
+        self._position = (self._position + samples) % max(self._cycle, 1)
+        return array(
+            "h", (_to_int16(w * scale) if o else 0 for w, o in zip(wave, on, strict=True))
+        ).tobytes()
+
+    def _cadence_mask(self, samples: int) -> list[bool]:
+        """Whether each of the next ``samples`` lies in an "on" part of the cadence."""
+        if not self._cycle:
+            return [True] * samples
+        mask: list[bool] = []
+        where = self._position
+        while len(mask) < samples:
+            start = 0
+            for i, length in enumerate(self._cadence):
+                if where < start + length:
+                    run = min(start + length - where, samples - len(mask))
+                    mask += [i % 2 == 0] * run
+                    where = (where + run) % self._cycle
+                    break
+                start += length
         return mask
+
+
+def _to_int16(value: float) -> int:
+    """Round to the nearest sample, saturating instead of wrapping around."""
+    return max(-32768, min(32767, round(value)))
 
 
 class TonePort:
@@ -89,15 +114,35 @@ class TonePort:
         self._frequency = frequency
         self._rate = rate
         self._generator = ToneGenerator((frequency,), amplitude, cadence, rate=rate)
+        self._cadence = self._generator.cadence
         self._frame_samples = frame_samples
         self._running = False
-        # A whole-Hz tone repeats exactly every second: generate that second once and read
-        # frames out of it (a table read, like a capture ring), instead of computing sines
-        # on the media thread every 20 ms.
+        # A whole-Hz tone repeats exactly every second, and with its cadence every lcm(second,
+        # cycle): generate that once and read frames out of it (a table read, like a capture
+        # ring), instead of computing sines on the media thread every 20 ms.
         self._table: Frame | None = None
         self._offset = 0
-        if float(frequency).is_integer() and not cadence:
-            self._table = np.concatenate([self._generator.next_frame(rate)] * 2)
+        self._period = math.lcm(rate, sum(self._cadence) or rate)
+        if float(frequency).is_integer() and self._period <= MAX_TABLE_SECONDS * rate:
+            once = self._cycle_table(frequency, amplitude)
+            self._table = once + once[: 2 * frame_samples]
+
+    def _cycle_table(self, frequency: float, amplitude: float) -> Frame:
+        """One period of the tone with its cadence: one period of the sine computed (a whole-Hz
+        ``f`` repeats every ``rate / gcd(f, rate)`` samples: 320 for 425 Hz at 8 kHz), the rest
+        copied from it, the "off" parts zeros."""
+        repeat = self._rate // math.gcd(int(frequency), self._rate)
+        sine = ToneGenerator((frequency,), amplitude, rate=self._rate).next_frame(repeat)
+        tiled = sine * (self._period // repeat)
+        if not self._cadence:
+            return tiled
+        pieces, at = [], 0
+        while at < self._period:
+            for i, length in enumerate(self._cadence):
+                on = i % 2 == 0
+                pieces.append(tiled[2 * at : 2 * (at + length)] if on else bytes(2 * length))
+                at += length
+        return b"".join(pieces)
 
     def start(self) -> None:
         self._running = True
@@ -111,15 +156,24 @@ class TonePort:
         if self._table is None:
             return self._generator.next_frame(self._frame_samples)
         start = self._offset
-        self._offset = (start + self._frame_samples) % self._rate
-        return self._table[start : start + self._frame_samples].copy()
+        self._offset = (start + self._frame_samples) % self._period
+        return self._table[2 * start : 2 * (start + self._frame_samples)]
 
     def write_frame(self, frame: Frame) -> None:
-        checked_copy(frame, self._frame_samples)
+        checked_frame(frame, self._frame_samples)
 
     def status(self) -> AudioStatus:
         state = DeviceState.RUNNING if self._running else DeviceState.STOPPED
         return AudioStatus(backend="tone", device=f"tone {self._frequency:g} Hz", state=state)
+
+
+def beeps(frequency: float, amplitude: float, cadence: Sequence[float], seconds: float) -> Frame:
+    """``seconds`` of a tone with its cadence at 8 kHz (an alert mixed into a call), read from
+    a port's table: a sine of a few samples computed, the rest copied."""
+    port = TonePort(frequency, amplitude, cadence=cadence)
+    port.start()
+    frames = [port.read_frame() for _ in range(round(seconds * 50))]
+    return b"".join(f for f in frames if f is not None)
 
 
 #: The ring-back tone our early media plays (ETSI ES 201 970 / ITU-T E.180: 425 Hz, 1 s on,

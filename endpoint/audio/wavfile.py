@@ -3,7 +3,9 @@
 Input: any PCM WAV (8/16/24/32-bit, any rate, any channel count) is read once, mixed down to mono
 and resampled to 8 kHz with soxr's high-quality filter when the port is opened, so reading a frame
 is a slice and never touches the disk. At the end it loops seamlessly or stops (read_frame then
-returns None and the status says `capture_ended`).
+returns None and the status says `capture_ended`). Sample widths and mono or stereo go through
+``audioop``; numpy (with soxr) loads only for a file at another rate than the call's or with more
+than two channels (issue 19: a WAV at the call's rate costs no numpy).
 
 Output: frames go through a bounded ring to a writer thread that owns the file, because a write
 to an SD card can stall for far longer than a 20 ms tick. The file is 8 kHz mono 16-bit, or
@@ -11,36 +13,42 @@ resampled to `output_rate`. `stop()` lets the writer finish the file in the back
 `wait_closed()` waits for it.
 """
 
+from __future__ import annotations
+
 import logging
 import threading
 import wave
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import numpy.typing as npt
-
-from endpoint.audio.port import AudioError, AudioStatus, DeviceState, checked_copy
-from endpoint.audio.resample import StreamResampler, float_to_int16, int16_to_float
+from endpoint.audio.port import AudioError, AudioStatus, DeviceState, checked_frame
 from endpoint.audio.ring import FrameRing
 from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE, Frame
+from endpoint.media.pcm_ops import WIDTH, audioop
+
+if TYPE_CHECKING:
+    from endpoint.audio.resample import StreamResampler
 
 log = logging.getLogger("endpoint.audio.file")
 
 
-def pcm_to_float(data: bytes, width: int) -> npt.NDArray[np.float64]:
-    """Little-endian PCM of 1-4 bytes per sample to floats in [-1, 1) (WAV 8-bit is unsigned)."""
+def pcm_to_mono16(data: bytes, width: int, channels: int) -> bytes:
+    """Little-endian PCM of 1-4 bytes per sample (WAV 8-bit is unsigned) to mono int16."""
+    if width not in (1, 2, 3, 4):
+        raise AudioError(f"{width * 8}-bit samples are not supported")
+    data = data[: len(data) - len(data) % (width * channels)]
     if width == 1:
-        return (np.frombuffer(data, dtype=np.uint8).astype(np.float64) - 128.0) / 128.0
-    if width == 2:
-        return np.frombuffer(data, dtype="<i2").astype(np.float64) / 32768.0
-    if width == 3:
-        raw = np.frombuffer(data, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
-        value = raw[:, 0] | (raw[:, 1] << 8) | (raw[:, 2] << 16)
-        value = np.where(value >= 1 << 23, value - (1 << 24), value)
-        return value.astype(np.float64) / float(1 << 23)
-    if width == 4:
-        return np.frombuffer(data, dtype="<i4").astype(np.float64) / float(1 << 31)
-    raise AudioError(f"{width * 8}-bit samples are not supported")
+        data = audioop.bias(data, 1, -128)
+    pcm = audioop.lin2lin(data, width, WIDTH) if width != WIDTH else data
+    if channels == 1:
+        return pcm
+    if channels == 2:
+        return audioop.tomono(pcm, WIDTH, 0.5, 0.5)
+    import numpy as np  # here: only a file of more than two channels needs it
+
+    frames = np.frombuffer(pcm, dtype=np.int16).reshape(-1, channels)
+    mono: bytes = np.rint(frames.mean(axis=1)).astype(np.int16).tobytes()
+    return mono
 
 
 def load_wav(path: Path, max_seconds: float = 600.0, target_rate: int = SAMPLE_RATE) -> Frame:
@@ -58,15 +66,19 @@ def load_wav(path: Path, max_seconds: float = 600.0, target_rate: int = SAMPLE_R
         raise AudioError(f"cannot read WAV file {path}: {exc}") from exc
     if available > wanted:
         log.warning("WAV file %s is longer than %g s; the rest is ignored", path, max_seconds)
-    samples = pcm_to_float(data, width)
-    samples = samples[: samples.size - samples.size % channels].reshape(-1, channels).mean(axis=1)
-    if samples.size == 0:
+    pcm = pcm_to_mono16(data, width, channels)
+    if not pcm:
         raise AudioError(f"WAV file {path} holds no audio")
     if rate != target_rate:
-        import soxr  # here: only a file at another rate needs the library
+        # Here: only a file at another rate needs soxr's high-quality filter (and numpy).
+        import numpy as np
+        import soxr
 
-        samples = soxr.resample(samples, rate, target_rate, quality="HQ")
-    return float_to_int16(samples)
+        from endpoint.audio.resample import float_to_int16
+
+        samples = np.frombuffer(pcm, dtype=np.int16).astype(np.float64) / 32768.0
+        pcm = float_to_int16(soxr.resample(samples, rate, target_rate, quality="HQ")).tobytes()
+    return pcm
 
 
 class WavSink:
@@ -131,16 +143,21 @@ class WavSink:
         return True
 
     def _run(self, wav: wave.Wave_write) -> None:
-        resampler = StreamResampler(self._source_rate, self._rate)
+        resampler = None
+        if self._source_rate != self._rate:
+            from endpoint.audio.resample import StreamResampler  # numpy and soxr: here only
+
+            resampler = StreamResampler(self._source_rate, self._rate)
         try:
             while True:
                 with self._wake:
                     self._wake.wait_for(lambda: self._closing or self._ring.fill > 0)
                     closing = self._closing
                 while (frame := self._ring.pop()) is not None:
-                    wav.writeframes(self._encode(resampler.process(int16_to_float(frame))))
+                    wav.writeframes(frame if resampler is None else _resampled(resampler, frame))
                 if closing:
-                    wav.writeframes(self._encode(resampler.flush()))
+                    if resampler is not None:
+                        wav.writeframes(_int16(resampler.flush()))
                     return
         except OSError as exc:
             self.error = f"writing {self._path}: {exc}"
@@ -148,9 +165,17 @@ class WavSink:
         finally:
             wav.close()
 
-    @staticmethod
-    def _encode(samples: npt.NDArray[np.float32]) -> bytes:
-        return float_to_int16(samples).astype("<i2").tobytes()
+
+def _resampled(resampler: StreamResampler, frame: Frame) -> bytes:
+    from endpoint.audio.resample import frame_to_float
+
+    return _int16(resampler.process(frame_to_float(frame)))
+
+
+def _int16(samples: object) -> bytes:
+    from endpoint.audio.resample import float_to_int16
+
+    return float_to_int16(samples).tobytes()  # type: ignore[arg-type]
 
 
 class FilePort:
@@ -206,21 +231,22 @@ class FilePort:
         source = self._input
         if not self._running or source is None:
             return None
-        n = self._frame_samples
+        size, start = WIDTH * self._frame_samples, WIDTH * self._position
         if self._loop:
-            frame = np.take(source, np.arange(self._position, self._position + n), mode="wrap")
-            self._position = (self._position + n) % source.size
-            return frame
-        if self._position >= source.size:
+            length = len(source)
+            self._position = (self._position + self._frame_samples) % (length // WIDTH)
+            if start + size <= length:
+                return source[start : start + size]
+            # Across the end: the file joined to itself (as often as a short file needs).
+            return (source[start:] + source * (size // length + 1))[:size]
+        if start >= len(source):
             return None
-        frame = np.zeros(n, dtype=np.int16)
-        chunk = source[self._position : self._position + n]
-        frame[: chunk.size] = chunk
-        self._position += n
-        return frame
+        chunk = source[start : start + size]
+        self._position += self._frame_samples
+        return chunk + bytes(size - len(chunk))
 
     def write_frame(self, frame: Frame) -> None:
-        owned = checked_copy(frame, self._frame_samples)
+        owned = checked_frame(frame, self._frame_samples)
         if self._running and self._sink is not None:
             self._sink.write(owned)
 
@@ -228,7 +254,11 @@ class FilePort:
         names = [f"in: {self._input_name}"] if self._input_name else []
         names += [f"out: {self._output_name}"] if self._output_name else []
         ring = self._sink.ring if self._sink is not None else None
-        ended = self._input is not None and not self._loop and self._position >= self._input.size
+        ended = (
+            self._input is not None
+            and not self._loop
+            and WIDTH * self._position >= len(self._input)
+        )
         return AudioStatus(
             backend="file",
             device=", ".join(names),

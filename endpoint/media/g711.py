@@ -4,13 +4,11 @@
 ``audioop-lts`` backport (the same C source, a pinned dependency there) provides the module under
 the same name. Its laws are Sun's g711.c, the standard's segment rules: tests/media/test_g711.py
 checks all 65536 inputs and all 256 codes against a scalar reference. A 20 ms frame costs about
-a microsecond each way, half the numpy lookup's (benchmarks/bench_g711.py), and no 65536-entry
-table is computed at import (issue 19).
+a microsecond each way, half the numpy lookup's (benchmarks/bench_g711.py), no 65536-entry
+table is computed at import, and frames stay bytes from the socket to the device (issue 19).
 """
 
 from __future__ import annotations
-
-import numpy as np
 
 from endpoint.media.frame import Frame
 from endpoint.media.pcm_ops import WIDTH as _WIDTH
@@ -21,29 +19,20 @@ ULAW_SILENCE = 0xFF
 ALAW_SILENCE = 0xD5
 
 
-def _samples(pcm: Frame) -> bytes:
-    return np.asarray(pcm, dtype=np.int16).tobytes()
-
-
-def _frame(linear: bytes) -> Frame:
-    # A writable array over a fresh buffer: the media path may process it in place.
-    return np.frombuffer(bytearray(linear), dtype=np.int16)
-
-
 def ulaw_encode(pcm: Frame) -> bytes:
-    return audioop.lin2ulaw(_samples(pcm), _WIDTH)
+    return audioop.lin2ulaw(pcm, _WIDTH)
 
 
 def ulaw_decode(data: bytes) -> Frame:
-    return _frame(audioop.ulaw2lin(data, _WIDTH))
+    return audioop.ulaw2lin(data, _WIDTH)
 
 
 def alaw_encode(pcm: Frame) -> bytes:
-    return audioop.lin2alaw(_samples(pcm), _WIDTH)
+    return audioop.lin2alaw(pcm, _WIDTH)
 
 
 def alaw_decode(data: bytes) -> Frame:
-    return _frame(audioop.alaw2lin(data, _WIDTH))
+    return audioop.alaw2lin(data, _WIDTH)
 
 
 #: RTP payload type (RFC 3551) -> (encoder, decoder).

@@ -25,18 +25,20 @@ Timing (Q.24): a key is reported after two consecutive windows agree, so a tone 
 is always accepted at any alignment (it fully covers two consecutive windows) and one shorter
 than about 22 ms never is. The key ends after ``windows_to_end`` windows without it: a 40 ms
 pause between two keys separates them, a 10 ms drop-out inside one key does not split it.
+
+The analysis (``endpoint.media.goertzel``) needs numpy; it is imported only when some audio is
+loud enough to hold a key: a window quieter than twice the minimum tone power holds none, and
+``audioop.rms`` of the frame bounds every window's energy, so a quiet call or a door that never
+hears a key never loads numpy (issue 19).
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-
-import numpy as np
-import numpy.typing as npt
+from dataclasses import dataclass
 
 from endpoint.media.dtmf import DtmfDigit
-from endpoint.media.frame import SAMPLE_RATE
+from endpoint.media.frame import Frame
+from endpoint.media.pcm_ops import WIDTH, rms
 
 LOW_GROUP = (697.0, 770.0, 852.0, 941.0)
 HIGH_GROUP = (1209.0, 1336.0, 1477.0, 1633.0)
@@ -76,88 +78,39 @@ class DetectorLimits:
     windows_to_end: int = 4
 
 
-#: The high group's second harmonics; the low group's (1394-1882 Hz) sit too close to the high
-#: group itself for a 20 ms window to tell them apart.
-_FREQUENCIES = LOW_GROUP + HIGH_GROUP + tuple(2 * f for f in HIGH_GROUP)
-#: Each key frequency is also measured detuned by the Q.24 tolerance either way, and the best of
-#: the three counts: a 20 ms window loses up to 4 dB on a tone 1.5 % off otherwise.
-_DETUNE = 0.015
-_PROBES = (
-    _FREQUENCIES
-    + tuple(f * (1 - _DETUNE) for f in LOW_GROUP + HIGH_GROUP)
-    + tuple(f * (1 + _DETUNE) for f in LOW_GROUP + HIGH_GROUP)
-)
-_PHASES = np.outer(np.array(_PROBES), np.arange(WINDOW)) * (2.0 * math.pi / SAMPLE_RATE)
-#: One row per frequency: evaluating all 28 probes at once is one matrix product per window.
-_BASIS = np.vstack((np.cos(_PHASES), np.sin(_PHASES)))
-
-
-def goertzel_powers(window: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    """Energy of ``window`` at each of the 12 frequencies, scaled like ``sum(x**2)``.
-
-    This is the value the Goertzel recursion computes (the squared magnitude of the DFT at a
-    frequency that need not fall on a bin), evaluated as a dot product with precomputed
-    sines and cosines. For a sine filling the window at exactly that frequency the result equals
-    the window's energy, so the share test compares like with like.
-    """
-    parts = _BASIS @ window
-    n = len(_PROBES)
-    power = (parts[:n] ** 2 + parts[n:] ** 2) * (2.0 / WINDOW)
-    keys = np.maximum(np.maximum(power[:8], power[12:20]), power[20:28])
-    return np.asarray(np.concatenate((keys, power[8:12])), dtype=np.float64)
-
-
-def classify(window: npt.NDArray[np.float64], limits: DetectorLimits) -> str | None:
-    """The key this window holds, or None."""
-    total = float(np.dot(window, window))
-    min_power = dbm0_to_amplitude(limits.min_level_dbm0) ** 2 * len(window) / 2
-    if total < 2 * min_power:
-        return None
-    powers = goertzel_powers(window)
-    low, high, harmonics = powers[:4], powers[4:8], powers[8:]
-    row, col = int(np.argmax(low)), int(np.argmax(high))
-    p_low, p_high = float(low[row]), float(high[col])
-    if p_low < min_power or p_high < min_power:
-        return None
-    twist_db = 10 * math.log10(p_high / p_low)
-    if twist_db > limits.max_high_louder_db or -twist_db > limits.max_low_louder_db:
-        return None
-    margin = 10 ** (limits.peak_margin_db / 10)
-    if any(p * margin > p_low for i, p in enumerate(low) if i != row):
-        return None
-    if any(p * margin > p_high for i, p in enumerate(high) if i != col):
-        return None
-    pair = p_low + p_high
-    if pair < limits.min_tone_share * total:
-        return None
-    if float(harmonics[col]) * 10 ** (limits.harmonic_margin_db / 10) > pair:
-        return None
-    return KEYPAD[row][col]
-
-
 @dataclass
 class InbandDtmfDetector:
     """Feed ``feed(frame)`` every received 20 ms frame in order; it returns the keys that began."""
 
-    limits: DetectorLimits = field(default_factory=DetectorLimits)
-    _tail: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    limits: DetectorLimits = DetectorLimits()
+    #: Samples not yet analysed (less than a hop), as frame bytes.
+    _tail: Frame = b""
     _candidate: str | None = None
     _current: str | None = None
     _misses: int = 0
     #: Keys reported since the start (a counter for the call statistics).
     detected: int = 0
 
-    def feed(self, frame: npt.NDArray[np.int16]) -> list[DtmfDigit]:
-        samples = np.concatenate((self._tail, frame.astype(np.float64)))
-        out: list[DtmfDigit] = []
-        start = 0
-        while start + WINDOW <= len(samples):
-            digit = self._window(classify(samples[start : start + WINDOW], self.limits))
-            if digit is not None:
-                out.append(digit)
-            start += HOP
-        self._tail = samples[start:]
-        return out
+    def feed(self, frame: Frame) -> list[DtmfDigit]:
+        samples = self._tail + frame
+        count = len(samples) // WIDTH
+        windows = max(0, (count - WINDOW) // HOP + 1)
+        self._tail = samples[WIDTH * HOP * windows :]
+        if not windows:
+            return []
+        if self._quiet(samples, count):
+            keys: list[str | None] = [None] * windows
+        else:
+            from endpoint.media.goertzel import classify_windows  # numpy: loud audio only
+
+            keys = classify_windows(samples, windows, self.limits)
+        return [d for d in map(self._window, keys) if d is not None]
+
+    def _quiet(self, samples: Frame, count: int) -> bool:
+        """No window of ``samples`` can hold a key: their whole energy (bounded above from
+        audioop's rounded-down RMS) is below what one window needs."""
+        min_window_power = dbm0_to_amplitude(self.limits.min_level_dbm0) ** 2 * WINDOW
+        return (rms(samples) + 1) ** 2 * count < min_window_power
 
     def _window(self, key: str | None) -> DtmfDigit | None:
         if self._current is not None:

@@ -18,9 +18,7 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-import numpy as np
-
-from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE, Frame
+from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE, Frame, silence
 from endpoint.media.pcm_ops import rms
 from endpoint.media.plc import Concealer, LossConcealer
 
@@ -96,9 +94,15 @@ class JitterBuffer:
         modulus = (1 << 32) // self.frame_samples
         if self._last_index is None:
             return raw
-        base = self._last_index - self._last_index % modulus
-        candidates = (base + raw - modulus, base + raw, base + raw + modulus)
-        return min(candidates, key=lambda c: abs(c - self._last_index))  # type: ignore[operator]
+        last = self._last_index
+        index = last - last % modulus + raw
+        # Of index - modulus, index and index + modulus, the nearest to the last one (the
+        # lower on a tie); |index - last| < modulus, so one comparison each way decides.
+        if 2 * (index - last) >= modulus:
+            return index - modulus
+        if 2 * (index - last) < -modulus:
+            return index + modulus
+        return index
 
     def put(self, timestamp: int, pcm: Frame, arrival: float) -> None:
         """A decoded frame (``frame_samples`` long) with its RTP timestamp and arrival time."""
@@ -191,10 +195,10 @@ class JitterBuffer:
         """The next frame to play: real audio, concealment, or silence before the start."""
         if self._next is None:
             if not self._frames:
-                return np.zeros(self.audio_samples, dtype=np.int16)
+                return silence(self.audio_samples)
             span = max(self._frames) - min(self._frames) + 1
             if span < self.target_frames:
-                return np.zeros(self.audio_samples, dtype=np.int16)
+                return silence(self.audio_samples)
             self._next = min(self._frames)
             for index in [i for i in self._frames if i >= self._next + self.max_frames]:
                 del self._frames[index]  # a far-ahead frame among the first ones
@@ -216,7 +220,7 @@ class JitterBuffer:
             self._level += 1
             self.stats.drift_inserted += 1
             self.stats.played += 1
-            return self.plc.good(np.zeros(self.audio_samples, dtype=np.int16))
+            return self.plc.good(silence(self.audio_samples))
         frame = self._frames.pop(self._next, None)
         self.stats.played += 1
         if frame is None:

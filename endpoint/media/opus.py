@@ -103,15 +103,14 @@ def _check(code: int, what: str) -> int:
 
 
 def _samples(pcm: Frame) -> bytes:
-    """The encoder's input as native int16 octets (with ``_frame``, the frame type's border)."""
-    return pcm.tobytes()
+    """The encoder's input as native int16 octets (with ``_frame``, the frame type's border):
+    a frame already is (endpoint/media/frame.py)."""
+    return pcm
 
 
 def _frame(pcm: bytes) -> Frame:
     """The decoder's output as the media path's frame type (the one place that knows it)."""
-    import numpy as np
-
-    return np.frombuffer(bytearray(pcm), dtype=np.int16)
+    return bytes(pcm)
 
 
 def fmtp_params(fmtp: str | None) -> dict[str, str]:

@@ -10,24 +10,28 @@ signal so the transition is smooth.
 
 The constants are in 8 kHz samples; a wideband (16 kHz, G.722) frame scales them all by the
 ratio of its frame length to 160, so the same milliseconds and pitch range hold.
+
+Frames are bytes (frame.py): the pitch search is ``audioop.findfit`` (the offset of least
+squared error with the best gain, i.e. the highest normalised correlation) and the repeat and
+attenuation are byte slices and ``audioop.mul``, all in C. Only the seam and blend ramps, at
+most 5 ms of samples and only around a loss, run sample by sample in Python.
 """
 
 from __future__ import annotations
 
+from array import array
 from collections import deque
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-import numpy as np
-import numpy.typing as npt
-
-from endpoint.media.frame import FRAME_SAMPLES, Frame
+from endpoint.media.frame import FRAME_SAMPLES, Frame, silence
+from endpoint.media.pcm_ops import WIDTH, audioop
 
 HISTORY = 390  # G.711 App. I keeps 48.75 ms at 8 kHz
 MIN_PITCH, MAX_PITCH = 20, 120  # 400 Hz .. 66 Hz
 MAX_CONCEALED = 60 * 8  # samples: after 60 ms, silence
 BLEND = 40  # 5 ms cross-fade when real audio resumes
-
-FloatArray = npt.NDArray[np.float64]
+#: Samples (8 kHz) over which the attenuation holds one value: it steps every 10 ms.
+GAIN_STEP = 80
 
 
 @runtime_checkable
@@ -48,37 +52,36 @@ class Concealer:
         self.scale = k = max(1, frame_samples // FRAME_SAMPLES)
         self._history_len, self._window = HISTORY * k, FRAME_SAMPLES * k
         self._min_pitch, self._max_pitch = MIN_PITCH * k, MAX_PITCH * k
-        self._max_concealed, self._blend, self._step = MAX_CONCEALED * k, BLEND * k, 8 * k
+        self._max_concealed, self._blend = MAX_CONCEALED * k, BLEND * k
         #: The last frames heard or synthesised; joined into ``history`` only when a loss needs
-        #: it, so a good frame costs a copy, not a conversion and a concatenation (issue 19).
-        self._recent: deque[npt.NDArray[Any]] = deque(
-            maxlen=-(-self._history_len // frame_samples) + 1
-        )
+        #: it, so a good frame costs an append (issue 19).
+        self._recent: deque[Frame] = deque(maxlen=-(-self._history_len // frame_samples) + 1)
         self.erased = 0  # samples concealed in the current loss burst
         self._pitch = self._max_pitch
         self._phase = 0
-        self._period: FloatArray = np.zeros(self._max_pitch, dtype=np.float64)
+        self._period: Frame = silence(self._max_pitch)
 
     @property
-    def history(self) -> FloatArray:
-        """The last ``HISTORY`` (8 kHz) samples' worth (zeros before the first frame), as floats."""
-        joined = np.concatenate([np.zeros(self._history_len), *self._recent])
-        return joined[-self._history_len :].astype(np.float64)
+    def history(self) -> Frame:
+        """The last ``HISTORY`` (8 kHz) samples' worth (zeros before the first frame)."""
+        joined = silence(self._history_len) + b"".join(self._recent)
+        return joined[-WIDTH * self._history_len :]
 
     def good(self, frame: Frame) -> Frame:
         """Pass a received frame through, blending it in after a loss."""
         if not self.erased:
-            # Nothing to blend: the frame is already in range and the caller owns it.
-            self._recent.append(frame.copy())
+            self._recent.append(frame)
             return frame
-        samples = frame.astype(np.float64)
-        n = min(self._blend, len(samples))
-        tail = self._synthesize(n) * self._gain(self.erased)
-        ramp = np.linspace(0.0, 1.0, n, endpoint=False)
-        samples[:n] = samples[:n] * ramp + tail * (1 - ramp)
+        n = min(self._blend, len(frame) // WIDTH)
+        tail = array("h", audioop.mul(self._synthesize(n), WIDTH, self._gain(self.erased)))
+        head = array("h", frame[: WIDTH * n])
+        for i in range(n):
+            ramp = i / n
+            head[i] = _clip(head[i] * ramp + tail[i] * (1 - ramp))
         self.erased = 0
-        self._remember(samples)
-        return np.clip(samples, -32768, 32767).astype(np.int16)
+        out = head.tobytes() + frame[WIDTH * n :]
+        self._recent.append(out)
+        return out
 
     def conceal(self) -> Frame:
         """A synthetic frame for a lost one."""
@@ -86,52 +89,63 @@ class Concealer:
         if self.erased == 0:
             self._start()
         if self.erased >= self._max_concealed:
-            out = np.zeros(n, dtype=np.float64)
+            out = silence(n)
         else:
-            step = self._step
-            gains = np.array([self._gain(self.erased + i) for i in range(0, n, step)])
-            out = self._synthesize(n) * np.repeat(gains, step)[:n]
+            wave = self._synthesize(n)
+            # The gain holds for 10 ms at a time: one audioop.mul per 10 ms piece.
+            step = GAIN_STEP * self.scale
+            pieces = []
+            start = 0
+            while start < n:
+                end = min(n, start + step - (self.erased + start) % step)
+                piece = wave[WIDTH * start : WIDTH * end]
+                pieces.append(audioop.mul(piece, WIDTH, self._gain(self.erased + start)))
+                start = end
+            out = b"".join(pieces)
         self.erased += n
-        self._remember(out)
-        return np.clip(out, -32768, 32767).astype(np.int16)
+        self._recent.append(out)
+        return out
 
     def _gain(self, erased: int) -> float:
         """1.0 for the first 10 ms, then -20 % per 10 ms, 0 from 60 ms."""
         erased //= self.scale
-        if erased < 80:
+        if erased < GAIN_STEP:
             return 1.0
         return max(
-            0.0, 1.0 - 0.2 * ((erased - 80) // 80 + 1) * (1 if erased < MAX_CONCEALED else 5)
+            0.0,
+            1.0
+            - 0.2 * ((erased - GAIN_STEP) // GAIN_STEP + 1) * (1 if erased < MAX_CONCEALED else 5),
         )
 
     def _start(self) -> None:
         h = self.history
-        if not np.any(h):
-            self._pitch = self._max_pitch
+        w, lo, hi = self._window, self._min_pitch, self._max_pitch
+        if not audioop.max(h, WIDTH):
+            self._pitch = hi
         else:
-            # Pitch: the lag maximising the normalised correlation of the last 20 ms.
-            w = self._window
-            window = h[-w:]
-            best, best_lag = -np.inf, self._max_pitch
-            for lag in range(self._min_pitch, self._max_pitch + 1, self.scale):
-                past = h[-w - lag : -lag]
-                energy = float(np.dot(past, past)) or 1.0
-                score = float(np.dot(window, past)) / np.sqrt(energy)
-                if score > best:
-                    best, best_lag = score, lag
-            self._pitch = best_lag
-        period = h[-self._pitch :].copy()
+            # Pitch: the lag whose past best matches the last 20 ms (findfit: least squared
+            # error at the best gain), over lags lo..hi; the fragment's offset 0 is lag hi.
+            fragment = h[-WIDTH * (w + hi) : -WIDTH * lo]
+            offset, _ = audioop.findfit(fragment, h[-WIDTH * w :])
+            self._pitch = hi - offset
+        p = self._pitch
+        period = array("h", h[-WIDTH * p :])
         # A quarter-period cross-fade at the seam between the end and the start of the period.
-        q = max(1, self._pitch // 4)
-        ramp = np.linspace(0.0, 1.0, q, endpoint=False)
-        period[:q] = h[-self._pitch - q : -self._pitch] * (1 - ramp) + period[:q] * ramp
-        self._period = period
+        q = max(1, p // 4)
+        before = array("h", h[-WIDTH * (p + q) : -WIDTH * p])
+        for i in range(q):
+            ramp = i / q
+            period[i] = _clip(before[i] * (1 - ramp) + period[i] * ramp)
+        self._period = period.tobytes()
         self._phase = 0
 
-    def _synthesize(self, n: int) -> FloatArray:
-        idx = (self._phase + np.arange(n)) % self._pitch
-        self._phase = (self._phase + n) % self._pitch
-        return self._period[idx]
+    def _synthesize(self, n: int) -> Frame:
+        """The next ``n`` samples of the repeated pitch period."""
+        p, phase = self._pitch, self._phase
+        repeated = self._period * ((phase + n) // p + 1)
+        self._phase = (phase + n) % p
+        return repeated[WIDTH * phase : WIDTH * (phase + n)]
 
-    def _remember(self, samples: FloatArray) -> None:
-        self._recent.append(samples)
+
+def _clip(value: float) -> int:
+    return max(-32768, min(32767, int(value)))

@@ -17,14 +17,13 @@ import random
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-import numpy as np
-
 from endpoint.media import rtcp
 from endpoint.media.codecs import Codec, FollowsPeer, RecoversLoss, by_name, codec_for
 from endpoint.media.dtmf import DtmfDigit, DtmfReceiver, DtmfSender
-from endpoint.media.frame import Frame
+from endpoint.media.frame import Frame, silence
 from endpoint.media.inband_dtmf import InbandDtmfDetector
 from endpoint.media.jitterbuffer import JitterBuffer
+from endpoint.media.pcm_ops import pair_average
 from endpoint.media.plc import LossConcealer
 from endpoint.media.quality import StreamStats, estimate_mos
 from endpoint.media.rtp import Address, RtpPacket, RtpReceiver, RtpSender
@@ -229,7 +228,7 @@ class MediaStream:
         self._pending.append(pcm)
         if len(self._pending) * self.frame_ticks < self.samples_per_packet:
             return []
-        audio = np.concatenate(self._pending) if len(self._pending) > 1 else self._pending[0]
+        audio = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
         self._pending = []
         if self.dtmf_out is not None and self.dtmf_out.busy:
             packet = self.dtmf_out.tick(self.sender)
@@ -326,7 +325,7 @@ class MediaStream:
             digits = self.dtmf_tones.feed(pcm if self.codec.audio_rate == 8000 else decimate(pcm))
             self._c.dtmf += len(digits)
             self._events.extend(digits)
-        n, ticks = self.frame_samples, self.frame_ticks
+        n, ticks = 2 * self.frame_samples, self.frame_ticks  # n: bytes of one frame
         for k in range(len(pcm) // n):
             frame = pcm[k * n : (k + 1) * n]
             self.jitter.put((packet.timestamp + k * ticks) & 0xFFFFFFFF, frame, now)
@@ -344,7 +343,7 @@ class MediaStream:
             pcm = self.decode.recover(packet.payload)
         except ValueError:
             return  # counted when the packet itself fails to decode
-        n, ticks = self.frame_samples, self.frame_ticks
+        n, ticks = 2 * self.frame_samples, self.frame_ticks  # n: bytes of one frame
         frames = len(pcm) // n
         start = packet.timestamp - frames * ticks
         for k in range(frames):
@@ -359,7 +358,7 @@ class MediaStream:
         return self.jitter.get(now)
 
     def _silence(self) -> Frame:
-        return np.zeros(self.frame_samples, dtype=np.int16)
+        return silence(self.frame_samples)
 
     def _check_silence(self, now: float) -> None:
         timeout = self.config.rtp_timeout_s
@@ -551,6 +550,4 @@ class MediaStream:
 def decimate(pcm: Frame) -> Frame:
     """16 kHz to 8 kHz for the in-band DTMF detector, which listens at 8 kHz: the mean of
     each pair is a low-pass (a zero at 8 kHz) good enough for tones below 1.7 kHz."""
-    pairs = pcm[: len(pcm) - len(pcm) % 2].astype(np.int32).reshape(-1, 2)
-    out: Frame = (pairs.sum(axis=1) // 2).astype(np.int16)
-    return out
+    return pair_average(pcm)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from endpoint.audio import AudioError, AudioPort, echo_state, open_audio
 from endpoint.audio.processing import ProcessingSettings, VoiceProcessor
-from endpoint.audio.tone import ToneGenerator, ringback_port
+from endpoint.audio.tone import beeps, ringback_port
 from endpoint.config import Config, security_warnings
 from endpoint.integration.services import COMMANDS as INTEGRATION_COMMANDS
 from endpoint.integration.services import Integration
@@ -31,7 +31,7 @@ from endpoint.logs import escape
 from endpoint.media.dtls_gate import AwaitingKeys
 from endpoint.media.dtmf import EVENTS as DTMF_KEYS
 from endpoint.media.dtmf import DtmfDigit
-from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE, Frame
+from endpoint.media.frame import SAMPLE_RATE, Frame
 from endpoint.media.quality import StreamStats
 from endpoint.media.stream import MediaStream, MediaTimeout, PacketProtection, StreamConfig
 from endpoint.runtime.addresses import is_wildcard, source_address_towards
@@ -76,10 +76,7 @@ INTEGRATION_CLOSE = 8.0
 def warning_tone() -> Frame:
     """The call-length warning the peer hears: three 200 ms beeps at 1 kHz. Made at the first
     warning rather than at import: most starts never play it (issue 19)."""
-    import numpy as np  # the media path's own dependency; the engine needs it only here
-
-    tone = ToneGenerator([1000.0], 0.4, (0.2, 0.2))
-    return np.concatenate([tone.next_frame(FRAME_SAMPLES) for _ in range(50)])
+    return beeps(1000.0, 0.4, (0.2, 0.2), 1.0)
 
 
 def _outbound_address(host: str, port: int, listen: str) -> str:

@@ -26,13 +26,12 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from endpoint.audio import AudioPort
 from endpoint.audio.processing import VoiceProcessor
 from endpoint.audio.rate_bridge import RateBridge
 from endpoint.media.dtls_gate import AwaitingKeys, DtlsFailedError, DtlsSrtpProtection, is_dtls
-from endpoint.media.frame import SAMPLE_RATE
+from endpoint.media.frame import SAMPLE_RATE, Frame, silence
+from endpoint.media.pcm_ops import WIDTH, audioop, gain, mix
 from endpoint.media.quality import StreamStats
 from endpoint.media.rtcp import is_rtcp
 from endpoint.media.stream import MediaEvent, MediaStream, PacketProtection
@@ -55,7 +54,7 @@ class CallMedia:
     sockets: RtpSockets
     port: AudioPort
     #: An alert being mixed into what the peer hears (the call-length warning), and where.
-    alert: np.ndarray | None = None
+    alert: Frame | None = None
     alert_at: int = 0
     #: The DTLS-SRTP handshake of the call (RFC 5764), run here on its RTP socket; the stream
     #: holds ``AwaitingKeys`` until it is done.
@@ -67,14 +66,14 @@ class CallMedia:
     #: Hands-free processing (volume, gain, echo/noise); None leaves the audio untouched.
     processor: VoiceProcessor | None = None
     #: With a processor: the microphone frame processed last tick, sent at this tick's start.
-    processed: np.ndarray | None = None
+    processed: Frame | None = None
     #: The audio rate the port (and processor) were opened at: the first codec's.
     port_rate: int = SAMPLE_RATE
     #: After a re-INVITE changed the codec's rate: port -> stream and stream -> port.
     bridges: tuple[RateBridge, RateBridge] | None = None
 
 
-def exchange(port: AudioPort, processor: VoiceProcessor, to_play: np.ndarray) -> np.ndarray | None:
+def exchange(port: AudioPort, processor: VoiceProcessor, to_play: Frame) -> Frame | None:
     """One tick of a processed call: the microphone against what was played, then play.
 
     Returns the processed microphone frame, or None when the device had none ready. (The
@@ -88,14 +87,12 @@ def exchange(port: AudioPort, processor: VoiceProcessor, to_play: np.ndarray) ->
     return processed
 
 
-def at_rate(samples: np.ndarray, rate: int) -> np.ndarray:
-    """8 kHz alert samples at a call's audio rate (linear interpolation: a beep needs no
-    more, and it runs once per alert, not per frame)."""
+def at_rate(samples: Frame, rate: int) -> Frame:
+    """8 kHz alert samples at a call's audio rate (audioop's interpolating rate conversion: a
+    beep needs no more, and it runs once per alert, not per frame)."""
     if rate == SAMPLE_RATE:
         return samples
-    count = len(samples) * rate // SAMPLE_RATE
-    where = np.arange(count) * (SAMPLE_RATE / rate)
-    out: np.ndarray = np.interp(where, np.arange(len(samples)), samples).astype(np.int16)
+    out: Frame = audioop.ratecv(samples, WIDTH, 1, SAMPLE_RATE, rate, None)[0]
     return out
 
 
@@ -238,7 +235,7 @@ class MediaLoop:
     def set_remote(self, call_id: str, rtp: tuple[str, int], rtcp: tuple[str, int]) -> None:
         self._commands.put(lambda: self._with(call_id, lambda c: c.stream.set_remote(rtp, rtcp)))
 
-    def play_alert(self, call_id: str, samples: np.ndarray) -> None:
+    def play_alert(self, call_id: str, samples: Frame) -> None:
         """Mix ``samples`` (int16, 8 kHz) into the call's outgoing audio, once."""
 
         def start(call: CallMedia) -> None:
@@ -370,7 +367,7 @@ class MediaLoop:
         if frame is not None and call.bridges is not None:
             frame = call.bridges[0].convert(frame)
         if frame is None:
-            frame = np.zeros(call.stream.frame_samples, dtype=np.int16)
+            frame = silence(call.stream.frame_samples)
         if call.alert is not None:
             frame = self._mix_alert(call, frame)
         for data, destination in call.stream.send_frame(frame, now):
@@ -378,17 +375,17 @@ class MediaLoop:
                 call.sockets.send(call.sockets.rtp, data, destination)
 
     @staticmethod
-    def _mix_alert(call: CallMedia, frame: np.ndarray) -> np.ndarray:
+    def _mix_alert(call: CallMedia, frame: Frame) -> Frame:
         """The alert over half-level audio, so the peer hears it above the street noise."""
         assert call.alert is not None
-        n = len(frame)
+        n = len(frame)  # bytes
         part = call.alert[call.alert_at : call.alert_at + n]
         call.alert_at += n
         if call.alert_at >= len(call.alert):
             call.alert = None
-        mixed = frame.astype(np.int32) // 2
-        mixed[: len(part)] += part
-        return np.clip(mixed, -32768, 32767).astype(np.int16)
+        if len(part) < n:
+            part += silence((n - len(part)) // WIDTH)
+        return mix(gain(frame, 0.5), part)
 
     def _tick(self, call: CallMedia, now: float) -> bool:
         """Everything that may wait a few hundred microseconds: receive, play, report."""

@@ -224,7 +224,7 @@ def _play_and_record(port: AudioPort, sweep: np.ndarray, settle_s: float) -> np.
         sweep[i : i + FRAME_SAMPLES] for i in range(0, len(sweep), FRAME_SAMPLES)
     ]
     frames += [silence] * 50  # one second for the echo to come back
-    recorded: list[np.ndarray] = []
+    recorded: list[bytes] = []  # frames are bytes (endpoint/media/frame.py)
     chirp_at = 0
     tick = time.monotonic()
     for index, frame in enumerate(frames):
@@ -236,11 +236,11 @@ def _play_and_record(port: AudioPort, sweep: np.ndarray, settle_s: float) -> np.
                 break
             recorded.append(got)
         if index == lead:
-            chirp_at = sum(len(r) for r in recorded)
+            chirp_at = sum(len(r) for r in recorded) // 2
         padded = np.zeros(FRAME_SAMPLES, dtype=np.int16)
         padded[: len(frame)] = frame
-        port.write_frame(padded)
-    mic = np.concatenate(recorded) if recorded else np.zeros(0, dtype=np.int16)
+        port.write_frame(padded.tobytes())
+    mic = np.frombuffer(b"".join(recorded), dtype=np.int16)
     return mic[chirp_at:]
 
 

@@ -26,6 +26,7 @@ from endpoint.audio.port import AudioStatus, DeviceState
 from endpoint.audio.registry import DeviceRegistry
 from endpoint.audio.tone import ToneGenerator
 from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE, Frame
+from tests.pcm import samples
 
 DEADLINE = 20.0
 
@@ -54,7 +55,7 @@ def playback(directory: Path, rate: int) -> dict[str, object]:
     for frame in source:
         port.write_frame(frame)
     result = play_out(port, registry)
-    np.save(directory / "source.npy", np.concatenate(source))
+    np.save(directory / "source.npy", samples(b"".join(source)))
     return result
 
 
@@ -141,7 +142,7 @@ def capture(directory: Path, rate: int) -> dict[str, object]:
     port.stop()
     registry.shutdown()
     np.save(directory / "source.npy", signal_in)
-    np.save(directory / "captured.npy", np.concatenate(frames) if frames else np.zeros(0))
+    np.save(directory / "captured.npy", samples(b"".join(frames)) if frames else np.zeros(0))
     return {"running": running, "collected": collected, "status": status_dict(status)}
 
 
@@ -211,7 +212,7 @@ def missing_card(directory: Path) -> dict[str, object]:
     port.start()
     starting = wait(lambda: port.status().last_error is not None)
     status_missing = port.status()
-    port.write_frame(np.zeros(160, dtype=np.int16))  # the media thread carries on meanwhile
+    port.write_frame(bytes(320))  # the media thread carries on meanwhile
     asoundrc.write_text(
         f'pcm.usbcard {{ type file slave.pcm null format raw file "{directory}/out.raw" }}\n'
     )
@@ -272,7 +273,7 @@ def pulse_unplug(directory: Path) -> dict[str, object]:
     status_lost = port.status()
     for _ in range(10):  # the media thread keeps ticking: nothing blocks or raises
         port.read_frame()
-        port.write_frame(np.zeros(160, dtype=np.int16))
+        port.write_frame(bytes(320))
     daemon = start_pulse(directory)
     back = wait(lambda: port.status().state is DeviceState.RUNNING and port.status().reopens >= 2)
     got_audio_again = wait(lambda: port.read_frame() is not None)
@@ -319,13 +320,13 @@ def echo_path(directory: Path, cancel: int) -> dict[str, object]:
         x = np.convolve(rng.standard_normal(160), np.hanning(9), mode="same")
         syllable = np.sin(2 * np.pi * 3 * tick * 0.02) > -0.3
         far = np.clip(x * 1200 * syllable, -32768, 32767).astype(np.int16)
-        out = exchange(port, processor, far)
+        out = exchange(port, processor, far.tobytes())
         if out is not None:
             sent.append(out)
     port.stop()
     daemon.terminate()
     daemon.wait()
-    heard = np.concatenate(sent).astype(np.float64) if sent else np.zeros(1)
+    heard = samples(b"".join(sent)).astype(np.float64) if sent else np.zeros(1)
     last = heard[-3 * 8000 :]
     return {"running": running, "frames": len(sent), "power": float(np.mean(last**2))}
 

@@ -5,11 +5,12 @@ import numpy.typing as npt
 import pyaudio
 import pytest
 
-from endpoint.audio.conversion import CaptureConverter, PlaybackConverter, mix
+from endpoint.audio.conversion import CaptureConverter, PcmQueue, PlaybackConverter, mix
 from endpoint.audio.devices import Direction
 from endpoint.audio.registry import DeviceStream, StreamOptions
-from endpoint.audio.resample import SampleQueue, float_to_int16
+from endpoint.audio.resample import float_to_int16
 from endpoint.audio.ring import FrameRing
+from tests.pcm import samples
 
 
 def sine(freq: float, rate: int, count: int, amplitude: float = 0.5) -> npt.NDArray[np.float64]:
@@ -30,9 +31,9 @@ def test_stereo_48k_capture_becomes_8k_mono_frames() -> None:
     frames = []
     for start in range(0, pcm.size, 2 * 960):
         frames += converter.convert(pcm[start : start + 2 * 960].tobytes())
-    assert all(f.shape == (160,) and f.dtype == np.int16 for f in frames)
+    assert all(type(f) is bytes and len(f) == 320 for f in frames)  # 160 int16 samples
     assert 48 <= len(frames) <= 50  # one second, less the filter's delay
-    out = np.concatenate(frames)[800:] / 32768.0
+    out = samples(b"".join(frames))[800:] / 32768.0
     assert level_db(out, 0.5 / np.sqrt(2)) == pytest.approx(0.0, abs=0.1)
 
 
@@ -42,7 +43,7 @@ def test_capture_filters_what_8khz_cannot_carry() -> None:
     frames = [
         f for i in range(0, pcm.size, 960) for f in converter.convert(pcm[i : i + 960].tobytes())
     ]
-    assert level_db(np.concatenate(frames)[800:] / 32768.0, 0.5 / np.sqrt(2)) < -80
+    assert level_db(samples(b"".join(frames))[800:] / 32768.0, 0.5 / np.sqrt(2)) < -80
 
 
 def test_odd_sized_44k1_buffers_still_make_whole_frames() -> None:
@@ -61,13 +62,13 @@ def test_odd_sized_44k1_buffers_still_make_whole_frames() -> None:
 def test_playback_renders_exactly_the_requested_buffer_with_upmix() -> None:
     converter = PlaybackConverter(48000, 2, 160)
     tone = float_to_int16(sine(1000, 8000, 8000))
-    frames = iter(np.split(tone, 50))
+    frames = iter(f.tobytes() for f in np.split(tone, 50))
     pulled = 0
 
-    def next_frame() -> npt.NDArray[np.int16]:
+    def next_frame() -> bytes:
         nonlocal pulled
         pulled += 1
-        return next(frames, np.zeros(160, dtype=np.int16))
+        return next(frames, bytes(320))
 
     out = b"".join(converter.render(960, next_frame) for _ in range(45))
     samples = np.frombuffer(out, dtype="<i2").reshape(-1, 2)
@@ -81,10 +82,10 @@ def test_a_huge_playback_request_is_bounded_and_padded_with_silence() -> None:
     converter = PlaybackConverter(8000, 1, 160)
     calls = 0
 
-    def next_frame() -> npt.NDArray[np.int16]:
+    def next_frame() -> bytes:
         nonlocal calls
         calls += 1
-        return np.full(160, 1000, dtype=np.int16)
+        return np.full(160, 1000, dtype=np.int16).tobytes()
 
     out = np.frombuffer(converter.render(16000, next_frame), dtype="<i2")
     assert calls == 15 and out.size == 16000  # as much as the converter's queue holds
@@ -93,17 +94,18 @@ def test_a_huge_playback_request_is_bounded_and_padded_with_silence() -> None:
 
 def test_mix_saturates_instead_of_wrapping() -> None:
     loud = np.full(160, 30000, dtype=np.int16)
-    assert np.all(mix([loud, loud], 160) == 32767)
-    assert np.all(mix([loud, -loud], 160) == 0)
-    assert np.all(mix([], 160) == 0)
+    assert np.all(samples(mix([loud.tobytes(), loud.tobytes()], 160)) == 32767)
+    assert np.all(samples(mix([loud.tobytes(), (-loud).tobytes()], 160)) == 0)
+    assert np.all(samples(mix([], 160)) == 0) and len(mix([], 160)) == 320
 
 
 def test_sample_queue_keeps_the_newest_on_overflow() -> None:
-    queue = SampleQueue(4)
-    assert queue.put(np.arange(3, dtype=np.float32)) == 0
-    assert queue.put(np.arange(3, 6, dtype=np.float32)) == 2
+    queue = PcmQueue(4)
+    queue.put(np.arange(3, dtype=np.int16).tobytes())
+    queue.put(np.arange(3, 6, dtype=np.int16).tobytes())
+    assert len(queue) == 4
     taken = queue.take(4)
-    assert taken is not None and list(taken) == [2, 3, 4, 5]
+    assert taken is not None and list(samples(taken)) == [2, 3, 4, 5]
     assert queue.take(1) is None
 
 
@@ -119,14 +121,14 @@ def test_the_stream_callback_counts_xruns_and_feeds_every_attached_port() -> Non
     assert capture.on_buffer(pcm, 160, {}, pyaudio.paInputOverflow) == (None, pyaudio.paContinue)
     assert capture.xruns == 1 and call.fill == 2 and doctor.fill == 2
     first = call.pop()
-    assert first is not None and np.array_equal(first, np.arange(160))
+    assert first is not None and np.array_equal(samples(first), np.arange(160))
 
     playback = DeviceStream("card", Direction.PLAYBACK, options)
     playback.prepare(8000, 2)
     speech, alert = FrameRing(4, prime=1), FrameRing(4, prime=1)
     playback.rings = (speech, alert)
-    speech.push(np.full(160, 1000, dtype=np.int16))
-    alert.push(np.full(160, 500, dtype=np.int16))
+    speech.push(np.full(160, 1000, dtype=np.int16).tobytes())
+    alert.push(np.full(160, 500, dtype=np.int16).tobytes())
     out, flag = playback.on_buffer(None, 160, {}, pyaudio.paOutputUnderflow)
     assert flag == pyaudio.paContinue and playback.xruns == 1
     assert out is not None and set(np.frombuffer(out, dtype="<i2")) == {1500}

@@ -10,8 +10,9 @@ import pytest
 from endpoint.audio.factory import open_audio
 from endpoint.audio.null import NullPort
 from endpoint.audio.port import AudioError, AudioPort, DeviceState
-from endpoint.audio.tone import ToneGenerator, TonePort
+from endpoint.audio.tone import ToneGenerator, TonePort, ringback_port
 from endpoint.audio.wavfile import FilePort, load_wav
+from tests.pcm import samples as pcm_of
 
 
 def write_wav(path: Path, samples: npt.NDArray[np.float64], rate: int, width: int) -> None:
@@ -44,7 +45,7 @@ def dominant_hz(samples: npt.NDArray[np.int16], rate: int = 8000) -> float:
 
 def test_tone_phase_runs_on_across_frames() -> None:
     generator = ToneGenerator((440.0,), 0.5)
-    joined = np.concatenate([generator.next_frame() for _ in range(100)]).astype(np.float64)
+    joined = pcm_of(b"".join(generator.next_frame() for _ in range(100))).astype(np.float64)
     expected = 0.5 * 32768 * np.sin(2 * np.pi * 440 * np.arange(16000) / 8000)
     assert np.max(np.abs(joined - expected)) <= 1.0  # rounding only: no jump at any boundary
 
@@ -52,7 +53,7 @@ def test_tone_phase_runs_on_across_frames() -> None:
 def test_ringing_cadence_switches_the_tone_on_and_off() -> None:
     generator = ToneGenerator((425.0,), 0.5, cadence=(1.0, 4.0))
     frames = [generator.next_frame() for _ in range(300)]  # 6 s
-    loud = [bool(np.any(f != 0)) for f in frames]
+    loud = [bool(np.any(pcm_of(f) != 0)) for f in frames]
     assert loud[:50] == [True] * 50 and not any(loud[50:250]) and all(loud[250:])
 
 
@@ -71,19 +72,32 @@ def test_tone_port_gives_its_frequency_and_discards_playback() -> None:
     port.start()
     frames = [port.read_frame() for _ in range(50)]
     assert all(f is not None for f in frames)
-    assert dominant_hz(np.concatenate(frames)) == pytest.approx(1000.0, abs=1)  # type: ignore[arg-type]
-    port.write_frame(np.zeros(160, dtype=np.int16))
+    assert dominant_hz(pcm_of(b"".join(frames))) == pytest.approx(1000.0, abs=1)  # type: ignore[arg-type]
+    port.write_frame(bytes(320))
     assert port.status().state is DeviceState.RUNNING
+
+
+@pytest.mark.parametrize("rate", [8000, 16000])
+def test_the_ring_back_table_is_the_generated_tone_with_its_cadence(rate: int) -> None:
+    """The port reads a table built from one period of the sine: the same samples as
+    generating every frame, over more than one cadence cycle (5 s)."""
+    port = ringback_port(rate)
+    generator = ToneGenerator((425.0,), 0.3, cadence=(1.0, 4.0), rate=rate)
+    n = rate // 50
+    for k in range(300):  # 6 s
+        assert port.read_frame() == generator.next_frame(n), f"frame {k}"
 
 
 def test_null_port_is_silence_in_and_nothing_out() -> None:
     port = NullPort()
     port.start()
     frame = port.read_frame()
-    assert frame is not None and frame.shape == (160,) and not frame.any()
-    port.write_frame(np.ones(160, dtype=np.int16))
+    assert frame == bytes(320)  # 160 silent int16 samples
+    port.write_frame(np.ones(160, dtype=np.int16).tobytes())
     with pytest.raises(ValueError, match="160 int16 samples"):
-        port.write_frame(np.ones(80, dtype=np.int16))
+        port.write_frame(np.ones(80, dtype=np.int16).tobytes())
+    with pytest.raises(ValueError, match="not a ndarray"):
+        port.write_frame(np.ones(160, dtype=np.int16))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("width", [1, 2, 3, 4])
@@ -95,8 +109,8 @@ def test_any_pcm_wav_becomes_8khz_mono(
     tone = 0.5 * np.sin(2 * np.pi * 700 * t)
     path = tmp_path / "in.wav"
     write_wav(path, np.repeat(tone[:, None], channels, axis=1), rate, width)
-    pcm = load_wav(path)
-    assert pcm.dtype == np.int16 and pcm.size == pytest.approx(8000, abs=1)
+    pcm = pcm_of(load_wav(path))
+    assert pcm.size == pytest.approx(8000, abs=1)
     assert dominant_hz(pcm) == pytest.approx(700, abs=1)
     expected = 0.5 * 32768 * np.sin(2 * np.pi * 700 * np.arange(pcm.size) / 8000)
     tolerance = 300 if width == 1 else 40  # 8-bit WAV is coarse
@@ -107,16 +121,16 @@ def test_file_input_loops_seamlessly_or_stops(tmp_path: Path) -> None:
     path = tmp_path / "in.wav"
     ramp = (np.arange(250) / 250.0 - 0.5)[:, None]
     write_wav(path, ramp, 8000, 2)
-    source = load_wav(path)
+    source = pcm_of(load_wav(path))
     looping = FilePort(path)
     looping.start()
     frames = [looping.read_frame() for _ in range(5)]
-    assert np.array_equal(np.concatenate(frames), np.resize(source, 800))  # type: ignore[arg-type]
+    assert np.array_equal(pcm_of(b"".join(frames)), np.resize(source, 800))  # type: ignore[arg-type]
     once = FilePort(path, loop=False)
     once.start()
     first, second, third = once.read_frame(), once.read_frame(), once.read_frame()
     assert first is not None and second is not None and third is None
-    assert np.array_equal(second[:90], source[160:]) and not second[90:].any()
+    assert np.array_equal(pcm_of(second)[:90], source[160:]) and not pcm_of(second)[90:].any()
     assert once.status().capture_ended
 
 
@@ -131,7 +145,7 @@ def test_file_output_writes_what_was_played(tmp_path: Path) -> None:
     port.stop()
     assert port.wait_closed(10.0)
     rate, written = read_wav(out)
-    assert rate == 8000 and np.array_equal(written, np.concatenate(frames))
+    assert rate == 8000 and np.array_equal(written, pcm_of(b"".join(frames)))
 
 
 def test_file_output_at_another_rate(tmp_path: Path) -> None:

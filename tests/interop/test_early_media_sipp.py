@@ -30,7 +30,8 @@ def receive(sock: socket.socket, count: int) -> list[bytes]:
 
 
 def audio(payloads: list[bytes]) -> np.ndarray:
-    return np.concatenate([ulaw_decode(p) for p in payloads]).astype(float)
+    pcm = b"".join(ulaw_decode(p) for p in payloads)  # frames are int16 bytes
+    return np.frombuffer(pcm, dtype=np.int16).astype(float)
 
 
 def test_a_caller_requiring_100rel_hears_ring_back_in_a_reliable_183_then_the_door(

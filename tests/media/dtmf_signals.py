@@ -42,8 +42,8 @@ def gap(ms: float) -> Samples:
     return np.zeros(round(ms * SAMPLE_RATE / 1000))
 
 
-def frames(signal: Samples, noise_dbm0: float | None = None, seed: int = 1) -> list[np.ndarray]:
-    """Cut into 20 ms int16 frames (padded with silence), with white noise if asked."""
+def frames(signal: Samples, noise_dbm0: float | None = None, seed: int = 1) -> list[bytes]:
+    """Cut into 20 ms frames (int16 bytes, padded with silence), with white noise if asked."""
     pad = (-len(signal)) % FRAME_SAMPLES + FRAME_SAMPLES * 6
     signal = np.concatenate((signal, np.zeros(pad)))
     if noise_dbm0 is not None:
@@ -51,4 +51,4 @@ def frames(signal: Samples, noise_dbm0: float | None = None, seed: int = 1) -> l
         rms = dbm0_to_amplitude(noise_dbm0) / np.sqrt(2)
         signal = signal + rng.normal(0, rms, len(signal))
     pcm = np.clip(np.round(signal), -32768, 32767).astype(np.int16)
-    return [pcm[i : i + FRAME_SAMPLES] for i in range(0, len(pcm), FRAME_SAMPLES)]
+    return [pcm[i : i + FRAME_SAMPLES].tobytes() for i in range(0, len(pcm), FRAME_SAMPLES)]

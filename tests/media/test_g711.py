@@ -15,6 +15,7 @@ from endpoint.media.g711 import (
     ulaw_decode,
     ulaw_encode,
 )
+from tests.pcm import samples
 
 SEG_UEND = [0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF]
 SEG_AEND = [0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF]
@@ -86,20 +87,20 @@ def test_alaw_encode_all_65536_inputs() -> None:
 
 
 def test_ulaw_decode_all_256_codes() -> None:
-    assert ulaw_decode(CODES).tolist() == [ref_ulaw2linear(c) for c in CODES]
+    assert samples(ulaw_decode(CODES)).tolist() == [ref_ulaw2linear(c) for c in CODES]
 
 
 def test_alaw_decode_all_256_codes() -> None:
-    assert alaw_decode(CODES).tolist() == [ref_alaw2linear(c) for c in CODES]
+    assert samples(alaw_decode(CODES)).tolist() == [ref_alaw2linear(c) for c in CODES]
 
 
 def test_known_points_of_the_standard() -> None:
     # G.711 Table 2 (µ-law): 0 -> 0xFF, full scale -> 0x80 / 0x00; A-law 0 -> 0xD5.
     assert ulaw_encode(np.array([0, 32767, -32768], dtype=np.int16)) == b"\xff\x80\x00"
     assert alaw_encode(np.array([0], dtype=np.int16)) == bytes([ALAW_SILENCE])
-    assert ulaw_decode(bytes([ULAW_SILENCE])).tolist() == [0]
-    assert ulaw_decode(b"\x80\x00").tolist() == [32124, -32124]
-    assert alaw_decode(b"\xaa\x2a").tolist() == [32256, -32256]
+    assert samples(ulaw_decode(bytes([ULAW_SILENCE]))).tolist() == [0]
+    assert samples(ulaw_decode(b"\x80\x00")).tolist() == [32124, -32124]
+    assert samples(alaw_decode(b"\xaa\x2a")).tolist() == [32256, -32256]
 
 
 def test_decode_then_encode_is_identity_for_every_code() -> None:
@@ -111,8 +112,9 @@ def test_decode_then_encode_is_identity_for_every_code() -> None:
 
 def test_frames_are_int16_and_160_samples() -> None:
     frame = (np.sin(np.arange(160) * 2 * np.pi * 1000 / 8000) * 8000).astype(np.int16)
-    payload = ulaw_encode(frame)
+    payload = ulaw_encode(frame.tobytes())
     assert len(payload) == 160
-    decoded = ulaw_decode(payload)
-    assert decoded.dtype == np.int16 and decoded.shape == (160,)
+    pcm = ulaw_decode(payload)
+    assert type(pcm) is bytes and len(pcm) == 320  # a frame: 160 native int16 samples
+    decoded = samples(pcm)
     assert np.max(np.abs(decoded.astype(int) - frame)) <= 256  # quantisation error bound

@@ -10,31 +10,32 @@ from endpoint.media.codecs import G722, PCMU, by_name, codec_for
 from endpoint.media.g722 import G722Decoder, G722Encoder
 from endpoint.media.rtp import RtpPacket
 from endpoint.media.stream import MediaStream, StreamConfig, decimate
+from tests.pcm import samples as pcm
 
 DOOR = ("10.0.0.1", 4000)
 FLAT = ("10.0.0.2", 5000)
 
 
-def tone16(k: int, hz: float, samples: int = 320) -> np.ndarray:
+def tone16(k: int, hz: float, samples: int = 320) -> bytes:
     t = (np.arange(samples) + samples * k) / 16000
-    return (np.sin(2 * np.pi * hz * t) * 10000).astype(np.int16)
+    return (np.sin(2 * np.pi * hz * t) * 10000).astype(np.int16).tobytes()
 
 
-def share(audio: np.ndarray, hz: float, rate: int = 16000) -> float:
+def share(audio: bytes, hz: float, rate: int = 16000) -> float:
     """The part of ``audio``'s RMS that is a sine at ``hz``."""
-    t = np.arange(len(audio)) / rate
-    x = audio.astype(float)
+    x = pcm(audio).astype(float)
+    t = np.arange(len(x)) / rate
     amplitude = 2 * np.hypot(x @ np.sin(2 * np.pi * hz * t), x @ np.cos(2 * np.pi * hz * t))
     return float(amplitude / len(x) / (np.sqrt(2 * np.mean(x**2)) or 1.0))
 
 
 def test_round_trip_keeps_a_6_khz_tone() -> None:
     encode, decode = G722Encoder(), G722Decoder()
-    out = np.concatenate([decode(encode(tone16(k, 6000))) for k in range(50)])
+    out = b"".join(decode(encode(tone16(k, 6000))) for k in range(50))
     payload = encode(tone16(50, 6000))
     assert len(payload) == 160  # 64 kbit/s: one octet per two 16 kHz samples
-    assert len(out) == 50 * 320
-    assert share(out[1600:], 6000) > 0.95
+    assert len(pcm(out)) == 50 * 320
+    assert share(out[2 * 1600 :], 6000) > 0.95
 
 
 def test_codec_state_is_per_call() -> None:
@@ -89,21 +90,21 @@ def test_a_6_khz_tone_crosses_a_g722_stream_pair_in_16_khz_frames() -> None:
         for data, _ in door.send_frame(tone16(k, 6000), now):
             flat.receive_rtp(data, DOOR, now)
         heard.append(flat.playout(now))
-    assert all(len(frame) == 320 for frame in heard)
-    audio = np.concatenate(heard[20:])
+    assert all(len(pcm(frame)) == 320 for frame in heard)
+    audio = b"".join(heard[20:])
     assert share(audio, 6000) > 0.95
     assert flat.stats().codec == "G722" and flat.stats().concealed == 0
 
 
 def test_decimate_keeps_a_dtmf_tone_at_8_khz() -> None:
     low = decimate(tone16(0, 697, 1600))
-    assert len(low) == 800
+    assert len(pcm(low)) == 800
     assert share(low, 697, 8000) > 0.95
 
 
-def tone8(k: int, hz: float) -> np.ndarray:
+def tone8(k: int, hz: float) -> bytes:
     t = (np.arange(160) + 160 * k) / 8000
-    return (np.sin(2 * np.pi * hz * t) * 10000).astype(np.int16)
+    return (np.sin(2 * np.pi * hz * t) * 10000).astype(np.int16).tobytes()
 
 
 def test_a_reinvite_to_pcmu_gives_fresh_codec_state_and_8_khz_frames() -> None:
@@ -124,8 +125,8 @@ def test_a_reinvite_to_pcmu_gives_fresh_codec_state_and_8_khz_frames() -> None:
             flat.receive_rtp(data, DOOR, now)
         heard.append(flat.playout(now))
     assert {p.payload_type for p in sent} == {0} and {len(p.payload) for p in sent} == {160}
-    assert all(len(frame) == 160 for frame in heard)
-    assert share(np.concatenate(heard[10:]), 1000, 8000) > 0.95
+    assert all(len(pcm(frame)) == 160 for frame in heard)
+    assert share(b"".join(heard[10:]), 1000, 8000) > 0.95
 
 
 def test_the_same_codec_again_keeps_its_state() -> None:
@@ -144,5 +145,5 @@ def test_any_payload_from_the_network_decodes_without_error() -> None:
         payload = bytes(rng.getrandbits(8) for _ in range(size))
         packet = RtpPacket(9, 1000 + k, 160 * k, 0x1234, payload=payload)
         flat.receive_rtp(bytes(packet), DOOR, k * 0.02)
-        assert len(flat.playout(k * 0.02)) == 320
+        assert len(pcm(flat.playout(k * 0.02))) == 320
     assert flat.stats().received_packets >= 4  # past source validation: they were decoded

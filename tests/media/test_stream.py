@@ -16,14 +16,15 @@ from endpoint.media.stream import (
     SourceLatched,
     StreamConfig,
 )
+from tests.pcm import samples
 
 DOOR = ("10.0.0.1", 4000)
 FLAT = ("10.0.0.2", 5000)
 
 
-def tone(k: int, hz: float) -> np.ndarray:
+def tone(k: int, hz: float) -> bytes:
     t = (np.arange(160) + 160 * k) / 8000
-    return (np.sin(2 * np.pi * hz * t) * 10000).astype(np.int16)
+    return (np.sin(2 * np.pi * hz * t) * 10000).astype(np.int16).tobytes()
 
 
 def call(
@@ -34,7 +35,7 @@ def call(
     digits: str = "",
     seed: int = 1,
     payload_type: int = 0,
-) -> tuple[MediaStream, MediaStream, list[np.ndarray], list[object]]:
+) -> tuple[MediaStream, MediaStream, list[bytes], list[object]]:
     rng = random.Random(seed)
     door = MediaStream(
         StreamConfig(FLAT, (FLAT[0], FLAT[1] + 1), payload_type=payload_type, jitter_min_ms=40),
@@ -48,7 +49,7 @@ def call(
     )
     door.send_dtmf(digits)
     wire: list[tuple[float, int, bytes, tuple[str, int], tuple[str, int]]] = []
-    heard: list[np.ndarray] = []
+    heard: list[bytes] = []
     events: list[object] = []
     n = 0
     for k in range(int(seconds / 0.02)):
@@ -80,8 +81,8 @@ def call(
     return door, flat, heard, events
 
 
-def correlation_with_tone(heard: list[np.ndarray], hz: float) -> float:
-    audio = np.concatenate(heard[60:]).astype(float)
+def correlation_with_tone(heard: list[bytes], hz: float) -> float:
+    audio = samples(b"".join(heard[60:])).astype(float)
     t = np.arange(len(audio)) / 8000
     i, q = np.sin(2 * np.pi * hz * t), np.cos(2 * np.pi * hz * t)
     amplitude = 2 * np.hypot(np.dot(audio, i), np.dot(audio, q)) / len(audio)

@@ -15,6 +15,7 @@ from endpoint.media.dtmf import DtmfDigit
 from endpoint.media.stream import KEEPALIVE_PT, MediaStream, SourceLatched, StreamConfig
 from endpoint.runtime.media_loop import CallMedia, MediaLoop, switch_codec, timer_socket
 from endpoint.runtime.rtp_transport import allocate
+from tests.pcm import samples
 
 
 def write_tone_wav(path: Path, hz: float, seconds: float, rate: int = 16000) -> None:
@@ -193,12 +194,14 @@ def test_a_codec_switch_bridges_the_new_rate_to_the_open_device() -> None:
     assert call.bridges is not None and stream.frame_samples == 320
     up, down = call.bridges
     t = np.arange(160 * 30) / 8000
-    tone = (np.sin(2 * np.pi * 1000 * t) * 8000).astype(np.int16)
-    wide = np.concatenate([up.convert(tone[i : i + 160]) for i in range(0, len(tone), 160)])
-    assert len(wide) == 320 * 30
-    narrow = np.concatenate([down.convert(wide[i : i + 320]) for i in range(0, len(wide), 320)])
-    assert len(narrow) == 160 * 30
-    assert np.max(np.abs(narrow[1600:])) > 6000  # the tone came through both bridges
+    tone = (np.sin(2 * np.pi * 1000 * t) * 8000).astype(np.int16).tobytes()
+    wide = [up.convert(tone[i : i + 320]) for i in range(0, len(tone), 320)]
+    assert [len(f) for f in wide] == [640] * 30  # 320 samples of 16 kHz, every frame
+    narrow = [down.convert(f) for f in wide]
+    assert [len(f) for f in narrow] == [320] * 30
+    heard = samples(b"".join(narrow)).astype(float)
+    assert np.max(np.abs(heard[1600:])) > 6000  # the tone came through both bridges
+    assert tone_share(heard[1600:], 1000) > 0.95  # as a tone, not distortion
     switch_codec(call, "PCMU", 0)
     assert call.bridges is None and stream.frame_samples == 160
     sockets.close()

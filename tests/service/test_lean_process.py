@@ -3,7 +3,8 @@
 dnspython is for configured names that need DNS records, pyOpenSSL and cryptography for
 ``keying = "dtls"``, pylibsrtp for encrypted calls, PyAudio for the alsa backend, paho for
 ``[mqtt]``, soxr for audio at another rate than 8 kHz, libopus (ctypes) for a call that
-negotiated Opus, even with "opus" configured. The first tests look at ``sys.modules``
+negotiated Opus, even with "opus" configured, numpy for audio analysis only (the frames of a
+call are bytes through audioop). The first tests look at ``sys.modules``
 of a fresh interpreter; the last one at the shared libraries mapped into the real
 ``sip-endpoint run`` while it answers a PCMU call from SIPp (``/proc/PID/maps``: what is
 mapped is what costs memory).
@@ -24,12 +25,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.interop.peers import Sipp, free_port
-from tests.security.attacker import p2p_config
+from tests.security.attacker import door_config
 from tests.service.harness import NotifySocket, Service
 
 ROOT = Path(__file__).resolve().parents[2]
-OPTIONAL = {"dns", "OpenSSL", "cryptography", "pylibsrtp", "pyaudio", "soxr", "paho"}
+OPTIONAL = {"dns", "OpenSSL", "cryptography", "pylibsrtp", "pyaudio", "soxr", "paho", "numpy"}
 #: Native parts of the optional libraries, as their paths appear in /proc/PID/maps.
 NATIVE = (
     "/cryptography/",
@@ -37,6 +40,7 @@ NATIVE = (
     "_portaudio",
     "/OpenSSL/",
     "/soxr/",
+    "/numpy/",
     "_sqlite3",
     "libopus",
 )
@@ -137,11 +141,12 @@ def test_a_name_that_needs_srv_records_loads_dnspython() -> None:
     assert "dns" in loaded
 
 
-def test_a_plain_pcmu_call_maps_no_optional_native_library(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", ["null", "tone"])
+def test_a_plain_pcmu_call_maps_no_optional_native_library(tmp_path: Path, backend: str) -> None:
     port = free_port(both=True)
     config = tmp_path / "door.toml"
     # Opus allowed, but SIPp offers PCMU only: libopus must stay unmapped.
-    p2p_config(config, port, extra='[media]\ncodecs = ["opus", "PCMU"]\n')
+    door_config(config, port, backend=backend, extra='[media]\ncodecs = ["opus", "PCMU"]\n')
     notify = NotifySocket(tmp_path / "notify")
     service = Service(config, notify)
     try:
@@ -162,3 +167,26 @@ def test_a_plain_pcmu_call_maps_no_optional_native_library(tmp_path: Path) -> No
     assert re.search(r"PCMU sent [1-9]\d* recv [1-9]", report), report
     assert "libpython" in maps or "python3" in maps
     assert not [part for part in NATIVE if part in maps]
+
+
+def test_in_band_dtmf_loads_numpy_only_for_audio_loud_enough_to_hold_a_key() -> None:
+    """The detector's Goertzel stage is numpy's; speech-quiet audio is ruled out by audioop."""
+    feed = (
+        "from endpoint.media.inband_dtmf import InbandDtmfDetector\n"
+        "import math, array, sys\n"
+        "d = InbandDtmfDetector()\n"
+        "hiss = array.array('h', [(-1) ** n * 40 for n in range(160)]).tobytes()\n"
+        "assert all(d.feed(hiss) == [] for _ in range(50))\n"
+        "assert 'numpy' not in sys.modules, 'numpy for quiet audio'\n"
+    )
+    quiet = modules_after(feed)
+    assert "numpy" not in quiet
+    key = (
+        "t = [n / 8000 for n in range(160 * 5)]\n"
+        "five = [int(6000 * (math.sin(2 * math.pi * 770 * x) + math.sin(2 * math.pi * 1336 * x)))"
+        " for x in t]\n"
+        "keys = [k.digit for i in range(5)"
+        " for k in d.feed(array.array('h', five[160 * i : 160 * (i + 1)]).tobytes())]\n"
+        "assert keys == ['5'], keys\n"
+    )
+    assert "numpy" in modules_after(feed + key)

@@ -21,6 +21,7 @@ import wave
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from endpoint.audio.conversion import to_mono
 from endpoint.audio.port import AudioError, AudioStatus, DeviceState, checked_frame
 from endpoint.audio.ring import FrameRing
 from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE, Frame
@@ -40,15 +41,7 @@ def pcm_to_mono16(data: bytes, width: int, channels: int) -> bytes:
     if width == 1:
         data = audioop.bias(data, 1, -128)
     pcm = audioop.lin2lin(data, width, WIDTH) if width != WIDTH else data
-    if channels == 1:
-        return pcm
-    if channels == 2:
-        return audioop.tomono(pcm, WIDTH, 0.5, 0.5)
-    import numpy as np  # here: only a file of more than two channels needs it
-
-    frames = np.frombuffer(pcm, dtype=np.int16).reshape(-1, channels)
-    mono: bytes = np.rint(frames.mean(axis=1)).astype(np.int16).tobytes()
-    return mono
+    return to_mono(pcm, channels)
 
 
 def load_wav(path: Path, max_seconds: float = 600.0, target_rate: int = SAMPLE_RATE) -> Frame:

@@ -11,8 +11,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from endpoint.media.frame import SAMPLE_RATE, Frame
-from endpoint.media.inband_dtmf import (
+from endpoint.media.dtmf_tones import (
     HIGH_GROUP,
     HOP,
     KEYPAD,
@@ -21,6 +20,7 @@ from endpoint.media.inband_dtmf import (
     DetectorLimits,
     dbm0_to_amplitude,
 )
+from endpoint.media.frame import SAMPLE_RATE, Frame
 
 #: The high group's second harmonics; the low group's (1394-1882 Hz) sit too close to the high
 #: group itself for a 20 ms window to tell them apart.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from endpoint.media.dtmf_tones import HIGH_GROUP, KEYPAD, LOW_GROUP, dbm0_to_amplitude
 from endpoint.media.frame import FRAME_SAMPLES, SAMPLE_RATE
-from endpoint.media.inband_dtmf import HIGH_GROUP, KEYPAD, LOW_GROUP, dbm0_to_amplitude
 
 Samples = npt.NDArray[np.float64]
 

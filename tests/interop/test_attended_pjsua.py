@@ -35,6 +35,20 @@ def consult(door: Door, visitor: Pjsua, flat: Pjsua) -> tuple[dict[str, Any], di
     return first, json.loads(door.ctl("status", "--json").stdout)
 
 
+def back_with_the_visitor(door: Door, visitor: Pjsua) -> tuple[int, int, list[dict[str, Any]]]:
+    """Once the consultation has ended: the visitor's received packet count one second apart
+    (it grows when the door sends audio to the visitor again), the door's calls then, and the
+    visitor hangs up."""
+    time.sleep(1.0)
+    before = visitor.command("stats")["rx_packets"]
+    time.sleep(1.0)
+    after = visitor.command("stats")["rx_packets"]
+    calls = json.loads(door.ctl("status", "--json").stdout)["calls"]
+    visitor.command("hangup")
+    time.sleep(0.5)
+    return before, after, calls
+
+
 def test_attended_transfer_hands_the_visitor_to_the_flat(
     tmp_path: Path, phones: tuple[Pjsua, Pjsua]
 ) -> None:
@@ -69,13 +83,7 @@ def test_cancel_ends_the_consultation_and_resumes_the_visitor(
         first, _ = consult(door, visitor, flat)
         cancelled = door.ctl("transfer", "--cancel")
         flat.wait_event("state", call=first["call"], state="DISCONNECTED")
-        time.sleep(1.0)
-        before = visitor.command("stats")["rx_packets"]
-        time.sleep(1.0)
-        after = visitor.command("stats")["rx_packets"]
-        calls = json.loads(door.ctl("status", "--json").stdout)["calls"]
-        visitor.command("hangup")
-        time.sleep(0.5)
+        before, after, calls = back_with_the_visitor(door, visitor)
     finally:
         log = door.stop()
     assert cancelled.returncode == 0, cancelled.stderr
@@ -97,13 +105,7 @@ def test_during_the_consultation_ctl_acts_on_the_flats_call(
         flat.wait_event("media", call=first["call"], status="remote_hold")
         hung_up = door.ctl("hangup")
         flat.wait_event("state", call=first["call"], state="DISCONNECTED")
-        time.sleep(1.0)
-        before = visitor.command("stats")["rx_packets"]
-        time.sleep(1.0)
-        after = visitor.command("stats")["rx_packets"]
-        calls = json.loads(door.ctl("status", "--json").stdout)["calls"]
-        visitor.command("hangup")
-        time.sleep(0.5)
+        before, after, calls = back_with_the_visitor(door, visitor)
     finally:
         log = door.stop()
     assert held.returncode == 0, held.stderr

@@ -245,15 +245,21 @@ def _check_config(path: str, out: TextIO, err: TextIO) -> int:
 
 
 def _run(path: str, err: TextIO) -> int:
+    # The configuration first: whether it needs TLS decides whether asyncio gets ``ssl`` (and
+    # OpenSSL's 4.6 MB) before anything imports asyncio (issue 19, runtime/ssl_gate.py).
+    config = _load(path, err)
+    if config is None:
+        return 2
+    from endpoint.config import needs_tls
+    from endpoint.runtime.ssl_gate import import_asyncio
+
+    import_asyncio(needs_tls(config))
     import asyncio
 
     from endpoint.hardware.factory import HardwareError
     from endpoint.logs import secrets, setup_logging
     from endpoint.runtime.engine import Engine
 
-    config = _load(path, err)
-    if config is None:
-        return 2
     setup_logging(config.log_level)
     for account in (config.account, config.backup_account):
         if account is not None:

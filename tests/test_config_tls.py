@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from endpoint.config import ConfigError, TlsSettings, parse_config
+from endpoint.config import ConfigError, TlsSettings, needs_tls, parse_config
 
 ACCOUNT = '[account]\nregistrar = "{uri}"\nuser = "door"\npassword = "pw"\n'
 
@@ -80,3 +80,30 @@ def test_encryption_needs_tls_because_keys_travel_in_the_sdp() -> None:
     assert parse_config("").media.encryption == "off"
     (bad,) = problems_of('[sip]\ntransport = "tls"\n[media]\nencryption = "srtp"\n')
     assert bad.startswith('[media] encryption = "srtp"') and '"mandatory"' in bad
+
+
+HTTP = '[http]\ntoken_file = "token"\nwebhooks = ["{}://10.0.0.5/hook"]\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "tls"),
+    [
+        ("", False),
+        ('[sip]\ntransport = "tcp"\n' + HTTP.format("http"), False),
+        ('[mqtt]\nbroker = "mqtt://10.0.0.6"\n', False),
+        ('[sip]\ntransport = "tls"\n', True),
+        ('[tls]\nca_file = "ca.pem"\n', True),
+        (
+            '[tls]\ncert_file = "door.crt"\nkey_file = "door.key"\n[http]\ntoken_file = "token"\n',
+            True,
+        ),
+        ('[mqtt]\nbroker = "mqtts://10.0.0.6"\n', True),
+        (HTTP.format("https"), True),
+    ],
+)
+def test_needs_tls_names_every_feature_that_opens_tls(tmp_path: Path, text: str, tls: bool) -> None:
+    """Issue 19: false keeps ssl out of ``run``, so every TLS user must make it true."""
+    for name in ("ca.pem", "door.crt", "door.key"):
+        (tmp_path / name).write_text("-----BEGIN-----\n")
+    (tmp_path / "token").write_text("t" * 32)
+    assert needs_tls(parse_config(text, base=tmp_path)) is tls

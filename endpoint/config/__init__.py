@@ -48,11 +48,13 @@ from endpoint.config.reader import ConfigError, HostPort, parse_host_port
 from endpoint.config.security import security_warnings
 from endpoint.config.sip import SipSettings
 from endpoint.config.tls import TlsSettings
+from endpoint.config.tls_need import TLS_KEYS, needs_tls
 
 __all__ = [
     "BUTTON_ACTIONS",
     "DEFAULT_LED_SHOW",
     "LED_PATTERNS",
+    "TLS_KEYS",
     "AccountSettings",
     "AudioSettings",
     "ButtonSettings",
@@ -71,6 +73,7 @@ __all__ = [
     "SipSettings",
     "TlsSettings",
     "load_config",
+    "needs_tls",
     "parse_config",
     "parse_host_port",
     "security_warnings",

@@ -14,12 +14,14 @@ import contextlib
 import json
 import logging
 import random
-import ssl
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from endpoint.backoff import Backoff
+
+if TYPE_CHECKING:
+    import ssl
 
 log = logging.getLogger("endpoint.webhooks")
 
@@ -56,6 +58,14 @@ class Target:
         return self.url.split("?", 1)[0]
 
 
+def _client_context() -> ssl.SSLContext:
+    """The system's trust store for an https target; ssl only then (issue 19: an http-only
+    configuration keeps OpenSSL out of the process, ``config.needs_tls``)."""
+    import ssl
+
+    return ssl.create_default_context()
+
+
 class Webhook:
     def __init__(self, target: Target, rng: random.Random, backoff: Backoff = BACKOFF) -> None:
         self.target = target
@@ -69,7 +79,7 @@ class Webhook:
         #: Set by ``close``: the worker ends at its next step even if the cancel was lost.
         self._closing = False
         #: Made once: loading the trust store reads files, which the loop must not do per event.
-        self._tls = ssl.create_default_context() if target.tls else None
+        self._tls = _client_context() if target.tls else None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
@@ -101,7 +111,7 @@ class Webhook:
             for attempt in range(ATTEMPTS):
                 try:
                     status = await asyncio.wait_for(self._post(body), TIMEOUT)
-                except (OSError, TimeoutError, ValueError, ssl.SSLError) as exc:
+                except (OSError, TimeoutError, ValueError) as exc:  # ssl.SSLError is an OSError
                     problem = f"{type(exc).__name__}: {exc}"
                 else:
                     if 200 <= status < 300:

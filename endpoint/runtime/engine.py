@@ -13,9 +13,8 @@ import dataclasses
 import datetime
 import functools
 import logging
-import secrets
+import random
 import signal
-import ssl
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -50,7 +49,6 @@ from endpoint.sip.message import Message
 from endpoint.sip.offer_answer import DtlsParams, NegotiatedMedia
 from endpoint.sip.sdes import SrtpKeys as SdesKeys
 from endpoint.sip.uri import SipURI, parse_uri, uri_host
-from endpoint.tls import client_context, describe_failure, server_context
 from endpoint.ua.actions import CallAction, NeedMedia, PlayAlert, StartMedia, UpdateMedia
 from endpoint.ua.agent import UserAgent
 from endpoint.ua.events import CallReport, DtmfReceived, Notice, RegistrationFailed
@@ -60,6 +58,8 @@ from endpoint.ua.messages import MessageRefusedError
 from endpoint.ua.registration import LocalAddress
 
 if TYPE_CHECKING:
+    import ssl
+
     from endpoint.media.dtls import DtlsIdentity, DtlsSrtp
 
 #: Longest request method the runtime reads before parsing (``_sheds``).
@@ -227,6 +227,11 @@ def _tls_contexts(cfg: Config) -> tuple[ssl.SSLContext | None, ssl.SSLContext | 
     not PEM) stops start-up with an OSError naming the ``[tls]`` key, as a bad bind does."""
     if cfg.sip.transport != "tls":
         return None, None
+    # Here, not at the top: a process without TLS has no ssl (issue 19, runtime/ssl_gate.py).
+    import ssl
+
+    from endpoint.tls import client_context, describe_failure, server_context
+
     try:
         return client_context(cfg.tls), server_context(cfg.tls)
     except (ssl.SSLError, OSError, ValueError) as exc:
@@ -263,7 +268,9 @@ class Engine:
         #: `ctl volume`'s speaker volume and microphone gain (dB); None: the config's.
         self._volume: tuple[float | None, float | None] = (None, None)
         self._dtls_identity: DtlsIdentity | None = None
-        self._rng = secrets.SystemRandom()
+        # random's SystemRandom is secrets' own class (os.urandom), without secrets' import of
+        # hmac, hashlib and so libcrypto (issue 19).
+        self._rng = random.SystemRandom()
         self.resolver = Resolver()
         self.nat = NatTraversal(config.nat, self._rng)
         self._media_host = "127.0.0.1"
@@ -280,7 +287,7 @@ class Engine:
         resolved = {name: address for name, (address, _) in hops.items()}
         self.transport = await self._start_transport(cfg, resolved)
         local = await self._local_address(cfg, resolved)
-        core = self.core = Intercom(cfg, local, secrets.SystemRandom(), resolved, _srv_ports(hops))
+        core = self.core = Intercom(cfg, local, random.SystemRandom(), resolved, _srv_ports(hops))
         self.hardware = HardwareBridge(cfg, open_board(cfg), self._hardware_input)
         core.door.restore(self.hardware.saved_lockouts(), time.monotonic())
         self.hardware.start()

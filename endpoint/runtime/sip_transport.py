@@ -27,11 +27,11 @@ import contextlib
 import logging
 import re
 import socket
-import ssl
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from endpoint.media.stun import looks_like_stun
 from endpoint.runtime.addresses import is_wildcard, mapped_for, unmapped
@@ -40,7 +40,9 @@ from endpoint.sip import ParseError, StreamParser, parse
 from endpoint.sip.checks import error_response
 from endpoint.sip.grammar import is_ip_literal
 from endpoint.sip.message import Message
-from endpoint.tls import describe_failure
+
+if TYPE_CHECKING:
+    import ssl
 
 log = logging.getLogger("endpoint.runtime.transport")
 
@@ -295,28 +297,37 @@ class SipTransport:
         try:
             if kind == "tls":
                 if self.tls_client is None:
-                    raise ssl.SSLError("no TLS client context: [sip] transport is not tls")
+                    raise OSError("no TLS client context: [sip] transport is not tls")
                 opening = asyncio.open_connection(
                     host, port, ssl=self.tls_client, server_hostname=name
                 )
             else:
                 opening = asyncio.open_connection(host, port)
             reader, writer = await asyncio.wait_for(opening, timeout=5)
-        except ssl.SSLError as exc:
-            why = describe_failure(exc)
-            self.stats.last_error = f"TLS to {name} ({host}:{port}): {why}"
-            log.warning("TLS to %s (%s:%d) failed: %s", name, host, port, why)
-            if self.on_error is not None:
-                self.on_error(destination, kind)
-            return
         except (OSError, TimeoutError) as exc:
-            self.stats.last_error = f"{kind.upper()} to {host}:{port}: {exc}"
-            log.warning("cannot connect to %s:%d over %s: %s", host, port, kind.upper(), exc)
-            if self.on_error is not None:
-                self.on_error(destination, kind)
+            self._connect_failed(destination, name, kind, exc)
             return
         conn = self._register(reader, writer, destination, kind=kind, outbound=True)
         conn.writer.write(data)
+
+    def _connect_failed(
+        self, destination: Address, name: str, kind: str, exc: OSError | TimeoutError
+    ) -> None:
+        """Log why a connection could not be opened; a TLS handshake says what to change."""
+        host, port = destination
+        # An SSLError means ssl is loaded: a process without TLS never imports it (issue 19).
+        tls = sys.modules.get("ssl")
+        if tls is not None and isinstance(exc, tls.SSLError):
+            from endpoint.tls import describe_failure
+
+            why = describe_failure(exc)
+            self.stats.last_error = f"TLS to {name} ({host}:{port}): {why}"
+            log.warning("TLS to %s (%s:%d) failed: %s", name, host, port, why)
+        else:
+            self.stats.last_error = f"{kind.upper()} to {host}:{port}: {exc}"
+            log.warning("cannot connect to %s:%d over %s: %s", host, port, kind.upper(), exc)
+        if self.on_error is not None:
+            self.on_error(destination, kind)
 
     async def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await self._serve_accepted(reader, writer, "tcp")
@@ -399,7 +410,7 @@ class SipTransport:
                 self._incoming(data, conn.peer, conn.kind, conn)
                 if conn.writer.is_closing():
                     break
-        except (OSError, asyncio.IncompleteReadError, ssl.SSLError):
+        except (OSError, asyncio.IncompleteReadError):  # ssl.SSLError is an OSError
             pass  # a reset or a half message at close: the connection is over, nothing to log
         finally:
             current = self._connections.get(conn.peer) is conn

@@ -18,6 +18,8 @@ one of three kinds:
   socket), ``[media] ptime`` (the media thread's period) and any section this module does not
   know (hardware wiring). These keep their running value and are logged as
   "needs restart: [sip] listen changed"; ``systemctl restart sip-endpoint`` applies them.
+  So is a change that newly needs TLS (an https webhook, an mqtts broker) in a process started
+  without it: asyncio was imported without ``ssl`` (issue 19, ``runtime/ssl_gate.py``).
 
 Pure: two ``Config`` values in, a list of changes and the configuration to run with out.
 """
@@ -29,7 +31,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from endpoint.config import Config
+from endpoint.config import TLS_KEYS, Config, needs_tls
 
 
 class ChangeKind(enum.Enum):
@@ -77,8 +79,21 @@ def _kind(section: str, key: str) -> ChangeKind:
     return ChangeKind.RESTART
 
 
-def plan_reload(old: Config, new: Config) -> list[Change]:
-    """Every key whose value differs, in the order of ``Config``'s fields."""
+def plan_reload(old: Config, new: Config, tls_ready: bool = True) -> list[Change]:
+    """Every key whose value differs, in the order of ``Config``'s fields.
+
+    ``tls_ready`` False: this process has no TLS (``asyncio_has_ssl``); if ``new`` needs it,
+    the keys that ask for it wait for a restart instead of failing at the first connection."""
+    changes = _differences(old, new)
+    if tls_ready or not needs_tls(new):
+        return changes
+    return [
+        dataclasses.replace(c, kind=ChangeKind.RESTART) if (c.section, c.key) in TLS_KEYS else c
+        for c in changes
+    ]
+
+
+def _differences(old: Config, new: Config) -> list[Change]:
     changes: list[Change] = []
     for field in dataclasses.fields(old):
         name = field.name

@@ -116,11 +116,12 @@ class ServiceSupervisor:
 
     async def _apply(self, path: Path, new: Config) -> None:
         # Only a SIGHUP needs the reload planner: not loaded at start (issue 19).
+        from endpoint.runtime.ssl_gate import asyncio_has_ssl
         from endpoint.service.reload import ChangeKind, effective_config, plan_reload
 
         engine = self.engine
         old = engine.config
-        changes = plan_reload(old, new)
+        changes = plan_reload(old, new, tls_ready=asyncio_has_ssl())
         if not changes:
             log.info("reload: %s has no changes", path)
             return

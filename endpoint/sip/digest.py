@@ -17,19 +17,16 @@ derived from it stay out of ``repr`` and error messages.
 from __future__ import annotations
 
 import functools
-import hashlib
 import random
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from endpoint.sip.digest_hashes import hexdigest
 from endpoint.sip.errors import ParseError, SipError
 
-_ALGORITHMS = {
-    "MD5": (hashlib.md5, 1),
-    "SHA-256": (hashlib.sha256, 2),
-    "SHA-512-256": (lambda data=b"": hashlib.new("sha512_256", data), 3),
-}
+#: RFC 7616's name -> (hashlib's name, strength): MD5 and SHA-256 come without OpenSSL.
+_ALGORITHMS = {"MD5": ("md5", 1), "SHA-256": ("sha256", 2), "SHA-512-256": ("sha512_256", 3)}
 
 #: Stale-nonce retries in a row (without a success in between) before we give up: a server that
 #: calls every nonce stale would otherwise keep us re-sending for ever.
@@ -138,7 +135,7 @@ def parse_challenge(value: str) -> Challenge | None:
 
 def _h(algorithm: str, text: str | bytes) -> str:
     data = text.encode("utf-8") if isinstance(text, str) else text
-    return str(_ALGORITHMS[algorithm][0](data).hexdigest())
+    return hexdigest(_ALGORITHMS[algorithm][0])(data)
 
 
 def _quote(text: str) -> str:

@@ -5,9 +5,11 @@ dnspython is for configured names that need DNS records, pyOpenSSL and cryptogra
 ``[mqtt]``, soxr for audio at another rate than 8 kHz, libopus (ctypes) for a call that
 negotiated Opus, even with "opus" configured, numpy for audio analysis only (the frames of a
 call are bytes through audioop). The first tests look at ``sys.modules``
-of a fresh interpreter; the last one at the shared libraries mapped into the real
-``sip-endpoint run`` while it answers a PCMU call from SIPp (``/proc/PID/maps``: what is
-mapped is what costs memory).
+of a fresh interpreter; the others at the shared libraries mapped into the real
+``sip-endpoint run`` while it answers a PCMU call from SIPp or registers with Kamailio's digest
+challenge (``/proc/PID/maps``: what is mapped is what costs memory). A configuration without
+TLS has no OpenSSL at all: no ``ssl``, no ``hashlib`` (digest's MD5 and SHA-256 are CPython's
+own), no libssl or libcrypto.
 
 Every module is also time at start (issue 19: start -> ready < 300 ms): the building services
 load with the setting that turns them on (SQLite with a StateDirectory, the HTTP server with
@@ -24,10 +26,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.interop.peers import Sipp, free_port
+from tests.interop.peers import Kamailio, Sipp, free_port
 from tests.security.attacker import door_config
 from tests.service.harness import NotifySocket, Service
 
@@ -75,6 +78,9 @@ ON_DEMAND = {
     # What a SIGHUP reload plans.
     "endpoint.service.reload",
 }
+#: Shared libraries and modules of OpenSSL, which only a configuration with TLS loads.
+OPENSSL_LIBS = ("libssl", "libcrypto")
+OPENSSL_MODULES = {"ssl", "_ssl", "hashlib", "_hashlib", "hmac", "secrets"}
 #: What ``ctl`` (a client of the control socket) has no use for.
 NOT_FOR_CTL = {"asyncio", "tomllib", "sqlite3", "ssl", "numpy"}
 NOT_FOR_CTL_ENDPOINT = {"endpoint.config", "endpoint.sip", "endpoint.ua", "endpoint.runtime"}
@@ -167,6 +173,75 @@ def test_a_plain_pcmu_call_maps_no_optional_native_library(tmp_path: Path, backe
     assert re.search(r"PCMU sent [1-9]\d* recv [1-9]", report), report
     assert "libpython" in maps or "python3" in maps
     assert not [part for part in NATIVE if part in maps]
+    assert not [lib for lib in OPENSSL_LIBS if lib in maps]
+
+
+#: ``sip-endpoint run`` in a thread-watched interpreter: when the test creates ``TRIGGER``, the
+#: process writes its module names and its /proc maps, so the test sees inside the real thing.
+RUN_AND_REPORT = """
+import json, sys, threading, time
+from pathlib import Path
+from endpoint.cli import main
+trigger, out = Path(sys.argv[2]), Path(sys.argv[3])
+def report():
+    while not trigger.exists():
+        time.sleep(0.05)
+    maps = Path("/proc/self/maps").read_text()
+    out.write_text(json.dumps({"modules": sorted(sys.modules), "maps": maps}))
+threading.Thread(target=report, daemon=True).start()
+sys.exit(main(["run", "--config", sys.argv[1]]))
+"""
+
+
+def registered_process_report(tmp_path: Path, kamailio: Kamailio, sip: str) -> dict[str, Any]:
+    """The modules and maps of a real ``run`` registered at Kamailio (a digest challenge)."""
+    config = tmp_path / "door.toml"
+    door_config(config, free_port(both=True), registrar=f"sip:127.0.0.1:{kamailio.port}", sip=sip)
+    notify = NotifySocket(tmp_path / "notify")
+    trigger, out = tmp_path / "trigger", tmp_path / "report.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "NOTIFY_SOCKET": str(notify.path)}
+    with (tmp_path / "door.log").open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", RUN_AND_REPORT, str(config), str(trigger), str(out)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+    try:
+        notify.wait_for(lambda d: d.get("STATUS", "").startswith("registered"), timeout=20)
+        assert kamailio.registrations("door")
+        trigger.touch()
+        deadline = time.monotonic() + 10
+        while not out.exists() or not out.read_text().endswith("}"):
+            assert time.monotonic() < deadline and proc.poll() is None, "no report"
+            time.sleep(0.05)
+        report: dict[str, Any] = json.loads(out.read_text())
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        notify.close()
+    return report
+
+
+@pytest.mark.interop
+def test_a_run_without_tls_loads_no_openssl(tmp_path: Path, kamailio: Kamailio) -> None:
+    """Issue 19: ssl, hashlib and their 4.6 MB of libssl/libcrypto stay out of a UDP door."""
+    report = registered_process_report(tmp_path, kamailio, sip="")
+    loaded = set(report["modules"])
+    assert "endpoint.runtime.engine" in loaded and "endpoint.sip.digest" in loaded
+    assert not loaded & OPENSSL_MODULES, loaded & OPENSSL_MODULES
+    assert not [lib for lib in OPENSSL_LIBS if lib in report["maps"]]
+
+
+@pytest.mark.interop
+def test_a_run_with_a_tls_file_keeps_asyncio_tls(tmp_path: Path, kamailio: Kamailio) -> None:
+    """The same door with a [tls] ca_file (it could serve https, reach an mqtts broker):
+    asyncio has ssl, and OpenSSL is mapped. This is what makes the test above able to fail."""
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    report = registered_process_report(tmp_path, kamailio, sip=f'[tls]\nca_file = "{ca}"\n')
+    assert {"ssl", "_ssl"} <= set(report["modules"])
+    assert "libssl" in report["maps"]
 
 
 def test_in_band_dtmf_loads_numpy_only_for_audio_loud_enough_to_hold_a_key() -> None:

@@ -1,6 +1,8 @@
 """What a reloaded configuration changes and how (pure): live, re-register, or needs restart."""
 
-from endpoint.config import parse_config
+from pathlib import Path
+
+from endpoint.config import needs_tls, parse_config
 from endpoint.service.reload import ChangeKind, effective_config, integration_changed, plan_reload
 
 BASE = """
@@ -97,3 +99,29 @@ def test_nat_is_applied_without_restart() -> None:
         ("[nat] keepalive_s", ChangeKind.NAT),
     ]
     assert effective_config(old_config, new_config, changes).nat == new_config.nat
+
+
+def test_what_newly_needs_tls_waits_for_a_restart_in_a_process_without_it(tmp_path: Path) -> None:
+    """Issue 19: a process started without TLS has an asyncio without ssl; an https webhook or
+    an mqtts broker would fail at its first connection, so they wait for the restart."""
+    (tmp_path / "token").write_text("t" * 32)
+    http = '[http]\ntoken_file = "token"\nwebhooks = ["{}://10.0.0.5/hook"]\n'
+    old = parse_config(BASE + http.format("http"), base=tmp_path)
+    new = parse_config(
+        BASE.replace("auto_answer = true", "auto_answer = false")
+        + http.format("https")
+        + '[mqtt]\nbroker = "mqtts://10.0.0.6:8883"\n',
+        base=tmp_path,
+    )
+    assert not needs_tls(old) and needs_tls(new)
+    kinds = {str(c): c.kind for c in plan_reload(old, new, tls_ready=False)}
+    assert kinds == {
+        "[calls] auto_answer": ChangeKind.LIVE,
+        "[http] webhooks": ChangeKind.RESTART,
+        "[mqtt] broker": ChangeKind.RESTART,
+    }
+    running = effective_config(old, new, plan_reload(old, new, tls_ready=False))
+    assert not needs_tls(running) and running.calls.auto_answer is False
+    # A process that has TLS applies them as any integration change.
+    kinds = {str(c): c.kind for c in plan_reload(old, new, tls_ready=True)}
+    assert kinds["[http] webhooks"] is kinds["[mqtt] broker"] is ChangeKind.INTEGRATION

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from endpoint.config import load_config, needs_tls
 from endpoint.media.dtls import DtlsIdentity, DtlsSrtp
 from tests.interop.door import (
     Door,
@@ -65,6 +66,8 @@ def test_baresip_calls_us_with_dtls_srtp_audio_both_ways_and_the_code_opens_the_
 ) -> None:
     flat = Baresip(tmp_path / "flat", user="flat", mediaenc="dtls_srtp").start()
     door = dtls_door(tmp_path / "door")
+    # Issue 19: a door that needs no TLS runs without Python's ssl; DTLS brings its own OpenSSL.
+    assert not needs_tls(load_config(tmp_path / "door" / "door.toml"))
     try:
         dial(flat, door.uri)
         time.sleep(1.5)

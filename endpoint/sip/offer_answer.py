@@ -218,7 +218,7 @@ class SdpSession:
     """Our o= line across a call: same session id, version +1 whenever the SDP changes."""
 
     def __init__(self, rng: random.Random, address: str, username: str = "-") -> None:
-        #: Also draws our SRTP keys: ``secrets.SystemRandom`` in production.
+        #: Also draws our SRTP keys: ``random.SystemRandom`` (os.urandom) in production.
         self.rng = rng
         self.session_id = str(rng.getrandbits(62))
         self.version = int(self.session_id) % 10**9

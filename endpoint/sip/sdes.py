@@ -6,7 +6,7 @@ offered line whose suite we know with the same tag and a key of our own (§7.1.1
 an MKI, several keys or session parameters we do not implement is skipped rather than half
 understood (§6.3: an answerer must not accept parameters it does not support). The key's
 length is checked against its suite; a key never appears in a log line or a ``repr``.
-Keys come from the random source the caller passes (``secrets`` in production).
+Keys come from the random source the caller passes (``random.SystemRandom`` in production).
 """
 
 from __future__ import annotations

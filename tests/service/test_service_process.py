@@ -85,3 +85,29 @@ def test_sighup_keeps_a_broken_file_out_and_applies_a_valid_one(
     finally:
         service.stop()
     assert "Traceback" not in service.log
+
+
+def test_sighup_adding_an_mqtts_broker_to_a_service_without_tls_waits_for_a_restart(
+    tmp_path: Path, notify: NotifySocket
+) -> None:
+    """Issue 19: started without TLS, the process has an asyncio without ssl; a reload that
+    asks for TLS keeps the running value and says a restart applies it."""
+    config = tmp_path / "door.toml"
+    port = free_port(both=True)
+    write(config, port)
+    service = Service(config, notify)
+    try:
+        notify.wait_for(lambda d: d.get("READY") == "1")
+        write(config, port, calls="auto_answer = false")
+        with config.open("a") as file:
+            file.write('[mqtt]\nbroker = "mqtts://127.0.0.1:8883"\n')
+        mark = len(notify.received)
+        service.proc.send_signal(signal.SIGHUP)
+        notify.wait_for(lambda d: d.get("READY") == "1", since=mark)
+        service.wait_log("reload: needs restart: [mqtt] broker changed")
+        assert "reload: applied [calls] auto_answer" in service.log
+        assert "restarting the integration" not in service.log
+        assert sip_options_ping(port, timeout=5).startswith("SIP/2.0 200 OK")
+    finally:
+        service.stop()
+    assert "Traceback" not in service.log

@@ -77,6 +77,8 @@ ON_DEMAND = {
     "endpoint.ua.dialog_auth",
     # What a SIGHUP reload plans.
     "endpoint.service.reload",
+    # TLS contexts and handshake failures: only a configuration that needs TLS (issue 19).
+    "endpoint.tls",
 }
 #: Shared libraries and modules of OpenSSL, which only a configuration with TLS loads.
 OPENSSL_LIBS = ("libssl", "libcrypto")

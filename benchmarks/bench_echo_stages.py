@@ -13,7 +13,8 @@ stage combination:
 - with ``--engine webrtc`` two checks of what livekit's binding lets us set: the high-pass
   filter (AEC3 turns it on itself: the output with ``high_pass_filter`` off and on is compared
   byte for byte) and the stream delay hint (0, which the engine passes, against the room's true
-  delay, with the reference not aligned).
+  delay, with the reference not aligned); and the module run at a higher rate than the call's
+  (16 or 48 kHz, soxr in and out: does AEC3 suppress less there?).
 
 Each row: whole-chain echo+noise reduction on the far end alone (min-max over the rooms), the
 worst convergence, the double-talk loss (coherent and level, min-max) and CPU per 20 ms frame.
@@ -101,27 +102,73 @@ def processor(args: argparse.Namespace, ns: bool, agc: bool) -> MakeEngine:
     return make
 
 
-def livekit_aec(high_pass: bool, hint: Callable[[int], int]) -> MakeEngine:
-    """livekit's module with AEC only, the reference unaligned, ``hint(delay)`` as the
-    stream delay: what the binding lets us set beyond VoiceProcessor's choices."""
+class Resampled:
+    """A chain run at ``rate`` for a call at bench.RATE: soxr streams in and out, a FIFO so
+    every 20 ms frame returns 20 ms (the resamplers' delay shows as the chain's lag)."""
+
+    def __init__(self, inner: bench.Engine, rate: int) -> None:
+        import soxr
+
+        self._inner, self._frame = inner, rate // 50
+        self._up = [soxr.ResampleStream(bench.RATE, rate, 1, dtype="float32") for _ in "mf"]
+        self._down = soxr.ResampleStream(rate, bench.RATE, 1, dtype="float32")
+        self._mic, self._far = np.zeros(0, np.float32), np.zeros(0, np.float32)
+        self._out = np.zeros(bench.FRAME, np.float32)  # one frame of lag, never starved
+
+    def __call__(self, mic: np.ndarray, far: np.ndarray) -> np.ndarray:
+        scale = np.float32(32768)
+        m, f = (
+            up.resample_chunk(x.astype(np.float32) / scale)
+            for up, x in zip(self._up, (mic, far), strict=True)
+        )
+        self._mic, self._far = np.concatenate([self._mic, m]), np.concatenate([self._far, f])
+        while min(len(self._mic), len(self._far)) >= self._frame:
+            chunk = [
+                bench.to_i16(x[: self._frame].astype(np.float64)) for x in (self._mic, self._far)
+            ]
+            self._mic, self._far = self._mic[self._frame :], self._far[self._frame :]
+            done = self._inner(*chunk).astype(np.float32) / scale
+            self._out = np.concatenate([self._out, self._down.resample_chunk(done)])
+        if len(self._out) < len(mic):
+            self._out = np.concatenate([np.zeros(len(mic) - len(self._out), np.float32), self._out])
+        out, self._out = self._out[: len(mic)], self._out[len(mic) :]
+        return bench.to_i16(out.astype(np.float64))
+
+
+def livekit_chain(
+    hint: Callable[[int], int],
+    *,
+    high_pass: bool = True,
+    ns: bool = False,
+    agc: bool = False,
+    rate: int = 0,
+) -> MakeEngine:
+    """livekit's module, the reference unaligned, ``hint(delay)`` as the stream delay, run at
+    ``rate`` (0: the call's): what the binding lets us set beyond VoiceProcessor's choices."""
     from livekit import rtc
 
     def make(delay_ms: int) -> bench.Engine:
-        apm = rtc.AudioProcessingModule(echo_cancellation=True, high_pass_filter=high_pass)
-        half = bench.RATE // 100
+        apm = rtc.AudioProcessingModule(
+            echo_cancellation=True,
+            high_pass_filter=high_pass,
+            noise_suppression=ns,
+            auto_gain_control=agc,
+        )
+        at = rate or bench.RATE
+        half = at // 100
 
         def run(mic: np.ndarray, far: np.ndarray) -> np.ndarray:
             out = []
             for k in range(2):
                 part = slice(k * half, (k + 1) * half)
-                apm.process_reverse_stream(rtc.AudioFrame(far[part].tobytes(), bench.RATE, 1, half))
+                apm.process_reverse_stream(rtc.AudioFrame(far[part].tobytes(), at, 1, half))
                 apm.set_stream_delay_ms(hint(delay_ms))
-                near = rtc.AudioFrame(mic[part].tobytes(), bench.RATE, 1, half)
+                near = rtc.AudioFrame(mic[part].tobytes(), at, 1, half)
                 apm.process_stream(near)
                 out.append(np.frombuffer(bytes(near.data), dtype=np.int16))
             return np.concatenate(out)
 
-        return run
+        return run if at == bench.RATE else Resampled(run, at)
 
     return make
 
@@ -129,13 +176,17 @@ def livekit_aec(high_pass: bool, hint: Callable[[int], int]) -> MakeEngine:
 def livekit_checks(args: argparse.Namespace) -> None:
     room = bench.make_room(120, np.random.default_rng(17), 1.0, args.drift_ppm)
     outputs = [
-        bench.process(livekit_aec(hpf, lambda _: 0)(120), room.mic, room.far)[0]
+        bench.process(livekit_chain(lambda _: 0, high_pass=hpf)(120), room.mic, room.far)[0]
         for hpf in (False, True)
     ]
     same = bool(np.array_equal(*outputs))
     print(f"  AEC3 output identical with high_pass_filter off and on (120 ms room): {same}")
-    row("AEC, unaligned, hint 0", livekit_aec(True, lambda _: 0), args, -4.0)
-    row("AEC, unaligned, hint=delay", livekit_aec(True, lambda d: d), args, -4.0)
+    row("AEC, unaligned, hint 0", livekit_chain(lambda _: 0), args, -4.0)
+    row("AEC, unaligned, hint=delay", livekit_chain(lambda d: d), args, -4.0)
+    for rate in (r for r in (16000, 48000) if r > args.rate):
+        row(f"AEC at {rate} Hz", livekit_chain(lambda _: 0, rate=rate), args, -4.0)
+        chain = livekit_chain(lambda _: 0, ns=True, agc=True, rate=rate)
+        row(f"AEC+NS+AGC at {rate} Hz", chain, args, -4.0)
 
 
 def main() -> int:

@@ -35,8 +35,8 @@ import tempfile
 import time
 import wave
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import soxr
@@ -237,9 +237,9 @@ def double_talk_figures(
     )
 
 
-@dataclass(frozen=True)
-class Room:
-    """One scenario's signals (int16 arrays) and its timeline in samples."""
+class Room(NamedTuple):
+    """One scenario's signals (int16 arrays) and its timeline in samples (a NamedTuple, not a
+    dataclass: tests load this script by path, outside sys.modules, where dataclasses fail)."""
 
     mic: np.ndarray
     far: np.ndarray

@@ -39,12 +39,12 @@ import bench_echo as bench
 
 from endpoint.audio.processing import ProcessingSettings
 
-#: (label, noise suppression, automatic gain, echo path gain in dB)
+#: (label, noise suppression, automatic gain, echo path: None = ``--echo-db``, or no echo)
 ROWS = (
-    ("AEC", False, False, -4.0),
-    ("AEC+NS", True, False, -4.0),
-    ("AEC+AGC", False, True, -4.0),
-    ("AEC+NS+AGC (default)", True, True, -4.0),
+    ("AEC", False, False, None),
+    ("AEC+NS", True, False, None),
+    ("AEC+AGC", False, True, None),
+    ("AEC+NS+AGC (default)", True, True, None),
     ("AEC, no echo", False, False, float("-inf")),
     ("AEC+NS+AGC, no echo", True, True, float("-inf")),
 )
@@ -70,8 +70,9 @@ def figures(make: MakeEngine, room: bench.Room, delay_ms: int) -> Figures:
     return chain, conv, coherent - coherent0, level - level0, float(np.mean(costs)) * 1e6
 
 
-def row(label: str, make: MakeEngine, args: argparse.Namespace, echo_db: float) -> None:
+def row(label: str, make: MakeEngine, args: argparse.Namespace, echo_db: float | None) -> None:
     """One stage combination over every room: ranges, worst convergence."""
+    echo_db = args.echo_db if echo_db is None else echo_db
     rng = np.random.default_rng(17)  # the same rooms for every row
     results = []
     for delay in (int(d) for d in args.delays.split(",")):
@@ -174,19 +175,19 @@ def livekit_chain(
 
 
 def livekit_checks(args: argparse.Namespace) -> None:
-    room = bench.make_room(120, np.random.default_rng(17), 1.0, args.drift_ppm)
+    room = bench.make_room(120, np.random.default_rng(17), 1.0, args.drift_ppm, args.echo_db)
     outputs = [
         bench.process(livekit_chain(lambda _: 0, high_pass=hpf)(120), room.mic, room.far)[0]
         for hpf in (False, True)
     ]
     same = bool(np.array_equal(*outputs))
     print(f"  AEC3 output identical with high_pass_filter off and on (120 ms room): {same}")
-    row("AEC, unaligned, hint 0", livekit_chain(lambda _: 0), args, -4.0)
-    row("AEC, unaligned, hint=delay", livekit_chain(lambda d: d), args, -4.0)
+    row("AEC, unaligned, hint 0", livekit_chain(lambda _: 0), args, None)
+    row("AEC, unaligned, hint=delay", livekit_chain(lambda d: d), args, None)
     for rate in (r for r in (16000, 48000) if r > args.rate):
-        row(f"AEC at {rate} Hz", livekit_chain(lambda _: 0, rate=rate), args, -4.0)
+        row(f"AEC at {rate} Hz", livekit_chain(lambda _: 0, rate=rate), args, None)
         chain = livekit_chain(lambda _: 0, ns=True, agc=True, rate=rate)
-        row(f"AEC+NS+AGC at {rate} Hz", chain, args, -4.0)
+        row(f"AEC+NS+AGC at {rate} Hz", chain, args, None)
 
 
 def main() -> int:
@@ -195,9 +196,15 @@ def main() -> int:
     parser.add_argument("--rate", type=int, choices=[8000, 16000], default=8000)
     parser.add_argument("--delays", default="30,120,250", help="room delays in ms")
     parser.add_argument("--drift-ppm", type=float, default=100.0)
+    parser.add_argument(
+        "--echo-db",
+        type=float,
+        default=-4.0,
+        help="echo path gain in dB (-4: bench_echo's room, echo 2 dB above the near end)",
+    )
     args = parser.parse_args()
     bench.RATE, bench.FRAME = args.rate, args.rate // 50
-    print(f"engine {args.engine} at {args.rate} Hz, rooms {args.delays} ms")
+    print(f"engine {args.engine} at {args.rate} Hz, rooms {args.delays} ms, echo {args.echo_db} dB")
     for label, ns, agc, echo_db in ROWS:
         row(label, processor(args, ns, agc), args, echo_db)
     if args.engine == "webrtc":

@@ -23,7 +23,7 @@ Figures:
 - CPU per 20 ms frame (mean / p99, wall clock in this thread: on a loaded machine it is high).
 
 Run: .venv/bin/python benchmarks/bench_echo.py [--delays 30,120,250] [--engine speex|webrtc]
-     [--rate 8000|16000]
+     [--rate 8000|16000] [--echo-db -4]  (bench_echo_stages.py: the loss stage by stage)
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ Figures:
 - CPU per 20 ms frame (mean / p99, wall clock in this thread: on a loaded machine it is high).
 
 Run: .venv/bin/python benchmarks/bench_echo.py [--delays 30,120,250] [--engine speex|webrtc]
-     [--rate 8000|16000]
+     [--rate 8000|16000] [--echo-db -4]  (bench_echo_stages.py: the loss stage by stage)
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import time
 import wave
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import soxr
@@ -236,7 +237,26 @@ def double_talk_figures(
     )
 
 
-def scenario(args: argparse.Namespace, delay_ms: int, rng: np.random.Generator) -> None:
+class Room(NamedTuple):
+    """One scenario's signals (int16 arrays) and its timeline in samples (a NamedTuple, not a
+    dataclass: tests load this script by path, outside sys.modules, where dataclasses fail)."""
+
+    mic: np.ndarray
+    far: np.ndarray
+    echo: np.ndarray
+    near: np.ndarray
+    noise: np.ndarray
+    #: The microphone without echo (near end and noise): the chain's near end alone.
+    alone: np.ndarray
+    lead: int
+    dt_start: int
+    near_len: int
+
+
+def make_room(
+    delay_ms: int, rng: np.random.Generator, clip: float, drift_ppm: float, echo_db: float = -4.0
+) -> Room:
+    """Far end alone for ~6 s, then both talk; ``echo_db`` is the echo path's gain (-inf: none)."""
     far_speech = speech(FAR_TEXT, "en-us", 160)
     near_speech = speech(NEAR_TEXT, "en+f3", 150)
     lead = RATE // 2
@@ -248,12 +268,20 @@ def scenario(args: argparse.Namespace, delay_ms: int, rng: np.random.Generator) 
     dt_start = lead + far_alone
     near_len = min(len(near_speech), n - dt_start)
     near[dt_start : dt_start + near_len] = near_speech[:near_len] * 10 ** (-26 / 20)
-    speaker = np.tanh(far * args.clip) / args.clip  # a small loudspeaker's soft clipping
-    echo = np.convolve(speaker, room_ir(delay_ms, rng))[:n] * 10 ** (-4 / 20)
-    echo = drift(echo, args.drift_ppm)
+    speaker = np.tanh(far * clip) / clip  # a small loudspeaker's soft clipping
+    echo = np.convolve(speaker, room_ir(delay_ms, rng))[:n] * 10 ** (echo_db / 20)
+    echo = drift(echo, drift_ppm)
     noise = street_noise(n, rng) * 10 ** (-58 / 20)
     far_i, echo_i, near_i, noise_i = (to_i16(x) for x in (far, echo, near, noise))
     mic_i = to_i16(echo + near + noise)
+    alone = to_i16(near + noise)
+    return Room(mic_i, far_i, echo_i, near_i, noise_i, alone, lead, dt_start, near_len)
+
+
+def scenario(args: argparse.Namespace, delay_ms: int, rng: np.random.Generator) -> None:
+    room = make_room(delay_ms, rng, args.clip, args.drift_ppm, args.echo_db)
+    mic_i, far_i, near_i = room.mic, room.far, room.near
+    lead, dt_start, near_len = room.lead, room.dt_start, room.near_len
     tail = args.tail_ms
     seed = max(0, delay_ms - 20) if args.seed_delay else 0
 
@@ -275,7 +303,7 @@ def scenario(args: argparse.Namespace, delay_ms: int, rng: np.random.Generator) 
     segments += f"{dt_start / RATE:.1f} s"
     print(f"\nroom delay {delay_ms} ms, drift {args.drift_ppm:g} ppm ({segments})")
     if args.engine == "speex":
-        signals = (mic_i, far_i, echo_i, near_i, noise_i)
+        signals = (mic_i, far_i, room.echo, near_i, room.noise)
         canceller_figures(make(True, False, False, False), signals, lead, dt_start)
     out, costs = process(make(True, args.ns, args.agc), mic_i, far_i)
     steady = lead + 3 * RATE
@@ -289,7 +317,7 @@ def scenario(args: argparse.Namespace, delay_ms: int, rng: np.random.Generator) 
     print(f"  whole chain ({label}): echo+noise reduction {chain:5.1f} dB (far end alone)")
     print(f"  whole chain convergence (500 ms windows >= 20 dB from): {conv_text}")
     near_part = near_i[dt_start : dt_start + near_len]
-    alone = to_i16(near + noise)
+    alone = room.alone
     double_talk_figures(lambda: make(True, args.ns, args.agc), out, alone, near_part, dt_start)
     print(
         f"  CPU {label}: mean {np.mean(costs) * 1e6:6.1f} us, "
@@ -338,6 +366,12 @@ def main() -> int:
         help="align the reference by the delay doctor --audio would measure (less 20 ms)",
     )
     parser.add_argument("--clip", type=float, default=1.0, help="speaker tanh drive")
+    parser.add_argument(
+        "--echo-db",
+        type=float,
+        default=-4.0,
+        help="echo path gain in dB (-inf: no echo at all, the suppressor's cost alone)",
+    )
     parser.add_argument("--snr", type=float, default=5.0, help="SNR of the NS test, dB")
     parser.add_argument("--engine", choices=["speex", "webrtc"], default="speex")
     parser.add_argument("--rate", type=int, choices=[8000, 16000], default=8000)

@@ -66,3 +66,14 @@ def test_a_halved_near_end_reads_six_db(bench: ModuleType) -> None:
     flat, coherent, level = _through(bench, 0.5 * near, near)
     for figure in (flat, coherent, level):
         assert figure == pytest.approx(6.02, abs=0.2)
+
+
+@pytest.mark.espeak_ng
+def test_a_room_without_echo_leaves_only_the_near_end_and_noise(bench: ModuleType) -> None:
+    # bench_echo_stages' "no echo" rows measure the suppressor with nothing to suppress only if
+    # --echo-db -inf really takes the echo out of the microphone.
+    room = bench.make_room(30, np.random.default_rng(17), 1.0, 100.0, float("-inf"))
+    assert not room.echo.any()
+    assert np.array_equal(room.mic, room.alone)
+    loud = bench.make_room(30, np.random.default_rng(17), 1.0, 100.0, -4.0)
+    assert not np.array_equal(loud.mic, loud.alone)

@@ -13,8 +13,9 @@ thread got SCHED_FIFO.
 Goal: p99 < 0.2 ms idle and loaded with real-time priority; p99 < 1 ms idle without it
 (``--no-rt``); drift < 1 ms per minute.
 
-``--srtp`` protects every packet with SRTP (AES_CM_128_HMAC_SHA1_80, libsrtp) as an encrypted
-call does; the RTP header stays readable, so the receiver measures the same way.
+``--srtp`` protects every packet with SRTP (libsrtp) as an encrypted call does, in the suite
+we prefer (AEAD_AES_128_GCM) or ``--suite``; the RTP header stays readable, so the receiver
+measures the same way.
 
 Run: .venv/bin/python benchmarks/bench_pacing.py [--seconds 60] [--load 2] [--no-rt] [--srtp]
 """
@@ -31,7 +32,7 @@ import struct
 import time
 
 from endpoint.audio import open_audio
-from endpoint.media.srtp import SrtpProtection
+from endpoint.media.srtp import SUITES, SrtpProtection, key_length
 from endpoint.media.stream import MediaStream, StreamConfig
 from endpoint.runtime.media_loop import CallMedia, MediaLoop
 from endpoint.runtime.realtime import make_current_thread_realtime
@@ -81,7 +82,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--load", type=int, default=0, help="CPU-burning processes to run meanwhile")
     ap.add_argument("--no-rt", action="store_true", help="do not ask for SCHED_FIFO")
-    ap.add_argument("--srtp", action="store_true", help="SRTP AES_CM_128_HMAC_SHA1_80")
+    ap.add_argument("--srtp", action="store_true", help="protect every packet with SRTP")
+    ap.add_argument("--suite", choices=tuple(SUITES), default=next(iter(SUITES)))
     ap.add_argument(
         "--aec",
         action="store_true",
@@ -100,7 +102,9 @@ def main() -> None:
     rng = random.Random()
     sockets = allocate("127.0.0.1", (20000, 60000), rng)
     protection = (
-        SrtpProtection("AES_CM_128_HMAC_SHA1_80", rng.randbytes(30), rng.randbytes(30))
+        SrtpProtection(
+            args.suite, rng.randbytes(key_length(args.suite)), rng.randbytes(key_length(args.suite))
+        )
         if args.srtp
         else None
     )
@@ -148,7 +152,8 @@ def main() -> None:
     rt = loop.priority.detail if loop.priority else "unknown"
     print(
         f"case: {'loaded with ' + str(args.load) + ' CPU burners' if args.load else 'idle'}; "
-        f"{'SRTP' if args.srtp else 'plain RTP'}; {'AEC+NS+AGC' if args.aec else 'no processing'}; "
+        f"{'SRTP ' + args.suite if args.srtp else 'plain RTP'}; "
+        f"{'AEC+NS+AGC' if args.aec else 'no processing'}; "
         f"media thread: {rt}"
     )
     print(f"packets received: {n} over {args.seconds:.0f} s")

@@ -10,7 +10,7 @@ and for ``pylibsrtp.Session.protect`` / ``unprotect`` called bare, and
 for scale a plain ``MediaStream.send_frame`` (codec + RTP header, no SRTP). Per-packet µs times
 100 packets a second (50 each way) / 10,000 is the share of one core.
 
-Run: .venv/bin/python benchmarks/bench_srtp_cost.py [--packets 2000] [--evict 8]
+Run: .venv/bin/python benchmarks/bench_srtp_cost.py [--packets 2000] [--evict 8] [--suite S]
 """
 
 from __future__ import annotations
@@ -28,10 +28,8 @@ import pylibsrtp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from endpoint.media.srtp import SUITES, SrtpProtection
+from endpoint.media.srtp import SUITES, SrtpProtection, key_length
 from endpoint.media.stream import MediaStream, StreamConfig
-
-SUITE = "AES_CM_128_HMAC_SHA1_80"
 
 
 def packets(count: int, ssrc: int) -> list[bytes]:
@@ -42,8 +40,8 @@ def packets(count: int, ssrc: int) -> list[bytes]:
     ]
 
 
-def session(key: bytes, ssrc_type: int) -> pylibsrtp.Session:
-    policy = pylibsrtp.Policy(key=key, ssrc_type=ssrc_type, srtp_profile=SUITES[SUITE][0])
+def session(suite: str, key: bytes, ssrc_type: int) -> pylibsrtp.Session:
+    policy = pylibsrtp.Policy(key=key, ssrc_type=ssrc_type, srtp_profile=SUITES[suite][0])
     return pylibsrtp.Session(policy)
 
 
@@ -60,14 +58,14 @@ def timed(calls: list[Callable[[], object]], evict: np.ndarray | None) -> tuple[
     return spent[len(spent) // 2] / 1000, spent[int(0.9 * (len(spent) - 1))] / 1000
 
 
-def cases(count: int) -> dict[str, list[Callable[[], object]]]:
+def cases(count: int, suite: str) -> dict[str, list[Callable[[], object]]]:
     """Fresh contexts and packets per case, so every timed call is a valid next packet."""
     rng = random.Random(15)
-    ours_key, peer_key = rng.randbytes(30), rng.randbytes(30)
-    ours = SrtpProtection(SUITE, ours_key, peer_key)
-    peer = SrtpProtection(SUITE, peer_key, ours_key)
-    out = session(ours_key, pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
-    back = session(peer_key, pylibsrtp.Policy.SSRC_ANY_INBOUND)
+    ours_key, peer_key = rng.randbytes(key_length(suite)), rng.randbytes(key_length(suite))
+    ours = SrtpProtection(suite, ours_key, peer_key)
+    peer = SrtpProtection(suite, peer_key, ours_key)
+    out = session(suite, ours_key, pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
+    back = session(suite, peer_key, pylibsrtp.Policy.SSRC_ANY_INBOUND)
     incoming = [peer.protect_rtp(p) for p in packets(2 * count, 7)]
     stream = MediaStream(StreamConfig(("127.0.0.1", 4000), ("127.0.0.1", 4001)), rng, 0.0)
     frame = np.zeros(160, dtype=np.int16)
@@ -87,11 +85,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--packets", type=int, default=2000)
     ap.add_argument("--evict", type=int, default=8, help="MiB touched before each cold call")
+    ap.add_argument("--suite", choices=tuple(SUITES), default=next(iter(SUITES)))
     args = ap.parse_args()
     evict = np.ones(args.evict * 1024 * 1024 // 8)
-    print(f"per call, µs (median / p90); cold = after touching {args.evict} MiB")
+    print(f"{args.suite} per call, µs (median / p90); cold = after touching {args.evict} MiB")
     for mode, memory in (("hot", None), ("cold", evict)):
-        for name, calls in cases(args.packets).items():
+        for name, calls in cases(args.packets, args.suite).items():
             median, p90 = timed(calls, memory)
             print(f"  {mode:4} {name:30} {median:8.2f} / {p90:8.2f}")
 

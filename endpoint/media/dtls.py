@@ -31,10 +31,10 @@ from OpenSSL import SSL
 from endpoint.media.srtp import SUITES, SrtpProtection
 
 #: OpenSSL's DTLS-SRTP profile names (RFC 5764 §4.1.2, RFC 7714 §14.2) -> our suite names, in
-#: our order of preference (the 80-bit tag first, as for SDES).
+#: our order of preference (AEAD AES-GCM first, as for SDES: ``endpoint.sip.sdes``).
 PROFILES: dict[bytes, str] = {
-    b"SRTP_AES128_CM_SHA1_80": "AES_CM_128_HMAC_SHA1_80",
     b"SRTP_AEAD_AES_128_GCM": "AEAD_AES_128_GCM",
+    b"SRTP_AES128_CM_SHA1_80": "AES_CM_128_HMAC_SHA1_80",
     b"SRTP_AES128_CM_SHA1_32": "AES_CM_128_HMAC_SHA1_32",
 }
 #: The only hash we put in our SDP and the one we check (RFC 8122 §5: SHA-256 is a MUST).

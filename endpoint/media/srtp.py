@@ -20,10 +20,10 @@ import pylibsrtp
 MAX_PACKET = 1500
 
 #: SDES crypto-suite name -> (libsrtp profile, key bytes, salt bytes). Ours in order of
-#: preference: the 80-bit tag first (RFC 4568 §6.2.1), then the AEAD suite, then the 32-bit tag.
+#: preference (``endpoint.sip.sdes``): the AEAD suite (RFC 7714), the 80-bit tag, the 32-bit tag.
 SUITES: dict[str, tuple[int, int, int]] = {
-    "AES_CM_128_HMAC_SHA1_80": (pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_80, 16, 14),
     "AEAD_AES_128_GCM": (pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_128_GCM, 16, 12),
+    "AES_CM_128_HMAC_SHA1_80": (pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_80, 16, 14),
     "AES_CM_128_HMAC_SHA1_32": (pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_32, 16, 14),
 }
 

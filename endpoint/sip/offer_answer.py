@@ -576,12 +576,13 @@ def _sdes_answer(
     session: SdpSession,
     current: sdes.SrtpKeys | None,
 ) -> tuple[list[sdes.Crypto], sdes.SrtpKeys | None]:
-    """RFC 4568 §7.1.1: the first a=crypto line we support, same tag, our own key (the one in
-    force when the offerer kept its own, §7.1.4); nothing when the stream is not SDES."""
+    """RFC 4568 §7.1.1: the a=crypto line of the suite we prefer (``sdes.choose``), same tag,
+    our own key (the one in force when the offerer kept its own, §7.1.4); nothing when the
+    stream is not SDES."""
     theirs = sdes.offered(media) if local.encryption != "off" and not local.dtls else []
-    if not theirs:
+    line = sdes.choose(theirs)
+    if line is None:
         return [], None
-    line = theirs[0]
     unchanged = current is not None and current.suite == line.suite and current.remote == line.key
     key = (
         current.local

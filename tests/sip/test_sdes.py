@@ -80,18 +80,32 @@ def test_our_offer_and_the_peer_answer_agree_on_keys(encryption: str, proto: str
     assert m.proto == proto
     suites = [parse_crypto(v or "") for k, v in m.attributes if k == "crypto"]
     assert [c.suite for c in suites if c] == [
-        "AES_CM_128_HMAC_SHA1_80",
         "AEAD_AES_128_GCM",
+        "AES_CM_128_HMAC_SHA1_80",
         "AES_CM_128_HMAC_SHA1_32",
     ]
     answer, at_peer = make_answer(parse_sdp(str(offer)), theirs, SdpSession(random.Random(3), "p"))
     at_us = process_answer(offer, parse_sdp(str(answer)), ours)
     assert at_us.srtp is not None and at_peer.srtp is not None
+    assert at_us.srtp.suite == at_peer.srtp.suite == "AEAD_AES_128_GCM"
     assert at_us.srtp.local == at_peer.srtp.remote and at_us.srtp.remote == at_peer.srtp.local
     # A second exchange (a re-INVITE) brings new keys both ways.
     again = make_offer(ours, SdpSession(random.Random(4), "h"))
     _, later = make_answer(parse_sdp(str(again)), theirs, SdpSession(random.Random(5), "p"))
     assert later.srtp is not None and later.srtp.remote != at_peer.srtp.remote
+
+
+def test_aead_gcm_is_answered_when_offered_even_after_other_lines() -> None:
+    """RFC 7714: the AEAD suite is chosen when the offerer lists it anywhere, with its tag and a
+    28-byte key of our own; the offerer's other lines are not answered."""
+    gcm_key = base64.b64encode(bytes(range(28))).decode()
+    offer = parse_sdp(BARESIP_SAVP + f"a=crypto:3 AEAD_AES_128_GCM inline:{gcm_key}\r\n")
+    answer, media = make_answer(offer, local("mandatory"), SdpSession(random.Random(1), "h"))
+    (m,) = answer.media
+    (line,) = [parse_crypto(v or "") for k, v in m.attributes if k == "crypto"]
+    assert line is not None and (line.tag, line.suite, len(line.key)) == (3, "AEAD_AES_128_GCM", 28)
+    assert media.srtp is not None and media.srtp.remote == bytes(range(28))
+    assert media.srtp.local == line.key
 
 
 def test_an_answer_without_keys_is_refused_only_when_mandatory() -> None:

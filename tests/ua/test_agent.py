@@ -361,9 +361,7 @@ def test_mandatory_encryption_over_tls_offers_savp_and_never_keys_in_the_clear()
     ua.media_ready(call_id, 40002, 0.0)
     (out,) = ua.datagrams_to_send()
     assert (out.destination, out.transport) == (("192.0.2.50", 5061), "tls")
-    assert (
-        b"m=audio 40002 RTP/SAVP" in out.data and b"a=crypto:1 AES_CM_128_HMAC_SHA1_80" in out.data
-    )
+    assert b"m=audio 40002 RTP/SAVP" in out.data and b"a=crypto:1 AEAD_AES_128_GCM" in out.data
     ua.notices()
     other = UserAgent(config, LocalAddress("192.0.2.5", 5061, "tls"), random.Random(4))
     call_id = other.call("sip:flat@192.0.2.50;transport=udp", 0.0)

@@ -240,10 +240,11 @@ def save() -> bool:
     return active is not None and active.save()
 
 
-def build() -> bool:
+def build() -> CodeCache | None:
     """Import every module of the package and write the cache even if ``.pyc`` writing is off:
     ``sip-endpoint install`` and ``install-device.sh`` run this (as root) after compiling the
-    venv. Modules whose optional dependency is missing are skipped, as they are at run time."""
+    venv. Modules whose optional dependency is missing are skipped, as they are at run time.
+    The cache, whose ``pending`` is 0 when the file holds everything; None without a hook."""
     import importlib
     import pkgutil
 
@@ -255,4 +256,6 @@ def build() -> bool:
                 importlib.import_module(module.name)
             except ImportError:
                 continue
-    return active is not None and active.save(force=True)
+    if active is not None:
+        active.save(force=True)
+    return active

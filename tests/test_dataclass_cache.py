@@ -15,20 +15,24 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from endpoint import dataclass_cache
 from endpoint.dataclass_cache import HEADER, CodeCache
+from tests.interop.peers import free_port
+from tests.security.attacker import p2p_config
+from tests.service.harness import NotifySocket, Service
 
 ROOT = Path(__file__).resolve().parents[1]
 
 SOURCE = "def __create_fn__():\n def f(self):\n  return 42\n return f"
 
-#: A child interpreter: the hook's counters after importing ``endpoint.config``.
+#: A child interpreter: the hook's counters after the imports of ``sip-endpoint run``.
 STATS = """
-import json, endpoint.config
+import json, endpoint.cli, endpoint.runtime.engine
 from endpoint import dataclass_cache as c
 print(json.dumps([c.active.hits, c.active.misses, c.active.path]))
 """
@@ -74,10 +78,13 @@ print(json.dumps([found, active and [active.hits, active.misses]]))
 """
 
 
-def child(program: str, pycache: Path, *args: str) -> object:
-    """Run ``program`` in a fresh interpreter that writes bytecode under ``pycache``."""
+def child(program: str, pycache: Path, *args: str, bytecode: bool = True) -> object:
+    """Run ``program`` in a fresh interpreter that keeps bytecode under ``pycache`` (and writes
+    it, unless ``bytecode`` is false)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env.update(PYTHONPYCACHEPREFIX=str(pycache), PYTHONPATH=str(ROOT))
+    if not bytecode:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
     done = subprocess.run(
         [sys.executable, "-c", program, *args],
         env=env,
@@ -120,6 +127,38 @@ def test_generated_methods_are_the_same_code_with_and_without_the_cache(tmp_path
     cached, (hits, misses) = child(METHODS, tmp_path / "cached", "cached")  # type: ignore[misc]
     assert misses == 0 and hits >= len(plain)  # 3.11: one text per method, 3.13 per class
     assert cached == plain
+
+
+def test_build_writes_the_file_even_where_bytecode_is_not_written(tmp_path: Path) -> None:
+    program = "import json\nfrom endpoint import dataclass_cache as c\n" + (
+        "cache = c.build()\nprint(json.dumps([cache.pending, cache.path]))"
+    )
+    assert child(STATS, tmp_path, bytecode=False)[1] > 0  # type: ignore[index]
+    pending, path = child(program, tmp_path, bytecode=False)  # type: ignore[misc]
+    assert pending == 0 and Path(path).is_file()
+    assert child(STATS, tmp_path, bytecode=False)[1] == 0  # type: ignore[index]
+
+
+def test_the_service_writes_the_file_once_ready(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
+    monkeypatch.setenv("PYTHONPYCACHEPREFIX", str(tmp_path / "pyc"))
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # this checkout, whatever the venv points at
+    config = tmp_path / "door.toml"
+    p2p_config(config, free_port(both=True))
+    notify = NotifySocket(tmp_path / "notify")
+    service = Service(config, notify)
+    here = tmp_path / "pyc" / ROOT.relative_to("/") / "endpoint"
+    try:
+        notify.wait_for(lambda d: d.get("READY") == "1", timeout=30)
+        deadline = time.monotonic() + 20
+        while not list(here.glob("dataclasses.*.bin")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        service.stop()  # SIGKILL: no exit handler wrote it
+        notify.close()
+    assert child(STATS, tmp_path / "pyc")[1] == 0  # type: ignore[index]
 
 
 def written(path: Path) -> CodeCache:
@@ -181,9 +220,9 @@ def test_a_damaged_file_means_compiling(tmp_path: Path, damage: object) -> None:
 
 
 def test_a_start_with_a_corrupt_file_compiles(tmp_path: Path) -> None:
-    _, misses, path = child(STATS, tmp_path)  # type: ignore[misc]
-    Path(path).write_bytes(os.urandom(4000))
-    assert child(STATS, tmp_path)[:2] == [0, misses]  # type: ignore[index]
+    first = child(STATS, tmp_path)  # no file yet: hits are texts compiled twice in one start
+    Path(first[2]).write_bytes(os.urandom(4000))  # type: ignore[index]
+    assert child(STATS, tmp_path) == first
 
 
 def test_a_file_others_may_write_is_not_read(tmp_path: Path) -> None:

@@ -6,7 +6,10 @@ socket up, SIP listening), as ``bench_footprint.py`` does once; here the median 
 ``--starts`` runs, with the CPU time (user + system, from ``/proc``) and the RSS the process
 has at that moment: on a machine other work shares, CPU time varies less than the wall clock.
 The config is ``bench_footprint.py``'s (peer-to-peer, auto-answer, ``null`` audio); bytecode is
-written once to a private ``PYTHONPYCACHEPREFIX`` first, as a wheel install has it compiled.
+written once to a private ``PYTHONPYCACHEPREFIX`` first, as a wheel install has it compiled, and
+so is the code dataclasses generate (``endpoint.dataclass_cache.build()``, as
+``sip-endpoint install`` does on a device). Run it with ``PYTHONPATH=<checkout>`` to measure a
+checkout other than the one the venv's ``sip-endpoint`` points at.
 
 Then the interpreter's share: the same figures for ``python -c pass``, ``python -I -c pass``
 (what an isolated ExecStart would save: no user site, no PYTHON* variables) and
@@ -85,6 +88,18 @@ def one_command(flags: list[str], code: str) -> tuple[float, float, int]:
     return wall, usage.ru_utime + usage.ru_stime, int(rss.split()[-1])
 
 
+#: What ``sip-endpoint install`` does after the venv is compiled: the dataclass code cache (a
+#: checkout from before it has none).
+WARM_UP = """
+try:
+    from endpoint import dataclass_cache
+except ImportError:
+    pass
+else:
+    dataclass_cache.build()
+"""
+
+
 def line(name: str, runs: list[tuple[float, float, int]]) -> str:
     walls = [1000 * r[0] for r in runs]
     cpus = [1000 * r[1] for r in runs]
@@ -106,6 +121,7 @@ def main() -> None:
         os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
         os.environ["PYTHONPYCACHEPREFIX"] = str(root / "pycache")
         one_start(config)  # writes the bytecode; not measured
+        subprocess.run([sys.executable, "-c", WARM_UP], check=True)
         commands = {
             "python -c pass": ([], "pass"),
             "python -I -c pass": (["-I"], "pass"),

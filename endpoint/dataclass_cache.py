@@ -89,7 +89,10 @@ class CodeCache:
         self.path = path
         self.hits = 0
         self.misses = 0
+        self._mapping: mmap.mmap | None = None
         self._view: memoryview | None = None
+        #: False once a save was refused: what is compiled then is not kept for one.
+        self._collect = True
         self._index: dict[bytes, int] = {}
         self._new: dict[bytes, CodeType] = {}
         self._used: set[bytes] = set()
@@ -111,7 +114,8 @@ class CodeCache:
                 and info.st_size >= HEADER.size
             ):
                 return
-            view = memoryview(mmap.mmap(fd, 0, prot=mmap.PROT_READ))
+            mapping = mmap.mmap(fd, 0, prot=mmap.PROT_READ)
+            view = memoryview(mapping)
             tag, index_len, data_len = HEADER.unpack_from(view)
             start = HEADER.size + index_len
             if tag != FORMAT or start + data_len != len(view):
@@ -123,7 +127,7 @@ class CodeCache:
             return
         finally:
             os.close(fd)
-        self._view, self._index = view[start:], index
+        self._mapping, self._view, self._index = mapping, view[start:], index
 
     def code_for(self, source: str) -> CodeType:
         """The code of ``source``: from the file, from this process, or compiled now."""
@@ -133,7 +137,9 @@ class CodeCache:
             self.hits += 1
             return code
         self.misses += 1
-        code = self._new[digest] = compile(source, "<string>", "exec", dont_inherit=True)
+        code = compile(source, "<string>", "exec", dont_inherit=True)
+        if self._collect:
+            self._new[digest] = code
         return code
 
     def _stored(self, digest: bytes) -> CodeType | None:
@@ -160,9 +166,15 @@ class CodeCache:
         """Write the file again with this process's new entries; True when written.
 
         Only when ``.pyc`` files are written too (``sys.dont_write_bytecode``), unless ``force``
-        (``build()``); a read-only or foreign directory is no error, as for a ``.pyc``.
+        (``build()``); a read-only or foreign directory is no error, as for a ``.pyc``. A
+        refused save drops the new entries and keeps no more: ~1 MB of code objects on a
+        device whose file is missing and cannot be written.
         """
-        if self.path is None or not self._new or (sys.dont_write_bytecode and not force):
+        if self.path is None or not self._new:
+            return False
+        if sys.dont_write_bytecode and not force:
+            self._collect = False
+            self._new.clear()
             return False
         new = dict(self._new)
         blobs = self._kept_entries(len(new))
@@ -173,13 +185,21 @@ class CodeCache:
             offset += len(blob)
         head = marshal.dumps(index)
         content = HEADER.pack(FORMAT, len(head), offset) + head + b"".join(blobs.values())
-        if not self._write(content):
-            return False
+        written = self._write(content)
         for digest in new:
             del self._new[digest]
-        self._view, self._index, self._used = None, {}, set()
+        if not written:
+            self._collect = False
+            return False
+        self._mapping, self._view, self._index, self._used = None, None, {}, set()
         self._map(self.path)
         return True
+
+    def release(self) -> None:
+        """Give back the file's pages read so far (they count in RSS): the mapping stays, so a
+        later import faults in only the entries it needs."""
+        if self._mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
+            self._mapping.madvise(mmap.MADV_DONTNEED)
 
     def _kept_entries(self, adding: int) -> dict[bytes, bytes]:
         """The file's entries to write again: all, or the used ones when the file grew too big."""
@@ -236,8 +256,19 @@ def install(package_cached: str | None) -> None:
 
 
 def save() -> bool:
-    """Write what this process compiled (after READY, at exit), as a ``.pyc`` would be."""
-    return active is not None and active.save()
+    """Write what this process compiled (after READY, at exit), as a ``.pyc`` would be, and
+    give back the pages of the file read so far."""
+    if active is None:
+        return False
+    written = active.save()
+    active.release()
+    return written
+
+
+def release() -> None:
+    """Give back the pages of the file read so far (``CodeCache.release``)."""
+    if active is not None:
+        active.release()
 
 
 def build() -> CodeCache | None:

@@ -261,9 +261,25 @@ def test_nothing_is_written_where_bytecode_is_not(
     cache.code_for(SOURCE)
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
     assert not cache.save() and not path.exists()
+    cache.code_for(SOURCE.replace("42", "43"))
+    assert cache.pending == 0  # no save to come: nothing kept for one
     monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    cache = CodeCache(str(path))
+    cache.code_for(SOURCE)
     assert cache.save() and cache.pending == 0
     assert not cache.save()  # nothing new
+
+
+def test_released_pages_are_read_again(tmp_path: Path) -> None:
+    path = tmp_path / "cache.bin"
+    written(path)
+    cache = CodeCache(str(path))
+    cache.code_for(SOURCE)
+    cache.release()
+    namespace: dict[str, object] = {}
+    exec(cache.code_for(SOURCE), {}, namespace)
+    assert namespace["__create_fn__"]()(None) == 42  # type: ignore[operator]
+    assert (cache.hits, cache.misses) == (2, 0)
 
 
 def test_a_save_keeps_the_entries_already_there(tmp_path: Path) -> None:

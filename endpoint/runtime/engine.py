@@ -1028,6 +1028,7 @@ class Engine:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
         loop.add_signal_handler(signal.SIGHUP, self.supervisor.reload)
+        dataclass_cache.release()  # the classes of the run path exist: their code is read
         try:
             await self.start()
             # Once READY=1 is out: the code compiled for dataclasses, kept as a .pyc would be.

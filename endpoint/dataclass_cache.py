@@ -91,8 +91,8 @@ class CodeCache:
         self.misses = 0
         self._mapping: mmap.mmap | None = None
         self._view: memoryview | None = None
-        #: False once a save was refused: what is compiled then is not kept for one.
-        self._collect = True
+        #: False without a file or once a save was refused: nothing is kept for a save then.
+        self._collect = path is not None
         self._index: dict[bytes, int] = {}
         self._new: dict[bytes, CodeType] = {}
         self._used: set[bytes] = set()

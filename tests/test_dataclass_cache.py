@@ -139,6 +139,26 @@ def test_build_writes_the_file_even_where_bytecode_is_not_written(tmp_path: Path
     assert child(STATS, tmp_path, bytecode=False)[1] == 0  # type: ignore[index]
 
 
+def test_install_builds_the_file(tmp_path: Path) -> None:
+    program = (
+        "import sys\nfrom pathlib import Path\nfrom endpoint.service.install import Installer\n"
+        "Installer(Path('/'), sys.stdout, dry=False)._dataclass_cache()\nprint(0)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(PYTHONPYCACHEPREFIX=str(tmp_path), PYTHONPATH=str(ROOT))
+    said = subprocess.run(
+        [sys.executable, "-c", program], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert f"dataclass code cache: {tmp_path}" in said
+    assert child(STATS, tmp_path)[1] == 0  # type: ignore[index]
+
+
+def test_without_a_file_nothing_is_kept(tmp_path: Path) -> None:
+    cache = CodeCache(None)
+    cache.code_for(SOURCE)
+    assert cache.pending == 0 and not cache.save(force=True)
+
+
 def test_the_service_writes_the_file_once_ready(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -45,8 +45,9 @@ NATIVE = (
     "libopus",
 )
 #: Standard-library packages only some configurations use: SQLite keeps the history (under a
-#: StateDirectory), ``http`` serves ``[http] listen``.
-ON_DEMAND_STDLIB = {"sqlite3", "http"}
+#: StateDirectory), ``http`` serves ``[http] listen``, ``difflib`` hints at a misspelt config
+#: name.
+ON_DEMAND_STDLIB = {"sqlite3", "http", "difflib"}
 #: Our modules that a configuration or a subcommand loads when it needs them, not at start.
 ON_DEMAND = {
     "endpoint.integration.history",

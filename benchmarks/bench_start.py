@@ -33,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.bench_footprint import build_dataclass_cache
 from tests.interop.peers import free_port
 from tests.security.attacker import p2p_config
 from tests.service.harness import NotifySocket, Service
@@ -88,18 +89,6 @@ def one_command(flags: list[str], code: str) -> tuple[float, float, int]:
     return wall, usage.ru_utime + usage.ru_stime, int(rss.split()[-1])
 
 
-#: What ``sip-endpoint install`` does after the venv is compiled: the dataclass code cache (a
-#: checkout from before it has none).
-WARM_UP = """
-try:
-    from endpoint import dataclass_cache
-except ImportError:
-    pass
-else:
-    dataclass_cache.build()
-"""
-
-
 def line(name: str, runs: list[tuple[float, float, int]]) -> str:
     walls = [1000 * r[0] for r in runs]
     cpus = [1000 * r[1] for r in runs]
@@ -121,7 +110,7 @@ def main() -> None:
         os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
         os.environ["PYTHONPYCACHEPREFIX"] = str(root / "pycache")
         one_start(config)  # writes the bytecode; not measured
-        subprocess.run([sys.executable, "-c", WARM_UP], check=True)
+        build_dataclass_cache()
         commands = {
             "python -c pass": ([], "pass"),
             "python -I -c pass": (["-I"], "pass"),

@@ -274,7 +274,8 @@ def release() -> None:
 def build() -> CodeCache | None:
     """Import every module of the package and write the cache even if ``.pyc`` writing is off:
     ``sip-endpoint install`` and ``install-device.sh`` run this (as root) after compiling the
-    venv. Modules whose optional dependency is missing are skipped, as they are at run time.
+    venv. A module that cannot be imported here (an optional dependency missing, a library
+    that fails to load) is skipped: the service cannot import it either, and install goes on.
     The cache, whose ``pending`` is 0 when the file holds everything; None without a hook."""
     import importlib
     import pkgutil
@@ -285,7 +286,7 @@ def build() -> CodeCache | None:
         if not module.name.endswith(".__main__"):
             try:
                 importlib.import_module(module.name)
-            except ImportError:
+            except Exception:  # whatever it is, the service meets it and reports it itself
                 continue
     if active is not None:
         active.save(force=True)

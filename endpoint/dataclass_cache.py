@@ -56,8 +56,8 @@ except ImportError:  # pragma: no cover - a build without it
 #: File header: format tag, length of the marshalled index, length of the code that follows.
 HEADER = struct.Struct("<4sII")
 FORMAT = b"DCC1"
-#: Above this many entries a save keeps only the ones this process used (stale texts pile up
-#: only on a developer's machine; the package has ~1,000).
+#: Above this many entries a save starts the file over with this process's new entries (stale
+#: texts pile up only on a developer's machine; the package has ~1,100).
 MAX_ENTRIES = 4096
 _real_exec = exec
 
@@ -95,7 +95,6 @@ class CodeCache:
         self._collect = path is not None
         self._index: dict[bytes, int] = {}
         self._new: dict[bytes, CodeType] = {}
-        self._used: set[bytes] = set()
         if path is not None:
             self._map(path)
 
@@ -152,10 +151,7 @@ class CodeCache:
             code = marshal.loads(view[offset:])  # marshal ignores the entries that follow
         except (ValueError, EOFError, TypeError):
             return None
-        if type(code) is not CodeType:
-            return None
-        self._used.add(digest)
-        return code
+        return code if type(code) is CodeType else None
 
     @property
     def pending(self) -> int:
@@ -191,7 +187,7 @@ class CodeCache:
         if not written:
             self._collect = False
             return False
-        self._mapping, self._view, self._index, self._used = None, None, {}, set()
+        self._mapping, self._view, self._index = None, None, {}
         self._map(self.path)
         return True
 
@@ -202,17 +198,15 @@ class CodeCache:
             self._mapping.madvise(mmap.MADV_DONTNEED)
 
     def _kept_entries(self, adding: int) -> dict[bytes, bytes]:
-        """The file's entries to write again: all, or the used ones when the file grew too big."""
+        """The file's entries to write again: all, or none when the file would grow too big."""
         view = self._view
-        if view is None:
+        if view is None or len(self._index) + adding > MAX_ENTRIES:
             return {}
-        keep = self._index if len(self._index) + adding <= MAX_ENTRIES else self._used
         ordered = sorted((offset, digest) for digest, offset in self._index.items())
         ends = [offset for offset, _ in ordered[1:]] + [len(view)]
         return {
             digest: bytes(view[offset:end])
             for (offset, digest), end in zip(ordered, ends, strict=True)
-            if digest in keep
         }
 
     def _write(self, content: bytes) -> bool:

@@ -60,6 +60,9 @@ echo "install-device: $WHEEL into $PREFIX"
 # Again, alone: a wheel rebuilt from a newer checkout keeps the version number pip compares.
 "$PREFIX/bin/python" -m pip install -q --no-deps --force-reinstall "$WHEEL"
 "$PREFIX/bin/python" -m pip check
+# pip compiled the .pyc files; the code dataclasses generate is compiled now too, as root, since
+# the service may not write into the venv (endpoint/dataclass_cache.py).
+"$PREFIX/bin/python" -c 'from endpoint import dataclass_cache; dataclass_cache.build()'
 
 # The lock holds: everything installed (pip's own tools aside) is pinned in constraints.txt.
 "$PREFIX/bin/python" - "$CONSTRAINTS" <<'PY'

@@ -6,7 +6,10 @@ socket up, SIP listening), as ``bench_footprint.py`` does once; here the median 
 ``--starts`` runs, with the CPU time (user + system, from ``/proc``) and the RSS the process
 has at that moment: on a machine other work shares, CPU time varies less than the wall clock.
 The config is ``bench_footprint.py``'s (peer-to-peer, auto-answer, ``null`` audio); bytecode is
-written once to a private ``PYTHONPYCACHEPREFIX`` first, as a wheel install has it compiled.
+written once to a private ``PYTHONPYCACHEPREFIX`` first, as a wheel install has it compiled, and
+so is the code dataclasses generate (``endpoint.dataclass_cache.build()``, as
+``sip-endpoint install`` does on a device). Run it with ``PYTHONPATH=<checkout>`` to measure a
+checkout other than the one the venv's ``sip-endpoint`` points at.
 
 Then the interpreter's share: the same figures for ``python -c pass``, ``python -I -c pass``
 (what an isolated ExecStart would save: no user site, no PYTHON* variables) and
@@ -30,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.bench_footprint import build_dataclass_cache
 from tests.interop.peers import free_port
 from tests.security.attacker import p2p_config
 from tests.service.harness import NotifySocket, Service
@@ -106,6 +110,7 @@ def main() -> None:
         os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
         os.environ["PYTHONPYCACHEPREFIX"] = str(root / "pycache")
         one_start(config)  # writes the bytecode; not measured
+        build_dataclass_cache()
         commands = {
             "python -c pass": ([], "pass"),
             "python -I -c pass": (["-I"], "pass"),

@@ -7,7 +7,6 @@ come out in the order an installer reads it.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -93,6 +92,8 @@ def _check_names(doc: Document, known: dict[str, Section[Any]]) -> None:
     """Unknown sections and keys first: a misspelt name explains the problems that follow."""
     for name, table in doc.data.items():
         if name not in known:
+            import difflib  # the error path only: not at every start (issue 19)
+
             near = difflib.get_close_matches(name, list(known), n=1)
             hint = f"did you mean [{near[0]}]?" if near else f"sections: {', '.join(known)}"
             doc.problems.append(f"[{name}]: unknown section; {hint}")

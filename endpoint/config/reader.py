@@ -8,7 +8,6 @@ before it (``doc.get(SIP)``) without the loader passing it along.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import ipaddress
 import re
@@ -95,6 +94,8 @@ def check_keys(
     """Unknown keys are mistakes: a misspelt ``auto_anwser`` ignored is a door never answering."""
     for key in table:
         if key not in allowed:
+            import difflib  # the error path only: not at every start (issue 19)
+
             near = difflib.get_close_matches(key, allowed, n=1)
             hint = f"did you mean {near[0]}?" if near else f"known keys: {', '.join(allowed)}"
             problems.append(f"[{section}] {key}: unknown key; {hint}")

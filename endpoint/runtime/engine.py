@@ -20,6 +20,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from endpoint import dataclass_cache
 from endpoint.audio import AudioError, AudioPort, echo_state, open_audio
 from endpoint.audio.processing import ProcessingSettings, VoiceProcessor
 from endpoint.audio.tone import beeps, ringback_port
@@ -1034,8 +1035,11 @@ class Engine:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
         loop.add_signal_handler(signal.SIGHUP, self.supervisor.reload)
+        dataclass_cache.release()  # the classes of the run path exist: their code is read
         try:
             await self.start()
+            # Once READY=1 is out: the code compiled for dataclasses, kept as a .pyc would be.
+            loop.call_soon(dataclass_cache.save)
             await self._stop.wait()
         finally:
             await self.close()  # also on a failed start: the door relay is released

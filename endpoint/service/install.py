@@ -12,7 +12,10 @@ an upgrade):
    a missing group); write it to ``/etc/systemd/system/``;
 3. copy ``examples/config.toml`` to ``/etc/sip-endpoint/config.toml`` if there is none (mode
    0640, owner root:sip-endpoint: the service may read it, nobody else);
-4. ``systemctl daemon-reload`` and ``systemctl enable [--now] sip-endpoint.service``. Where
+4. write the cache of the code dataclasses generate beside the package's .pyc files
+   (``endpoint.dataclass_cache``), as root: the service may not write into the venv, and
+   without the cache every start compiles that code again;
+5. ``systemctl daemon-reload`` and ``systemctl enable [--now] sip-endpoint.service``. Where
    systemd is not running (an image being built, a chroot, a container: no
    ``/run/systemd/system``, the test of sd_booted(3)) there is no manager to reload or to start
    the service: ``systemctl enable`` alone links the unit for the next boot, and ``--now`` is
@@ -225,6 +228,7 @@ class Installer:
         unit_path.chmod(0o644)
         self.say(f"wrote {UNIT_DIR / UNIT_NAME} (ExecStart={exec_start(prefix)})")
         next_steps = self._config()
+        self._dataclass_cache()
         self._daemon_reload()
         self.run(["systemctl", "enable", *(["--now"] if now else []), UNIT_NAME])
         if not self.systemd:
@@ -236,6 +240,22 @@ class Installer:
             "watch it: systemctl status sip-endpoint; journalctl -u sip-endpoint -f",
         ]
         return next_steps
+
+    def _dataclass_cache(self) -> None:
+        """Compile the code dataclasses generate into the venv now, as root: the service cannot
+        write there (``endpoint.dataclass_cache``), so without it every start compiles it."""
+        if self.dry:
+            self.say("would write the dataclass code cache beside the package's .pyc files")
+            return
+        from endpoint import dataclass_cache
+
+        cache = dataclass_cache.build()
+        if cache is None or cache.path is None:
+            self.say("no dataclass code cache: this Python keeps no bytecode for the package")
+        elif cache.pending:
+            self.say(f"could not write {cache.path}: each start compiles dataclasses' methods")
+        else:
+            self.say(f"dataclass code cache: {cache.path}")
 
     def _daemon_reload(self) -> None:
         if self.systemd:

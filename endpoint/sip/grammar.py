@@ -1,4 +1,4 @@
-"""The RFC 3261 §25 grammar, as character sets and compiled expressions, in one place.
+"""The RFC 3261 §25 grammar in one place: character sets, and expressions compiled at first use.
 
 Every parser in ``endpoint.sip`` takes its character classes from here, so a question such as
 "may a branch contain %?" (yes: it is a token) is answered once.
@@ -6,19 +6,29 @@ Every parser in ``endpoint.sip`` takes its character classes from here, so a que
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
+from collections.abc import Callable
+
+
+def compiled(pattern: str) -> Callable[[], re.Pattern[str]]:
+    """A getter of ``pattern`` compiled at its first call rather than at import: compiling
+    these patterns took 9-17 ms of every start (issue 19: start -> ready < 300 ms), and the
+    first datagram, not READY, can pay it. Cached for good: ``re``'s own cache may evict."""
+    return functools.cache(functools.partial(re.compile, pattern))
+
 
 # token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
 TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-.!%*_+`'~")
 TOKEN = r"[A-Za-z0-9\-.!%*_+`'~]+"
-TOKEN_RE = re.compile(TOKEN)
+token_re = compiled(TOKEN)
 
 # word = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~" / "(" / ")" /
 #           "<" / ">" / ":" / "\" / DQUOTE / "/" / "[" / "]" / "?" / "{" / "}" )
 WORD = r"[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+"
 # callid = word [ "@" word ]
-CALL_ID_RE = re.compile(rf"{WORD}(?:@{WORD})?")
+call_id_re = compiled(rf"{WORD}(?:@{WORD})?")
 
 
 def parse_int(text: str, max_digits: int = 10) -> int | None:
@@ -49,9 +59,9 @@ WS = " \t"
 
 # Request-Line = Method SP Request-URI SP SIP-Version CRLF   (exactly one SP each: RFC 4475
 # §3.1.2.9/§3.1.2.10 say extra or trailing SP may be rejected, and we do).
-REQUEST_LINE_RE = re.compile(rf"({TOKEN}) ([^\x00-\x20\x7f]+) ([Ss][Ii][Pp]/[0-9]+\.[0-9]+)")
+request_line_re = compiled(rf"({TOKEN}) ([^\x00-\x20\x7f]+) ([Ss][Ii][Pp]/[0-9]+\.[0-9]+)")
 # Status-Line = SIP-Version SP Status-Code SP Reason-Phrase CRLF; Status-Code = 3DIGIT.
-STATUS_LINE_RE = re.compile(r"([Ss][Ii][Pp]/[0-9]+\.[0-9]+) ([1-6][0-9][0-9])(?: (.*))?")
+status_line_re = compiled(r"([Ss][Ii][Pp]/[0-9]+\.[0-9]+) ([1-6][0-9][0-9])(?: (.*))?")
 
 # host = hostname / IPv4address / IPv6reference
 HOSTNAME = (
@@ -64,37 +74,37 @@ IPV6REF = r"\[[0-9A-Fa-f:.]+\]"
 # which would stop at the first colon.
 IPV6ADDR = r"[0-9A-Fa-f]*:[0-9A-Fa-f:.]+"
 HOST = rf"(?:{IPV6REF}|{IPV4}|{HOSTNAME})"
-HOST_RE = re.compile(HOST)
-HOSTPORT_RE = re.compile(rf"({HOST})(?::([0-9]{{1,5}}))?")
+host_re = compiled(HOST)
+hostport_re = compiled(rf"({HOST})(?::([0-9]{{1,5}}))?")
 
 # user = 1*( unreserved / escaped / user-unreserved ); user-unreserved = & = + $ , ; ? /
 # unreserved = alphanum / mark; mark = - _ . ! ~ * ' ( )
 ESCAPED = r"%[0-9A-Fa-f]{2}"
-USER_RE = re.compile(rf"(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/]|{ESCAPED})+")
-PASSWORD_RE = re.compile(rf"(?:[A-Za-z0-9\-_.!~*'()&=+$,]|{ESCAPED})*")
+user_re = compiled(rf"(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/]|{ESCAPED})+")
+password_re = compiled(rf"(?:[A-Za-z0-9\-_.!~*'()&=+$,]|{ESCAPED})*")
 # paramchar = param-unreserved / unreserved / escaped; param-unreserved = [ ] / : & + $
-PARAMCHARS_RE = re.compile(rf"(?:[A-Za-z0-9\-_.!~*'()\[\]/:&+$]|{ESCAPED})+")
+paramchars_re = compiled(rf"(?:[A-Za-z0-9\-_.!~*'()\[\]/:&+$]|{ESCAPED})+")
 # hname / hvalue: hnv-unreserved = [ ] / ? : + $ ; plus unreserved / escaped
-HNV_RE = re.compile(rf"(?:[A-Za-z0-9\-_.!~*'()\[\]/?:+$]|{ESCAPED})*")
+hnv_re = compiled(rf"(?:[A-Za-z0-9\-_.!~*'()\[\]/?:+$]|{ESCAPED})*")
 # scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
-SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*")
+scheme_re = compiled(r"[A-Za-z][A-Za-z0-9+\-.]*")
 # absoluteURI: hier-part / opaque-part, kept opaque; uric = reserved / unreserved / escaped
-URIC_RE = re.compile(rf"(?:[A-Za-z0-9\-_.!~*'();/?:@&=+$,\[\]]|{ESCAPED})*")
+uric_re = compiled(rf"(?:[A-Za-z0-9\-_.!~*'();/?:@&=+$,\[\]]|{ESCAPED})*")
 
 # quoted-string = SWS DQUOTE *(qdtext / quoted-pair ) DQUOTE
 # qdtext = LWS / %x21 / %x23-5B / %x5D-7E / UTF8-NONASCII ; quoted-pair = "\" (%x00-09 / %x0B-0C
 # / %x0E-7F)
 QUOTED_STRING = r'"(?:[^"\\\r\n]|\\[\x00-\x09\x0b\x0c\x0e-\x7f])*"'
-QUOTED_STRING_RE = re.compile(QUOTED_STRING)
+quoted_string_re = compiled(QUOTED_STRING)
 
 # generic-param = token [ EQUAL gen-value ]; gen-value = token / host / quoted-string
 # (EQUAL and SEMI allow surrounding whitespace: SWS "=" SWS).
-PARAM_RE = re.compile(
+param_re = compiled(
     rf"[ \t]*;[ \t]*({TOKEN})(?:[ \t]*=[ \t]*({IPV6ADDR}|{TOKEN}|{IPV6REF}|{QUOTED_STRING}))?[ \t]*"
 )
 
 # Date: rfc1123-date = wkday "," SP date1 SP time SP "GMT"
-DATE_RE = re.compile(
+date_re = compiled(
     r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} "
     r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} "
     r"[0-9]{2}:[0-9]{2}:[0-9]{2} GMT"
@@ -127,10 +137,8 @@ _ADDR_SPEC_FAST = (
     rf"(?::(?:[A-Za-z0-9\-_.!~*'()&=+$]|{ESCAPED})*)?@)?{HOST}(?::{PORT})?"
 )
 NAME_ADDR_FAST = rf"(?:{_DISPLAY}?<{SIP_URI_FAST}>|{_ADDR_SPEC_FAST}){_HEADER_PARAMS}"
-NAME_ADDR_FAST_RE = re.compile(NAME_ADDR_FAST)
-NAME_ADDR_LIST_FAST_RE = re.compile(rf"{NAME_ADDR_FAST}(?:, ?{NAME_ADDR_FAST})*")
+name_addr_fast_re = compiled(NAME_ADDR_FAST)
+name_addr_list_fast_re = compiled(rf"{NAME_ADDR_FAST}(?:, ?{NAME_ADDR_FAST})*")
 VIA_FAST = rf"SIP/2\.0/{TOKEN} {HOST}(?::{PORT})?{_HEADER_PARAMS}"
-VIA_LIST_FAST_RE = re.compile(rf"{VIA_FAST}(?:, ?{VIA_FAST})*")
-CSEQ_FAST_RE = re.compile(rf"[0-9]{{1,10}} {TOKEN}")
-#: One header line in its usual form: ``Name: value`` (name a token, no folding).
-HEADER_LINE_RE = re.compile(rf"^({TOKEN})[ \t]*:[ \t]*([^\r\n]*?)[ \t]*\r?$", re.MULTILINE)
+via_list_fast_re = compiled(rf"{VIA_FAST}(?:, ?{VIA_FAST})*")
+cseq_fast_re = compiled(rf"[0-9]{{1,10}} {TOKEN}")

@@ -27,7 +27,7 @@ from endpoint.sip.uri import (
 
 MAX_LIST_ITEMS = 64
 
-_DISPLAY_TOKENS_RE = re.compile(rf"{grammar.TOKEN}(?:[ \t]+{grammar.TOKEN})*")
+_display_tokens_re = grammar.compiled(rf"{grammar.TOKEN}(?:[ \t]+{grammar.TOKEN})*")
 
 
 def split_list(text: str) -> list[str]:
@@ -80,7 +80,7 @@ def parse_params(text: str, where: str) -> Params:
     pos = 0
     n = len(text)
     while pos < n:
-        m = grammar.PARAM_RE.match(text, pos)
+        m = grammar.param_re().match(text, pos)
         if m is None:
             rest = text[pos:].strip(grammar.WS)
             if not rest:
@@ -171,16 +171,16 @@ def _parse_name_addr(text: str) -> NameAddr:
     if not text:
         raise ParseError("empty address")
     # A quoted display name may hold "<" (qdtext, RFC 3261 §25.1): look for the "<" after it.
-    quoted = grammar.QUOTED_STRING_RE.match(text) if text.startswith('"') else None
+    quoted = grammar.quoted_string_re().match(text) if text.startswith('"') else None
     lt = text.find("<", quoted.end() if quoted is not None else 0)
     if lt >= 0:
         display_text = text[:lt].strip(grammar.WS)
         display: str | None = None
         if display_text:
             if display_text.startswith('"'):
-                if not grammar.QUOTED_STRING_RE.fullmatch(display_text):
+                if not grammar.quoted_string_re().fullmatch(display_text):
                     raise ParseError(f"malformed quoted display name in {text[:60]!r}")
-            elif not _DISPLAY_TOKENS_RE.fullmatch(display_text):
+            elif not _display_tokens_re().fullmatch(display_text):
                 raise ParseError(f"display name must be tokens or quoted in {text[:60]!r}")
             display = display_text
         gt = text.find(">", lt)
@@ -218,10 +218,10 @@ class _Star(Enum):
 
 ContactStar = _Star.STAR
 
-_VIA_FAST_RE = re.compile(
+_via_fast_re = grammar.compiled(
     r"SIP/2\.0/([A-Za-z0-9\-.!%*_+`'~]+) ([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?"
 )
-_VIA_SLOW_RE = re.compile(
+_via_slow_re = grammar.compiled(
     rf"({grammar.TOKEN})[ \t]*/[ \t]*({grammar.TOKEN})[ \t]*/[ \t]*({grammar.TOKEN})[ \t]+"
     rf"({grammar.HOST})(?:[ \t]*:[ \t]*([0-9]{{1,5}}))?"
 )
@@ -284,12 +284,12 @@ class Via:
 
 
 def _parse_via(text: str) -> Via:
-    m = _VIA_FAST_RE.match(text)
+    m = _via_fast_re().match(text)
     protocol = "SIP/2.0"
     if m is not None:
         transport, host, port_text = m.group(1), m.group(2), m.group(3)
     else:
-        m = _VIA_SLOW_RE.match(text.strip(grammar.WS))
+        m = _via_slow_re().match(text.strip(grammar.WS))
         if m is None:
             raise ParseError(f"malformed Via {text[:60]!r}")
         protocol = f"{m.group(1)}/{m.group(2)}"
@@ -297,7 +297,7 @@ def _parse_via(text: str) -> Via:
         text = text.strip(grammar.WS)
     if protocol.upper() != "SIP/2.0":
         protocol = f"{protocol.split('/')[0].upper()}/{protocol.split('/')[1]}"
-    if not grammar.HOST_RE.fullmatch(host):
+    if not grammar.host_re().fullmatch(host):
         raise ParseError(f"malformed Via host {host[:40]!r}")
     port = None
     if port_text is not None:
@@ -319,7 +319,7 @@ def parse_via_list(text: str) -> list[Via]:
     return [Via.parse(item) for item in split_list(text)]
 
 
-_CSEQ_RE = re.compile(rf"([0-9]{{1,10}})[ \t]+({grammar.TOKEN})")
+_cseq_re = grammar.compiled(rf"([0-9]{{1,10}})[ \t]+({grammar.TOKEN})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,7 +331,7 @@ class CSeq:
 
     @classmethod
     def parse(cls, text: str) -> CSeq:
-        m = _CSEQ_RE.fullmatch(text.strip(grammar.WS))
+        m = _cseq_re().fullmatch(text.strip(grammar.WS))
         if m is None:
             raise ParseError(f"malformed CSeq {text[:60]!r}")
         seq = int(m.group(1))

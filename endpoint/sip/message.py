@@ -493,12 +493,12 @@ def _parse(data: bytes, *, stream: bool) -> Message:
     body = _frame_body(headers, rest, stream)
     message: Message
     if start[:4].upper() == "SIP/":
-        m = grammar.STATUS_LINE_RE.fullmatch(start)
+        m = grammar.status_line_re().fullmatch(start)
         if m is None:
             raise ParseError(f"malformed status line {start[:60]!r}")
         message = Response(int(m.group(2)), m.group(3) or "", headers, body, m.group(1).upper())
     else:
-        m = grammar.REQUEST_LINE_RE.fullmatch(start)
+        m = grammar.request_line_re().fullmatch(start)
         if m is None:
             raise ParseError(f"malformed request line {start[:60]!r}")
         uri_text = m.group(2)
@@ -538,28 +538,28 @@ def _validate(message: Message) -> None:
     """
     index = message.headers._lookup()
     for row in index.get("via", ()):
-        if not grammar.VIA_LIST_FAST_RE.fullmatch(row):
+        if not grammar.via_list_fast_re().fullmatch(row):
             parse_via_list(row)
     for key in ("from", "to"):
         values = index.get(key)
-        if values and not grammar.NAME_ADDR_FAST_RE.fullmatch(values[0]):
+        if values and not grammar.name_addr_fast_re().fullmatch(values[0]):
             NameAddr.parse(values[0])
     for row in index.get("contact", ()):
-        if row != "*" and not grammar.NAME_ADDR_LIST_FAST_RE.fullmatch(row):
+        if row != "*" and not grammar.name_addr_list_fast_re().fullmatch(row):
             parse_name_addr_list(row)
     values = index.get("cseq")
     if values:
         cseq = values[0]
-        if not grammar.CSEQ_FAST_RE.fullmatch(cseq) or int(cseq.split(" ", 1)[0]) >= 2**31:
+        if not grammar.cseq_fast_re().fullmatch(cseq) or int(cseq.split(" ", 1)[0]) >= 2**31:
             CSeq.parse(cseq)
     values = index.get("call-id")
-    if values and not grammar.CALL_ID_RE.fullmatch(values[0]):
+    if values and not grammar.call_id_re().fullmatch(values[0]):
         raise ParseError(f"malformed Call-ID {values[0][:40]!r}")
     values = index.get("max-forwards")
     if values and grammar.parse_int(values[0], 9) is None:
         raise ParseError(f"malformed Max-Forwards {values[0][:20]!r}")
     values = index.get("date")
-    if values and not grammar.DATE_RE.fullmatch(values[0]):
+    if values and not grammar.date_re().fullmatch(values[0]):
         raise ParseError(f"malformed Date {values[0][:40]!r} (RFC 1123 date in GMT required)")
 
 

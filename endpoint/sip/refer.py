@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
 from endpoint.sip.errors import ParseError
-from endpoint.sip.grammar import TOKEN_RE
+from endpoint.sip.grammar import token_re
 from endpoint.sip.headers import NameAddr, parse_params
 from endpoint.sip.uri import SipURI, find_param
 
@@ -111,4 +111,4 @@ def subscription_terminated(value: str | None) -> bool:
     if not value:
         return False
     state = value.split(";", 1)[0].strip().lower()
-    return bool(TOKEN_RE.fullmatch(state)) and state == "terminated"
+    return bool(token_re().fullmatch(state)) and state == "terminated"

@@ -141,11 +141,11 @@ def parse_uri(text: str) -> URI:
 @lru_cache(maxsize=512)
 def _parse_uri_cached(text: str) -> URI:
     scheme, colon, rest = text.partition(":")
-    if not colon or not grammar.SCHEME_RE.fullmatch(scheme):
+    if not colon or not grammar.scheme_re().fullmatch(scheme):
         raise ParseError(f"malformed URI {text[:80]!r}")
     lowered = scheme.lower()
     if lowered not in ("sip", "sips"):
-        if not rest or not grammar.URIC_RE.fullmatch(rest):
+        if not rest or not grammar.uric_re().fullmatch(rest):
             raise ParseError(f"malformed {scheme} URI {text[:80]!r}")
         return AbsoluteURI(lowered, rest)
     return _parse_sip(lowered, rest, text)
@@ -158,7 +158,7 @@ def _parse_sip(scheme: str, rest: str, text: str) -> SipURI:
         user, password = _parse_userinfo(userinfo, text)
     rest, question, header_text = rest.partition("?")
     hostport, *param_texts = rest.split(";")
-    m = grammar.HOSTPORT_RE.fullmatch(hostport)
+    m = grammar.hostport_re().fullmatch(hostport)
     if m is None:
         raise ParseError(f"malformed host in {text[:80]!r}")
     host, port_text = m.group(1), m.group(2)
@@ -175,9 +175,9 @@ def _parse_sip(scheme: str, rest: str, text: str) -> SipURI:
 def _parse_userinfo(userinfo: str, text: str) -> tuple[str, str | None]:
     """``user[:password]`` before the ``@`` (RFC 3261 §25.1 userinfo)."""
     user, colon, pw = userinfo.partition(":")
-    if not user or not grammar.USER_RE.fullmatch(user):
+    if not user or not grammar.user_re().fullmatch(user):
         raise ParseError(f"malformed user part in {text[:80]!r}")
-    if colon and not grammar.PASSWORD_RE.fullmatch(pw):
+    if colon and not grammar.password_re().fullmatch(pw):
         raise ParseError(f"malformed password part in {text[:80]!r}")
     return user, pw if colon else None
 
@@ -187,8 +187,8 @@ def _parse_params(param_texts: list[str], text: str) -> tuple[tuple[str, str | N
     params: list[tuple[str, str | None]] = []
     for p in param_texts:
         name, eq, value = p.partition("=")
-        if not grammar.PARAMCHARS_RE.fullmatch(name) or (
-            eq and not grammar.PARAMCHARS_RE.fullmatch(value)
+        if not grammar.paramchars_re().fullmatch(name) or (
+            eq and not grammar.paramchars_re().fullmatch(value)
         ):
             raise ParseError(f"malformed URI parameter {p[:40]!r} in {text[:80]!r}")
         params.append((name, value if eq else None))
@@ -202,7 +202,7 @@ def _parse_headers(header_text: str, text: str) -> tuple[tuple[str, str], ...]:
     headers: list[tuple[str, str]] = []
     for h in header_text.split("&"):
         name, eq, value = h.partition("=")
-        if not name or not eq or not grammar.HNV_RE.fullmatch(name + value):
+        if not name or not eq or not grammar.hnv_re().fullmatch(name + value):
             raise ParseError(f"malformed URI header {h[:40]!r} in {text[:80]!r}")
         headers.append((name, value))
     return tuple(headers)

@@ -44,6 +44,7 @@ def test_install_writes_unit_and_config_and_prints_the_commands(
         "sip-endpoint",
         "would run: usermod --append --groups audio,dialout sip-endpoint",
         "would run: chown root:sip-endpoint /etc/sip-endpoint/config.toml",
+        "would write the dataclass code cache beside the package's .pyc files",
         "would run: systemctl daemon-reload",
         "would run: systemctl enable --now sip-endpoint.service",
     ):

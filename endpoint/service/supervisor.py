@@ -31,6 +31,14 @@ from endpoint.ua.events import Notice
 log = logging.getLogger("endpoint.service")
 
 
+class Ticking(Protocol):
+    """The media thread as the watchdog sees it (``MediaLoop``)."""
+
+    @property
+    def last_tick(self) -> float | None:
+        """When it last ran (monotonic; None: never)."""
+
+
 class Supervised(Protocol):
     """What the supervisor needs of the runtime, and no more."""
 
@@ -53,9 +61,9 @@ class ServiceSupervisor:
 
     # -- hooks -------------------------------------------------------------------------------
 
-    def start(self, media_tick: Callable[[], float | None]) -> None:
+    def start(self, media: Callable[[], Ticking | None]) -> None:
         """After READY=1: start the watchdog when systemd asked for one (WATCHDOG_USEC);
-        ``media_tick`` is when the media thread last ran."""
+        ``media`` is the media thread, None until the first call starts it (issue 19)."""
         usec = self.engine.notifier.watchdog_usec
         if not usec or not self.engine.notifier.enabled:
             return
@@ -63,7 +71,7 @@ class ServiceSupervisor:
         heartbeat.start()
         self.heartbeat = heartbeat
         self.pinger = WatchdogPinger.for_watchdog(
-            usec, {"SIP": lambda: heartbeat.last_beat, "media": media_tick}
+            usec, {"SIP": lambda: heartbeat.last_beat, "media": lambda: _last_tick(media())}
         )
         self.pinger.start()
         log.debug("watchdog: pinging every %.1f s while both loops run", usec / 2e6)
@@ -140,3 +148,9 @@ class ServiceSupervisor:
         if running.log_level != old.log_level:
             logging.getLogger().setLevel(running.log_level.upper())
         await engine.apply_config(running)
+
+
+def _last_tick(media: Ticking | None) -> float | None:
+    """When the media thread last ran. No thread yet (no call so far) counts as running now:
+    there is nothing to wedge, and an idle box must not be restarted for its absence."""
+    return time.monotonic() if media is None else media.last_tick

@@ -9,6 +9,11 @@ of a fresh interpreter; the last one at the shared libraries mapped into the rea
 ``sip-endpoint run`` while it answers a PCMU call from SIPp (``/proc/PID/maps``: what is
 mapped is what costs memory).
 
+The call path (offer/answer and SDP, the calls and their sessions, transfers, the media
+engine, the audio adapters, the media thread) is loaded by the first call, not at start: an
+idle box has neither those modules nor a media thread, and after its first call it has both
+and the call's audio flows (issue 19).
+
 Every module is also time at start (issue 19: start -> ready < 300 ms): the building services
 load with the setting that turns them on (SQLite with a StateDirectory, the HTTP server with
 ``[http] listen``, webhooks, MQTT), each subcommand's code with its subcommand, and ``ctl``
@@ -74,7 +79,76 @@ ON_DEMAND = {
     "endpoint.ua.dialog_auth",
     # What a SIGHUP reload plans.
     "endpoint.service.reload",
+    # Our outgoing MESSAGEs (ctl message).
+    "endpoint.ua.messages",
 }
+#: The call path: loaded by the first call (an INVITE, ``ctl call``), never before READY.
+CALL_PATH = {
+    *(
+        f"endpoint.media.{name}"
+        for name in [
+            "stream",
+            "rtp",
+            "rtcp",
+            "codecs",
+            "dtmf",
+            "jitterbuffer",
+            "plc",
+            "quality",
+            "inband_dtmf",
+            "dtmf_tones",
+            "g711",
+            "dtls_gate",
+        ]
+    ),
+    *(
+        f"endpoint.audio.{name}"
+        for name in ["port", "null", "factory", "processing", "tone", "ring"]
+    ),
+    "endpoint.runtime.media_loop",
+    "endpoint.runtime.rtp_transport",
+    "endpoint.runtime.call_media",
+    "endpoint.sip.offer_answer",
+    "endpoint.sip.sdp",
+    "endpoint.sip.sdes",
+    *(
+        f"endpoint.ua.{name}"
+        for name in [
+            "call_path",
+            "session",
+            "calls",
+            "outgoing",
+            "attended",
+            "transfer",
+            "session_timer",
+        ]
+    ),
+}
+#: A fresh interpreter that starts the real Engine, says what it has loaded and which threads
+#: run, then says it again once a line arrives on stdin (after the test's call).
+ENGINE_SNAPSHOTS = """
+import asyncio, json, logging, sys, threading
+from pathlib import Path
+from endpoint.config import load_config
+from endpoint.runtime.engine import Engine
+
+def snapshot(engine):
+    threads = sorted(t.name for t in threading.enumerate())
+    return {"modules": sorted(sys.modules), "threads": threads, "media": engine.media is not None}
+
+async def main(path):
+    engine = Engine(load_config(path), config_path=path)
+    await engine.start()
+    try:
+        print(json.dumps(snapshot(engine)), flush=True)
+        await asyncio.to_thread(sys.stdin.readline)
+        print(json.dumps(snapshot(engine)), flush=True)
+    finally:
+        await engine.close()
+
+logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+asyncio.run(main(Path(sys.argv[1])))
+"""
 #: What ``ctl`` (a client of the control socket) has no use for.
 NOT_FOR_CTL = {"asyncio", "tomllib", "sqlite3", "ssl", "numpy"}
 NOT_FOR_CTL_ENDPOINT = {"endpoint.config", "endpoint.sip", "endpoint.ua", "endpoint.runtime"}
@@ -102,6 +176,51 @@ def test_the_engine_and_cli_import_no_optional_library() -> None:
     assert not top & OPTIONAL, top & OPTIONAL
     assert not top & ON_DEMAND_STDLIB, top & ON_DEMAND_STDLIB
     assert not loaded & ON_DEMAND, loaded & ON_DEMAND
+    assert not loaded & CALL_PATH, loaded & CALL_PATH
+
+
+def test_the_call_path_and_the_media_thread_come_with_the_first_call(tmp_path: Path) -> None:
+    port = free_port(both=True)
+    config = tmp_path / "door.toml"
+    door_config(config, port)
+    log = tmp_path / "engine.log"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", ENGINE_SNAPSHOTS, str(config)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            env=env,
+        )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        idle = json.loads(proc.stdout.readline())
+        sipp = Sipp(
+            tmp_path / "sipp",
+            "uac_pcmu.xml",
+            ["-s", "door", "-key", "from_user", "lean", "-d", "2000", f"127.0.0.1:{port}"],
+        ).start()
+        assert sipp.wait(timeout=30) == 0, sipp.report()
+        deadline = time.monotonic() + 10
+        while "call-report" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        after = json.loads(proc.stdout.readline())
+    finally:
+        proc.stdin.close()
+        code = proc.wait(timeout=15)
+        proc.stdout.close()
+    assert code == 0, log.read_text()
+    assert not set(idle["modules"]) & CALL_PATH, set(idle["modules"]) & CALL_PATH
+    assert not idle["media"] and "media" not in idle["threads"], idle["threads"]
+    assert set(after["modules"]) >= CALL_PATH, CALL_PATH - set(after["modules"])
+    assert after["media"] and "media" in after["threads"], after["threads"]
+    report = log.read_text().split("call-report", 1)[1].splitlines()[0]
+    assert re.search(r"PCMU sent [1-9]\d* recv [1-9]", report), report
 
 
 def test_ctl_loads_neither_the_config_reader_nor_the_engine(tmp_path: Path) -> None:

@@ -134,14 +134,19 @@ class UserAgent:
             from endpoint.ua.call_path import CallHooks, CallPath
 
             hooks = CallHooks(
+                self.config,
+                self.local,
+                self.transactions,
+                self.rng,
                 self._address,
                 self._contact,
                 self._port,
                 self._end_one,
                 self._notice,
                 self._sessions,
+                lambda call_id: (party := self.party(call_id)) is not None and party.trusted,
             )
-            self._path = CallPath.build(self, hooks)
+            self._path = CallPath.build(hooks)
         return self._path
 
     @property

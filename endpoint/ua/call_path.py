@@ -17,23 +17,33 @@ from endpoint.ua.outgoing import OutgoingCalls, OutState
 from endpoint.ua.transfer import Transfers
 
 if TYPE_CHECKING:
+    import random
     from collections.abc import Callable, Iterator
 
-    from endpoint.ua.agent import UserAgent
+    from endpoint.config import Config
+    from endpoint.sip.transaction import TransactionLayer
     from endpoint.ua.events import Notice
+    from endpoint.ua.registration import LocalAddress
     from endpoint.ua.session import Session
 
 
 @dataclass(frozen=True, slots=True)
 class CallHooks:
-    """What the call handlers ask of the UA that built them (its private helpers)."""
+    """What the call handlers share with the UA that builds them: its configuration, address,
+    transaction layer and randomness, and the UA's helpers they call back."""
 
+    config: Config
+    local: LocalAddress
+    transactions: TransactionLayer
+    rng: random.Random
     address: Callable[[str], str]
     contact: Callable[[], str]
     port_of: Callable[[str, int], int]
     end: Callable[[str, str, float], bool]
     notice: Callable[[Notice], None]
     sessions: Callable[[], Iterator[Session]]
+    #: Is the call's party trusted with the door (``UserAgent.party``)?
+    trusted: Callable[[str], bool]
 
 
 @dataclass(slots=True)
@@ -47,25 +57,30 @@ class CallPath:
     consultations: Consultations
 
     @classmethod
-    def build(cls, ua: UserAgent, hooks: CallHooks) -> CallPath:
-        """The handlers for ``ua``'s current configuration, address and transaction layer."""
+    def build(cls, hooks: CallHooks) -> CallPath:
+        """The handlers for the UA's current configuration, address and transaction layer."""
         calls = IncomingCalls(
-            ua.config, ua.local, ua.transactions, ua.rng, hooks.address, contact=hooks.contact
+            hooks.config,
+            hooks.local,
+            hooks.transactions,
+            hooks.rng,
+            hooks.address,
+            contact=hooks.contact,
         )
         outgoing = OutgoingCalls(
-            ua.config,
-            ua.local,
-            ua.transactions,
-            ua.rng,
+            hooks.config,
+            hooks.local,
+            hooks.transactions,
+            hooks.rng,
             hooks.address,
             contact=hooks.contact,
             port_of=hooks.port_of,
         )
         transfers = Transfers(
-            ua.config,
+            hooks.config,
             place=lambda target, headers, now: outgoing.call(target, now, headers=headers),
             end=hooks.end,
-            trusted=lambda call_id: (party := ua.party(call_id)) is not None and party.trusted,
+            trusted=hooks.trusted,
             notice=hooks.notice,
         )
         consultations = Consultations(

@@ -29,10 +29,10 @@ from endpoint.runtime.control import ControlServer, EventHub
 from endpoint.runtime.hardware_bridge import HardwareBridge, open_board
 from endpoint.runtime.nat import NatTraversal
 from endpoint.runtime.resolver import Resolver, configured_hosts, configured_lookups
+from endpoint.runtime.sdnotify import Notifier
 from endpoint.runtime.sip_transport import SipTransport
-from endpoint.service.sdnotify import Notifier
-from endpoint.service.supervisor import ServiceSupervisor
-from endpoint.service.watchdog import beat_period
+from endpoint.runtime.supervisor import ServiceSupervisor
+from endpoint.runtime.watchdog import beat_period
 from endpoint.sip import ParseError
 from endpoint.sip.message import Message
 from endpoint.sip.uri import SipURI, parse_uri, uri_host
@@ -321,7 +321,7 @@ class Engine:
         hops = await self.resolver.hops(config)
         resolved = {name: address for name, (address, _) in hops.items()}
         old, self.config = self.config, config
-        from endpoint.service.reload import integration_changed  # loaded by the SIGHUP already
+        from endpoint.config.reload import integration_changed  # loaded by the SIGHUP already
 
         if old.nat != config.nat:
             await self._reload_nat()

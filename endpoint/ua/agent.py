@@ -212,7 +212,7 @@ class UserAgent:
             self._run(registration, registration.stop(now), now)
 
     def reconfigure(self, config: Config, resolved: dict[str, str], now: float) -> None:
-        """Take a reloaded configuration (SIGHUP; ``endpoint.service.reload`` decides what may
+        """Take a reloaded configuration (SIGHUP; ``endpoint.config.reload`` decides what may
         change): call policy and media settings hold from the next call on; a changed account
         is un-registered and the new one registers. Calls in progress are not touched."""
         accounts = (self.config.account, self.config.backup_account)

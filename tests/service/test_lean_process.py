@@ -78,7 +78,7 @@ ON_DEMAND = {
     "endpoint.ua.pbx_answer",
     "endpoint.ua.dialog_auth",
     # What a SIGHUP reload plans.
-    "endpoint.service.reload",
+    "endpoint.config.reload",
     # Our outgoing MESSAGEs (ctl message).
     "endpoint.ua.messages",
 }

@@ -1,7 +1,7 @@
 """What a reloaded configuration changes and how (pure): live, re-register, or needs restart."""
 
 from endpoint.config import parse_config
-from endpoint.service.reload import ChangeKind, effective_config, integration_changed, plan_reload
+from endpoint.config.reload import ChangeKind, effective_config, integration_changed, plan_reload
 
 BASE = """
 [sip]

@@ -9,7 +9,7 @@ Reload (``systemctl reload sip-endpoint`` sends SIGHUP): ``RELOADING=1`` with
 ``MONOTONIC_USEC`` (sd_notify(3)), load and validate the file; on any problem log one line per
 problem (key, value, fix) and keep running on the old configuration; otherwise apply what can
 change live, re-register a changed account, log "needs restart: ..." for the rest
-(``endpoint.service.reload``), then ``READY=1`` again.
+(``endpoint.config.reload``), then ``READY=1`` again.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from typing import Protocol
 
 from endpoint.config import Config, ConfigError, load_config
 from endpoint.logs import secrets
-from endpoint.service.sdnotify import Notifier
-from endpoint.service.status import ServiceStatus
-from endpoint.service.watchdog import LoopHeartbeat, WatchdogPinger, beat_period
+from endpoint.runtime.sdnotify import Notifier
+from endpoint.runtime.service_status import ServiceStatus
+from endpoint.runtime.watchdog import LoopHeartbeat, WatchdogPinger, beat_period
 from endpoint.ua.events import Notice
 
 log = logging.getLogger("endpoint.service")
@@ -124,7 +124,7 @@ class ServiceSupervisor:
 
     async def _apply(self, path: Path, new: Config) -> None:
         # Only a SIGHUP needs the reload planner: not loaded at start (issue 19).
-        from endpoint.service.reload import ChangeKind, effective_config, plan_reload
+        from endpoint.config.reload import ChangeKind, effective_config, plan_reload
 
         engine = self.engine
         old = engine.config

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.interop.peers import Sipp, free_port
+from tests.interop.peers import Sipp, free_port, sip_options_ping
 from tests.security.attacker import door_config
 from tests.service.harness import NotifySocket, Service
 
@@ -124,8 +124,9 @@ CALL_PATH = {
         ]
     ),
 }
-#: A fresh interpreter that starts the real Engine, says what it has loaded and which threads
-#: run, then says it again once a line arrives on stdin (after the test's call).
+#: A fresh interpreter that starts the real Engine and, at each line on stdin (after the test's
+#: OPTIONS, after its call), answers ``ctl status`` and says what it has loaded and which
+#: threads run.
 ENGINE_SNAPSHOTS = """
 import asyncio, json, logging, sys, threading
 from pathlib import Path
@@ -140,9 +141,10 @@ async def main(path):
     engine = Engine(load_config(path), config_path=path)
     await engine.start()
     try:
-        print(json.dumps(snapshot(engine)), flush=True)
-        await asyncio.to_thread(sys.stdin.readline)
-        print(json.dumps(snapshot(engine)), flush=True)
+        for _ in range(2):
+            await asyncio.to_thread(sys.stdin.readline)
+            assert (await engine.command({"cmd": "status"}))["ok"]
+            print(json.dumps(snapshot(engine)), flush=True)
     finally:
         await engine.close()
 
@@ -196,6 +198,10 @@ def test_the_call_path_and_the_media_thread_come_with_the_first_call(tmp_path: P
         )
     assert proc.stdin is not None and proc.stdout is not None
     try:
+        answer = sip_options_ping(port, timeout=10)  # an idle box answers, loads no call
+        assert answer.startswith("SIP/2.0 200 OK"), answer
+        proc.stdin.write("\n")
+        proc.stdin.flush()
         idle = json.loads(proc.stdout.readline())
         sipp = Sipp(
             tmp_path / "sipp",

@@ -45,7 +45,7 @@ from endpoint.ua.io import HardwareEvent
 from endpoint.ua.registration import LocalAddress
 
 if TYPE_CHECKING:
-    # The call path: imported at the first call (``_call_media``), not at start (issue 19).
+    # The call path: imported where a call first needs it (``_call_action``), not at start.
     from endpoint.audio import AudioPort
     from endpoint.audio.processing import VoiceProcessor
     from endpoint.media.dtls import DtlsIdentity, DtlsSrtp

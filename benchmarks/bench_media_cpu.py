@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from endpoint.audio import open_audio
 from endpoint.media.dtls import DtlsIdentity, DtlsSrtp
 from endpoint.media.stream import MediaStream, StreamConfig
-from endpoint.runtime.engine import protection_for
+from endpoint.runtime.call_media import protection_for
 from endpoint.runtime.media_loop import CallMedia, MediaLoop
 from endpoint.runtime.rtp_transport import Address, RtpSockets, allocate
 from endpoint.sip import Headers, Request, Response, parse, parse_uri

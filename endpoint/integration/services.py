@@ -23,17 +23,17 @@ from typing import TYPE_CHECKING, Any
 
 from endpoint.config import Config, HostPort
 from endpoint.integration.events import EventSource
-from endpoint.media.quality import StreamStats
 
 if TYPE_CHECKING:
     from endpoint.integration.history import HistoryWriter
     from endpoint.integration.http_api import HttpApi
     from endpoint.integration.webhooks import Webhooks
+    from endpoint.media.quality import StreamStats  # loaded by the first call (issue 19)
 
 log = logging.getLogger("endpoint.integration")
 
 Command = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
-Quality = Callable[[str], StreamStats | None]
+Quality = Callable[[str], "StreamStats | None"]
 #: What the page and the API show of a live call's quality (the rest is in the report).
 QUALITY_KEYS = ("mos", "fraction_lost", "jitter_ms", "rtt_ms", "received_packets", "sent_packets")
 MASK = "********"

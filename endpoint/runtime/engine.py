@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
-import functools
 import logging
 import random
 import signal
@@ -21,47 +20,41 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from endpoint import dataclass_cache
-from endpoint.audio import AudioError, AudioPort, echo_state, open_audio
-from endpoint.audio.processing import ProcessingSettings, VoiceProcessor
-from endpoint.audio.tone import beeps, ringback_port
 from endpoint.config import Config, security_warnings
 from endpoint.integration.services import COMMANDS as INTEGRATION_COMMANDS
 from endpoint.integration.services import Integration
 from endpoint.logs import escape
-from endpoint.media.dtls_gate import AwaitingKeys
-from endpoint.media.dtmf import EVENTS as DTMF_KEYS
-from endpoint.media.dtmf import DtmfDigit
-from endpoint.media.frame import SAMPLE_RATE, Frame
-from endpoint.media.quality import StreamStats
-from endpoint.media.stream import MediaStream, MediaTimeout, PacketProtection, StreamConfig
 from endpoint.runtime.addresses import is_wildcard, source_address_towards
 from endpoint.runtime.control import ControlServer, EventHub
 from endpoint.runtime.hardware_bridge import HardwareBridge, open_board
-from endpoint.runtime.media_loop import CallFailed, CallMedia, MediaLoop
 from endpoint.runtime.nat import NatTraversal
 from endpoint.runtime.resolver import Resolver, configured_hosts, configured_lookups
-from endpoint.runtime.rtp_transport import RtpSockets, allocate
+from endpoint.runtime.sdnotify import Notifier
 from endpoint.runtime.sip_transport import SipTransport
-from endpoint.service.sdnotify import Notifier
-from endpoint.service.supervisor import ServiceSupervisor
-from endpoint.service.watchdog import beat_period
+from endpoint.runtime.supervisor import ServiceSupervisor
+from endpoint.runtime.watchdog import beat_period
 from endpoint.sip import ParseError
 from endpoint.sip.message import Message
-from endpoint.sip.offer_answer import DtlsParams, NegotiatedMedia
-from endpoint.sip.sdes import SrtpKeys as SdesKeys
 from endpoint.sip.uri import SipURI, parse_uri, uri_host
 from endpoint.ua.actions import CallAction, NeedMedia, PlayAlert, StartMedia, UpdateMedia
 from endpoint.ua.agent import UserAgent
 from endpoint.ua.events import CallReport, DtmfReceived, Notice, RegistrationFailed
 from endpoint.ua.intercom import Intercom
 from endpoint.ua.io import HardwareEvent
-from endpoint.ua.messages import MessageRefusedError
 from endpoint.ua.registration import LocalAddress
 
 if TYPE_CHECKING:
     import ssl
 
+    # The call path: imported where a call first needs it (``_call_action``), not at start.
+    from endpoint.audio import AudioPort
+    from endpoint.audio.processing import VoiceProcessor
     from endpoint.media.dtls import DtlsIdentity, DtlsSrtp
+    from endpoint.media.quality import StreamStats
+    from endpoint.runtime.media_loop import MediaLoop
+    from endpoint.runtime.rtp_transport import RtpSockets
+    from endpoint.sip.offer_answer import DtlsParams, NegotiatedMedia
+    from endpoint.sip.sdes import SrtpKeys as SdesKeys
 
 #: Longest request method the runtime reads before parsing (``_sheds``).
 MAX_METHOD = 16
@@ -71,13 +64,6 @@ log = logging.getLogger("endpoint")
 STOP_TIMEOUT = 5.0
 #: Longest wait for the integration to close (its own parts are bounded: this is the belt).
 INTEGRATION_CLOSE = 8.0
-
-
-@functools.cache
-def warning_tone() -> Frame:
-    """The call-length warning the peer hears: three 200 ms beeps at 1 kHz. Made at the first
-    warning rather than at import: most starts never play it (issue 19)."""
-    return beeps(1000.0, 0.4, (0.2, 0.2), 1.0)
 
 
 def _outbound_address(host: str, port: int, listen: str) -> str:
@@ -126,99 +112,6 @@ def _worth_failover(reason: str) -> bool:
     """RFC 3263 §4.3: a timeout, a transport error or a 503 moves on to the next target; an
     answer such as 403 is the registrar's verdict and would be the same at any of them."""
     return reason.startswith(("no response", "transport error")) or reason.startswith("503")
-
-
-def stream_config(m: NegotiatedMedia, config: Config, cname: str) -> StreamConfig:
-    """The media engine's settings for a negotiated call under ``[media]``."""
-    return StreamConfig(
-        (m.remote_address, m.remote_port),
-        (m.remote_address, m.remote_rtcp_port),
-        payload_type=m.payload_type,
-        codec=m.codec,
-        codec_fmtp=m.fmtp,
-        telephone_event_pt=m.telephone_event_pt,
-        inband_dtmf=config.media.inband_dtmf == "always"
-        or (config.media.inband_dtmf == "auto" and m.telephone_event_pt is None),
-        ptime_ms=m.ptime,
-        rtcp_mux=m.rtcp_mux,
-        cname=cname,
-        jitter_min_ms=config.media.jitter_min_ms,
-        jitter_max_ms=config.media.jitter_max_ms,
-        direction=m.direction,
-        wallclock_offset=time.time() - time.monotonic(),
-        rtp_timeout_s=config.media.rtp_timeout,
-        keepalive_s=config.nat.keepalive_s,
-    )
-
-
-def protection_for(m: NegotiatedMedia) -> PacketProtection | None:
-    """SRTP for the call when its offer/answer agreed on keys, else None (plain RTP); for
-    DTLS-SRTP nothing passes until the handshake on the media thread has keyed it."""
-    if m.dtls is not None:
-        return AwaitingKeys()
-    if m.srtp is None:
-        return None
-    # Here, not at the top: pylibsrtp is loaded by the first encrypted call only.
-    from endpoint.media.srtp import SrtpProtection
-
-    return SrtpProtection(m.srtp.suite, m.srtp.local, m.srtp.remote)
-
-
-def voice_processor(
-    config: Config,
-    speaker_db: float | None = None,
-    mic_db: float | None = None,
-    rate: int = SAMPLE_RATE,
-) -> VoiceProcessor:
-    """A new call's processing state (issue 17): gains always (so `ctl volume` can change
-    them), the native engine only when a feature is on.
-
-    Made per call, so every call starts with a fresh canceller and noise estimate, at the
-    call's audio rate (16 kHz in a G.722 call: both engines support it).
-    """
-    audio = config.audio
-    settings = ProcessingSettings(
-        echo_cancellation=audio.echo_cancellation,
-        noise_suppression=audio.noise_suppression,
-        auto_gain=audio.auto_gain,
-        speaker_volume_db=audio.speaker_volume if speaker_db is None else speaker_db,
-        mic_gain_db=audio.mic_gain if mic_db is None else mic_db,
-        engine=audio.processing_engine,
-        echo_delay_ms=echo_delay(config),
-    )
-    return VoiceProcessor(settings, rate, rate // 50)
-
-
-def echo_delay(config: Config) -> int:
-    """``[audio] echo_delay_ms``, else what ``doctor --audio`` measured (issue 17), else 0;
-    a measured value is logged, as the one number behind the canceller nobody configured."""
-    audio = config.audio
-    if audio.echo_delay_ms is not None:
-        return audio.echo_delay_ms
-    measured = echo_state.load(echo_state.state_file())
-    if measured is None:
-        return 0
-    if audio.echo_cancellation:
-        log.info("%s", measured.describe())
-    return measured.delay_ms
-
-
-def open_configured_audio(config: Config, rate: int = SAMPLE_RATE) -> AudioPort:
-    """The ``[audio]`` device, opened and started for one call at its audio ``rate``."""
-    a = config.audio
-    port = open_audio(
-        a.backend,
-        capture_device=a.capture_device,
-        playback_device=a.playback_device,
-        alert_device=a.alert_device,
-        input_file=a.input_file,
-        output_file=a.output_file,
-        tone_hz=a.tone_hz,
-        rate=rate,
-        frame_samples=rate // 50,
-    )
-    port.start()
-    return port
 
 
 def _tls_contexts(cfg: Config) -> tuple[ssl.SSLContext | None, ssl.SSLContext | None]:
@@ -295,13 +188,12 @@ class Engine:
         self.integration = await self._start_integration(cfg)
         self.control = ControlServer(cfg.control.socket, self.command, self.events)
         await self.control.start()
-        self.media = self._media_loop(cfg)
         self._log_start(cfg, local.host, resolved)
         core.start(time.monotonic())  # the first LED state, then registering
         self._step()
         self.notifier.notify(READY=1, STATUS=self.supervisor.status.text)
-        media = self.media
-        self.supervisor.start(lambda: media.last_tick)  # watchdog pings while both loops run
+        # Watchdog pings while both loops run; the media thread starts with the first call.
+        self.supervisor.start(lambda: self.media)
 
     async def _start_transport(self, cfg: Config, resolved: dict[str, str]) -> SipTransport:
         """UDP and TCP both listen (RFC 3261 §18: a UA must accept both); the configured
@@ -345,16 +237,25 @@ class Engine:
             dtls_fingerprint=self._dtls_identity.fingerprint if self._dtls_identity else None,
         )
 
-    def _media_loop(self, cfg: Config) -> MediaLoop:
+    def _media_loop(self) -> MediaLoop:
+        """The media thread, started at the first call (issue 19): an idle box has none, so
+        it neither imports the media engine nor wakes up for it."""
+        if self.media is not None:
+            return self.media
+        from endpoint.runtime.media_loop import MediaLoop
+
         loop = asyncio.get_running_loop()
 
         def wake() -> None:
             loop.call_soon_threadsafe(self._media_events)
 
         media = MediaLoop(
-            cfg.media.ptime, wake=wake, idle_beat=beat_period(self.notifier.watchdog_usec)
+            self.config.media.ptime,
+            wake=wake,
+            idle_beat=beat_period(self.notifier.watchdog_usec),
         )
         media.start()
+        self.media = media
         return media
 
     def _log_start(self, cfg: Config, host: str, resolved: dict[str, str]) -> None:
@@ -428,7 +329,7 @@ class Engine:
         hops = await self.resolver.hops(config)
         resolved = {name: address for name, (address, _) in hops.items()}
         old, self.config = self.config, config
-        from endpoint.service.reload import integration_changed  # loaded by the SIGHUP already
+        from endpoint.config.reload import integration_changed  # loaded by the SIGHUP already
 
         if old.nat != config.nat:
             await self._reload_nat()
@@ -517,8 +418,7 @@ class Engine:
             return True
         if not ua.transactions.over_budget(host, now):
             return False
-        calls = (*ua.calls.calls, *ua.outgoing.calls)
-        return not any(call_id.encode() in data for call_id in calls)
+        return not any(call_id.encode() in data for call_id in ua.call_ids())
 
     def _admits(self, host: str) -> bool:
         """Before the UA exists nobody is answered (it is created right after the bind)."""
@@ -611,9 +511,12 @@ class Engine:
 
     def _call_action(self, action: CallAction) -> None:
         """Execute one of the core's call actions (the core decided; this only does it)."""
-        core, media = self.core, self.media
-        if core is None or media is None:
+        core = self.core
+        if core is None:
             return
+        from endpoint.runtime.call_media import protection_for, warning_tone
+
+        media = self._media_loop()
         now = time.monotonic()
         if isinstance(action, NeedMedia):
             self._allocate(core, action.call_id, now)
@@ -640,6 +543,8 @@ class Engine:
 
     def _allocate(self, core: Intercom, call_id: str, now: float) -> None:
         """RTP/RTCP sockets for a call about to be offered or answered."""
+        from endpoint.runtime.rtp_transport import allocate
+
         try:
             sockets = allocate(self._media_host, self.config.media.rtp_ports, self._rng)
         except OSError as exc:
@@ -667,6 +572,17 @@ class Engine:
         if action.call_id in self._early:
             self._answer_early(core, media, action.call_id, now)
             return
+        from endpoint.audio import AudioError
+        from endpoint.audio.tone import ringback_port
+        from endpoint.media.stream import MediaStream
+        from endpoint.runtime.call_media import (
+            open_configured_audio,
+            protection_for,
+            stream_config,
+            voice_processor,
+        )
+        from endpoint.runtime.media_loop import CallMedia
+
         stream = MediaStream(
             stream_config(action.media, self.config, f"door@{core.ua.local.host}"),
             self._rng,
@@ -713,6 +629,9 @@ class Engine:
     def _answer_early(self, core: Intercom, media: MediaLoop, call_id: str, now: float) -> None:
         """The call that played ring-back is answered: same stream (the 200 repeats the 183's
         SDP), the door's audio device in place of the tone."""
+        from endpoint.audio import AudioError
+        from endpoint.runtime.call_media import open_configured_audio, voice_processor
+
         self._early.discard(call_id)
         rate = media.port_rate(call_id)
         try:
@@ -785,6 +704,10 @@ class Engine:
     def _media_events(self) -> None:
         if self.media is None:
             return
+        from endpoint.media.dtmf import DtmfDigit  # loaded with the media loop
+        from endpoint.media.stream import MediaTimeout
+        from endpoint.runtime.media_loop import CallFailed
+
         for call_id, event in self.media.events():
             if isinstance(event, DtmfDigit) and self.core is not None:
                 self.core.dtmf(call_id, event.digit, event.duration_ms, time.monotonic())
@@ -893,6 +816,8 @@ class Engine:
         digits = request.get("digits")
         if active is None or not isinstance(digits, str) or self.media is None:
             return {"ok": False, "error": "no call (or no digits)"}
+        from endpoint.media.dtmf import EVENTS as DTMF_KEYS  # loaded with the media loop
+
         if not digits or any(c not in DTMF_KEYS for c in digits.upper()):
             return {"ok": False, "error": "DTMF keys are 0-9, *, #, A-D (e.g. ctl dtmf 5#)"}
         method = core.send_dtmf(active, digits.upper(), time.monotonic())
@@ -923,6 +848,8 @@ class Engine:
         target, text = request.get("to"), request.get("text")
         if not isinstance(target, str) or not isinstance(text, str):
             return {"ok": False, "error": 'a message needs "to" and "text"'}
+        from endpoint.ua.messages import MessageRefusedError  # at the first MESSAGE
+
         try:
             in_dialog = core.send_message(target, text, time.monotonic())
         except (ParseError, MessageRefusedError) as exc:
@@ -1052,6 +979,8 @@ class Engine:
             self._timer.cancel()
         if self.media is not None:
             self.media.stop()
+        for sockets in self._sockets.values():
+            sockets.close()  # a call still ringing has its sockets, and no media yet
         for port in self._ports.values():
             port.stop()
         if self.control is not None:

@@ -15,12 +15,16 @@ import random
 import socket
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from endpoint.config.nat import NatSettings
 from endpoint.media.stun import BindingTransaction, MappedAddress, looks_like_stun
 from endpoint.runtime.addresses import mapped_for, unmapped
-from endpoint.runtime.rtp_transport import RtpSockets
 from endpoint.runtime.sip_transport import SipTransport
+
+if TYPE_CHECKING:
+    # A call's sockets: the media path is loaded at the first call (issue 19).
+    from endpoint.runtime.rtp_transport import RtpSockets
 
 log = logging.getLogger("endpoint.nat")
 

@@ -1,7 +1,6 @@
-"""systemd integration: the watchdog, STATUS lines, reload on SIGHUP, install and doctor.
+"""The service's commands around the running process: install, doctor and its probes.
 
-The engine (``endpoint.runtime.engine``) owns sockets and the UA; this package holds what makes
-it a well-behaved service on a box nobody logs into: honest watchdog pings, a status line that
-``systemctl status`` shows, a reload that never leaves the door without a working configuration,
-an installer, and a self-check an installer can read over the phone.
+The running process's own systemd side (notify, watchdog, STATUS, reload on SIGHUP) lives in
+``endpoint.runtime`` beside the engine that drives it, and the reload planner in
+``endpoint.config.reload``: the runtime imports nothing from here (imports point inward).
 """

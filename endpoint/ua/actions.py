@@ -9,10 +9,14 @@ transaction's outcome when it comes back.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from endpoint.sip import Request
-from endpoint.sip.offer_answer import NegotiatedMedia
 from endpoint.ua.events import Notice
+
+if TYPE_CHECKING:
+    # Offer/answer is the call path's, loaded at the first call (issue 19).
+    from endpoint.sip.offer_answer import NegotiatedMedia
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from endpoint.backoff import Backoff
 from endpoint.config import Config
@@ -20,7 +21,6 @@ from endpoint.sip.dialog import dialog_id_of
 from endpoint.sip.digest import DigestError
 from endpoint.sip.grammar import parse_int
 from endpoint.sip.headers import Via
-from endpoint.sip.offer_answer import media_encryption
 from endpoint.sip.transaction import (
     TU_TIMER,
     AckReceived,
@@ -38,9 +38,7 @@ from endpoint.sip.transaction import State as TxnState
 from endpoint.sip.uri import SipURI
 from endpoint.ua.actions import Action, CallAction, Destination, SendKeepalive, SendRequest
 from endpoint.ua.allowlist import Allowlist
-from endpoint.ua.attended import Consultations
 from endpoint.ua.callgroup import CallGroup
-from endpoint.ua.calls import CallState, IncomingCalls
 from endpoint.ua.configured import account_digest, peer_hosts
 from endpoint.ua.events import (
     CallBusy,
@@ -59,12 +57,18 @@ from endpoint.ua.events import (
     RequestDropped,
     RequestFailed,
 )
-from endpoint.ua.messages import OutgoingMessages
-from endpoint.ua.outgoing import OutgoingCalls, OutState
 from endpoint.ua.registration import LocalAddress, Registration, RegState, listening_contact
-from endpoint.ua.session import Session
-from endpoint.ua.transfer import Transfers
 from endpoint.ua.trust import ANYONE, REGISTRAR, SourceFilter
+
+if TYPE_CHECKING:
+    # The call path and MESSAGE: loaded at the first call or message (issue 19).
+    from endpoint.ua.attended import Consultations
+    from endpoint.ua.call_path import CallPath
+    from endpoint.ua.calls import Call, IncomingCalls
+    from endpoint.ua.messages import OutgoingMessages
+    from endpoint.ua.outgoing import OutgoingCalls
+    from endpoint.ua.session import Session
+    from endpoint.ua.transfer import Transfers
 
 #: Bodies we take: SDP (INVITE), SIP INFO DTMF relay, and text for MESSAGE.
 ACCEPT = ("application/sdp", "application/dtmf-relay", "text/plain", "message/sipfrag")
@@ -103,53 +107,13 @@ class UserAgent:
     def __post_init__(self) -> None:
         self.transactions = TransactionLayer()
         self.registrations = self._registrations(self.config)
-        self.calls = IncomingCalls(
-            self.config,
-            self.local,
-            self.transactions,
-            self.rng,
-            self._address,
-            contact=self._contact,
-        )
-        self.outgoing = OutgoingCalls(
-            self.config,
-            self.local,
-            self.transactions,
-            self.rng,
-            self._address,
-            contact=self._contact,
-            port_of=self._port,
-        )
-        self.messages = OutgoingMessages(
-            self.config,
-            self.local,
-            self.transactions,
-            self.rng,
-            self._address,
-            port_of=self._port,
-        )
+        #: Built at the first call (``_call_path``), the outgoing MESSAGEs at the first one.
+        self._path: CallPath | None = None
+        self._messages: OutgoingMessages | None = None
         self._owners: dict[str, tuple[Registration, str]] = {}
         self._out: list[Outgoing] = []
         self._notices: list[Notice] = []
         self.groups: list[CallGroup] = []
-        self.transfers = Transfers(
-            self.config,
-            place=lambda target, headers, now: self.outgoing.call(target, now, headers=headers),
-            end=self._end_one,
-            trusted=lambda call_id: (party := self.party(call_id)) is not None and party.trusted,
-            notice=self._notice,
-        )
-        self.consultations = Consultations(
-            place=self.outgoing.call,
-            end=self._end_one,
-            up=lambda call_id: (
-                (call := self.outgoing.calls.get(call_id)) is not None
-                and call.state is not OutState.ENDED
-            ),
-            sessions=self._sessions,
-            transfers=self.transfers,
-            notice=self._notice,
-        )
         #: New requests dropped because their source is not in ``[sip] accept_from``.
         self.untrusted = 0
         #: Messages whose handling raised something other than a peer's ParseError (our bugs).
@@ -160,6 +124,74 @@ class UserAgent:
         self.stopping = False
         #: Switched out of service (``set_registered(False)``): no registration, no failover.
         self.out_of_service = False
+
+    # -- the call path, loaded at the first call (issue 19) ----------------------------------
+
+    def _call_path(self) -> CallPath:
+        """The call handlers, built (and their modules imported) at the first use: an
+        INVITE, ``ctl call``, a transfer. Before the first call there is nothing to hand them."""
+        if self._path is None:
+            from endpoint.ua.call_path import CallHooks, CallPath
+
+            hooks = CallHooks(
+                self.config,
+                self.local,
+                self.transactions,
+                self.rng,
+                self._address,
+                self._contact,
+                self._port,
+                self._end_one,
+                self._notice,
+                self._sessions,
+                lambda call_id: (party := self.party(call_id)) is not None and party.trusted,
+            )
+            self._path = CallPath.build(hooks)
+        return self._path
+
+    @property
+    def calls_loaded(self) -> bool:
+        """Has a call been handled yet (the call path is built)? Before that there are no
+        calls, sessions or transfers to look at."""
+        return self._path is not None
+
+    @property
+    def calls(self) -> IncomingCalls:
+        return self._call_path().calls
+
+    @property
+    def outgoing(self) -> OutgoingCalls:
+        return self._call_path().outgoing
+
+    @property
+    def transfers(self) -> Transfers:
+        return self._call_path().transfers
+
+    @property
+    def consultations(self) -> Consultations:
+        return self._call_path().consultations
+
+    @property
+    def messages(self) -> OutgoingMessages:
+        """Our outgoing MESSAGEs (``ctl message``), built at the first one."""
+        if self._messages is None:
+            from endpoint.ua.messages import OutgoingMessages
+
+            self._messages = OutgoingMessages(
+                self.config,
+                self.local,
+                self.transactions,
+                self.rng,
+                self._address,
+                port_of=self._port,
+            )
+        return self._messages
+
+    def call_ids(self) -> tuple[str, ...]:
+        """The Call-IDs of our incoming and outgoing calls (none before the first call)."""
+        if self._path is None:
+            return ()
+        return (*self._path.calls.calls, *self._path.outgoing.calls)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -172,14 +204,15 @@ class UserAgent:
     def stop(self, now: float) -> None:
         """Hang up, un-register everything (Expires: 0); ``stopped`` turns true when done."""
         self.stopping = True
-        self.calls.hangup(now)
-        self.outgoing.hangup(now)
+        if self._path is not None:
+            self._path.calls.hangup(now)
+            self._path.outgoing.hangup(now)
         self._drain(now)
         for registration in self.registrations:
             self._run(registration, registration.stop(now), now)
 
     def reconfigure(self, config: Config, resolved: dict[str, str], now: float) -> None:
-        """Take a reloaded configuration (SIGHUP; ``endpoint.service.reload`` decides what may
+        """Take a reloaded configuration (SIGHUP; ``endpoint.config.reload`` decides what may
         change): call policy and media settings hold from the next call on; a changed account
         is un-registered and the new one registers. Calls in progress are not touched."""
         accounts = (self.config.account, self.config.backup_account)
@@ -187,14 +220,18 @@ class UserAgent:
         self.resolved.update(resolved)
         self.trusted = self._source_filter(config)
         self.transactions.set_trusted(self.trusted.generous)
-        self.calls.config = config
-        self.calls.allowlist = Allowlist(config.calls.allow)
-        self.outgoing.config = config
-        self.transfers.config = config
+        if self._path is not None:  # else it is built with ``config`` at the first call
+            self._path.calls.config = config
+            self._path.calls.allowlist = Allowlist(config.calls.allow)
+            self._path.outgoing.config = config
+            self._path.transfers.config = config
         if accounts == (config.account, config.backup_account) or self.stopping:
             return
         digest = account_digest(config.account, self.rng)
-        self.outgoing.digest = self.messages.digest = digest
+        if self._path is not None:
+            self._path.outgoing.digest = digest
+        if self._messages is not None:
+            self._messages.digest = digest
         old, self.registrations = self.registrations, self._registrations(config)
         kept = {(r.aor, r.account.registrar) for r in self.registrations}
         for registration in old:
@@ -210,7 +247,10 @@ class UserAgent:
         removes the old one (its Expires: 0 names the old Contact only, so it cannot remove
         the new binding). Calls in progress keep the address their dialog was set up with."""
         self.local = local
-        self.calls.local = self.outgoing.local = self.messages.local = local
+        if self._path is not None:
+            self._path.calls.local = self._path.outgoing.local = local
+        if self._messages is not None:
+            self._messages.local = local
         if self.stopping:
             return
         old, self.registrations = self.registrations, self._registrations(self.config)
@@ -290,14 +330,14 @@ class UserAgent:
         return (
             self.trusted.allows(host)
             or any(s.from_peer(host) for s in self._sessions())
-            or any(c.source == host for c in self.calls.calls.values())
+            or any(c.source == host for c in self._ringing())
         )
 
     def _of_our_calls(self, request: Request, host: str) -> bool:
         """Does the request belong to one of our calls: inside a dialog of ours from that
         dialog's peer, or the CANCEL/ACK of a ringing caller from where its INVITE came?"""
         if request.method in ("CANCEL", "ACK", "PRACK", "UPDATE") and any(
-            c.source == host for c in self.calls.calls.values()
+            c.source == host for c in self._ringing()
         ):
             return True
         sessions = list(self._sessions())
@@ -337,9 +377,10 @@ class UserAgent:
 
     def notices(self) -> list[Notice]:
         # The lists are emptied in place: sessions hold their owner's ``append``.
-        self._notices += self.messages.events
-        self.messages.events.clear()
-        for source in (self.calls, self.outgoing):
+        if self._messages is not None:
+            self._notices += self._messages.events
+            self._messages.events.clear()
+        for source in self._handlers():
             self._notices += [e for e in source.events if isinstance(e, Notice)]
             source.events[:] = [e for e in source.events if not isinstance(e, Notice)]
         out, self._notices = self._notices, []
@@ -347,7 +388,7 @@ class UserAgent:
 
     def call_actions(self) -> list[CallAction]:
         out: list[CallAction] = []
-        for source in (self.calls, self.outgoing):
+        for source in self._handlers():
             out += [e for e in source.events if not isinstance(e, Notice)]
             source.events[:] = [e for e in source.events if isinstance(e, Notice)]
         return out
@@ -397,6 +438,8 @@ class UserAgent:
 
     def _groups_step(self, now: float) -> None:
         """Carry call outcomes into their groups: cancel the losers, ring the next target."""
+        if self._path is None:
+            return
         for _ in range(16):  # each step may end more calls; bounded
             outcomes, self.outgoing.outcomes = self.outgoing.outcomes, []
             if not outcomes:
@@ -464,6 +507,8 @@ class UserAgent:
         phone: the one the user talks on. During an attended transfer's consultation that is
         the consultation call, not the held original call (reached by ``transfer --cancel`` /
         ``--complete`` or its call id); otherwise the active call."""
+        if self._path is None:
+            return None
         current = self.consultations.current
         if current is not None and self.consultations.up(current.call_id):
             return current.call_id
@@ -474,6 +519,9 @@ class UserAgent:
         ValueError for an id that is no call of ours."""
         if call_id is None:
             return self.focus()
+        from endpoint.ua.calls import CallState
+        from endpoint.ua.outgoing import OutState
+
         incoming, outgoing = self.calls.calls.get(call_id), self.outgoing.calls.get(call_id)
         if (incoming is None or incoming.state is CallState.ENDED) and (
             outgoing is None or outgoing.state is OutState.ENDED
@@ -548,6 +596,8 @@ class UserAgent:
         return session
 
     def active_call_id(self) -> str | None:
+        if self._path is None:
+            return None
         incoming, outgoing = self.calls.active, self.outgoing.active
         if incoming is not None:
             return incoming.call_id
@@ -555,6 +605,8 @@ class UserAgent:
 
     def party(self, call_id: str) -> Party | None:
         """The other end of call ``call_id`` (None: no such call)."""
+        if self._path is None:
+            return None
         incoming = self.calls.calls.get(call_id)
         if incoming is not None:
             return Party(incoming.caller, incoming=True, trusted=incoming.allowed)
@@ -573,13 +625,15 @@ class UserAgent:
         self._drain(now)
 
     def answer(self, now: float) -> bool:
-        return self.calls.answer(None, now)
+        return self._path is not None and self._path.calls.answer(None, now)
 
     def hangup(self, now: float, call_id: str | None = None) -> bool:
         """End ``call_id``, or the focus call. Hanging up a consultation call before its
         REFER is out is ``transfer --cancel`` (the held call is resumed, as a desk phone
         returns to the held line); without a consultation and without an id, every call
         (a ringing call group too). ValueError for an id that is no call of ours."""
+        if self._path is None and call_id is None:
+            return False  # no call yet
         wanted = self._target(call_id)
         current = self.consultations.current
         if current is not None and wanted == current.call_id and not current.completing:
@@ -600,17 +654,22 @@ class UserAgent:
 
     def _end_one(self, call_id: str, reason: str, now: float, *, status: int = 486) -> bool:
         """End one call without draining: for handlers already inside ``_dispatch``."""
+        if self._path is None:
+            return False
         return self.calls.end(call_id, reason, now, status=status) or self.outgoing.end_call(
             call_id, reason, now
         )
 
     def get_timer(self) -> float | None:
         times = [t for t in (r.get_timer() for r in self.registrations) if t is not None]
+        path = self._path
         for extra in (
             self.transactions.get_timer(),
-            self.calls.get_timer(),
-            self.outgoing.get_timer(),
-            self.transfers.get_timer(),
+            *(
+                (path.calls.get_timer(), path.outgoing.get_timer(), path.transfers.get_timer())
+                if path is not None
+                else ()
+            ),
             *(s.get_timer() for s in self._sessions()),
         ):
             if extra is not None:
@@ -619,9 +678,10 @@ class UserAgent:
 
     def handle_timer(self, now: float) -> None:
         self.transactions.handle_timer(now)
-        self.calls.handle_timer(now)
-        self.outgoing.handle_timer(now)
-        self.transfers.handle_timer(now)
+        if self._path is not None:
+            self._path.calls.handle_timer(now)
+            self._path.outgoing.handle_timer(now)
+            self._path.transfers.handle_timer(now)
         for session in list(self._sessions()):
             timer = session.get_timer()
             if timer is not None and timer <= now:
@@ -666,8 +726,19 @@ class UserAgent:
         return listening_contact(self.config, self.local)
 
     def _sessions(self) -> Iterator[Session]:
-        yield from self.calls.sessions()
-        yield from self.outgoing.sessions()
+        if self._path is not None:
+            yield from self._path.calls.sessions()
+            yield from self._path.outgoing.sessions()
+
+    def _handlers(self) -> tuple[IncomingCalls, OutgoingCalls] | tuple[()]:
+        """The incoming and outgoing calls' handlers (none before the first call)."""
+        path = self._path
+        return () if path is None else (path.calls, path.outgoing)
+
+    def _ringing(self) -> Iterator[Call]:
+        """Our incoming calls, ringing or not (none before the first call)."""
+        if self._path is not None:
+            yield from self._path.calls.calls.values()
 
     def _session_for(self, message: Request) -> Session | None:
         wanted = dialog_id_of(message, incoming=True)
@@ -701,11 +772,14 @@ class UserAgent:
 
     def _drain(self, now: float) -> None:
         self._dispatch(now)
-        self.calls.reap(now)
-        self.outgoing.reap(now)
+        path = self._path
+        if path is None:
+            return
+        path.calls.reap(now)
+        path.outgoing.reap(now)
         self._groups_step(now)
-        self.transfers.prune()
-        self.consultations.step(now)
+        path.transfers.prune()
+        path.consultations.step(now)
 
     def _dispatch(self, now: float) -> None:
         for event in self.transactions.events():
@@ -730,7 +804,8 @@ class UserAgent:
         if not isinstance(event, RequestReceived):
             return
         key = event.transaction
-        self.calls.abandon(key, "internal error" if bug else "malformed request", now)
+        if self._path is not None:
+            self._path.calls.abandon(key, "internal error" if bug else "malformed request", now)
         if self.transactions.state(key) not in (TxnState.TRYING, TxnState.PROCEEDING):
             return  # answered before the failure, or gone
         if not self._answers(event):
@@ -773,10 +848,11 @@ class UserAgent:
     def _on_response(self, event: ResponseReceived, now: float) -> None:
         """A response to one of our requests: to the session, the call or the registration
         that sent it."""
-        if self.messages.owns(event.transaction):
-            self.messages.on_response(event.transaction, event.response, now)
+        if self._messages is not None and self._messages.owns(event.transaction):
+            self._messages.on_response(event.transaction, event.response, now)
             return
-        if self.transfers.owns(event.transaction):
+        path = self._path
+        if path is not None and path.transfers.owns(event.transaction):
             if event.response.status >= 200:
                 self.transfers.on_answer(event.transaction, event.response.status, now)
             return
@@ -788,8 +864,8 @@ class UserAgent:
                 sender.info_done(event.response.status, now)
         elif sender is not None:
             sender.on_response(event.response, now)
-        elif self.outgoing.owns(event.transaction):
-            self.outgoing.on_response(event.transaction, event.response, now)
+        elif path is not None and path.outgoing.owns(event.transaction):
+            path.outgoing.on_response(event.transaction, event.response, now)
         else:
             owner = self._owners.get(event.transaction)
             if owner is not None and event.response.status >= 200:
@@ -800,7 +876,9 @@ class UserAgent:
     def _answer_in_dialog_challenge(self, event: ResponseReceived, now: float) -> bool:
         """A 401/407 to our BYE, re-INVITE, UPDATE, INFO or MESSAGE: send it once more with
         credentials (``endpoint.ua.dialog_auth``); False leaves the response to its owner."""
-        sent, digest = event.sent, self.outgoing.digest
+        if self._path is None:
+            return False  # no call yet: the challenge is a registration's or a MESSAGE's
+        sent, digest = event.sent, self._path.outgoing.digest
         if sent is None or digest is None:
             return False
         # Only a challenge to an in-dialog request needs it: not loaded at start (issue 19).
@@ -831,10 +909,11 @@ class UserAgent:
     def _on_failure(self, event: TransactionTimeout | TransportError, now: float) -> None:
         """A transaction of ours got no answer, or its transport failed; or (``TU_TIMER``) an
         incoming INVITE was not answered in time."""
-        if self.messages.owns(event.transaction):
-            self.messages.on_failure(event.transaction, now)
+        if self._messages is not None and self._messages.owns(event.transaction):
+            self._messages.on_failure(event.transaction, now)
             return
-        if self.transfers.owns(event.transaction):
+        path = self._path
+        if path is not None and path.transfers.owns(event.transaction):
             self.transfers.on_answer(event.transaction, None, now)
             return
         sender = self._sender(event.transaction)
@@ -842,10 +921,10 @@ class UserAgent:
             sender.info_done(None, now)
         elif sender is not None:
             sender.on_failure(now)
-        elif self.outgoing.owns(event.transaction):
-            self.outgoing.on_failure(event.transaction, "no answer (timeout)", now)
-        elif isinstance(event, TransactionTimeout) and event.timer == TU_TIMER:
-            self.calls.abandon(event.transaction, "not answered in time", now)
+        elif path is not None and path.outgoing.owns(event.transaction):
+            path.outgoing.on_failure(event.transaction, "no answer (timeout)", now)
+        elif path is not None and isinstance(event, TransactionTimeout) and event.timer == TU_TIMER:
+            path.calls.abandon(event.transaction, "not answered in time", now)
         else:
             owner = self._owners.pop(event.transaction, None)
             if owner is not None:
@@ -856,14 +935,16 @@ class UserAgent:
 
     def _on_stray(self, event: StrayResponse, now: float) -> None:
         """A 2xx retransmission after our INVITE transaction ended: ACK it again."""
-        if 200 <= event.response.status < 300:
-            self.outgoing.stray_success(event.response, now)
+        if 200 <= event.response.status < 300 and self._path is not None:
+            self._path.outgoing.stray_success(event.response, now)
             for session in self._sessions():
                 if session.call_id == event.response.call_id:
                     session.resend_ack(event.response)
 
     def _on_ack(self, event: AckReceived, now: float) -> None:
         del now
+        if self._path is None:
+            return  # no call yet: an ACK for nothing of ours
         self.calls.ack(event.request)
         callee_session = self._session_for(event.request)
         if callee_session is not None and callee_session.call_id not in self.calls.calls:
@@ -922,11 +1003,10 @@ class UserAgent:
         if event.request.method in ("PRACK", "UPDATE"):  # inside a ringing call's early dialog
             return any(
                 c.call_id == event.request.call_id and c.source == event.source[0]
-                for c in self.calls.calls.values()
+                for c in self._ringing()
             )
         return event.cancels is not None and any(
-            c.transaction == event.cancels and c.source == event.source[0]
-            for c in self.calls.calls.values()
+            c.transaction == event.cancels and c.source == event.source[0] for c in self._ringing()
         )
 
     def _answers(self, event: RequestReceived) -> bool:
@@ -1135,7 +1215,7 @@ class UserAgent:
             "registrations": [r.status() for r in self.registrations],
             "calls": self._calls_status(now),
             "active_call_id": self.focus(),
-            "consultation": self.consultations.status(),
+            "consultation": self.consultations.status() if self._path is not None else None,
             "transactions": len(self.transactions),
             "untrusted_dropped": self.untrusted,
             "internal_errors": self.internal_errors,
@@ -1145,6 +1225,10 @@ class UserAgent:
         """One row per call; ``active`` marks the focus call (the one ``ctl`` acts on), and
         ``held`` a call we hold (``on_hold``: the peer holds us)."""
         out: list[dict[str, object]] = []
+        if self._path is None:
+            return out
+        from endpoint.sip.offer_answer import media_encryption
+
         focus = self.focus()
         rows = [
             ("in", c.call_id, c.caller, c.state.value, c.answered_at, c.session)

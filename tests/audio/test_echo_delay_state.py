@@ -10,7 +10,7 @@ import pytest
 
 from endpoint.audio import echo_state
 from endpoint.config import parse_config
-from endpoint.runtime.engine import voice_processor
+from endpoint.runtime.call_media import voice_processor
 from tests.service.test_doctor_audio import acoustic_line, doctor_audio
 
 CONFIG = '[sip]\nlisten = "127.0.0.1:5070"\n[audio]\nbackend = "null"\necho_cancellation = true\n'

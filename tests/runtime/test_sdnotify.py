@@ -4,7 +4,7 @@ import os
 import socket
 from pathlib import Path
 
-from endpoint.service.sdnotify import Notifier, WatchdogGate
+from endpoint.runtime.sdnotify import Notifier, WatchdogGate
 
 
 def test_notify_sends_key_value_lines(tmp_path: Path) -> None:

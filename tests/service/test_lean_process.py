@@ -11,6 +11,11 @@ challenge (``/proc/PID/maps``: what is mapped is what costs memory). A configura
 TLS has no OpenSSL at all: no ``ssl``, no ``hashlib`` (digest's MD5 and SHA-256 are CPython's
 own), no libssl or libcrypto.
 
+The call path (offer/answer and SDP, the calls and their sessions, transfers, the media
+engine, the audio adapters, the media thread) is loaded by the first call, not at start: an
+idle box has neither those modules nor a media thread, and after its first call it has both
+and the call's audio flows (issue 19).
+
 Every module is also time at start (issue 19: start -> ready < 300 ms): the building services
 load with the setting that turns them on (SQLite with a StateDirectory, the HTTP server with
 ``[http] listen``, webhooks, MQTT), each subcommand's code with its subcommand, and ``ctl``
@@ -30,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from tests.interop.peers import Kamailio, Sipp, free_port
+from tests.interop.peers import Kamailio, Sipp, free_port, sip_options_ping
 from tests.security.attacker import door_config
 from tests.service.harness import NotifySocket, Service
 
@@ -77,13 +82,84 @@ ON_DEMAND = {
     "endpoint.ua.pbx_answer",
     "endpoint.ua.dialog_auth",
     # What a SIGHUP reload plans.
-    "endpoint.service.reload",
+    "endpoint.config.reload",
+    # Our outgoing MESSAGEs (ctl message).
+    "endpoint.ua.messages",
     # TLS contexts and handshake failures: only a configuration that needs TLS (issue 19).
     "endpoint.tls",
 }
 #: Shared libraries and modules of OpenSSL, which only a configuration with TLS loads.
 OPENSSL_LIBS = ("libssl", "libcrypto")
 OPENSSL_MODULES = {"ssl", "_ssl", "hashlib", "_hashlib", "hmac", "secrets"}
+#: The call path: loaded by the first call (an INVITE, ``ctl call``), never before READY.
+CALL_PATH = {
+    *(
+        f"endpoint.media.{name}"
+        for name in [
+            "stream",
+            "rtp",
+            "rtcp",
+            "codecs",
+            "dtmf",
+            "jitterbuffer",
+            "plc",
+            "quality",
+            "inband_dtmf",
+            "dtmf_tones",
+            "g711",
+            "dtls_gate",
+        ]
+    ),
+    *(
+        f"endpoint.audio.{name}"
+        for name in ["port", "null", "factory", "processing", "tone", "ring"]
+    ),
+    "endpoint.runtime.media_loop",
+    "endpoint.runtime.rtp_transport",
+    "endpoint.runtime.call_media",
+    "endpoint.sip.offer_answer",
+    "endpoint.sip.sdp",
+    "endpoint.sip.sdes",
+    *(
+        f"endpoint.ua.{name}"
+        for name in [
+            "call_path",
+            "session",
+            "calls",
+            "outgoing",
+            "attended",
+            "transfer",
+            "session_timer",
+        ]
+    ),
+}
+#: A fresh interpreter that starts the real Engine and, at each line on stdin (after the test's
+#: OPTIONS, after its call), answers ``ctl status`` and says what it has loaded and which
+#: threads run.
+ENGINE_SNAPSHOTS = """
+import asyncio, json, logging, sys, threading
+from pathlib import Path
+from endpoint.config import load_config
+from endpoint.runtime.engine import Engine
+
+def snapshot(engine):
+    threads = sorted(t.name for t in threading.enumerate())
+    return {"modules": sorted(sys.modules), "threads": threads, "media": engine.media is not None}
+
+async def main(path):
+    engine = Engine(load_config(path), config_path=path)
+    await engine.start()
+    try:
+        for _ in range(2):
+            await asyncio.to_thread(sys.stdin.readline)
+            assert (await engine.command({"cmd": "status"}))["ok"]
+            print(json.dumps(snapshot(engine)), flush=True)
+    finally:
+        await engine.close()
+
+logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+asyncio.run(main(Path(sys.argv[1])))
+"""
 #: What ``ctl`` (a client of the control socket) has no use for.
 NOT_FOR_CTL = {"asyncio", "tomllib", "sqlite3", "ssl", "numpy"}
 NOT_FOR_CTL_ENDPOINT = {"endpoint.config", "endpoint.sip", "endpoint.ua", "endpoint.runtime"}
@@ -111,6 +187,55 @@ def test_the_engine_and_cli_import_no_optional_library() -> None:
     assert not top & OPTIONAL, top & OPTIONAL
     assert not top & ON_DEMAND_STDLIB, top & ON_DEMAND_STDLIB
     assert not loaded & ON_DEMAND, loaded & ON_DEMAND
+    assert not loaded & CALL_PATH, loaded & CALL_PATH
+
+
+def test_the_call_path_and_the_media_thread_come_with_the_first_call(tmp_path: Path) -> None:
+    port = free_port(both=True)
+    config = tmp_path / "door.toml"
+    door_config(config, port)
+    log = tmp_path / "engine.log"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", ENGINE_SNAPSHOTS, str(config)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            env=env,
+        )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        answer = sip_options_ping(port, timeout=10)  # an idle box answers, loads no call
+        assert answer.startswith("SIP/2.0 200 OK"), answer
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        idle = json.loads(proc.stdout.readline())
+        sipp = Sipp(
+            tmp_path / "sipp",
+            "uac_pcmu.xml",
+            ["-s", "door", "-key", "from_user", "lean", "-d", "2000", f"127.0.0.1:{port}"],
+        ).start()
+        assert sipp.wait(timeout=30) == 0, sipp.report()
+        deadline = time.monotonic() + 10
+        while "call-report" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+        after = json.loads(proc.stdout.readline())
+    finally:
+        proc.stdin.close()
+        code = proc.wait(timeout=15)
+        proc.stdout.close()
+    assert code == 0, log.read_text()
+    assert not set(idle["modules"]) & CALL_PATH, set(idle["modules"]) & CALL_PATH
+    assert not idle["media"] and "media" not in idle["threads"], idle["threads"]
+    assert set(after["modules"]) >= CALL_PATH, CALL_PATH - set(after["modules"])
+    assert after["media"] and "media" in after["threads"], after["threads"]
+    report = log.read_text().split("call-report", 1)[1].splitlines()[0]
+    assert re.search(r"PCMU sent [1-9]\d* recv [1-9]", report), report
 
 
 def test_ctl_loads_neither_the_config_reader_nor_the_engine(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from endpoint.config import needs_tls, parse_config
-from endpoint.service.reload import ChangeKind, effective_config, integration_changed, plan_reload
+from endpoint.config.reload import ChangeKind, effective_config, integration_changed, plan_reload
 
 BASE = """
 [sip]

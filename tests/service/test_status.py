@@ -1,6 +1,6 @@
 """The STATUS= line from the UA's events (pure)."""
 
-from endpoint.service.status import ServiceStatus
+from endpoint.runtime.service_status import ServiceStatus
 from endpoint.ua.events import (
     CallAnswered,
     CallEnded,

@@ -3,8 +3,8 @@ loop stalled, and once that it recovered."""
 
 import logging
 
-from endpoint.service.sdnotify import WatchdogGate
-from endpoint.service.watchdog import WatchdogPolicy
+from endpoint.runtime.sdnotify import WatchdogGate
+from endpoint.runtime.watchdog import WatchdogPolicy
 
 
 def test_stall_and_recovery_are_each_said_once() -> None:

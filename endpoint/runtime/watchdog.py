@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from endpoint.service.sdnotify import Notifier, WatchdogGate
+from endpoint.runtime.sdnotify import Notifier, WatchdogGate
 
 log = logging.getLogger("endpoint.service.watchdog")
 

@@ -9,7 +9,7 @@ Reload (``systemctl reload sip-endpoint`` sends SIGHUP): ``RELOADING=1`` with
 ``MONOTONIC_USEC`` (sd_notify(3)), load and validate the file; on any problem log one line per
 problem (key, value, fix) and keep running on the old configuration; otherwise apply what can
 change live, re-register a changed account, log "needs restart: ..." for the rest
-(``endpoint.service.reload``), then ``READY=1`` again.
+(``endpoint.config.reload``), then ``READY=1`` again.
 """
 
 from __future__ import annotations
@@ -23,12 +23,20 @@ from typing import Protocol
 
 from endpoint.config import Config, ConfigError, load_config
 from endpoint.logs import secrets
-from endpoint.service.sdnotify import Notifier
-from endpoint.service.status import ServiceStatus
-from endpoint.service.watchdog import LoopHeartbeat, WatchdogPinger, beat_period
+from endpoint.runtime.sdnotify import Notifier
+from endpoint.runtime.service_status import ServiceStatus
+from endpoint.runtime.watchdog import LoopHeartbeat, WatchdogPinger, beat_period
 from endpoint.ua.events import Notice
 
 log = logging.getLogger("endpoint.service")
+
+
+class Ticking(Protocol):
+    """The media thread as the watchdog sees it (``MediaLoop``)."""
+
+    @property
+    def last_tick(self) -> float | None:
+        """When it last ran (monotonic; None: never)."""
 
 
 class Supervised(Protocol):
@@ -53,9 +61,9 @@ class ServiceSupervisor:
 
     # -- hooks -------------------------------------------------------------------------------
 
-    def start(self, media_tick: Callable[[], float | None]) -> None:
+    def start(self, media: Callable[[], Ticking | None]) -> None:
         """After READY=1: start the watchdog when systemd asked for one (WATCHDOG_USEC);
-        ``media_tick`` is when the media thread last ran."""
+        ``media`` is the media thread, None until the first call starts it (issue 19)."""
         usec = self.engine.notifier.watchdog_usec
         if not usec or not self.engine.notifier.enabled:
             return
@@ -63,7 +71,7 @@ class ServiceSupervisor:
         heartbeat.start()
         self.heartbeat = heartbeat
         self.pinger = WatchdogPinger.for_watchdog(
-            usec, {"SIP": lambda: heartbeat.last_beat, "media": media_tick}
+            usec, {"SIP": lambda: heartbeat.last_beat, "media": lambda: _last_tick(media())}
         )
         self.pinger.start()
         log.debug("watchdog: pinging every %.1f s while both loops run", usec / 2e6)
@@ -116,8 +124,8 @@ class ServiceSupervisor:
 
     async def _apply(self, path: Path, new: Config) -> None:
         # Only a SIGHUP needs the reload planner: not loaded at start (issue 19).
+        from endpoint.config.reload import ChangeKind, effective_config, plan_reload
         from endpoint.runtime.ssl_gate import asyncio_has_ssl
-        from endpoint.service.reload import ChangeKind, effective_config, plan_reload
 
         engine = self.engine
         old = engine.config
@@ -141,3 +149,9 @@ class ServiceSupervisor:
         if running.log_level != old.log_level:
             logging.getLogger().setLevel(running.log_level.upper())
         await engine.apply_config(running)
+
+
+def _last_tick(media: Ticking | None) -> float | None:
+    """When the media thread last ran. No thread yet (no call so far) counts as running now:
+    there is nothing to wedge, and an idle box must not be restarted for its absence."""
+    return time.monotonic() if media is None else media.last_tick

@@ -1,7 +1,7 @@
 """UDP sockets for one call's RTP and RTCP, allocated from the configured port range.
 
 RTP takes an even port and RTCP the next one (RFC 3550 §11), or RTP alone with rtcp-mux. The
-sockets are non-blocking: the media thread drains them each tick and never waits on the network.
+sockets are non-blocking: the media thread polls them each tick and never waits on the network.
 """
 
 from __future__ import annotations
@@ -41,17 +41,14 @@ class RtpSockets:
         if self.rtcp is not None:
             self.rtcp.close()
 
-    def drain(self, sock: socket.socket) -> list[tuple[bytes, Address]]:
-        out = []
-        for _ in range(MAX_DRAIN):
-            try:
-                data, addr = sock.recvfrom(2048)
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError:
-                break  # e.g. ICMP port unreachable reported on a connected path
-            out.append((data, (unmapped(addr[0]), addr[1])))
-        return out
+    def read(self, sock: socket.socket) -> tuple[bytes, Address] | None:
+        """One datagram and its source, or None: nothing there, or an error the kernel
+        queued for the socket (an ICMP port unreachable), which this read consumes."""
+        try:
+            data, addr = sock.recvfrom(2048)
+        except OSError:  # BlockingIOError and InterruptedError among them
+            return None
+        return data, (unmapped(addr[0]), addr[1])
 
     def send(self, sock: socket.socket, data: bytes, destination: Address) -> bool:
         try:

@@ -127,6 +127,7 @@ class MediaStream:
         self.config = config
         self.rng = rng
         self.protection = protection
+        self._direction_flags()
         #: Packets dropped because they failed SRTP/SRTCP authentication or replayed.
         self.unauthenticated = 0
         self._use_codec(self.codec)
@@ -212,13 +213,11 @@ class MediaStream:
             return self._rtp_destination
         return self._rtcp_source or self.config.remote_rtcp
 
-    @property
-    def sends(self) -> bool:
-        return self.config.direction in ("sendrecv", "sendonly")
-
-    @property
-    def receives(self) -> bool:
-        return self.config.direction in ("sendrecv", "recvonly")
+    def _direction_flags(self) -> None:
+        """``sends`` and ``receives`` as attributes: the tick reads them four times, and the
+        direction changes only by ``set_direction``."""
+        self.sends = self.config.direction in ("sendrecv", "sendonly")
+        self.receives = self.config.direction in ("sendrecv", "recvonly")
 
     def send_frame(self, pcm: Frame, now: float) -> list[Datagram]:
         """RTP for one 20 ms frame (accumulated to the ptime); DTMF replaces audio."""
@@ -416,6 +415,8 @@ class MediaStream:
     def get_timer(self) -> float | None:
         if self._closed:
             return None
+        if self.config.keepalive_s <= 0:  # the usual case, asked every tick: no more calls
+            return self._rtcp_at
         keepalive = self._keepalive_at()
         return self._rtcp_at if keepalive is None else min(self._rtcp_at, keepalive)
 
@@ -503,6 +504,7 @@ class MediaStream:
         if direction == self.config.direction:
             return
         self.config = replace(self.config, direction=direction)
+        self._direction_flags()
         self._marker = True
         self._heard_at = None  # a call taken off hold gets a full timeout again
 

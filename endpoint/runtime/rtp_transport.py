@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import random
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from endpoint.runtime.addresses import mapped_for, unmapped
 
@@ -27,6 +27,12 @@ class RtpSockets:
 
     rtp: socket.socket
     rtcp: socket.socket | None
+    #: Dual-stack (IPv6) sockets: IPv4 peers appear as ``::ffff:a.b.c.d`` on them. Kept here
+    #: because ``socket.family`` is a Python property that builds an enum on every read.
+    _v6: bool = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._v6 = self.rtp.family == socket.AF_INET6
 
     @property
     def rtp_port(self) -> int:
@@ -48,11 +54,13 @@ class RtpSockets:
             data, addr = sock.recvfrom(2048)
         except OSError:  # BlockingIOError and InterruptedError among them
             return None
-        return data, (unmapped(addr[0]), addr[1])
+        return data, (unmapped(addr[0]), addr[1]) if self._v6 else addr
 
     def send(self, sock: socket.socket, data: bytes, destination: Address) -> bool:
+        if self._v6:
+            destination = (mapped_for(socket.AF_INET6, destination[0]), destination[1])
         try:
-            sock.sendto(data, (mapped_for(sock.family, destination[0]), destination[1]))
+            sock.sendto(data, destination)
         except (BlockingIOError, InterruptedError, OSError):
             return False
         return True

@@ -415,6 +415,9 @@ class MediaLoop:
     def _tick(self, call: CallMedia, now: float) -> bool:
         """What may wait a few hundred microseconds, after receiving: DTLS, play, report."""
         stream, sockets = call.stream, call.sockets
+        latched = stream.receiver.latched_address
+        if latched != sockets.peer:
+            sockets.follow(latched)
         if call.dtls is not None and (call.dtls_in or not call.dtls_settled):
             call.dtls_in = False
             self._dtls(call, now)

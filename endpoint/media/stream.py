@@ -180,6 +180,9 @@ class MediaStream:
         self._pending: list[Frame] = []
         #: The sequence number of the last audio packet decoded (for FEC: one missing before).
         self._audio_seq: int | None = None
+        #: The decoder rebuilds a lost packet from the next one's FEC (Opus); G.711 does not,
+        #: and its packets skip that step.
+        self._recovers = isinstance(self.decode, RecoversLoss)
 
     def set_codec(self, name: str, payload_type: int) -> None:
         """A re-INVITE changed the codec (or its number): new codec state and jitter buffer
@@ -316,7 +319,8 @@ class MediaStream:
             self.jitter.put((start + k * self.frame_ticks) & 0xFFFFFFFF, self._silence(), now)
 
     def _buffer(self, sequence: int, timestamp: int, payload: bytes, now: float) -> None:
-        self._recover_previous(sequence, timestamp, payload, now)
+        if self._recovers:
+            self._recover_previous(sequence, timestamp, payload, now)
         try:
             pcm = self.decode(payload)
         except ValueError:  # the network's bytes: counted and dropped, never a crash
@@ -343,8 +347,7 @@ class MediaStream:
         last, self._audio_seq = self._audio_seq, sequence
         if last is None or (sequence - last) % 65536 != 2:
             return
-        if not isinstance(self.decode, RecoversLoss):
-            return
+        assert isinstance(self.decode, RecoversLoss)  # self._recovers
         try:
             pcm = self.decode.recover(payload)
         except ValueError:

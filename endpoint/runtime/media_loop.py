@@ -200,6 +200,9 @@ class MediaLoop:
         self.submit(lambda: self._add(call))
 
     def _add(self, call: CallMedia) -> None:
+        replaced = self._calls.get(call.call_id)
+        if replaced is not None:
+            self._unwatch(replaced)  # its sockets are no longer the call's
         self._calls[call.call_id] = call
         sockets = call.sockets
         for sock, rtcp in ((sockets.rtp, False), (sockets.rtcp, True)):
@@ -338,7 +341,7 @@ class MediaLoop:
         self._receive(now)
         produced = False
         for call in calls:
-            if call.call_id not in self._calls:
+            if self._calls.get(call.call_id) is not call:
                 continue  # ended while receiving
             try:
                 produced = self._tick(call, now) or produced
@@ -533,13 +536,17 @@ class MediaLoop:
 
         self._commands.put(lambda: self._with(call_id, change))
 
-    def _close(self, call: CallMedia) -> StreamStats:
+    def _unwatch(self, call: CallMedia) -> None:
+        """The call's sockets out of the poll; before they close, as their numbers may be
+        reused at once."""
         for sock in (call.sockets.rtp, call.sockets.rtcp):
-            # Out of the poll before the socket closes: its number may be reused at once.
             reader = None if sock is None else self._readers.get(sock.fileno())
             if sock is not None and reader is not None and reader[0] is call:
                 del self._readers[sock.fileno()]
                 self._poll.unregister(sock)
+
+    def _close(self, call: CallMedia) -> StreamStats:
+        self._unwatch(call)
         try:
             rtcp_socket = call.sockets.rtcp or call.sockets.rtp
             for data, destination in call.stream.close(time.monotonic()):

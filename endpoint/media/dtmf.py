@@ -147,6 +147,12 @@ class DtmfReceiver:
             out += self._finish()
         return out
 
+    @property
+    def pending(self) -> bool:
+        """An event is open: only then can ``poll`` report anything (the stream asks twice
+        per tick, so the common case is this one attribute test)."""
+        return self._current is not None
+
     def poll(self, now: float) -> list[DtmfDigit]:
         """Report an event whose end packets never came."""
         if self._current is not None and now - self._last_seen > EVENT_TIMEOUT:

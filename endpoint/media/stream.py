@@ -127,6 +127,7 @@ class MediaStream:
         self.config = config
         self.rng = rng
         self.protection = protection
+        self._direction_flags()
         #: Packets dropped because they failed SRTP/SRTCP authentication or replayed.
         self.unauthenticated = 0
         self._use_codec(self.codec)
@@ -179,6 +180,9 @@ class MediaStream:
         self._pending: list[Frame] = []
         #: The sequence number of the last audio packet decoded (for FEC: one missing before).
         self._audio_seq: int | None = None
+        #: The decoder rebuilds a lost packet from the next one's FEC (Opus); G.711 does not,
+        #: and its packets skip that step.
+        self._recovers = isinstance(self.decode, RecoversLoss)
 
     def set_codec(self, name: str, payload_type: int) -> None:
         """A re-INVITE changed the codec (or its number): new codec state and jitter buffer
@@ -212,13 +216,11 @@ class MediaStream:
             return self._rtp_destination
         return self._rtcp_source or self.config.remote_rtcp
 
-    @property
-    def sends(self) -> bool:
-        return self.config.direction in ("sendrecv", "sendonly")
-
-    @property
-    def receives(self) -> bool:
-        return self.config.direction in ("sendrecv", "recvonly")
+    def _direction_flags(self) -> None:
+        """``sends`` and ``receives`` as attributes: the tick reads them four times, and the
+        direction changes only by ``set_direction``."""
+        self.sends = self.config.direction in ("sendrecv", "sendonly")
+        self.receives = self.config.direction in ("sendrecv", "recvonly")
 
     def send_frame(self, pcm: Frame, now: float) -> list[Datagram]:
         """RTP for one 20 ms frame (accumulated to the ptime); DTMF replaces audio."""
@@ -235,14 +237,13 @@ class MediaStream:
             if packet is not None:
                 self._marker = True
                 return [(self._protect(bytes(packet)), self._rtp_destination)]
-        packet = self.sender.packet(
-            self.config.payload_type,
-            self.encode(audio),
-            self.samples_per_packet,
-            marker=self._marker,
+        data = self.sender.datagram(
+            self.config.payload_type, self.encode(audio), self.samples_per_packet, self._marker
         )
         self._marker = False
-        return [(self._protect(bytes(packet)), self._rtp_destination)]
+        if self.protection is not None:
+            data = self.protection.protect_rtp(data)
+        return [(data, self.receiver.latched_address or self.config.remote_rtp)]
 
     def _protect(self, packet: bytes) -> bytes:
         return packet if self.protection is None else self.protection.protect_rtp(packet)
@@ -272,50 +273,56 @@ class MediaStream:
                 self.unauthenticated += 1
                 return
             data = clear
-        latched_before = self.receiver.latched_address
-        changes_before = self.receiver.ssrc_changes
-        packet = self.receiver.receive(data, address, now)
-        if packet is None:
+        receiver = self.receiver
+        latched_before = receiver.latched_address
+        changes_before = receiver.ssrc_changes
+        received = receiver.receive_fast(data, address, now)
+        if received is None:
             return
-        if self.receiver.ssrc_changes != changes_before:
+        payload_type, sequence, timestamp, payload = received
+        if receiver.ssrc_changes != changes_before:
             self.jitter.restart()
         self._heard_at = now
-        if latched_before is None and self.receiver.latched_address is not None:
-            self._events.append(SourceLatched(self.receiver.latched_address))
-        self._c.received_octets += len(packet.payload)
-        self._events.extend(self.dtmf_in.poll(now))
-        if packet.payload_type == self.config.telephone_event_pt:
-            digits = self.dtmf_in.receive(packet, now)
+        if latched_before is None and receiver.latched_address is not None:
+            self._events.append(SourceLatched(receiver.latched_address))
+        self._c.received_octets += len(payload)
+        if self.dtmf_in.pending:
+            self._events.extend(self.dtmf_in.poll(now))
+        if payload_type == self.config.telephone_event_pt:
+            # Rare (a key press): the frozen packet type the DTMF receiver reads; the data
+            # parsed already, so this cannot fail.
+            digits = self.dtmf_in.receive(RtpPacket.parse(data), now)
             self._c.dtmf += len(digits)
             self._events.extend(digits)
-            self._silence_for_event(packet, now)
+            self._silence_for_event(sequence, timestamp, payload, now)
             return
-        if packet.payload_type != self.config.payload_type:
+        if payload_type != self.config.payload_type:
             self._c.unknown_payload += 1
             return
         if self.receives:
-            self._buffer(packet, now)
+            self._buffer(sequence, timestamp, payload, now)
 
-    def _silence_for_event(self, packet: RtpPacket, now: float) -> None:
+    def _silence_for_event(self, sequence: int, timestamp: int, payload: bytes, now: float) -> None:
         """An event packet stands in for the audio of its packet time: play silence there,
         not concealment (the sender muted its audio while the key was pressed)."""
-        if not self.receives or len(packet.payload) < 4:
+        if not self.receives or len(payload) < 4:
             return
-        duration = int.from_bytes(packet.payload[2:4], "big")
+        duration = int.from_bytes(payload[2:4], "big")
         repeat = 0
-        if packet.payload[1] & 0x80:  # an end packet: its repeats cover the next packet times
-            if self._c.end_of != packet.timestamp:
-                self._c.end_of, self._c.end_seq = packet.timestamp, packet.sequence
-            repeat = (packet.sequence - self._c.end_seq) % 65536
+        if payload[1] & 0x80:  # an end packet: its repeats cover the next packet times
+            if self._c.end_of != timestamp:
+                self._c.end_of, self._c.end_seq = timestamp, sequence
+            repeat = (sequence - self._c.end_seq) % 65536
         spp = self.samples_per_packet
-        start = (packet.timestamp + max(duration - spp, 0) + repeat * spp) & 0xFFFFFFFF
+        start = (timestamp + max(duration - spp, 0) + repeat * spp) & 0xFFFFFFFF
         for k in range(self.samples_per_packet // self.frame_ticks):
             self.jitter.put((start + k * self.frame_ticks) & 0xFFFFFFFF, self._silence(), now)
 
-    def _buffer(self, packet: RtpPacket, now: float) -> None:
-        self._recover_previous(packet, now)
+    def _buffer(self, sequence: int, timestamp: int, payload: bytes, now: float) -> None:
+        if self._recovers:
+            self._recover_previous(sequence, timestamp, payload, now)
         try:
-            pcm = self.decode(packet.payload)
+            pcm = self.decode(payload)
         except ValueError:  # the network's bytes: counted and dropped, never a crash
             self._c.undecodable += 1
             return
@@ -326,32 +333,35 @@ class MediaStream:
             self._c.dtmf += len(digits)
             self._events.extend(digits)
         n, ticks = 2 * self.frame_samples, self.frame_ticks  # n: bytes of one frame
+        if len(pcm) == n:  # one frame a packet: the usual 20 ms ptime
+            self.jitter.put(timestamp, pcm, now)
+            return
         for k in range(len(pcm) // n):
             frame = pcm[k * n : (k + 1) * n]
-            self.jitter.put((packet.timestamp + k * ticks) & 0xFFFFFFFF, frame, now)
+            self.jitter.put((timestamp + k * ticks) & 0xFFFFFFFF, frame, now)
 
-    def _recover_previous(self, packet: RtpPacket, now: float) -> None:
+    def _recover_previous(self, sequence: int, timestamp: int, payload: bytes, now: float) -> None:
         """Exactly one packet missing just before this one, and a decoder with in-band FEC:
         rebuild it from this packet (before this packet is decoded, as the decoder needs),
         so the jitter buffer plays it instead of concealing. Later losses are concealed."""
-        last, self._audio_seq = self._audio_seq, packet.sequence
-        if last is None or (packet.sequence - last) % 65536 != 2:
+        last, self._audio_seq = self._audio_seq, sequence
+        if last is None or (sequence - last) % 65536 != 2:
             return
-        if not isinstance(self.decode, RecoversLoss):
-            return
+        assert isinstance(self.decode, RecoversLoss)  # self._recovers
         try:
-            pcm = self.decode.recover(packet.payload)
+            pcm = self.decode.recover(payload)
         except ValueError:
             return  # counted when the packet itself fails to decode
         n, ticks = 2 * self.frame_samples, self.frame_ticks  # n: bytes of one frame
         frames = len(pcm) // n
-        start = packet.timestamp - frames * ticks
+        start = timestamp - frames * ticks
         for k in range(frames):
             self.jitter.put((start + k * ticks) & 0xFFFFFFFF, pcm[k * n : (k + 1) * n], now)
 
     def playout(self, now: float) -> Frame:
         """The next 20 ms for the speaker."""
-        self._events.extend(self.dtmf_in.poll(now))
+        if self.dtmf_in.pending:
+            self._events.extend(self.dtmf_in.poll(now))
         self._check_silence(now)
         if not self.receives:
             return self._silence()
@@ -408,6 +418,8 @@ class MediaStream:
     def get_timer(self) -> float | None:
         if self._closed:
             return None
+        if self.config.keepalive_s <= 0:  # the usual case, asked every tick: no more calls
+            return self._rtcp_at
         keepalive = self._keepalive_at()
         return self._rtcp_at if keepalive is None else min(self._rtcp_at, keepalive)
 
@@ -495,6 +507,7 @@ class MediaStream:
         if direction == self.config.direction:
             return
         self.config = replace(self.config, direction=direction)
+        self._direction_flags()
         self._marker = True
         self._heard_at = None  # a call taken off hold gets a full timeout again
 

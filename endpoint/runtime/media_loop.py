@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import select
 import socket
 import sys
 import threading
@@ -36,7 +37,7 @@ from endpoint.media.quality import StreamStats
 from endpoint.media.rtcp import is_rtcp
 from endpoint.media.stream import MediaEvent, MediaStream, PacketProtection
 from endpoint.runtime.realtime import Priority, favour_media_thread, make_current_thread_realtime
-from endpoint.runtime.rtp_transport import RtpSockets
+from endpoint.runtime.rtp_transport import MAX_DRAIN, RtpSockets
 
 if TYPE_CHECKING:
     from endpoint.media.dtls import DtlsSrtp
@@ -63,6 +64,8 @@ class CallMedia:
     dtls_rtcp: DtlsSrtp | None = None
     #: Every handshake done and its keys in use: DTLS is looked at again only if a record comes.
     dtls_settled: bool = False
+    #: A DTLS record came in this tick: the handshake is driven in this tick's ``_tick``.
+    dtls_in: bool = False
     #: Hands-free processing (volume, gain, echo/noise); None leaves the audio untouched.
     processor: VoiceProcessor | None = None
     #: With a processor: the microphone frame processed last tick, sent at this tick's start.
@@ -146,6 +149,11 @@ class MediaLoop:
         #: instead of 50 on a box that is idle all day.
         self.idle_beat = idle_beat
         self._calls: dict[str, CallMedia] = {}
+        #: One poll over every call's sockets: a tick asks the kernel once which have data,
+        #: instead of reading each until EAGAIN (an exception per socket per tick).
+        self._poll = select.poll()
+        #: Socket descriptor -> its call and whether it is the call's RTCP socket.
+        self._readers: dict[int, tuple[CallMedia, bool]] = {}
         self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._events: queue.SimpleQueue[LoopEvent] = queue.SimpleQueue()
         self._stop = threading.Event()
@@ -189,7 +197,18 @@ class MediaLoop:
         self._commands.put(command)
 
     def add_call(self, call: CallMedia) -> None:
-        self.submit(lambda: self._calls.__setitem__(call.call_id, call))
+        self.submit(lambda: self._add(call))
+
+    def _add(self, call: CallMedia) -> None:
+        replaced = self._calls.get(call.call_id)
+        if replaced is not None:
+            self._unwatch(replaced)  # its sockets are no longer the call's
+        self._calls[call.call_id] = call
+        sockets = call.sockets
+        for sock, rtcp in ((sockets.rtp, False), (sockets.rtcp, True)):
+            if sock is not None:
+                self._poll.register(sock, select.POLLIN)
+                self._readers[sock.fileno()] = (call, rtcp)
 
     def remove_call(self, call_id: str) -> Future[StreamStats | None]:
         """End a call's media (RTCP BYE sent); resolves with its final statistics."""
@@ -301,23 +320,35 @@ class MediaLoop:
             self.max_lateness = max(self.max_lateness, late)
             if self.lateness is not None and len(self.lateness) < 1_000_000:
                 self.lateness.append(late)
-            produced = False
-            for call in list(self._calls.values()):
-                try:
-                    self._send(call, now)
-                except Exception as exc:
-                    self._fail(call, exc)
-            self._commands_now()
-            for call in list(self._calls.values()):
-                try:
-                    produced = self._tick(call, now) or produced
-                except Exception as exc:
-                    self._fail(call, exc)
-                    produced = True
+            produced = self._tick_all(now)
             self.ticks += 1
             self.last_tick = now
             if produced and self.wake is not None:
                 self.wake()
+
+    def _tick_all(self, now: float) -> bool:
+        """One tick of every call: send first, then commands, receive, play and report.
+        True if a call produced events for the asyncio side."""
+        calls = list(self._calls.values())
+        for call in calls:
+            try:
+                self._send(call, now)
+            except Exception as exc:
+                self._fail(call, exc)
+        if not self._commands.empty():
+            self._commands_now()
+            calls = list(self._calls.values())
+        self._receive(now)
+        produced = False
+        for call in calls:
+            if self._calls.get(call.call_id) is not call:
+                continue  # ended while receiving
+            try:
+                produced = self._tick(call, now) or produced
+            except Exception as exc:
+                self._fail(call, exc)
+                produced = True
+        return produced
 
     def _idle(self) -> None:
         """No call: block until a command arrives (or ``idle_beat`` passes), then run it and
@@ -332,12 +363,9 @@ class MediaLoop:
         self.last_tick = time.monotonic()
 
     def _commands_now(self) -> None:
-        while True:
-            try:
-                command = self._commands.get_nowait()
-            except queue.Empty:
-                return
-            command()
+        commands = self._commands
+        while not commands.empty():
+            commands.get_nowait()()
 
     def _fail(self, call: CallMedia, exc: Exception) -> None:
         if isinstance(exc, DtlsFailedError):
@@ -388,27 +416,13 @@ class MediaLoop:
         return mix(gain(frame, 0.5), part)
 
     def _tick(self, call: CallMedia, now: float) -> bool:
-        """Everything that may wait a few hundred microseconds: receive, play, report."""
+        """What may wait a few hundred microseconds, after receiving: DTLS, play, report."""
         stream, sockets = call.stream, call.sockets
-        dtls_in = False
-        for data, addr in sockets.drain(sockets.rtp):
-            if call.dtls is not None and is_dtls(data):
-                # RFC 7983: DTLS shares the RTP port. Only from the address the SDP names:
-                # a stranger's records cannot break the handshake.
-                if addr == stream.config.remote_rtp:
-                    call.dtls.receive(data, now)
-                    dtls_in = True
-                continue
-            stream.receive_rtp(data, addr, now)
-        if sockets.rtcp is not None:
-            for data, addr in sockets.drain(sockets.rtcp):
-                if call.dtls_rtcp is not None and is_dtls(data):
-                    if addr == stream.config.remote_rtcp:
-                        call.dtls_rtcp.receive(data, now)
-                        dtls_in = True
-                    continue
-                stream.receive_rtcp(data, addr, now)
-        if call.dtls is not None and (dtls_in or not call.dtls_settled):
+        latched = stream.receiver.latched_address
+        if latched != sockets.peer:
+            sockets.follow(latched)
+        if call.dtls is not None and (call.dtls_in or not call.dtls_settled):
+            call.dtls_in = False
             self._dtls(call, now)
         self._play(call, now)
         timer = stream.get_timer()
@@ -420,6 +434,49 @@ class MediaLoop:
         for event in events:
             self._events.put((call.call_id, event))
         return bool(events)
+
+    def _receive(self, now: float) -> None:
+        """Every datagram waiting on the calls' sockets, one per ready socket per round: one
+        poll(0) a round, so a tick with one packet costs poll, recvfrom, poll. Bounded, so a
+        flood cannot stall the media clock."""
+        poll, readers = self._poll.poll, self._readers
+        for _ in range(MAX_DRAIN):
+            ready = poll(0)
+            if not ready:
+                return
+            for fd, _event in ready:
+                reader = readers.get(fd)
+                if reader is None:
+                    continue  # its call ended earlier in this round
+                call, rtcp = reader
+                try:
+                    self._deliver(call, rtcp, now)
+                except Exception as exc:
+                    self._fail(call, exc)
+
+    def _deliver(self, call: CallMedia, rtcp: bool, now: float) -> None:
+        """One datagram from one of the call's sockets to its stream, or to its DTLS
+        handshake (RFC 7983: DTLS shares the port) if it comes from the address the SDP
+        names: a stranger's records cannot break the handshake."""
+        sockets, stream = call.sockets, call.stream
+        if rtcp:
+            assert sockets.rtcp is not None
+            datagram = sockets.read(sockets.rtcp)
+            dtls, remote = call.dtls_rtcp, stream.config.remote_rtcp
+        else:
+            datagram = sockets.read(sockets.rtp)
+            dtls, remote = call.dtls, stream.config.remote_rtp
+        if datagram is None:
+            return
+        data, addr = datagram
+        if dtls is not None and is_dtls(data):
+            if addr == remote:
+                dtls.receive(data, now)
+                call.dtls_in = True
+        elif rtcp:
+            stream.receive_rtcp(data, addr, now)
+        else:
+            stream.receive_rtp(data, addr, now)
 
     def _dtls(self, call: CallMedia, now: float) -> None:
         """Drive the handshake: start it, run its timer, send its records; key SRTP when done,
@@ -479,7 +536,17 @@ class MediaLoop:
 
         self._commands.put(lambda: self._with(call_id, change))
 
+    def _unwatch(self, call: CallMedia) -> None:
+        """The call's sockets out of the poll; before they close, as their numbers may be
+        reused at once."""
+        for sock in (call.sockets.rtp, call.sockets.rtcp):
+            reader = None if sock is None else self._readers.get(sock.fileno())
+            if sock is not None and reader is not None and reader[0] is call:
+                del self._readers[sock.fileno()]
+                self._poll.unregister(sock)
+
     def _close(self, call: CallMedia) -> StreamStats:
+        self._unwatch(call)
         try:
             rtcp_socket = call.sockets.rtcp or call.sockets.rtp
             for data, destination in call.stream.close(time.monotonic()):

@@ -1,15 +1,16 @@
 """UDP sockets for one call's RTP and RTCP, allocated from the configured port range.
 
 RTP takes an even port and RTCP the next one (RFC 3550 §11), or RTP alone with rtcp-mux. The
-sockets are non-blocking: the media thread drains them each tick and never waits on the network.
+sockets are non-blocking: the media thread polls them each tick and never waits on the network.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from endpoint.runtime.addresses import mapped_for, unmapped
 
@@ -27,6 +28,36 @@ class RtpSockets:
 
     rtp: socket.socket
     rtcp: socket.socket | None
+    #: Dual-stack (IPv6) sockets: IPv4 peers appear as ``::ffff:a.b.c.d`` on them. Kept here
+    #: because ``socket.family`` is a Python property that builds an enum on every read.
+    _v6: bool = field(init=False, repr=False)
+    #: The latched peer the RTP socket is connected to, or None (open to every source, as
+    #: before the latch). Connected, the kernel drops other sources' datagrams before they
+    #: cost us a read, and a send takes the socket's cached route instead of a lookup.
+    peer: Address | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self._v6 = self.rtp.family == socket.AF_INET6
+
+    def follow(self, peer: Address | None) -> None:
+        """Connect the RTP socket to the peer the stream latched to; open it to every source
+        again when the latch is gone (a re-INVITE moved the peer), so the new one can latch.
+        A connect the network refuses leaves the socket open; the next tick tries again."""
+        if peer == self.peer:
+            return
+        try:
+            if peer is None:
+                _disconnect(self.rtp)
+            else:
+                self.rtp.connect(self._wire(peer))
+        except OSError:
+            return
+        self.peer = peer
+
+    def _wire(self, address: Address) -> Address:
+        if self._v6:
+            return mapped_for(socket.AF_INET6, address[0]), address[1]
+        return address
 
     @property
     def rtp_port(self) -> int:
@@ -41,24 +72,38 @@ class RtpSockets:
         if self.rtcp is not None:
             self.rtcp.close()
 
-    def drain(self, sock: socket.socket) -> list[tuple[bytes, Address]]:
-        out = []
-        for _ in range(MAX_DRAIN):
-            try:
-                data, addr = sock.recvfrom(2048)
-            except (BlockingIOError, InterruptedError):
-                break
-            except OSError:
-                break  # e.g. ICMP port unreachable reported on a connected path
-            out.append((data, (unmapped(addr[0]), addr[1])))
-        return out
+    def read(self, sock: socket.socket) -> tuple[bytes, Address] | None:
+        """One datagram and its source, or None: nothing there, or an error the kernel
+        queued for the socket (an ICMP port unreachable), which this read consumes."""
+        try:
+            data, addr = sock.recvfrom(2048)
+        except OSError:  # BlockingIOError and InterruptedError among them
+            return None
+        return data, (unmapped(addr[0]), addr[1]) if self._v6 else addr
 
     def send(self, sock: socket.socket, data: bytes, destination: Address) -> bool:
         try:
-            sock.sendto(data, (mapped_for(sock.family, destination[0]), destination[1]))
+            if destination == self.peer and sock is self.rtp:
+                sock.send(data)
+            else:  # RTCP, or DTLS to the signalled address while the peer is elsewhere (NAT)
+                sock.sendto(data, self._wire(destination))
         except (BlockingIOError, InterruptedError, OSError):
             return False
         return True
+
+
+def _disconnect(sock: socket.socket) -> None:
+    """``connect()`` to an ``AF_UNSPEC`` address dissolves a UDP association (POSIX; udp(7)).
+    Python's ``connect`` takes only addresses of the socket's own family, hence libc; and not
+    the any-address either, which Linux takes as "connected to this host". Only a re-INVITE
+    that moves the peer gets here, so ctypes is imported then, not at start."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    unspec = (ctypes.c_ubyte * 16)()  # sa_family 0 = AF_UNSPEC, the rest zero
+    if libc.connect(sock.fileno(), unspec, len(unspec)) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, os.strerror(error))
 
 
 def _bind(host: str, port: int) -> socket.socket:

@@ -117,6 +117,9 @@ def test_we_call_baresip_with_dtls_srtp_audio_and_dtmf_both_ways(tmp_path: Path)
 
 
 def test_a_plain_rtp_injector_cannot_latch_or_send_a_digit(tmp_path: Path) -> None:
+    """Plain RTP key presses sprayed at the door's RTP port during a DTLS-SRTP call open
+    nothing; the socket is connected to the latched peer, so the kernel drops them before
+    SRTP: fewer refused than sprayed."""
     flat = Baresip(tmp_path / "flat", user="flat", mediaenc="dtls_srtp").start()
     door = dtls_door(tmp_path / "door")
     try:
@@ -130,7 +133,7 @@ def test_a_plain_rtp_injector_cannot_latch_or_send_a_digit(tmp_path: Path) -> No
         flat.stop()
     assert "door-opened" not in log and "dtmf" not in log.replace("via=dtmf", "")
     report = REPORT.search(log)
-    assert report and int(report.group(2)) >= sent, log
+    assert report and int(report.group(2)) < sent, log
 
 
 def test_hold_and_resume_keep_the_dtls_association_and_audio_flows_after(tmp_path: Path) -> None:

@@ -158,3 +158,74 @@ def test_a_peer_behind_nat_is_latched_after_the_grace_period() -> None:
     got = [rx.receive(p, nat, i * 0.5) for i, p in enumerate(stream([10, 11, 12, 13, 14]))]
     assert [g is not None for g in got] == [False, False, False, True, True]
     assert rx.latched_address == nat
+
+
+def test_sender_datagram_is_the_packet_bytes() -> None:
+    """The lean send path numbers and counts exactly like ``packet``."""
+    lean, full = RtpSender(random.Random(5)), RtpSender(random.Random(5))
+    lean.sequence = full.sequence = 0xFFFE
+    for marker, pt, samples in [(True, 0, 160), (False, 0, 160), (False, 101, 0), (False, 8, 320)]:
+        payload = bytes(range(pt % 7 + 3))
+        data = lean.datagram(pt, payload, samples, marker)
+        assert data == bytes(full.packet(pt, payload, samples, marker=marker))
+    assert (lean.sequence, lean.timestamp, lean.packets, lean.octets) == (
+        full.sequence,
+        full.timestamp,
+        full.packets,
+        full.octets,
+    )
+
+
+OTHER_PORT = ("192.0.2.9", 40002)
+STRANGER = ("203.0.113.66", 9999)
+
+# One datagram of a test run: a plain packet, one with CSRCs, an extension or padding (the
+# full parse path), or arbitrary bytes; its sequence number a step from the previous one's
+# (mostly the next, so sources pass probation and latch; sometimes repeated, reordered or far
+# off); from the peer, the peer's host on another port, or a stranger; some time later.
+_arrival = st.tuples(
+    st.sampled_from(["plain"] * 6 + ["csrc", "ext", "pad", "garbage"]),
+    st.sampled_from([0, 0, 8, 101, 0x80]),  # payload type; 0x80: the marker with PCMU
+    st.sampled_from([1, 1, 1, 1, 0, 2, -1, 5000]),  # sequence step
+    st.sampled_from([7, 7, 7, 9]),  # SSRC
+    st.sampled_from([PEER, PEER, PEER, OTHER_PORT, STRANGER]),
+    st.sampled_from([0.0, 0.02, 0.02, 0.7]),  # seconds since the previous datagram
+    st.binary(max_size=20),
+)
+
+
+def _packet(kind: str, pt: int, seq: int, ssrc: int, garbage: bytes) -> bytes:
+    if kind == "garbage":
+        return garbage
+    packet = RtpPacket(
+        pt & 0x7F,
+        seq,
+        seq * 160 & 0xFFFFFFFF,
+        ssrc,
+        b"\xd5" * 16,
+        marker=bool(pt & 0x80),
+        csrc=(1, 2) if kind == "csrc" else (),
+        extension=RtpExtension(0xBEDE, b"\1\2\3\4") if kind == "ext" else None,
+        padding=4 if kind == "pad" else 0,
+    )
+    return bytes(packet)
+
+
+@given(st.lists(_arrival, max_size=60))
+def test_fast_and_full_receive_agree_on_every_input(arrivals: list) -> None:
+    """``receive_fast`` is ``receive`` without the packet object: the same verdicts, and the
+    same counters, latch, probation and source state after any sequence of datagrams."""
+    full, fast = RtpReceiver(expected_address=PEER), RtpReceiver(expected_address=PEER)
+    now, seq = 0.0, 65530
+    for kind, pt, step, ssrc, address, dt, garbage in arrivals:
+        now += dt
+        seq = (seq + step) % 65536
+        data = _packet(kind, pt, seq, ssrc, garbage)
+        packet = full.receive(data, address, now)
+        expected = (
+            None
+            if packet is None
+            else (packet.payload_type, packet.sequence, packet.timestamp, packet.payload)
+        )
+        assert fast.receive_fast(data, address, now) == expected
+    assert fast == full

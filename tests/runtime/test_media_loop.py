@@ -75,6 +75,8 @@ def test_two_engines_stream_tones_and_dtmf_over_loopback(tmp_path: Path) -> None
         while time.monotonic() < deadline and sum(isinstance(e, DtmfDigit) for _, e in events) < 2:
             time.sleep(0.05)
             events += loop.events()
+        # Latched, each RTP socket is connected to its peer (the kernel drops strangers).
+        assert (door_sockets.peer, flat_sockets.peer) == (flat_addr, door_addr)
         door_stats = loop.remove_call("door").result(5)
         flat_stats = loop.remove_call("flat").result(5)
     finally:

@@ -26,6 +26,28 @@ def notify(tmp_path: Path) -> Iterator[NotifySocket]:
     sock.close()
 
 
+def started(config: Path, notify: NotifySocket) -> tuple[Service, int]:
+    """A service on a fresh port with the default file, once it said READY=1."""
+    port = free_port(both=True)
+    write(config, port)
+    service = Service(config, notify)
+    try:
+        notify.wait_for(lambda d: d.get("READY") == "1")
+    except BaseException:
+        service.stop()
+        raise
+    return service, port
+
+
+def reload(service: Service, notify: NotifySocket) -> dict[str, str]:
+    """SIGHUP, and wait for the READY=1 that ends the reload; the RELOADING=1 it sent first."""
+    mark = len(notify.received)
+    service.proc.send_signal(signal.SIGHUP)
+    reloading = notify.wait_for(lambda d: d.get("RELOADING") == "1", since=mark)
+    notify.wait_for(lambda d: d.get("READY") == "1", since=mark)
+    return reloading
+
+
 def test_ready_status_watchdog_and_stopping(tmp_path: Path, notify: NotifySocket) -> None:
     config = tmp_path / "door.toml"
     port = free_port(both=True)
@@ -50,18 +72,11 @@ def test_sighup_keeps_a_broken_file_out_and_applies_a_valid_one(
     tmp_path: Path, notify: NotifySocket
 ) -> None:
     config = tmp_path / "door.toml"
-    port = free_port(both=True)
-    write(config, port)
-    service = Service(config, notify)
+    service, port = started(config, notify)
     try:
-        notify.wait_for(lambda d: d.get("READY") == "1")
         # 1. A broken file: one line per problem, the old configuration keeps serving.
         write(config, port, calls='auto_answer = "yes"\nallow = 7')
-        mark = len(notify.received)
-        service.proc.send_signal(signal.SIGHUP)
-        reloading = notify.wait_for(lambda d: d.get("RELOADING") == "1", since=mark)
-        assert int(reloading["MONOTONIC_USEC"]) > 0
-        notify.wait_for(lambda d: d.get("READY") == "1", since=mark)
+        assert int(reload(service, notify)["MONOTONIC_USEC"]) > 0
         service.wait_log("[calls] allow = 7")
         log = service.log
         assert "2 problem(s); still running on the previous configuration" in log
@@ -72,9 +87,7 @@ def test_sighup_keeps_a_broken_file_out_and_applies_a_valid_one(
         write(
             tmp_path / "door.toml", free_port(both=True), calls="auto_answer = false", level="debug"
         )
-        mark = len(notify.received)
-        service.proc.send_signal(signal.SIGHUP)
-        notify.wait_for(lambda d: d.get("READY") == "1", since=mark)
+        reload(service, notify)
         service.wait_log("reload: needs restart: [sip] listen changed")
         log = service.log
         assert "reload: applied [calls] auto_answer" in log
@@ -93,17 +106,12 @@ def test_sighup_adding_an_mqtts_broker_to_a_service_without_tls_waits_for_a_rest
     """Issue 19: started without TLS, the process has an asyncio without ssl; a reload that
     asks for TLS keeps the running value and says a restart applies it."""
     config = tmp_path / "door.toml"
-    port = free_port(both=True)
-    write(config, port)
-    service = Service(config, notify)
+    service, port = started(config, notify)
     try:
-        notify.wait_for(lambda d: d.get("READY") == "1")
         write(config, port, calls="auto_answer = false")
         with config.open("a") as file:
             file.write('[mqtt]\nbroker = "mqtts://127.0.0.1:8883"\n')
-        mark = len(notify.received)
-        service.proc.send_signal(signal.SIGHUP)
-        notify.wait_for(lambda d: d.get("READY") == "1", since=mark)
+        reload(service, notify)
         service.wait_log("reload: needs restart: [mqtt] broker changed")
         assert "reload: applied [calls] auto_answer" in service.log
         assert "restarting the integration" not in service.log

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fresh import run_python
 
 #: Imports asyncio through the gate, echoes over a real TCP connection on loopback, then
 #: imports ssl itself; prints what was loaded at each point.
@@ -41,11 +37,7 @@ print(json.dumps([after_import, line, has_ssl, bool(ssl.OPENSSL_VERSION)]))
 
 
 def run(mode: str) -> list[object]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run(
-        [sys.executable, "-c", SCRIPT, mode], capture_output=True, text=True, env=env, check=True
-    )
-    result: list[object] = json.loads(out.stdout)
+    result: list[object] = json.loads(run_python(SCRIPT, mode))
     return result
 
 

@@ -35,11 +35,11 @@ from typing import Any
 
 import pytest
 
+from tests.fresh import ROOT, run_python
 from tests.interop.peers import Kamailio, Sipp, free_port, sip_options_ping
 from tests.security.attacker import door_config
 from tests.service.harness import NotifySocket, Service
 
-ROOT = Path(__file__).resolve().parents[2]
 OPTIONAL = {"dns", "OpenSSL", "cryptography", "pylibsrtp", "pyaudio", "soxr", "paho", "numpy"}
 #: Native parts of the optional libraries, as their paths appear in /proc/PID/maps.
 NATIVE = (
@@ -168,11 +168,7 @@ NOT_FOR_CTL_ENDPOINT = {"endpoint.config", "endpoint.sip", "endpoint.ua", "endpo
 def all_modules_after(code: str) -> set[str]:
     """Every module name loaded by a fresh interpreter after running ``code``."""
     script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
-    )
-    return set(json.loads(out.stdout.splitlines()[-1]))
+    return set(json.loads(run_python(script).splitlines()[-1]))
 
 
 def modules_after(code: str) -> set[str]:
@@ -409,9 +405,5 @@ def test_the_sip_grammar_compiles_its_patterns_at_first_use_not_at_start() -> No
         "Call-ID: x\\r\\nCSeq: 1 OPTIONS\\r\\nContent-Length: 0\\r\\n\\r\\n')\n"
         "print(json.dumps([len(getters), before, sum(g.cache_info().currsize for g in getters)]))"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
-    )
-    getters, before, after = json.loads(out.stdout.splitlines()[-1])
+    getters, before, after = json.loads(run_python(script).splitlines()[-1])
     assert getters > 20 and before == 0 and after > 3

@@ -3,18 +3,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from endpoint.sip.digest_hashes import hexdigest
+from tests.fresh import run_python
 from tests.sip import test_digest as rfc
 
-ROOT = Path(__file__).resolve().parents[2]
 BUILT_IN = ("_md5", "_sha2", "_sha256")
 
 
@@ -60,8 +57,5 @@ def test_md5_and_sha256_answers_load_neither_hashlib_nor_openssl() -> None:
         "    assert 'response=' in field[1], field\n"
         "print(sorted({'hashlib', '_hashlib', 'ssl'} & set(sys.modules)))\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
-    )
-    assert out.stdout.strip() == "[]", out.stdout
+    out = run_python(script)
+    assert out.strip() == "[]", out

@@ -241,9 +241,7 @@ class MediaStream:
             self.config.payload_type, self.encode(audio), self.samples_per_packet, self._marker
         )
         self._marker = False
-        if self.protection is not None:
-            data = self.protection.protect_rtp(data)
-        return [(data, self.receiver.latched_address or self.config.remote_rtp)]
+        return [(self._protect(data), self._rtp_destination)]
 
     def _protect(self, packet: bytes) -> bytes:
         return packet if self.protection is None else self.protection.protect_rtp(packet)

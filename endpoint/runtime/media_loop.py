@@ -540,10 +540,13 @@ class MediaLoop:
         """The call's sockets out of the poll; before they close, as their numbers may be
         reused at once."""
         for sock in (call.sockets.rtp, call.sockets.rtcp):
-            reader = None if sock is None else self._readers.get(sock.fileno())
-            if sock is not None and reader is not None and reader[0] is call:
-                del self._readers[sock.fileno()]
-                self._poll.unregister(sock)
+            if sock is None:
+                continue
+            fd = sock.fileno()
+            reader = self._readers.get(fd)
+            if reader is not None and reader[0] is call:
+                del self._readers[fd]
+                self._poll.unregister(fd)
 
     def _close(self, call: CallMedia) -> StreamStats:
         self._unwatch(call)

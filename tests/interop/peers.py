@@ -49,20 +49,41 @@ def require(binary: str) -> str:
     return path
 
 
+#: Every port this process has handed out. The kernel may give the same port to two
+#: ``bind(0)`` calls in a row once the first socket is closed, and a peer that then gets one
+#: port twice (baresip's ``ctrl_tcp`` and its ``cons`` console did, in CI) answers our commands
+#: on the wrong module. A port handed out once is never handed out again by this process.
+_handed_out: set[int] = set()
+
+
+def _claim(*ports: int) -> bool:
+    """Record ``ports`` as handed out, unless one of them already is."""
+    if _handed_out.intersection(ports):
+        return False
+    _handed_out.update(ports)
+    return True
+
+
+def _bindable(kind: int, port: int) -> bool:
+    with socket.socket(socket.AF_INET, kind) as s:
+        try:
+            s.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port(kind: int = socket.SOCK_DGRAM, *, both: bool = False) -> int:
-    """A port that is free on 127.0.0.1 for ``kind`` (and for TCP too when ``both``)."""
+    """A port that is free on 127.0.0.1 for ``kind`` (and for TCP too when ``both``), and that
+    this process has not handed out before."""
     for _ in range(200):
         with socket.socket(socket.AF_INET, kind) as s:
             s.bind((LOOPBACK, 0))
             port = int(s.getsockname()[1])
-        if not both:
+        if both and not _bindable(socket.SOCK_STREAM, port):
+            continue
+        if _claim(port):
             return port
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            try:
-                t.bind((LOOPBACK, port))
-            except OSError:
-                continue
-        return port
     raise PeerError("no free port found on 127.0.0.1")
 
 
@@ -72,23 +93,23 @@ def _baresip_sip_port() -> int:
     off), and a taken neighbour makes it exit with "Address already in use"."""
     for _ in range(100):
         port = free_port(both=True)
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tls:
-            try:
-                tls.bind((LOOPBACK, port + 1))
-            except OSError:
-                continue
-        return port
+        if _bindable(socket.SOCK_STREAM, port + 1) and _claim(port + 1):
+            return port
     raise PeerError("no free SIP port pair for baresip on 127.0.0.1")
 
 
 def free_port_range(size: int) -> tuple[int, int]:
-    """An even-aligned range of ``size`` consecutive free UDP ports (for RTP)."""
+    """An even-aligned range of ``size`` consecutive free UDP ports (for RTP), none of them
+    handed out before by this process."""
     rng = random.Random()
     for _ in range(200):
         start = rng.randrange(20000, 60000 - size) & ~1
+        ports = range(start, start + size)
+        if _handed_out.intersection(ports):
+            continue
         socks: list[socket.socket] = []
         try:
-            for p in range(start, start + size):
+            for p in ports:
                 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 socks.append(s)
                 s.bind((LOOPBACK, p))
@@ -97,6 +118,7 @@ def free_port_range(size: int) -> tuple[int, int]:
         finally:
             for s in socks:
                 s.close()
+        _claim(*ports)
         return start, start + size - 1
     raise PeerError("no free RTP port range found")
 

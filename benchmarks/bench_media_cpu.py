@@ -39,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -88,22 +89,35 @@ class TimedSockets(RtpSockets):
     audio_pt: int = 0
 
     def send(self, sock: socket.socket, data: bytes, destination: Address) -> bool:
-        audio = data[1] & 0x7F == self.audio_pt
-        if sock is self.rtp and len(data) > 12 and data[0] >= 128 and audio:
-            self.sent_ns.append(time.monotonic_ns())
+        if sock is self.rtp:
+            self._note(data)
         return super().send(sock, data, destination)
+
+    def peer_send(self) -> Callable[[bytes], int]:
+        """The fused tick's send (``RtpSockets.peer_send``, the hook for this), timed alike."""
+        send = self.rtp.send
+
+        def timed(data: bytes) -> int:
+            self._note(data)
+            return send(data)
+
+        return timed
+
+    def _note(self, data: bytes) -> None:
+        if len(data) > 12 and data[0] >= 128 and data[1] & 0x7F == self.audio_pt:
+            self.sent_ns.append(time.monotonic_ns())
 
 
 class TimedLoop(MediaLoop):
-    """The media thread, noting when each tick woke up (its first act is the call's send), so
-    that the time from the wake-up to the ``sendto`` can be told apart from the wake-up's own
-    lateness."""
+    """The media thread, noting when each tick woke up (its first act is the call's send, in
+    the fused tick and the generic one alike), so that the time from the wake-up to the
+    ``sendto`` can be told apart from the wake-up's own lateness."""
 
     woke_ns: list[int]
 
-    def _send(self, call: CallMedia, now: float) -> None:
+    def _tick_all(self, now: float) -> bool:
         self.woke_ns.append(time.monotonic_ns())
-        super()._send(call, now)
+        return super()._tick_all(now)
 
 
 def wake_to_send(loop: TimedLoop, sent_ns: list[int]) -> None:

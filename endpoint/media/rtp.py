@@ -310,7 +310,7 @@ class RtpReceiver:
         except RtpError:
             self.malformed += 1
             return None
-        if self._admit(packet.ssrc, packet.sequence, packet.timestamp, address, now):
+        if self.admit(packet.ssrc, packet.sequence, packet.timestamp, address, now):
             return packet
         return None
 
@@ -323,14 +323,15 @@ class RtpReceiver:
                 return None
             return packet.payload_type, packet.sequence, packet.timestamp, packet.payload
         _, b1, sequence, timestamp, ssrc = HEADER.unpack_from(data)
-        if self._admit(ssrc, sequence, timestamp, address, now):
+        if self.admit(ssrc, sequence, timestamp, address, now):
             return b1 & 0x7F, sequence, timestamp, data[12:]
         return None
 
-    def _admit(
+    def admit(
         self, ssrc: int, sequence: int, timestamp: int, address: Address, now: float
     ) -> bool:
-        """Latching, source switching and §A.1 validation of a parsed header."""
+        """Latching, source switching and §A.1 validation of a parsed header (public for the
+        stream's ``receive_media``, whose caller parsed the header already)."""
         latched = self.latched_address
         if latched is not None:
             if address != latched:

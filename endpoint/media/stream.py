@@ -243,6 +243,33 @@ class MediaStream:
         self._marker = False
         return [(self._protect(data), self._rtp_destination)]
 
+    @property
+    def fused_ready(self) -> bool:
+        """True while ``send_frame`` would make exactly one audio packet of this frame for the
+        RTP destination and an audio packet of our type can never be an RFC 4733 one: one
+        frame a packet, sending, no digit being sent, not closed. The media loop's fused tick
+        (issue 19) runs only while this holds and calls ``send_audio``/``receive_media``."""
+        dtmf_out = self.dtmf_out
+        return (
+            not self._closed
+            and self.sends
+            and self.samples_per_packet == self.frame_ticks
+            and not self._pending
+            and (dtmf_out is None or not dtmf_out.busy)
+            and self.config.telephone_event_pt != self.config.payload_type
+        )
+
+    def send_audio(self, pcm: Frame, now: float) -> bytes:
+        """``send_frame`` while ``fused_ready``: the one clear RTP packet of this frame, for
+        the latched peer (the caller protects it: SRTP is bound once per call there), without
+        the list of (datagram, destination) pairs."""
+        self._rtp_sent_at = now
+        data = self.sender.datagram(
+            self.config.payload_type, self.encode(pcm), self.samples_per_packet, self._marker
+        )
+        self._marker = False
+        return data
+
     def _protect(self, packet: bytes) -> bytes:
         return packet if self.protection is None else self.protection.protect_rtp(packet)
 
@@ -271,6 +298,12 @@ class MediaStream:
                 self.unauthenticated += 1
                 return
             data = clear
+        self.receive_clear_rtp(data, address, now)
+
+    def receive_clear_rtp(self, data: bytes, address: Address, now: float) -> None:
+        """An RTP packet already unprotected (or of a call without SRTP): the media loop's
+        fused tick unprotects itself and hands what it does not take here, so no packet is
+        unprotected twice (a second unprotect would be refused as a replay)."""
         receiver = self.receiver
         latched_before = receiver.latched_address
         changes_before = receiver.ssrc_changes
@@ -278,14 +311,7 @@ class MediaStream:
         if received is None:
             return
         payload_type, sequence, timestamp, payload = received
-        if receiver.ssrc_changes != changes_before:
-            self.jitter.restart()
-        self._heard_at = now
-        if latched_before is None and receiver.latched_address is not None:
-            self._events.append(SourceLatched(receiver.latched_address))
-        self._c.received_octets += len(payload)
-        if self.dtmf_in.pending:
-            self._events.extend(self.dtmf_in.poll(now))
+        self._admitted(latched_before, changes_before, len(payload), now)
         if payload_type == self.config.telephone_event_pt:
             # Rare (a key press): the frozen packet type the DTMF receiver reads; the data
             # parsed already, so this cannot fail.
@@ -299,6 +325,40 @@ class MediaStream:
             return
         if self.receives:
             self._buffer(sequence, timestamp, payload, now)
+
+    def receive_media(
+        self, header: tuple[int, int, int, int, int], data: bytes, address: Address, now: float
+    ) -> None:
+        """``receive_clear_rtp``'s common case, its header parsed by the caller (the media
+        loop's fused tick, issue 19) with ``rtp.HEADER.unpack_from``: clear RTP whose first
+        byte is 0x80 (version 2, no padding, extension or CSRC) and whose payload type is the
+        call's audio one (which ``fused_ready`` makes sure is not the RFC 4733 one). The same
+        admission, counters, events and jitter buffer as ``receive_clear_rtp``, minus its
+        parse and dispatch."""
+        _, _, sequence, timestamp, ssrc = header
+        receiver = self.receiver
+        latched_before = receiver.latched_address
+        changes_before = receiver.ssrc_changes
+        if not receiver.admit(ssrc, sequence, timestamp, address, now):
+            return
+        payload = data[12:]
+        self._admitted(latched_before, changes_before, len(payload), now)
+        if self.receives:
+            self._buffer(sequence, timestamp, payload, now)
+
+    def _admitted(
+        self, latched_before: Address | None, changes: int, octets: int, now: float
+    ) -> None:
+        """What every admitted packet does before its payload is looked at."""
+        receiver = self.receiver
+        if receiver.ssrc_changes != changes:
+            self.jitter.restart()
+        self._heard_at = now
+        if latched_before is None and receiver.latched_address is not None:
+            self._events.append(SourceLatched(receiver.latched_address))
+        self._c.received_octets += octets
+        if self.dtmf_in.pending:
+            self._events.extend(self.dtmf_in.poll(now))
 
     def _silence_for_event(self, sequence: int, timestamp: int, payload: bytes, now: float) -> None:
         """An event packet stands in for the audio of its packet time: play silence there,

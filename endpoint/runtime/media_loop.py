@@ -36,8 +36,9 @@ from endpoint.media.pcm_ops import WIDTH, audioop, gain, mix
 from endpoint.media.quality import StreamStats
 from endpoint.media.rtcp import is_rtcp
 from endpoint.media.stream import MediaEvent, MediaStream, PacketProtection
+from endpoint.runtime.fused_tick import build_fused
 from endpoint.runtime.realtime import Priority, favour_media_thread, make_current_thread_realtime
-from endpoint.runtime.rtp_transport import MAX_DRAIN, RtpSockets
+from endpoint.runtime.rtp_transport import MAX_DRAIN, Address, RtpSockets
 
 if TYPE_CHECKING:
     from endpoint.media.dtls import DtlsSrtp
@@ -74,6 +75,11 @@ class CallMedia:
     port_rate: int = SAMPLE_RATE
     #: After a re-INVITE changed the codec's rate: port -> stream and stream -> port.
     bridges: tuple[RateBridge, RateBridge] | None = None
+    #: The peer the RTP socket was already connected to when a tick's receive emptied every
+    #: socket: from then on only that peer's datagrams are queued on it, so the fused tick
+    #: may ``recv()`` without asking the source (datagrams queued before the connect keep
+    #: theirs, and the generic tick reads those with ``recvfrom``).
+    drained_peer: Address | None = None
 
 
 def exchange(port: AudioPort, processor: VoiceProcessor, to_play: Frame) -> Frame | None:
@@ -154,6 +160,9 @@ class MediaLoop:
         self._poll = select.poll()
         #: Socket descriptor -> its call and whether it is the call's RTCP socket.
         self._readers: dict[int, tuple[CallMedia, bool]] = {}
+        #: The fused tick of the only call (``endpoint.runtime.fused_tick``), or None: built
+        #: when the call qualifies, dropped by any command and by what it cannot handle.
+        self._fused: Callable[[float], bool] | None = None
         self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._events: queue.SimpleQueue[LoopEvent] = queue.SimpleQueue()
         self._stop = threading.Event()
@@ -344,8 +353,23 @@ class MediaLoop:
                 self.wake()
 
     def _tick_all(self, now: float) -> bool:
-        """One tick of every call: send first, then commands, receive, play and report.
-        True if a call produced events for the asyncio side."""
+        """One tick of every call; True if a call produced events for the asyncio side.
+
+        The common call (one, plain 20 ms, no processing, connected to its latched peer) takes
+        the fused tick, the same steps with fewer layers (issue 19: a cold tick costs what it
+        touches); a command drops it, as a command may change what made the call qualify."""
+        fused = self._fused
+        if self._commands.empty():
+            if fused is None and len(self._calls) == 1:
+                fused = self._fused = build_fused(self, next(iter(self._calls.values())))
+            if fused is not None:
+                return fused(now)
+        else:
+            self._fused = None
+        return self._tick_generic(now)
+
+    def _tick_generic(self, now: float) -> bool:
+        """Send first, then commands, receive, play and report, for any number of calls."""
         calls = list(self._calls.values())
         for call in calls:
             try:
@@ -355,7 +379,9 @@ class MediaLoop:
         if not self._commands.empty():
             self._commands_now()
             calls = list(self._calls.values())
-        self._receive(now)
+        if self._receive(now):
+            for call in calls:
+                call.drained_peer = call.sockets.peer
         produced = False
         for call in calls:
             if self._calls.get(call.call_id) is not call:
@@ -452,15 +478,15 @@ class MediaLoop:
             self._events.put((call.call_id, event))
         return bool(events)
 
-    def _receive(self, now: float) -> None:
+    def _receive(self, now: float) -> bool:
         """Every datagram waiting on the calls' sockets, one per ready socket per round: one
         poll(0) a round, so a tick with one packet costs poll, recvfrom, poll. Bounded, so a
-        flood cannot stall the media clock."""
+        flood cannot stall the media clock. True when every socket was emptied."""
         poll, readers = self._poll.poll, self._readers
         for _ in range(MAX_DRAIN):
             ready = poll(0)
             if not ready:
-                return
+                return True
             for fd, _event in ready:
                 reader = readers.get(fd)
                 if reader is None:
@@ -470,22 +496,32 @@ class MediaLoop:
                     self._deliver(call, rtcp, now)
                 except Exception as exc:
                     self._fail(call, exc)
+        return False
 
     def _deliver(self, call: CallMedia, rtcp: bool, now: float) -> None:
         """One datagram from one of the call's sockets to its stream, or to its DTLS
         handshake (RFC 7983: DTLS shares the port) if it comes from the address the SDP
         names: a stranger's records cannot break the handshake."""
-        sockets, stream = call.sockets, call.stream
+        sockets = call.sockets
         if rtcp:
             assert sockets.rtcp is not None
             datagram = sockets.read(sockets.rtcp)
-            dtls, remote = call.dtls_rtcp, stream.config.remote_rtcp
         else:
             datagram = sockets.read(sockets.rtp)
-            dtls, remote = call.dtls, stream.config.remote_rtp
-        if datagram is None:
-            return
-        data, addr = datagram
+        if datagram is not None:
+            self._dispatch(call, rtcp, *datagram, now)
+
+    def _dispatch(
+        self, call: CallMedia, rtcp: bool, data: bytes, addr: Address, now: float
+    ) -> None:
+        """``_deliver`` after the read (the fused tick reads itself and comes here with what
+        it does not take)."""
+        stream = call.stream
+        dtls, remote = (
+            (call.dtls_rtcp, stream.config.remote_rtcp)
+            if rtcp
+            else (call.dtls, stream.config.remote_rtp)
+        )
         if dtls is not None and is_dtls(data):
             if addr == remote:
                 dtls.receive(data, now)

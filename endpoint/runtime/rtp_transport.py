@@ -10,6 +10,7 @@ import contextlib
 import os
 import random
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from endpoint.runtime.addresses import mapped_for, unmapped
@@ -53,6 +54,12 @@ class RtpSockets:
         except OSError:
             return
         self.peer = peer
+
+    def peer_send(self) -> Callable[[bytes], int]:
+        """How the media loop's fused tick sends RTP to the connected peer, bound once per
+        call: the socket's own ``send`` (what ``send`` below does for that destination). The
+        one hook for benchmarks that time the send instant: a subclass returns a wrapper."""
+        return self.rtp.send
 
     def _wire(self, address: Address) -> Address:
         if self._v6:

@@ -1,0 +1,177 @@
+"""The fused tick: one function for the media loop's common call (issue 19).
+
+Why: on the small boards and VMs this runs on, a 20 ms tick runs cold (the caches are evicted
+between ticks), and its cost follows how much distinct code and data it touches, not how many
+instructions it runs. The generic tick (``MediaLoop._tick_generic``) serves any number of calls
+in any state; for the common call it does work the call does not need: the source address of
+every datagram (``recvfrom`` builds a tuple and formats the address; a connected socket's kernel
+already drops other sources), ``send_frame``'s list of (datagram, destination), the dispatch
+through ``_receive``/``_deliver``/``receive_rtp``, and ``_tick``'s per-call checks. Measured in
+/work/plans/session8.md: 15-19 % of the media thread.
+
+When: exactly one call, its stream ``fused_ready`` (one frame a packet, sending, no digit being
+sent), no processor, rate bridge or alert, no DTLS or a settled one, and its RTP socket connected
+to the latched peer since before a receive emptied every socket (``CallMedia.drained_peer``: what
+was queued before the connect still carries its own source). Any command drops the closure
+(``MediaLoop._tick_all`` rebuilds it on the next tick that qualifies), and so does anything it
+sees change under it: a re-latch, a DTLS record, a failure.
+
+What it does is the generic tick's, step for step: send, receive, follow the latch, DTLS, play,
+timer, events. Every protocol decision stays in ``endpoint.media``: the stream's ``send_audio``,
+``receive_media`` (an already-parsed plain header of our audio type) and ``receive_clear_rtp``
+(after our own unprotect); any other datagram (DTLS-looking, RTCP, padding, extension or CSRC,
+RFC 4733, another payload type) takes the generic ``MediaLoop._dispatch``. With SRTP the
+session's methods are bound once, the inner SRTP session of a settled DTLS-SRTP call included.
+tests/runtime/test_fused_tick.py drives random datagram sequences through both ticks and
+compares what they send, count, report and play.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from endpoint.media.dtls_gate import DtlsSrtpProtection
+from endpoint.media.frame import silence
+from endpoint.media.rtp import HEADER
+from endpoint.runtime.rtp_transport import MAX_DRAIN
+
+if TYPE_CHECKING:
+    from endpoint.runtime.media_loop import CallMedia, MediaLoop
+
+#: The first byte of a plain RTP header: version 2, no padding, extension or CSRC.
+PLAIN = 0x80
+
+
+def qualifies(call: CallMedia) -> bool:
+    """The common call, as the module docstring says."""
+    peer = call.sockets.peer
+    return (
+        peer is not None
+        and call.drained_peer == peer
+        and call.stream.receiver.latched_address == peer
+        and call.processor is None
+        and call.bridges is None
+        and call.alert is None
+        and (call.dtls is None or call.dtls_settled)
+        and call.stream.fused_ready
+    )
+
+
+def build_fused(loop: MediaLoop, call: CallMedia) -> Callable[[float], bool] | None:
+    """The fused tick of ``call`` (True: it produced events), or None if it does not qualify."""
+    from endpoint.runtime.media_loop import timer_socket
+
+    if not qualifies(call):
+        return None
+    stream, sockets, port = call.stream, call.sockets, call.port
+    protection = stream.protection
+    if isinstance(protection, DtlsSrtpProtection):
+        protection = protection.rtp  # settled: its RTP keys will not change under us
+    protect = None if protection is None else protection.protect_rtp
+    send, receive = sockets.peer_send(), _receiver(loop, call)
+    read_frame, write_frame = port.read_frame, port.write_frame
+    send_audio, playout, quiet = stream.send_audio, stream.playout, silence(stream.frame_samples)
+    receiver, peer, events_put = stream.receiver, sockets.peer, loop._events.put
+
+    def tick(now: float) -> bool:
+        try:
+            frame = read_frame()
+            data = send_audio(quiet if frame is None else frame, now)
+            if protect is not None:
+                data = protect(data)
+            try:  # noqa: SIM105 (contextlib.suppress: a context manager per packet)
+                send(data)
+            except OSError:
+                pass  # as RtpSockets.send: the network's refusal is not the call's failure
+        except Exception as exc:
+            loop._fused = None
+            loop._fail(call, exc)
+            return False
+        if not receive(now):
+            loop._fused = None
+            return False  # the call failed while receiving
+        try:
+            latched = receiver.latched_address
+            if latched != peer:
+                loop._fused = None
+                sockets.follow(latched)
+            if call.dtls_in:  # a record on a settled association: the generic way from here
+                call.dtls_in = False
+                loop._fused = None
+                loop._dtls(call, now)
+            write_frame(playout(now))
+            timer = stream.get_timer()
+            if timer is not None and timer <= now:
+                for out, destination in stream.handle_timer(now):
+                    if out:
+                        sockets.send(timer_socket(sockets, out), out, destination)
+            events = stream.events()
+            for event in events:
+                events_put((call.call_id, event))
+        except Exception as exc:
+            loop._fused = None
+            loop._fail(call, exc)
+            return True
+        return bool(events)
+
+    return tick
+
+
+def _receiver(loop: MediaLoop, call: CallMedia) -> Callable[[float], bool]:
+    """The fused tick's receive: ``MediaLoop._receive`` for one call whose RTP socket is
+    connected (``recv``, the source is the peer), a plain packet of our audio type straight to
+    ``receive_media``, everything else the generic way. False when the call failed."""
+    stream, sockets = call.stream, call.sockets
+    rtp, peer = sockets.rtp, sockets.peer
+    assert peer is not None
+    rtp_fd, recv = rtp.fileno(), rtp.recv
+    poll, readers, dispatch, deliver = loop._poll.poll, loop._readers, loop._dispatch, loop._deliver
+    unpack, audio_pt = HEADER.unpack_from, stream.config.payload_type
+    media, clear_rtp = stream.receive_media, stream.receive_clear_rtp
+    protection = stream.protection
+    if isinstance(protection, DtlsSrtpProtection):
+        protection = protection.rtp
+    unprotect = None if protection is None else protection.unprotect_rtp
+
+    def packet(data: bytes, now: float) -> None:
+        # Not plain RTP (DTLS, padding, extension, CSRC, too short) or RTCP on the RTP port
+        # (RFC 5761 §4 packet types 192-223): the generic way, source and all.
+        if len(data) < 12 or data[0] != PLAIN or 191 < data[1] < 224:
+            dispatch(call, False, data, peer, now)
+            return
+        if unprotect is not None:
+            clear = unprotect(data)
+            if clear is None:
+                stream.unauthenticated += 1
+                return
+            data = clear  # SRTP leaves the header as it was: still plain, still 12+ bytes
+        header = unpack(data)
+        if header[1] & 0x7F == audio_pt:
+            media(header, data, peer, now)
+        else:
+            clear_rtp(data, peer, now)
+
+    def receive(now: float) -> bool:
+        for _ in range(MAX_DRAIN):
+            ready = poll(0)
+            if not ready:
+                break
+            for fd, _event in ready:
+                try:
+                    if fd != rtp_fd:
+                        reader = readers.get(fd)
+                        if reader is not None:
+                            deliver(reader[0], reader[1], now)
+                        continue
+                    try:
+                        data = recv(2048)
+                    except OSError:  # as RtpSockets.read: nothing there, or a queued ICMP error
+                        continue
+                    packet(data, now)
+                except Exception as exc:
+                    loop._fail(call, exc)
+                    return False
+        return True
+
+    return receive

@@ -12,7 +12,9 @@ through ``_receive``/``_deliver``/``receive_rtp``, and ``_tick``'s per-call chec
 When: exactly one call, its stream ``fused_ready`` (one frame a packet, sending, no digit being
 sent), no processor, rate bridge or alert, no DTLS or a settled one, and its RTP socket connected
 to the latched peer since before a receive emptied every socket (``CallMedia.drained_peer``: what
-was queued before the connect still carries its own source). Any command drops the closure
+was queued before the connect still carries its own source), or not latched at all (then the
+send is fused and the receive is the generic one, which needs every datagram's source). Any
+command drops the closure
 (``MediaLoop._tick_all`` rebuilds it on the next tick that qualifies), and so does anything it
 sees change under it: a re-latch, a DTLS record, a failure.
 
@@ -44,12 +46,16 @@ PLAIN = 0x80
 
 
 def qualifies(call: CallMedia) -> bool:
-    """The common call, as the module docstring says."""
-    peer = call.sockets.peer
+    """The common call, as the module docstring says: latched and connected, or not latched
+    yet (a send-only peer, or the first packets of a call), whose datagrams then take the
+    generic receive with their source."""
+    peer, latched = call.sockets.peer, call.stream.receiver.latched_address
+    if peer is None:
+        socket_ready = latched is None
+    else:
+        socket_ready = call.drained_peer == peer and latched == peer
     return (
-        peer is not None
-        and call.drained_peer == peer
-        and call.stream.receiver.latched_address == peer
+        socket_ready
         and call.processor is None
         and call.bridges is None
         and call.alert is None
@@ -69,7 +75,7 @@ def build_fused(loop: MediaLoop, call: CallMedia) -> Callable[[float], bool] | N
     if isinstance(protection, DtlsSrtpProtection):
         protection = protection.rtp  # settled: its RTP keys will not change under us
     protect = None if protection is None else protection.protect_rtp
-    send, receive = sockets.peer_send(), _receiver(loop, call)
+    send, receive = _sender(call), _receiver(loop, call)
     read_frame, write_frame = port.read_frame, port.write_frame
     send_audio, playout, quiet = stream.send_audio, stream.playout, silence(stream.frame_samples)
     receiver, peer, events_put = stream.receiver, sockets.peer, loop._events.put
@@ -88,7 +94,8 @@ def build_fused(loop: MediaLoop, call: CallMedia) -> Callable[[float], bool] | N
             loop._fused = None
             loop._fail(call, exc)
             return False
-        if not receive(now):
+        receive(now)
+        if loop._calls.get(call.call_id) is not call:
             loop._fused = None
             return False  # the call failed while receiving
         try:
@@ -118,13 +125,26 @@ def build_fused(loop: MediaLoop, call: CallMedia) -> Callable[[float], bool] | N
     return tick
 
 
-def _receiver(loop: MediaLoop, call: CallMedia) -> Callable[[float], bool]:
+def _sender(call: CallMedia) -> Callable[[bytes], object]:
+    """Where the fused tick's RTP goes: the connected socket's own send (``peer_send``), or,
+    before the latch, ``RtpSockets.send`` to the address the SDP gave (as ``send_frame``'s
+    destination is then)."""
+    sockets = call.sockets
+    if sockets.peer is not None:
+        return sockets.peer_send()
+    rtp, send, destination = sockets.rtp, sockets.send, call.stream.config.remote_rtp
+    return lambda data: send(rtp, data, destination)
+
+
+def _receiver(loop: MediaLoop, call: CallMedia) -> Callable[[float], object]:
     """The fused tick's receive: ``MediaLoop._receive`` for one call whose RTP socket is
     connected (``recv``, the source is the peer), a plain packet of our audio type straight to
-    ``receive_media``, everything else the generic way. False when the call failed."""
+    ``receive_media``, everything else the generic way. Before the latch every datagram
+    needs its source: ``MediaLoop._receive`` itself."""
     stream, sockets = call.stream, call.sockets
     rtp, peer = sockets.rtp, sockets.peer
-    assert peer is not None
+    if peer is None:
+        return loop._receive
     rtp_fd, recv = rtp.fileno(), rtp.recv
     poll, readers, dispatch, deliver = loop._poll.poll, loop._readers, loop._dispatch, loop._deliver
     unpack, audio_pt = HEADER.unpack_from, stream.config.payload_type
@@ -152,11 +172,11 @@ def _receiver(loop: MediaLoop, call: CallMedia) -> Callable[[float], bool]:
         else:
             clear_rtp(data, peer, now)
 
-    def receive(now: float) -> bool:
+    def receive(now: float) -> None:
         for _ in range(MAX_DRAIN):
             ready = poll(0)
             if not ready:
-                break
+                return
             for fd, _event in ready:
                 try:
                     if fd != rtp_fd:
@@ -171,7 +191,6 @@ def _receiver(loop: MediaLoop, call: CallMedia) -> Callable[[float], bool]:
                     packet(data, now)
                 except Exception as exc:
                     loop._fail(call, exc)
-                    return False
-        return True
+                    return
 
     return receive

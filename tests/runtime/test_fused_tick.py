@@ -232,26 +232,45 @@ def run_both(tmp: Path, ticks: list, *, srtp: bool, mux: bool, warm: int = 6) ->
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(st.lists(_tick, min_size=5, max_size=40), st.booleans(), st.booleans())
-def test_fused_and_generic_ticks_agree(tmp_path: Path, ticks: list, srtp: bool, mux: bool) -> None:
+@given(
+    st.lists(_tick, min_size=5, max_size=40),
+    st.booleans(),
+    st.booleans(),
+    st.sampled_from([0, 6]),
+)
+def test_fused_and_generic_ticks_agree(
+    tmp_path: Path, ticks: list, srtp: bool, mux: bool, warm: int
+) -> None:
     """Same datagrams and commands in, the same wire output, counters, events, latch and
-    audio out, with and without SRTP and rtcp-mux."""
-    run_both(tmp_path, ticks, srtp=srtp, mux=mux)
+    audio out, with and without SRTP and rtcp-mux, from the call's first tick (not latched)
+    or from a clean latch."""
+    run_both(tmp_path, ticks, srtp=srtp, mux=mux, warm=warm)
 
 
 def test_a_plain_call_goes_fused_and_leaves_it_while_a_digit_is_sent(tmp_path: Path) -> None:
     """The guard above is not vacuous: after the latch the common call takes the fused tick
     (with SRTP too), a digit being sent takes it back to the generic one until the digit is
-    done, and a re-latch drops it until the socket is connected to the new peer."""
+    done, and a re-latch drops it until the socket is connected to the new peer and emptied."""
     steady = ([("audio", 1, 7, "peer", "ok", b"")], None)
     for srtp in (False, True):
         fused = run_both(
             tmp_path, [steady] * 5 + [(steady[0], "digit")] + [steady] * 30, srtp=srtp, mux=False
         )
         assert all(fused[:5]) and not any(fused[5:10]) and all(fused[-5:])
-    moved = [(steady[0], "relatch")] + [([("audio", 1, 7, "other", "ok", b"")], None)] * 8
+    moved = [([], "relatch")] + [([("audio", 1, 7, "other", "ok", b"")], None)] * 8
     fused = run_both(tmp_path, [steady] * 3 + moved, srtp=False, mux=False)
-    assert all(fused[:3]) and not any(fused[3:6]) and fused[-1]
+    # The re-INVITE's tick is generic; unlatched (the new source on probation) fused again;
+    # latched, generic until a receive has emptied the newly connected socket.
+    assert all(fused[:3]) and not fused[3] and fused[4] and not any(fused[5:7]) and all(fused[7:])
+
+
+def test_a_call_not_latched_yet_sends_from_the_fused_tick(tmp_path: Path) -> None:
+    """A send-only peer (nothing comes back) keeps the fused tick, its datagrams read with
+    their source; the latch drops it until the connected socket has been emptied."""
+    steady = ([("audio", 1, 7, "peer", "ok", b"")], None)
+    fused = run_both(tmp_path, [([], None)] * 5 + [steady] * 6, srtp=False, mux=False, warm=0)
+    # The first packet is on probation (RFC 3550 §A.1), the second latches.
+    assert all(fused[:6]) and not any(fused[6:8]) and all(fused[8:])
 
 
 def test_what_was_queued_before_the_connect_keeps_its_source(tmp_path: Path) -> None:

@@ -355,7 +355,7 @@ class MediaLoop:
     def _tick_all(self, now: float) -> bool:
         """One tick of every call; True if a call produced events for the asyncio side.
 
-        The common call (one, plain 20 ms, no processing, connected to its latched peer) takes
+        The common call (one, plain 20 ms, no processing; latched or not yet) takes
         the fused tick, the same steps with fewer layers (issue 19: a cold tick costs what it
         touches); a command drops it, as a command may change what made the call qualify."""
         fused = self._fused

@@ -327,9 +327,7 @@ class RtpReceiver:
             return b1 & 0x7F, sequence, timestamp, data[12:]
         return None
 
-    def admit(
-        self, ssrc: int, sequence: int, timestamp: int, address: Address, now: float
-    ) -> bool:
+    def admit(self, ssrc: int, sequence: int, timestamp: int, address: Address, now: float) -> bool:
         """Latching, source switching and §A.1 validation of a parsed header (public for the
         stream's ``receive_media``, whose caller parsed the header already)."""
         latched = self.latched_address

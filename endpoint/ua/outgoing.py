@@ -51,7 +51,14 @@ from endpoint.ua.events import (
     Notice,
 )
 from endpoint.ua.registration import LocalAddress
-from endpoint.ua.session import Session, finished, next_hop, peer_allows_update, sessions_of
+from endpoint.ua.session import (
+    Session,
+    dialog_peer,
+    finished,
+    next_hop,
+    peer_allows_update,
+    sessions_of,
+)
 from endpoint.ua.session_timer import MIN_SE, plan_as_uac, uac_headers
 from endpoint.ua.states import advance
 
@@ -371,14 +378,18 @@ class OutgoingCalls:
 
     def early_call(self, request: Request, source: str) -> OutgoingCall | None:
         """Our ringing call whose early dialog ``request`` is in: its Call-ID and both tags
-        (RFC 3261 §12.2.2), sent from the host our INVITE went to (rule 4: a stranger who
-        learnt the tags is no peer and must not move our media)."""
+        (RFC 3261 §12.2.2), sent from the host our INVITE went to or the early dialog's route
+        or remote target, as in a confirmed call (rule 4: a stranger who learnt the tags is
+        no peer and must not move our media)."""
         call = self.calls.get(request.call_id)
         if call is None or call.dialog is None or call.state is not OutState.RINGING:
             return None
         if request.to_addr.tag != call.from_tag or request.from_addr.tag != call.dialog.remote_tag:
             return None
-        return call if source == self._destination(call)[0][0] else None
+        hosts = frozenset({self._destination(call)[0][0]})
+        if not dialog_peer(source, call.dialog, hosts, self.resolve, self.local.transport):
+            return None
+        return call
 
     def update(self, request: Request, transaction: str, source: str, now: float) -> bool:
         """An UPDATE from the callee inside our call's early dialog (RFC 3311 §5.1), e.g. a

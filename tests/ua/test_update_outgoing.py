@@ -7,7 +7,7 @@ a reliable answer the offer is glare (491); a stranger, wrong tags or a replay c
 
 from __future__ import annotations
 
-from endpoint.sip import Request, Response, parse
+from endpoint.sip import Request, Response, make_response, parse
 from endpoint.ua.actions import StartMedia, UpdateMedia
 from endpoint.ua.agent import UserAgent
 from tests.ua.test_agent import PEER
@@ -106,3 +106,24 @@ def test_an_unusable_offer_is_488_and_the_early_media_stays() -> None:
     ua.receive(callee_update(invite, 2, "v=0\r\nm=audio x\r\n"), PEER, "udp", 0.6)
     assert [r.status for r in responses(sent(ua))] == [488, 400]
     assert ua.call_actions() == []
+
+
+def test_the_phone_behind_the_early_dialogs_contact_may_update_a_third_host_may_not() -> None:
+    """As in a confirmed call, the early dialog's peer is also its remote target's host (a
+    PBX that does not record-route lets the phone send the UPDATE straight to us)."""
+    ua = make_ua()
+    invite = place(ua)
+    headers = [("Contact", "<sip:flat@192.0.2.77>"), *RELIABLE, ("Content-Type", "application/sdp")]
+    progress = make_response(invite, 183, to_tag="callee", headers=headers, body=sdp().encode())
+    ua.receive(progress, PEER, "udp", 0.1)
+    ua.datagrams_to_send()
+    ua.call_actions()
+    ua.receive(
+        callee_update(invite, 1, sdp(port=9999, version=2)), ("192.0.2.78", 5060), "udp", 0.4
+    )
+    ua.receive(
+        callee_update(invite, 2, sdp(port=7002, version=2)), ("192.0.2.77", 5060), "udp", 0.5
+    )
+    assert [r.status for r in responses(sent(ua))] == [481, 200]
+    (moved,) = ua.call_actions()
+    assert isinstance(moved, UpdateMedia) and moved.media.remote_port == 7002

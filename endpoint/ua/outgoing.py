@@ -475,6 +475,8 @@ class OutgoingCalls:
         if call.dialog is not None and call.dialog.id == dialog.id:
             dialog.local_cseq = call.dialog.local_cseq  # after our PRACKs (RFC 3262 §4)
             dialog.remote_cseq = call.dialog.remote_cseq  # after the callee's early UPDATEs
+        else:
+            call.early_reliable = False  # another fork answered: its 2xx's SDP is the answer
         call.dialog = dialog
         self._ack(call, response, now)
         if call.state is OutState.CANCELLING:

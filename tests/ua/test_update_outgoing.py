@@ -127,3 +127,19 @@ def test_the_phone_behind_the_early_dialogs_contact_may_update_a_third_host_may_
     assert [r.status for r in responses(sent(ua))] == [481, 200]
     (moved,) = ua.call_actions()
     assert isinstance(moved, UpdateMedia) and moved.media.remote_port == 7002
+
+
+def test_a_2xx_from_another_fork_brings_its_own_answer() -> None:
+    """The reliable answer (and its UPDATEs) belong to the first fork's early dialog; a 2xx
+    from another fork (another To tag) answers with its own SDP."""
+    ua, invite, _ = ringing_with_reliable_early_media()
+    other = make_response(
+        invite,
+        200,
+        to_tag="fork2",
+        headers=[("Contact", "<sip:flat@192.0.2.50>"), ("Content-Type", "application/sdp")],
+        body=sdp(port=7010).encode(),
+    )
+    ua.receive(other, PEER, "udp", 1.0)
+    (moved,) = [a for a in ua.call_actions() if isinstance(a, UpdateMedia)]
+    assert moved.media.remote_port == 7010

@@ -2,25 +2,33 @@
 SIPp as the PBX: its reliable 183 carries the answer, we PRACK it, and its UPDATE offers a new
 media address (this test's socket). SIPp checks that our 200 carries an SDP answer; the door's
 microphone (440 Hz) then reaches the new address, before the 200 to the INVITE and after it
-(the 200 repeats the 183's SDP, which must not move the media back)."""
+(the 200 repeats the 183's SDP, which must not move the media back). Directly, and with the
+door registered at Kamailio, which record-routes the early dialog (the UPDATE comes through it)."""
 
 import socket
 from pathlib import Path
 
 import pytest
 
-from tests.interop.door import Door, tone_share
-from tests.interop.peers import LOOPBACK, Sipp
+from tests.interop.door import Door, registered_door, tone_share
+from tests.interop.peers import LOOPBACK, Kamailio, Sipp
 from tests.interop.test_early_media_sipp import audio, receive
 
 pytestmark = pytest.mark.interop
 
 
 def test_an_update_in_our_calls_early_dialog_moves_the_early_media(tmp_path: Path) -> None:
+    early_update_moves_media(tmp_path, Door(tmp_path / "door"))
+
+
+def test_the_same_through_kamailio(tmp_path: Path, kamailio: Kamailio) -> None:
+    early_update_moves_media(tmp_path, registered_door(tmp_path / "door", kamailio))
+
+
+def early_update_moves_media(tmp_path: Path, door: Door) -> None:
     rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rtp.bind((LOOPBACK, 0))
     rtp.settimeout(10.0)  # nothing comes here until the UPDATE, ~1 s after the PRACK
-    door = Door(tmp_path / "door")
     keys = ["-key", "rtp_port", str(rtp.getsockname()[1])]
     pbx = Sipp(tmp_path / "pbx", "uas_100rel_early_update.xml", keys).start()
     try:

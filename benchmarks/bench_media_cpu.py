@@ -174,6 +174,12 @@ def main() -> None:
         help="also a call with our AEC+NS+AGC against baresip with speex_pp (its preprocessor)",
     )
     ap.add_argument(
+        "--pp",
+        action="store_true",
+        help="also a call with the same processing on both sides: speex's preprocessor (noise "
+        "suppression + automatic gain, libspeexdsp) in ours and baresip's speex_pp",
+    )
+    ap.add_argument(
         "--codec", choices=("PCMU", "G722", "OPUS"), default="PCMU", help="every call's codec"
     )
     args = ap.parse_args()
@@ -181,6 +187,8 @@ def main() -> None:
     results = {"plain": one_call(args.seconds, keying=None, codec=codec)}
     if args.aec:
         results["aec"] = one_call(args.seconds, keying=None, aec=True, codec=codec)
+    if args.pp:
+        results["speex pp"] = one_call(args.seconds, keying=None, pp=True, codec=codec)
     if args.srtp:
         results["sdes"] = one_call(args.seconds, keying="sdes", codec=codec)
         results["dtls"] = one_call(args.seconds, keying="dtls", codec=codec)
@@ -201,12 +209,20 @@ def main() -> None:
 
 
 def one_call(
-    seconds: float, *, keying: str | None, aec: bool = False, codec: str = "PCMU"
+    seconds: float,
+    *,
+    keying: str | None,
+    aec: bool = False,
+    pp: bool = False,
+    codec: str = "PCMU",
 ) -> tuple[float, float, float]:
     """One call of ``seconds`` (plain RTP, or SRTP keyed by "sdes" or "dtls"); returns (our CPU
     %, baresip's CPU %, our send pacing p99 in ms). With ``aec`` our call runs echo
     cancellation, noise suppression and gain, and baresip loads speex_pp (Debian's baresip has
-    no echo canceller module: its speex preprocessor is the nearest)."""
+    no echo canceller module: its speex preprocessor is the nearest). With ``pp`` both run the
+    same processing: speex's preprocessor (noise suppression and automatic gain, libspeexdsp),
+    ours through the ``speex`` engine, baresip's through speex_pp (issue 19: "the same audio
+    processing on")."""
     rng = random.Random()
     work = Path(tempfile.mkdtemp(prefix="bench-cpu-"))
     mediaenc = {None: "", "sdes": "srtp-mand", "dtls": "dtls_srtp"}[keying]
@@ -215,7 +231,7 @@ def one_call(
         user="echo",
         echo=True,
         mediaenc=mediaenc,
-        modules=("speex_pp",) if aec else (),
+        modules=("speex_pp",) if aec or pp else (),
         codecs=BARESIP_CODECS[codec],
     ).start()
     identity = DtlsIdentity(datetime.datetime.now(datetime.UTC)) if keying == "dtls" else None
@@ -290,6 +306,11 @@ def one_call(
         from endpoint.audio.processing import ProcessingSettings, VoiceProcessor
 
         processor = VoiceProcessor(ProcessingSettings(True, True, True), rate, rate // 50)
+    elif pp:
+        from endpoint.audio.processing import ProcessingSettings, VoiceProcessor
+
+        settings = ProcessingSettings(noise_suppression=True, auto_gain=True, engine="speex")
+        processor = VoiceProcessor(settings, rate, rate // 50)
     dtls = dtls_rtcp = None
     if media.dtls is not None and identity is not None:
         role = {"client": media.dtls.client, "remote_fingerprint": media.dtls.remote_fingerprint}
@@ -329,7 +350,14 @@ def one_call(
     kind = stats.encryption if stats is not None else "?"
     print(
         f"call: {media.codec} both ways, {kind}, {wall:.1f} s measured, 20 ms packets; "
-        f"BYE -> {bye.status}" + ("; AEC+NS+AGC here, speex_pp in baresip" if aec else "")
+        f"BYE -> {bye.status}"
+        + (
+            "; AEC+NS+AGC here, speex_pp in baresip"
+            if aec
+            else "; speex NS+AGC here, speex_pp in baresip"
+            if pp
+            else ""
+        )
     )
     print(f"media thread: {loop.priority.detail if loop.priority else 'unknown'}")
     if stats is not None:

@@ -32,7 +32,6 @@ from endpoint.runtime.resolver import Resolver, configured_hosts, configured_loo
 from endpoint.runtime.sdnotify import Notifier
 from endpoint.runtime.sip_transport import SipTransport
 from endpoint.runtime.supervisor import ServiceSupervisor
-from endpoint.runtime.watchdog import beat_period
 from endpoint.sip import ParseError
 from endpoint.sip.message import Message
 from endpoint.sip.uri import SipURI, parse_uri, uri_host
@@ -249,11 +248,7 @@ class Engine:
         def wake() -> None:
             loop.call_soon_threadsafe(self._media_events)
 
-        media = MediaLoop(
-            self.config.media.ptime,
-            wake=wake,
-            idle_beat=beat_period(self.notifier.watchdog_usec),
-        )
+        media = MediaLoop(self.config.media.ptime, wake=wake)
         media.start()
         self.media = media
         return media

@@ -145,15 +145,10 @@ class MediaLoop:
         realtime_priority: int | None = 20,
         wake: Callable[[], None] | None = None,
         record_lateness: bool = False,
-        idle_beat: float = 1.0,
     ) -> None:
         self.period_ns = ptime_ms * 1_000_000
         self.realtime_priority = realtime_priority
         self.wake = wake
-        #: With no call the thread sleeps on its command queue instead of ticking, waking this
-        #: often (seconds) only to show the watchdog a heartbeat: about one wake-up a second
-        #: instead of 50 on a box that is idle all day.
-        self.idle_beat = idle_beat
         self._calls: dict[str, CallMedia] = {}
         #: One poll over every call's sockets: a tick asks the kernel once which have data,
         #: instead of reading each until EAGAIN (an exception per socket per tick).
@@ -314,6 +309,7 @@ class MediaLoop:
             self.priority = make_current_thread_realtime(self.realtime_priority)
         else:
             self.priority = Priority(False, "real-time priority not requested")
+        self.last_tick = time.monotonic()
         self._started.set()
         self._pace()
 
@@ -394,15 +390,12 @@ class MediaLoop:
         return produced
 
     def _idle(self) -> None:
-        """No call: block until a command arrives (or ``idle_beat`` passes), then run it and
-        any others queued behind it. The heartbeat moves either way."""
-        try:
-            command = self._commands.get(timeout=self.idle_beat)
-        except queue.Empty:
-            pass
-        else:
-            command()
-            self._commands_now()
+        """No call: sleep on the command queue instead of ticking (no wake-up at all on a box
+        that is idle all day, issue 19), then run the command and any queued behind it. The
+        watchdog's probe is such a command: running it moves the heartbeat."""
+        command = self._commands.get()
+        command()
+        self._commands_now()
         self.last_tick = time.monotonic()
 
     def _commands_now(self) -> None:

@@ -71,23 +71,49 @@ class Notifier:
 
 @dataclass
 class WatchdogGate:
-    """Decides whether a watchdog ping is honest: every registered loop beat recently."""
+    """Decides whether a watchdog ping is honest: every registered loop beat recently.
+
+    A loop may beat on its own (the media thread's ``last_tick`` moves every 20 ms in a call)
+    or only when asked: a loop with a ``probe`` is asked once per watchdog period to beat soon
+    (issue 19: an idle box must not wake every second just to say it is alive). A loop that
+    answered the last probe runs, however old its beat; one that has not is judged by how long
+    it has been silent.
+    """
 
     max_silence: float
     clock: Callable[[], float]
     _beats: dict[str, Callable[[], float | None]] = field(default_factory=dict)
+    _probes: dict[str, Callable[[], None]] = field(default_factory=dict)
+    _asked: dict[str, float] = field(default_factory=dict)
 
-    def watch(self, name: str, last_beat: Callable[[], float | None]) -> None:
-        """``last_beat`` returns the monotonic time of the loop's last heartbeat (None = never)."""
+    def watch(
+        self,
+        name: str,
+        last_beat: Callable[[], float | None],
+        probe: Callable[[], None] | None = None,
+    ) -> None:
+        """``last_beat`` returns the monotonic time of the loop's last heartbeat (None = never);
+        ``probe`` asks the loop, from any thread, to beat soon."""
         self._beats[name] = last_beat
+        if probe is not None:
+            self._probes[name] = probe
+
+    def probe(self) -> None:
+        """Ask every loop that has a probe to beat; the next ``stalled()`` looks for the answer."""
+        for name, probe in self._probes.items():
+            self._asked[name] = self.clock()
+            probe()
 
     def stalled(self) -> list[str]:
-        """Names of the loops that have not beaten within ``max_silence``."""
+        """Names of the loops that have not beaten within ``max_silence`` and have not
+        answered the last probe."""
         now = self.clock()
         out = []
         for name, last_beat in self._beats.items():
             beat = last_beat()
-            if beat is None or now - beat > self.max_silence:
+            asked = self._asked.get(name)
+            answered = asked is not None and beat is not None and beat >= asked
+            if beat is None or (now - beat > self.max_silence and not answered):
                 out.append(name)
         return out
 

@@ -25,7 +25,7 @@ from endpoint.config import Config, ConfigError, load_config
 from endpoint.logs import secrets
 from endpoint.runtime.sdnotify import Notifier
 from endpoint.runtime.service_status import ServiceStatus
-from endpoint.runtime.watchdog import LoopHeartbeat, WatchdogPinger, beat_period
+from endpoint.runtime.watchdog import LoopHeartbeat, WatchdogPinger
 from endpoint.ua.events import Notice
 
 log = logging.getLogger("endpoint.service")
@@ -37,6 +37,9 @@ class Ticking(Protocol):
     @property
     def last_tick(self) -> float | None:
         """When it last ran (monotonic; None: never)."""
+
+    def submit(self, command: Callable[[], None]) -> None:
+        """Run ``command`` on the media thread."""
 
 
 class Supervised(Protocol):
@@ -67,11 +70,13 @@ class ServiceSupervisor:
         usec = self.engine.notifier.watchdog_usec
         if not usec or not self.engine.notifier.enabled:
             return
-        heartbeat = LoopHeartbeat(period=beat_period(usec))
+        heartbeat = LoopHeartbeat()
         heartbeat.start()
         self.heartbeat = heartbeat
         self.pinger = WatchdogPinger.for_watchdog(
-            usec, {"SIP": lambda: heartbeat.last_beat, "media": lambda: _last_tick(media())}
+            usec,
+            {"SIP": lambda: heartbeat.last_beat, "media": lambda: _last_tick(media())},
+            {"SIP": heartbeat.probe, "media": lambda: _probe(media())},
         )
         self.pinger.start()
         log.debug("watchdog: pinging every %.1f s while both loops run", usec / 2e6)
@@ -149,6 +154,17 @@ class ServiceSupervisor:
         if running.log_level != old.log_level:
             logging.getLogger().setLevel(running.log_level.upper())
         await engine.apply_config(running)
+
+
+def _probe(media: Ticking | None) -> None:
+    """Ask the media thread to beat: any command wakes an idle thread and moves its
+    ``last_tick``; in a call it moves every tick anyway."""
+    if media is not None:
+        media.submit(_nothing)
+
+
+def _nothing() -> None:
+    """The watchdog's probe: a command whose only effect is that the thread ran it."""
 
 
 def _last_tick(media: Ticking | None) -> float | None:

@@ -3,9 +3,10 @@
 systemd restarts a ``WatchdogSec=`` service whose pings stop. A ping sent from a timer that
 runs no matter what would keep a box alive whose media thread is wedged (a stuck ALSA read, a
 deadlock): a door that rings but has no audio, for months. So the pinger runs in its own small
-thread, independent of both loops, and pings only while each of them has shown a heartbeat
-within ``max_silence``: the asyncio loop through ``LoopHeartbeat`` (a callback re-armed on the
-loop), the media thread through ``MediaLoop.last_tick``. When one stalls it logs one error
+thread, independent of both loops, and pings only while each of them has shown a heartbeat:
+after each look it asks both loops to beat (the asyncio loop through ``LoopHeartbeat``, a
+callback queued onto it; the media thread through a no-op command, which moves
+``MediaLoop.last_tick``), and the next look checks that they did. When one stalls it logs one error
 naming the loop and stops pinging; systemd then restarts the service.
 
 The decision (``WatchdogPolicy.step``) is pure: the clock is the gate's, the beats are
@@ -15,6 +16,7 @@ callables, and the thread around it only waits, asks and sends.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -74,36 +76,38 @@ class WatchdogPolicy:
         return WatchdogStep(ping=True)
 
 
-def beat_period(watchdog_usec: int | None) -> float:
-    """How often each loop shows it runs: a tenth of ``WatchdogSec`` (so a beat is never near
-    the pinger's half-period tolerance), and at most once a second without a watchdog."""
-    return min(1.0, watchdog_usec / 1e7) if watchdog_usec else 1.0
-
-
 class LoopHeartbeat:
-    """The asyncio loop's heartbeat: a callback that re-arms itself every ``period`` seconds.
+    """The asyncio loop's heartbeat, given when the watchdog asks for it.
 
     ``Engine.last_step`` only moves when SIP traffic or a UA timer arrives; an idle
     peer-to-peer box may go minutes without either, so it cannot tell a quiet loop from a
-    blocked one. This beat can: it only stops when the loop stops running callbacks.
+    blocked one. A callback the pinger thread queues onto the loop can: it runs only while the
+    loop runs callbacks. Asked once per watchdog period instead of re-armed every second, so an
+    idle box wakes only for the watchdog itself (issue 19).
     """
 
-    def __init__(self, period: float) -> None:
-        self.period = period
+    def __init__(self) -> None:
         self.last_beat: float | None = None
-        self._handle: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._beat()
 
     def _beat(self) -> None:
         self.last_beat = time.monotonic()
-        self._handle = asyncio.get_running_loop().call_later(self.period, self._beat)
+
+    def probe(self) -> None:
+        """From the pinger thread: beat when the loop next runs its callbacks."""
+        loop = self._loop
+        if loop is None:
+            return
+        # RuntimeError: the loop closed under a pinger that is being stopped.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(self._beat)
 
     def stop(self) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
+        self._loop = None
 
 
 class WatchdogPinger:
@@ -126,14 +130,18 @@ class WatchdogPinger:
 
     @classmethod
     def for_watchdog(
-        cls, watchdog_usec: int, beats: dict[str, Callable[[], float | None]]
+        cls,
+        watchdog_usec: int,
+        beats: dict[str, Callable[[], float | None]],
+        probes: dict[str, Callable[[], None]],
     ) -> WatchdogPinger:
-        """Ping at half of ``WATCHDOG_USEC`` (sd_watchdog_enabled(3)); a loop silent for half of
-        it counts as stalled, so a stall is caught before systemd's own deadline."""
+        """Ping at half of ``WATCHDOG_USEC`` (sd_watchdog_enabled(3)) and ask each loop to beat
+        right after; a loop that has not answered by the next look, and has been silent for
+        half of ``WATCHDOG_USEC``, counts as stalled: caught before systemd's own deadline."""
         half = watchdog_usec / 2e6
         gate = WatchdogGate(max_silence=half, clock=time.monotonic)
         for name, beat in beats.items():
-            gate.watch(name, beat)
+            gate.watch(name, beat, probes.get(name))
         # Its own Notifier: the asyncio side's one is not shared across threads.
         return cls(Notifier(), half, WatchdogPolicy(gate), beats)
 
@@ -142,13 +150,16 @@ class WatchdogPinger:
         self._thread.start()
 
     def _run(self) -> None:
-        # The first look comes one interval after start, when both loops have had time to beat.
+        # The first look comes one interval after start, when both loops have had time to
+        # answer the first probe.
+        self.policy.gate.probe()
         while not self._stop.wait(self.interval):
             step = self.policy.step(self.beats)
             if step.message is not None:
                 log.log(step.level, "%s", step.message)
             if step.ping and self.notifier.notify(WATCHDOG=1):
                 self.pings += 1
+            self.policy.gate.probe()
 
     def stop(self) -> None:
         self._stop.set()

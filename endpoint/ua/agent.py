@@ -999,7 +999,13 @@ class UserAgent:
         return None
 
     def _ringing_caller(self, event: RequestReceived) -> bool:
-        """A CANCEL for a ringing call, from the host its INVITE came from."""
+        """A CANCEL for a ringing call, from the host its INVITE came from; a PRACK or UPDATE
+        inside the early dialog of a ringing call, or an UPDATE inside ours (from the host our
+        INVITE went to)."""
+        if event.request.method == "UPDATE" and self.outgoing.early_call(
+            event.request, event.source[0]
+        ):
+            return True
         if event.request.method in ("PRACK", "UPDATE"):  # inside a ringing call's early dialog
             return any(
                 c.call_id == event.request.call_id and c.source == event.source[0]
@@ -1125,13 +1131,14 @@ class UserAgent:
         self.calls.prack(event.request, event.transaction, event.source[0], now)
 
     def _on_update(self, event: RequestReceived, now: float) -> Response | None:
-        """RFC 3311: inside a confirmed dialog like a re-INVITE (``_in_dialog``); inside a
-        ringing call's early dialog (§5.2) answered by ``IncomingCalls.update``, which checks
-        its tags and its source; else 481."""
-        if self._dialog_of(event) is None and self.calls.update(
-            event.request, event.transaction, event.source[0], now
-        ):
-            return None
+        """RFC 3311: inside a confirmed dialog like a re-INVITE (``_in_dialog``); inside the
+        early dialog of a call ringing here (§5.2, ``IncomingCalls.update``) or of ours
+        (§5.1, ``OutgoingCalls.update``), each checking its tags and its source; else 481."""
+        if self._dialog_of(event) is None:
+            request, source = event.request, event.source[0]
+            for early in (self.calls.update, self.outgoing.update):
+                if early(request, event.transaction, source, now):
+                    return None
         return self._in_dialog(event, now)
 
     def _on_pager_message(self, event: RequestReceived, now: float) -> Response:

@@ -307,26 +307,27 @@ class IncomingCalls:
         return ReliableSender(request.cseq.seq, self.rng.randrange(1, MAX_FIRST_RSEQ))
 
     def prack(self, request: Request, transaction: str, source: str, now: float) -> None:
-        """A PRACK (RFC 3262 §3): 200 when it acknowledges a ringing call's reliable 180 (its
-        tags, its source, its RAck), then the answer that waited for it; else 481."""
-        if request.body:
-            # RFC 3262 §5: a PRACK may carry an offer, whose answer goes in the PRACK's 200.
-            # We make no offer/answer there: refused (it acknowledges nothing), the call rings
-            # on and a PRACK without a body still acknowledges our provisional response.
-            refusal = make_response(request, 488, "Not Acceptable Here (no offer in a PRACK)")
-            self.tx.send_response(transaction, refusal, now)
+        """A PRACK (RFC 3262 §3): 200 when it acknowledges a ringing call's reliable 18x (its
+        tags, its source, its RAck), then the answer that waited for it; else 481. An offer
+        in it (§5) is answered in the 200 (``_answer_early_offer``)."""
+        call = self._early_dialog_call(request, source)
+        if call is None or call.reliable is None or not call.reliable.acknowledges(request):
+            self.tx.send_response(transaction, make_response(request, 481), now)
             return
-        call = self.calls.get(request.call_id)
-        matches = (
-            call is not None
-            and call.reliable is not None
-            and call.source == source
-            and request.to_addr.tag == call.local_tag
-            and request.from_addr.tag == call.invite.from_addr.tag
-            and call.reliable.prack(request)
-        )
-        self.tx.send_response(transaction, make_response(request, 200 if matches else 481), now)
-        if matches and call is not None and call.answer_after_prack:
+        if request.body:
+            # RFC 3262 §5: "If the UAC receives a reliable provisional response with an
+            # answer, it MAY generate an additional offer in the PRACK. If the UAS receives a
+            # PRACK with an offer, it MUST place the answer in the 2xx to the PRACK." A PRACK
+            # whose offer is refused acknowledges nothing: the 18x is sent again, and a
+            # PRACK without a body still acknowledges it.
+            if self._in_order(call, request, transaction, now) is None:
+                return
+            if self._answer_early_offer(call, request, transaction, now) != 200:
+                return
+        else:
+            self.tx.send_response(transaction, make_response(request, 200), now)
+        call.reliable.prack(request)
+        if call.answer_after_prack:
             call.answer_after_prack = False
             self.answer(call.call_id, now)
 
@@ -335,6 +336,16 @@ class IncomingCalls:
         call's tags and come from where the INVITE came (rule 4); False when it belongs to no
         ringing call (the agent answers 481). An offer is answered with our SDP and the early
         media follows (``endpoint.ua.early_update``)."""
+        call = self._early_dialog_call(request, source)
+        if call is None:
+            return False
+        if self._in_order(call, request, transaction, now) is not None:
+            self._answer_early_offer(call, request, transaction, now)
+        return True
+
+    def _early_dialog_call(self, request: Request, source: str) -> Call | None:
+        """The ringing call whose early dialog ``request`` is in: its Call-ID, both tags, and
+        sent from where the INVITE came (rule 4: a stranger who learnt the tags is no peer)."""
         call = self.calls.get(request.call_id)
         if (
             call is None
@@ -343,18 +354,32 @@ class IncomingCalls:
             or request.to_addr.tag != call.local_tag
             or request.from_addr.tag != call.invite.from_addr.tag
         ):
-            return False
+            return None
+        return call
+
+    def _in_order(self, call: Call, request: Request, transaction: str, now: float) -> int | None:
+        """The request's CSeq if above the caller's last one in the early dialog, else None
+        with 500 sent (RFC 3261 §12.2.2: lower is stale or replayed)."""
         if request.cseq.seq <= call.remote_cseq:
-            # RFC 3261 §12.2.2: lower than the last request's CSeq: stale or replayed.
             reply = make_response(request, 500, "Server Internal Error (CSeq out of order)")
             self.tx.send_response(transaction, reply, now)
-            return True
+            return None
         call.remote_cseq = request.cseq.seq
-        # An UPDATE in the early dialog is rare: not loaded at start (issue 19).
+        return call.remote_cseq
+
+    def _answer_early_offer(
+        self, call: Call, request: Request, transaction: str, now: float
+    ) -> int:
+        """Answer the offer in an early UPDATE or PRACK (``endpoint.ua.early_update``): 200
+        with our SDP and the early media re-pointed, or a refusal that changes nothing; the
+        status sent. A target refresh (UPDATE) gets our Contact in the answer."""
+        # Offers in the early dialog are rare: not loaded at start (issue 19).
         from endpoint.ua.early_update import answer_early_update
 
         made = answer_early_update(request, call.early, call.reliable is not None, call.sdp)
-        headers = [("Contact", self.contact()), ("Allow", ", ".join(DEFAULT_METHODS))]
+        headers = [("Allow", ", ".join(DEFAULT_METHODS))]
+        if request.method == "UPDATE":
+            headers.append(("Contact", self.contact()))
         if made.retry_after:
             headers.append(("Retry-After", "1"))
         if made.body:
@@ -364,7 +389,7 @@ class IncomingCalls:
         if made.early is not None and call.early is not None:
             before, call.early = call.early[1], made.early
             self._early_media_changed(call, before, made.early[1])
-        return True
+        return made.status
 
     def _early_media_changed(
         self, call: Call, before: NegotiatedMedia, media: NegotiatedMedia

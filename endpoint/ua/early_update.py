@@ -1,11 +1,13 @@
-"""An offer in an UPDATE inside a ringing call's early dialog (RFC 3311 §5.2), as the callee.
+"""A new offer inside an early dialog, after the INVITE's offer/answer went reliably.
 
-Some PBXes hold or move a caller before the call is answered, with an UPDATE carrying a new
-offer in the early dialog that our reliable 183 (RFC 3262, ``[calls] early_media``) set up.
-Its answer is made like a re-offer's in a confirmed call (``endpoint.ua.session``): the codec
-we stream is kept, the SDP session version goes up, and the 200 to the INVITE later repeats
-this newest answer. Only the offer/answer is decided here; who may send the UPDATE (its tags
-and its source: the INVITE's) is checked by ``IncomingCalls.update`` before.
+Some PBXes hold or move a caller before the call is answered, with an UPDATE (RFC 3311 §5.2)
+or a PRACK (RFC 3262 §5) carrying a new offer in the early dialog that our reliable 183
+(``[calls] early_media``) set up; and a PBX we call may move its announcement with an UPDATE
+before its 200 (RFC 3311 §5.1, ``OutgoingCalls.update``). The answer is made like a
+re-offer's in a confirmed call (``endpoint.ua.session``): the codec we stream is kept, the SDP
+session version goes up when our SDP changes, and a 200 to the INVITE later repeats this
+newest answer. Only the offer/answer is decided here; who may send the request (its tags and
+its source: the dialog's peer) is checked by the callers before.
 """
 
 from __future__ import annotations

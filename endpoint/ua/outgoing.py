@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from endpoint.config import Config
-from endpoint.sip import Headers, ParseError, Request, Response, parse_uri
+from endpoint.sip import Headers, ParseError, Request, Response, make_response, parse_uri
 from endpoint.sip.checks import DEFAULT_METHODS
 from endpoint.sip.dialog import Dialog
 from endpoint.sip.digest import DigestError
@@ -51,7 +51,14 @@ from endpoint.ua.events import (
     Notice,
 )
 from endpoint.ua.registration import LocalAddress
-from endpoint.ua.session import Session, finished, next_hop, peer_allows_update, sessions_of
+from endpoint.ua.session import (
+    Session,
+    dialog_peer,
+    finished,
+    next_hop,
+    peer_allows_update,
+    sessions_of,
+)
 from endpoint.ua.session_timer import MIN_SE, plan_as_uac, uac_headers
 from endpoint.ua.states import advance
 
@@ -116,6 +123,11 @@ class OutgoingCall:
     media_started: bool = False
     #: The answer a 183 Session Progress carried: early media is already playing.
     early_media: NegotiatedMedia | None = None
+    #: That answer came in a reliable 18x (RFC 3262): the INVITE's offer/answer is complete,
+    #: so the callee may send a new offer in an UPDATE (RFC 3311 §5.1).
+    early_reliable: bool = False
+    #: Our answer to the newest such UPDATE: our last SDP, which the session carries on.
+    early_answer: SessionDescription | None = None
     #: The Session-Expires we ask for (raised by a 422's Min-SE).
     session_interval: int = 0
     session: Session | None = None
@@ -309,7 +321,11 @@ class OutgoingCalls:
         status = response.status
         if status < 200:
             self._provisional(call, response)
-            self._prack(call, response, now)
+            reliable = self._prack(call, response, now)
+            if response.body and call.state is OutState.RINGING and not call.early_reliable:
+                # RFC 3261 §13.2.1: once an answer came reliably, SDP in a later 18x is not
+                # a new answer (only an UPDATE changes the early session now).
+                call.early_reliable = self._early_media(call, response) and reliable
             return
         self.by_transaction.pop(transaction, None)
         call.final_status = status
@@ -331,35 +347,87 @@ class OutgoingCalls:
             self._end(call, reason, now)
 
     def _provisional(self, call: OutgoingCall, response: Response) -> None:
-        """1xx: an early dialog, ringing, early media in a 183 (RFC 3261 §13.2.2.1)."""
+        """1xx: an early dialog and ringing (RFC 3261 §13.2.2.1)."""
         if response.to_addr.tag and response.contact and call.dialog is None:
             call.dialog = Dialog.as_caller(call.invite, response)  # type: ignore[arg-type]
         if response.status in (180, 183) and call.state is OutState.CALLING:
             call.state = advance(OUTGOING, call.state, OutInput.PROVISIONAL, call.call_id)
             self.events.append(CallRinging(call_id=call.call_id))
-        if response.body and call.state is OutState.RINGING:
-            self._early_media(call, response)
 
-    def _prack(self, call: OutgoingCall, response: Response, now: float) -> None:
+    def _prack(self, call: OutgoingCall, response: Response, now: float) -> bool:
         """RFC 3262 §4: a reliable 18x of our early dialog is acknowledged with a PRACK
-        (``RAck: RSeq CSeq INVITE``) sent inside that dialog."""
+        (``RAck: RSeq CSeq INVITE``) sent inside that dialog; True when it was."""
         dialog, invite = call.dialog, call.invite
         if dialog is None or invite is None or self.config.sip.reliable_provisional == "off":
-            return
+            return False
         if response.to_addr.tag != dialog.remote_tag:
-            return  # another fork's early dialog: ours is the first
+            return False  # another fork's early dialog: ours is the first
         # Only a peer's reliable 18x needs RFC 3262's code: not loaded at start (issue 19).
         from endpoint.ua.reliable import rseq_to_prack
 
         rseq = rseq_to_prack(response, call.rseq)
         if rseq is None:
-            return
+            return False
         call.rseq = rseq
         rack = ("RAck", f"{rseq} {invite.cseq.seq} INVITE")
         prack = dialog.create_request("PRACK", self._via(), headers=[rack])
         hop = next_hop(dialog, self.resolve, self.local.transport)
         if hop is not None:
             self.tx.send_request(prack, *hop, now)
+        return True
+
+    def early_call(self, request: Request, source: str) -> OutgoingCall | None:
+        """Our ringing call whose early dialog ``request`` is in: its Call-ID and both tags
+        (RFC 3261 §12.2.2), sent from the host our INVITE went to or the early dialog's route
+        or remote target, as in a confirmed call (rule 4: a stranger who learnt the tags is
+        no peer and must not move our media)."""
+        call = self.calls.get(request.call_id)
+        if call is None or call.dialog is None or call.state is not OutState.RINGING:
+            return None
+        if request.to_addr.tag != call.from_tag or request.from_addr.tag != call.dialog.remote_tag:
+            return None
+        hosts = frozenset({self._destination(call)[0][0]})
+        if not dialog_peer(source, call.dialog, hosts, self.resolve, self.local.transport):
+            return None
+        return call
+
+    def update(self, request: Request, transaction: str, source: str, now: float) -> bool:
+        """An UPDATE from the callee inside our call's early dialog (RFC 3311 §5.1), e.g. a
+        PBX changing its announcement: answered like a re-offer in a confirmed call, and the
+        early media follows. False when it belongs to no call of ours (the agent answers 481).
+
+        §5.2: "If an UPDATE is received that contains an offer, and the UAS has generated an
+        offer (in an UPDATE, PRACK or INVITE) to which it has not yet received an answer, the
+        UAS MUST reject the UPDATE with a 491 response": our INVITE's offer counts as answered
+        only by a reliable 18x (an unreliable 183's SDP is a preview)."""
+        call = self.early_call(request, source)
+        if call is None or call.dialog is None:
+            return False
+        if call.dialog.receive_request(request) is not None:  # §12.2.2: stale or replayed
+            reply = make_response(request, 500, "Server Internal Error (CSeq out of order)")
+            self.tx.send_response(transaction, reply, now)
+            return True
+        # An UPDATE in the early dialog is rare: not loaded at start (issue 19).
+        from endpoint.ua.early_update import UpdateAnswer, answer_early_update
+
+        if request.body and not call.early_reliable:
+            made = UpdateAnswer(491, "Request Pending (our offer is not answered reliably)")
+        else:
+            early = None
+            if call.early_media is not None and call.local is not None and call.offer is not None:
+                early = (call.early_answer or call.offer, call.early_media, call.local)
+            made = answer_early_update(request, early, True, call.sdp)
+        headers = [("Contact", self.contact()), ("Allow", ", ".join(DEFAULT_METHODS))]
+        if made.body:
+            headers.append(("Content-Type", "application/sdp"))
+        reply = make_response(request, made.status, made.reason, headers=headers, body=made.body)
+        self.tx.send_response(transaction, reply, now)
+        if made.early is not None:
+            call.early_answer, media = made.early[0], made.early[1]
+            if media != call.early_media:
+                self.events.append(UpdateMedia(call.call_id, media))
+            call.early_media = media
+        return True
 
     def _challenged(self, call: OutgoingCall, response: Response, now: float) -> None:
         """401/407: the INVITE again with credentials, if the realm is one we answer."""
@@ -406,6 +474,9 @@ class OutgoingCalls:
         dialog.receive_response(response)
         if call.dialog is not None and call.dialog.id == dialog.id:
             dialog.local_cseq = call.dialog.local_cseq  # after our PRACKs (RFC 3262 §4)
+            dialog.remote_cseq = call.dialog.remote_cseq  # after the callee's early UPDATEs
+        else:
+            call.early_reliable = False  # another fork answered: its 2xx's SDP is the answer
         call.dialog = dialog
         self._ack(call, response, now)
         if call.state is OutState.CANCELLING:
@@ -415,8 +486,10 @@ class OutgoingCalls:
             return
         assert call.offer is not None and call.local is not None and call.sdp is not None
         try:
-            if not response.body and call.early_media is not None:
-                negotiated = call.early_media  # the answer came in the 183 (RFC 3264 §4)
+            if call.early_media is not None and (call.early_reliable or not response.body):
+                # The answer came in the 183 (RFC 3264 §4), or reliably and maybe changed by
+                # an UPDATE since: SDP in the 2xx repeats it and is no new answer.
+                negotiated = call.early_media
             else:
                 negotiated = process_answer(call.offer, parse_sdp(response.body), call.local)
         except (ParseError, NotAcceptableError) as exc:
@@ -438,7 +511,7 @@ class OutgoingCalls:
             call.local,
             call.sdp,
             negotiated,
-            call.offer,
+            call.early_answer or call.offer,
             self.config,
             self.local,
             self.tx,
@@ -458,13 +531,14 @@ class OutgoingCalls:
             )
         )
 
-    def _early_media(self, call: OutgoingCall, response: Response) -> None:
-        """A 183 with SDP: the callee (or a PBX's announcement) plays audio before answering."""
+    def _early_media(self, call: OutgoingCall, response: Response) -> bool:
+        """A 183 with SDP: the callee (or a PBX's announcement) plays audio before answering.
+        False when its SDP is no answer we can play."""
         assert call.offer is not None and call.local is not None
         try:
             negotiated = process_answer(call.offer, parse_sdp(response.body), call.local)
         except (ParseError, NotAcceptableError):
-            return  # not an answer we can play: wait for the 2xx
+            return False  # not an answer we can play: wait for the 2xx
         if call.media_started:
             if negotiated != call.early_media:
                 self.events.append(UpdateMedia(call.call_id, negotiated))
@@ -473,6 +547,7 @@ class OutgoingCalls:
             self.events.append(CallEarlyMedia(call_id=call.call_id))
         call.early_media = negotiated
         call.media_started = True
+        return True
 
     def _raise_interval(self, call: OutgoingCall, response: Response) -> bool:
         """RFC 4028 §7.3: 422 names the smallest interval the peer takes; retry with it once."""

@@ -133,11 +133,15 @@ class ReliableSender:
         """Sent and not yet PRACKed: a 2xx must wait (§3)."""
         return self.started is not None and not self.acknowledged
 
-    def prack(self, request: Request) -> bool:
-        """Does this PRACK acknowledge our provisional (§3: RAck matches response number,
-        CSeq number and method)? Then the retransmissions stop."""
+    def acknowledges(self, request: Request) -> bool:
+        """Would this PRACK acknowledge our provisional (§3: RAck matches response number,
+        CSeq number and method)? Asked before an offer in it is answered (§5)."""
         rack = parse_rack(request.headers.get("RAck") or "")
-        if rack != (self.rseq, self.invite_cseq, "INVITE") or self.started is None:
+        return rack == (self.rseq, self.invite_cseq, "INVITE") and self.started is not None
+
+    def prack(self, request: Request) -> bool:
+        """Does this PRACK acknowledge our provisional? Then the retransmissions stop."""
+        if not self.acknowledges(request):
             return False
         self.acknowledged, self.next_send = True, None
         return True

@@ -144,13 +144,7 @@ class Session:
     def from_peer(self, host: str) -> bool:
         """Is ``host`` the dialog's peer: where its INVITE came from or went to, or the host of
         its remote target or first route (a BYE may come straight from the phone)?"""
-        if host in self.peer_hosts:
-            return True
-        hop = self._next_hop()
-        if hop is not None and hop[0][0] == host:
-            return True
-        target = self.dialog.remote_target
-        return isinstance(target, SipURI) and self.resolve(target.bare_host) == host
+        return dialog_peer(host, self.dialog, self.peer_hosts, self.resolve, self.address.transport)
 
     def on_request(self, request: Request, transaction: str, now: float) -> None:
         """A re-INVITE or UPDATE (RFC 3261 §14.2, RFC 3311 §5.2)."""
@@ -530,6 +524,26 @@ def next_hop(
         return None
     port, kind = hop_transport(hop, transport)
     return (resolve(hop.bare_host), port), kind
+
+
+def dialog_peer(
+    host: str,
+    dialog: Dialog,
+    peer_hosts: frozenset[str],
+    resolve: Callable[[str], str],
+    transport: str,
+) -> bool:
+    """Is ``host`` the peer of ``dialog`` (confirmed or early): one of ``peer_hosts`` (where its
+    INVITE came from or went to), or the host of its first route or remote target (an
+    in-dialog request may come straight from the phone)? Issue 13 rule 4: tags are no
+    password, so a request from anywhere else is not the dialog's."""
+    if host in peer_hosts:
+        return True
+    hop = next_hop(dialog, resolve, transport)
+    if hop is not None and hop[0][0] == host:
+        return True
+    target = dialog.remote_target
+    return isinstance(target, SipURI) and resolve(target.bare_host) == host
 
 
 class HasSession(Protocol):

@@ -9,9 +9,10 @@ to stderr. The null sound device keeps the conference bridge's clock; every call
 WAV into the call and records what it receives into ``<workdir>/rec-<n>.wav``.
 
 Commands (``{"id": 1, "cmd": "call", "uri": "sip:door@127.0.0.1:5062"}``):
-  register | call URI | answer [CALL] | hangup [CALL] [code] | dtmf DIGITS [method rfc4733|info]
-  | hold | unhold | reinvite | update | transfer URI | transfer_replaces [CALL] DEST (attended:
-  REFER in CALL with Replaces naming call DEST) | autoanswer BOOL | stats [CALL] | quit
+  register | call URI | answer [CALL] [code] | hangup [CALL] [code]
+  | dtmf DIGITS [method rfc4733|info] | hold | unhold | reinvite | update | transfer URI
+  | transfer_replaces [CALL] DEST (attended: REFER in CALL with Replaces naming call DEST)
+  | autoanswer BOOL | stats [CALL] | quit
 Events: ready, reg, incoming, transfer-request, replaced, state, media, dtmf, recorded, stream,
 transfer.
 """
@@ -158,7 +159,7 @@ class Peer:
         call = self.call_of(cmd)
         prm = pj.CallOpParam(True)
         if name == "answer":
-            prm.statusCode = 200
+            prm.statusCode = int(cmd.get("code", 200))  # 183: early media (reliable with 100rel)
             call.answer(prm)
         elif name == "hangup":
             prm.statusCode = int(cmd.get("code", 0))

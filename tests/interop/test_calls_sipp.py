@@ -135,7 +135,10 @@ def test_early_media_from_a_183_is_heard_before_the_answer(tmp_path: Path) -> No
         pbx.stop()
     assert log.index("call-early-media") < log.index("call-answered")
     heard = read_wav(tmp_path / "door" / "heard.wav")
-    assert tone_share(heard[800:16000], 1000) > 0.9  # the announcement, before the 200
+    # From 0.5 s: SIPp's rtp_stream starts with one packet, a pause of ~85 ms and a burst of
+    # four (captured on lo), which our jitter buffer conceals and then drops as late; that
+    # gap of up to ~0.3 s at the start of heard.wav made a window from 0.1 s fail at times.
+    assert tone_share(heard[4000:16000], 1000) > 0.9  # the announcement, before the 200
     assert tone_share(heard[24000:32000], 1000) > 0.9  # and on after the answer
 
 

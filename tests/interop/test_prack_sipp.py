@@ -41,7 +41,8 @@ def test_we_prack_a_reliable_183_and_play_its_early_media(tmp_path: Path) -> Non
     assert "reason=hung up locally" in log, log
     heard = read_wav(tmp_path / "door" / "heard.wav")
     assert len(heard) >= 32000, len(heard)
-    assert tone_share(heard[800:12000], 1000) > 0.9  # the announcement, before the 200
+    # From 0.5 s: SIPp's stream starts irregularly (see test_calls_sipp's early media test).
+    assert tone_share(heard[4000:12000], 1000) > 0.9  # the announcement, before the 200
     assert tone_share(heard[24000:32000], 1000) > 0.9  # and on after the answer
 
 

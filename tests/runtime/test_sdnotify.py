@@ -56,3 +56,27 @@ def test_gate_reports_the_loop_that_stopped_beating() -> None:
     assert gate.stalled() == ["media"]
     beats["media"] = None
     assert gate.stalled() == ["media"]
+
+
+def test_a_loop_that_answered_the_last_probe_runs_however_old_its_beat() -> None:
+    """An idle loop beats only when asked (issue 19): silence alone is not a stall while it
+    answers; an unanswered probe is."""
+    now = [100.0]
+    beat = [100.0]
+    asked: list[float] = []
+
+    def probe() -> None:
+        asked.append(now[0])
+
+    gate = WatchdogGate(max_silence=5.0, clock=lambda: now[0])
+    gate.watch("SIP", lambda: beat[0], probe)
+    gate.probe()
+    beat[0] = 100.01  # the loop ran the probe's callback
+    now[0] = 160.0  # a minute without traffic
+    assert gate.stalled() == []
+    gate.probe()
+    now[0] = 165.0  # asked at 160 and not answered by the next look: stalled
+    assert gate.stalled() == ["SIP"]
+    beat[0] = 165.0
+    assert gate.stalled() == []
+    assert asked == [100.0, 160.0]

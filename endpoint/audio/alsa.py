@@ -107,14 +107,20 @@ class AlsaPort:
             self._playback_ring.push(checked_frame(frame, self._frame_samples))
 
     def wait_running(self, timeout: float) -> bool:
-        """Block the calling thread (never the media thread) until every direction runs."""
+        """Block the calling thread (never the media thread) until every direction runs (a
+        device that captures and plays is one stream: see registry.py)."""
         streams = [s for s in (self._capture_stream, self._playback_stream) if s is not None]
         return self._registry.wait_for(
             lambda: all(s.state is DeviceState.RUNNING for s in streams), timeout
         )
 
     def status(self) -> AudioStatus:
-        streams = [s for s in (self._capture_stream, self._playback_stream) if s is not None]
+        # One device stream serves both directions when they name the same device: count it once.
+        streams = list(
+            {
+                id(s): s for s in (self._capture_stream, self._playback_stream) if s is not None
+            }.values()
+        )
         state = DeviceState.STOPPED
         if streams:
             state = max((s.state for s in streams), key=_SEVERITY.__getitem__)
@@ -134,19 +140,23 @@ class AlsaPort:
             playback_underruns=play.underruns if play else 0,
             xruns=sum(s.xruns for s in streams),
             reopens=sum(s.reopens for s in streams),
-            capture_rate=self._capture_stream.rate if self._capture_stream else None,
-            playback_rate=self._playback_stream.rate if self._playback_stream else None,
+            capture_rate=self._rate(self._capture_stream, Direction.CAPTURE),
+            playback_rate=self._rate(self._playback_stream, Direction.PLAYBACK),
             last_error=errors[0] if errors else None,
         )
 
+    @staticmethod
+    def _rate(stream: DeviceStream | None, direction: Direction) -> int | None:
+        return stream.rates.get(direction) if stream is not None else None
+
     def _describe(self) -> str:
         parts = []
-        for label, ring, spec, stream in (
-            ("capture", self._capture_ring, self._capture_spec, self._capture_stream),
-            ("playback", self._playback_ring, self._playback_spec, self._playback_stream),
+        for direction, ring, spec, stream in (
+            (Direction.CAPTURE, self._capture_ring, self._capture_spec, self._capture_stream),
+            (Direction.PLAYBACK, self._playback_ring, self._playback_spec, self._playback_stream),
         ):
             if ring is None:
                 continue
-            name = stream.device_name if stream and stream.device_name else describe(spec)
-            parts.append(f"{label}: {name}")
+            name = stream.device_names.get(direction) if stream else None
+            parts.append(f"{direction.value}: {name or describe(spec)}")
         return ", ".join(parts)

@@ -3,7 +3,9 @@
 Why a process-wide registry: an ALSA hw device can be opened once. The call audio and the
 ringback/alert tone both play on the same card, so two ports that name the same device share one
 PortAudio stream; the stream mixes what each attached port queues for playback and copies each
-captured frame to every attached port that captures.
+captured frame to every attached port that captures. A device that both captures and plays is
+opened as ONE full-duplex stream when its format is the same both ways: one Python callback per
+20 ms period instead of two (stream_plan.py says why that matters).
 
 Why a supervisor thread: opening a device, re-initialising PortAudio and closing a stream can each
 take tens of milliseconds or hang on a sick USB card; none of that may happen on the media thread.
@@ -44,17 +46,11 @@ from endpoint.audio.devices import (
 from endpoint.audio.port import AudioError, DeviceState
 from endpoint.audio.recovery import XrunBursts
 from endpoint.audio.ring import FrameRing
+from endpoint.audio.stream_plan import Chosen, StreamCallback, StreamPlan, plan_streams
 from endpoint.backoff import Backoff
-from endpoint.media.frame import SAMPLE_RATE, Frame
+from endpoint.media.frame import SAMPLE_RATE
 
 log = logging.getLogger("endpoint.audio.alsa")
-
-_XRUN_FLAGS = (
-    pyaudio.paInputOverflow
-    | pyaudio.paInputUnderflow
-    | pyaudio.paOutputOverflow
-    | pyaudio.paOutputUnderflow
-)
 
 
 class PortAudioHost:
@@ -157,75 +153,112 @@ class StreamOptions:
 
 
 class DeviceStream:
-    """One PortAudio stream on one device in one direction, shared by the ports attached to it."""
+    """One device's PortAudio stream(s), shared by the ports attached to it.
 
-    def __init__(self, spec: DeviceSpec, direction: Direction, options: StreamOptions) -> None:
+    A port that captures from and plays to the device, and an alert port that only plays to it,
+    all attach here; the device is opened with one full-duplex stream when both directions are
+    wanted and the device takes the same format both ways (one callback per period instead of
+    two, see stream_plan.py), otherwise with one stream per direction. A running device that
+    is asked for a direction it has not opened (a call starts while an alert plays) is closed
+    and reopened with both; one that keeps a direction nobody wants any more stays as it is,
+    so the remaining port's audio is not interrupted.
+    """
+
+    def __init__(self, spec: DeviceSpec, options: StreamOptions) -> None:
         self.spec = spec
-        self.direction = direction
         self.options = options
-        self.label = f"{direction.value} device {describe(spec)}"
         self.state = DeviceState.STOPPED
-        self.rings: tuple[FrameRing, ...] = ()
-        self.device_name: str | None = None
-        self.rate: int | None = None
-        self.channels = 0
-        self.xruns = 0
+        self.capture_rings: tuple[FrameRing, ...] = ()
+        self.playback_rings: tuple[FrameRing, ...] = ()
+        self.device_names: dict[Direction, str] = {}
+        self.rates: dict[Direction, int] = {}
         self.reopens = 0
-        self.callbacks = 0
         self.last_error: str | None = None
-        self.callback_error: str | None = None
-        self._stream: pyaudio.Stream | None = None
-        self._capture: CaptureConverter | None = None
-        self._playback: PlaybackConverter | None = None
+        self._directions: tuple[Direction, ...] = ()  # what is open, or was when it failed
+        self._split = False  # a duplex stream failed here: one stream per direction from now on
+        self._streams: list[tuple[pyaudio.Stream, StreamCallback]] = []
+        self._past_xruns = 0
+        self._past_callbacks = 0
         self._backoff = Backoff(options.backoff_initial, options.backoff_max, jitter=False)
         self._failures = 0  # reopen attempts that failed since the device last worked
         self._next_attempt = 0.0
         self._lost_since: float | None = None
         self._failing_reported = False
-        self._watch_callbacks = 0
-        self._watch_since = 0.0
         self._opened_at = 0.0
         self._bursts = XrunBursts(options.xrun_quiet)
 
-    # --- PortAudio's callback thread -------------------------------------------------------
+    # --- read by any thread ----------------------------------------------------------------
 
-    def on_buffer(
-        self, in_data: bytes | None, frame_count: int, time_info: object, status: int
-    ) -> tuple[bytes | None, int]:
-        """Runs on PortAudio's thread: convert, hand frames over, never block, never raise."""
-        self.callbacks += 1
-        if status & _XRUN_FLAGS:
-            self.xruns += 1
-        try:
-            if self._capture is not None:
-                for frame in self._capture.convert(in_data or b""):
-                    for ring in self.rings:
-                        ring.push(frame)  # immutable bytes: every ring may share it
-                return None, pyaudio.paContinue
-            if self._playback is not None:
-                return self._playback.render(frame_count, self._next_mixed), pyaudio.paContinue
-        except Exception as exc:  # the callback must not die silently: the supervisor reopens
-            self.callback_error = f"{type(exc).__name__}: {exc}"
-        return None, pyaudio.paAbort
+    @property
+    def label(self) -> str:
+        return (
+            f"{_directions_label(self._directions or self.wanted())} device {describe(self.spec)}"
+        )
 
-    def _next_mixed(self) -> Frame:
-        frames = [f for f in (ring.pop() for ring in self.rings) if f is not None]
-        return mix(frames, self.options.frame_samples)
+    @property
+    def xruns(self) -> int:
+        return self._past_xruns + sum(cb.xruns for _, cb in self._streams)
+
+    @property
+    def callbacks(self) -> int:
+        """Callbacks PortAudio has run for this device (every stream, every open so far)."""
+        return self._past_callbacks + sum(cb.callbacks for _, cb in self._streams)
+
+    @property
+    def open_streams(self) -> int:
+        """How many PortAudio streams are open: 1 for a duplex device, 2 for split directions."""
+        return len(self._streams)
+
+    def wanted(self) -> tuple[Direction, ...]:
+        return tuple(
+            d
+            for d, rings in (
+                (Direction.CAPTURE, self.capture_rings),
+                (Direction.PLAYBACK, self.playback_rings),
+            )
+            if rings
+        )
+
+    def is_open(self) -> bool:
+        return bool(self._streams)
+
+    def callback(self, plan: StreamPlan) -> StreamCallback:
+        """The callback for a stream opened by `plan`, with its format converters."""
+        frame_samples, app_rate = self.options.frame_samples, self.options.app_rate
+        capture = playback = None
+        if Direction.CAPTURE in plan.directions:
+            capture = CaptureConverter(plan.rate, plan.channels, frame_samples, app_rate)
+        if Direction.PLAYBACK in plan.directions:
+            playback = PlaybackConverter(plan.rate, plan.channels, frame_samples, app_rate)
+        return StreamCallback(
+            capture,
+            playback,
+            lambda: self.capture_rings,
+            lambda: self.playback_rings,
+            lambda frames: mix(frames, frame_samples),
+        )
 
     # --- supervisor thread -----------------------------------------------------------------
 
     def service(self, host: PortAudioHost, now: float, others_open: bool) -> None:
         """Bring the stream where its attachments want it; called by the supervisor only."""
-        if not self.rings:
-            if self._stream is not None or self.state is not DeviceState.STOPPED:
+        wanted = self.wanted()
+        if not wanted:
+            if self._streams or self.state is not DeviceState.STOPPED:
+                label = self.label
                 self._close(host, graceful=True)
                 self.state = DeviceState.STOPPED
                 self._lost_since = None
                 self._failures = 0
                 self._failing_reported = False
-                log.info("audio %s closed", self.label)
+                log.info("audio %s closed", label)
             return
         if self.state is DeviceState.STOPPED:
+            self.state = DeviceState.STARTING
+            self._next_attempt = now
+        if self.state is DeviceState.RUNNING and not set(wanted) <= set(self._directions):
+            log.info("audio %s reopened for %s", self.label, _directions_label(wanted))
+            self._close(host, graceful=True)
             self.state = DeviceState.STARTING
             self._next_attempt = now
         if self.state is DeviceState.RUNNING:
@@ -240,42 +273,65 @@ class DeviceStream:
         self._failures += 1
         return delay
 
-    def is_open(self) -> bool:
-        return self._stream is not None
-
     def _watch(self, host: PortAudioHost, now: float) -> None:
-        stream = self._stream
-        if stream is None:
-            return
         reason = None
-        with host.lock:
-            active = stream.is_active()
-        if not active:
-            reason = self.callback_error or "the stream stopped"
-        elif self.callbacks != self._watch_callbacks:
-            self._watch_callbacks = self.callbacks
-            self._watch_since = now
-        elif (
-            self.options.stall_timeout is not None
-            and now - self._watch_since >= self.options.stall_timeout
-            and now - self._opened_at >= self.options.startup_grace
-        ):
-            reason = f"no audio for {now - self._watch_since:.1f} s"
+        for stream, cb in self._streams:
+            with host.lock:
+                active = stream.is_active()
+            if not active:
+                reason = cb.error or "the stream stopped"
+            elif cb.callbacks != cb.seen:
+                cb.seen = cb.callbacks
+                cb.since = now
+            elif (
+                self.options.stall_timeout is not None
+                and now - cb.since >= self.options.stall_timeout
+                and now - self._opened_at >= self.options.startup_grace
+            ):
+                reason = f"no audio for {now - cb.since:.1f} s"
+            if reason is not None:
+                break
         if reason is None:
+            return
+        if self._duplex_failed_now(host, cb, reason):
             return
         self.state = DeviceState.LOST
         self.last_error = reason
         self._lost_since = now
-        log.warning("audio %s (%s) lost: %s; retrying", self.label, self.device_name, reason)
+        log.warning("audio %s (%s) lost: %s; retrying", self.label, self._names(), reason)
         self._close(host, graceful=False)
         self._failures = 0
         self._next_attempt = time.monotonic() + self._next_delay()
+
+    def _duplex_failed_now(self, host: PortAudioHost, cb: StreamCallback, reason: str) -> bool:
+        """A duplex stream that fails before it has run `_DUPLEX_PROOF` periods is a device
+        (or driver) that cannot do duplex, not a device that went away: measured, PortAudio's
+        duplex stream on ALSA's pulse plugin at 8 kHz ends after one callback. The device is
+        then reopened at once with one stream per direction, and stays so."""
+        if len(self._directions) < 2 or self._split or cb.callbacks >= _DUPLEX_PROOF:
+            return False
+        self._split = True
+        log.warning(
+            "audio %s (%s): duplex stream failed after %d period(s) (%s); "
+            "opening one stream per direction",
+            self.label,
+            self._names(),
+            cb.callbacks,
+            reason,
+        )
+        self._close(host, graceful=False)
+        self.state = DeviceState.STARTING
+        self._next_attempt = time.monotonic()
+        return True
+
+    def _names(self) -> str:
+        return ", ".join(dict.fromkeys(self.device_names.values()))
 
     def _report_xruns(self, now: float) -> None:
         report = self._bursts.update(self.xruns, now)
         if report is None:
             return
-        kind = "overrun" if self.direction is Direction.CAPTURE else "underrun"
+        kind = _XRUN_KIND.get(self._directions, "overrun or underrun")
         if report.started:
             log.warning("audio %s: %s (xrun); the card's buffer ran out", self.label, kind)
         else:
@@ -287,7 +343,7 @@ class DeviceStream:
         try:
             if not others_open:
                 host.reinitialize()
-            self._open(host)
+            plans = self._open(host)
         except (AudioError, OSError, ValueError) as exc:
             now = time.monotonic()  # opening can take long; measure from when it ended
             self.last_error = str(exc)
@@ -299,87 +355,114 @@ class DeviceStream:
         now = time.monotonic()
         self._failures = 0
         self._failing_reported = False
-        self._watch_callbacks = self.callbacks
-        self._watch_since = now
+        for _, cb in self._streams:
+            cb.since = now
         self._opened_at = now
         if self._lost_since is not None:
             self.reopens += 1
             log.warning(
-                "audio %s (%s) back after %.1f s",
-                self.label,
-                self.device_name,
-                now - self._lost_since,
+                "audio %s (%s) back after %.1f s", self.label, self._names(), now - self._lost_since
             )
             self._lost_since = None
         else:
-            log.info(
-                "audio %s opened: %s at %d Hz, %d channel(s)",
-                self.label,
-                self.device_name,
-                self.rate,
-                self.channels,
-            )
+            for plan in plans:
+                log.info(
+                    "audio %s device %s opened: %s at %d Hz, %d channel(s)",
+                    _directions_label(plan.directions),
+                    describe(self.spec),
+                    plan.device.name,
+                    plan.rate,
+                    plan.channels,
+                )
         self.state = DeviceState.RUNNING
 
-    def _open(self, host: PortAudioHost) -> None:
+    def _open(self, host: PortAudioHost) -> list[StreamPlan]:
+        """Open the stream(s) the wanted directions need; all of them or none."""
         with host.lock:
-            device = find_device(host.devices(), self.spec, self.direction)
-            rate, channels = choose_format(
-                lambda r, c: host.supports(device, self.direction, r, c),
-                device.channels(self.direction),
-                device.default_rate,
-                self.options.rates,
+            devices = host.devices()
+            wanted = self.wanted()
+            self._directions = wanted
+            chosen = {d: self._choose(host, devices, d) for d in wanted}
+            plans = plan_streams(
+                chosen.get(Direction.CAPTURE),
+                chosen.get(Direction.PLAYBACK),
+                duplex=not self._split,
             )
-            self.prepare(rate, channels)
-            capture = self.direction is Direction.CAPTURE
-            self._stream = host.pyaudio().open(
-                format=pyaudio.paInt16,
-                channels=channels,
-                rate=rate,
-                input=capture,
-                output=not capture,
-                input_device_index=device.index if capture else None,
-                output_device_index=None if capture else device.index,
-                frames_per_buffer=max(
-                    1, round(rate * self.options.frame_samples / self.options.app_rate)
-                ),
-                stream_callback=self.on_buffer,
-            )
-            self.device_name = device.name
+            try:
+                for plan in plans:
+                    self._open_one(host, plan)
+            except BaseException:
+                self._close(host, graceful=False)
+                raise
+            self.device_names = {d: c.device.name for d, c in chosen.items()}
+            self.rates = {d: c.rate for d, c in chosen.items()}
+            return plans
 
-    def prepare(self, rate: int, channels: int) -> None:
-        """Set up the converters for a stream about to open at `rate` with `channels`."""
-        frame_samples = self.options.frame_samples
-        if self.direction is Direction.CAPTURE:
-            self._capture = CaptureConverter(rate, channels, frame_samples, self.options.app_rate)
-            self._playback = None
-        else:
-            self._playback = PlaybackConverter(rate, channels, frame_samples, self.options.app_rate)
-            self._capture = None
-        self.callback_error = None
-        self.rate = rate
-        self.channels = channels
+    def _choose(
+        self, host: PortAudioHost, devices: list[DeviceInfo], direction: Direction
+    ) -> Chosen:
+        device = find_device(devices, self.spec, direction)
+        rate, channels = choose_format(
+            lambda r, c: host.supports(device, direction, r, c),
+            device.channels(direction),
+            device.default_rate,
+            self.options.rates,
+        )
+        return Chosen(device, rate, channels)
+
+    def _open_one(self, host: PortAudioHost, plan: StreamPlan) -> None:
+        capture = Direction.CAPTURE in plan.directions
+        playback = Direction.PLAYBACK in plan.directions
+        cb = self.callback(plan)
+        stream = host.pyaudio().open(
+            format=pyaudio.paInt16,
+            channels=plan.channels,
+            rate=plan.rate,
+            input=capture,
+            output=playback,
+            input_device_index=plan.device.index if capture else None,
+            output_device_index=plan.device.index if playback else None,
+            frames_per_buffer=max(
+                1, round(plan.rate * self.options.frame_samples / self.options.app_rate)
+            ),
+            stream_callback=cb,
+        )
+        self._streams.append((stream, cb))
 
     def _close(self, host: PortAudioHost, *, graceful: bool) -> None:
-        """Close the stream. Graceful stops wait for the callback to finish; a dead or stalled
+        """Close the stream(s). Graceful stops wait for the callback to finish; a dead or stalled
         stream is closed directly (PortAudio aborts it). An abort cannot interrupt a read that
         blocks inside an ALSA plugin; then this waits until the read returns, with the state
         already LOST, and the media thread is unaffected."""
-        stream, self._stream = self._stream, None
-        if stream is None:
-            return
-        with host.lock, contextlib.suppress(OSError):
-            if graceful and stream.is_active():
-                stream.stop_stream()
-            stream.close()
+        streams, self._streams = self._streams, []
+        for stream, cb in streams:
+            self._past_xruns += cb.xruns
+            self._past_callbacks += cb.callbacks
+            with host.lock, contextlib.suppress(OSError):
+                if graceful and stream.is_active():
+                    stream.stop_stream()
+                stream.close()
 
     def shutdown(self, host: PortAudioHost) -> None:
         self._close(host, graceful=True)
         self.state = DeviceState.STOPPED
 
 
+_DUPLEX_PROOF = 25
+"""Periods (half a second) a duplex stream must run before a failure counts as a lost device."""
+
+_XRUN_KIND: dict[tuple[Direction, ...], str] = {
+    (Direction.CAPTURE,): "overrun",
+    (Direction.PLAYBACK,): "underrun",
+}
+
+
+def _directions_label(directions: tuple[Direction, ...]) -> str:
+    return " and ".join(d.value for d in directions) or "no"
+
+
 class DeviceRegistry:
-    """The streams of one process, keyed by (device, direction), and their supervisor thread."""
+    """The devices of one process, keyed by device and frame format, and their supervisor."""
 
     def __init__(self, tick: float = 0.05) -> None:
         self.host = PortAudioHost()
@@ -387,34 +470,48 @@ class DeviceRegistry:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._changed = threading.Condition(self._lock)
-        self._streams: dict[tuple[DeviceSpec, Direction, int, int], DeviceStream] = {}
+        self._streams: dict[tuple[DeviceSpec, int, int], DeviceStream] = {}
         self._thread: threading.Thread | None = None
         self._closing = False
 
     def attach(
         self, spec: DeviceSpec, direction: Direction, ring: FrameRing, options: StreamOptions
     ) -> DeviceStream:
-        """Connect a ring to the device's stream (created on first use). Never blocks long.
+        """Connect a ring to the device's stream(s) (created on first use). Never blocks long.
 
-        A stream is per device, direction and frame format: a G.722 call's 16 kHz stream is
-        not the 8 kHz one a call just left (closing on the supervisor thread), which the
-        device may hold a moment longer; opening then retries with the usual backoff."""
+        A device is shared per frame format: a G.722 call's 16 kHz stream is not the 8 kHz
+        one a call just left (closing on the supervisor thread), which the device may hold a
+        moment longer; opening then retries with the usual backoff."""
         name = spec.lower() if isinstance(spec, str) else spec
-        key = (name, direction, options.frame_samples, options.app_rate)
+        key = (name, options.frame_samples, options.app_rate)
         with self._lock:
             stream = self._streams.get(key)
             if stream is None:
-                stream = DeviceStream(spec, direction, options)
+                stream = DeviceStream(spec, options)
                 self._streams[key] = stream
-            stream.rings = (*stream.rings, ring)
+            if direction is Direction.CAPTURE:
+                stream.capture_rings = (*stream.capture_rings, ring)
+            else:
+                stream.playback_rings = (*stream.playback_rings, ring)
             self._ensure_thread()
             self._wake.notify_all()
             return stream
 
     def detach(self, stream: DeviceStream, ring: FrameRing) -> None:
         with self._lock:
-            stream.rings = tuple(r for r in stream.rings if r is not ring)
+            stream.capture_rings = tuple(r for r in stream.capture_rings if r is not ring)
+            stream.playback_rings = tuple(r for r in stream.playback_rings if r is not ring)
             self._wake.notify_all()
+
+    def open_streams(self) -> int:
+        """PortAudio streams open now, over all devices (for tests and benchmarks)."""
+        with self._lock:
+            return sum(s.open_streams for s in self._streams.values())
+
+    def callbacks(self) -> int:
+        """PortAudio callbacks run so far by the devices in use (for tests and benchmarks)."""
+        with self._lock:
+            return sum(s.callbacks for s in self._streams.values())
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float) -> bool:
         """Block the *calling* thread until a stream changes so that `predicate` holds."""
@@ -459,7 +556,7 @@ class DeviceRegistry:
                         self._changed.notify_all()
             with self._lock:
                 for key, stream in list(self._streams.items()):
-                    if not stream.rings and stream.state is DeviceState.STOPPED:
+                    if not stream.wanted() and stream.state is DeviceState.STOPPED:
                         del self._streams[key]
                 if not self._closing:
                     self._wake.wait(self._tick if self._streams else None)

@@ -263,10 +263,13 @@ def pulse_unplug(directory: Path) -> dict[str, object]:
     """
     daemon = start_pulse(directory)
     registry = DeviceRegistry()
-    port = AlsaPort("pulse", "pulse", registry=registry, backoff_initial=0.1, backoff_max=0.5)
+    port = AlsaPort(  # 48 kHz: where PortAudio's duplex stream works on the pulse plugin
+        "pulse", "pulse", registry=registry, rates=(48000,), backoff_initial=0.1, backoff_max=0.5
+    )
     port.start()
     running = port.wait_running(DEADLINE)
     got_audio = wait(lambda: port.read_frame() is not None)
+    wait(lambda: registry.callbacks() >= 100)  # mid-call: the stream has run for a while
     daemon.send_signal(signal.SIGKILL)
     daemon.wait()
     lost = wait(lambda: port.status().state is DeviceState.LOST)
@@ -275,9 +278,10 @@ def pulse_unplug(directory: Path) -> dict[str, object]:
         port.read_frame()
         port.write_frame(bytes(320))
     daemon = start_pulse(directory)
-    back = wait(lambda: port.status().state is DeviceState.RUNNING and port.status().reopens >= 2)
+    back = wait(lambda: port.status().state is DeviceState.RUNNING and port.status().reopens >= 1)
     got_audio_again = wait(lambda: port.read_frame() is not None)
     status_back = port.status()
+    streams = registry.open_streams()
     port.stop()
     registry.shutdown()
     daemon.terminate()
@@ -290,6 +294,75 @@ def pulse_unplug(directory: Path) -> dict[str, object]:
         "back": back,
         "got_audio_again": got_audio_again,
         "back_status": status_dict(status_back),
+        "streams": streams,
+    }
+
+
+def converse(
+    call: AlsaPort, speakers: list[tuple[AlsaPort, ToneGenerator]], seconds: float
+) -> np.ndarray:
+    """The media thread's part for ``seconds``, on 20 ms deadlines: each port in ``speakers``
+    queues a frame of its tone, the call's microphone frame is taken; the captured samples."""
+    heard: list[Frame] = []
+    deadline = time.monotonic()
+    for _ in range(round(seconds / 0.02)):
+        deadline += 0.02
+        time.sleep(max(0.0, deadline - time.monotonic()))
+        for port, tone in speakers:
+            port.write_frame(tone.next_frame())
+        while (frame := call.read_frame()) is not None:
+            heard.append(frame)
+    return samples(b"".join(heard)).astype(np.float64) if heard else np.zeros(1)
+
+
+def tone_levels(heard: np.ndarray) -> dict[str, float]:
+    """Level in dB of the 1 kHz (call) and 400 Hz (alert) tones in the last second heard,
+    the delay through the sound server left behind."""
+    last = heard[-SAMPLE_RATE:]
+    spectrum = np.abs(np.fft.rfft(last * np.hanning(last.size))) + 1e-9
+    hz = np.fft.rfftfreq(last.size, 1 / SAMPLE_RATE)
+    return {
+        f"{f}": float(20 * np.log10(spectrum[np.argmin(np.abs(hz - f))] / np.median(spectrum)))
+        for f in (1000, 400)
+    }
+
+
+def pulse_duplex(directory: Path, alert_first: int, rate: int) -> dict[str, object]:
+    """A call's port on the pulse device (capture and playback) and an alert port that only
+    plays there, through one registry, the device opened at ``rate``: how many PortAudio
+    streams are open in each phase, and what the microphone (the null sink's monitor: an echo
+    path) hears. ``alert_first`` 0: the alert joins a running call and leaves; 1: the alert
+    plays first and the call joins it."""
+    daemon = start_pulse(directory)
+    registry = DeviceRegistry()
+    call = AlsaPort("pulse", "pulse", registry=registry, rates=(rate,))
+    alert = AlsaPort(playback_device="pulse", capture=False, registry=registry, rates=(rate,))
+    voice, ring = ToneGenerator((1000.0,), 0.3), ToneGenerator((400.0,), 0.3)
+    first, second = (alert, call) if alert_first else (call, alert)
+    first.start()
+    running = first.wait_running(DEADLINE)
+    streams = {"first": registry.open_streams()}
+    second.start()
+    running = second.wait_running(DEADLINE) and first.wait_running(DEADLINE) and running
+    wait(lambda: call.read_frame() is not None)  # the sound server's streams have started
+    streams["both"] = registry.open_streams()
+    callbacks = registry.callbacks()
+    levels = {"both": tone_levels(converse(call, [(call, voice), (alert, ring)], 2.0))}
+    callbacks = registry.callbacks() - callbacks
+    alert.stop()
+    levels["call"] = tone_levels(converse(call, [(call, voice)], 3.0))
+    streams["call"] = registry.open_streams()
+    status = call.status()
+    call.stop()
+    registry.shutdown()
+    daemon.terminate()
+    daemon.wait()
+    return {
+        "running": running,
+        "streams": streams,
+        "levels": levels,
+        "callbacks": callbacks,
+        "status": status_dict(status),
     }
 
 
@@ -353,6 +426,7 @@ SCENARIOS: dict[str, Callable[..., dict[str, object]]] = {
     "devices": devices,
     "pulse_unplug": pulse_unplug,
     "echo_path": echo_path,
+    "pulse_duplex": pulse_duplex,
 }
 
 

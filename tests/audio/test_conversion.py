@@ -6,10 +6,11 @@ import pyaudio
 import pytest
 
 from endpoint.audio.conversion import CaptureConverter, PcmQueue, PlaybackConverter, mix
-from endpoint.audio.devices import Direction
+from endpoint.audio.devices import DeviceInfo, Direction
 from endpoint.audio.registry import DeviceStream, StreamOptions
 from endpoint.audio.resample import float_to_int16
 from endpoint.audio.ring import FrameRing
+from endpoint.audio.stream_plan import Chosen, StreamPlan, plan_streams
 from tests.pcm import samples
 
 
@@ -109,26 +110,68 @@ def test_sample_queue_keeps_the_newest_on_overflow() -> None:
     assert queue.take(1) is None
 
 
+def _device(index: int = 0) -> DeviceInfo:
+    return DeviceInfo(index, "card", 2, 2, 48000.0)
+
+
 def test_the_stream_callback_counts_xruns_and_feeds_every_attached_port() -> None:
     """Called the way PortAudio calls it: (in_data, frame_count, time_info, status_flags)."""
     options = StreamOptions(frame_samples=160)
-    capture = DeviceStream("card", Direction.CAPTURE, options)
-    capture.prepare(8000, 1)
+    capture = DeviceStream("card", options)
     call, doctor = FrameRing(4, prime=1), FrameRing(4, prime=1)
-    capture.rings = (call, doctor)
+    capture.capture_rings = (call, doctor)
+    on_capture = capture.callback(StreamPlan((Direction.CAPTURE,), _device(), 8000, 1))
     pcm = np.arange(160, dtype="<i2").tobytes()
-    assert capture.on_buffer(pcm, 160, {}, 0) == (None, pyaudio.paContinue)
-    assert capture.on_buffer(pcm, 160, {}, pyaudio.paInputOverflow) == (None, pyaudio.paContinue)
-    assert capture.xruns == 1 and call.fill == 2 and doctor.fill == 2
+    assert on_capture(pcm, 160, {}, 0) == (None, pyaudio.paContinue)
+    assert on_capture(pcm, 160, {}, pyaudio.paInputOverflow) == (None, pyaudio.paContinue)
+    assert on_capture.xruns == 1 and call.fill == 2 and doctor.fill == 2
     first = call.pop()
     assert first is not None and np.array_equal(samples(first), np.arange(160))
 
-    playback = DeviceStream("card", Direction.PLAYBACK, options)
-    playback.prepare(8000, 2)
+    playback = DeviceStream("card", options)
     speech, alert = FrameRing(4, prime=1), FrameRing(4, prime=1)
-    playback.rings = (speech, alert)
+    playback.playback_rings = (speech, alert)
+    on_playback = playback.callback(StreamPlan((Direction.PLAYBACK,), _device(), 8000, 2))
     speech.push(np.full(160, 1000, dtype=np.int16).tobytes())
     alert.push(np.full(160, 500, dtype=np.int16).tobytes())
-    out, flag = playback.on_buffer(None, 160, {}, pyaudio.paOutputUnderflow)
-    assert flag == pyaudio.paContinue and playback.xruns == 1
+    out, flag = on_playback(None, 160, {}, pyaudio.paOutputUnderflow)
+    assert flag == pyaudio.paContinue and on_playback.xruns == 1
     assert out is not None and set(np.frombuffer(out, dtype="<i2")) == {1500}
+
+
+def test_one_duplex_callback_captures_and_plays_in_the_same_period() -> None:
+    """A device that captures and plays runs one callback per period: it pushes the captured
+    frame to the capturing port and returns the mix of the playing ports (call and alert)."""
+    device = DeviceStream("card", StreamOptions(frame_samples=160))
+    mic, speech, alert = (FrameRing(4, prime=1) for _ in range(3))
+    device.capture_rings = (mic,)
+    device.playback_rings = (speech, alert)
+    both = (Direction.CAPTURE, Direction.PLAYBACK)
+    on_buffer = device.callback(StreamPlan(both, _device(), 8000, 1))
+    speech.push(np.full(160, 1000, dtype=np.int16).tobytes())
+    alert.push(np.full(160, 500, dtype=np.int16).tobytes())
+    out, flag = on_buffer(np.arange(160, dtype="<i2").tobytes(), 160, {}, 0)
+    assert flag == pyaudio.paContinue and on_buffer.callbacks == 1
+    assert out is not None and set(np.frombuffer(out, dtype="<i2")) == {1500}
+    heard = mic.pop()
+    assert heard is not None and np.array_equal(samples(heard), np.arange(160))
+
+
+def test_a_device_is_opened_duplex_only_in_one_format_on_one_device() -> None:
+    card, other = _device(0), _device(1)
+    both = (Direction.CAPTURE, Direction.PLAYBACK)
+    assert plan_streams(Chosen(card, 8000, 1), Chosen(card, 8000, 1)) == [
+        StreamPlan(both, card, 8000, 1)
+    ]
+    split = [
+        StreamPlan((Direction.CAPTURE,), card, 8000, 1),
+        StreamPlan((Direction.PLAYBACK,), card, 48000, 2),
+    ]
+    assert plan_streams(Chosen(card, 8000, 1), Chosen(card, 48000, 2)) == split
+    assert plan_streams(Chosen(card, 8000, 1), Chosen(other, 8000, 1)) == [
+        StreamPlan((Direction.CAPTURE,), card, 8000, 1),
+        StreamPlan((Direction.PLAYBACK,), other, 8000, 1),
+    ]
+    assert plan_streams(None, Chosen(card, 8000, 1)) == [
+        StreamPlan((Direction.PLAYBACK,), card, 8000, 1)
+    ]

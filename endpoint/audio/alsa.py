@@ -26,6 +26,7 @@ class AlsaPort:
     """Capture from one device and play to one (possibly the same) device, without blocking.
 
     `capture=False` or `playback=False` leaves a direction out (an alert port only plays).
+    `duplex` lets the registry open a device that captures and plays as one stream.
     `capture_frames`/`playback_frames` bound the rings (10 frames = 200 ms); `prime` frames must
     be queued before a dry ring delivers again (see ring.py).
     """
@@ -48,6 +49,7 @@ class AlsaPort:
         startup_grace: float = 3.0,
         backoff_initial: float = 0.25,
         backoff_max: float = 5.0,
+        duplex: bool = False,
     ) -> None:
         self._registry = registry if registry is not None else default_registry()
         self._options = StreamOptions(
@@ -59,6 +61,7 @@ class AlsaPort:
             startup_grace=startup_grace,
             backoff_initial=backoff_initial,
             backoff_max=backoff_max,
+            duplex=duplex,
         )
         self._frame_samples = frame_samples
         self._capture_spec = capture_device

@@ -40,6 +40,7 @@ def open_audio(
     frame_samples: int = FRAME_SAMPLES,
     registry: DeviceRegistry | None = None,
     rate: int = SAMPLE_RATE,
+    duplex: bool = False,
 ) -> AudioPort:
     """Create (not start) the port for `backend`; raises AudioError for a bad choice or file.
 
@@ -68,9 +69,15 @@ def open_audio(
             capture=False,
             registry=registry,
             frame_samples=frame_samples,
+            duplex=duplex,
         )
     return AlsaPort(
-        capture_device, playback_device, registry=registry, frame_samples=frame_samples, rate=rate
+        capture_device,
+        playback_device,
+        registry=registry,
+        frame_samples=frame_samples,
+        rate=rate,
+        duplex=duplex,
     )
 
 

@@ -150,6 +150,11 @@ class StreamOptions:
     backoff_initial: float = 0.25
     backoff_max: float = 5.0
     xrun_quiet: float = 2.0
+    duplex: bool = False
+    """Open a device that captures and plays as one full-duplex stream (`[audio] duplex`).
+    Off by default: on ALSA's pulse plugin, the only device measurable here, PortAudio's duplex
+    stream ends after one callback at 8 and 16 kHz, and at 48 kHz it sometimes busy-polls
+    (46-92 % of a core) and otherwise costs what two streams cost (bench_audio_duplex.py)."""
 
 
 class DeviceStream:
@@ -175,7 +180,6 @@ class DeviceStream:
         self.reopens = 0
         self.last_error: str | None = None
         self._directions: tuple[Direction, ...] = ()  # what is open, or was when it failed
-        self._split = False  # a duplex stream failed here: one stream per direction from now on
         self._streams: list[tuple[pyaudio.Stream, StreamCallback]] = []
         self._past_xruns = 0
         self._past_callbacks = 0
@@ -293,8 +297,6 @@ class DeviceStream:
                 break
         if reason is None:
             return
-        if self._duplex_failed_now(host, cb, reason):
-            return
         self.state = DeviceState.LOST
         self.last_error = reason
         self._lost_since = now
@@ -302,27 +304,6 @@ class DeviceStream:
         self._close(host, graceful=False)
         self._failures = 0
         self._next_attempt = time.monotonic() + self._next_delay()
-
-    def _duplex_failed_now(self, host: PortAudioHost, cb: StreamCallback, reason: str) -> bool:
-        """A duplex stream that fails before it has run `_DUPLEX_PROOF` periods is a device
-        (or driver) that cannot do duplex, not a device that went away: measured, PortAudio's
-        duplex stream on ALSA's pulse plugin at 8 kHz ends after one callback. The device is
-        then reopened at once with one stream per direction, and stays so."""
-        if len(self._directions) < 2 or self._split or cb.callbacks >= _DUPLEX_PROOF:
-            return False
-        self._split = True
-        log.warning(
-            "audio %s (%s): duplex stream failed after %d period(s) (%s); "
-            "opening one stream per direction",
-            self.label,
-            self._names(),
-            cb.callbacks,
-            reason,
-        )
-        self._close(host, graceful=False)
-        self.state = DeviceState.STARTING
-        self._next_attempt = time.monotonic()
-        return True
 
     def _names(self) -> str:
         return ", ".join(dict.fromkeys(self.device_names.values()))
@@ -386,7 +367,7 @@ class DeviceStream:
             plans = plan_streams(
                 chosen.get(Direction.CAPTURE),
                 chosen.get(Direction.PLAYBACK),
-                duplex=not self._split,
+                duplex=self.options.duplex,
             )
             try:
                 for plan in plans:
@@ -447,9 +428,6 @@ class DeviceStream:
         self._close(host, graceful=True)
         self.state = DeviceState.STOPPED
 
-
-_DUPLEX_PROOF = 25
-"""Periods (half a second) a duplex stream must run before a failure counts as a lost device."""
 
 _XRUN_KIND: dict[tuple[Direction, ...], str] = {
     (Direction.CAPTURE,): "overrun",

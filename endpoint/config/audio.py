@@ -28,6 +28,8 @@ class AudioSettings:
     capture_device: str | int | None = None
     playback_device: str | int | None = None
     alert_device: str | int | None = None
+    #: One full-duplex PortAudio stream for a device that captures and plays (registry.py).
+    duplex: bool = False
     input_file: Path | None = None
     output_file: Path | None = None
     tone_hz: float = 440.0
@@ -67,6 +69,7 @@ def read(doc: Document) -> AudioSettings:
         capture_device=r.get("capture_device", None, _device, _DEVICE_FIX),
         playback_device=r.get("playback_device", None, _device, _DEVICE_FIX),
         alert_device=r.get("alert_device", None, _device, _DEVICE_FIX),
+        duplex=r.get("duplex", False, boolean, "true or false"),
         input_file=doc.relative(r.get("input_file", None, path, "a WAV file path")),
         output_file=doc.relative(r.get("output_file", None, path, "a WAV file path")),
         tone_hz=r.get("tone_hz", 440.0, number_in(20, 3900), "Hz between 20 and 3900"),
@@ -110,6 +113,7 @@ AUDIO = Section(
         "capture_device",
         "playback_device",
         "alert_device",
+        "duplex",
         "input_file",
         "output_file",
         "tone_hz",

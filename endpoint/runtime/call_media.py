@@ -119,6 +119,7 @@ def open_configured_audio(config: Config, rate: int = SAMPLE_RATE) -> AudioPort:
         tone_hz=a.tone_hz,
         rate=rate,
         frame_samples=rate // 50,
+        duplex=a.duplex,
     )
     port.start()
     return port

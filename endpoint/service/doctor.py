@@ -185,7 +185,10 @@ def _running_port(audio: AudioSettings, check: str) -> AudioPort | Finding:
 
     try:
         port = open_audio(
-            "alsa", capture_device=audio.capture_device, playback_device=audio.playback_device
+            "alsa",
+            capture_device=audio.capture_device,
+            playback_device=audio.playback_device,
+            duplex=audio.duplex,
         )
         port.start()
     except (AudioError, OSError, ValueError) as exc:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -263,13 +264,10 @@ def pulse_unplug(directory: Path) -> dict[str, object]:
     """
     daemon = start_pulse(directory)
     registry = DeviceRegistry()
-    port = AlsaPort(  # 48 kHz: where PortAudio's duplex stream works on the pulse plugin
-        "pulse", "pulse", registry=registry, rates=(48000,), backoff_initial=0.1, backoff_max=0.5
-    )
+    port = AlsaPort("pulse", "pulse", registry=registry, backoff_initial=0.1, backoff_max=0.5)
     port.start()
     running = port.wait_running(DEADLINE)
     got_audio = wait(lambda: port.read_frame() is not None)
-    wait(lambda: registry.callbacks() >= 100)  # mid-call: the stream has run for a while
     daemon.send_signal(signal.SIGKILL)
     daemon.wait()
     lost = wait(lambda: port.status().state is DeviceState.LOST)
@@ -281,7 +279,6 @@ def pulse_unplug(directory: Path) -> dict[str, object]:
     back = wait(lambda: port.status().state is DeviceState.RUNNING and port.status().reopens >= 1)
     got_audio_again = wait(lambda: port.read_frame() is not None)
     status_back = port.status()
-    streams = registry.open_streams()
     port.stop()
     registry.shutdown()
     daemon.terminate()
@@ -294,7 +291,6 @@ def pulse_unplug(directory: Path) -> dict[str, object]:
         "back": back,
         "got_audio_again": got_audio_again,
         "back_status": status_dict(status_back),
-        "streams": streams,
     }
 
 
@@ -327,16 +323,23 @@ def tone_levels(heard: np.ndarray) -> dict[str, float]:
     }
 
 
-def pulse_duplex(directory: Path, alert_first: int, rate: int) -> dict[str, object]:
+def pulse_duplex(directory: Path, alert_first: int, rate: int, duplex: int) -> dict[str, object]:
     """A call's port on the pulse device (capture and playback) and an alert port that only
     plays there, through one registry, the device opened at ``rate``: how many PortAudio
     streams are open in each phase, and what the microphone (the null sink's monitor: an echo
     path) hears. ``alert_first`` 0: the alert joins a running call and leaves; 1: the alert
-    plays first and the call joins it."""
+    plays first and the call joins it. ``duplex`` 0: as ``[audio] duplex = false`` (the
+    default), a stream per direction."""
     daemon = start_pulse(directory)
     registry = DeviceRegistry()
-    call = AlsaPort("pulse", "pulse", registry=registry, rates=(rate,))
-    alert = AlsaPort(playback_device="pulse", capture=False, registry=registry, rates=(rate,))
+    call = AlsaPort("pulse", "pulse", registry=registry, rates=(rate,), duplex=bool(duplex))
+    alert = AlsaPort(
+        playback_device="pulse",
+        capture=False,
+        registry=registry,
+        rates=(rate,),
+        duplex=bool(duplex),
+    )
     voice, ring = ToneGenerator((1000.0,), 0.3), ToneGenerator((400.0,), 0.3)
     first, second = (alert, call) if alert_first else (call, alert)
     first.start()
@@ -417,6 +420,110 @@ def devices(directory: Path) -> dict[str, object]:
     return {"devices": found}
 
 
+def testcard_duplex(directory: Path) -> dict[str, object]:
+    """A call's port on duplexcard (testcard for duplex) with ``[audio] duplex = true`` and an
+    alert port that joins it: one PortAudio stream; each period takes one microphone frame from
+    the FIFO and plays the mix of the call's and the alert's frames into out.raw. The FIFO
+    paces the stream: every frame written there is one period (the playback side's null slave
+    never waits)."""
+    fifo = directory / "in.raw"
+    os.mkfifo(fifo)
+    writer = os.open(fifo, os.O_RDWR)
+    registry = DeviceRegistry()
+    kwargs: dict[str, Any] = {
+        "registry": registry,
+        "rates": (SAMPLE_RATE,),
+        "playback_frames": 100,
+        "prime": 1,
+        "stall_timeout": None,
+        "duplex": True,
+    }
+    call = AlsaPort("duplexcard", "duplexcard", capture_frames=100, **kwargs)
+    alert = AlsaPort(playback_device="duplexcard", capture=False, **kwargs)
+    call.start()
+    running = call.wait_running(DEADLINE)
+    voice, ring = ToneGenerator((1000.0,), 0.3), ToneGenerator((400.0,), 0.3)
+    spoken = [voice.next_frame() for _ in range(50)]
+    rung = [ring.next_frame() for _ in range(25)]
+    for frame in spoken:
+        call.write_frame(frame)
+    alert.start()
+    for frame in rung:
+        alert.write_frame(frame)
+    streams = {"both": registry.open_streams()}
+    t = np.arange(80 * FRAME_SAMPLES) / SAMPLE_RATE
+    mic = np.rint(0.5 * np.sin(2 * np.pi * 300 * t) * 32767).astype("<i2")
+    heard: list[Frame] = []
+
+    def hear(count: int) -> bool:
+        while (frame := call.read_frame()) is not None:
+            heard.append(frame)
+        return len(heard) >= count
+
+    os.write(writer, mic[: 60 * FRAME_SAMPLES].tobytes())
+    got_first = wait(lambda: hear(55))
+    alert.stop()
+    os.write(writer, mic[60 * FRAME_SAMPLES :].tobytes())
+    got_rest = wait(lambda: hear(75))
+    streams["call"] = registry.open_streams()
+    callbacks = registry.callbacks()
+    status = call.status()
+    os.close(writer)  # end of file: the capture side stops waiting and the stream can stop
+    call.stop()
+    registry.shutdown()
+    np.save(directory / "mic.npy", mic)
+    np.save(directory / "heard.npy", samples(b"".join(heard)))
+    np.save(directory / "spoken.npy", samples(b"".join(spoken)))
+    np.save(directory / "rung.npy", samples(b"".join(rung)))
+    return {
+        "running": running,
+        "got": got_first and got_rest,
+        "streams": streams,
+        "callbacks": callbacks,
+        "status": status_dict(status),
+    }
+
+
+def testcard_duplex_stall(directory: Path) -> dict[str, object]:
+    """A duplex stream (duplexcard with ``[audio] duplex = true``) whose device stops
+    delivering is declared lost, closed and reopened as one duplex stream again."""
+    fifo = directory / "in.raw"
+    os.mkfifo(fifo)
+    writer = os.open(fifo, os.O_RDWR)
+    registry = DeviceRegistry()
+    port = AlsaPort(
+        "duplexcard",
+        "duplexcard",
+        registry=registry,
+        rates=(SAMPLE_RATE,),
+        stall_timeout=0.3,
+        startup_grace=0.3,
+        backoff_initial=0.05,
+        duplex=True,
+    )
+    port.start()
+    running = port.wait_running(DEADLINE)
+    os.write(writer, bytes(40 * 320))  # it runs for 40 periods, then nothing comes
+    lost = wait(lambda: port.status().state is DeviceState.LOST)
+    os.write(writer, bytes(1600))  # the blocked read returns and the close completes
+    back = wait(lambda: port.status().state is DeviceState.RUNNING)
+    os.write(writer, bytes(20 * 320))
+    got_frames = wait(lambda: registry.callbacks() >= 50)
+    status = port.status()
+    streams = registry.open_streams()
+    os.close(writer)
+    port.stop()
+    registry.shutdown()
+    return {
+        "running": running,
+        "lost": lost,
+        "back": back,
+        "got_frames": got_frames,
+        "streams": streams,
+        "status": status_dict(status),
+    }
+
+
 SCENARIOS: dict[str, Callable[..., dict[str, object]]] = {
     "playback": playback,
     "wide_playback": wide_playback,
@@ -427,6 +534,8 @@ SCENARIOS: dict[str, Callable[..., dict[str, object]]] = {
     "pulse_unplug": pulse_unplug,
     "echo_path": echo_path,
     "pulse_duplex": pulse_duplex,
+    "testcard_duplex": testcard_duplex,
+    "testcard_duplex_stall": testcard_duplex_stall,
 }
 
 

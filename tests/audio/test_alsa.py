@@ -168,41 +168,14 @@ def test_sound_server_killed_mid_call_the_port_reopens(tmp_path: Path) -> None:
     assert isinstance(lost_status, dict) and isinstance(back_status, dict)
     assert result["lost"] and lost_status["state"] == "lost"
     assert result["back"] and back_status["reopens"] == 1
-    assert result["got_audio_again"] and result["streams"] == 1
+    assert result["got_audio_again"]
     lines = log_lines(tmp_path)
     lost = [line for line in lines if " lost: " in line]
     back = [line for line in lines if " back after " in line]
-    assert len(lost) == 1 and len(back) == 1  # one duplex stream, lost and back once
+    assert (
+        len(lost) == 1 and len(back) == 1
+    )  # one device: its two streams are lost and back together
     assert all("capture and playback device 'pulse' (pulse)" in line for line in lost + back)
-
-
-@pytest.mark.pulseaudio
-@pytest.mark.parametrize("alert_first", [0, 1])
-def test_a_call_and_an_alert_on_one_device_share_one_duplex_stream(
-    tmp_path: Path, alert_first: int
-) -> None:
-    """The call's port captures from and plays to the pulse device and an alert port plays
-    there too: one PortAudio stream serves all of it (one callback per 20 ms period). Both
-    tones reach the microphone (the null sink's monitor) while both play, and the call's own
-    tone goes on after the alert leaves. At 48 kHz: where PortAudio's duplex stream works on
-    ALSA's pulse plugin (see the next test for 8 kHz)."""
-    result = run_scenario(tmp_path, "pulse_duplex", alert_first, 48000)
-    assert result["running"] and result["streams"] == {"first": 1, "both": 1, "call": 1}
-    levels = result["levels"]
-    assert isinstance(levels, dict)
-    assert levels["both"]["1000"] > 30 and levels["both"]["400"] > 30, levels
-    assert levels["call"]["1000"] > 30, levels
-    assert levels["call"]["400"] < levels["both"]["400"] - 20, levels  # the alert has gone
-    callbacks = result["callbacks"]
-    assert isinstance(callbacks, int) and 60 <= callbacks <= 140  # 2 s of 20 ms periods, once
-    status = result["status"]
-    assert isinstance(status, dict) and status["state"] == "running" and status["reopens"] == 0
-    opened = [line for line in log_lines(tmp_path) if " opened: " in line]
-    if alert_first:  # the playback stream makes way for a duplex one when the call starts
-        assert "audio playback device 'pulse' opened: pulse" in opened[0]
-        assert "audio capture and playback device 'pulse' opened: pulse" in opened[1]
-    else:
-        assert len(opened) == 1 and "audio capture and playback device 'pulse'" in opened[0]
 
 
 @pytest.mark.pulseaudio
@@ -243,22 +216,54 @@ def test_a_g722_call_plays_6_khz_through_the_device(tmp_path: Path, rate: int) -
 
 
 @pytest.mark.pulseaudio
-def test_a_device_whose_duplex_stream_fails_gets_a_stream_per_direction(tmp_path: Path) -> None:
-    """PortAudio's duplex stream on ALSA's pulse plugin at 8 kHz ends after its first callback
-    (measured); the device is then opened with a stream per direction at once, not declared
-    lost, and the call's and the alert's audio flow as before."""
-    result = run_scenario(tmp_path, "pulse_duplex", 0, 8000)
-    assert result["running"] and isinstance(result["streams"], dict)
-    assert result["streams"]["call"] == 2
+def test_without_duplex_each_direction_has_its_own_stream(tmp_path: Path) -> None:
+    """``[audio] duplex = false`` (the default): the device gets a capture stream and a
+    playback stream, the alert shares the playback one, and no duplex stream is tried."""
+    result = run_scenario(tmp_path, "pulse_duplex", 0, 48000, 0)
+    assert result["running"] and result["streams"] == {"first": 2, "both": 2, "call": 2}
     levels = result["levels"]
     assert isinstance(levels, dict)
     assert levels["both"]["1000"] > 30 and levels["both"]["400"] > 30, levels
     assert levels["call"]["1000"] > 30, levels
-    assert levels["call"]["400"] < levels["both"]["400"] - 20, levels  # the alert has gone
+    assert not [line for line in log_lines(tmp_path) if "capture and playback" in line]
+
+
+def test_a_duplex_device_runs_one_stream_for_call_and_alert(tmp_path: Path) -> None:
+    """``[audio] duplex = true``: a call's port on duplexcard (capture and playback) and an alert
+    port that joins and leaves it share ONE PortAudio stream, one callback per period; the
+    microphone's frames come out bit-exact and the speaker gets the call's and the alert's
+    frames mixed, then the call's alone."""
+    result = run_scenario(tmp_path, "testcard_duplex")
+    assert result["running"] and result["got"]
+    assert result["streams"] == {"both": 1, "call": 1}
+    callbacks = result["callbacks"]
+    assert isinstance(callbacks, int) and 75 <= callbacks <= 81  # one per microphone frame
     status = result["status"]
     assert isinstance(status, dict) and status["state"] == "running" and status["reopens"] == 0
-    assert status["capture_rate"] == status["playback_rate"] == 8000
+    mic, heard = np.load(tmp_path / "mic.npy"), np.load(tmp_path / "heard.npy")
+    assert np.array_equal(heard[: 75 * 160], mic[: 75 * 160])
+    spoken, rung = np.load(tmp_path / "spoken.npy"), np.load(tmp_path / "rung.npy")
+    expected = spoken.astype(np.int32)
+    expected[: rung.size] += rung
+    played = np.fromfile(tmp_path / "out.raw", dtype="<i2")
+    start = int(np.flatnonzero(played)[0] - np.flatnonzero(expected)[0])  # after the prefill
+    assert np.array_equal(played[start : start + expected.size], expected)
+    opened = [line for line in log_lines(tmp_path) if " opened: " in line]
+    assert opened == [
+        "endpoint.audio.alsa INFO audio capture and playback device 'duplexcard' opened: "
+        "duplexcard at 8000 Hz, 1 channel(s)"
+    ]
+
+
+def test_a_stalled_duplex_device_is_lost_and_reopened_as_one_stream(tmp_path: Path) -> None:
+    result = run_scenario(tmp_path, "testcard_duplex_stall")
+    assert result["running"] and result["lost"] and result["back"] and result["got_frames"]
+    assert result["streams"] == 1
+    status = result["status"]
+    assert isinstance(status, dict) and status["reopens"] == 1
     lines = log_lines(tmp_path)
-    assert not [line for line in lines if " lost: " in line]
-    failed = [line for line in lines if "duplex stream failed" in line]
-    assert len(failed) == 1 and "opening one stream per direction" in failed[0]
+    assert [line for line in lines if " lost: " in line] == [
+        "endpoint.audio.alsa WARNING audio capture and playback device 'duplexcard' "
+        "(duplexcard) lost: no audio for 0.3 s; retrying"
+    ]
+    assert not [line for line in lines if "duplex stream failed" in line]

@@ -1,21 +1,23 @@
 """CPU and PortAudio callbacks of one call's audio port on a device (ALSA's pulse plugin).
 
 Why: a Python callback from PortAudio's C thread is the dearest wake-up this process has
-(issue 19's measurements: 160-210 us of CPU each on the reference VM). A port that captures from
-and plays to one device used to run two PortAudio streams (two callbacks per 20 ms); the
-registry now opens one full-duplex stream there. This bench shows what that buys, with no SIP
-and no network: a private PulseAudio daemon with a null sink (it paces like a card, 20 ms),
-an `AlsaPort("pulse", "pulse")` as a call's, and a stand-in for the media thread that writes
-a frame and reads a frame on absolute 20 ms deadlines. It prints PortAudio streams open,
-callbacks per second, and CPU as % of one core: the whole process, the loop thread, and every
-other thread (PortAudio's callback threads, the device supervisor).
+(issue 19's measurements: 160-210 us of CPU each on the reference VM). A port that captures
+from and plays to one device runs two PortAudio streams (two callbacks per 20 ms); the
+registry can open one full-duplex stream there (``[audio] duplex``). This bench shows what
+that buys, with no SIP and no network: a private PulseAudio daemon with a null sink (it paces
+like a card, 20 ms), an `AlsaPort("pulse", "pulse")` as a call's, and a stand-in for the media
+thread that writes a frame and reads a frame on absolute 20 ms deadlines. It prints PortAudio
+streams open, callbacks per second, and CPU as % of one core: the whole process, the loop
+thread, and every other thread (PortAudio's callback threads, the device supervisor).
 
+``--duplex`` opens the port as ``[audio] duplex = true`` does (off by default).
 ``--code DIR`` runs the `endpoint` package of another checkout (e.g. a worktree of main's HEAD
 under /tmp) for a before/after on the same host; rounds should be interleaved. ``--rate`` is
-the device rate (48000: PortAudio's duplex stream on the pulse plugin fails at 8000 and the
-registry then falls back to a stream per direction, i.e. the old cost).
+the device rate (48000: PortAudio's duplex stream on the pulse plugin ends after a callback or
+two at 8000 and 16000).
 
-Run: .venv/bin/python benchmarks/bench_audio_duplex.py [--seconds 20] [--rate 48000] [--code DIR]
+Run: .venv/bin/python benchmarks/bench_audio_duplex.py [--seconds 20] [--rate 48000] [--duplex]
+[--code DIR]
 """
 
 from __future__ import annotations
@@ -88,12 +90,13 @@ def open_streams(registry: Any) -> int:
     return sum(1 for s in list(registry._streams.values()) if s.is_open())
 
 
-def measure(seconds: float, rate: int) -> dict[str, float]:
+def measure(seconds: float, rate: int, duplex: bool) -> dict[str, float]:
     from endpoint.audio.alsa import AlsaPort
     from endpoint.audio.registry import DeviceRegistry
 
     registry = DeviceRegistry()
-    port = AlsaPort("pulse", "pulse", registry=registry, rates=(rate,))
+    extra = {"duplex": True} if duplex else {}  # older code has no such option
+    port = AlsaPort("pulse", "pulse", registry=registry, rates=(rate,), **extra)
     frame = bytes(320)
     port.start()
     if not port.wait_running(20):
@@ -128,17 +131,19 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--rate", type=int, default=48000, help="device rate (default 48000)")
     ap.add_argument("--code", type=Path, default=Path(__file__).resolve().parents[1])
+    ap.add_argument("--duplex", action="store_true", help="as [audio] duplex = true")
     args = ap.parse_args()
     sys.path.insert(0, str(args.code.resolve()))
     with tempfile.TemporaryDirectory(prefix="bench-duplex-") as tmp:
         daemon = start_pulse(Path(tmp))
         try:
-            r = measure(args.seconds, args.rate)
+            r = measure(args.seconds, args.rate, args.duplex)
         finally:
             daemon.terminate()
             daemon.wait()
+    variant = " --duplex" if args.duplex else ""
     print(
-        f"code {args.code}: {r['streams']:.0f} PortAudio stream(s), "
+        f"code {args.code}{variant}: {r['streams']:.0f} PortAudio stream(s), "
         f"{r['callbacks_per_s']:.1f} callbacks/s; CPU % of one core: process {r['process']:.2f}, "
         f"loop thread {r['loop_thread']:.2f}, other threads {r['other_threads']:.2f}"
     )

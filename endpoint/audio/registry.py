@@ -33,7 +33,7 @@ from typing import Any
 
 import pyaudio
 
-from endpoint.audio.conversion import CaptureConverter, PlaybackConverter, mix
+from endpoint.audio.conversion import CaptureConverter, PlaybackConverter
 from endpoint.audio.devices import (
     PREFERRED_RATES,
     DeviceInfo,
@@ -234,13 +234,7 @@ class DeviceStream:
             capture = CaptureConverter(plan.rate, plan.channels, frame_samples, app_rate)
         if Direction.PLAYBACK in plan.directions:
             playback = PlaybackConverter(plan.rate, plan.channels, frame_samples, app_rate)
-        return StreamCallback(
-            capture,
-            playback,
-            lambda: self.capture_rings,
-            lambda: self.playback_rings,
-            lambda frames: mix(frames, frame_samples),
-        )
+        return StreamCallback(self, capture, playback, frame_samples)
 
     # --- supervisor thread -----------------------------------------------------------------
 
@@ -406,7 +400,7 @@ class DeviceStream:
             frames_per_buffer=max(
                 1, round(plan.rate * self.options.frame_samples / self.options.app_rate)
             ),
-            stream_callback=cb,
+            stream_callback=cb.on_buffer,
         )
         self._streams.append((stream, cb))
 

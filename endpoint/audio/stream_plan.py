@@ -11,12 +11,12 @@ both directions name the same device and its preferred format is the same both w
 each direction gets its own stream, as before.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import pyaudio
 
-from endpoint.audio.conversion import CaptureConverter, PlaybackConverter
+from endpoint.audio.conversion import CaptureConverter, PlaybackConverter, mix
 from endpoint.audio.devices import DeviceInfo, Direction
 from endpoint.audio.ring import FrameRing
 from endpoint.media.frame import Frame
@@ -70,18 +70,24 @@ def plan_streams(
     return plans
 
 
+class RingOwner(Protocol):
+    """Who holds the rings a stream serves: the device (registry.py) swaps these tuples as
+    ports attach and detach, so a callback reads them afresh each period."""
+
+    capture_rings: tuple[FrameRing, ...]
+    playback_rings: tuple[FrameRing, ...]
+
+
 class StreamCallback:
-    """The callback of one PortAudio stream: runs on PortAudio's thread, never blocks, never
-    raises. Captured frames go to every ring in `capture_rings()`; the played frame is the mix
-    of one frame from each ring in `playback_rings()` (the device owner swaps those tuples as
-    ports attach and detach, so they are read afresh each period)."""
+    """The callback of one PortAudio stream (`on_buffer`): runs on PortAudio's thread, never
+    blocks, never raises. Captured frames go to every ring in the owner's `capture_rings`; the
+    played frame is the mix of one frame from each ring in its `playback_rings`."""
 
     __slots__ = (
         "_capture",
-        "_capture_rings",
-        "_mix",
+        "_frame_samples",
+        "_owner",
         "_playback",
-        "_playback_rings",
         "callbacks",
         "error",
         "seen",
@@ -91,17 +97,15 @@ class StreamCallback:
 
     def __init__(
         self,
+        owner: RingOwner,
         capture: CaptureConverter | None,
         playback: PlaybackConverter | None,
-        capture_rings: Callable[[], tuple[FrameRing, ...]],
-        playback_rings: Callable[[], tuple[FrameRing, ...]],
-        mix: Callable[[list[Frame]], Frame],
+        frame_samples: int,
     ) -> None:
+        self._owner = owner
         self._capture = capture
         self._playback = playback
-        self._capture_rings = capture_rings
-        self._playback_rings = playback_rings
-        self._mix = mix
+        self._frame_samples = frame_samples
         self.callbacks = 0
         self.xruns = 0
         self.error: str | None = None
@@ -109,7 +113,7 @@ class StreamCallback:
         self.seen = 0
         self.since = 0.0
 
-    def __call__(
+    def on_buffer(
         self, in_data: bytes | None, frame_count: int, time_info: object, status: int
     ) -> tuple[bytes | None, int]:
         self.callbacks += 1
@@ -117,9 +121,8 @@ class StreamCallback:
             self.xruns += 1
         try:
             if self._capture is not None:
-                frames = self._capture.convert(in_data or b"")
-                rings = self._capture_rings()
-                for frame in frames:
+                rings = self._owner.capture_rings
+                for frame in self._capture.convert(in_data or b""):
                     for ring in rings:
                         ring.push(frame)  # immutable bytes: every ring may share it
             if self._playback is not None:
@@ -130,5 +133,5 @@ class StreamCallback:
         return None, pyaudio.paAbort
 
     def _next_mixed(self) -> Frame:
-        frames = [f for f in (ring.pop() for ring in self._playback_rings()) if f is not None]
-        return self._mix(frames)
+        frames = [f for f in (ring.pop() for ring in self._owner.playback_rings) if f is not None]
+        return mix(frames, self._frame_samples)

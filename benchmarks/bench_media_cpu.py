@@ -23,13 +23,21 @@ the media thread's wake-up lateness and the time from its wake-up to the ``sendt
 codec, RTP header, SRTP). Next to the process's CPU it prints the media thread's own (from
 /proc/self/task), which is where SRTP's cost lands.
 
+``--audio pulse`` puts both ends on a sound device instead of a tone and an echo: a private
+PulseAudio daemon with a null sink (it paces like a card), our port on ALSA's ``pulse`` device
+(the ``alsa`` backend through PortAudio, ``--duplex`` as ``[audio] duplex = true``), baresip's
+``alsa`` module on the same device at 8 kHz. Each side then hears the null sink's monitor (both
+sides' speakers), so the audio is not an echo of the other's, but the CPU is a device call's.
+
 Run: .venv/bin/python benchmarks/bench_media_cpu.py [--seconds 60] [--srtp] [--codec G722|OPUS]
+[--audio pulse [--duplex]]
 """
 
 from __future__ import annotations
 
 import argparse
 import bisect
+import contextlib
 import datetime
 import itertools
 import os
@@ -40,6 +48,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -182,16 +191,32 @@ def main() -> None:
     ap.add_argument(
         "--codec", choices=("PCMU", "G722", "OPUS"), default="PCMU", help="every call's codec"
     )
+    ap.add_argument("--audio", choices=("tone", "pulse"), default="tone", help="see above")
+    ap.add_argument("--duplex", action="store_true", help="--audio pulse: one duplex stream")
     args = ap.parse_args()
     codec = args.codec
-    results = {"plain": one_call(args.seconds, keying=None, codec=codec)}
-    if args.aec:
-        results["aec"] = one_call(args.seconds, keying=None, aec=True, codec=codec)
-    if args.pp:
-        results["speex pp"] = one_call(args.seconds, keying=None, pp=True, codec=codec)
-    if args.srtp:
-        results["sdes"] = one_call(args.seconds, keying="sdes", codec=codec)
-        results["dtls"] = one_call(args.seconds, keying="dtls", codec=codec)
+    with contextlib.ExitStack() as stack:
+        device = None
+        if args.audio == "pulse":
+            from bench_audio_duplex import start_pulse
+
+            pulse_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-pulse-"))
+            daemon = start_pulse(Path(pulse_dir))
+            stack.callback(daemon.wait)
+            stack.callback(daemon.terminate)
+            device = Device("pulse", args.duplex)
+        results = {"plain": one_call(args.seconds, keying=None, codec=codec, device=device)}
+        if args.aec:
+            results["aec"] = one_call(
+                args.seconds, keying=None, aec=True, codec=codec, device=device
+            )
+        if args.pp:
+            results["speex pp"] = one_call(
+                args.seconds, keying=None, pp=True, codec=codec, device=device
+            )
+        if args.srtp:
+            results["sdes"] = one_call(args.seconds, keying="sdes", codec=codec, device=device)
+            results["dtls"] = one_call(args.seconds, keying="dtls", codec=codec, device=device)
     print("\nsummary (same run, one call after the other):")
     plain = results["plain"]
     for name, (ours, theirs, p99) in results.items():
@@ -208,6 +233,14 @@ def main() -> None:
         )
 
 
+@dataclass(frozen=True)
+class Device:
+    """The ALSA device both ends use instead of tone and echo (``--audio pulse``)."""
+
+    name: str
+    duplex: bool
+
+
 def one_call(
     seconds: float,
     *,
@@ -215,6 +248,7 @@ def one_call(
     aec: bool = False,
     pp: bool = False,
     codec: str = "PCMU",
+    device: Device | None = None,
 ) -> tuple[float, float, float]:
     """One call of ``seconds`` (plain RTP, or SRTP keyed by "sdes" or "dtls"); returns (our CPU
     %, baresip's CPU %, our send pacing p99 in ms). With ``aec`` our call runs echo
@@ -229,7 +263,8 @@ def one_call(
     peer = Baresip(
         work / "baresip",
         user="echo",
-        echo=True,
+        echo=device is None,
+        alsa_device=device.name if device else None,
         mediaenc=mediaenc,
         modules=("speex_pp",) if aec or pp else (),
         codecs=BARESIP_CODECS[codec],
@@ -296,8 +331,24 @@ def one_call(
     )
     sockets.audio_pt = media.payload_type
     rate = stream.codec.audio_rate
-    audio = open_audio("tone", tone_hz=440, rate=rate, frame_samples=rate // 50)
+    if device is None:
+        audio = open_audio("tone", tone_hz=440, rate=rate, frame_samples=rate // 50)
+    else:
+        audio = open_audio(
+            "alsa",
+            capture_device=device.name,
+            playback_device=device.name,
+            rate=rate,
+            frame_samples=rate // 50,
+            duplex=device.duplex,
+        )
     audio.start()
+    if device is not None:
+        from endpoint.audio.alsa import AlsaPort
+
+        if not (isinstance(audio, AlsaPort) and audio.wait_running(20)):
+            raise SystemExit(f"the {device.name} device did not open: {audio.status()}")
+        time.sleep(3.0)  # the sound server's streams take a moment to flow
     loop = TimedLoop(record_lateness=True)
     loop.woke_ns = []
     loop.start()
@@ -341,6 +392,7 @@ def one_call(
     thread1 = thread_cpu(media_id)
     stats = loop.remove_call("bench").result(5)
     loop.stop()
+    audio.stop()
     sip.sendto(bytes(dialog.create_request("BYE", via())), peer_addr)
     bye = wait_final(sip, "BYE")
     peer.stop()
@@ -364,7 +416,8 @@ def one_call(
         print(f"our stream: {stats.summary()}")
     print(f"sip-endpoint process: {ours:.2f} % of one core")
     print(f"  of which media thread: {100 * (thread1 - thread0) / wall:.2f} %")
-    print(f"baresip 1.0 (echo):   {theirs:.2f} % of one core")
+    mode = "echo" if device is None else f"alsa,{device.name}"
+    print(f"baresip 1.0 ({mode}):   {theirs:.2f} % of one core")
     if theirs > 0:
         print(f"ratio ours / baresip: {ours / theirs:.2f}")
     wake_to_send(loop, sockets.sent_ns)

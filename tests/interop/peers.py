@@ -366,6 +366,9 @@ class Baresip:
     tls_certificate: Path | None = None
     #: Extra modules to load (e.g. "speex_pp" for the hands-free CPU comparison).
     modules: tuple[str, ...] = ()
+    #: An ALSA device (e.g. "pulse") that baresip's ``alsa`` module captures from and plays
+    #: to at 8 kHz mono, instead of the tone, file or echo above (the device CPU comparison).
+    alsa_device: str | None = None
     #: The account's ``audio_codecs`` in its order (baresip names G.722 "G722/16000/1" and
     #: Opus "opus/48000/2"); G722 loads ``g722.so``, opus ``opus.so``.
     codecs: str = "PCMU"
@@ -394,7 +397,10 @@ class Baresip:
     def _write_config(self) -> None:
         rec = self.workdir / "rec"
         rec.mkdir(exist_ok=True)
-        if self.echo:
+        if self.alsa_device is not None:
+            source = player = f"alsa,{self.alsa_device}"
+            rate = "8000\nausrc_channels\t\t1"
+        elif self.echo:
             # The bridge passes audio at one rate: the codec's (16 kHz for G.722, 48 kHz
             # stereo for Opus: baresip's opus module decodes at 48 kHz in two channels).
             echo_rate = "16000\nausrc_channels\t\t1" if "G722" in self.codecs.upper() else ""
@@ -448,7 +454,8 @@ ringback_disabled\tyes
 """
         if self.tls_certificate is not None:
             config += f"sip_certificate\t\t{self.tls_certificate}\n"
-        modules = (*self.modules, "g722") if "G722" in self.codecs.upper() else self.modules
+        modules = (*self.modules, "alsa") if self.alsa_device is not None else self.modules
+        modules = (*modules, "g722") if "G722" in self.codecs.upper() else modules
         modules = (*modules, "opus") if "OPUS" in self.codecs.upper() else modules
         for module in modules:
             config += f"module\t\t\t{module}.so\n"

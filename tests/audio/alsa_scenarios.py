@@ -420,12 +420,14 @@ def devices(directory: Path) -> dict[str, object]:
     return {"devices": found}
 
 
-def testcard_duplex(directory: Path) -> dict[str, object]:
+def testcard_duplex(directory: Path, alert_first: int) -> dict[str, object]:
     """A call's port on duplexcard (testcard for duplex) with ``[audio] duplex = true`` and an
     alert port that joins it: one PortAudio stream; each period takes one microphone frame from
     the FIFO and plays the mix of the call's and the alert's frames into out.raw. The FIFO
     paces the stream: every frame written there is one period (the playback side's null slave
-    never waits)."""
+    never waits). ``alert_first`` 1: the alert port plays first (a playback stream) and the
+    call's port joins it (the device is reopened as one duplex stream); both queue their frames
+    once the duplex stream is open."""
     fifo = directory / "in.raw"
     os.mkfifo(fifo)
     writer = os.open(fifo, os.O_RDWR)
@@ -440,17 +442,24 @@ def testcard_duplex(directory: Path) -> dict[str, object]:
     }
     call = AlsaPort("duplexcard", "duplexcard", capture_frames=100, **kwargs)
     alert = AlsaPort(playback_device="duplexcard", capture=False, **kwargs)
-    call.start()
-    running = call.wait_running(DEADLINE)
+    first, second = (alert, call) if alert_first else (call, alert)
+    first.start()
+    running = first.wait_running(DEADLINE)
+    second.start()
+    running = running and wait(  # the device's rates name capture once the duplex stream opened
+        lambda: (
+            call.status().capture_rate == SAMPLE_RATE and call.status().state is DeviceState.RUNNING
+        )
+    )
     voice, ring = ToneGenerator((1000.0,), 0.3), ToneGenerator((400.0,), 0.3)
     spoken = [voice.next_frame() for _ in range(50)]
     rung = [ring.next_frame() for _ in range(25)]
     for frame in spoken:
         call.write_frame(frame)
-    alert.start()
     for frame in rung:
         alert.write_frame(frame)
     streams = {"both": registry.open_streams()}
+    callbacks = registry.callbacks()  # the playback stream's, when the alert came first
     t = np.arange(80 * FRAME_SAMPLES) / SAMPLE_RATE
     mic = np.rint(0.5 * np.sin(2 * np.pi * 300 * t) * 32767).astype("<i2")
     heard: list[Frame] = []
@@ -466,7 +475,7 @@ def testcard_duplex(directory: Path) -> dict[str, object]:
     os.write(writer, mic[60 * FRAME_SAMPLES :].tobytes())
     got_rest = wait(lambda: hear(75))
     streams["call"] = registry.open_streams()
-    callbacks = registry.callbacks()
+    callbacks = registry.callbacks() - callbacks
     status = call.status()
     os.close(writer)  # end of file: the capture side stops waiting and the stream can stop
     call.stop()

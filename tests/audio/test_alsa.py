@@ -228,12 +228,16 @@ def test_without_duplex_each_direction_has_its_own_stream(tmp_path: Path) -> Non
     assert not [line for line in log_lines(tmp_path) if "capture and playback" in line]
 
 
-def test_a_duplex_device_runs_one_stream_for_call_and_alert(tmp_path: Path) -> None:
+@pytest.mark.parametrize("alert_first", [0, 1])
+def test_a_duplex_device_runs_one_stream_for_call_and_alert(
+    tmp_path: Path, alert_first: int
+) -> None:
     """``[audio] duplex = true``: a call's port on duplexcard (capture and playback) and an alert
     port that joins and leaves it share ONE PortAudio stream, one callback per period; the
     microphone's frames come out bit-exact and the speaker gets the call's and the alert's
-    frames mixed, then the call's alone."""
-    result = run_scenario(tmp_path, "testcard_duplex")
+    frames mixed, then the call's alone. An alert that plays first has a playback stream, which
+    makes way for one duplex stream when the call starts."""
+    result = run_scenario(tmp_path, "testcard_duplex", alert_first)
     assert result["running"] and result["got"]
     assert result["streams"] == {"both": 1, "call": 1}
     callbacks = result["callbacks"]
@@ -249,10 +253,15 @@ def test_a_duplex_device_runs_one_stream_for_call_and_alert(tmp_path: Path) -> N
     start = int(np.flatnonzero(played)[0] - np.flatnonzero(expected)[0])  # after the prefill
     assert np.array_equal(played[start : start + expected.size], expected)
     opened = [line for line in log_lines(tmp_path) if " opened: " in line]
-    assert opened == [
+    duplex = (
         "endpoint.audio.alsa INFO audio capture and playback device 'duplexcard' opened: "
         "duplexcard at 8000 Hz, 1 channel(s)"
-    ]
+    )
+    playback = (
+        "endpoint.audio.alsa INFO audio playback device 'duplexcard' opened: "
+        "duplexcard at 8000 Hz, 1 channel(s)"
+    )
+    assert opened == ([playback, duplex] if alert_first else [duplex])
 
 
 def test_a_stalled_duplex_device_is_lost_and_reopened_as_one_stream(tmp_path: Path) -> None:

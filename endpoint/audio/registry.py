@@ -249,21 +249,46 @@ class DeviceStream:
                 self._lost_since = None
                 self._failures = 0
                 self._failing_reported = False
+                self._directions = ()
                 log.info("audio %s closed", label)
             return
         if self.state is DeviceState.STOPPED:
             self.state = DeviceState.STARTING
             self._next_attempt = now
         if self.state is DeviceState.RUNNING and not set(wanted) <= set(self._directions):
-            log.info("audio %s reopened for %s", self.label, _directions_label(wanted))
-            self._close(host, graceful=True)
-            self.state = DeviceState.STARTING
-            self._next_attempt = now
+            self._widen(host, wanted)
         if self.state is DeviceState.RUNNING:
             self._watch(host, now)
             self._report_xruns(now)
         if self.state in (DeviceState.STARTING, DeviceState.LOST) and now >= self._next_attempt:
             self._attempt(host, now, others_open)
+
+    def _widen(self, host: PortAudioHost, wanted: tuple[Direction, ...]) -> None:
+        """A running device is asked for a direction it has not opened (a call starts while
+        an alert plays). With duplex it is closed and reopened as one stream; without, the
+        missing direction is opened beside the running stream, which plays on undisturbed."""
+        if self.options.duplex:
+            log.info("audio %s reopened for %s", self.label, _directions_label(wanted))
+            self._close(host, graceful=True)
+            self.state = DeviceState.STARTING
+            self._next_attempt = time.monotonic()
+            return
+        missing = tuple(d for d in wanted if d not in self._directions)
+        try:
+            plans = self._open(host, missing)
+        except (AudioError, OSError, ValueError) as exc:  # retried as a whole, with backoff
+            self.last_error = str(exc)
+            log.warning("audio %s not available: %s; retrying", self.label, exc)
+            self._close(host, graceful=True)
+            self.state = DeviceState.STARTING
+            self._failing_reported = True
+            self._next_attempt = time.monotonic() + self._next_delay()
+            return
+        now = time.monotonic()
+        for _, cb in self._streams[-len(plans) :]:
+            cb.since = now
+        self._opened_at = now
+        self._log_opened(plans)
 
     def _next_delay(self) -> float:
         """Delay before the next reopen attempt; each call counts one failed attempt."""
@@ -318,7 +343,8 @@ class DeviceStream:
         try:
             if not others_open:
                 host.reinitialize()
-            plans = self._open(host)
+            self._directions = ()
+            plans = self._open(host, self.wanted())
         except (AudioError, OSError, ValueError) as exc:
             now = time.monotonic()  # opening can take long; measure from when it ended
             self.last_error = str(exc)
@@ -340,37 +366,42 @@ class DeviceStream:
             )
             self._lost_since = None
         else:
-            for plan in plans:
-                log.info(
-                    "audio %s device %s opened: %s at %d Hz, %d channel(s)",
-                    _directions_label(plan.directions),
-                    describe(self.spec),
-                    plan.device.name,
-                    plan.rate,
-                    plan.channels,
-                )
+            self._log_opened(plans)
         self.state = DeviceState.RUNNING
 
-    def _open(self, host: PortAudioHost) -> list[StreamPlan]:
-        """Open the stream(s) the wanted directions need; all of them or none."""
+    def _log_opened(self, plans: list[StreamPlan]) -> None:
+        for plan in plans:
+            log.info(
+                "audio %s device %s opened: %s at %d Hz, %d channel(s)",
+                _directions_label(plan.directions),
+                describe(self.spec),
+                plan.device.name,
+                plan.rate,
+                plan.channels,
+            )
+
+    def _open(self, host: PortAudioHost, directions: tuple[Direction, ...]) -> list[StreamPlan]:
+        """Open the stream(s) `directions` need beside those open; all of them or none."""
         with host.lock:
             devices = host.devices()
-            wanted = self.wanted()
-            self._directions = wanted
-            chosen = {d: self._choose(host, devices, d) for d in wanted}
+            chosen = {d: self._choose(host, devices, d) for d in directions}
             plans = plan_streams(
                 chosen.get(Direction.CAPTURE),
                 chosen.get(Direction.PLAYBACK),
                 duplex=self.options.duplex,
             )
+            opened: list[tuple[pyaudio.Stream, StreamCallback]] = []
             try:
                 for plan in plans:
-                    self._open_one(host, plan)
+                    opened.append(self._open_one(host, plan))
             except BaseException:
-                self._close(host, graceful=False)
+                self._close_streams(host, opened, graceful=False)
                 raise
-            self.device_names = {d: c.device.name for d, c in chosen.items()}
-            self.rates = {d: c.rate for d, c in chosen.items()}
+            self._streams.extend(opened)
+            both = set(self._directions) | set(directions)
+            self._directions = tuple(d for d in Direction if d in both)
+            self.device_names.update({d: c.device.name for d, c in chosen.items()})
+            self.rates.update({d: c.rate for d, c in chosen.items()})
             return plans
 
     def _choose(
@@ -385,7 +416,9 @@ class DeviceStream:
         )
         return Chosen(device, rate, channels)
 
-    def _open_one(self, host: PortAudioHost, plan: StreamPlan) -> None:
+    def _open_one(
+        self, host: PortAudioHost, plan: StreamPlan
+    ) -> tuple[pyaudio.Stream, StreamCallback]:
         capture = Direction.CAPTURE in plan.directions
         playback = Direction.PLAYBACK in plan.directions
         cb = self.callback(plan)
@@ -402,7 +435,7 @@ class DeviceStream:
             ),
             stream_callback=cb.on_buffer,
         )
-        self._streams.append((stream, cb))
+        return stream, cb
 
     def _close(self, host: PortAudioHost, *, graceful: bool) -> None:
         """Close the stream(s). Graceful stops wait for the callback to finish; a dead or stalled
@@ -410,6 +443,15 @@ class DeviceStream:
         blocks inside an ALSA plugin; then this waits until the read returns, with the state
         already LOST, and the media thread is unaffected."""
         streams, self._streams = self._streams, []
+        self._close_streams(host, streams, graceful=graceful)
+
+    def _close_streams(
+        self,
+        host: PortAudioHost,
+        streams: list[tuple[pyaudio.Stream, StreamCallback]],
+        *,
+        graceful: bool,
+    ) -> None:
         for stream, cb in streams:
             self._past_xruns += cb.xruns
             self._past_callbacks += cb.callbacks

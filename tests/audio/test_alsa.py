@@ -216,16 +216,25 @@ def test_a_g722_call_plays_6_khz_through_the_device(tmp_path: Path, rate: int) -
 
 
 @pytest.mark.pulseaudio
-def test_without_duplex_each_direction_has_its_own_stream(tmp_path: Path) -> None:
+@pytest.mark.parametrize("alert_first", [0, 1])
+def test_without_duplex_each_direction_has_its_own_stream(tmp_path: Path, alert_first: int) -> None:
     """``[audio] duplex = false`` (the default): the device gets a capture stream and a
-    playback stream, the alert shares the playback one, and no duplex stream is tried."""
-    result = run_scenario(tmp_path, "pulse_duplex", 0, 48000, 0)
-    assert result["running"] and result["streams"] == {"first": 2, "both": 2, "call": 2}
+    playback stream, the alert shares the playback one, and no duplex stream is tried. An
+    alert that plays first keeps its stream: the call's capture stream opens beside it."""
+    result = run_scenario(tmp_path, "pulse_duplex", alert_first, 48000, 0)
+    first = 1 if alert_first else 2
+    assert result["running"] and result["streams"] == {"first": first, "both": 2, "call": 2}
     levels = result["levels"]
     assert isinstance(levels, dict)
     assert levels["both"]["1000"] > 30 and levels["both"]["400"] > 30, levels
     assert levels["call"]["1000"] > 30, levels
-    assert not [line for line in log_lines(tmp_path) if "capture and playback" in line]
+    lines = log_lines(tmp_path)
+    assert not [line for line in lines if "capture and playback" in line or "reopened" in line]
+    opened = [
+        line.split(" opened: ")[0].split("audio ")[1] for line in lines if " opened: " in line
+    ]
+    expected = ["capture device 'pulse'", "playback device 'pulse'"]
+    assert opened == (expected[::-1] if alert_first else expected)
 
 
 @pytest.mark.parametrize("alert_first", [0, 1])

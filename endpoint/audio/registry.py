@@ -153,20 +153,22 @@ class StreamOptions:
     duplex: bool = False
     """Open a device that captures and plays as one full-duplex stream (`[audio] duplex`).
     Off by default: on ALSA's pulse plugin, the only device measurable here, PortAudio's duplex
-    stream ends after one callback at 8 and 16 kHz, and at 48 kHz it sometimes busy-polls
-    (46-92 % of a core) and otherwise costs what two streams cost (bench_audio_duplex.py)."""
+    stream ends after a callback or two at 8 and 16 kHz, and at 48 kHz it sometimes busy-polls
+    (17-92 % of a core) (bench_audio_duplex.py). Every port of a device must agree (they come
+    from one configuration): it decides whether the registry keys the device per direction."""
 
 
 class DeviceStream:
     """One device's PortAudio stream(s), shared by the ports attached to it.
 
-    A port that captures from and plays to the device, and an alert port that only plays to it,
-    all attach here; the device is opened with one full-duplex stream when both directions are
-    wanted and the device takes the same format both ways (one callback per period instead of
-    two, see stream_plan.py), otherwise with one stream per direction. A running device that
-    is asked for a direction it has not opened (a call starts while an alert plays) is closed
-    and reopened with both; one that keeps a direction nobody wants any more stays as it is,
-    so the remaining port's audio is not interrupted.
+    Without duplex (the default) the registry keeps one per device and direction. With duplex,
+    a port that captures from and plays to the device and an alert port that only plays to it
+    all attach to one; it is opened as one full-duplex stream when both directions are wanted
+    and the device takes the same format both ways (one callback per period instead of two,
+    see stream_plan.py), otherwise with one stream per direction. A running device that is
+    asked for a direction it has not opened (a call starts while an alert plays) is closed and
+    reopened with both; one that keeps a direction nobody wants any more stays as it is, so the
+    remaining port's audio is not interrupted.
     """
 
     def __init__(self, spec: DeviceSpec, options: StreamOptions) -> None:
@@ -264,31 +266,12 @@ class DeviceStream:
             self._attempt(host, now, others_open)
 
     def _widen(self, host: PortAudioHost, wanted: tuple[Direction, ...]) -> None:
-        """A running device is asked for a direction it has not opened (a call starts while
-        an alert plays). With duplex it is closed and reopened as one stream; without, the
-        missing direction is opened beside the running stream, which plays on undisturbed."""
-        if self.options.duplex:
-            log.info("audio %s reopened for %s", self.label, _directions_label(wanted))
-            self._close(host, graceful=True)
-            self.state = DeviceState.STARTING
-            self._next_attempt = time.monotonic()
-            return
-        missing = tuple(d for d in wanted if d not in self._directions)
-        try:
-            plans = self._open(host, missing)
-        except (AudioError, OSError, ValueError) as exc:  # retried as a whole, with backoff
-            self.last_error = str(exc)
-            log.warning("audio %s not available: %s; retrying", self.label, exc)
-            self._close(host, graceful=True)
-            self.state = DeviceState.STARTING
-            self._failing_reported = True
-            self._next_attempt = time.monotonic() + self._next_delay()
-            return
-        now = time.monotonic()
-        for _, cb in self._streams[-len(plans) :]:
-            cb.since = now
-        self._opened_at = now
-        self._log_opened(plans)
+        """A running duplex-capable device is asked for a direction it has not opened (a call
+        starts while an alert plays): it is closed and reopened as one stream."""
+        log.info("audio %s reopened for %s", self.label, _directions_label(wanted))
+        self._close(host, graceful=True)
+        self.state = DeviceState.STARTING
+        self._next_attempt = time.monotonic()
 
     def _next_delay(self) -> float:
         """Delay before the next reopen attempt; each call counts one failed attempt."""
@@ -484,7 +467,7 @@ class DeviceRegistry:
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._changed = threading.Condition(self._lock)
-        self._streams: dict[tuple[DeviceSpec, int, int], DeviceStream] = {}
+        self._streams: dict[tuple[DeviceSpec, int, int, Direction | None], DeviceStream] = {}
         self._thread: threading.Thread | None = None
         self._closing = False
 
@@ -493,11 +476,15 @@ class DeviceRegistry:
     ) -> DeviceStream:
         """Connect a ring to the device's stream(s) (created on first use). Never blocks long.
 
-        A device is shared per frame format: a G.722 call's 16 kHz stream is not the 8 kHz
-        one a call just left (closing on the supervisor thread), which the device may hold a
-        moment longer; opening then retries with the usual backoff."""
+        A device is shared per frame format (and per direction without duplex): a G.722
+        call's 16 kHz stream is not the 8 kHz one a call just left (closing on the supervisor
+        thread), which the device may hold a moment longer; opening then retries with the
+        usual backoff."""
         name = spec.lower() if isinstance(spec, str) else spec
-        key = (name, options.frame_samples, options.app_rate)
+        # Without duplex each direction is its own DeviceStream, as it always was: a device
+        # whose microphone fails still plays, and each direction is lost and back on its own.
+        side = None if options.duplex else direction
+        key = (name, options.frame_samples, options.app_rate, side)
         with self._lock:
             stream = self._streams.get(key)
             if stream is None:

@@ -276,7 +276,7 @@ def pulse_unplug(directory: Path) -> dict[str, object]:
         port.read_frame()
         port.write_frame(bytes(320))
     daemon = start_pulse(directory)
-    back = wait(lambda: port.status().state is DeviceState.RUNNING and port.status().reopens >= 1)
+    back = wait(lambda: port.status().state is DeviceState.RUNNING and port.status().reopens >= 2)
     got_audio_again = wait(lambda: port.read_frame() is not None)
     status_back = port.status()
     port.stop()

@@ -10,13 +10,14 @@ through ``_receive``/``_deliver``/``receive_rtp``, and ``_tick``'s per-call chec
 /work/plans/session8.md: 15-19 % of the media thread.
 
 When: exactly one call, its stream ``fused_ready`` (one frame a packet, sending, no digit being
-sent), no processor, rate bridge or alert, no DTLS or a settled one, and its RTP socket connected
-to the latched peer since before a receive emptied every socket (``CallMedia.drained_peer``: what
-was queued before the connect still carries its own source), or not latched at all (then the
-send is fused and the receive is the generic one, which needs every datagram's source). Any
-command drops the closure
-(``MediaLoop._tick_all`` rebuilds it on the next tick that qualifies), and so does anything it
-sees change under it: a re-latch, a DTLS record, a failure.
+sent), no rate bridge or alert, no DTLS or a settled one, and its RTP socket connected to the
+latched peer since before a receive emptied every socket (``CallMedia.drained_peer``: what was
+queued before the connect still carries its own source), or not latched at all (then the send
+is fused and the receive is the generic one, which needs every datagram's source). Voice
+processing is no obstacle: the microphone and the speaker then go through the generic tick's
+own ``microphone`` and ``speaker``. Any command drops the closure (``MediaLoop._tick_all``
+rebuilds it on the next tick that qualifies), and so does anything it sees change under it: a
+re-latch, a DTLS record, a failure.
 
 What it does is the generic tick's, step for step: send, receive, follow the latch, DTLS, play,
 timer, events. Every protocol decision stays in ``endpoint.media``: the stream's ``send_audio``,
@@ -31,10 +32,11 @@ compares what they send, count, report and play.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING
 
 from endpoint.media.dtls_gate import DtlsSrtpProtection
-from endpoint.media.frame import silence
+from endpoint.media.frame import Frame, silence
 from endpoint.media.rtp import HEADER
 from endpoint.runtime.rtp_transport import MAX_DRAIN
 
@@ -56,7 +58,6 @@ def qualifies(call: CallMedia) -> bool:
         socket_ready = call.drained_peer == peer and latched == peer
     return (
         socket_ready
-        and call.processor is None
         and call.bridges is None
         and call.alert is None
         and (call.dtls is None or call.dtls_settled)
@@ -66,7 +67,7 @@ def qualifies(call: CallMedia) -> bool:
 
 def build_fused(loop: MediaLoop, call: CallMedia) -> Callable[[float], bool] | None:
     """The fused tick of ``call`` (True: it produced events), or None if it does not qualify."""
-    from endpoint.runtime.media_loop import timer_socket
+    from endpoint.runtime.media_loop import microphone, speaker, timer_socket
 
     if not qualifies(call):
         return None
@@ -76,7 +77,10 @@ def build_fused(loop: MediaLoop, call: CallMedia) -> Callable[[float], bool] | N
         protection = protection.rtp  # settled: its RTP keys will not change under us
     protect = None if protection is None else protection.protect_rtp
     send, receive = _sender(call), _receiver(loop, call)
-    read_frame, write_frame = port.read_frame, port.write_frame
+    read_frame: Callable[[], Frame | None] = port.read_frame
+    write_frame: Callable[[Frame], None] = port.write_frame
+    if call.processor is not None:  # hands-free processing: the generic tick's own steps
+        read_frame, write_frame = partial(microphone, call), partial(speaker, call)
     send_audio, playout, quiet = stream.send_audio, stream.playout, silence(stream.frame_samples)
     receiver, peer, events_put = stream.receiver, sockets.peer, loop._events.put
 

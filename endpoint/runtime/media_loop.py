@@ -96,6 +96,32 @@ def exchange(port: AudioPort, processor: VoiceProcessor, to_play: Frame) -> Fram
     return processed
 
 
+def microphone(call: CallMedia) -> Frame | None:
+    """The frame to send this tick, at the port's rate. With a native processor it was read
+    and processed in the previous tick's ``speaker`` (the canceller's hundreds of microseconds
+    never sit between the wake-up and the send); a gains-only one costs microseconds here."""
+    processor = call.processor
+    if processor is not None and processor.native:
+        frame, call.processed = call.processed, None
+        return frame
+    frame = call.port.read_frame()
+    if frame is not None and processor is not None:
+        frame = processor.captured(frame)
+    return frame
+
+
+def speaker(call: CallMedia, frame: Frame) -> None:
+    """Hand ``frame`` (at the port's rate) to the speaker; with a native processor, process
+    the microphone against it too (sent at the next tick's start)."""
+    processor = call.processor
+    if processor is None:
+        call.port.write_frame(frame)
+    elif processor.native:
+        call.processed = exchange(call.port, processor, frame)
+    else:
+        call.port.write_frame(processor.played(frame))
+
+
 def at_rate(samples: Frame, rate: int) -> Frame:
     """8 kHz alert samples at a call's audio rate (audioop's interpolating rate conversion: a
     beep needs no more, and it runs once per alert, not per frame)."""
@@ -421,13 +447,7 @@ class MediaLoop:
         the canceller's hundreds of microseconds never sit between the wake-up and the send
         (one frame, 20 ms, of added latency, only when processing is on).
         """
-        if call.processor is not None and call.processor.native:
-            frame = call.processed
-            call.processed = None
-        else:
-            frame = call.port.read_frame()
-            if frame is not None and call.processor is not None:
-                frame = call.processor.captured(frame)  # gains only: a few microseconds
+        frame = microphone(call)
         if frame is not None and call.bridges is not None:
             frame = call.bridges[0].convert(frame)
         if frame is None:
@@ -562,12 +582,7 @@ class MediaLoop:
         frame = call.stream.playout(now)
         if call.bridges is not None:
             frame = call.bridges[1].convert(frame)
-        if call.processor is None:
-            call.port.write_frame(frame)
-        elif call.processor.native:
-            call.processed = exchange(call.port, call.processor, frame)
-        else:
-            call.port.write_frame(call.processor.played(frame))
+        speaker(call, frame)
 
     def set_volume(self, call_id: str, speaker_db: float | None, mic_db: float | None) -> None:
         """Change a call's speaker volume and/or microphone gain (`ctl volume`)."""

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from endpoint.audio import open_audio
+from endpoint.audio.processing import ProcessingSettings, VoiceProcessor
 from endpoint.media.rtp import RtpExtension, RtpPacket
 from endpoint.media.srtp import SrtpProtection
 from endpoint.media.stream import MediaStream, SourceLatched, StreamConfig
@@ -58,7 +59,9 @@ def write_microphone(path: Path) -> None:
 class Rig:
     """One media loop with one call, its peer's sockets, and a second address of the peer's."""
 
-    def __init__(self, tmp: Path, name: str, *, fused: bool, srtp: bool, mux: bool) -> None:
+    def __init__(
+        self, tmp: Path, name: str, *, fused: bool, srtp: bool, mux: bool, processing: str = ""
+    ) -> None:
         self.sockets = allocate("127.0.0.1", (20000, 60000), random.Random(), rtcp_mux=mux)
         self.peer, self.peer_rtcp, self.other = bound(), bound(), bound()
         self.roles = {self.peer.getsockname(): "peer", self.other.getsockname(): "other"}
@@ -70,7 +73,7 @@ class Rig:
         self.port = open_audio("file", input_file=tmp / "mic.wav", output_file=self.played)
         self.port.start()
         self.loop = MediaLoop(realtime_priority=None)
-        self.call = CallMedia("c", stream, self.sockets, self.port)
+        self.call = CallMedia("c", stream, self.sockets, self.port, processor=processor(processing))
         self.loop._add(self.call)
         self.tick = self.loop._tick_all if fused else self.loop._tick_generic
         self.fused_at: list[bool] = []
@@ -194,12 +197,25 @@ def settle(sentinel: socket.socket) -> None:
     sentinel.recv(16)
 
 
-def run_both(tmp: Path, ticks: list, *, srtp: bool, mux: bool, warm: int = 6) -> list[bool]:
+def processor(processing: str) -> VoiceProcessor | None:
+    """None, gains only (Python), or speex's noise suppression and gain (native: the
+    microphone is processed against the speaker a tick ahead of its send)."""
+    if processing == "gains":
+        return VoiceProcessor(ProcessingSettings(speaker_volume_db=-6, mic_gain_db=6), 8000, 160)
+    if processing == "speex":
+        settings = ProcessingSettings(noise_suppression=True, auto_gain=True, engine="speex")
+        return VoiceProcessor(settings, 8000, 160)
+    return None
+
+
+def run_both(
+    tmp: Path, ticks: list, *, srtp: bool, mux: bool, warm: int = 6, processing: str = ""
+) -> list[bool]:
     """Drives both loops (after ``warm`` ticks of the peer's audio); returns, tick by tick,
     whether the first one's fused tick was in place after it."""
     write_microphone(tmp / "mic.wav")
-    fused = Rig(tmp, "fused", fused=True, srtp=srtp, mux=mux)
-    generic = Rig(tmp, "generic", fused=False, srtp=srtp, mux=mux)
+    fused = Rig(tmp, "fused", fused=True, srtp=srtp, mux=mux, processing=processing)
+    generic = Rig(tmp, "generic", fused=False, srtp=srtp, mux=mux, processing=processing)
     sentinel = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sentinel.bind(("127.0.0.1", 0))
     peers = Peer(srtp), Peer(srtp)
@@ -233,18 +249,19 @@ def run_both(tmp: Path, ticks: list, *, srtp: bool, mux: bool, warm: int = 6) ->
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
-    st.lists(_tick, min_size=5, max_size=40),
-    st.booleans(),
-    st.booleans(),
-    st.sampled_from([0, 6]),
+    ticks=st.lists(_tick, min_size=5, max_size=40),
+    srtp=st.booleans(),
+    mux=st.booleans(),
+    warm=st.sampled_from([0, 6]),
+    processing=st.sampled_from(["", "", "gains", "speex"]),
 )
 def test_fused_and_generic_ticks_agree(
-    tmp_path: Path, ticks: list, srtp: bool, mux: bool, warm: int
+    tmp_path: Path, *, ticks: list, srtp: bool, mux: bool, warm: int, processing: str
 ) -> None:
     """Same datagrams and commands in, the same wire output, counters, events, latch and
     audio out, with and without SRTP and rtcp-mux, from the call's first tick (not latched)
-    or from a clean latch."""
-    run_both(tmp_path, ticks, srtp=srtp, mux=mux, warm=warm)
+    or from a clean latch, with no voice processing, gains only, or speex's."""
+    run_both(tmp_path, ticks, srtp=srtp, mux=mux, warm=warm, processing=processing)
 
 
 def test_a_plain_call_goes_fused_and_leaves_it_while_a_digit_is_sent(tmp_path: Path) -> None:
@@ -262,6 +279,15 @@ def test_a_plain_call_goes_fused_and_leaves_it_while_a_digit_is_sent(tmp_path: P
     # The re-INVITE's tick is generic; unlatched (the new source on probation) fused again;
     # latched, generic until a receive has emptied the newly connected socket.
     assert all(fused[:3]) and not fused[3] and fused[4] and not any(fused[5:7]) and all(fused[7:])
+
+
+def test_a_processed_call_goes_fused_too(tmp_path: Path) -> None:
+    """Hands-free processing (the door's usual call) takes the fused tick after the latch,
+    gains only and with speex's native processing a tick ahead."""
+    steady = ([("audio", 1, 7, "peer", "ok", b"")], None)
+    for processing in ("gains", "speex"):
+        fused = run_both(tmp_path, [steady] * 10, srtp=False, mux=False, processing=processing)
+        assert all(fused)
 
 
 def test_a_call_not_latched_yet_sends_from_the_fused_tick(tmp_path: Path) -> None:

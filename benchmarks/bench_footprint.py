@@ -51,17 +51,6 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 WATCHDOG_USEC = 10_000_000
 
 
-class QuietBaresip(Baresip):
-    """The interop harness's baresip without its WAV recorder (``sndfile``): the benchmark
-    compares the cost of a call, not of writing it to disk."""
-
-    def _write_config(self) -> None:
-        super()._write_config()
-        config = self.workdir / "config"
-        lines = config.read_text().splitlines(keepends=True)
-        config.write_text("".join(line for line in lines if "sndfile.so" not in line))
-
-
 @dataclass
 class Sample:
     cpu: float  # seconds of CPU (user + system) since the process started
@@ -214,7 +203,7 @@ def main() -> None:
             notify.wait_for(lambda d: d.get("READY") == "1", timeout=20)
             ours_ready = time.monotonic() - started
             started = time.monotonic()
-            baresip = QuietBaresip(root / "baresip", echo=True).start()
+            baresip = Baresip(root / "baresip", echo=True, record=False).start()
             baresip_ready = time.monotonic() - started
             try:
                 assert baresip.proc is not None

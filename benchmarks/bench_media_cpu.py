@@ -267,6 +267,7 @@ def one_call(
         alsa_device=device.name if device else None,
         mediaenc=mediaenc,
         modules=("speex_pp",) if aec or pp else (),
+        record=False,  # its WAV recorder is no part of a call's cost
         codecs=BARESIP_CODECS[codec],
     ).start()
     identity = DtlsIdentity(datetime.datetime.now(datetime.UTC)) if keying == "dtls" else None

@@ -366,6 +366,9 @@ class Baresip:
     tls_certificate: Path | None = None
     #: Extra modules to load (e.g. "speex_pp" for the hands-free CPU comparison).
     modules: tuple[str, ...] = ()
+    #: Record both directions of every call to WAV files (the ``sndfile`` module), which the
+    #: tests analyse. Off for CPU benchmarks: the comparison is of a call, not of a recorder.
+    record: bool = True
     #: An ALSA device (e.g. "pulse") that baresip's ``alsa`` module captures from and plays
     #: to at 8 kHz mono, instead of the tone, file or echo above (the device CPU comparison).
     alsa_device: str | None = None
@@ -417,6 +420,7 @@ class Baresip:
         listen = f"[::1]:{self.sip_port}" if self.ipv6 else f"{LOOPBACK}:{self.sip_port}"
         # DTLS-SRTP only where a test asks for it: the module makes a certificate at start.
         dtls = "module\t\t\tdtls_srtp.so\n" if self.mediaenc.startswith("dtls") else ""
+        recorder = "module\t\t\tsndfile.so\n" if self.record else ""
         config = f"""poll_method\t\tepoll
 sip_listen\t\t{listen}
 net_interface\t\t{self.host}
@@ -439,8 +443,7 @@ module\t\t\tg711.so
 module\t\t\taubridge.so
 module\t\t\tausine.so
 module\t\t\taufile.so
-module\t\t\tsndfile.so
-module\t\t\tsrtp.so
+{recorder}module\t\t\tsrtp.so
 {dtls}module_tmp\t\tuuid.so
 module_tmp\t\taccount.so
 module_app\t\tmenu.so

@@ -186,10 +186,9 @@ class MediaLoop:
         self._fused: Callable[[float], bool] | None = None
         self._commands: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._events: queue.SimpleQueue[LoopEvent] = queue.SimpleQueue()
-        self._stop = threading.Event()
         #: What the tick loop reads to stop: a plain attribute costs nothing per tick, where
         #: ``Event.is_set()`` is a method call under a lock. ``stop()`` sets it before waking
-        #: the thread; the Event stays for anyone waiting on it.
+        #: the thread.
         self._stopping = False
         self._thread: threading.Thread | None = None
         self.priority: Priority | None = None
@@ -212,7 +211,6 @@ class MediaLoop:
 
     def stop(self, timeout: float = 2.0) -> None:
         self._stopping = True
-        self._stop.set()
         self._commands.put(lambda: None)  # wakes an idle thread at once
         if self._thread is not None:
             self._thread.join(timeout)
@@ -377,7 +375,7 @@ class MediaLoop:
     def _tick_all(self, now: float) -> bool:
         """One tick of every call; True if a call produced events for the asyncio side.
 
-        The common call (one, plain 20 ms, no processing; latched or not yet) takes
+        The common call (one, plain 20 ms, no alert or rate bridge; latched or not yet) takes
         the fused tick, the same steps with fewer layers (issue 19: a cold tick costs what it
         touches); a command drops it, as a command may change what made the call qualify."""
         fused = self._fused

@@ -78,7 +78,7 @@ class SrtpProtection:
     def session_protect(self) -> Callable[[bytes], bytes]:
         """pylibsrtp's own ``Session.protect`` for our RTP (it returns ``bytes``, as
         ``protect_rtp`` does), for the media loop's fused tick to bind once: the tick's first
-        SRTP call runs cold, and a frame of ours around it cost 4-5 us of each 20 ms tick
+        SRTP call runs cold, and a frame of ours around it cost 2-5 us of each 20 ms tick
         (/work/plans/srtpcost.md)."""
         return self._out.protect
 

@@ -13,6 +13,12 @@ thread got SCHED_FIFO.
 Goal: p99 < 0.2 ms idle and loaded with real-time priority; p99 < 1 ms idle without it
 (``--no-rt``); drift < 1 ms per minute.
 
+Where the deviation comes from: each interval is the difference of two packets' (wake-up
+lateness + wake-up -> ``sendto`` time), so the script also prints, from the sender's own
+clock, the p99 of each part's tick-to-tick change alone: lateness alone is the host's (what a
+zero-cost tick would still show), wake-up -> ``sendto`` alone is our tick's (frame, codec,
+header, SRTP), and their sum is the sender's own pacing, next to the receiver's.
+
 ``--srtp`` protects every packet with SRTP (libsrtp) as an encrypted call does, in the suite
 we prefer (AEAD_AES_128_GCM) or ``--suite``; the RTP header stays readable, so the receiver
 measures the same way.
@@ -23,6 +29,7 @@ Run: .venv/bin/python benchmarks/bench_pacing.py [--seconds 60] [--load 2] [--no
 from __future__ import annotations
 
 import argparse
+import bisect
 import itertools
 import multiprocessing as mp
 import random
@@ -31,10 +38,12 @@ import statistics
 import struct
 import time
 
+from bench_media_cpu import TimedLoop, TimedSockets
+
 from endpoint.audio import open_audio
 from endpoint.media.srtp import SUITES, SrtpProtection, key_length
 from endpoint.media.stream import MediaStream, StreamConfig
-from endpoint.runtime.media_loop import CallMedia, MediaLoop
+from endpoint.runtime.media_loop import CallMedia
 from endpoint.runtime.realtime import make_current_thread_realtime
 from endpoint.runtime.rtp_transport import allocate
 
@@ -70,6 +79,37 @@ def receiver(port_pipe: mp.connection.Connection, seconds: float) -> None:
     port_pipe.send(arrivals)
 
 
+def percentile99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[int(0.99 * (len(ordered) - 1))]
+
+
+def split(loop: TimedLoop, sent_ns: list[int]) -> None:
+    """Prints the pacing's two parts from the sender's clock: per sent packet, the wake-up
+    lateness of its tick (L) and the time from that wake-up to its ``sendto`` (W); the
+    interval's deviation from 20 ms is the change of L + W from one packet to the next."""
+    assert loop.lateness is not None
+    parts = []
+    for sent in sent_ns:
+        i = bisect.bisect_right(loop.woke_ns, sent) - 1
+        if 0 <= i < len(loop.lateness):
+            parts.append((loop.lateness[i] * 1e3, (sent - loop.woke_ns[i]) / 1e6))
+    pairs = list(itertools.pairwise(parts))
+    if not pairs:
+        return
+    work = sorted(w for _, w in parts)
+    print(
+        f"wake-up -> sendto: p50 {work[len(work) // 2]:.4f} p99 {percentile99(work):.4f} "
+        f"max {work[-1]:.4f} ms"
+    )
+    print(
+        "|change from packet to packet| p99: lateness alone "
+        f"{percentile99([abs(b[0] - a[0]) for a, b in pairs]):.4f} ms, wake-up -> sendto alone "
+        f"{percentile99([abs(b[1] - a[1]) for a, b in pairs]):.4f} ms, both (the sender's pacing) "
+        f"{percentile99([abs(b[0] + b[1] - a[0] - a[1]) for a, b in pairs]):.4f} ms"
+    )
+
+
 def burn(stop: mp.synchronize.Event) -> None:
     x = 0
     while not stop.is_set():
@@ -100,7 +140,9 @@ def main() -> None:
     rx.start()
     port = parent.recv()
     rng = random.Random()
-    sockets = allocate("127.0.0.1", (20000, 60000), rng)
+    plain_sockets = allocate("127.0.0.1", (20000, 60000), rng)
+    sockets = TimedSockets(plain_sockets.rtp, plain_sockets.rtcp)
+    sockets.sent_ns = []
     protection = (
         SrtpProtection(
             args.suite, rng.randbytes(key_length(args.suite)), rng.randbytes(key_length(args.suite))
@@ -116,7 +158,8 @@ def main() -> None:
     )
     audio = open_audio("tone", tone_hz=1000)
     audio.start()
-    loop = MediaLoop(realtime_priority=None if args.no_rt else 20, record_lateness=True)
+    loop = TimedLoop(realtime_priority=None if args.no_rt else 20, record_lateness=True)
+    loop.woke_ns = []
     loop.start()
     processor = None
     if args.aec:
@@ -176,6 +219,7 @@ def main() -> None:
     covariance = sum((x - x_mean) * (y - y_mean) for x, y in zip(seqs, arrivals, strict=True))
     slope_ns = covariance / sum((x - x_mean) ** 2 for x in seqs)
     per_minute = (slope_ns / 1e6 - 20.0) * 3000
+    split(loop, sockets.sent_ns)
     print(
         f"drift {per_minute:+.4f} ms per minute (fitted slope); first-to-last "
         f"{drift_ms:+.3f} ms; loop resyncs {loop.resyncs}"

@@ -15,6 +15,11 @@ from collections.abc import Callable
 
 import pylibsrtp
 
+try:  # pylibsrtp's private cffi binding (see _direct); without it, its public Session calls
+    from pylibsrtp._binding import ffi, lib  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover (a pylibsrtp that renamed it)
+    ffi = lib = None
+
 #: The longest datagram we hand to libsrtp. ``pylibsrtp.Session`` raises ``ValueError`` above
 #: 1500 bytes (its fixed buffer), and the media loop reads up to 2048: a stranger's long datagram
 #: must be a refusal like a bad tag, not an exception that ends an encrypted call. Our own
@@ -28,6 +33,51 @@ SUITES: dict[str, tuple[int, int, int]] = {
     "AES_CM_128_HMAC_SHA1_80": (pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_80, 16, 14),
     "AES_CM_128_HMAC_SHA1_32": (pylibsrtp.Policy.SRTP_PROFILE_AES128_CM_SHA1_32, 16, 14),
 }
+
+
+def _direct(session: pylibsrtp.Session, name: str) -> Callable[[bytes], bytes | None] | None:
+    """libsrtp's ``name`` (``srtp_protect`` / ``srtp_unprotect``) on ``session``'s context
+    through pylibsrtp's own cffi binding, with a buffer and a length made once: the same C call
+    as ``Session.protect``, without its two Python frames, its ``ffi.new`` and its checks per
+    packet (27 us of a cold 20 ms tick, /work/plans/srtpcost.md). It returns None where libsrtp
+    refuses the packet. These are pylibsrtp's private names (``_binding``, ``Session._srtp``):
+    if a release renames them, None here and the public ``Session`` calls serve."""
+    context, function = getattr(session, "_srtp", None), getattr(lib, name, None)
+    if ffi is None or function is None or not isinstance(context, ffi.CData):
+        return None
+    if ffi.typeof(context) is not ffi.typeof("srtp_t *"):  # not the context this code knows
+        return None
+    handle = context[0]
+    buffer = ffi.new("char[]", MAX_PACKET + 144)  # room for the longest SRTCP trailer
+    length = ffi.new("int *")
+    view, ok = ffi.buffer(buffer), lib.srtp_err_status_ok
+
+    def run(packet: bytes, _owner: pylibsrtp.Session = session) -> bytes | None:
+        # ``_owner`` keeps the session (whose finalizer frees ``handle``) alive with the closure.
+        n = len(packet)
+        if n > MAX_PACKET:
+            return None
+        buffer[0:n] = packet
+        length[0] = n
+        if function(handle, buffer, length) != ok:
+            return None
+        return bytes(view[0 : length[0]])
+
+    return run
+
+
+def _public(call: Callable[[bytes], bytes]) -> Callable[[bytes], bytes | None]:
+    """pylibsrtp's public ``Session`` call with ``_direct``'s contract (None: refused)."""
+
+    def run(packet: bytes) -> bytes | None:
+        if len(packet) > MAX_PACKET:
+            return None
+        try:
+            return call(packet)
+        except pylibsrtp.Error:
+            return None
+
+    return run
 
 
 def key_length(suite: str) -> int:
@@ -66,33 +116,33 @@ class SrtpProtection:
         )
         #: Packets refused: bad authentication tag, replayed index, too short or too long.
         self.refused = 0
+        self._protect = _direct(self._out, "srtp_protect") or _public(self._out.protect)
+        self._unprotect = _direct(self._in, "srtp_unprotect") or _public(self._in.unprotect)
 
     @property
     def description(self) -> str:
         return f"{self.keying} {self.suite}"
 
     def protect_rtp(self, packet: bytes) -> bytes:
-        return bytes(self._out.protect(packet))
+        protected = self._protect(packet)
+        if protected is None:
+            raise pylibsrtp.Error("libsrtp refused to protect our RTP")
+        return protected
 
     @property
     def session_protect(self) -> Callable[[bytes], bytes]:
-        """pylibsrtp's own ``Session.protect`` for our RTP (it returns ``bytes``, as
-        ``protect_rtp`` does), for the media loop's fused tick to bind once: the tick's first
-        SRTP call runs cold, and a frame of ours around it cost 2-5 us of each 20 ms tick
-        (/work/plans/srtpcost.md)."""
-        return self._out.protect
+        """What protects our RTP, for the media loop's fused tick to bind once (a refusal
+        raises, as in ``protect_rtp``)."""
+        return self.protect_rtp
 
     def protect_rtcp(self, packet: bytes) -> bytes:
         return bytes(self._out.protect_rtcp(packet))
 
     def unprotect_rtp(self, packet: bytes) -> bytes | None:
-        if len(packet) <= MAX_PACKET:
-            try:
-                return bytes(self._in.unprotect(packet))
-            except pylibsrtp.Error:
-                pass
-        self.refused += 1
-        return None
+        clear = self._unprotect(packet)
+        if clear is None:
+            self.refused += 1
+        return clear
 
     def unprotect_rtcp(self, packet: bytes) -> bytes | None:
         if len(packet) <= MAX_PACKET:

@@ -1,10 +1,18 @@
 """Two media streams talking SRTP through real libsrtp (pylibsrtp): audio, DTMF and RTCP pass;
-a plain-RTP injector, a wrong key and a replayed packet are dropped before latching or DTMF."""
+a plain-RTP injector, a wrong key and a replayed packet are dropped before latching or DTMF.
+
+Every test runs twice: through libsrtp called on pylibsrtp's own cffi binding (the media
+path's), and through pylibsrtp's public ``Session`` calls (what serves if a pylibsrtp release
+renames the private names)."""
 
 import random
+from collections.abc import Iterator
 
 import numpy as np
+import pylibsrtp
+import pytest
 
+from endpoint.media import srtp
 from endpoint.media.dtmf import DtmfDigit
 from endpoint.media.frame import FRAME_SAMPLES
 from endpoint.media.rtp import RtpPacket
@@ -14,6 +22,27 @@ from endpoint.media.stream import MediaStream, SourceLatched, StreamConfig
 A, B, EVIL = ("127.0.0.1", 4000), ("127.0.0.1", 5000), ("127.0.0.1", 6666)
 SUITE = "AES_CM_128_HMAC_SHA1_80"
 KEY_A, KEY_B = bytes(range(30)), bytes(range(100, 130))
+
+
+@pytest.fixture(autouse=True, params=["direct", "public"])
+def binding(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    if request.param == "public":
+        monkeypatch.setattr(srtp, "ffi", None)
+    yield request.param
+
+
+def test_the_media_path_calls_libsrtp_directly_with_the_pinned_pylibsrtp(binding: str) -> None:
+    session = pylibsrtp.Session(
+        pylibsrtp.Policy(key=KEY_A, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
+    )
+    direct = srtp._direct(session, "srtp_protect")
+    assert (direct is None) == (binding == "public")
+    packet = bytes(RtpPacket(0, 1, 160, 0x1234, bytes(160)))
+    if direct is not None:  # the same bytes as pylibsrtp's own call (same key, same index)
+        twin = pylibsrtp.Session(
+            pylibsrtp.Policy(key=KEY_A, ssrc_type=pylibsrtp.Policy.SSRC_ANY_OUTBOUND)
+        )
+        assert direct(packet) == twin.protect(packet)
 
 
 def pair(suite: str = SUITE) -> tuple[MediaStream, MediaStream]:

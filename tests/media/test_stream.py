@@ -224,6 +224,21 @@ def test_hold_and_resume_keep_the_counts_and_the_latch() -> None:
     assert [e for e in door.events() if isinstance(e, SourceLatched)] == [SourceLatched(FLAT)]
 
 
+def test_our_audio_follows_a_move_while_the_old_port_still_sends() -> None:
+    """The peer moves its media with an UPDATE to another port of its host but its old stream
+    goes on: our RTP goes to the new port from the move on, not back to the old one (the
+    SIPp proof is tests/interop/test_early_update_sipp.py)."""
+    rng = random.Random(5)
+    door = MediaStream(StreamConfig(FLAT, (FLAT[0], FLAT[1] + 1)), rng, 0.0)
+    flat = MediaStream(StreamConfig(DOOR, (DOOR[0], DOOR[1] + 1)), rng, 0.0)
+    _talk(flat, door, FLAT, range(0, 50))
+    moved = (FLAT[0], FLAT[1] + 100)
+    door.set_remote(moved, (moved[0], moved[1] + 1))
+    _talk(flat, door, FLAT, range(50, 150))  # the old port, 2 s on
+    destinations = {d for k in range(150, 160) for _, d in door.send_frame(tone(k, 1000), k * 0.02)}
+    assert door.receiver.latched_address is None and destinations == {moved}
+
+
 def test_a_moved_peer_is_validated_anew_and_the_report_counts_both() -> None:
     rng = random.Random(4)
     moved = ("10.0.0.3", 6000)

@@ -10,6 +10,16 @@ first second only the host the SDP named may win the latch, so a packet injected
 peer's first one cannot capture the call; a peer behind NAT (another host than it signalled)
 is latched to once that second has passed.
 
+When the peer moves its media (a re-INVITE or UPDATE with a new ``c=``/``m=``), the new address
+is the target and the latch starts over; the addresses it moved away from (the one it signalled
+and the one we had latched to) never win the latch back until the signalling moves again.
+Packets still in flight from the old port, or a stream the peer forgets to stop there, would
+otherwise re-latch us within two packets (the old port is on the signalled host) and send our
+audio where nobody listens. pjsua makes a source other than the signalled one wait for
+``PJMEDIA_RTP_NAT_PROBATION_CNT`` packets; a door is stricter for the one source it knows
+to be stale. The cost: a peer whose packets keep coming from the old address while it
+signals a new one is not followed there; we send where it signalled (RFC 3264 §8).
+
 Per packet, the media thread uses the lean paths: ``RtpSender.datagram`` packs the header with
 one precompiled ``struct.Struct`` and ``RtpReceiver.receive_fast`` reads a plain header (no
 padding, extension or CSRC: every packet of an ordinary call) without building an ``RtpPacket``.
@@ -23,6 +33,7 @@ from __future__ import annotations
 
 import random
 import struct
+from collections import deque
 from dataclasses import dataclass, field
 
 RTP_VERSION = 2
@@ -32,6 +43,9 @@ MAX_DROPOUT = 3000
 MAX_MISORDER = 100
 #: Seconds after the first packet during which only the signalled host may be latched to.
 LATCH_GRACE_S = 1.0
+#: How many addresses the peer moved away from are kept barred from the latch (a call moves
+#: a few times at most; the bound keeps a peer that moves on every re-INVITE from growing it).
+MAX_ABANDONED = 8
 
 Address = tuple[str, int]
 #: The fixed 12-octet header (RFC 3550 §5.1): V/P/X/CC, M/PT, sequence, timestamp, SSRC.
@@ -277,16 +291,26 @@ class RtpReceiver:
     _lost_before: int = 0
     _candidate: SourceState | None = None
     _first_packet_at: float | None = None
+    #: Where the peer's media was before it moved (signalled or latched): barred from the
+    #: latch, as the module docstring says.
+    _abandoned: deque[Address] = field(default_factory=lambda: deque(maxlen=MAX_ABANDONED))
 
     def set_remote(self, address: Address | None) -> None:
         """The signalled remote address (answer, re-INVITE): latch anew if it changed.
 
         A re-INVITE that keeps the address (hold, resume, a session refresh) keeps the latch
         and the source's sequence state: starting validation over would drop the first
-        packets after resume and conceal them.
+        packets after resume and conceal them. A move bars the old addresses from the new
+        latch; the new one is never barred (a peer may move back where it was).
         """
         if address == self.expected_address:
             return
+        abandoned = self._abandoned
+        for old in (self.expected_address, self.latched_address):
+            if old is not None and old not in abandoned:
+                abandoned.append(old)
+        if address is not None and address in abandoned:
+            abandoned.remove(address)
         self.expected_address = address
         self.latched_address = None
         self._follow(None)
@@ -343,7 +367,7 @@ class RtpReceiver:
             ):
                 self.foreign += 1
                 return False
-        elif not self._may_latch(address, now):
+        elif address in self._abandoned or not self._may_latch(address, now):
             self.foreign += 1
             return False
         source = self.source

@@ -612,7 +612,7 @@ class MediaStream:
             remote_fraction_lost=self._c.remote_fraction_lost,
             remote_jitter_ms=self._c.remote_jitter,
             dtmf_received=self._c.dtmf,
-            mos=estimate_mos(max(fraction, concealed_share), one_way),
+            mos=estimate_mos(max(fraction, concealed_share), one_way, codec=self.codec.name),
             encryption=self.protection.description if self.protection is not None else "none",
             unauthenticated=self.unauthenticated,
         )

@@ -13,9 +13,11 @@ import pytest
 from tests.interop.door import Door, talk_then_hang_up, tone_share
 from tests.interop.peers import Baresip
 from tests.interop.wideband import (
+    WIDEBAND_BEST_MOS,
     assert_wideband_both_ways,
     baresip_calls_the_door,
     rate_and_audio,
+    report_mos,
     the_door_calls_baresip,
 )
 
@@ -45,5 +47,6 @@ def test_a_peer_without_g722_still_gets_pcmu(tmp_path: Path) -> None:
         log = door.stop()
         peer.stop()
     assert "call-report" in log and " PCMU sent " in log and "G722" not in log
+    assert report_mos(log) > WIDEBAND_BEST_MOS, log  # G.107 narrowband: no wideband impairment
     rate, heard = rate_and_audio(tmp_path / "door" / "heard.wav")
     assert rate == 8000 and tone_share(heard[4000:], 1000) > 0.9

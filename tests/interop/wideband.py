@@ -5,6 +5,7 @@ A tone at 6 kHz cannot cross a G.711 call (8 kHz sampling: nothing above 4 kHz),
 in what each side received shows the call really ran wideband end to end.
 """
 
+import re
 import time
 import wave
 from pathlib import Path
@@ -31,12 +32,24 @@ def rate_and_audio(path: Path) -> tuple[int, np.ndarray]:
     return rate, read_wav(path)
 
 
+def report_mos(log: str) -> float:
+    """The MOS of the door's end-of-call report (``... MOS 4.34 encryption ...``)."""
+    (mos,) = re.findall(r" MOS (\d\.\d\d) ", log)
+    return float(mos)
+
+
+#: The best a wideband call can read: G.107.1 rates G.722's (and, by our choice, Opus's) own
+#: coding impairment, Ie,wb 13 (a narrowband call on G.107 reads up to 4.41).
+WIDEBAND_BEST_MOS = 4.34
+
+
 def assert_wideband_both_ways(
     door_dir: Path, peer: Baresip, log: str, codec: str, *, peer_exact: bool = True
 ) -> None:
     """The call ran ``codec`` and the 6 kHz tone arrived on both sides: at the door at 16 kHz,
     at baresip at 16 kHz (``peer_exact``) or at least that (it decodes Opus at 48 kHz)."""
     assert "call-report" in log and f" {codec} sent " in log
+    assert 4.0 < report_mos(log) <= WIDEBAND_BEST_MOS, log  # rated on the wideband E-model
     rate, heard = rate_and_audio(door_dir / "heard.wav")
     assert rate == 16000
     assert len(heard) > rate and tone_share(heard[rate // 2 :], HIGH_HZ, rate) > 0.9

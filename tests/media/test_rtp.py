@@ -177,6 +177,71 @@ def test_sender_datagram_is_the_packet_bytes() -> None:
 
 
 OTHER_PORT = ("192.0.2.9", 40002)
+
+
+def _latched(rx: RtpReceiver, address: tuple[str, int], first: int, at: float) -> None:
+    for i, p in enumerate(stream([first, first + 1, first + 2])):
+        rx.receive(p, address, at + i * 0.02)
+    assert rx.latched_address == address
+
+
+def test_the_old_port_of_a_moved_peer_never_wins_the_latch_back() -> None:
+    """A re-INVITE or UPDATE moves the peer's media to another port of the same host, and its
+    old stream goes on (packets in flight, a leg it forgets to stop): the old port is on the
+    signalled host, so before the fix it re-latched within two packets and our audio went back
+    where the peer no longer listens. It stays dropped, seconds later too; the new port latches
+    as soon as it sends, and the old one is then a foreign source like any other."""
+    rx = RtpReceiver()
+    rx.set_remote(PEER)
+    _latched(rx, PEER, 100, 0.0)
+    moved = (PEER[0], PEER[1] + 10)
+    rx.set_remote(moved)
+    old = stream(list(range(103, 303)))  # 4 s more of the old stream, in sequence
+    assert all(rx.receive(p, PEER, 0.1 + i * 0.02) is None for i, p in enumerate(old))
+    assert rx.latched_address is None and rx.foreign == 200
+    _latched(rx, moved, 7000, 4.1)
+    assert rx.latch_events == [PEER, moved]
+    assert rx.receive(stream([303])[0], PEER, 4.2) is None and rx.foreign == 201
+
+
+def test_a_stranger_cannot_capture_a_call_that_just_moved() -> None:
+    """The move restarts the anti-hijack rule: for a second only the signalled host latches."""
+    rx = RtpReceiver()
+    rx.set_remote(PEER)
+    _latched(rx, PEER, 100, 0.0)
+    moved = ("198.51.100.1", 5000)
+    rx.set_remote(moved)
+    for i, p in enumerate(stream([500, 501, 502], ssrc=99)):
+        assert rx.receive(p, STRANGER, 1.0 + i * 0.02) is None
+    _latched(rx, moved, 9000, 1.1)
+
+
+def test_a_peer_behind_nat_that_moved_is_latched_after_the_grace_period() -> None:
+    """Only the addresses the peer left are barred: its new public address (another host than
+    the SDP names) latches after the grace second, as on the first latch."""
+    rx = RtpReceiver()
+    rx.set_remote(PEER)
+    _latched(rx, PEER, 100, 0.0)
+    rx.set_remote(("10.0.0.7", 4002))  # a private address we never hear from
+    nat = ("198.51.100.20", 61002)
+    got = [rx.receive(p, nat, 1.0 + i * 0.5) for i, p in enumerate(stream([10, 11, 12, 13]))]
+    assert [g is not None for g in got] == [False, False, False, True]
+    assert rx.latched_address == nat
+
+
+def test_a_peer_may_move_back_where_it_was() -> None:
+    """A -> B -> A: the address it signals again is the target, the one it left is barred."""
+    rx = RtpReceiver()
+    rx.set_remote(PEER)
+    _latched(rx, PEER, 100, 0.0)
+    moved = (PEER[0], PEER[1] + 10)
+    rx.set_remote(moved)
+    _latched(rx, moved, 7000, 1.0)
+    rx.set_remote(PEER)
+    assert all(rx.receive(p, moved, 2.0) is None for p in stream([7003, 7004, 7005]))
+    _latched(rx, PEER, 103, 2.1)
+
+
 STRANGER = ("203.0.113.66", 9999)
 
 # One datagram of a test run: a plain packet, one with CSRCs, an extension or padding (the

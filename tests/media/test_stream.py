@@ -8,7 +8,6 @@ import pytest
 
 from endpoint.media import rtcp
 from endpoint.media.dtmf import DtmfDigit
-from endpoint.media.quality import estimate_mos, mos_from_r, r_factor
 from endpoint.media.stream import (
     MediaStream,
     MediaTimeout,
@@ -99,7 +98,7 @@ def test_tone_arrives_clean_and_dtmf_once() -> None:
     assert stats.lost == 0 and stats.concealed == 0 and stats.dtmf_received == 4
     # 10 ms on the wire each way, delivered at the next 20 ms tick: 40 ms round trip
     assert stats.rtt_ms is not None and 35 <= stats.rtt_ms <= 45
-    assert stats.mos > 4.3
+    assert stats.mos > 4.3  # a clean narrowband call on G.107's narrowband model
 
 
 def test_pcma_and_a_lossy_jittery_network() -> None:
@@ -149,13 +148,15 @@ def test_rtcp_interval_is_randomised_around_5s() -> None:
     assert rtcp.interval(rng, initial=True) <= 2.5 * 1.5 / (np.e - 1.5)
 
 
-def test_e_model_reference_points() -> None:
-    assert r_factor(0.0, 0.0) == pytest.approx(93.2)
-    assert mos_from_r(93.2) == pytest.approx(4.41, abs=0.01)
-    assert mos_from_r(50) == pytest.approx(2.58, abs=0.01)
-    assert estimate_mos(0.0, 150) == pytest.approx(4.34, abs=0.02)
-    assert estimate_mos(0.05, 50) < estimate_mos(0.01, 50) < estimate_mos(0.0, 50)
-    assert estimate_mos(0.05, 50, plc=False) < estimate_mos(0.05, 50)
+def test_the_report_rates_each_codec_on_its_band_model() -> None:
+    """The report's MOS is the codec's (tests/media/test_quality.py has the E-model's)."""
+    rng = random.Random(6)
+    g722 = MediaStream(StreamConfig(FLAT, (FLAT[0], FLAT[1] + 1), payload_type=9), rng, 0.0)
+    pcmu = MediaStream(StreamConfig(FLAT, (FLAT[0], FLAT[1] + 1)), rng, 0.0)
+    wideband, narrowband = g722.stats(), pcmu.stats()
+    assert (wideband.codec, narrowband.codec) == ("G722", "PCMU")
+    # G.107.1 counts G.722's own coding impairment (at most 4.34 clean); G.107 none for G.711
+    assert 4.3 <= wideband.mos <= 4.34 and narrowband.mos > 4.35
 
 
 def test_silence_from_the_peer_is_reported_once_after_the_timeout() -> None:
@@ -222,6 +223,21 @@ def test_hold_and_resume_keep_the_counts_and_the_latch() -> None:
     assert door.receiver.probation_dropped == 1
     assert stats.received_packets == 449 and stats.lost == 0 and stats.concealed == 0
     assert [e for e in door.events() if isinstance(e, SourceLatched)] == [SourceLatched(FLAT)]
+
+
+def test_our_audio_follows_a_move_while_the_old_port_still_sends() -> None:
+    """The peer moves its media with an UPDATE to another port of its host but its old stream
+    goes on: our RTP goes to the new port from the move on, not back to the old one (the
+    SIPp proof is tests/interop/test_early_update_sipp.py)."""
+    rng = random.Random(5)
+    door = MediaStream(StreamConfig(FLAT, (FLAT[0], FLAT[1] + 1)), rng, 0.0)
+    flat = MediaStream(StreamConfig(DOOR, (DOOR[0], DOOR[1] + 1)), rng, 0.0)
+    _talk(flat, door, FLAT, range(0, 50))
+    moved = (FLAT[0], FLAT[1] + 100)
+    door.set_remote(moved, (moved[0], moved[1] + 1))
+    _talk(flat, door, FLAT, range(50, 150))  # the old port, 2 s on
+    destinations = {d for k in range(150, 160) for _, d in door.send_frame(tone(k, 1000), k * 0.02)}
+    assert door.receiver.latched_address is None and destinations == {moved}
 
 
 def test_a_moved_peer_is_validated_anew_and_the_report_counts_both() -> None:

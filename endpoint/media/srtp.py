@@ -39,7 +39,7 @@ def _direct(session: pylibsrtp.Session, name: str) -> Callable[[bytes], bytes | 
     """libsrtp's ``name`` (``srtp_protect`` / ``srtp_unprotect``) on ``session``'s context
     through pylibsrtp's own cffi binding, with a buffer and a length made once: the same C call
     as ``Session.protect``, without its two Python frames, its ``ffi.new`` and its checks per
-    packet (27 us of a cold 20 ms tick, /work/plans/srtpcost.md). It returns None where libsrtp
+    packet (27 us of a cold 20 ms tick, docs/research/srtp-cost.md). It returns None where libsrtp
     refuses the packet. These are pylibsrtp's private names (``_binding``, ``Session._srtp``):
     if a release renames them, None here and the public ``Session`` calls serve."""
     context, function = getattr(session, "_srtp", None), getattr(lib, name, None)
@@ -128,12 +128,6 @@ class SrtpProtection:
         if protected is None:
             raise pylibsrtp.Error("libsrtp refused to protect our RTP")
         return protected
-
-    @property
-    def session_protect(self) -> Callable[[bytes], bytes]:
-        """What protects our RTP, for the media loop's fused tick to bind once (a refusal
-        raises, as in ``protect_rtp``)."""
-        return self.protect_rtp
 
     def protect_rtcp(self, packet: bytes) -> bytes:
         return bytes(self._out.protect_rtcp(packet))

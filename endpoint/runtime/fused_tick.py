@@ -7,7 +7,7 @@ in any state; for the common call it does work the call does not need: the sourc
 every datagram (``recvfrom`` builds a tuple and formats the address; a connected socket's kernel
 already drops other sources), ``send_frame``'s list of (datagram, destination), the dispatch
 through ``_receive``/``_deliver``/``receive_rtp``, and ``_tick``'s per-call checks. Measured in
-/work/plans/session8.md: 15-19 % of the media thread.
+docs/research/media-cpu-session8.md: 15-19 % of the media thread.
 
 When: exactly one call, its stream ``fused_ready`` (one frame a packet, sending, no digit being
 sent), no rate bridge or alert, no DTLS or a settled one, and its RTP socket connected to the
@@ -24,8 +24,8 @@ timer, events. Every protocol decision stays in ``endpoint.media``: the stream's
 ``receive_media`` (an already-parsed plain header of our audio type) and ``receive_clear_rtp``
 (after our own unprotect); any other datagram (DTLS-looking, RTCP, padding, extension or CSRC,
 RFC 4733, another payload type) takes the generic ``MediaLoop._dispatch``. With SRTP the
-session's methods are bound once, the inner SRTP session of a settled DTLS-SRTP call included,
-and the send calls pylibsrtp's ``Session.protect`` itself (``SrtpProtection.session_protect``).
+session's methods are bound once, the inner SRTP session of a settled DTLS-SRTP call included
+(``SrtpProtection`` calls libsrtp through pylibsrtp's own cffi binding).
 tests/runtime/test_fused_tick.py drives random datagram sequences through both ticks and
 compares what they send, count, report and play.
 """
@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING
 from endpoint.media.dtls_gate import DtlsSrtpProtection
 from endpoint.media.frame import Frame, silence
 from endpoint.media.rtp import HEADER
-from endpoint.media.srtp import SrtpProtection
 from endpoint.runtime.rtp_transport import MAX_DRAIN
 
 if TYPE_CHECKING:
@@ -129,14 +128,12 @@ def build_fused(loop: MediaLoop, call: CallMedia) -> Callable[[float], bool] | N
 
 
 def _protector(call: CallMedia) -> Callable[[bytes], bytes] | None:
-    """What protects the fused tick's RTP: pylibsrtp's ``Session.protect`` itself (the tick's
-    first SRTP call runs cold, and our frame around it cost 2-5 us a tick), the inner SRTP
-    session's for a settled DTLS-SRTP call (its RTP keys will not change under us)."""
+    """What protects the fused tick's RTP: the stream's protection, or the inner SRTP
+    session's of a settled DTLS-SRTP call (its RTP keys will not change under us), bound once:
+    the tick's first SRTP call runs cold, and each frame around it costs."""
     protection = call.stream.protection
     if isinstance(protection, DtlsSrtpProtection):
-        protection = protection.rtp
-    if isinstance(protection, SrtpProtection):
-        return protection.session_protect
+        return protection.rtp.protect_rtp
     return None if protection is None else protection.protect_rtp
 
 

@@ -29,10 +29,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyaudio
 
+from endpoint.audio.blocking import StreamPump
 from endpoint.audio.conversion import CaptureConverter, PlaybackConverter
 from endpoint.audio.devices import (
     PREFERRED_RATES,
@@ -63,6 +64,14 @@ class PortAudioHost:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self._pa: pyaudio.PyAudio | None = None
+        #: Streams left to close themselves when a hung read/write returns (blocking.py):
+        #: PortAudio must not be terminated under them.
+        self.lingering: list[StreamPump] = []
+
+    def may_reinitialize(self) -> bool:
+        with self.lock:
+            self.lingering = [pump for pump in self.lingering if pump.alive]
+            return not self.lingering
 
     def pyaudio(self) -> pyaudio.PyAudio:
         with self.lock:
@@ -77,7 +86,7 @@ class PortAudioHost:
 
     def terminate(self) -> None:
         with self.lock:
-            if self._pa is not None:
+            if self._pa is not None and self.may_reinitialize():
                 self._pa.terminate()
                 self._pa = None
 
@@ -182,7 +191,7 @@ class DeviceStream:
         self.reopens = 0
         self.last_error: str | None = None
         self._directions: tuple[Direction, ...] = ()  # what is open, or was when it failed
-        self._streams: list[tuple[pyaudio.Stream, StreamCallback]] = []
+        self._streams: list[OpenStream] = []
         self._past_xruns = 0
         self._past_callbacks = 0
         self._backoff = Backoff(options.backoff_initial, options.backoff_max, jitter=False)
@@ -203,12 +212,12 @@ class DeviceStream:
 
     @property
     def xruns(self) -> int:
-        return self._past_xruns + sum(cb.xruns for _, cb in self._streams)
+        return self._past_xruns + sum(s.cb.xruns for s in self._streams)
 
     @property
     def callbacks(self) -> int:
         """Callbacks PortAudio has run for this device (every stream, every open so far)."""
-        return self._past_callbacks + sum(cb.callbacks for _, cb in self._streams)
+        return self._past_callbacks + sum(s.cb.callbacks for s in self._streams)
 
     @property
     def open_streams(self) -> int:
@@ -281,9 +290,9 @@ class DeviceStream:
 
     def _watch(self, host: PortAudioHost, now: float) -> None:
         reason = None
-        for stream, cb in self._streams:
+        for stream, cb, pump in self._streams:
             with host.lock:
-                active = stream.is_active()
+                active = (pump is None or pump.alive) and _is_active(stream)
             if not active:
                 reason = cb.error or "the stream stopped"
             elif cb.callbacks != cb.seen:
@@ -324,7 +333,7 @@ class DeviceStream:
 
     def _attempt(self, host: PortAudioHost, now: float, others_open: bool) -> None:
         try:
-            if not others_open:
+            if not others_open and host.may_reinitialize():
                 host.reinitialize()
             self._directions = ()
             plans = self._open(host, self.wanted())
@@ -339,8 +348,8 @@ class DeviceStream:
         now = time.monotonic()
         self._failures = 0
         self._failing_reported = False
-        for _, cb in self._streams:
-            cb.since = now
+        for opened in self._streams:
+            opened.cb.since = now
         self._opened_at = now
         if self._lost_since is not None:
             self.reopens += 1
@@ -373,7 +382,7 @@ class DeviceStream:
                 chosen.get(Direction.PLAYBACK),
                 duplex=self.options.duplex,
             )
-            opened: list[tuple[pyaudio.Stream, StreamCallback]] = []
+            opened: list[OpenStream] = []
             try:
                 for plan in plans:
                     opened.append(self._open_one(host, plan))
@@ -399,12 +408,13 @@ class DeviceStream:
         )
         return Chosen(device, rate, channels)
 
-    def _open_one(
-        self, host: PortAudioHost, plan: StreamPlan
-    ) -> tuple[pyaudio.Stream, StreamCallback]:
+    def _open_one(self, host: PortAudioHost, plan: StreamPlan) -> "OpenStream":
+        """A stream in blocking mode with its thread (blocking.py says why); a duplex stream
+        keeps PortAudio's callback (one stream cannot be read and written by two threads)."""
         capture = Direction.CAPTURE in plan.directions
         playback = Direction.PLAYBACK in plan.directions
         cb = self.callback(plan)
+        frames = max(1, round(plan.rate * self.options.frame_samples / self.options.app_rate))
         stream = host.pyaudio().open(
             format=pyaudio.paInt16,
             channels=plan.channels,
@@ -413,31 +423,43 @@ class DeviceStream:
             output=playback,
             input_device_index=plan.device.index if capture else None,
             output_device_index=plan.device.index if playback else None,
-            frames_per_buffer=max(
-                1, round(plan.rate * self.options.frame_samples / self.options.app_rate)
-            ),
-            stream_callback=cb.on_buffer,
+            frames_per_buffer=frames,
+            stream_callback=cb.on_buffer if capture and playback else None,
         )
-        return stream, cb
+        if capture and playback:
+            return OpenStream(stream, cb, None)
+        pump = StreamPump(stream, cb, frames, host.lock)
+        pump.start()
+        return OpenStream(stream, cb, pump)
 
     def _close(self, host: PortAudioHost, *, graceful: bool) -> None:
-        """Close the stream(s). Graceful stops wait for the callback to finish; a dead or stalled
-        stream is closed directly (PortAudio aborts it). An abort cannot interrupt a read that
-        blocks inside an ALSA plugin; then this waits until the read returns, with the state
-        already LOST, and the media thread is unaffected."""
+        """Close the stream(s). A blocking stream's thread is stopped first (it ends within a
+        period); one still blocked inside an ALSA plugin after `PUMP_JOIN_TIMEOUT` closes its
+        stream itself when the read returns. Graceful stops wait for the callback to finish; a
+        dead or stalled callback stream is closed directly (PortAudio aborts it). An abort
+        cannot interrupt a read that blocks inside an ALSA plugin; then this waits until the
+        read returns, with the state already LOST, and the media thread is unaffected."""
         streams, self._streams = self._streams, []
         self._close_streams(host, streams, graceful=graceful)
 
     def _close_streams(
         self,
         host: PortAudioHost,
-        streams: list[tuple[pyaudio.Stream, StreamCallback]],
+        streams: list["OpenStream"],
         *,
         graceful: bool,
     ) -> None:
-        for stream, cb in streams:
+        for stream, cb, pump in streams:
+            if pump is not None and not pump.stop(PUMP_JOIN_TIMEOUT, drain=graceful):
+                with host.lock:
+                    host.lingering.append(pump)
+                log.warning(
+                    "audio %s: a read or write is stuck; closed when it returns", self.label
+                )
             self._past_xruns += cb.xruns
             self._past_callbacks += cb.callbacks
+            if pump is not None and pump in host.lingering:
+                continue
             with host.lock, contextlib.suppress(OSError):
                 if graceful and stream.is_active():
                     stream.stop_stream()
@@ -446,6 +468,29 @@ class DeviceStream:
     def shutdown(self, host: PortAudioHost) -> None:
         self._close(host, graceful=True)
         self.state = DeviceState.STOPPED
+
+
+def _is_active(stream: pyaudio.Stream) -> bool:
+    """Whether PortAudio still runs the stream; False for one PyAudio has closed (it closes a
+    blocking stream whose read or write failed)."""
+    try:
+        return bool(stream.is_active())
+    except OSError:
+        return False
+
+
+class OpenStream(NamedTuple):
+    """An open PortAudio stream, what it does each period, and its thread (None: PortAudio's
+    callback runs it, a duplex stream)."""
+
+    stream: pyaudio.Stream
+    cb: StreamCallback
+    pump: StreamPump | None
+
+
+#: Seconds `_close` waits for a blocking stream's thread (it ends within a period unless the
+#: device hangs it).
+PUMP_JOIN_TIMEOUT = 1.0
 
 
 _XRUN_KIND: dict[tuple[Direction, ...], str] = {

@@ -8,9 +8,10 @@ releases the GIL there) returns into Python once per period for 38-64 us (issue 
 measurements on ALSA's pulse device: the audio side of a device call 4.8 -> 2.7 % of a core).
 This is the shape of baresip's alsa module: one thread per direction in a blocking read/write.
 
-What stays as it was: `callbacks` counts periods (the supervisor's stall watch), xruns are
-counted from PortAudio's underflow status (playback; see `_capture` for capture), and a read or write that fails records the
-error and ends the thread; the supervisor then sees the pump dead, marks the device LOST and
+What stays as it was: `callbacks` counts periods (the supervisor's stall watch), playback
+underruns are counted from PortAudio's status (see `_capture` for capture overruns), and a read
+or write that fails records the error and ends the thread; the supervisor then sees the pump
+dead, marks the device LOST and
 reopens it. A read that hangs inside an ALSA plugin (a sound server killed) hangs this thread
 only: `stop()` waits a bounded time, then leaves the stream to be closed by this thread when the
 read returns, and the host does not re-initialise PortAudio under it.

@@ -11,10 +11,10 @@ This is the shape of baresip's alsa module: one thread per direction in a blocki
 What stays as it was: `callbacks` counts periods (the supervisor's stall watch), playback
 underruns are counted from PortAudio's status (see `_capture` for capture overruns), and a read
 or write that fails records the error and ends the thread; the supervisor then sees the pump
-dead, marks the device LOST and
-reopens it. A read that hangs inside an ALSA plugin (a sound server killed) hangs this thread
-only: `stop()` waits a bounded time, then leaves the stream to be closed by this thread when the
-read returns, and the host does not re-initialise PortAudio under it.
+dead, marks the device LOST and reopens it. A read that hangs inside an ALSA plugin (a sound
+server killed) hangs this thread only: `stop()` waits a bounded time, then leaves the stream to
+be closed by this thread when the read returns, and the host does not re-initialise PortAudio
+under it.
 """
 
 import contextlib

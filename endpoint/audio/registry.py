@@ -4,20 +4,30 @@ Why a process-wide registry: an ALSA hw device can be opened once. The call audi
 ringback/alert tone both play on the same card, so two ports that name the same device share one
 PortAudio stream; the stream mixes what each attached port queues for playback and copies each
 captured frame to every attached port that captures. A device that both captures and plays is
-opened as ONE full-duplex stream when its format is the same both ways: one Python callback per
-20 ms period instead of two (stream_plan.py says why that matters).
+opened as ONE full-duplex stream when its format is the same both ways (`[audio] duplex`, off
+by default): one Python callback per 20 ms period instead of two (stream_plan.py). Every other
+stream runs in PortAudio's blocking mode, moved by a Python thread of its own (blocking.py says
+why: a callback from PortAudio's C thread costs twice what our thread's return from a blocking
+read costs).
 
 Why a supervisor thread: opening a device, re-initialising PortAudio and closing a stream can each
 take tens of milliseconds or hang on a sick USB card; none of that may happen on the media thread.
 `AudioPort.start()`/`stop()` only attach or detach ring buffers and wake the supervisor, which
 opens, watches and reopens streams:
 
-* a stream whose callback thread ended (PortAudio stops it on an ALSA error such as an unplugged
-  USB card) or whose callbacks stopped arriving is closed and marked LOST ("audio device X lost");
+* a stream whose thread ended (a read or write failed, or PortAudio stopped its callback, on an
+  ALSA error such as an unplugged USB card) or whose periods stopped arriving is closed and
+  marked LOST ("audio device X lost");
 * a device that is STARTING or LOST is retried with backoff; when nothing else is open on the
   host, PortAudio is re-initialised first so that a card plugged back in is enumerated again;
 * when it opens again: "audio device X back after N s" and the port's reopen counter grows;
-* xruns reported by PortAudio's callback flags are counted and logged once per burst.
+* xruns reported by PortAudio (callback flags, a blocking write's underflow) are counted and
+  logged once per burst.
+
+The supervisor sleeps until a device needs it: a running one is looked at every half stall
+timeout (at most every 0.5 s), a starting or lost one at its next attempt, and attaching or
+detaching a port wakes it at once. (It used to look every 50 ms: 0.4-0.5 % of a core during a
+device call, issue 19.)
 
 Meanwhile the media thread reads None / writes into a bounded ring, i.e. the call continues with
 silence.

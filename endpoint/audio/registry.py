@@ -541,6 +541,9 @@ class DeviceRegistry:
         self._streams: dict[tuple[DeviceSpec, int, int, Direction | None], DeviceStream] = {}
         self._thread: threading.Thread | None = None
         self._closing = False
+        #: Attaches and detaches so far: one made while the supervisor was busy (its wake-up
+        #: went unheard) makes it look again instead of sleeping until the next due device.
+        self._requests = 0
 
     def attach(
         self, spec: DeviceSpec, direction: Direction, ring: FrameRing, options: StreamOptions
@@ -566,6 +569,7 @@ class DeviceRegistry:
             else:
                 stream.playback_rings = (*stream.playback_rings, ring)
             self._ensure_thread()
+            self._requests += 1
             self._wake.notify_all()
             return stream
 
@@ -573,6 +577,7 @@ class DeviceRegistry:
         with self._lock:
             stream.capture_rings = tuple(r for r in stream.capture_rings if r is not ring)
             stream.playback_rings = tuple(r for r in stream.playback_rings if r is not ring)
+            self._requests += 1
             self._wake.notify_all()
 
     def open_streams(self) -> int:
@@ -618,6 +623,7 @@ class DeviceRegistry:
                 if self._closing:
                     return
                 streams = list(self._streams.values())
+                requests = self._requests
             now = time.monotonic()
             for stream in streams:
                 others_open = any(s.is_open() for s in streams if s is not stream)
@@ -630,7 +636,7 @@ class DeviceRegistry:
                 for key, stream in list(self._streams.items()):
                     if not stream.wanted() and stream.state is DeviceState.STOPPED:
                         del self._streams[key]
-                if not self._closing:
+                if not self._closing and self._requests == requests:
                     self._wake.wait(_next_service(self._streams.values()))
 
 

@@ -336,6 +336,24 @@ def stuck_capture(directory: Path) -> dict[str, object]:
     }
 
 
+def back_to_back(directory: Path) -> dict[str, object]:
+    """A call's port stops and the next call's (G.722: another frame format, so another
+    stream) starts at once, while the supervisor is still closing the first: the second must
+    open without waiting for anything else to wake the supervisor."""
+    registry = DeviceRegistry()
+    first = testcard_player(registry, 48000)
+    first.start()
+    first_running = first.wait_running(DEADLINE)
+    first.stop()
+    wait(lambda: registry.open_streams() == 0)  # the supervisor has begun closing it
+    second = testcard_player(registry, 48000, 320, 16000)
+    second.start()
+    second_running = second.wait_running(DEADLINE)
+    second.stop()
+    registry.shutdown()
+    return {"first_running": first_running, "second_running": second_running}
+
+
 def start_pulse(directory: Path) -> subprocess.Popen[bytes]:
     """A private PulseAudio daemon with a null sink (it paces like a real card, 20 ms) whose
     monitor is the default source: what is played comes back as the microphone (an echo path).
@@ -648,6 +666,7 @@ SCENARIOS: dict[str, Callable[..., dict[str, object]]] = {
     "stalled_capture": stalled_capture,
     "blocking_streams": blocking_streams,
     "stuck_capture": stuck_capture,
+    "back_to_back": back_to_back,
     "devices": devices,
     "pulse_unplug": pulse_unplug,
     "echo_path": echo_path,

@@ -176,6 +176,11 @@ def test_a_read_stuck_in_the_device_does_not_hold_up_the_reopen(tmp_path: Path) 
     assert stuck and all("audio capture device 'testcard'" in line for line in stuck)
 
 
+def test_the_next_call_gets_its_device_while_the_last_one_closes(tmp_path: Path) -> None:
+    result = run_scenario(tmp_path, "back_to_back")
+    assert result == {"first_running": True, "second_running": True}
+
+
 @pytest.mark.pulseaudio
 def test_sound_server_killed_mid_call_the_port_reopens(tmp_path: Path) -> None:
     result = run_scenario(tmp_path, "pulse_unplug")

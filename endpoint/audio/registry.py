@@ -4,20 +4,30 @@ Why a process-wide registry: an ALSA hw device can be opened once. The call audi
 ringback/alert tone both play on the same card, so two ports that name the same device share one
 PortAudio stream; the stream mixes what each attached port queues for playback and copies each
 captured frame to every attached port that captures. A device that both captures and plays is
-opened as ONE full-duplex stream when its format is the same both ways: one Python callback per
-20 ms period instead of two (stream_plan.py says why that matters).
+opened as ONE full-duplex stream when its format is the same both ways (`[audio] duplex`, off
+by default): one Python callback per 20 ms period instead of two (stream_plan.py). Every other
+stream runs in PortAudio's blocking mode, moved by a Python thread of its own (blocking.py says
+why: a callback from PortAudio's C thread costs twice what our thread's return from a blocking
+read costs).
 
 Why a supervisor thread: opening a device, re-initialising PortAudio and closing a stream can each
 take tens of milliseconds or hang on a sick USB card; none of that may happen on the media thread.
 `AudioPort.start()`/`stop()` only attach or detach ring buffers and wake the supervisor, which
 opens, watches and reopens streams:
 
-* a stream whose callback thread ended (PortAudio stops it on an ALSA error such as an unplugged
-  USB card) or whose callbacks stopped arriving is closed and marked LOST ("audio device X lost");
+* a stream whose thread ended (a read or write failed, or PortAudio stopped its callback, on an
+  ALSA error such as an unplugged USB card) or whose periods stopped arriving is closed and
+  marked LOST ("audio device X lost");
 * a device that is STARTING or LOST is retried with backoff; when nothing else is open on the
   host, PortAudio is re-initialised first so that a card plugged back in is enumerated again;
 * when it opens again: "audio device X back after N s" and the port's reopen counter grows;
-* xruns reported by PortAudio's callback flags are counted and logged once per burst.
+* xruns reported by PortAudio (callback flags, a blocking write's underflow) are counted and
+  logged once per burst.
+
+The supervisor sleeps until a device needs it: a running one is looked at every half stall
+timeout (at most every 0.5 s), a starting or lost one at its next attempt, and attaching or
+detaching a port wakes it at once. (It used to look every 50 ms: 0.4-0.5 % of a core during a
+device call, issue 19.)
 
 Meanwhile the media thread reads None / writes into a bounded ring, i.e. the call continues with
 silence.
@@ -27,12 +37,13 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyaudio
 
+from endpoint.audio.blocking import StreamPump
 from endpoint.audio.conversion import CaptureConverter, PlaybackConverter
 from endpoint.audio.devices import (
     PREFERRED_RATES,
@@ -63,6 +74,14 @@ class PortAudioHost:
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self._pa: pyaudio.PyAudio | None = None
+        #: Streams left to close themselves when a hung read/write returns (blocking.py):
+        #: PortAudio must not be terminated under them.
+        self.lingering: list[StreamPump] = []
+
+    def may_reinitialize(self) -> bool:
+        with self.lock:
+            self.lingering = [pump for pump in self.lingering if pump.alive]
+            return not self.lingering
 
     def pyaudio(self) -> pyaudio.PyAudio:
         with self.lock:
@@ -77,7 +96,7 @@ class PortAudioHost:
 
     def terminate(self) -> None:
         with self.lock:
-            if self._pa is not None:
+            if self._pa is not None and self.may_reinitialize():
                 self._pa.terminate()
                 self._pa = None
 
@@ -182,7 +201,7 @@ class DeviceStream:
         self.reopens = 0
         self.last_error: str | None = None
         self._directions: tuple[Direction, ...] = ()  # what is open, or was when it failed
-        self._streams: list[tuple[pyaudio.Stream, StreamCallback]] = []
+        self._streams: list[OpenStream] = []
         self._past_xruns = 0
         self._past_callbacks = 0
         self._backoff = Backoff(options.backoff_initial, options.backoff_max, jitter=False)
@@ -192,6 +211,8 @@ class DeviceStream:
         self._failing_reported = False
         self._opened_at = 0.0
         self._bursts = XrunBursts(options.xrun_quiet)
+        stall = options.stall_timeout if options.stall_timeout is not None else WATCH_INTERVAL * 2
+        self._watch_interval = min(WATCH_INTERVAL, stall / 2)
 
     # --- read by any thread ----------------------------------------------------------------
 
@@ -203,17 +224,28 @@ class DeviceStream:
 
     @property
     def xruns(self) -> int:
-        return self._past_xruns + sum(cb.xruns for _, cb in self._streams)
+        return self._past_xruns + sum(s.cb.xruns for s in self._streams)
 
     @property
     def callbacks(self) -> int:
         """Callbacks PortAudio has run for this device (every stream, every open so far)."""
-        return self._past_callbacks + sum(cb.callbacks for _, cb in self._streams)
+        return self._past_callbacks + sum(s.cb.callbacks for s in self._streams)
 
     @property
     def open_streams(self) -> int:
         """How many PortAudio streams are open: 1 for a duplex device, 2 for split directions."""
         return len(self._streams)
+
+    def next_service(self, now: float) -> float | None:
+        """Seconds until the supervisor must look at this device again, None for never (a
+        stopped device: attach/detach wake the supervisor). A running device is watched every
+        half stall timeout, so a stall is reported 1 to 1.5 timeouts after it starts; a device
+        that is starting or lost when its next attempt is due."""
+        if self.state is DeviceState.RUNNING:
+            return self._watch_interval
+        if self.state in (DeviceState.STARTING, DeviceState.LOST):
+            return max(0.0, self._next_attempt - now)
+        return None
 
     def wanted(self) -> tuple[Direction, ...]:
         return tuple(
@@ -281,9 +313,9 @@ class DeviceStream:
 
     def _watch(self, host: PortAudioHost, now: float) -> None:
         reason = None
-        for stream, cb in self._streams:
+        for stream, cb, pump in self._streams:
             with host.lock:
-                active = stream.is_active()
+                active = (pump is None or pump.alive) and _is_active(stream)
             if not active:
                 reason = cb.error or "the stream stopped"
             elif cb.callbacks != cb.seen:
@@ -324,7 +356,7 @@ class DeviceStream:
 
     def _attempt(self, host: PortAudioHost, now: float, others_open: bool) -> None:
         try:
-            if not others_open:
+            if not others_open and host.may_reinitialize():
                 host.reinitialize()
             self._directions = ()
             plans = self._open(host, self.wanted())
@@ -339,8 +371,8 @@ class DeviceStream:
         now = time.monotonic()
         self._failures = 0
         self._failing_reported = False
-        for _, cb in self._streams:
-            cb.since = now
+        for opened in self._streams:
+            opened.cb.since = now
         self._opened_at = now
         if self._lost_since is not None:
             self.reopens += 1
@@ -373,7 +405,7 @@ class DeviceStream:
                 chosen.get(Direction.PLAYBACK),
                 duplex=self.options.duplex,
             )
-            opened: list[tuple[pyaudio.Stream, StreamCallback]] = []
+            opened: list[OpenStream] = []
             try:
                 for plan in plans:
                     opened.append(self._open_one(host, plan))
@@ -399,12 +431,13 @@ class DeviceStream:
         )
         return Chosen(device, rate, channels)
 
-    def _open_one(
-        self, host: PortAudioHost, plan: StreamPlan
-    ) -> tuple[pyaudio.Stream, StreamCallback]:
+    def _open_one(self, host: PortAudioHost, plan: StreamPlan) -> "OpenStream":
+        """A stream in blocking mode with its thread (blocking.py says why); a duplex stream
+        keeps PortAudio's callback (one stream cannot be read and written by two threads)."""
         capture = Direction.CAPTURE in plan.directions
         playback = Direction.PLAYBACK in plan.directions
         cb = self.callback(plan)
+        frames = max(1, round(plan.rate * self.options.frame_samples / self.options.app_rate))
         stream = host.pyaudio().open(
             format=pyaudio.paInt16,
             channels=plan.channels,
@@ -413,31 +446,43 @@ class DeviceStream:
             output=playback,
             input_device_index=plan.device.index if capture else None,
             output_device_index=plan.device.index if playback else None,
-            frames_per_buffer=max(
-                1, round(plan.rate * self.options.frame_samples / self.options.app_rate)
-            ),
-            stream_callback=cb.on_buffer,
+            frames_per_buffer=frames,
+            stream_callback=cb.on_buffer if capture and playback else None,
         )
-        return stream, cb
+        if capture and playback:
+            return OpenStream(stream, cb, None)
+        pump = StreamPump(stream, cb, frames, host.lock)
+        pump.start()
+        return OpenStream(stream, cb, pump)
 
     def _close(self, host: PortAudioHost, *, graceful: bool) -> None:
-        """Close the stream(s). Graceful stops wait for the callback to finish; a dead or stalled
-        stream is closed directly (PortAudio aborts it). An abort cannot interrupt a read that
-        blocks inside an ALSA plugin; then this waits until the read returns, with the state
-        already LOST, and the media thread is unaffected."""
+        """Close the stream(s). A blocking stream's thread is stopped first (it ends within a
+        period); one still blocked inside an ALSA plugin after `PUMP_JOIN_TIMEOUT` closes its
+        stream itself when the read returns. Graceful stops wait for the callback to finish; a
+        dead or stalled callback stream is closed directly (PortAudio aborts it). An abort
+        cannot interrupt a read that blocks inside an ALSA plugin; then this waits until the
+        read returns, with the state already LOST, and the media thread is unaffected."""
         streams, self._streams = self._streams, []
         self._close_streams(host, streams, graceful=graceful)
 
     def _close_streams(
         self,
         host: PortAudioHost,
-        streams: list[tuple[pyaudio.Stream, StreamCallback]],
+        streams: list["OpenStream"],
         *,
         graceful: bool,
     ) -> None:
-        for stream, cb in streams:
+        for stream, cb, pump in streams:
+            if pump is not None and not pump.stop(PUMP_JOIN_TIMEOUT, drain=graceful):
+                with host.lock:
+                    host.lingering.append(pump)
+                log.warning(
+                    "audio %s: a read or write is stuck; closed when it returns", self.label
+                )
             self._past_xruns += cb.xruns
             self._past_callbacks += cb.callbacks
+            if pump is not None and pump in host.lingering:
+                continue
             with host.lock, contextlib.suppress(OSError):
                 if graceful and stream.is_active():
                     stream.stop_stream()
@@ -446,6 +491,33 @@ class DeviceStream:
     def shutdown(self, host: PortAudioHost) -> None:
         self._close(host, graceful=True)
         self.state = DeviceState.STOPPED
+
+
+def _is_active(stream: pyaudio.Stream) -> bool:
+    """Whether PortAudio still runs the stream; False for one PyAudio has closed (it closes a
+    blocking stream whose read or write failed)."""
+    try:
+        return bool(stream.is_active())
+    except OSError:
+        return False
+
+
+class OpenStream(NamedTuple):
+    """An open PortAudio stream, what it does each period, and its thread (None: PortAudio's
+    callback runs it, a duplex stream)."""
+
+    stream: pyaudio.Stream
+    cb: StreamCallback
+    pump: StreamPump | None
+
+
+#: Seconds between two looks at a running device at most (a dead stream, xruns), whatever
+#: its stall timeout: the supervisor used to look every 50 ms, 0.4-0.5 % of a core a device.
+WATCH_INTERVAL = 0.5
+
+#: Seconds `_close` waits for a blocking stream's thread (it ends within a period unless the
+#: device hangs it).
+PUMP_JOIN_TIMEOUT = 1.0
 
 
 _XRUN_KIND: dict[tuple[Direction, ...], str] = {
@@ -461,15 +533,17 @@ def _directions_label(directions: tuple[Direction, ...]) -> str:
 class DeviceRegistry:
     """The devices of one process, keyed by device and frame format, and their supervisor."""
 
-    def __init__(self, tick: float = 0.05) -> None:
+    def __init__(self) -> None:
         self.host = PortAudioHost()
-        self._tick = tick
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
         self._changed = threading.Condition(self._lock)
         self._streams: dict[tuple[DeviceSpec, int, int, Direction | None], DeviceStream] = {}
         self._thread: threading.Thread | None = None
         self._closing = False
+        #: Attaches and detaches so far: one made while the supervisor was busy (its wake-up
+        #: went unheard) makes it look again instead of sleeping until the next due device.
+        self._requests = 0
 
     def attach(
         self, spec: DeviceSpec, direction: Direction, ring: FrameRing, options: StreamOptions
@@ -495,6 +569,7 @@ class DeviceRegistry:
             else:
                 stream.playback_rings = (*stream.playback_rings, ring)
             self._ensure_thread()
+            self._requests += 1
             self._wake.notify_all()
             return stream
 
@@ -502,6 +577,7 @@ class DeviceRegistry:
         with self._lock:
             stream.capture_rings = tuple(r for r in stream.capture_rings if r is not ring)
             stream.playback_rings = tuple(r for r in stream.playback_rings if r is not ring)
+            self._requests += 1
             self._wake.notify_all()
 
     def open_streams(self) -> int:
@@ -547,6 +623,7 @@ class DeviceRegistry:
                 if self._closing:
                     return
                 streams = list(self._streams.values())
+                requests = self._requests
             now = time.monotonic()
             for stream in streams:
                 others_open = any(s.is_open() for s in streams if s is not stream)
@@ -559,8 +636,16 @@ class DeviceRegistry:
                 for key, stream in list(self._streams.items()):
                     if not stream.wanted() and stream.state is DeviceState.STOPPED:
                         del self._streams[key]
-                if not self._closing:
-                    self._wake.wait(self._tick if self._streams else None)
+                if not self._closing and self._requests == requests:
+                    self._wake.wait(_next_service(self._streams.values()))
+
+
+def _next_service(streams: Iterable[DeviceStream]) -> float | None:
+    """How long the supervisor may sleep: until the first device needs it (None: until a port
+    attaches or detaches, which wakes it)."""
+    now = time.monotonic()
+    due = [d for d in (s.next_service(now) for s in streams) if d is not None]
+    return min(due, default=None)
 
 
 _default: DeviceRegistry | None = None

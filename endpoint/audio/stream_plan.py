@@ -79,8 +79,9 @@ class RingOwner(Protocol):
 
 
 class StreamCallback:
-    """The callback of one PortAudio stream (`on_buffer`): runs on PortAudio's thread, never
-    blocks, never raises. Captured frames go to every ring in the owner's `capture_rings`; the
+    """What one PortAudio stream does each period: `on_buffer` as PortAudio's callback (a duplex
+    stream), `process` from a blocking stream's thread (blocking.py); never blocks, and the
+    callback never raises. Captured frames go to every ring in the owner's `capture_rings`; the
     played frame is the mix of one frame from each ring in its `playback_rings`."""
 
     __slots__ = (
@@ -120,17 +121,27 @@ class StreamCallback:
         if status & _XRUN_FLAGS:
             self.xruns += 1
         try:
-            if self._capture is not None:
-                rings = self._owner.capture_rings
-                for frame in self._capture.convert(in_data or b""):
-                    for ring in rings:
-                        ring.push(frame)  # immutable bytes: every ring may share it
-            if self._playback is not None:
-                return self._playback.render(frame_count, self._next_mixed), pyaudio.paContinue
-            return None, pyaudio.paContinue
+            return self.process(in_data, frame_count), pyaudio.paContinue
         except Exception as exc:  # the callback must not die silently: the supervisor reopens
             self.error = f"{type(exc).__name__}: {exc}"
         return None, pyaudio.paAbort
+
+    @property
+    def captures(self) -> bool:
+        return self._capture is not None
+
+    def process(self, in_data: bytes | None, frame_count: int) -> bytes | None:
+        """One period: the captured bytes to every capture ring, and the bytes to play (the mix
+        of the playback rings), or None for a capture-only stream. Shared by PortAudio's
+        callback (a duplex stream) and the blocking streams' threads (blocking.py)."""
+        if self._capture is not None:
+            rings = self._owner.capture_rings
+            for frame in self._capture.convert(in_data or b""):
+                for ring in rings:
+                    ring.push(frame)  # immutable bytes: every ring may share it
+        if self._playback is not None:
+            return self._playback.render(frame_count, self._next_mixed)
+        return None
 
     def _next_mixed(self) -> Frame:
         frames = [f for f in (ring.pop() for ring in self._owner.playback_rings) if f is not None]

@@ -7,6 +7,7 @@ leaves its observations in <directory> (result.json, *.npy); the test process as
 These are integration helpers: waiting here polls with short sleeps under a deadline.
 """
 
+import fcntl
 import json
 import logging
 import os
@@ -112,6 +113,10 @@ def capture(directory: Path, rate: int) -> dict[str, object]:
     fifo = directory / "in.raw"
     os.mkfifo(fifo)
     writer = os.open(fifo, os.O_RDWR)
+    # The whole second fits in the FIFO: ALSA's file plugin pads a short read from its infile
+    # with silence, so a reader that catches up with the writer at the default 64 KiB
+    # boundary would lose samples that no device would lose.
+    fcntl.fcntl(writer, fcntl.F_SETPIPE_SZ, 1 << 18)
     t = np.arange(rate) / rate
     chirp = 0.5 * np.sin(2 * np.pi * (200 * t + 1400 * t * t))
     signal_in = np.rint(chirp * 32767).astype("<i2")
@@ -227,6 +232,126 @@ def missing_card(directory: Path) -> dict[str, object]:
         "running": running,
         "back": status_dict(status_back),
     }
+
+
+def audio_threads() -> list[str]:
+    """The blocking streams' threads alive now (blocking.py), by name."""
+    names = (t.name for t in threading.enumerate())
+    return sorted(n for n in names if n in ("audio-capture", "audio-playback"))
+
+
+def feed_forever(fd: int, stop: threading.Event) -> threading.Thread:
+    """A thread that keeps the capture FIFO `fd` supplied with silence until `stop` (without
+    blocking in a full FIFO, so that it sees `stop` when nothing reads any more)."""
+    os.set_blocking(fd, False)
+
+    def feed() -> None:
+        while not stop.is_set():
+            try:
+                os.write(fd, bytes(3200))
+            except BlockingIOError:
+                time.sleep(0.005)
+
+    thread = threading.Thread(target=feed, daemon=True)
+    thread.start()
+    return thread
+
+
+def blocking_streams(directory: Path) -> dict[str, object]:
+    """A call's port on testcard: each direction's stream is moved by its own thread, whose
+    period count advances; closing the device ends both threads."""
+    fifo = directory / "in.raw"
+    os.mkfifo(fifo)
+    writer = os.open(fifo, os.O_RDWR)
+    stop = threading.Event()
+    feeder = feed_forever(writer, stop)
+    registry = DeviceRegistry()
+    port = AlsaPort("testcard", "testcard", registry=registry, stall_timeout=None)
+    port.start()
+    running = port.wait_running(DEADLINE)
+    first = registry.callbacks()
+    advanced = wait(lambda: registry.callbacks() >= first + 20)
+    threads = audio_threads()
+    port.stop()
+    closed = wait(lambda: registry.open_streams() == 0)
+    after_close = audio_threads()
+    registry.shutdown()
+    stop.set()
+    os.close(writer)
+    feeder.join()
+    return {
+        "running": running,
+        "advanced": advanced,
+        "threads": threads,
+        "closed": closed,
+        "after_close": after_close,
+    }
+
+
+def stuck_capture(directory: Path) -> dict[str, object]:
+    """A capture read that never returns (the FIFO stays empty) is left behind: the device is
+    LOST and reopened without waiting for it; once data flows the stuck read returns, its
+    thread closes its own stream, and shutdown leaves no stream thread behind."""
+    fifo = directory / "in.raw"
+    os.mkfifo(fifo)
+    writer = os.open(fifo, os.O_RDWR)
+    registry = DeviceRegistry()
+    port = AlsaPort(
+        capture_device="testcard",
+        playback=False,
+        registry=registry,
+        stall_timeout=0.3,
+        startup_grace=0.3,
+        backoff_initial=0.05,
+    )
+    port.start()
+    running = port.wait_running(DEADLINE)
+    lost = wait(lambda: port.status().state is DeviceState.LOST)
+    left_behind = wait(lambda: bool(registry.host.lingering))
+    stop = threading.Event()
+    feeder = feed_forever(writer, stop)
+    frames = 0
+
+    def some_frames() -> bool:
+        nonlocal frames
+        while port.read_frame() is not None:
+            frames += 1
+        return frames >= 5
+
+    got_frames = wait(some_frames)
+    port.stop()
+    registry.shutdown()
+    after_shutdown = audio_threads()
+    reinitializable = registry.host.may_reinitialize()
+    stop.set()
+    os.close(writer)
+    feeder.join()
+    return {
+        "running": running,
+        "lost": lost,
+        "left_behind": left_behind,
+        "got_frames": got_frames,
+        "after_shutdown": after_shutdown,
+        "reinitializable": reinitializable,
+    }
+
+
+def back_to_back(directory: Path) -> dict[str, object]:
+    """A call's port stops and the next call's (G.722: another frame format, so another
+    stream) starts at once, while the supervisor is still closing the first: the second must
+    open without waiting for anything else to wake the supervisor."""
+    registry = DeviceRegistry()
+    first = testcard_player(registry, 48000)
+    first.start()
+    first_running = first.wait_running(DEADLINE)
+    first.stop()
+    wait(lambda: registry.open_streams() == 0)  # the supervisor has begun closing it
+    second = testcard_player(registry, 48000, 320, 16000)
+    second.start()
+    second_running = second.wait_running(DEADLINE)
+    second.stop()
+    registry.shutdown()
+    return {"first_running": first_running, "second_running": second_running}
 
 
 def start_pulse(directory: Path) -> subprocess.Popen[bytes]:
@@ -539,6 +664,9 @@ SCENARIOS: dict[str, Callable[..., dict[str, object]]] = {
     "capture": capture,
     "missing_card": missing_card,
     "stalled_capture": stalled_capture,
+    "blocking_streams": blocking_streams,
+    "stuck_capture": stuck_capture,
+    "back_to_back": back_to_back,
     "devices": devices,
     "pulse_unplug": pulse_unplug,
     "echo_path": echo_path,

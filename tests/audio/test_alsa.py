@@ -160,6 +160,27 @@ def test_a_stalled_device_is_aborted_and_reopened(tmp_path: Path) -> None:
     )
 
 
+def test_each_direction_runs_on_its_own_blocking_thread_until_closed(tmp_path: Path) -> None:
+    result = run_scenario(tmp_path, "blocking_streams")
+    assert result["running"] and result["advanced"] and result["closed"]
+    assert result["threads"] == ["audio-capture", "audio-playback"]
+    assert result["after_close"] == []
+
+
+def test_a_read_stuck_in_the_device_does_not_hold_up_the_reopen(tmp_path: Path) -> None:
+    result = run_scenario(tmp_path, "stuck_capture")
+    assert result["running"] and result["lost"] and result["left_behind"]
+    assert result["got_frames"]
+    assert result["after_shutdown"] == [] and result["reinitializable"]
+    stuck = [line for line in log_lines(tmp_path) if "stuck" in line]
+    assert stuck and all("audio capture device 'testcard'" in line for line in stuck)
+
+
+def test_the_next_call_gets_its_device_while_the_last_one_closes(tmp_path: Path) -> None:
+    result = run_scenario(tmp_path, "back_to_back")
+    assert result == {"first_running": True, "second_running": True}
+
+
 @pytest.mark.pulseaudio
 def test_sound_server_killed_mid_call_the_port_reopens(tmp_path: Path) -> None:
     result = run_scenario(tmp_path, "pulse_unplug")

@@ -152,13 +152,9 @@ def capture(directory: Path, rate: int) -> dict[str, object]:
     return {"running": running, "collected": collected, "status": status_dict(status)}
 
 
-def stalled_capture(directory: Path) -> dict[str, object]:
-    """A capture device that stops delivering (nothing comes out of the FIFO) is declared lost,
-    its stream is closed and the device reopened; frames come out again.
-
-    PortAudio's abort does not interrupt the file plugin's blocked read(), so the close only
-    completes when data arrives: the scenario feeds the FIFO once the loss has been reported.
-    """
+def starved_capture(directory: Path) -> tuple[int, DeviceRegistry, AlsaPort, bool, bool]:
+    """A capture port on ``testcard`` whose FIFO nobody writes to, started and left to stall:
+    the FIFO's writer, the registry, the port, whether it ran and whether it was then lost."""
     fifo = directory / "in.raw"
     os.mkfifo(fifo)
     writer = os.open(fifo, os.O_RDWR)
@@ -174,6 +170,17 @@ def stalled_capture(directory: Path) -> dict[str, object]:
     port.start()
     running = port.wait_running(DEADLINE)
     lost = wait(lambda: port.status().state is DeviceState.LOST)
+    return writer, registry, port, running, lost
+
+
+def stalled_capture(directory: Path) -> dict[str, object]:
+    """A capture device that stops delivering (nothing comes out of the FIFO) is declared lost,
+    its stream is closed and the device reopened; frames come out again.
+
+    PortAudio's abort does not interrupt the file plugin's blocked read(), so the close only
+    completes when data arrives: the scenario feeds the FIFO once the loss has been reported.
+    """
+    writer, registry, port, running, lost = starved_capture(directory)
     os.write(writer, np.ones(1600, dtype="<i2").tobytes())
     back = wait(lambda: port.status().state is DeviceState.RUNNING)
     reopens = port.status().reopens
@@ -292,21 +299,7 @@ def stuck_capture(directory: Path) -> dict[str, object]:
     """A capture read that never returns (the FIFO stays empty) is left behind: the device is
     LOST and reopened without waiting for it; once data flows the stuck read returns, its
     thread closes its own stream, and shutdown leaves no stream thread behind."""
-    fifo = directory / "in.raw"
-    os.mkfifo(fifo)
-    writer = os.open(fifo, os.O_RDWR)
-    registry = DeviceRegistry()
-    port = AlsaPort(
-        capture_device="testcard",
-        playback=False,
-        registry=registry,
-        stall_timeout=0.3,
-        startup_grace=0.3,
-        backoff_initial=0.05,
-    )
-    port.start()
-    running = port.wait_running(DEADLINE)
-    lost = wait(lambda: port.status().state is DeviceState.LOST)
+    writer, registry, port, running, lost = starved_capture(directory)
     left_behind = wait(lambda: bool(registry.host.lingering))
     stop = threading.Event()
     feeder = feed_forever(writer, stop)

@@ -173,6 +173,19 @@ def starved_capture(directory: Path) -> tuple[int, DeviceRegistry, AlsaPort, boo
     return writer, registry, port, running, lost
 
 
+def frames_come_out(port: AlsaPort, count: int = 5) -> bool:
+    """Whether ``count`` captured frames come out of ``port`` before the scenarios' deadline."""
+    frames = 0
+
+    def enough() -> bool:
+        nonlocal frames
+        while port.read_frame() is not None:
+            frames += 1
+        return frames >= count
+
+    return wait(enough)
+
+
 def stalled_capture(directory: Path) -> dict[str, object]:
     """A capture device that stops delivering (nothing comes out of the FIFO) is declared lost,
     its stream is closed and the device reopened; frames come out again.
@@ -184,15 +197,7 @@ def stalled_capture(directory: Path) -> dict[str, object]:
     os.write(writer, np.ones(1600, dtype="<i2").tobytes())
     back = wait(lambda: port.status().state is DeviceState.RUNNING)
     reopens = port.status().reopens
-    frames = 0
-
-    def some_frames() -> bool:
-        nonlocal frames
-        while port.read_frame() is not None:
-            frames += 1
-        return frames >= 5
-
-    got_frames = wait(some_frames)
+    got_frames = frames_come_out(port)
     os.close(writer)
     port.stop()
     registry.shutdown()
@@ -303,15 +308,7 @@ def stuck_capture(directory: Path) -> dict[str, object]:
     left_behind = wait(lambda: bool(registry.host.lingering))
     stop = threading.Event()
     feeder = feed_forever(writer, stop)
-    frames = 0
-
-    def some_frames() -> bool:
-        nonlocal frames
-        while port.read_frame() is not None:
-            frames += 1
-        return frames >= 5
-
-    got_frames = wait(some_frames)
+    got_frames = frames_come_out(port)
     port.stop()
     registry.shutdown()
     after_shutdown = audio_threads()

@@ -118,6 +118,7 @@ class SrtpProtection:
         self.refused = 0
         self._protect = _direct(self._out, "srtp_protect") or _public(self._out.protect)
         self._unprotect = _direct(self._in, "srtp_unprotect") or _public(self._in.unprotect)
+        self._unprotect_rtcp = _public(self._in.unprotect_rtcp)
 
     @property
     def description(self) -> str:
@@ -139,10 +140,7 @@ class SrtpProtection:
         return clear
 
     def unprotect_rtcp(self, packet: bytes) -> bytes | None:
-        if len(packet) <= MAX_PACKET:
-            try:
-                return bytes(self._in.unprotect_rtcp(packet))
-            except pylibsrtp.Error:
-                pass
-        self.refused += 1
-        return None
+        clear = self._unprotect_rtcp(packet)
+        if clear is None:
+            self.refused += 1
+        return clear

@@ -42,6 +42,7 @@ from endpoint.media.rtp import HEADER
 from endpoint.runtime.rtp_transport import MAX_DRAIN
 
 if TYPE_CHECKING:
+    from endpoint.media.stream import PacketProtection
     from endpoint.runtime.media_loop import CallMedia, MediaLoop
 
 #: The first byte of a plain RTP header: version 2, no padding, extension or CSRC.
@@ -73,7 +74,8 @@ def build_fused(loop: MediaLoop, call: CallMedia) -> Callable[[float], bool] | N
     if not qualifies(call):
         return None
     stream, sockets, port = call.stream, call.sockets, call.port
-    protect = _protector(call)
+    protection = _protection(call)
+    protect = None if protection is None else protection.protect_rtp
     send, receive = _sender(call), _receiver(loop, call)
     read_frame: Callable[[], Frame | None] = port.read_frame
     write_frame: Callable[[Frame], None] = port.write_frame
@@ -127,14 +129,14 @@ def build_fused(loop: MediaLoop, call: CallMedia) -> Callable[[float], bool] | N
     return tick
 
 
-def _protector(call: CallMedia) -> Callable[[bytes], bytes] | None:
-    """What protects the fused tick's RTP: the stream's protection, or the inner SRTP
-    session's of a settled DTLS-SRTP call (its RTP keys will not change under us), bound once:
-    the tick's first SRTP call runs cold, and each frame around it costs."""
+def _protection(call: CallMedia) -> PacketProtection | None:
+    """What the fused tick binds its protect and unprotect on, once: the stream's protection,
+    or the inner SRTP session of a settled DTLS-SRTP call (its RTP keys will not change under
+    us): the tick's first SRTP call runs cold, and each frame around it costs."""
     protection = call.stream.protection
     if isinstance(protection, DtlsSrtpProtection):
-        return protection.rtp.protect_rtp
-    return None if protection is None else protection.protect_rtp
+        return protection.rtp
+    return protection
 
 
 def _sender(call: CallMedia) -> Callable[[bytes], object]:
@@ -161,9 +163,7 @@ def _receiver(loop: MediaLoop, call: CallMedia) -> Callable[[float], object]:
     poll, readers, dispatch, deliver = loop._poll.poll, loop._readers, loop._dispatch, loop._deliver
     unpack, audio_pt = HEADER.unpack_from, stream.config.payload_type
     media, clear_rtp = stream.receive_media, stream.receive_clear_rtp
-    protection = stream.protection
-    if isinstance(protection, DtlsSrtpProtection):
-        protection = protection.rtp
+    protection = _protection(call)
     unprotect = None if protection is None else protection.unprotect_rtp
 
     def packet(data: bytes, now: float) -> None:

@@ -132,20 +132,31 @@ class TimedLoop(MediaLoop):
         return super()._tick_all(now)
 
 
-def wake_to_send(loop: TimedLoop, sent_ns: list[int]) -> None:
-    """Prints the wake-up lateness and the wake-up -> sendto time (p50 / p99 / max, ms)."""
-    spans = []
+def percentile99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[int(0.99 * (len(ordered) - 1))]
+
+
+def send_ticks(loop: TimedLoop, sent_ns: list[int]) -> list[tuple[int, float]]:
+    """Each sent packet's tick (its index in ``loop.woke_ns``) and the ms from that tick's
+    wake-up to the packet's ``sendto``."""
+    ticks = []
     for sent in sent_ns:
         i = bisect.bisect_right(loop.woke_ns, sent) - 1
         if i >= 0:
-            spans.append((sent - loop.woke_ns[i]) / 1e6)
+            ticks.append((i, (sent - loop.woke_ns[i]) / 1e6))
+    return ticks
+
+
+def wake_to_send(loop: TimedLoop, sent_ns: list[int]) -> None:
+    """Prints the wake-up lateness and the wake-up -> sendto time (p50 / p99 / max, ms)."""
+    spans = sorted(span for _, span in send_ticks(loop, sent_ns))
     late = sorted(x * 1000 for x in loop.lateness or [0.0])
-    spans.sort()
     if spans:
         print(
             f"media thread: wake-up lateness p50 {late[len(late) // 2]:.4f} p99 "
-            f"{late[int(0.99 * (len(late) - 1))]:.4f} ms; wake-up -> sendto p50 "
-            f"{spans[len(spans) // 2]:.4f} p99 {spans[int(0.99 * (len(spans) - 1))]:.4f} "
+            f"{percentile99(late):.4f} ms; wake-up -> sendto p50 "
+            f"{spans[len(spans) // 2]:.4f} p99 {percentile99(spans):.4f} "
             f"max {spans[-1]:.4f} ms"
         )
 

@@ -29,7 +29,6 @@ Run: .venv/bin/python benchmarks/bench_pacing.py [--seconds 60] [--load 2] [--no
 from __future__ import annotations
 
 import argparse
-import bisect
 import itertools
 import multiprocessing as mp
 import random
@@ -38,7 +37,7 @@ import statistics
 import struct
 import time
 
-from bench_media_cpu import TimedLoop, TimedSockets
+from bench_media_cpu import TimedLoop, TimedSockets, percentile99, send_ticks
 
 from endpoint.audio import open_audio
 from endpoint.media.srtp import SUITES, SrtpProtection, key_length
@@ -79,21 +78,13 @@ def receiver(port_pipe: mp.connection.Connection, seconds: float) -> None:
     port_pipe.send(arrivals)
 
 
-def percentile99(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[int(0.99 * (len(ordered) - 1))]
-
-
 def split(loop: TimedLoop, sent_ns: list[int]) -> None:
     """Prints the pacing's two parts from the sender's clock: per sent packet, the wake-up
     lateness of its tick (L) and the time from that wake-up to its ``sendto`` (W); the
     interval's deviation from 20 ms is the change of L + W from one packet to the next."""
     assert loop.lateness is not None
-    parts = []
-    for sent in sent_ns:
-        i = bisect.bisect_right(loop.woke_ns, sent) - 1
-        if 0 <= i < len(loop.lateness):
-            parts.append((loop.lateness[i] * 1e3, (sent - loop.woke_ns[i]) / 1e6))
+    lateness = loop.lateness
+    parts = [(lateness[i] * 1e3, w) for i, w in send_ticks(loop, sent_ns) if i < len(lateness)]
     pairs = list(itertools.pairwise(parts))
     if not pairs:
         return

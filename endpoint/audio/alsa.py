@@ -104,6 +104,9 @@ class AlsaPort:
             return None
         return self._capture_ring.pop()
 
+    def frame_ready(self) -> bool:
+        return self._started and self._capture_ring is not None and self._capture_ring.ready
+
     def write_frame(self, frame: Frame) -> None:
         """Queue a frame; frames queued before `start()` play first (a prefill)."""
         if self._playback_ring is not None:

@@ -25,6 +25,9 @@ class NullPort:
             return None
         return silence(self._frame_samples)
 
+    def frame_ready(self) -> bool:
+        return self._running
+
     def write_frame(self, frame: Frame) -> None:
         checked_frame(frame, self._frame_samples)
 

@@ -79,6 +79,11 @@ class AudioPort(Protocol):
     def read_frame(self) -> Frame | None:
         """Return the next captured 8 kHz mono frame, or None when none is ready right now."""
 
+    def frame_ready(self) -> bool:
+        """True when `read_frame()` would return a frame now; asking changes nothing. The
+        media thread makes the next tick's packet at the end of a tick when it is, so that
+        the packet leaves right after the next wake-up."""
+
     def write_frame(self, frame: Frame) -> None:
         """Queue one 8 kHz mono frame for playback; when the queue is full the oldest goes."""
 

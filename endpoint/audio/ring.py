@@ -55,6 +55,17 @@ class FrameRing:
             self._underruns += 1
             return None
 
+    @property
+    def ready(self) -> bool:
+        """True when ``pop`` would give a frame now. Asking takes nothing and counts nothing:
+        the media thread asks at the end of a tick whether it can make the next tick's packet
+        already (endpoint.runtime.media_loop, ``prepare``), and an empty ring it only looked
+        at must not count as an underrun or start priming again."""
+        with self._lock:
+            if self._delivering:
+                return bool(self._frames)
+            return len(self._frames) >= self._prime
+
     def clear(self) -> None:
         """Discard the queued frames (a new call must not hear the end of the last one)."""
         with self._lock:

@@ -159,6 +159,9 @@ class TonePort:
         self._offset = (start + self._frame_samples) % self._period
         return self._table[2 * start : 2 * (start + self._frame_samples)]
 
+    def frame_ready(self) -> bool:
+        return self._running
+
     def write_frame(self, frame: Frame) -> None:
         checked_frame(frame, self._frame_samples)
 

@@ -238,6 +238,12 @@ class FilePort:
         self._position += self._frame_samples
         return chunk + bytes(size - len(chunk))
 
+    def frame_ready(self) -> bool:
+        source = self._input
+        if not self._running or source is None:
+            return False
+        return self._loop or WIDTH * self._position < len(source)
+
     def write_frame(self, frame: Frame) -> None:
         owned = checked_frame(frame, self._frame_samples)
         if self._running and self._sink is not None:

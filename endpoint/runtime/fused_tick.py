@@ -20,10 +20,12 @@ rebuilds it on the next tick that qualifies), and so does anything it sees chang
 re-latch, a DTLS record, a failure.
 
 What it does is the generic tick's, step for step: send, receive, follow the latch, DTLS, play,
-timer, events. Every protocol decision stays in ``endpoint.media``: the stream's ``send_audio``,
-``receive_media`` (an already-parsed plain header of our audio type) and ``receive_clear_rtp``
-(after our own unprotect); any other datagram (DTLS-looking, RTCP, padding, extension or CSRC,
-RFC 4733, another payload type) takes the generic ``MediaLoop._dispatch``. With SRTP the
+timer, events, and the next tick's packet when its frame is already there
+(``CallMedia.prepared``: the send is then the first thing after the wake-up). Every protocol
+decision stays in ``endpoint.media``: the stream's ``send_audio``, ``receive_media`` (an
+already-parsed plain header of our audio type) and ``receive_clear_rtp`` (after our own
+unprotect); any other datagram (DTLS-looking, RTCP, padding, extension or CSRC, RFC 4733,
+another payload type) takes the generic ``MediaLoop._dispatch``. With SRTP the
 session's methods are bound once, the inner SRTP session of a settled DTLS-SRTP call included
 (``SrtpProtection`` calls libsrtp through pylibsrtp's own cffi binding).
 tests/runtime/test_fused_tick.py drives random datagram sequences through both ticks and
@@ -44,6 +46,7 @@ from endpoint.runtime.rtp_transport import MAX_DRAIN
 if TYPE_CHECKING:
     from endpoint.media.stream import PacketProtection
     from endpoint.runtime.media_loop import CallMedia, MediaLoop
+    from endpoint.runtime.rtp_transport import Address
 
 #: The first byte of a plain RTP header: version 2, no padding, extension or CSRC.
 PLAIN = 0x80
@@ -69,31 +72,24 @@ def qualifies(call: CallMedia) -> bool:
 
 def build_fused(loop: MediaLoop, call: CallMedia) -> Callable[[float], bool] | None:
     """The fused tick of ``call`` (True: it produced events), or None if it does not qualify."""
-    from endpoint.runtime.media_loop import microphone, speaker, timer_socket
+    from endpoint.runtime.media_loop import timer_socket
 
     if not qualifies(call):
         return None
-    stream, sockets, port = call.stream, call.sockets, call.port
-    protection = _protection(call)
-    protect = None if protection is None else protection.protect_rtp
-    send, receive = _sender(call), _receiver(loop, call)
-    read_frame: Callable[[], Frame | None] = port.read_frame
-    write_frame: Callable[[Frame], None] = port.write_frame
-    if call.processor is not None:  # hands-free processing: the generic tick's own steps
-        read_frame, write_frame = partial(microphone, call), partial(speaker, call)
-    send_audio, playout, quiet = stream.send_audio, stream.playout, silence(stream.frame_samples)
-    receiver, peer, events_put = stream.receiver, sockets.peer, loop._events.put
+    stream, sockets = call.stream, call.sockets
+    packet, ready, write_frame = _audio_steps(call)
+    receive = _receiver(loop, call)
+    playout, receiver, peer = stream.playout, stream.receiver, sockets.peer
+    events_put = loop._events.put
+    # Where the generic tick would send this call's RTP (``send_frame``'s destination): the
+    # latched and connected peer, or the signalled address before the latch.
+    rtp_to = stream.config.remote_rtp if peer is None else peer
+    period = loop.period_ns / 1e9
+    transmit = _transmitter(call, packet, rtp_to)
 
     def tick(now: float) -> bool:
         try:
-            frame = read_frame()
-            data = send_audio(quiet if frame is None else frame, now)
-            if protect is not None:
-                data = protect(data)
-            try:  # noqa: SIM105 (contextlib.suppress: a context manager per packet)
-                send(data)
-            except OSError:
-                pass  # as RtpSockets.send: the network's refusal is not the call's failure
+            transmit(now)
         except Exception as exc:
             loop._fused = None
             loop._fail(call, exc)
@@ -120,6 +116,11 @@ def build_fused(loop: MediaLoop, call: CallMedia) -> Callable[[float], bool] | N
             events = stream.events()
             for event in events:
                 events_put((call.call_id, event))
+            if ready():  # the next tick's packet; the generic way if this tick dropped us
+                if loop._fused is tick:
+                    call.prepared = [(packet(now + period), rtp_to)]
+                else:
+                    call.prepared = loop._datagrams(call, now + period)
         except Exception as exc:
             loop._fused = None
             loop._fail(call, exc)
@@ -127,6 +128,57 @@ def build_fused(loop: MediaLoop, call: CallMedia) -> Callable[[float], bool] | N
         return bool(events)
 
     return tick
+
+
+def _transmitter(
+    call: CallMedia, packet: Callable[[float], bytes], rtp_to: Address
+) -> Callable[[float], None]:
+    """The fused tick's first step: send the packet made at the end of the last tick, or
+    make this tick's now (``CallMedia.prepared``)."""
+    send = _sender(call)
+
+    def transmit(now: float) -> None:
+        prepared = call.prepared  # see CallMedia.prepared
+        if prepared is None:
+            prepared = [(packet(now), rtp_to)]
+        else:
+            call.prepared = None
+        for data, _to in prepared:  # made for rtp_to: nothing moved since, or no fused tick
+            if data:  # (the generic tick's prepared: empty, no packet this time)
+                try:  # noqa: SIM105 (contextlib.suppress: a context manager per packet)
+                    send(data)
+                except OSError:
+                    pass  # as RtpSockets.send: the network's refusal is not the call's failure
+
+    return transmit
+
+
+def _audio_steps(
+    call: CallMedia,
+) -> tuple[Callable[[float], bytes], Callable[[], bool], Callable[[Frame], None]]:
+    """The call's audio side, bound once: the packet of the microphone's next frame
+    (silence when it has none; protected), whether that frame is there yet, and the
+    speaker. With hands-free processing: the generic tick's own ``microphone``,
+    ``frame_ready`` and ``speaker``."""
+    from endpoint.runtime.media_loop import frame_ready, microphone, speaker
+
+    stream, port = call.stream, call.port
+    read_frame: Callable[[], Frame | None] = port.read_frame
+    write_frame: Callable[[Frame], None] = port.write_frame
+    ready: Callable[[], bool] = port.frame_ready
+    if call.processor is not None:
+        read_frame, write_frame = partial(microphone, call), partial(speaker, call)
+        ready = partial(frame_ready, call)
+    protection = _protection(call)
+    protect = None if protection is None else protection.protect_rtp
+    send_audio, quiet = stream.send_audio, silence(stream.frame_samples)
+
+    def packet(now: float) -> bytes:
+        frame = read_frame()
+        data = send_audio(quiet if frame is None else frame, now)
+        return data if protect is None else protect(data)
+
+    return packet, ready, write_frame
 
 
 def _protection(call: CallMedia) -> PacketProtection | None:

@@ -41,6 +41,22 @@ def test_a_dry_ring_waits_for_prime_frames_and_counts_one_underrun() -> None:
     assert ring.pop() is None  # primes again
 
 
+def test_asking_whether_a_frame_is_ready_takes_nothing_and_counts_nothing() -> None:
+    """The media thread asks at a tick's end whether the next frame is there (to make the
+    next packet early); an empty ring it only looked at is no underrun and starts no priming."""
+    ring = FrameRing(10, prime=2)
+    ring.push(frame(1))
+    assert not ring.ready  # priming
+    ring.push(frame(2))
+    assert ring.ready and ring.ready and ring.fill == 2
+    assert ring.pop() is not None and ring.pop() is not None
+    assert not ring.ready and ring.underruns == 0
+    ring.push(frame(3))
+    assert ring.ready  # still delivering: one frame is enough, no priming was started
+    popped = ring.pop()
+    assert popped is not None and popped[0] == 3
+
+
 def test_clear_empties_and_reprimes() -> None:
     ring = FrameRing(4)
     ring.push(frame(1))

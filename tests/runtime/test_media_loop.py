@@ -1,6 +1,8 @@
 """The media thread over real UDP sockets on 127.0.0.1, through the tone and WAV-file adapters."""
 
 import random
+import socket
+import struct
 import sys
 import time
 import wave
@@ -226,3 +228,59 @@ def test_timer_packets_leave_rtp_keepalives_from_the_rtp_port_and_rtcp_from_its_
     finally:
         sockets.close()
         muxed.close()
+
+
+def test_the_next_packet_is_made_while_its_frame_is_there_and_leaves_first_at_the_next_tick(
+    tmp_path: Path,
+) -> None:
+    """Issue 15's pacing: a tick ends by making the next tick's packet when the microphone
+    already has its frame (``CallMedia.prepared``), so the next wake-up only sends it. The
+    peer gets every frame once, in order, at the tick it always got it; a frame that is not
+    there yet (here: the file has ended) is read at the next tick's start, as before; a
+    packet made and not yet sent still leaves when the call ends."""
+    from endpoint.media.g711 import ulaw_encode
+
+    frames = [bytes(np.full(160, 1000 * (k + 1), dtype="<i2").tobytes()) for k in range(4)]
+    with wave.open(str(tmp_path / "mic.wav"), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"".join(frames))
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    peer.settimeout(1.0)
+    sockets = allocate("127.0.0.1", (20000, 60000), random.Random(3))
+    stream = MediaStream(StreamConfig(peer.getsockname(), peer.getsockname()), random.Random(4), 0)
+    port = open_audio("file", input_file=tmp_path / "mic.wav", loop=False)
+    port.start()
+    loop = MediaLoop(realtime_priority=None)
+    call = CallMedia("c", stream, sockets, port)
+    loop._add(call)
+    try:
+        payloads, prepared_seq = [], []
+        for tick in range(6):
+            loop._tick_all(1.0 + 0.02 * tick)
+            (data,) = [peer.recv(2048)]  # this tick sent exactly one packet
+            payloads.append(data[12:])
+            prepared = call.prepared
+            prepared_seq.append(
+                None if prepared is None else struct.unpack_from("!H", prepared[0][0], 2)[0]
+            )
+            sent_seq = struct.unpack_from("!H", data, 2)[0]
+            if prepared is not None:  # the next one in sequence, for the peer
+                assert prepared_seq[-1] == (sent_seq + 1) % 65536
+                assert prepared[0][1] == peer.getsockname()
+        silence = ulaw_encode(bytes(320))
+        assert payloads == [ulaw_encode(f) for f in frames] + [silence, silence]
+        # Made at the end of ticks 0-2 (frames 1-3); after the last frame, nothing was there.
+        assert [s is not None for s in prepared_seq] == [True, True, True, False, False, False]
+        loop._tick_all(1.12)
+        peer.recv(2048)
+        assert call.prepared is None
+        call.prepared = loop._datagrams(call, 1.14)  # as a tick's end makes it
+        loop._close(call)
+        assert peer.recv(2048)[12:] == silence  # sent at the end, not lost
+        assert stream.stats().sent_packets == 8
+    finally:
+        port.stop()
+        peer.close()

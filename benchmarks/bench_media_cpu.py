@@ -30,7 +30,7 @@ PulseAudio daemon with a null sink (it paces like a card), our port on ALSA's ``
 sides' speakers), so the audio is not an echo of the other's, but the CPU is a device call's.
 
 Run: .venv/bin/python benchmarks/bench_media_cpu.py [--seconds 60] [--srtp] [--codec G722|OPUS]
-[--audio pulse [--duplex]]
+[--audio pulse [--duplex]] [--rounds N]
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ import itertools
 import os
 import random
 import socket
+import statistics
 import sys
 import tempfile
 import threading
@@ -50,6 +51,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -207,6 +209,9 @@ def main() -> None:
     )
     ap.add_argument("--audio", choices=("tone", "pulse"), default="tone", help="see above")
     ap.add_argument("--duplex", action="store_true", help="--audio pulse: one duplex stream")
+    ap.add_argument(
+        "--rounds", type=int, default=1, help="repeat the set of calls; medians of the rounds"
+    )
     args = ap.parse_args()
     codec = args.codec
     with contextlib.ExitStack() as stack:
@@ -219,34 +224,51 @@ def main() -> None:
             stack.callback(daemon.wait)
             stack.callback(daemon.terminate)
             device = Device("pulse", args.duplex)
-        results = {"plain": one_call(args.seconds, keying=None, codec=codec, device=device)}
+        kinds: list[tuple[str, dict[str, Any]]] = [("plain", {"keying": None})]
         if args.aec:
-            results["aec"] = one_call(
-                args.seconds, keying=None, aec=True, codec=codec, device=device
-            )
+            kinds.append(("aec", {"keying": None, "aec": True}))
         if args.pp:
-            results["speex pp"] = one_call(
-                args.seconds, keying=None, pp=True, codec=codec, device=device
-            )
+            kinds.append(("speex pp", {"keying": None, "pp": True}))
         if args.srtp:
-            results["sdes"] = one_call(args.seconds, keying="sdes", codec=codec, device=device)
-            results["dtls"] = one_call(args.seconds, keying="dtls", codec=codec, device=device)
-    print("\nsummary (same run, one call after the other):")
-    plain = results["plain"]
-    for name, (ours, theirs, p99, thread_share) in results.items():
-        added = (
-            ""
-            if name == "plain"
-            else (
-                f"; adds sip-endpoint {ours - plain[0]:+.2f} %, media thread "
-                f"{thread_share - plain[3]:+.3f} %, baresip {theirs - plain[1]:+.2f} %"
+            kinds += [("sdes", {"keying": "sdes"}), ("dtls", {"keying": "dtls"})]
+        rounds = [
+            {name: one_call(args.seconds, codec=codec, device=device, **kw) for name, kw in kinds}
+            for _ in range(args.rounds)
+        ]
+    summarise(rounds)
+
+
+def summarise(rounds: list[dict[str, tuple[float, float, float, float]]]) -> None:
+    """Each kind of call against the plain one of the same round (what SRTP or processing
+    adds, with the machine's drift between rounds left out), as the median over the rounds
+    and its range when there is more than one."""
+
+    def figure(values: list[float], form: str) -> str:
+        text = format(statistics.median(values), form)
+        if len(values) > 1:
+            text += f" [{format(min(values), form)} to {format(max(values), form)}]"
+        return text
+
+    plain = [r["plain"] for r in rounds]
+
+    def added(values: list[float], i: int, form: str) -> str:
+        return figure([v - p[i] for v, p in zip(values, plain, strict=True)], form)
+
+    many = f"median over {len(rounds)} rounds [range], " if len(rounds) > 1 else ""
+    print(f"\nsummary ({many}each round's calls one after the other):")
+    for name in rounds[0]:
+        ours, theirs, p99, thread = ([r[name][i] for r in rounds] for i in range(4))
+        line = (
+            f"  {name:5}: sip-endpoint {figure(ours, '.2f')} % (media thread "
+            f"{figure(thread, '.3f')} %), baresip {figure(theirs, '.2f')} % of one core; "
+            f"send pacing p99 {figure(p99, '.4f')} ms"
+        )
+        if name != "plain":
+            line += (
+                f"; adds sip-endpoint {added(ours, 0, '+.2f')} %, media thread "
+                f"{added(thread, 3, '+.3f')} %, baresip {added(theirs, 1, '+.2f')} %"
             )
-        )
-        print(
-            f"  {name:5}: sip-endpoint {ours:.2f} % (media thread {thread_share:.3f} %), "
-            f"baresip {theirs:.2f} % of one core; "
-            f"send pacing p99 {p99:.4f} ms{added}"
-        )
+        print(line)
 
 
 @dataclass(frozen=True)

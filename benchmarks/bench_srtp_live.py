@@ -7,8 +7,10 @@ call really pays: it places SDES calls to baresip (echo mode, ``bench_media_cpu.
 own report it keeps quiet) offering one suite per call, and times every protect and unprotect in
 the media thread, split into libsrtp's C call (``srtp_protect`` / ``srtp_unprotect``: libsrtp
 2.7 with the OpenSSL 3.5 that pylibsrtp 1.0's wheel bundles, AES-NI and SHA extensions) and
-pylibsrtp's Python around it (the buffer copies and the cffi call). It wraps pylibsrtp's
-private ``Session.__process`` to do so, with the same steps; the endpoint itself never does.
+our ``SrtpProtection`` around it (the length check, the buffer copies and the cffi call). It
+times the C call through a wrapper of the cffi ``lib`` that ``endpoint.media.srtp`` binds, and
+the whole ``protect_rtp`` / ``unprotect_rtp`` around it; the wrappers' own cost (a clock read
+and a list append, a few hundred ns) counts in "py".
 
 Suites alternate call by call for ``--rounds`` rounds, so a busy moment of a shared machine hits
 both; it prints, per suite, the median over rounds (and the range) of each part's per-packet
@@ -32,61 +34,83 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pylibsrtp
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_media_cpu
 
+from endpoint.media import srtp
 from endpoint.media.srtp import SUITES
 from endpoint.sip import sdes
 
-#: name of a libsrtp function -> the per-call ns spent in it ("C") and around it ("py").
+#: part -> the per-call ns: libsrtp's C call alone ("C") and our wrapper around it ("py").
 Spent = dict[str, list[int]]
 
+PARTS = ("srtp_protect C", "srtp_protect py", "srtp_unprotect C", "srtp_unprotect py")
 
-def timed_process(spent: Spent) -> Callable[..., bytes]:
-    """pylibsrtp 1.0's ``Session.__process``, step for step, with the C call timed apart."""
-    ffi, check, clock = pylibsrtp.ffi, pylibsrtp._srtp_assert, time.perf_counter_ns
 
-    def process(self: Any, data: bytes, func: Any, trailer: int = 0) -> bytes:
+class TimedLib:
+    """pylibsrtp's cffi ``lib`` as ``endpoint.media.srtp`` sees it, with ``srtp_protect`` and
+    ``srtp_unprotect`` timed: the C call alone. Installed before the call's ``SrtpProtection``
+    is made, which binds them (``_direct``)."""
+
+    def __init__(self, lib: Any, spent: Spent) -> None:
+        self._lib, self._spent = lib, spent
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._lib, name)
+        if name not in ("srtp_protect", "srtp_unprotect"):
+            return attr
+        spent, clock = self._spent[f"{name} C"], time.perf_counter_ns
+
+        def timed(*args: Any) -> Any:
+            before = clock()
+            rc = attr(*args)
+            spent.append(clock() - before)
+            return rc
+
+        return timed
+
+
+def timed_method(method: Callable[..., Any], spent: list[int]) -> Callable[..., Any]:
+    """``SrtpProtection.protect_rtp`` / ``unprotect_rtp`` with the whole call timed."""
+    clock = time.perf_counter_ns
+
+    def run(self: Any, packet: bytes) -> Any:
         start = clock()
-        if len(data) > len(self._cdata) - trailer:
-            raise ValueError("packet is too long")
-        len_p = ffi.new("int *")
-        len_p[0] = len(data)
-        self._buffer[0 : len(data)] = data
-        before = clock()
-        rc = func(self._srtp[0], self._cdata, len_p)
-        after = clock()
-        check(rc)
-        out: bytes = self._buffer[0 : len_p[0]]
-        spent[f"{func.__name__} C"].append(after - before)
-        spent[f"{func.__name__} py"].append(before - start + clock() - after)
+        out = method(self, packet)
+        spent.append(clock() - start)
         return out
 
-    return process
+    return run
 
 
 def one_call(suite: str, seconds: float) -> dict[str, float]:
     """One SDES call offering only ``suite``; per-packet median µs of each part."""
     spent: Spent = defaultdict(list)
-    if not hasattr(pylibsrtp.Session, "_Session__process"):
-        raise SystemExit("pylibsrtp's Session.__process is gone: update timed_process")
-    original_process, original_offer = pylibsrtp.Session._Session__process, sdes.our_offer
-    pylibsrtp.Session._Session__process = timed_process(spent)
+    totals: Spent = defaultdict(list)
+    if srtp.lib is None:
+        raise SystemExit("pylibsrtp's private binding is gone: the endpoint uses its public calls")
+    saved = (srtp.lib, srtp.SrtpProtection.protect_rtp, srtp.SrtpProtection.unprotect_rtp)
+    original_offer = sdes.our_offer
+    srtp.lib = TimedLib(saved[0], spent)
+    srtp.SrtpProtection.protect_rtp = timed_method(saved[1], totals["srtp_protect"])  # type: ignore[method-assign]
+    srtp.SrtpProtection.unprotect_rtp = timed_method(saved[2], totals["srtp_unprotect"])  # type: ignore[method-assign]
     sdes.our_offer = functools.partial(original_offer, suites=(suite,))  # type: ignore[assignment]
     try:
         with contextlib.redirect_stdout(io.StringIO()) as report:
             bench_media_cpu.one_call(seconds, keying="sdes")
     finally:
-        pylibsrtp.Session._Session__process = original_process
+        srtp.lib, srtp.SrtpProtection.protect_rtp, srtp.SrtpProtection.unprotect_rtp = saved  # type: ignore[method-assign]
         sdes.our_offer = original_offer
     if f"SRTP {suite}" not in report.getvalue():
         raise SystemExit(f"the call did not use {suite}:\n{report.getvalue()}")
-    parts = ("srtp_protect C", "srtp_protect py", "srtp_unprotect C", "srtp_unprotect py")
-    return {part: statistics.median(spent[part]) / 1000 for part in parts}
+    for name in ("srtp_protect", "srtp_unprotect"):
+        c_calls, whole = spent[f"{name} C"], totals[name]
+        if len(c_calls) != len(whole):  # a refused-before-C packet, or the public path
+            raise SystemExit(f"{name}: {len(whole)} calls but {len(c_calls)} reached libsrtp")
+        spent[f"{name} py"] = [w - c for w, c in zip(whole, c_calls, strict=True)]
+    return {part: statistics.median(spent[part]) / 1000 for part in PARTS}
 
 
 def main() -> None:

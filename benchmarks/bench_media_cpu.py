@@ -59,7 +59,8 @@ from endpoint.audio import open_audio
 from endpoint.media.dtls import DtlsIdentity, DtlsSrtp
 from endpoint.media.stream import MediaStream, StreamConfig
 from endpoint.runtime.call_media import protection_for
-from endpoint.runtime.media_loop import CallMedia, MediaLoop
+from endpoint.runtime.call_steps import CallMedia
+from endpoint.runtime.media_loop import MediaLoop
 from endpoint.runtime.rtp_transport import Address, RtpSockets, allocate
 from endpoint.sip import Headers, Request, Response, parse, parse_uri
 from endpoint.sip.dialog import Dialog

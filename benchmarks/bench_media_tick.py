@@ -56,7 +56,8 @@ def rig():  # type: ignore[no-untyped-def]
     """One call on loopback sockets and a peer; returns (tick, peer_send, drain_peer)."""
     from endpoint.audio.null import NullPort
     from endpoint.media.stream import MediaStream, StreamConfig
-    from endpoint.runtime.media_loop import CallMedia, MediaLoop
+    from endpoint.runtime.call_steps import CallMedia
+    from endpoint.runtime.media_loop import MediaLoop
     from endpoint.runtime.rtp_transport import RtpSockets
 
     def bound() -> socket.socket:

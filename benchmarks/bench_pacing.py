@@ -42,7 +42,7 @@ from bench_media_cpu import TimedLoop, TimedSockets, percentile99, send_ticks
 from endpoint.audio import open_audio
 from endpoint.media.srtp import SUITES, SrtpProtection, key_length
 from endpoint.media.stream import MediaStream, StreamConfig
-from endpoint.runtime.media_loop import CallMedia
+from endpoint.runtime.call_steps import CallMedia
 from endpoint.runtime.realtime import make_current_thread_realtime
 from endpoint.runtime.rtp_transport import allocate
 

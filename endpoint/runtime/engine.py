@@ -576,7 +576,7 @@ class Engine:
             stream_config,
             voice_processor,
         )
-        from endpoint.runtime.media_loop import CallMedia
+        from endpoint.runtime.call_steps import CallMedia
 
         stream = MediaStream(
             stream_config(action.media, self.config, f"door@{core.ua.local.host}"),
@@ -701,7 +701,7 @@ class Engine:
             return
         from endpoint.media.dtmf import DtmfDigit  # loaded with the media loop
         from endpoint.media.stream import MediaTimeout
-        from endpoint.runtime.media_loop import CallFailed
+        from endpoint.runtime.call_steps import CallFailed
 
         for call_id, event in self.media.events():
             if isinstance(event, DtmfDigit) and self.core is not None:

@@ -34,19 +34,52 @@ compares what they send, count, report and play.
 
 from __future__ import annotations
 
+import queue
+import select
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from endpoint.media.dtls_gate import DtlsSrtpProtection
 from endpoint.media.frame import Frame, silence
 from endpoint.media.rtp import HEADER
+from endpoint.runtime.call_steps import (
+    CallMedia,
+    LoopEvent,
+    frame_ready,
+    microphone,
+    speaker,
+    timer_socket,
+)
 from endpoint.runtime.rtp_transport import MAX_DRAIN
 
 if TYPE_CHECKING:
-    from endpoint.media.stream import PacketProtection
-    from endpoint.runtime.media_loop import CallMedia, MediaLoop
+    from endpoint.media.stream import Datagram, PacketProtection
     from endpoint.runtime.rtp_transport import Address
+
+
+class MediaLoop(Protocol):
+    """What the fused tick uses of the media loop that runs it
+    (``endpoint.runtime.media_loop.MediaLoop``): the loop's own generic steps for what the
+    fused tick leaves to them, and its state. Named here so that this module does not import
+    the loop's, which imports this one."""
+
+    period_ns: int
+    _fused: Callable[[float], bool] | None
+    _calls: dict[str, CallMedia]
+    _events: queue.SimpleQueue[LoopEvent]
+    _poll: select.poll
+    _readers: dict[int, tuple[CallMedia, bool]]
+
+    def _fail(self, call: CallMedia, exc: Exception) -> None: ...
+    def _dtls(self, call: CallMedia, now: float) -> None: ...
+    def _datagrams(self, call: CallMedia, now: float) -> list[Datagram]: ...
+    def _receive(self, now: float) -> bool: ...
+    def _deliver(self, call: CallMedia, rtcp: bool, now: float) -> None: ...
+    def _dispatch(
+        self, call: CallMedia, rtcp: bool, data: bytes, addr: Address, now: float
+    ) -> None: ...
+
 
 #: The first byte of a plain RTP header: version 2, no padding, extension or CSRC.
 PLAIN = 0x80
@@ -72,8 +105,6 @@ def qualifies(call: CallMedia) -> bool:
 
 def build_fused(loop: MediaLoop, call: CallMedia) -> Callable[[float], bool] | None:
     """The fused tick of ``call`` (True: it produced events), or None if it does not qualify."""
-    from endpoint.runtime.media_loop import timer_socket
-
     if not qualifies(call):
         return None
     stream, sockets = call.stream, call.sockets
@@ -160,8 +191,6 @@ def _audio_steps(
     (silence when it has none; protected), whether that frame is there yet, and the
     speaker. With hands-free processing: the generic tick's own ``microphone``,
     ``frame_ready`` and ``speaker``."""
-    from endpoint.runtime.media_loop import frame_ready, microphone, speaker
-
     stream, port = call.stream, call.port
     read_frame: Callable[[], Frame | None] = port.read_frame
     write_frame: Callable[[Frame], None] = port.write_frame

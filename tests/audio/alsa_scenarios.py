@@ -494,7 +494,7 @@ def echo_path(directory: Path, cancel: int) -> dict[str, object]:
     (``cancel`` 0) or with echo cancellation (1).
     """
     from endpoint.audio.processing import ProcessingSettings, VoiceProcessor
-    from endpoint.runtime.media_loop import exchange
+    from endpoint.runtime.call_steps import exchange
 
     daemon = start_pulse(directory)
     port = AlsaPort("pulse", "pulse")

@@ -23,7 +23,8 @@ from endpoint.audio.processing import ProcessingSettings, VoiceProcessor
 from endpoint.media.rtp import RtpExtension, RtpPacket
 from endpoint.media.srtp import SrtpProtection
 from endpoint.media.stream import MediaStream, SourceLatched, StreamConfig
-from endpoint.runtime.media_loop import CallMedia, MediaLoop
+from endpoint.runtime.call_steps import CallMedia
+from endpoint.runtime.media_loop import MediaLoop
 from endpoint.runtime.rtp_transport import allocate
 
 SUITE = "AES_CM_128_HMAC_SHA1_80"

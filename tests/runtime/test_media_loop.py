@@ -15,7 +15,8 @@ from endpoint.audio import open_audio
 from endpoint.audio.null import NullPort
 from endpoint.media.dtmf import DtmfDigit
 from endpoint.media.stream import KEEPALIVE_PT, MediaStream, SourceLatched, StreamConfig
-from endpoint.runtime.media_loop import CallMedia, MediaLoop, switch_codec, timer_socket
+from endpoint.runtime.call_steps import CallMedia, switch_codec, timer_socket
+from endpoint.runtime.media_loop import MediaLoop
 from endpoint.runtime.rtp_transport import allocate
 from tests.pcm import samples
 

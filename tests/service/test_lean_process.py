@@ -115,6 +115,7 @@ CALL_PATH = {
         for name in ["port", "null", "factory", "processing", "tone", "ring"]
     ),
     "endpoint.runtime.media_loop",
+    "endpoint.runtime.call_steps",
     "endpoint.runtime.rtp_transport",
     "endpoint.runtime.call_media",
     "endpoint.sip.offer_answer",

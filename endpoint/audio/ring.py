@@ -59,8 +59,8 @@ class FrameRing:
     def ready(self) -> bool:
         """True when ``pop`` would give a frame now. Asking takes nothing and counts nothing:
         the media thread asks at the end of a tick whether it can make the next tick's packet
-        already (endpoint.runtime.media_loop, ``prepare``), and an empty ring it only looked
-        at must not count as an underrun or start priming again."""
+        already (``CallMedia.prepared`` in endpoint.runtime.call_steps), and an empty ring it
+        only looked at must not count as an underrun or start priming again."""
         with self._lock:
             if self._delivering:
                 return bool(self._frames)

@@ -60,9 +60,8 @@ class CallMedia:
     #: The next tick's RTP, made at the end of this tick because its frame was already there
     #: (``frame_ready``): the next tick sends it first thing, so nothing but the send sits
     #: between the wake-up and the packet, SRTP's protect included (issue 15: pacing p99 <
-    #: 0.2 ms with SRTP), and that protect runs right after the tick's unprotect, in code
-    #: still warm. The same frame at the same instant as without it: a frame that is not
-    #: there yet is read at the next tick's start, as always. ``[]``: the frame went into
+    #: 0.2 ms with SRTP). The same frame at the same instant as without it: a frame that is
+    #: not there yet is read at the next tick's start, as always. ``[]``: the frame went into
     #: the stream and made no packet (a longer ptime, a held call).
     prepared: list[Datagram] | None = None
 
@@ -114,6 +113,15 @@ def speaker(call: CallMedia, frame: Frame) -> None:
         call.processed = exchange(call.port, processor, frame)
     else:
         call.port.write_frame(processor.played(frame))
+
+
+def send_rtp(call: CallMedia, datagrams: list[Datagram]) -> None:
+    """The stream's RTP datagrams out of the call's RTP socket; an empty one is none (no keys
+    yet: a DTLS-SRTP handshake under way)."""
+    sockets = call.sockets
+    for data, destination in datagrams:
+        if data:
+            sockets.send(sockets.rtp, data, destination)
 
 
 def at_rate(samples: Frame, rate: int) -> Frame:

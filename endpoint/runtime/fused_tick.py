@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from endpoint.runtime.rtp_transport import Address
 
 
-class MediaLoop(Protocol):
+class LoopSide(Protocol):
     """What the fused tick uses of the media loop that runs it
     (``endpoint.runtime.media_loop.MediaLoop``): the loop's own generic steps for what the
     fused tick leaves to them, and its state. Named here so that this module does not import
@@ -103,7 +103,7 @@ def qualifies(call: CallMedia) -> bool:
     )
 
 
-def build_fused(loop: MediaLoop, call: CallMedia) -> Callable[[float], bool] | None:
+def build_fused(loop: LoopSide, call: CallMedia) -> Callable[[float], bool] | None:
     """The fused tick of ``call`` (True: it produced events), or None if it does not qualify."""
     if not qualifies(call):
         return None
@@ -231,7 +231,7 @@ def _sender(call: CallMedia) -> Callable[[bytes], object]:
     return lambda data: send(rtp, data, destination)
 
 
-def _receiver(loop: MediaLoop, call: CallMedia) -> Callable[[float], object]:
+def _receiver(loop: LoopSide, call: CallMedia) -> Callable[[float], object]:
     """The fused tick's receive: ``MediaLoop._receive`` for one call whose RTP socket is
     connected (``recv``, the source is the peer), a plain packet of our audio type straight to
     ``receive_media``, everything else the generic way. Before the latch every datagram

@@ -39,6 +39,7 @@ from endpoint.runtime.call_steps import (
     at_rate,
     frame_ready,
     microphone,
+    send_rtp,
     speaker,
     switch_codec,
     timer_socket,
@@ -344,10 +345,7 @@ class MediaLoop:
             prepared = self._datagrams(call, now)
         else:
             call.prepared = None
-        sockets = call.sockets
-        for data, destination in prepared:
-            if data:  # empty: no keys yet (DTLS-SRTP handshake under way)
-                sockets.send(sockets.rtp, data, destination)
+        send_rtp(call, prepared)
 
     def _datagrams(self, call: CallMedia, now: float) -> list[Datagram]:
         """The RTP of this tick's frame: the microphone's (through the rate bridge, under an
@@ -519,9 +517,7 @@ class MediaLoop:
         try:
             # A packet made for the next tick goes now: the stream has counted it as sent.
             prepared, call.prepared = call.prepared or [], None
-            for data, destination in prepared:
-                if data:
-                    call.sockets.send(call.sockets.rtp, data, destination)
+            send_rtp(call, prepared)
             rtcp_socket = call.sockets.rtcp or call.sockets.rtp
             for data, destination in call.stream.close(time.monotonic()):
                 if data:

@@ -629,15 +629,20 @@ def testcard_duplex_stall(directory: Path) -> dict[str, object]:
     running = port.wait_running(DEADLINE)
     os.write(writer, bytes(40 * 320))  # it runs for 40 periods, then nothing comes
     lost = wait(lambda: port.status().state is DeviceState.LOST)
-    os.write(writer, bytes(1600))  # the blocked read returns and the close completes
+    # Audio flows again: the blocked read returns, the close completes, and the reopened
+    # stream has data to run on (a single write could all go to the old stream's last read,
+    # and then the new one waited for data that never came).
+    stop = threading.Event()
+    feeder = feed_forever(writer, stop)
     back = wait(lambda: port.status().state is DeviceState.RUNNING)
-    os.write(writer, bytes(20 * 320))
     got_frames = wait(lambda: registry.callbacks() >= 50)
     status = port.status()
     streams = registry.open_streams()
-    os.close(writer)
     port.stop()
     registry.shutdown()
+    stop.set()
+    os.close(writer)
+    feeder.join()
     return {
         "running": running,
         "lost": lost,

@@ -39,6 +39,26 @@ def tone_share(audio: np.ndarray, hz: float, rate: int = 8000) -> float:
     return float(amplitude / (np.sqrt(2 * np.mean(audio**2)) or 1.0))
 
 
+def first_sound(audio: np.ndarray) -> int:
+    """Where the first audible sample is: a peer's stream starts when it starts (SIPp's
+    ``rtp_stream`` thread may begin tenths of a second late on a loaded host), so windows that
+    must lie before some event are measured from here rather than from the file's start."""
+    loud = np.flatnonzero(audio)
+    return int(loud[0]) if len(loud) else len(audio)
+
+
+def tone_frames(audio: np.ndarray, hz: float, rate: int = 8000) -> float:
+    """The share of the audio's 20 ms frames that are the tone (``tone_share`` above 0.9 each).
+
+    Why frames: when a loaded host delays a peer's packets, a jitter buffer drops or conceals
+    one of them, and the tone's phase jumps there. The listener hears one click; a
+    ``tone_share`` over the whole window (which needs one phase throughout) falls to 0.8.
+    Silence, noise or the wrong tone still fail every frame they fill."""
+    size = rate // 50
+    frames = [audio[i : i + size] for i in range(0, len(audio) - size + 1, size)]
+    return sum(1 for f in frames if tone_share(f, hz, rate) > 0.9) / len(frames) if frames else 0.0
+
+
 def ctl(socket: Path, *args: str, timeout: float = 10) -> subprocess.CompletedProcess[str]:
     """``sip-endpoint ctl --socket socket ...`` as an installer types it; its exit status,
     output and errors for the test to judge."""

@@ -17,6 +17,7 @@ from tests.interop.door import (
     read_wav,
     registered_door,
     talk_then_hang_up,
+    tone_frames,
     tone_share,
 )
 from tests.interop.peers import Baresip, Kamailio, running
@@ -40,12 +41,12 @@ def test_auto_answer_with_audio_both_ways(tmp_path: Path, flat: Baresip) -> None
     assert "call-answered" in log and "reason=hung up by the caller" in log
     assert "call-report" in log and "PCMU" in log
     heard = read_wav(tmp_path / "door" / "heard.wav")
-    assert len(heard) > 2 * 8000 and tone_share(heard[4000:], 1000) > 0.9  # baresip's tone
+    assert len(heard) > 2 * 8000 and tone_frames(heard[4000:], 1000) > 0.8  # baresip's tone
     (dump,) = flat.received_wavs()
     with wave.open(str(dump)) as w:
         rate = w.getframerate()
     got = read_wav(dump)
-    assert len(got) > rate and tone_share(got[rate // 2 :], 440, rate) > 0.9  # our microphone
+    assert len(got) > rate and tone_frames(got[rate // 2 :], 440, rate) > 0.8  # our microphone
 
 
 def test_caller_cancels_while_it_rings(tmp_path: Path, flat: Baresip) -> None:
@@ -97,7 +98,7 @@ def test_we_call_baresip_send_dtmf_and_hang_up(tmp_path: Path, flat: Baresip) ->
         log = door.stop()
     assert "call-outgoing" in log and "call-answered" in log and "reason=hung up locally" in log
     heard = read_wav(tmp_path / "door" / "heard.wav")
-    assert tone_share(heard[4000:], 1000) > 0.9
+    assert tone_frames(heard[4000:], 1000) > 0.8
 
 
 def test_we_cancel_while_baresip_rings(tmp_path: Path) -> None:
@@ -135,7 +136,7 @@ def test_call_after_call_through_kamailio_with_proxy_auth(
     assert "rejected" not in log and "call-failed" not in log
     received = [int(n) for n in re.findall(r"call-report .* recv (\d+) lost 0 ", log)]
     assert len(received) == 3 and min(received) >= 40, received  # each call heard baresip
-    assert tone_share(read_wav(tmp_path / "door" / "heard.wav")[4000:], 1000) > 0.8
+    assert tone_frames(read_wav(tmp_path / "door" / "heard.wav")[4000:], 1000) > 0.8
 
 
 def test_max_duration_warns_then_hangs_up_and_hash_extends(tmp_path: Path) -> None:
@@ -215,7 +216,7 @@ def test_baresip_calls_us_through_kamailio_call_after_call(tmp_path: Path) -> No
         proxy.stop()
     assert log.count("call-answered") == 3
     assert len(re.findall(r"call-ended .*reason=hung up by the caller", log)) == 3
-    assert tone_share(read_wav(tmp_path / "door" / "heard.wav")[4000:], 1000) > 0.9
+    assert tone_frames(read_wav(tmp_path / "door" / "heard.wav")[4000:], 1000) > 0.8
     seen = proxy.log.read_text()
     assert len(re.findall(r"REQ ACK sip:door", seen)) == 3, seen
     assert len(re.findall(r"REQ BYE sip:door", seen)) == 3, seen
@@ -258,7 +259,7 @@ def test_a_call_whose_audio_fails_ends_and_the_next_call_works(
         log = door.stop()
     assert "cannot open the audio" in log and "reason=audio failed" in log
     assert "reason=hung up by the caller" in log and "Traceback" not in log
-    assert tone_share(read_wav(tmp_path / "door" / "heard.wav")[4000:], 1000) > 0.9
+    assert tone_frames(read_wav(tmp_path / "door" / "heard.wav")[4000:], 1000) > 0.8
 
 
 def test_ctl_volume_turns_the_speaker_down_mid_call(tmp_path: Path, flat: Baresip) -> None:
@@ -279,7 +280,7 @@ def test_ctl_volume_turns_the_speaker_down_mid_call(tmp_path: Path, flat: Baresi
         door.stop()
     heard = read_wav(tmp_path / "door" / "heard.wav")
     before, after = heard[8000 : 8000 + 8000], heard[-8000 * 2 : -4000]
-    assert tone_share(before, 1000) > 0.9 and tone_share(after, 1000) > 0.9
+    assert tone_frames(before, 1000) > 0.8 and tone_frames(after, 1000) > 0.8
     ratio_db = 10 * np.log10(np.mean(after**2) / np.mean(before**2))
     assert -13.5 < ratio_db < -10.5, ratio_db
 

@@ -12,10 +12,11 @@ from tests.interop.door import (
     Door,
     call_sipp,
     dial,
+    first_sound,
     read_wav,
     registered_door,
     sipp_calls,
-    tone_share,
+    tone_frames,
 )
 from tests.interop.peers import LOOPBACK, Baresip, Kamailio, Sipp
 
@@ -37,7 +38,7 @@ def test_sipp_call_is_auto_answered_and_its_audio_heard(tmp_path: Path) -> None:
         log = door.stop()
     assert "call-answered" in log and "reason=hung up by the caller" in log
     heard = read_wav(tmp_path / "door" / "heard.wav")
-    assert len(heard) > 2 * 8000 and tone_share(heard[4000:], 1000) > 0.9  # SIPp's tone
+    assert len(heard) > 2 * 8000 and tone_frames(heard[4000:], 1000) > 0.8  # SIPp's tone
 
 
 def test_sipp_cancels_while_we_ring(tmp_path: Path) -> None:
@@ -139,11 +140,14 @@ def test_early_media_from_a_183_is_heard_before_the_answer(tmp_path: Path) -> No
         pbx.stop()
     assert log.index("call-early-media") < log.index("call-answered")
     heard = read_wav(tmp_path / "door" / "heard.wav")
-    # From 0.5 s: SIPp's rtp_stream starts with one packet, a pause of ~85 ms and a burst of
-    # four (captured on lo), which our jitter buffer conceals and then drops as late; that
-    # gap of up to ~0.3 s at the start of heard.wav made a window from 0.1 s fail at times.
-    assert tone_share(heard[4000:16000], 1000) > 0.9  # the announcement, before the 200
-    assert tone_share(heard[24000:32000], 1000) > 0.9  # and on after the answer
+    # SIPp's rtp_stream starts with one packet, a pause of ~85 ms and a burst of four
+    # (captured on lo), which our jitter buffer conceals and then drops as late, and on a
+    # loaded host it starts late. The 200 comes 2.5 s after the 183: a stream heard within 1 s
+    # of it and measured for 1.4 s from 0.1 s in is the announcement, before the 200.
+    start = first_sound(heard)
+    assert start < 8000, start
+    assert tone_frames(heard[start + 800 : start + 12000], 1000) > 0.8
+    assert tone_frames(heard[24000:32000], 1000) > 0.8  # and on after the answer
 
 
 def test_a_caller_that_went_silent_is_hung_up_after_rtp_timeout(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from tests.interop.door import (
     inject_plain_code,
     read_wav,
     rtp_port_of,
-    tone_share,
+    tone_frames,
 )
 from tests.interop.peers import Baresip
 from tests.security.attacker import CallLeg, UdpAttacker, header, in_dialog, request, status_of
@@ -47,12 +47,12 @@ def dtls_door(tmp: Path, encryption: str = "mandatory") -> Door:
 
 def heard_both_ways(tmp: Path, flat: Baresip, *, door_from: int = 2000) -> None:
     heard = read_wav(tmp / "door" / "heard.wav")
-    assert tone_share(heard[door_from : door_from + 6000], 1000) > 0.9
+    assert tone_frames(heard[door_from : door_from + 6000], 1000) > 0.8
     (dump,) = flat.received_wavs()
     with wave.open(str(dump)) as w:
         rate = w.getframerate()
     got = read_wav(dump)
-    assert len(got) > rate and tone_share(got[rate // 4 : rate], 440, rate) > 0.9  # our mic
+    assert len(got) > rate and tone_frames(got[rate // 4 : rate], 440, rate) > 0.8  # our mic
 
 
 def both_components_keyed(baresip_log: str) -> None:
@@ -150,12 +150,12 @@ def test_hold_and_resume_keep_the_dtls_association_and_audio_flows_after(tmp_pat
     report = REPORT.search(log)
     assert report and int(report.group(2)) <= FEW_REFUSED, log
     heard = read_wav(tmp_path / "door" / "heard.wav")
-    assert tone_share(heard[-12000:-2000], 1000) > 0.9  # after the resume
+    assert tone_frames(heard[-12000:-2000], 1000) > 0.8  # after the resume
     (dump,) = flat.received_wavs()
     with wave.open(str(dump)) as w:
         rate = w.getframerate()
     got = read_wav(dump)
-    assert tone_share(got[-int(1.5 * rate) : -rate // 4], 440, rate) > 0.9, "no audio after resume"
+    assert tone_frames(got[-int(1.5 * rate) : -rate // 4], 440, rate) > 0.8, "no audio after resume"
 
 
 def test_a_certificate_that_is_not_the_sdp_fingerprint_ends_the_call(tmp_path: Path) -> None:

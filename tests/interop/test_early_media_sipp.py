@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from endpoint.media.g711 import ulaw_decode
-from tests.interop.door import Door, tone_share
+from tests.interop.door import Door, tone_frames, tone_share
 from tests.interop.peers import LOOPBACK, Sipp
 
 pytestmark = pytest.mark.interop
@@ -57,8 +57,8 @@ def test_a_caller_requiring_100rel_hears_ring_back_in_a_reliable_183_then_the_do
         rtp.close()
     assert len(early) == 40 and [c["state"] for c in ringing] == ["ringing"]
     before = audio(early)
-    assert tone_share(before, 425) > 0.9 and tone_share(before, 440) < 0.2
+    assert tone_frames(before, 425) > 0.8 and tone_share(before, 440) < 0.2
     assert len(later) > 150, len(later)  # ~3 s more ringing, then 2 s of the answered call
     after = audio(later[-60:-10])
-    assert tone_share(after, 440) > 0.9  # the door's microphone, once answered
+    assert tone_frames(after, 440) > 0.8  # the door's microphone, once answered
     assert "call-answered" in log and "reason=hung up by the caller" in log, log

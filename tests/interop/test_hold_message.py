@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.interop.door import Door, read_wav, registered_door, tone_share
+from tests.interop.door import Door, read_wav, registered_door, tone_frames
 from tests.interop.peers import Baresip, Kamailio, Sipp
 
 pytestmark = pytest.mark.interop
@@ -43,7 +43,7 @@ def test_ctl_hold_and_resume_with_baresip(tmp_path: Path) -> None:
     # 50 packets a second while not held, none while held (a few in flight at each switch)
     assert int(sent.group(1)) < 50 * (talking + 1.5), (sent.group(0), report.group(0))
     heard = read_wav(tmp_path / "door" / "heard.wav")
-    assert tone_share(heard[-8000:-2000], 1000) > 0.9  # baresip's tone again after resume
+    assert tone_frames(heard[-8000:-2000], 1000) > 0.8  # baresip's tone again after resume
 
 
 def test_ctl_message_out_of_dialog_to_sipp(tmp_path: Path) -> None:

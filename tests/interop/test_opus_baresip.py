@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.interop.door import Door, talk_then_hang_up, tone_share
+from tests.interop.door import Door, talk_then_hang_up, tone_frames
 from tests.interop.peers import Baresip
 from tests.interop.wideband import (
     assert_wideband_both_ways,
@@ -51,7 +51,7 @@ def test_a_peer_without_opus_gets_g722_or_pcmu(tmp_path: Path) -> None:
             peer.stop()
         assert "call-report" in log and f" {expected} sent " in log and "OPUS" not in log
         heard_rate, heard = rate_and_audio(tmp_path / f"door-{expected}" / "heard.wav")
-        assert heard_rate == rate and tone_share(heard[rate // 2 :], 1000, rate) > 0.9
+        assert heard_rate == rate and tone_frames(heard[rate // 2 :], 1000, rate) > 0.8
 
 
 def test_rfc_4733_keys_cross_an_opus_call_both_ways_and_open_the_door(tmp_path: Path) -> None:

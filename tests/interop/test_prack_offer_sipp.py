@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.interop.door import Door, tone_share
+from tests.interop.door import Door, tone_frames
 from tests.interop.peers import LOOPBACK, Sipp
 from tests.interop.test_early_media_sipp import audio, receive
 
@@ -39,6 +39,6 @@ def test_an_offer_in_sipps_prack_is_answered_and_moves_the_ring_back(tmp_path: P
         first.close()
         moved.close()
     assert len(got) > 150, len(got)
-    assert tone_share(audio(got[5:45]), 425) > 0.9  # the ring-back, at the PRACK's port
-    assert tone_share(audio(got[-60:-10]), 440) > 0.9  # the door's microphone, once answered
+    assert tone_frames(audio(got[5:45]), 425) > 0.8  # the ring-back, at the PRACK's port
+    assert tone_frames(audio(got[-60:-10]), 440) > 0.8  # the door's microphone, once answered
     assert "call-answered" in log and "reason=hung up by the caller" in log, log

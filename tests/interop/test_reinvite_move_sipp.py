@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.interop.door import Door, tone_share
+from tests.interop.door import Door, tone_frames
 from tests.interop.peers import LOOPBACK, Sipp
 from tests.interop.test_early_media_sipp import audio, receive
 
@@ -40,5 +40,5 @@ def test_a_re_invite_moves_our_audio_away_from_a_port_that_keeps_sending(
     # 2 s from the re-INVITE to the BYE: ~100 packets; going back to SIPp's port would leave
     # a few at most.
     assert len(moved) > 80, len(moved)
-    assert tone_share(audio(moved[5:-5]), 440) > 0.9  # the door's microphone
+    assert tone_frames(audio(moved[5:-5]), 440) > 0.8  # the door's microphone
     assert "reason=hung up by the caller" in log, log

@@ -17,7 +17,7 @@ from tests.interop.door import (
     account,
     read_wav,
     talk_then_hang_up,
-    tone_share,
+    tone_frames,
     wait_registered,
 )
 from tests.interop.peers import Baresip, Kamailio, free_port
@@ -65,7 +65,7 @@ def test_register_call_in_and_call_out_over_tls(tmp_path: Path) -> None:
     assert re.search(r"REQ INVITE sip:flat@\S+ from 127\.0\.0\.1:\d+/tls", seen), seen
     assert log.count("call-answered") == 2
     assert "call-failed" not in log and "secret" not in log
-    assert tone_share(read_wav(tmp_path / "door" / "heard.wav")[4000:], 1000) > 0.8
+    assert tone_frames(read_wav(tmp_path / "door" / "heard.wav")[4000:], 1000) > 0.8
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.interop.door import Door, tone_share
+from tests.interop.door import Door, tone_frames
 from tests.interop.peers import LOOPBACK, Sipp
 from tests.interop.test_early_media_sipp import audio, receive
 
@@ -36,8 +36,8 @@ def test_update_holds_before_the_answer_and_resumes_after_it(tmp_path: Path) -> 
         log = door.stop()
         rtp.close()
     assert 10 <= len(ringing) <= 75, len(ringing)  # ~1 s of ring-back, not ~3 s and more
-    assert tone_share(audio(ringing), 425) > 0.9  # ring-back only, never the microphone
+    assert tone_frames(audio(ringing), 425) > 0.8  # ring-back only, never the microphone
     assert len(resumed) > 60, len(resumed)
-    assert tone_share(audio(resumed[10:-10]), 440) > 0.9  # the door's microphone
+    assert tone_frames(audio(resumed[10:-10]), 440) > 0.8  # the door's microphone
     assert "call-held" in log and "call-resumed" in log, log
     assert "call-answered" in log and "reason=hung up by the caller" in log, log

@@ -12,6 +12,7 @@ table of results is printed at the end of the run and written to ``$MATRIX_REPOR
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, suppress
@@ -62,7 +63,6 @@ SCENARIOS = [
 NOT_APPLICABLE = {
     "register": "direct paths have no registrar (the Kamailio groups register the endpoint "
     "and the peer)",
-    "hold/resume by us": "the endpoint has no hold command (a door intercom does not hold)",
     "session refresh by us": "RFC 4028's smallest interval (Min-SE 90 s) puts our refresh "
     "45 s into a call, x3 x5 groups; proven once in test_calls_sipp",
     "DTMF to us (INFO) [baresip]": "baresip 1.0 sends RFC 4733 only",
@@ -78,12 +78,13 @@ SIPP_SCENARIOS = {
     "CANCEL by peer",
     "CANCEL by us",
     "hold/resume by peer",
+    "hold/resume by us",
 }
 
 
 def applicable(group: str, scenario: str) -> bool:
     peer, path = group.split("/")
-    if scenario in ("hold/resume by us", "session refresh by us"):
+    if scenario == "session refresh by us":
         return False
     if scenario == "register":
         return path == "kamailio"
@@ -320,6 +321,68 @@ def hold_by_peer(g: Group) -> None:
     assert received >= 0.9 * sent, f"{call_id}: received {received} RTP packets, sent {sent}"
 
 
+def hold_by_us(g: Group) -> None:
+    """``ctl hold`` and ``ctl resume``, twice (the concierge parks the door while they answer
+    another line): each is our re-INVITE in the dialog, a=sendonly then a=sendrecv, answered
+    200 by the peer with its side (recvonly or inactive while held) and ACKed; the events say
+    ``by=us``; audio flows both ways again after each resume."""
+    assert g.driver is not None
+    call_id = peer_calls(g)
+    mark = g.capture.mark()
+    talked = talk(0.8)
+    for n in (1, 2):
+        g.endpoint.ctl("hold")
+        held = f"call-held call_id={call_id}"
+        g.endpoint.wait_log(lambda t, n=n, held=held: t.count(held) == n, held)
+        time.sleep(0.5)
+        g.endpoint.ctl("resume")
+        resumed = f"call-resumed call_id={call_id}"
+        g.endpoint.wait_log(lambda t, n=n, resumed=resumed: t.count(resumed) == n, resumed)
+        talked += talk(0.8)
+    talked += talk(0.8)  # the audio check looks at the last second: all after the resume
+    log = g.endpoint.log
+    for event in ("call-held", "call-resumed"):
+        lines = re.findall(rf"{event} call_id={re.escape(call_id)}\b.*", log)
+        assert len(lines) == 2 and all("by=us" in x for x in lines), lines
+    messages = [m for m in g.capture.since(mark) if m.call_id == call_id]
+    ours: dict[str, Sip] = {}  # by branch: a retransmission is the same request
+    for m in messages:
+        if m.is_request and m.method == "INVITE" and m.src == g.endpoint.port:
+            ours.setdefault(m.branch, m)
+    offers = [direction(m.body) for m in ours.values()]
+    assert offers == ["sendonly", "sendrecv"] * 2, [m.summary() for m in ours.values()]
+    for m in ours.values():
+        answer = [
+            r
+            for r in messages
+            if not r.is_request
+            and r.dst == g.endpoint.port
+            and r.cseq == m.cseq
+            and r.status == 200
+        ]
+        assert answer, f"no 200 to {m.summary()}"
+        want = ("recvonly", "inactive") if direction(m.body) == "sendonly" else ("sendrecv",)
+        assert direction(answer[0].body) in want, (m.summary(), answer[0].body)
+        acks = [
+            a
+            for a in messages
+            if a.is_request
+            and a.method == "ACK"
+            and a.src == g.endpoint.port
+            and a.cseq[0] == m.cseq[0]
+        ]
+        assert acks, f"no ACK for the 200 to {m.summary()}"
+    # baresip 1.0 closes its WAV dump of what it receives at a hold for good (see
+    # hold_by_peer); our report's sent count shows what we sent after the resumes.
+    peer_hangs_up(g, call_id, talked, peer_audio=not isinstance(g.driver, BaresipDriver))
+
+
+def direction(sdp: str) -> str:
+    """The SDP's audio direction attribute (RFC 3264 §6.1; sendrecv when none is given)."""
+    found = re.findall(r"^a=(sendrecv|sendonly|recvonly|inactive)\s*$", sdp, re.M)
+    return found[-1] if found else "sendrecv"
+
+
 def reinvite_by_peer(g: Group) -> None:
     assert g.driver is not None
     call_id = peer_calls(g)
@@ -377,8 +440,15 @@ def run_sipp(g: Group, scenario: str, *args: str, timeout: float = 30) -> None:
     assert sipp.wait(timeout) == 0, sipp.report()
 
 
-def sipp_uas(g: Group, scenario: str, hang_up_when: str, talked: float) -> str:
-    """SIPp as the callee of ``ctl call``; returns the Call-ID."""
+def sipp_uas(
+    g: Group,
+    scenario: str,
+    hang_up_when: str,
+    talked: float,
+    during: Callable[[str], None] | None = None,
+) -> str:
+    """SIPp as the callee of ``ctl call``; ``during`` (given the Call-ID) runs before we hang
+    up; returns the Call-ID."""
     n = len(list(g.tmp.glob(f"sipp-{scenario}-*")))
     sipp = Sipp(g.tmp / f"sipp-{scenario}-{n}", f"{scenario}.xml", []).start()
     try:
@@ -388,6 +458,8 @@ def sipp_uas(g: Group, scenario: str, hang_up_when: str, talked: float) -> str:
         call_id = g.endpoint.new_call_id(mark)
         g.endpoint.wait_log(lambda t: f"{hang_up_when} call_id={call_id}" in t, hang_up_when)
         time.sleep(talked)
+        if during is not None:
+            during(call_id)
         g.endpoint.ctl("hangup")
         assert sipp.wait(30) == 0, sipp.report()
     finally:
@@ -416,6 +488,21 @@ def sipp_cell(g: Group, scenario: str) -> None:
         call_id = sipp_uas(g, "uas_ring_cancel", "call-ringing", 0.2)
         reason, _, _ = ep.report(call_id)
         assert "cancelled" in reason, reason
+    elif scenario == "hold/resume by us":
+
+        def hold_then_resume(call_id: str) -> None:  # SIPp pauses its stream while held
+            for command, event in (("hold", "call-held"), ("resume", "call-resumed")):
+                ep.ctl(command)
+                ep.wait_log(lambda t, e=event: f"{e} call_id={call_id}" in t, event)
+                time.sleep(1.5)  # then 1.5 s of its tone before our BYE
+
+        call_id = sipp_uas(g, "uas_hold_pause", "call-answered", 1.5, during=hold_then_resume)
+        reason, _, _ = ep.report(call_id)
+        assert reason == "hung up locally", reason
+        # uas_hold_pause checks our a=sendonly and a=sendrecv offers (SIPp fails without).
+        for event in ("call-held", "call-resumed"):
+            assert re.search(rf"{event} call_id={re.escape(call_id)}\b.*by=us", ep.log), event
+        assert tone_ok(ep.heard(call_id), OUR_TONE)  # its 440 Hz stream, after the resume
     elif scenario == "hold/resume by peer":
         mark = ep.mark()
         run_sipp(g, "uac_hold")
@@ -438,6 +525,7 @@ RUNNERS: dict[str, Callable[[Group], None]] = {
     "DTMF to us (INFO)": lambda g: dtmf_to_us(g, "info"),
     "DTMF from us (RFC 4733)": dtmf_from_us,
     "hold/resume by peer": hold_by_peer,
+    "hold/resume by us": hold_by_us,
     "re-INVITE by peer": reinvite_by_peer,
     "session refresh by peer": refresh_by_peer,
 }

@@ -16,17 +16,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import logging
-import ssl
 import time
+
+# hmac's own compare_digest (hmac.py re-exports this one when OpenSSL is absent): importing
+# hmac loads _hashlib and with it libcrypto, megabytes for one comparison (issue 19).
+from _operator import _compare_digest as compare_digest
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
+
+if TYPE_CHECKING:
+    import ssl  # only the type: a door without [tls] files serves plain HTTP without OpenSSL
 
 from endpoint.config import HostPort
 from endpoint.integration.events import EventSource
@@ -165,7 +170,7 @@ class HttpApi:
                 await _respond(writer, exc.status, {"error": str(exc)})
             except TimeoutError:
                 await _respond(writer, 408, {"error": "request not complete in time"})
-        except (ConnectionError, OSError, ssl.SSLError):
+        except (ConnectionError, OSError):  # ssl.SSLError is an OSError
             pass
         except Exception as exc:  # principle 5: one client's bug ends that client only
             log.error("HTTP request failed: %s", escape(f"{type(exc).__name__}: {exc}"[:200]))
@@ -184,7 +189,7 @@ class HttpApi:
             self.refused += 1
             raise HttpError(429, "too many wrong tokens; wait a minute")
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), self._token):
+        if scheme.lower() == "bearer" and compare_digest(given.strip().encode(), self._token):
             return
         self.limiter.failed(request.source, now)
         self.refused += 1

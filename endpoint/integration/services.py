@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from endpoint.config import Config, HostPort
 from endpoint.integration.events import EventSource
+from endpoint.runtime.ssl_gate import import_refusing
 
 if TYPE_CHECKING:
     from endpoint.integration.history import HistoryWriter
@@ -90,6 +91,10 @@ class Integration:
 
     def _start_mqtt(self) -> None:
         try:
+            # paho imports dnspython when it finds it, only for SRV lookups (connect_srv)
+            # the bridge does not make: 3.7 MB of RSS (issue 19). (It needs ssl, even for
+            # mqtt://: paho 2.2's reads name ssl.SSLWantReadError unconditionally.)
+            import_refusing("endpoint.integration.mqtt", frozenset({"dns"}))
             from endpoint.integration.mqtt import MqttBridge
         except ImportError:
             log.error(
@@ -109,10 +114,13 @@ class Integration:
             return
         # Here: the HTTP server (http, urllib, hmac) serves [http] listen alone.
         from endpoint.integration.http_api import HttpApi, Routes
-        from endpoint.tls import server_context
 
+        tls = None
         try:
-            tls = server_context(self.config.tls)
+            if self.config.tls.cert_file is not None and self.config.tls.key_file is not None:
+                from endpoint.tls import server_context  # ssl: only for HTTPS
+
+                tls = server_context(self.config.tls)
         except (OSError, ValueError) as exc:
             log.error("HTTP API: [tls] cert_file/key_file cannot be used (%s); API is off", exc)
             return

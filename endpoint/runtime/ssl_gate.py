@@ -22,13 +22,17 @@ _BLOCKED = frozenset({"ssl", "_ssl"})
 
 
 class _RefuseSsl:
-    """A meta-path finder that makes ``import ssl`` fail like a Python built without it."""
+    """A meta-path finder that makes ``import ssl`` (or another refused top-level package)
+    fail like a Python built without it."""
+
+    def __init__(self, refused: frozenset[str] = _BLOCKED) -> None:
+        self.refused = refused
 
     def find_spec(
         self, name: str, path: Sequence[str] | None = None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
-        if name in _BLOCKED:
-            raise ModuleNotFoundError(f"No module named {name!r} (no TLS configured)", name=name)
+        if name.partition(".")[0] in self.refused:
+            raise ModuleNotFoundError(f"No module named {name!r} (not used here)", name=name)
         return None
 
 
@@ -44,6 +48,18 @@ def import_asyncio(tls: bool) -> None:
     sys.meta_path.insert(0, finder)
     try:
         importlib.import_module("asyncio")
+    finally:
+        sys.meta_path.remove(finder)
+
+
+def import_refusing(name: str, unused: frozenset[str]) -> ModuleType:
+    """Import ``name`` while refusing ``unused``: top-level packages that ``name`` imports if
+    it finds them (``try: import ...``) and that the caller knows it will never use. Modules
+    already loaded are not affected."""
+    finder = _RefuseSsl(unused)
+    sys.meta_path.insert(0, finder)
+    try:
+        return importlib.import_module(name)
     finally:
         sys.meta_path.remove(finder)
 

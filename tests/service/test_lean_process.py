@@ -359,6 +359,37 @@ def test_a_run_without_tls_loads_no_openssl(tmp_path: Path, kamailio: Kamailio) 
 
 
 @pytest.mark.interop
+def test_plain_http_and_webhooks_load_no_openssl(tmp_path: Path, kamailio: Kamailio) -> None:
+    """The HTTP API on http and an http webhook keep the door free of OpenSSL: the API's token
+    is compared without hmac (which maps libcrypto), and ``ssl`` is imported only for HTTPS."""
+    (tmp_path / "http-token").write_text("0123456789abcdef0123456789abcdef\n")
+    services = (
+        f'[http]\nlisten = "127.0.0.1:{free_port(both=True)}"\n'
+        f'token_file = "{tmp_path / "http-token"}"\n'
+        'webhooks = ["http://127.0.0.1:9/door"]\n'
+    )
+    report = registered_process_report(tmp_path, kamailio, sip=services)
+    loaded = set(report["modules"])
+    wanted = {"endpoint.integration.http_api", "endpoint.integration.webhooks"}
+    assert wanted <= loaded, wanted - loaded
+    assert not loaded & OPENSSL_MODULES, loaded & OPENSSL_MODULES
+    assert not [lib for lib in OPENSSL_LIBS if lib in report["maps"]]
+
+
+@pytest.mark.interop
+def test_an_mqtt_broker_does_not_load_dnspython(tmp_path: Path, kamailio: Kamailio) -> None:
+    """paho imports dnspython when it finds it, for SRV lookups the bridge never makes: the
+    bridge's door does without it (3.7 MB). (paho needs ssl even for ``mqtt://``: its reads
+    name ``ssl.SSLWantReadError`` whatever the transport. No broker listens here: paho
+    retries in its thread; what is loaded is what is measured.)"""
+    services = f'[mqtt]\nbroker = "mqtt://127.0.0.1:{free_port(both=True)}"\n'
+    report = registered_process_report(tmp_path, kamailio, sip=services)
+    loaded = set(report["modules"])
+    assert {"endpoint.integration.mqtt", "paho.mqtt.client"} <= loaded
+    assert not [m for m in loaded if m == "dns" or m.startswith("dns.")]
+
+
+@pytest.mark.interop
 def test_a_run_with_a_tls_file_keeps_asyncio_tls(tmp_path: Path, kamailio: Kamailio) -> None:
     """The same door with a [tls] ca_file (it could serve https, reach an mqtts broker):
     asyncio has ssl, and OpenSSL is mapped. This is what makes the test above able to fail."""

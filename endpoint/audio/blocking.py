@@ -62,9 +62,10 @@ class StreamPump:
         """Ask the loop to end and wait up to `timeout`. True: it ended, the caller closes the
         stream. False: it is still inside a read/write; it closes the stream itself when that
         returns (closing under a blocked read would free what the read still uses). `drain`
-        (a graceful stop): a playback loop writes one more period first, so that what the
-        rate converter still holds of the last frame is played, as PortAudio's callback did
-        while the stream was being stopped."""
+        (a graceful stop): a playback loop first writes the periods that play out what the
+        rate converter still holds of the frames it took (`PlaybackConverter.drain`), so that
+        the end of the audio is played, as PortAudio's callback did while the stream was
+        being stopped."""
         with self._lock:
             self._drain = drain
             self._stopping = True
@@ -101,13 +102,13 @@ class StreamPump:
 
     def _playback(self) -> None:
         while not self._stopping:
-            self._write_period()
+            self._write_period(self._cb.process(None, self._frames))
         if self._drain:
-            self._write_period()
+            for data in self._cb.drain(self._frames):
+                self._write_period(data)
 
-    def _write_period(self) -> None:
+    def _write_period(self, data: bytes | None) -> None:
         cb, frames = self._cb, self._frames
-        data = cb.process(None, frames)
         cb.callbacks += 1
         try:
             self._stream.write(data, frames, exception_on_underflow=True)

@@ -101,6 +101,15 @@ class _Rate:
 
         return float_to_int16(self._resampler.process(frame_to_float(pcm))).tobytes()
 
+    def flush(self) -> bytes:
+        """What the filter still holds of the chunks given so far (about 30 ms at 48 kHz), and
+        forget it: the end of a stream."""
+        if self._resampler is None:
+            return b""
+        from endpoint.audio.resample import float_to_int16
+
+        return float_to_int16(self._resampler.flush()).tobytes()
+
     def reset(self) -> None:
         if self._resampler is not None:
             self._resampler.reset()
@@ -169,6 +178,25 @@ class PlaybackConverter:
         while len(self._queue) < wanted and pulls > 0:
             pulls -= 1
             self._queue.put(self._rate(next_frame()))
+        return self._take(frame_count)
+
+    def drain(self, frame_count: int) -> list[bytes]:
+        """The buffers of `frame_count` device frames that play out everything this converter
+        still holds, the last one padded with silence; it holds nothing afterwards.
+
+        Why a stream's end needs more than one buffer: `render` pulls a frame whenever less
+        than a buffer is queued, so the queue holds up to a buffer of frames already taken from
+        the rings, and a resampler's filter holds another 30 ms of them (at 48 and 44.1 kHz).
+        A graceful stop that wrote a single buffer after the rings ran dry cut up to 20 ms off
+        the end of what was played. Nothing more is pulled: a ring's next frame belongs to
+        whoever plays it next (a device reopened for both directions)."""
+        self._queue.put(self._rate.flush())
+        buffers = []
+        while len(self._queue):
+            buffers.append(self._take(frame_count))
+        return buffers
+
+    def _take(self, frame_count: int) -> bytes:
         chunk = self._queue.take(min(frame_count, len(self._queue))) or b""
         samples = chunk + bytes(WIDTH * frame_count - len(chunk))
         return to_channels(samples, self._channels)

@@ -233,7 +233,9 @@ class DeviceStream:
 
     @property
     def open_streams(self) -> int:
-        """How many PortAudio streams are open: 1 for a duplex device, 2 for split directions."""
+        """How many PortAudio streams are open: 1 for a duplex device, 2 for split directions.
+        A stream stops counting when the supervisor takes it to close it, before its thread
+        has been stopped (the close is over when "closed" is logged)."""
         return len(self._streams)
 
     def next_service(self, now: float) -> float | None:
@@ -581,7 +583,8 @@ class DeviceRegistry:
             self._wake.notify_all()
 
     def open_streams(self) -> int:
-        """PortAudio streams open now, over all devices (for tests and benchmarks)."""
+        """PortAudio streams open now, over all devices (for tests and benchmarks); one being
+        closed no longer counts (`DeviceStream.open_streams`)."""
         with self._lock:
             return sum(s.open_streams for s in self._streams.values())
 

@@ -143,6 +143,13 @@ class StreamCallback:
             return self._playback.render(frame_count, self._next_mixed)
         return None
 
+    def drain(self, frame_count: int) -> list[bytes]:
+        """The periods that play out what the playback converter still holds when the stream
+        stops gracefully (none for a capture-only stream); see `PlaybackConverter.drain`."""
+        if self._playback is None:
+            return []
+        return self._playback.drain(frame_count)
+
     def _next_mixed(self) -> Frame:
         frames = [f for f in (ring.pop() for ring in self._owner.playback_rings) if f is not None]
         return mix(frames, self._frame_samples)

@@ -269,9 +269,20 @@ def feed_forever(fd: int, stop: threading.Event) -> threading.Thread:
     return thread
 
 
+def closed_devices(directory: Path) -> int:
+    """How many "closed" lines the supervisor has logged: it logs one per device stream once
+    its close is over, the stream's thread stopped and joined (registry.py)."""
+    lines = (directory / "audio.log").read_text().splitlines()
+    return sum(1 for line in lines if line.endswith(" closed"))
+
+
 def blocking_streams(directory: Path) -> dict[str, object]:
     """A call's port on testcard: each direction's stream is moved by its own thread, whose
-    period count advances; closing the device ends both threads."""
+    period count advances; closing the device ends both threads.
+
+    `open_streams()` drops to 0 when the supervisor takes the streams to close them (what
+    back_to_back waits for), before it has stopped their threads: the threads are looked at
+    once both directions have logged that their close is over."""
     fifo = directory / "in.raw"
     os.mkfifo(fifo)
     writer = os.open(fifo, os.O_RDWR)
@@ -285,7 +296,7 @@ def blocking_streams(directory: Path) -> dict[str, object]:
     advanced = wait(lambda: registry.callbacks() >= first + 20)
     threads = audio_threads()
     port.stop()
-    closed = wait(lambda: registry.open_streams() == 0)
+    closed = wait(lambda: registry.open_streams() == 0 and closed_devices(directory) == 2)
     after_close = audio_threads()
     registry.shutdown()
     stop.set()

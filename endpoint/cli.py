@@ -246,12 +246,12 @@ def _check_config(path: str, out: TextIO, err: TextIO) -> int:
 
 def _run(path: str, err: TextIO) -> int:
     # The configuration first: whether it needs TLS decides whether asyncio gets ``ssl`` (and
-    # OpenSSL's 4.6 MB) before anything imports asyncio (issue 19, runtime/ssl_gate.py).
+    # OpenSSL's 4.6 MB) before anything imports asyncio (issue 19, import_gate.py).
     config = _load(path, err)
     if config is None:
         return 2
     from endpoint.config import needs_tls
-    from endpoint.runtime.ssl_gate import import_asyncio
+    from endpoint.import_gate import import_asyncio
 
     import_asyncio(needs_tls(config))
     import asyncio

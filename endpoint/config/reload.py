@@ -19,7 +19,7 @@ one of three kinds:
   know (hardware wiring). These keep their running value and are logged as
   "needs restart: [sip] listen changed"; ``systemctl restart sip-endpoint`` applies them.
   So is a change that newly needs TLS (an https webhook, an mqtts broker) in a process started
-  without it: asyncio was imported without ``ssl`` (issue 19, ``runtime/ssl_gate.py``).
+  without it: asyncio was imported without ``ssl`` (issue 19, ``import_gate.py``).
 
 Pure: two ``Config`` values in, a list of changes and the configuration to run with out.
 """

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from endpoint.config import Config, HostPort
+from endpoint.import_gate import import_refusing
 from endpoint.integration.events import EventSource
-from endpoint.runtime.ssl_gate import import_refusing
 
 if TYPE_CHECKING:
     from endpoint.integration.history import HistoryWriter

@@ -120,7 +120,7 @@ def _tls_contexts(cfg: Config) -> tuple[ssl.SSLContext | None, ssl.SSLContext | 
     not PEM) stops start-up with an OSError naming the ``[tls]`` key, as a bad bind does."""
     if cfg.sip.transport != "tls":
         return None, None
-    # Here, not at the top: a process without TLS has no ssl (issue 19, runtime/ssl_gate.py).
+    # Here, not at the top: a process without TLS has no ssl (issue 19, import_gate.py).
     import ssl
 
     from endpoint.tls import client_context, describe_failure, server_context

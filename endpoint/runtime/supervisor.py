@@ -130,7 +130,7 @@ class ServiceSupervisor:
     async def _apply(self, path: Path, new: Config) -> None:
         # Only a SIGHUP needs the reload planner: not loaded at start (issue 19).
         from endpoint.config.reload import ChangeKind, effective_config, plan_reload
-        from endpoint.runtime.ssl_gate import asyncio_has_ssl
+        from endpoint.import_gate import asyncio_has_ssl
 
         engine = self.engine
         old = engine.config

@@ -12,7 +12,7 @@ from tests.fresh import run_python
 #: imports ssl itself; prints what was loaded at each point.
 SCRIPT = """
 import json, sys
-from endpoint.runtime.ssl_gate import asyncio_has_ssl, import_asyncio
+from endpoint.import_gate import asyncio_has_ssl, import_asyncio
 import_asyncio(sys.argv[1] == "tls")
 import asyncio
 after_import = "ssl" in sys.modules

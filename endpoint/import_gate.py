@@ -1,4 +1,6 @@
-"""asyncio without ``ssl`` when the configuration needs no TLS (issue 19: memory on a Pi Zero).
+"""Imports that refuse what this process will not use (issue 19: memory on a Pi Zero): asyncio
+without ``ssl`` when the configuration needs no TLS, and `import_refusing` for a library that
+takes an optional package it finds (paho and dnspython).
 
 Importing asyncio imports ``ssl``, and ``ssl`` maps libssl and libcrypto: about 4.6 MB of RSS in
 a process that, with UDP or TCP SIP and no https anywhere, never opens a TLS connection.

@@ -23,7 +23,7 @@ from types import ModuleType
 _BLOCKED = frozenset({"ssl", "_ssl"})
 
 
-class _RefuseSsl:
+class _Refuse:
     """A meta-path finder that makes ``import ssl`` (or another refused top-level package)
     fail like a Python built without it."""
 
@@ -46,7 +46,7 @@ def import_asyncio(tls: bool) -> None:
     if tls or "asyncio" in sys.modules or "ssl" in sys.modules:
         importlib.import_module("asyncio")
         return
-    finder = _RefuseSsl()
+    finder = _Refuse()
     sys.meta_path.insert(0, finder)
     try:
         importlib.import_module("asyncio")
@@ -58,7 +58,7 @@ def import_refusing(name: str, unused: frozenset[str]) -> ModuleType:
     """Import ``name`` while refusing ``unused``: top-level packages that ``name`` imports if
     it finds them (``try: import ...``) and that the caller knows it will never use. Modules
     already loaded are not affected."""
-    finder = _RefuseSsl(unused)
+    finder = _Refuse(unused)
     sys.meta_path.insert(0, finder)
     try:
         return importlib.import_module(name)

@@ -92,7 +92,7 @@ class Integration:
     def _start_mqtt(self) -> None:
         try:
             # paho imports dnspython when it finds it, only for SRV lookups (connect_srv)
-            # the bridge does not make: 3.7 MB of RSS (issue 19). (It needs ssl, even for
+            # the bridge does not make: 3.6 MB of RSS (issue 19). (It needs ssl, even for
             # mqtt://: paho 2.2's reads name ssl.SSLWantReadError unconditionally.)
             import_refusing("endpoint.integration.mqtt", frozenset({"dns"}))
             from endpoint.integration.mqtt import MqttBridge
@@ -112,7 +112,7 @@ class Integration:
         cfg = self.config.http
         if cfg.listen is None:
             return
-        # Here: the HTTP server (http, urllib, hmac) serves [http] listen alone.
+        # Here: the HTTP server (http, urllib) serves [http] listen alone.
         from endpoint.integration.http_api import HttpApi, Routes
 
         tls = None

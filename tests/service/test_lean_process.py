@@ -379,7 +379,7 @@ def test_plain_http_and_webhooks_load_no_openssl(tmp_path: Path, kamailio: Kamai
 @pytest.mark.interop
 def test_an_mqtt_broker_does_not_load_dnspython(tmp_path: Path, kamailio: Kamailio) -> None:
     """paho imports dnspython when it finds it, for SRV lookups the bridge never makes: the
-    bridge's door does without it (3.7 MB). (paho needs ssl even for ``mqtt://``: its reads
+    bridge's door does without it (3.6 MB). (paho needs ssl even for ``mqtt://``: its reads
     name ``ssl.SSLWantReadError`` whatever the transport. No broker listens here: paho
     retries in its thread; what is loaded is what is measured.)"""
     services = f'[mqtt]\nbroker = "mqtt://127.0.0.1:{free_port(both=True)}"\n'

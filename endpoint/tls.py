@@ -27,8 +27,9 @@ def client_context(settings: TlsSettings) -> ssl.SSLContext:
     if not settings.verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-    if settings.cert_file is not None and settings.key_file is not None:
-        context.load_cert_chain(str(settings.cert_file), str(settings.key_file))
+    if settings.certificate is not None:
+        cert, key = settings.certificate
+        context.load_cert_chain(str(cert), str(key))
     return context
 
 
@@ -37,11 +38,12 @@ def server_context(settings: TlsSettings) -> ssl.SSLContext | None:
 
     Clients are not asked for a certificate: callers are admitted by ``[sip] accept_from`` and
     the call policy, as over the other transports."""
-    if settings.cert_file is None or settings.key_file is None:
+    if settings.certificate is None:
         return None
+    cert, key = settings.certificate
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(str(settings.cert_file), str(settings.key_file))
+    context.load_cert_chain(str(cert), str(key))
     return context
 
 

@@ -23,6 +23,14 @@ class TlsSettings:
     #: Check the server's certificate chain and host name. False is for a lab bench only.
     verify: bool = True
 
+    @property
+    def certificate(self) -> tuple[Path, Path] | None:
+        """Our certificate and its key, when both are set: what a client certificate, the TLS
+        listener and the HTTPS API need (and, without it, the reason not to load ``ssl``)."""
+        if self.cert_file is None or self.key_file is None:
+            return None
+        return self.cert_file, self.key_file
+
 
 _FILES = (
     ("ca_file", "CA certificates (PEM) that signed the registrar's certificate"),

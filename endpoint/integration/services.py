@@ -117,7 +117,7 @@ class Integration:
 
         tls = None
         try:
-            if self.config.tls.cert_file is not None and self.config.tls.key_file is not None:
+            if self.config.tls.certificate is not None:
                 from endpoint.tls import server_context  # ssl: only for HTTPS
 
                 tls = server_context(self.config.tls)

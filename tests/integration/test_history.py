@@ -248,5 +248,8 @@ def test_the_door_log_keeps_wrong_codes_a_lockout_and_an_opening(
     locked = next(r for r in rows if r["event"] == "locked-out")
     assert locked["call_id"] and locked["detail"]["minutes"] == 1.0
     assert rows[0]["via"] == "ctl"
-    assert "1357" not in shown.stdout and "2468" not in shown.stdout
+    shown_text = shown.stdout  # less the peer's random Call-IDs, where "1357" may turn up by chance
+    for row in rows:
+        shown_text = shown_text.replace(row["call_id"] or "", "")
+    assert "1357" not in shown_text and "2468" not in shown_text
     assert "locked-out" in shown.stdout and "opened via ctl" in shown.stdout

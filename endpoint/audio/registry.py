@@ -173,8 +173,10 @@ class StreamOptions:
     """Open a device that captures and plays as one full-duplex stream (`[audio] duplex`).
     Off by default: on ALSA's pulse plugin, the only device measurable here, PortAudio's duplex
     stream ends after a callback or two at 8 and 16 kHz, and at 48 kHz it sometimes busy-polls
-    (17-92 % of a core) (bench_audio_duplex.py). Every port of a device must agree (they come
-    from one configuration): it decides whether the registry keys the device per direction."""
+    (17-92 % of a core) (bench_audio_duplex.py). A device whose duplex stream ends within its
+    first `DUPLEX_PROOF_CALLBACKS` periods runs a stream per direction from then on. Every port
+    of a device must agree (they come from one configuration): it decides whether the registry
+    keys the device per direction."""
 
 
 class DeviceStream:
@@ -210,6 +212,9 @@ class DeviceStream:
         self._lost_since: float | None = None
         self._failing_reported = False
         self._opened_at = 0.0
+        #: False once this device has shown it cannot keep a full-duplex stream (see
+        #: `_rule_out_duplex`); it then runs a stream per direction for the process's life.
+        self._duplex = options.duplex
         self._bursts = XrunBursts(options.xrun_quiet)
         stall = options.stall_timeout if options.stall_timeout is not None else WATCH_INTERVAL * 2
         self._watch_interval = min(WATCH_INTERVAL, stall / 2)
@@ -320,6 +325,9 @@ class DeviceStream:
                 active = (pump is None or pump.alive) and _is_active(stream)
             if not active:
                 reason = cb.error or "the stream stopped"
+                if pump is None and cb.callbacks < DUPLEX_PROOF_CALLBACKS:
+                    self._rule_out_duplex(host, cb.callbacks)
+                    return
             elif cb.callbacks != cb.seen:
                 cb.seen = cb.callbacks
                 cb.since = now
@@ -397,6 +405,23 @@ class DeviceStream:
                 plan.channels,
             )
 
+    def _rule_out_duplex(self, host: PortAudioHost, periods: int) -> None:
+        """`[audio] duplex` asked for one stream, and this device cannot keep one: ALSA's
+        pulse plugin ends PortAudio's duplex stream after a period or two at 8 and 16 kHz, and
+        reopening it would leave the call silent, a new stream every 0.3 s. The device is
+        reopened at once with a stream per direction, and stays so."""
+        self._duplex = False
+        log.warning(
+            "audio %s: its full-duplex stream ended after %d period(s); using one stream per "
+            "direction from now on",
+            self.label,
+            periods,
+        )
+        self._close(host, graceful=False)
+        self.state = DeviceState.STARTING
+        self._failures = 0
+        self._next_attempt = time.monotonic()
+
     def _open(self, host: PortAudioHost, directions: tuple[Direction, ...]) -> list[StreamPlan]:
         """Open the stream(s) `directions` need beside those open; all of them or none."""
         with host.lock:
@@ -405,7 +430,7 @@ class DeviceStream:
             plans = plan_streams(
                 chosen.get(Direction.CAPTURE),
                 chosen.get(Direction.PLAYBACK),
-                duplex=self.options.duplex,
+                duplex=self._duplex,
             )
             opened: list[OpenStream] = []
             try:
@@ -516,6 +541,10 @@ class OpenStream(NamedTuple):
 #: Seconds between two looks at a running device at most (a dead stream, xruns), whatever
 #: its stall timeout: the supervisor used to look every 50 ms, 0.4-0.5 % of a core a device.
 WATCH_INTERVAL = 0.5
+
+#: Periods a full-duplex stream must run before its end counts as a lost device, not as a
+#: device that cannot keep a duplex stream (a second at 20 ms periods).
+DUPLEX_PROOF_CALLBACKS = 50
 
 #: Seconds `_close` waits for a blocking stream's thread (it ends within a period unless the
 #: device hangs it).

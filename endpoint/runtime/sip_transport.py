@@ -61,6 +61,11 @@ CLOSE_SECONDS = 2.0
 TCP_MESSAGE_SECONDS = 10.0
 #: A message begun must be complete within this (a byte every few seconds is a slowloris).
 TCP_PARTIAL_SECONDS = 10.0
+#: A connection to the TLS listener must finish its handshake within this. The limits above
+#: are checked before the handshake starts and count the connections still in it: with
+#: asyncio's own TLS server the handshake (60 s allowed) came first, and one stranger could
+#: hold hundreds of sockets, and the door's file descriptors, before any limit saw them.
+TLS_HANDSHAKE_SECONDS = 5.0
 #: Datagrams read per wake-up of the loop before it serves its other callbacks (and timers),
 #: and the most time one wake-up spends on them: a burst of requests that are all served (a
 #: source's saved-up rate, ~1 ms each) must not keep timers and TCP waiting for 100 ms.
@@ -92,6 +97,8 @@ class TransportStats:
     refused: int = 0
     #: Accepted connections closed for bringing no whole message in time.
     timed_out: int = 0
+    #: Accepted TLS connections closed for not completing the handshake (in time).
+    handshakes_failed: int = 0
     tcp_connections: int = 0
     keepalives: int = 0
     last_error: str = ""
@@ -183,6 +190,8 @@ class SipTransport:
         self._family = socket.AF_INET
         self._server: asyncio.Server | None = None
         self._connections: dict[Address, _Connection] = {}
+        #: Accepted connections still in their TLS handshake, and the host each came from.
+        self._handshaking: dict[asyncio.StreamWriter, str] = {}
 
     async def start(self) -> None:
         """Bind the sockets; raises OSError (e.g. address in use) for the caller to report."""
@@ -205,9 +214,8 @@ class SipTransport:
             ["0.0.0.0", "::"] if is_wildcard(self.host) and ":" in self.host else self.host
         )
         if self.tls_server is not None:
-            self._server = await asyncio.start_server(
-                self._accepted_tls, hosts, self.port, ssl=self.tls_server
-            )
+            # Plain TCP first: the limits are checked before the handshake (`_handshake`).
+            self._server = await asyncio.start_server(self._accepted_tls, hosts, self.port)
         elif self.want_tcp:
             self._server = await asyncio.start_server(self._accepted, hosts, self.port)
 
@@ -222,6 +230,8 @@ class SipTransport:
             # A TLS close waits for the peer's close_notify, which a peer may never send;
             # stopping must not hang on it (Python 3.12+ waits for every server connection).
             conn.writer.transport.abort()
+        for writer in list(self._handshaking):
+            writer.transport.abort()
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(Exception):
@@ -348,10 +358,11 @@ class SipTransport:
         peer = writer.get_extra_info("peername")
         host = unmapped(str(peer[0]))
         from_host = sum(1 for address in self._connections if address[0] == host)
+        from_host += sum(1 for other in self._handshaking.values() if other == host)
         reason = None
         if not self.admits(host):
             reason = "not a source we answer"
-        elif len(self._connections) >= MAX_TCP_CONNECTIONS:
+        elif len(self._connections) + len(self._handshaking) >= MAX_TCP_CONNECTIONS:
             reason = f"{MAX_TCP_CONNECTIONS} connections open"
         elif from_host >= MAX_TCP_PER_SOURCE:
             reason = f"{MAX_TCP_PER_SOURCE} connections open from it"
@@ -368,9 +379,35 @@ class SipTransport:
                 )
             writer.transport.abort()  # no FIN handshake, no buffered bytes: nothing for them
             return
+        if kind == "tls" and not await self._handshake(writer, host):
+            return
         conn = self._register(reader, writer, (host, int(peer[1])), start_reader=False, kind=kind)
         conn.message_by = time.monotonic() + TCP_MESSAGE_SECONDS
         await self._read_loop(conn)
+
+    async def _handshake(self, writer: asyncio.StreamWriter, host: str) -> bool:
+        """The server side of TLS on an admitted connection, within TLS_HANDSHAKE_SECONDS.
+        Nothing has been read from it yet (this runs before the handler's first await), so
+        the whole ClientHello reaches the handshake. False: it failed and the socket is shut."""
+        assert self.tls_server is not None
+        self._handshaking[writer] = host
+        try:
+            await writer.start_tls(self.tls_server, ssl_handshake_timeout=TLS_HANDSHAKE_SECONDS)
+        except OSError as exc:  # ssl.SSLError, and the timeout's ConnectionAbortedError
+            self.stats.handshakes_failed += 1
+            held = self.log_limit.allow("tls-handshake")
+            if held is not None:
+                log.warning(
+                    "TLS handshake with %s failed: %s (%d more failed before)",
+                    host,
+                    getattr(exc, "reason", None) or str(exc) or type(exc).__name__,
+                    held,
+                )
+            writer.transport.abort()
+            return False
+        finally:
+            del self._handshaking[writer]
+        return True
 
     def _register(
         self,

@@ -8,18 +8,22 @@ may connect, TCP connections are limited per source and must bring whole message
 
 from __future__ import annotations
 
+import socket
+import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.certs import Authority
 from tests.interop.peers import Kamailio, free_port
 from tests.security.attacker import (
     Door,
     TcpAttacker,
     UdpAttacker,
     account_config,
+    door_config,
     request,
     running_door,
     status_of,
@@ -120,3 +124,41 @@ def test_tcp_connections_are_limited_per_source_and_must_bring_messages(
         for conn in conns:
             conn.close()
     assert "Traceback" not in p2p_door.log
+
+
+def test_tls_connections_are_limited_before_the_handshake(tmp_path: Path) -> None:
+    """The TLS listener of a peer-to-peer door: a stranger that opens connections and never
+    says hello holds at most 8, each for the 5 s the handshake may take. asyncio's TLS server
+    handshook first, for up to 60 s, and the per-source limit never saw those connections:
+    one source held 300 of them (300 file descriptors of the door). A TLS client on another
+    address is served throughout."""
+    ca = Authority(tmp_path / "pki")
+    ours = ca.issue("door", ("127.0.0.1",))
+    port = free_port(both=True)
+    config = tmp_path / "door.toml"
+    door_config(
+        config,
+        port,
+        sip='transport = "tls"\n',
+        extra=f'[tls]\ncert_file = "{ours.cert}"\nkey_file = "{ours.key}"\n',
+    )
+    with running_door(tmp_path, port, config) as door:
+        silent = [TcpAttacker(STRANGER, port) for _ in range(20)]
+        try:
+            assert all(c.closed_by_peer(2.0) for c in silent[8:])  # over the limit: at once
+            friend = socket.create_connection(("127.0.0.1", port), 5, ("127.0.0.3", 0))
+            source = friend.getsockname()
+            context = ssl.create_default_context(cafile=str(ca.files.cert))
+            with context.wrap_socket(friend, server_hostname="127.0.0.1") as tls:
+                tls.sendall(request("OPTIONS", port, source=source, transport="TLS"))
+                tls.settimeout(5)
+                assert tls.recv(65536).startswith(b"SIP/2.0 200 ")
+            assert all(c.closed_by_peer(10.0) for c in silent[:8])  # no hello in 5 s: closed
+            # asyncio closes the socket at the timeout; the door's line follows a moment later.
+            door.wait_until(lambda: "TLS handshake with 127.0.0.2 failed" in door.log)
+            log = door.log
+        finally:
+            for conn in silent:
+                conn.close()
+    assert "refusing TLS connection from 127.0.0.2: 8 connections open from it" in log
+    assert "Traceback" not in log

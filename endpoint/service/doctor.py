@@ -4,7 +4,8 @@ An installer on a ladder reads this over the phone, so each check prints one lin
 ``WARN`` or ``FAIL``, what was found, and for anything but OK the fix — and the exit status is
 non-zero when the endpoint could not work (any FAIL). Checks, in order: the configuration
 (``load_config``), the audio devices (listed, then the configured ones opened for real), the
-I/O hardware (GPIO chip or serial port), the SIP port (bound for UDP and TCP), the registrar
+I/O hardware (GPIO chip or serial port), the SIP port (bound for UDP and TCP), our own
+certificate when one is configured (its dates, and that the key matches), the registrar
 (OPTIONS, then REGISTER with the configured credentials: "wrong password" when they are
 refused; over TLS the handshake first, with the certificate checked as the service checks it:
 wrong CA, expired, name mismatch), and clock synchronisation (digest nonces and TLS need a
@@ -13,6 +14,7 @@ sane clock).
 
 from __future__ import annotations
 
+import datetime
 import errno
 import glob
 import os
@@ -33,6 +35,7 @@ from endpoint.config import (
     SipSettings,
     load_config,
 )
+from endpoint.service.certificate_check import check_certificate
 from endpoint.service.findings import Finding, Level, ok
 from endpoint.service.nat_check import check_nat
 from endpoint.service.probe import ProbeError, ProbeResult, RegistrarProbe
@@ -604,6 +607,7 @@ def run_doctor(path: Path, out: TextIO, *, timeout: float = 5.0, acoustic: bool 
             report(check_echo_path(config.audio))
         report(check_hardware(config))
         report(check_sip_port(config.sip, config.control.socket))
+        report(check_certificate(config.tls, datetime.datetime.now(datetime.UTC)))
         report(check_registrar(config, timeout))
         report(check_nat(config))
     report(check_clock())

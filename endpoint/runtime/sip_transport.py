@@ -190,8 +190,9 @@ class SipTransport:
         self._family = socket.AF_INET
         self._server: asyncio.Server | None = None
         self._connections: dict[Address, _Connection] = {}
-        #: Accepted connections still in their TLS handshake, and the host each came from.
-        self._handshaking: dict[asyncio.StreamWriter, str] = {}
+        #: The handlers of accepted connections still in their TLS handshake, and the host
+        #: each came from.
+        self._handshaking: dict[asyncio.Task[Any], str] = {}
 
     async def start(self) -> None:
         """Bind the sockets; raises OSError (e.g. address in use) for the caller to report."""
@@ -230,8 +231,10 @@ class SipTransport:
             # A TLS close waits for the peer's close_notify, which a peer may never send;
             # stopping must not hang on it (Python 3.12+ waits for every server connection).
             conn.writer.transport.abort()
-        for writer in list(self._handshaking):
-            writer.transport.abort()
+        # Cancelled, not aborted: asyncio's start_tls (3.11) fails on a transport aborted
+        # under it; cancelled, it closes the socket itself.
+        for task in list(self._handshaking):
+            task.cancel()
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(Exception):
@@ -390,7 +393,9 @@ class SipTransport:
         Nothing has been read from it yet (this runs before the handler's first await), so
         the whole ClientHello reaches the handshake. False: it failed and the socket is shut."""
         assert self.tls_server is not None
-        self._handshaking[writer] = host
+        task = asyncio.current_task()
+        assert task is not None
+        self._handshaking[task] = host
         try:
             await writer.start_tls(self.tls_server, ssl_handshake_timeout=TLS_HANDSHAKE_SECONDS)
         except OSError as exc:  # ssl.SSLError, and the timeout's ConnectionAbortedError
@@ -406,7 +411,7 @@ class SipTransport:
             writer.transport.abort()
             return False
         finally:
-            del self._handshaking[writer]
+            del self._handshaking[task]
         return True
 
     def _register(

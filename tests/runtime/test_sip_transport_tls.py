@@ -84,3 +84,23 @@ async def test_a_name_mismatch_is_refused_and_reported(
     finally:
         await client.close()
         await listening.close()
+
+
+async def test_a_connection_in_its_handshake_ends_with_the_transport_quietly(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A peer that connected and has not said hello yet: stopping aborts it at once (no wait
+    for the 5 s handshake limit) and logs no failed handshake: the door stopped, not the peer."""
+    listening, _, client, _, _ = await pair(tmp_path, name="door.test")
+    await client.close()
+    reader, writer = await asyncio.open_connection("127.0.0.1", listening.port)
+    async with asyncio.timeout(5):
+        while not listening._handshaking:  # the door has it, and waits for its hello
+            await asyncio.sleep(0.01)
+    with caplog.at_level(logging.WARNING, "endpoint.runtime.transport"):
+        async with asyncio.timeout(3):  # within TLS_HANDSHAKE_SECONDS
+            await listening.close()
+        assert await reader.read() == b""  # closed by the door
+    writer.close()
+    assert [r.getMessage() for r in caplog.records] == []
+    assert listening.stats.handshakes_failed <= 1

@@ -474,6 +474,10 @@ def pulse_duplex(directory: Path, alert_first: int, rate: int, duplex: int) -> d
     second.start()
     running = second.wait_running(DEADLINE) and first.wait_running(DEADLINE) and running
     wait(lambda: call.read_frame() is not None)  # the sound server's streams have started
+    if duplex and wait(lambda: registry.open_streams() == 2, 5.0):
+        # The device gave up its duplex stream (registry.py): measure the streams that
+        # replaced it, once they deliver, not the time it took to open them.
+        wait(lambda: call.read_frame() is not None)
     streams["both"] = registry.open_streams()
     callbacks = registry.callbacks()
     levels = {"both": tone_levels(converse(call, [(call, voice), (alert, ring)], 2.0))}

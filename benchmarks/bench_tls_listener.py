@@ -26,9 +26,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.certs import Authority
 from tests.interop.peers import free_port
-from tests.security.attacker import door_config, request, running_door
+from tests.security.attacker import p2p_tls_config, request, running_door
 
 
 def round_trip(port: int, source: str, context: ssl.SSLContext) -> float:
@@ -95,17 +94,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        ca = Authority(work / "pki")
-        ours = ca.issue("door", ("127.0.0.1",))
         port = free_port(both=True)
         config = work / "door.toml"
-        door_config(
-            config,
-            port,
-            sip='transport = "tls"\n',
-            extra=f'[tls]\ncert_file = "{ours.cert}"\nkey_file = "{ours.key}"\n',
-        )
-        context = ssl.create_default_context(cafile=str(ca.files.cert))
+        context = ssl.create_default_context(cafile=str(p2p_tls_config(config, port)))
         with running_door(work, port, config) as door:
             times = sorted(
                 round_trip(port, f"127.0.{i % 200 + 10}.{i // 200 + 10}", context) * 1000

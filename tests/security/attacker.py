@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.certs import Authority
 from tests.interop.door import ctl
 from tests.service.harness import NotifySocket, Service
 
@@ -193,6 +194,20 @@ def door_config(
 def p2p_config(path: Path, port: int, extra: str = "") -> None:
     """Peer-to-peer mode: anyone may call, auto-answer on (a door without a PBX)."""
     door_config(path, port, extra=extra)
+
+
+def p2p_tls_config(path: Path, port: int) -> Path:
+    """Peer-to-peer mode with a TLS listener on ``port``: its certificate for 127.0.0.1 is
+    issued by a test CA made beside ``path``. Returns that CA's certificate, for the clients."""
+    ca = Authority(path.parent / "pki")
+    ours = ca.issue("door", ("127.0.0.1",))
+    door_config(
+        path,
+        port,
+        sip='transport = "tls"\n',
+        extra=f'[tls]\ncert_file = "{ours.cert}"\nkey_file = "{ours.key}"\n',
+    )
+    return ca.files.cert
 
 
 def account_config(path: Path, port: int, registrar_port: int, extra: str = "") -> None:

@@ -16,14 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.certs import Authority
 from tests.interop.peers import Kamailio, free_port
 from tests.security.attacker import (
     Door,
     TcpAttacker,
     UdpAttacker,
     account_config,
-    door_config,
+    p2p_tls_config,
     request,
     running_door,
     status_of,
@@ -132,23 +131,16 @@ def test_tls_connections_are_limited_before_the_handshake(tmp_path: Path) -> Non
     handshook first, for up to 60 s, and the per-source limit never saw those connections:
     one source held 300 of them (300 file descriptors of the door). A TLS client on another
     address is served throughout."""
-    ca = Authority(tmp_path / "pki")
-    ours = ca.issue("door", ("127.0.0.1",))
     port = free_port(both=True)
     config = tmp_path / "door.toml"
-    door_config(
-        config,
-        port,
-        sip='transport = "tls"\n',
-        extra=f'[tls]\ncert_file = "{ours.cert}"\nkey_file = "{ours.key}"\n',
-    )
+    ca_file = p2p_tls_config(config, port)
     with running_door(tmp_path, port, config) as door:
         silent = [TcpAttacker(STRANGER, port) for _ in range(20)]
         try:
             assert all(c.closed_by_peer(2.0) for c in silent[8:])  # over the limit: at once
             friend = socket.create_connection(("127.0.0.1", port), 5, ("127.0.0.3", 0))
             source = friend.getsockname()
-            context = ssl.create_default_context(cafile=str(ca.files.cert))
+            context = ssl.create_default_context(cafile=str(ca_file))
             with context.wrap_socket(friend, server_hostname="127.0.0.1") as tls:
                 tls.sendall(request("OPTIONS", port, source=source, transport="TLS"))
                 tls.settimeout(5)

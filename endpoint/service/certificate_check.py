@@ -43,7 +43,10 @@ def check_certificate(tls: TlsSettings, now: datetime.datetime) -> list[Finding]
         ]
     from cryptography import x509  # only here: the doctor's one-shot process pays for it
 
-    cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    try:
+        cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    except (ValueError, OSError) as exc:  # OpenSSL took the file; cryptography's reader may not
+        return [Finding(Level.WARN, CHECK, f"{cert_file}: dates not readable ({exc})")]
     start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
     subject = cert.subject.rfc4514_string() or "(no subject)"
     renew = f"renew {cert_file} (and key_file); TLS peers refuse an expired certificate"

@@ -14,6 +14,7 @@ import ssl
 
 from endpoint.config import TlsSettings
 from endpoint.service.findings import Finding, Level, ok
+from endpoint.tls import server_context
 
 #: Warn this many days before our certificate expires: time to renew it on a door that is
 #: looked at once a week.
@@ -28,8 +29,7 @@ def check_certificate(tls: TlsSettings, now: datetime.datetime) -> list[Finding]
         return []
     cert_file, key_file = tls.certificate
     try:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(str(cert_file), str(key_file))
+        server_context(tls)  # the listener's own loading
     except (ssl.SSLError, OSError) as exc:
         reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
         return [

@@ -89,7 +89,7 @@ async def test_a_name_mismatch_is_refused_and_reported(
 async def test_a_connection_in_its_handshake_ends_with_the_transport_quietly(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A peer that connected and has not said hello yet: stopping aborts it at once (no wait
+    """A peer that connected and has not said hello yet: stopping closes it at once (no wait
     for the 5 s handshake limit) and logs no failed handshake: the door stopped, not the peer."""
     listening, _, client, _, _ = await pair(tmp_path, name="door.test")
     await client.close()
